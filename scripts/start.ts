@@ -1,0 +1,138 @@
+// `npm start`: the whole drover system on this machine (hub + regional workers in one wrangler), on persistent state.
+import { spawn, spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+const wrangler = join(root, 'node_modules', 'wrangler', 'bin', 'wrangler.js');
+const port = Number(process.env.PORT ?? 8787);
+const stateDir = resolve(process.env.DROVER_STATE_DIR ?? join(root, '.wrangler', 'state'));
+const url = `http://127.0.0.1:${port}`;
+/** Locally the bus only loses messages when the process dies, so undelivered work is resent soon after. */
+const redeliverAfter = process.env.DROVER_REDELIVER_AFTER ?? '3';
+
+function log(message: string): void {
+  process.stdout.write(`[drover] ${message}\n`);
+}
+
+/** The dev token lives in the state directory, so a restart keeps it. */
+function tokens(): { value: string; printed: string | null } {
+  if (process.env.DROVER_TOKENS) return { value: process.env.DROVER_TOKENS, printed: null };
+  const file = join(stateDir, 'dev-token');
+  let token = existsSync(file) ? readFileSync(file, 'utf8').trim() : '';
+  if (!token) {
+    token = `dev-${randomBytes(16).toString('hex')}`;
+    writeFileSync(file, `${token}\n`, { mode: 0o600 });
+  }
+  return { value: `${token}:admin`, printed: token };
+}
+
+function freePort(): Promise<number> {
+  return new Promise((ok, fail) => {
+    const server = createServer();
+    server.once('error', fail);
+    server.listen(0, '127.0.0.1', () => {
+      const { port: p } = server.address() as { port: number };
+      server.close(() => ok(p));
+    });
+  });
+}
+
+/** Every Worker of the system: the hub first, then each regional consumer under workers/. */
+function configs(): string[] {
+  const dir = join(root, 'workers');
+  const regional = existsSync(dir)
+    ? readdirSync(dir)
+        .map((name) => join(dir, name, 'wrangler.toml'))
+        .filter((file) => existsSync(file))
+        .sort()
+    : [];
+  return [join(root, 'wrangler.toml'), ...regional];
+}
+
+const childEnv = { ...process.env, WRANGLER_SEND_METRICS: 'false', NO_D1_WARNING: 'true', FORCE_COLOR: '0' };
+
+mkdirSync(stateDir, { recursive: true });
+const { value: tokenList, printed } = tokens();
+
+log(`applying D1 migrations in ${stateDir}`);
+const migrate = spawnSync(
+  process.execPath,
+  [wrangler, 'd1', 'migrations', 'apply', 'drover', '--local', '--persist-to', stateDir, '-c', join(root, 'wrangler.toml')],
+  { cwd: root, env: { ...childEnv, CI: 'true' }, encoding: 'utf8' },
+);
+if (migrate.status !== 0) {
+  process.stderr.write(migrate.stdout + migrate.stderr);
+  log('D1 migrations failed');
+  process.exit(1);
+}
+
+const inspectorPort = await freePort();
+const args = [wrangler, 'dev'];
+for (const config of configs()) args.push('-c', config);
+args.push(
+  '--ip', '127.0.0.1',
+  '--port', String(port),
+  '--inspector-port', String(inspectorPort),
+  '--persist-to', stateDir,
+  '--show-interactive-dev-session=false',
+  '--var', `DROVER_TOKENS:${tokenList}`,
+  '--var', `DROVER_REDELIVER_AFTER:${redeliverAfter}`,
+);
+const child = spawn(process.execPath, args, { cwd: root, env: childEnv, stdio: ['ignore', 'inherit', 'inherit'] });
+
+let stopping = false;
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.on(signal, () => {
+    stopping = true;
+    child.kill('SIGTERM');
+    setTimeout(() => child.kill('SIGKILL'), 5000).unref();
+  });
+}
+child.on('exit', (code, signal) => {
+  if (!stopping) log(`wrangler exited (${signal ?? code})`);
+  process.exit(stopping ? 0 : (code ?? 1));
+});
+
+/** Local wrangler never fires cron triggers: fire them as Cloudflare would, once a minute. */
+async function fireScheduled(time: number): Promise<void> {
+  const cron = encodeURIComponent('* * * * *');
+  try {
+    const res = await fetch(`${url}/cdn-cgi/handler/scheduled?cron=${cron}&time=${time}`);
+    await res.arrayBuffer();
+  } catch (err) {
+    log(`scheduled trigger failed: ${(err as Error).message}`);
+  }
+}
+
+async function waitHealthy(): Promise<void> {
+  for (;;) {
+    try {
+      const res = await fetch(`${url}/healthz`);
+      await res.arrayBuffer();
+      if (res.ok) return;
+    } catch {
+      // not up yet
+    }
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+await waitHealthy();
+log(`hub ready at ${url}`);
+if (printed) log(`dev token (admin): ${printed}`);
+log(`state in ${stateDir}`);
+// A run after a crash may find recorded tasks the bus dropped: sweep them now, then every minute.
+await fireScheduled(Date.now());
+const tick = () => {
+  const now = Date.now();
+  const next = Math.ceil((now + 1) / 60_000) * 60_000;
+  setTimeout(() => {
+    void fireScheduled(next);
+    tick();
+  }, next - now);
+};
+tick();

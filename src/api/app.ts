@@ -1,0 +1,38 @@
+// The hub's HTTP app: health, auth on /v1, the route groups, and one error shape for everything.
+import { Hono } from 'hono';
+import type { Env } from '../env.ts';
+import { authenticate, type AuthVars } from './auth.ts';
+import { DroverError, errorResponse, onError } from './errors.ts';
+import { claims, leases } from './leases.ts';
+import { queues } from './queues.ts';
+import { tasks } from './tasks.ts';
+
+export const app = new Hono<AuthVars>();
+
+app.onError(onError);
+app.notFound((c) => errorResponse(c, 'not_found', `no route ${c.req.method} ${c.req.path}`));
+
+app.get('/healthz', async (c) => {
+  try {
+    // The task table exists once migrations ran: the hub can accept work.
+    await c.env.DB.prepare('SELECT 1 FROM tasks LIMIT 0').run();
+  } catch {
+    throw new DroverError('unavailable', 'the database is not ready (have the D1 migrations been applied?)');
+  }
+  return c.json({ ok: true });
+});
+
+app.get('/', (c) =>
+  c.html(`<!doctype html><meta charset="utf-8"><title>drover</title>
+<body style="font:16px system-ui;margin:3rem;color:#223">
+<h1>drover</h1><p>The hub is running. The API lives under <code>/v1</code> (see PROTOCOL.md); health at <a href="/healthz">/healthz</a>.</p>`),
+);
+
+app.use('/v1/*', authenticate);
+app.route('/v1/tasks', tasks);
+app.route('/v1/queues', claims);
+app.route('/v1/queues', queues);
+app.route('/v1/leases', leases);
+
+export type App = typeof app;
+export type { Env };

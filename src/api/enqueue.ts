@@ -1,0 +1,45 @@
+// From a validated enqueue body to a task spec: defaults applied, times resolved, size checked.
+import { newTaskId } from '../core/ids.ts';
+import type { TaskSpec } from '../core/states.ts';
+import { DroverError } from './errors.ts';
+import type { EnqueueBody } from './schemas.ts';
+
+/** PROTOCOL.md: a task message is at most 128 KiB of JSON. */
+export const MAX_TASK_BYTES = 128 * 1024;
+
+function resolveTime(value: number | string | undefined, now: number): number | null {
+  if (value === undefined) return null;
+  return typeof value === 'number' ? now + Math.round(value * 1000) : Date.parse(value);
+}
+
+export function toSpec(body: EnqueueBody, now: number): TaskSpec {
+  const eta = body.eta !== undefined ? Date.parse(body.eta) : body.delay ? now + Math.round(body.delay * 1000) : null;
+  return {
+    id: newTaskId(now),
+    task: body.task,
+    args: JSON.stringify(body.args),
+    kwargs: JSON.stringify(body.kwargs),
+    queue: body.queue,
+    region: body.region,
+    priority: body.priority,
+    eta,
+    expiresAt: resolveTime(body.expires, now),
+    maxRetries: body.maxRetries,
+    retryDelay: body.retryDelay,
+    timeout: body.timeout,
+    idempotencyKey: body.idempotencyKey ?? null,
+    orderingKey: body.orderingKey ?? null,
+    parentId: null,
+    rootId: null,
+    createdAt: now,
+  };
+}
+
+/** Refuses a task whose JSON is over the bus's message limit; `index` names it within a batch. */
+export function checkSize(raw: unknown, index?: number): void {
+  const bytes = new TextEncoder().encode(JSON.stringify(raw)).byteLength;
+  if (bytes > MAX_TASK_BYTES) {
+    const where = index === undefined ? 'the task' : `tasks[${index}]`;
+    throw new DroverError('payload_too_large', `${where} is ${Math.ceil(bytes / 1024)} KiB of JSON; a task may be at most 128 KiB`, index === undefined ? undefined : { index });
+  }
+}

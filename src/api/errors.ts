@@ -1,0 +1,50 @@
+// One error class with a code, one code-to-status table, one onError: every error body has one shape.
+import type { Context } from 'hono';
+import { HTTPException } from 'hono/http-exception';
+import type { ContentfulStatusCode } from 'hono/utils/http-status';
+
+export const STATUS = {
+  invalid_request: 400,
+  unauthorized: 401,
+  forbidden: 403,
+  not_found: 404,
+  lease_lost: 409,
+  conflict: 409,
+  payload_too_large: 413,
+  rate_limited: 429,
+  internal: 500,
+  unavailable: 503,
+} as const satisfies Record<string, ContentfulStatusCode>;
+
+export type ErrorCode = keyof typeof STATUS;
+
+export class DroverError extends Error {
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+    readonly details?: unknown,
+  ) {
+    super(message);
+    this.name = 'DroverError';
+  }
+}
+
+export function errorResponse(c: Context, code: ErrorCode, message: string, details?: unknown): Response {
+  const error: Record<string, unknown> = { code, message };
+  if (details !== undefined) error.details = details;
+  return c.json({ error }, STATUS[code]);
+}
+
+/** The app's onError: known errors keep their code; anything else is logged, never shown. */
+export function onError(err: Error, c: Context): Response {
+  if (err instanceof DroverError) return errorResponse(c, err.code, err.message, err.details);
+  if (err instanceof HTTPException) {
+    if (err.status === 413) return errorResponse(c, 'payload_too_large', 'the request body is too large');
+    if (err.status < 500) return errorResponse(c, 'invalid_request', err.message || 'the request could not be read');
+  }
+  // Storage or object errors that the platform marks as passing are worth a retry.
+  const transient = (err as { retryable?: boolean; overloaded?: boolean }).retryable || (err as { overloaded?: boolean }).overloaded;
+  console.error('unhandled error', c.req.method, c.req.path, err);
+  if (transient) return errorResponse(c, 'unavailable', 'the hub is briefly unable to serve this request; try again');
+  return errorResponse(c, 'internal', 'the hub failed to handle this request; it has been logged');
+}

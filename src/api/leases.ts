@@ -1,0 +1,82 @@
+// Pull-worker routes: claim with long-poll, then heartbeat, ack or fail a lease.
+import { Hono } from 'hono';
+import type { Env } from '../env.ts';
+import { leaseOwner, requireClaim, requireConsumer, type AuthVars } from './auth.ts';
+import { parseWith, readJson } from './body.ts';
+import { MAX_TASK_BYTES } from './enqueue.ts';
+import { DroverError } from './errors.ts';
+import { iso, jobJson } from './present.ts';
+import { ackBody, claimBody, failBody, heartbeatBody, queueName } from './schemas.ts';
+
+/** queue.taskId.nonce: the queue routes the call to its object without a lookup. */
+const LEASE_ID = /^([a-z0-9_-]{1,64})\.([0-9A-HJKMNP-TV-Z]{26})\.([0-9a-f]{24})$/;
+
+export const claims = new Hono<AuthVars>();
+export const leases = new Hono<AuthVars>();
+
+function stub(env: Env, queue: string) {
+  return env.QUEUES.get(env.QUEUES.idFromName(queue));
+}
+
+claims.post('/:queue/claim', async (c) => {
+  const queue = parseWith(queueName, c.req.param('queue'), 'queue name');
+  const body = parseWith(claimBody, await readJson(c, 64 * 1024), 'claim');
+  requireClaim(c.var.principal, body.region);
+  const rows = await stub(c.env, queue).claim(
+    {
+      queue,
+      worker: body.worker,
+      region: body.region,
+      tasks: body.tasks ?? null,
+      max: body.max,
+      leaseSeconds: body.leaseSeconds ?? null,
+      owner: leaseOwner(c.var.principal),
+    },
+    Math.round(body.waitSeconds * 1000),
+  );
+  c.header('content-type', 'application/json');
+  return c.body(`{"jobs":[${rows.map((r) => jobJson(r, queue)).join(',')}]}`);
+});
+
+function lease(leaseId: string): { queue: string } {
+  const m = LEASE_ID.exec(leaseId);
+  if (!m) throw new DroverError('not_found', 'this is not a lease id the hub gave out');
+  return { queue: m[1] };
+}
+
+leases.post('/:leaseId/heartbeat', async (c) => {
+  requireConsumer(c.var.principal);
+  const leaseId = c.req.param('leaseId');
+  const { queue } = lease(leaseId);
+  const body = parseWith(heartbeatBody, await readJson(c, MAX_TASK_BYTES), 'heartbeat');
+  const progress = body.progress === undefined ? null : JSON.stringify(body.progress);
+  const out = await stub(c.env, queue).heartbeat(leaseId, leaseOwner(c.var.principal), body.extendSeconds ?? null, progress);
+  if (!out.ok) throw new DroverError(out.code, out.message);
+  return c.json({ leaseExpiresAt: iso(out.leaseExpiresAt), revoked: out.revoked });
+});
+
+leases.post('/:leaseId/ack', async (c) => {
+  requireConsumer(c.var.principal);
+  const leaseId = c.req.param('leaseId');
+  const { queue } = lease(leaseId);
+  const body = parseWith(ackBody, await readJson(c, MAX_TASK_BYTES), 'ack');
+  const out = await stub(c.env, queue).ack(leaseId, leaseOwner(c.var.principal), JSON.stringify(body.result ?? null));
+  if (!out.ok) throw new DroverError(out.code, out.message);
+  return c.json({ state: out.state });
+});
+
+leases.post('/:leaseId/fail', async (c) => {
+  requireConsumer(c.var.principal);
+  const leaseId = c.req.param('leaseId');
+  const { queue } = lease(leaseId);
+  const body = parseWith(failBody, await readJson(c, MAX_TASK_BYTES), 'fail');
+  const out = await stub(c.env, queue).fail(
+    leaseId,
+    leaseOwner(c.var.principal),
+    body.error,
+    body.retry,
+    body.delaySeconds ?? null,
+  );
+  if (!out.ok) throw new DroverError(out.code, out.message);
+  return c.json(out.nextAttemptAt === undefined ? { state: out.state } : { state: out.state, nextAttemptAt: iso(out.nextAttemptAt) });
+});

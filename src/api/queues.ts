@@ -1,0 +1,54 @@
+// Queue routes: stats, pause and resume, dead letters and their replay.
+import { Hono } from 'hono';
+import { queueNames } from '../db/records.ts';
+import type { Env } from '../env.ts';
+import { requireAdmin, type AuthVars } from './auth.ts';
+import { parseWith, readJson } from './body.ts';
+import { presentDead } from './present.ts';
+import { deadQuery, queueName, replayBody } from './schemas.ts';
+
+export const queues = new Hono<AuthVars>();
+
+function stub(env: Env, queue: string) {
+  return env.QUEUES.get(env.QUEUES.idFromName(queue));
+}
+
+async function describe(env: Env, name: string) {
+  return { name, ...(await stub(env, name).stats()) };
+}
+
+queues.get('/', async (c) => {
+  const names = await queueNames(c.env.DB);
+  return c.json({ queues: await Promise.all(names.map((n) => describe(c.env, n))) });
+});
+
+queues.get('/:queue', async (c) => {
+  const name = parseWith(queueName, c.req.param('queue'), 'queue name');
+  return c.json(await describe(c.env, name));
+});
+
+for (const action of ['pause', 'resume'] as const) {
+  queues.post(`/:queue/${action}`, async (c) => {
+    requireAdmin(c.var.principal);
+    const name = parseWith(queueName, c.req.param('queue'), 'queue name');
+    const paused = await stub(c.env, name).setPaused(action === 'pause');
+    return c.json({ name, paused });
+  });
+}
+
+queues.get('/:queue/dead', async (c) => {
+  requireAdmin(c.var.principal);
+  const name = parseWith(queueName, c.req.param('queue'), 'queue name');
+  const { limit } = parseWith(deadQuery, c.req.query(), 'query');
+  const dead = await stub(c.env, name).dead(limit);
+  return c.json({ tasks: dead.map((d) => presentDead(d, name)) });
+});
+
+queues.post('/:queue/dead/replay', async (c) => {
+  requireAdmin(c.var.principal);
+  const name = parseWith(queueName, c.req.param('queue'), 'queue name');
+  const hasBody = c.req.header('content-length') !== '0' && c.req.raw.body !== null;
+  const body = hasBody ? parseWith(replayBody, await readJson(c, 1024 * 1024), 'replay') : {};
+  const replayed = await stub(c.env, name).replay(body.ids ?? null);
+  return c.json({ replayed });
+});

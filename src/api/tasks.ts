@@ -1,0 +1,93 @@
+// Task routes: enqueue one or a batch, read, list, revoke.
+import { Hono } from 'hono';
+import { send } from '../bus/envelope.ts';
+import { isFinal, type TaskSpec } from '../core/states.ts';
+import { ULID_PATTERN } from '../core/ids.ts';
+import { getTaskRow, listTaskRows, recordTasks } from '../db/records.ts';
+import type { Env } from '../env.ts';
+import { requireEnqueue, type AuthVars } from './auth.ts';
+import { describeIssues, parseWith, readJson } from './body.ts';
+import { checkSize, MAX_TASK_BYTES, toSpec } from './enqueue.ts';
+import { DroverError } from './errors.ts';
+import { presentTask } from './present.ts';
+import { batchBody, enqueueBody, listQuery, waitQuery } from './schemas.ts';
+
+/** A batch of 1000 tasks of a few KiB each fits; larger batches should be split. */
+const MAX_BATCH_BYTES = 16 * 1024 * 1024;
+
+export const tasks = new Hono<AuthVars>();
+
+function queueStub(env: Env, queue: string) {
+  return env.QUEUES.get(env.QUEUES.idFromName(queue));
+}
+
+/** Records first (a 2xx means durable), then puts the new tasks on the bus. */
+async function enqueue(env: Env, specs: TaskSpec[]) {
+  const recorded = await recordTasks(env.DB, specs);
+  if (recorded.created.length) {
+    try {
+      await send(env.BUS, recorded.created);
+    } catch (err) {
+      // The tasks are recorded: the redelivery sweep carries them when the bus is back.
+      console.error('bus send failed; the redelivery sweep will carry these tasks', err);
+    }
+  }
+  return recorded.results;
+}
+
+tasks.post('/', async (c) => {
+  requireEnqueue(c.var.principal);
+  const raw = await readJson(c, MAX_TASK_BYTES);
+  const body = parseWith(enqueueBody, raw, 'task');
+  const [result] = await enqueue(c.env, [toSpec(body, Date.now())]);
+  return c.json(result, result.duplicate ? 200 : 202);
+});
+
+tasks.post('/batch', async (c) => {
+  requireEnqueue(c.var.principal);
+  const raw = parseWith(batchBody, await readJson(c, MAX_BATCH_BYTES), 'batch');
+  const now = Date.now();
+  const specs = raw.tasks.map((entry, index) => {
+    checkSize(entry, index);
+    const parsed = enqueueBody.safeParse(entry);
+    if (!parsed.success) {
+      throw new DroverError('invalid_request', `invalid batch, nothing was enqueued: ${describeIssues(parsed.error, ['tasks', index])}`, {
+        index,
+        issues: parsed.error.issues.map((i) => ({ path: i.path.map(String), message: i.message })),
+      });
+    }
+    return toSpec(parsed.data, now);
+  });
+  return c.json({ tasks: await enqueue(c.env, specs) }, 202);
+});
+
+tasks.get('/', async (c) => {
+  requireEnqueue(c.var.principal);
+  const q = parseWith(listQuery, c.req.query(), 'query');
+  const { rows, cursor } = await listTaskRows(c.env.DB, q);
+  return c.json({ tasks: rows.map((r) => presentTask(r, null)), cursor });
+});
+
+async function findRow(env: Env, id: string) {
+  const row = ULID_PATTERN.test(id) ? await getTaskRow(env.DB, id) : undefined;
+  if (!row) throw new DroverError('not_found', `no task has the id "${id.slice(0, 64)}"`);
+  return row;
+}
+
+tasks.get('/:id', async (c) => {
+  requireEnqueue(c.var.principal);
+  const { wait } = parseWith(waitQuery, c.req.query(), 'query');
+  const row = await findRow(c.env, c.req.param('id'));
+  if (isFinal(row.state) && row.version > 0) return c.json(presentTask(row, null));
+  const live = await queueStub(c.env, row.queue).waitFor(row.id, Math.round((wait ?? 0) * 1000));
+  return c.json(presentTask(row, live));
+});
+
+tasks.post('/:id/revoke', async (c) => {
+  requireEnqueue(c.var.principal);
+  const row = await findRow(c.env, c.req.param('id'));
+  if (isFinal(row.state) && row.version > 0) throw new DroverError('conflict', `the task is already ${row.state}`);
+  const out = await queueStub(c.env, row.queue).revoke(row.id);
+  if (!out.ok) throw new DroverError(out.code, out.message);
+  return c.json({ state: out.state });
+});

@@ -1,0 +1,78 @@
+// The bus message format (versioned): tasks packed into messages under the bus's size limits.
+import type { TaskSpec } from '../core/states.ts';
+
+/**
+ * v1 carries whole tasks, or only the ids of tasks too large for one message: those
+ * the consumer reads back from D1, where the hub recorded them before sending.
+ * `recorded: false` marks tasks sent by another Worker straight onto the bus
+ * (`env.BUS.send(envelope(...))`): the consumer records them in D1 first.
+ */
+export type Envelope =
+  | { v: 1; tasks: TaskSpec[]; recorded: boolean }
+  | { v: 1; refs: string[] };
+
+/** Cloudflare Queues: 128,000 bytes a message, 288,000 bytes and 100 messages a sendBatch. */
+const MESSAGE_BYTES = 120_000;
+const BATCH_BYTES = 250_000;
+const BATCH_MESSAGES = 100;
+
+function size(spec: TaskSpec): number {
+  // JSON length is close to the bus's own serialisation and never below it for ASCII.
+  return JSON.stringify(spec).length + 16;
+}
+
+/** Packs tasks into as few messages as fit, and messages into sendBatch-sized groups. */
+export function pack(specs: TaskSpec[], recorded: boolean): Envelope[][] {
+  const messages: { body: Envelope; bytes: number }[] = [];
+  let current: TaskSpec[] = [];
+  let bytes = 0;
+  const refs: string[] = [];
+  const close = () => {
+    if (current.length) messages.push({ body: { v: 1, tasks: current, recorded }, bytes });
+    current = [];
+    bytes = 0;
+  };
+  for (const spec of specs) {
+    const n = size(spec);
+    if (n > MESSAGE_BYTES - 64) {
+      if (!recorded) throw new Error(`task ${spec.id} is too large for the bus`);
+      refs.push(spec.id);
+      continue;
+    }
+    if (bytes + n > MESSAGE_BYTES) close();
+    current.push(spec);
+    bytes += n;
+  }
+  close();
+  for (let i = 0; i < refs.length; i += 1000) {
+    const ids = refs.slice(i, i + 1000);
+    messages.push({ body: { v: 1, refs: ids }, bytes: ids.length * 30 });
+  }
+  const batches: Envelope[][] = [];
+  let batch: Envelope[] = [];
+  let batchBytes = 0;
+  for (const m of messages) {
+    if (batch.length && (batch.length === BATCH_MESSAGES || batchBytes + m.bytes > BATCH_BYTES)) {
+      batches.push(batch);
+      batch = [];
+      batchBytes = 0;
+    }
+    batch.push(m.body);
+    batchBytes += m.bytes;
+  }
+  if (batch.length) batches.push(batch);
+  return batches;
+}
+
+/** Sends tasks on the bus. */
+export async function send(bus: Queue<Envelope>, specs: TaskSpec[], recorded = true): Promise<void> {
+  for (const batch of pack(specs, recorded)) {
+    await bus.sendBatch(batch.map((body) => ({ body, contentType: 'v8' as const })));
+  }
+}
+
+export function isEnvelope(body: unknown): body is Envelope {
+  if (typeof body !== 'object' || body === null || (body as { v?: unknown }).v !== 1) return false;
+  const e = body as Record<string, unknown>;
+  return Array.isArray(e.tasks) || Array.isArray(e.refs);
+}

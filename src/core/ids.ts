@@ -1,0 +1,61 @@
+// Task ids: ULIDs (time-ordered, so "newest first" is an index walk), monotonic within an isolate.
+
+const ALPHABET = '0123456789ABCDEFGHJKMNPQRSTVWXYZ';
+export const ULID_PATTERN = /^[0-9A-HJKMNP-TV-Z]{26}$/;
+
+let lastTime = -1;
+const lastRandom = new Uint8Array(10);
+
+function encodeTime(ms: number): string {
+  let out = '';
+  for (let i = 9; i >= 0; i--) {
+    const mod = ms % 32;
+    out = ALPHABET[mod] + out;
+    ms = (ms - mod) / 32;
+  }
+  return out;
+}
+
+function encodeRandom(bytes: Uint8Array): string {
+  // 80 bits as 16 base-32 characters.
+  let out = '';
+  let bits = 0;
+  let value = 0;
+  for (const b of bytes) {
+    value = (value << 8) | b;
+    bits += 8;
+    while (bits >= 5) {
+      out += ALPHABET[(value >>> (bits - 5)) & 31];
+      bits -= 5;
+    }
+    value &= (1 << bits) - 1;
+  }
+  return out;
+}
+
+/** A new id; ids made in the same millisecond by one isolate sort in creation order. */
+export function newTaskId(now: number = Date.now()): string {
+  if (now <= lastTime) {
+    // Same millisecond (or a clock step back): increment the random part.
+    for (let i = lastRandom.length - 1; i >= 0; i--) {
+      if (lastRandom[i] < 255) {
+        lastRandom[i]++;
+        break;
+      }
+      lastRandom[i] = 0;
+    }
+    now = lastTime;
+  } else {
+    crypto.getRandomValues(lastRandom);
+    lastRandom[0] &= 0x7f; // headroom for increments within one millisecond
+    lastTime = now;
+  }
+  return encodeTime(now) + encodeRandom(lastRandom);
+}
+
+/** An unguessable token for a lease, a cursor or a dev secret. */
+export function randomToken(bytes = 16): string {
+  const buf = new Uint8Array(bytes);
+  crypto.getRandomValues(buf);
+  return Array.from(buf, (b) => b.toString(16).padStart(2, '0')).join('');
+}

@@ -1,0 +1,47 @@
+// The vocabulary of a task's life: public states, which are final, and the task spec the bus carries.
+
+/** The states PROTOCOL.md names. */
+export const STATES = ['queued', 'delayed', 'running', 'succeeded', 'failed', 'revoked', 'expired'] as const;
+export type TaskState = (typeof STATES)[number];
+
+export const FINAL_STATES: ReadonlySet<string> = new Set(['succeeded', 'failed', 'revoked', 'expired']);
+
+export function isFinal(state: string): boolean {
+  return FINAL_STATES.has(state);
+}
+
+/** A task failure is data, matched by `type`. */
+export interface TaskError {
+  type: string;
+  message: string;
+  stack?: string;
+}
+
+/**
+ * A task as the bus carries it and a QueueObject stores it: validated, with
+ * defaults applied and times resolved to epoch milliseconds. `args` and `kwargs`
+ * stay JSON text end to end, so no hop parses them again.
+ */
+export interface TaskSpec {
+  id: string;
+  task: string;
+  args: string;
+  kwargs: string;
+  queue: string;
+  region: string | null;
+  priority: number;
+  /** Not before this time (ms); null: as soon as possible. */
+  eta: number | null;
+  /** Not started by this time (ms): expired. */
+  expiresAt: number | null;
+  maxRetries: number;
+  /** Base of the exponential backoff, seconds. */
+  retryDelay: number;
+  /** Lease length of one attempt, seconds. */
+  timeout: number;
+  idempotencyKey: string | null;
+  orderingKey: string | null;
+  parentId: string | null;
+  rootId: string | null;
+  createdAt: number;
+}

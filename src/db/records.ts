@@ -1,0 +1,189 @@
+// Reads and batched writes of the D1 task record: enqueue with idempotency, lookups, lists, the undelivered.
+import { and, desc, eq, lt, type SQL } from 'drizzle-orm';
+import { drizzle } from 'drizzle-orm/d1';
+import type { TaskSpec } from '../core/states.ts';
+import { queues, tasks, type TaskRow } from './schema.ts';
+
+/** How long an idempotency key holds its first task. */
+export const IDEMPOTENCY_MS = 24 * 3600 * 1000;
+/** D1 binds one value up to 2 MB: rows travel as JSON parameters below that. */
+const MAX_PARAM_BYTES = 900_000;
+
+export interface Recorded {
+  /** One per input, in input order. */
+  results: { id: string; state: string; duplicate?: true }[];
+  /** The tasks this call created (not duplicates), to send on the bus. */
+  created: TaskSpec[];
+}
+
+function chunks(items: string[]): string[] {
+  const out: string[] = [];
+  let chunk: string[] = [];
+  let bytes = 0;
+  for (const item of items) {
+    if (chunk.length && bytes + item.length > MAX_PARAM_BYTES) {
+      out.push(`[${chunk.join(',')}]`);
+      chunk = [];
+      bytes = 0;
+    }
+    chunk.push(item);
+    bytes += item.length + 1;
+  }
+  if (chunk.length) out.push(`[${chunk.join(',')}]`);
+  return out;
+}
+
+const CLAIM_KEYS = `INSERT INTO idempotency_keys (key, task_id, expires_at)
+  SELECT j.value->>'idempotencyKey', j.value->>'id', ?1 FROM json_each(?2) AS j WHERE true
+  ON CONFLICT (key) DO UPDATE SET task_id = excluded.task_id, expires_at = excluded.expires_at
+  WHERE idempotency_keys.expires_at <= ?3`;
+
+const INSERT_TASKS = `INSERT OR IGNORE INTO tasks (id, task, queue, region, priority, state, args, kwargs,
+    max_retries, retry_delay, timeout, eta, expires_at, idempotency_key, ordering_key, parent_id, root_id,
+    created_at, version)
+  SELECT j.value->>'id', j.value->>'task', j.value->>'queue', j.value->>'region', j.value->>'priority',
+    CASE WHEN j.value->>'eta' > ?1 THEN 'delayed' ELSE 'queued' END,
+    j.value->>'args', j.value->>'kwargs', j.value->>'maxRetries', j.value->>'retryDelay', j.value->>'timeout',
+    j.value->>'eta', j.value->>'expiresAt', j.value->>'idempotencyKey', j.value->>'orderingKey',
+    j.value->>'parentId', j.value->>'rootId', j.value->>'createdAt', 0
+  FROM json_each(?2) AS j
+  WHERE j.value->>'idempotencyKey' IS NULL
+     OR (SELECT task_id FROM idempotency_keys WHERE key = j.value->>'idempotencyKey') = j.value->>'id'`;
+
+/**
+ * Records new tasks in one D1 batch (one transaction): all or nothing. A task whose
+ * idempotency key is held by another task within 24 h is not created; its result
+ * names the first task instead. Safe to repeat with the same ids.
+ */
+export async function recordTasks(db: D1Database, specs: TaskSpec[], now = Date.now()): Promise<Recorded> {
+  const json = specs.map((s) => JSON.stringify(s));
+  const keyed = specs.filter((s) => s.idempotencyKey !== null);
+  const statements: D1PreparedStatement[] = [];
+  for (const c of chunks(keyed.map((s) => JSON.stringify({ id: s.id, idempotencyKey: s.idempotencyKey })))) {
+    statements.push(db.prepare(CLAIM_KEYS).bind(now + IDEMPOTENCY_MS, c, now));
+  }
+  for (const c of chunks(json)) statements.push(db.prepare(INSERT_TASKS).bind(now, c));
+  statements.push(
+    db
+      .prepare(`INSERT OR IGNORE INTO queues (name, created_at) SELECT DISTINCT value, ? FROM json_each(?)`)
+      .bind(now, JSON.stringify([...new Set(specs.map((s) => s.queue))])),
+  );
+  if (keyed.length) {
+    statements.push(
+      db
+        .prepare(
+          `SELECT k.key AS key, k.task_id AS id, t.state AS state FROM idempotency_keys k
+           LEFT JOIN tasks t ON t.id = k.task_id WHERE k.key IN (SELECT value FROM json_each(?))`,
+        )
+        .bind(JSON.stringify(keyed.map((s) => s.idempotencyKey))),
+    );
+  }
+  const out = await db.batch<{ key: string; id: string; state: string | null }>(statements);
+  const holders = new Map<string, { id: string; state: string | null }>();
+  if (keyed.length) for (const r of out[out.length - 1].results) holders.set(r.key, r);
+  const results: Recorded['results'] = [];
+  const created: TaskSpec[] = [];
+  for (const s of specs) {
+    const holder = s.idempotencyKey === null ? undefined : holders.get(s.idempotencyKey);
+    if (holder && holder.id !== s.id) {
+      results.push({ id: holder.id, state: holder.state ?? 'queued', duplicate: true });
+      continue;
+    }
+    results.push({ id: s.id, state: s.eta !== null && s.eta > now ? 'delayed' : 'queued' });
+    created.push(s);
+  }
+  return { results, created };
+}
+
+export function rowToSpec(r: TaskRow): TaskSpec {
+  return {
+    id: r.id,
+    task: r.task,
+    args: r.args,
+    kwargs: r.kwargs,
+    queue: r.queue,
+    region: r.region,
+    priority: r.priority,
+    eta: r.eta,
+    expiresAt: r.expiresAt,
+    maxRetries: r.maxRetries,
+    retryDelay: r.retryDelay,
+    timeout: r.timeout,
+    idempotencyKey: r.idempotencyKey,
+    orderingKey: r.orderingKey,
+    parentId: r.parentId,
+    rootId: r.rootId,
+    createdAt: r.createdAt,
+  };
+}
+
+/** Tasks by id, as the bus would carry them (for messages that carried only ids). */
+export async function loadSpecs(db: D1Database, ids: string[]): Promise<TaskSpec[]> {
+  const found = await db
+    .prepare(`SELECT * FROM tasks WHERE id IN (SELECT value FROM json_each(?))`)
+    .bind(JSON.stringify(ids))
+    .all<Record<string, unknown>>();
+  return found.results.map((r) => rowToSpec(fromSqlRow(r)));
+}
+
+/** Tasks recorded before `before` that no QueueObject has confirmed, oldest first, after a cursor. */
+export async function undeliveredSpecs(
+  db: D1Database,
+  before: number,
+  after: { createdAt: number; id: string },
+  limit: number,
+): Promise<TaskSpec[]> {
+  const found = await db
+    .prepare(
+      `SELECT * FROM tasks WHERE version = 0 AND created_at < ? AND (created_at, id) > (?, ?)
+       ORDER BY created_at, id LIMIT ?`,
+    )
+    .bind(before, after.createdAt, after.id, limit)
+    .all<Record<string, unknown>>();
+  return found.results.map((r) => rowToSpec(fromSqlRow(r)));
+}
+
+/** A raw SQL row (snake_case) as drizzle's typed row. */
+function fromSqlRow(r: Record<string, unknown>): TaskRow {
+  const out: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(r)) out[key.replace(/_([a-z])/g, (_, c: string) => c.toUpperCase())] = value;
+  return out as TaskRow;
+}
+
+export async function getTaskRow(db: D1Database, id: string): Promise<TaskRow | undefined> {
+  return drizzle(db).select().from(tasks).where(eq(tasks.id, id)).get();
+}
+
+export interface TaskFilter {
+  queue?: string;
+  task?: string;
+  state?: string;
+  region?: string;
+  cursor?: string;
+  limit: number;
+}
+
+/** Newest first; the cursor is the last id of the previous page. */
+export async function listTaskRows(db: D1Database, f: TaskFilter): Promise<{ rows: TaskRow[]; cursor: string | null }> {
+  const where: SQL[] = [];
+  if (f.queue) where.push(eq(tasks.queue, f.queue));
+  if (f.task) where.push(eq(tasks.task, f.task));
+  if (f.state) where.push(eq(tasks.state, f.state));
+  if (f.region) where.push(eq(tasks.region, f.region));
+  if (f.cursor) where.push(lt(tasks.id, f.cursor));
+  const rows = await drizzle(db)
+    .select()
+    .from(tasks)
+    .where(where.length ? and(...where) : undefined)
+    .orderBy(desc(tasks.id))
+    .limit(f.limit + 1)
+    .all();
+  const more = rows.length > f.limit;
+  if (more) rows.pop();
+  return { rows, cursor: more ? rows[rows.length - 1].id : null };
+}
+
+export async function queueNames(db: D1Database): Promise<string[]> {
+  const rows = await drizzle(db).select({ name: queues.name }).from(queues).orderBy(queues.name).all();
+  return rows.map((r) => r.name);
+}

@@ -1,0 +1,62 @@
+// The D1 schema: the queryable record of every task. Migrations are generated from this file.
+import { sql } from 'drizzle-orm';
+import { index, integer, real, sqliteTable, text } from 'drizzle-orm/sqlite-core';
+
+/**
+ * One row per task, written by the hub at enqueue (version 0) and then kept up to
+ * date by the task's QueueObject in batches (version = the object's change counter,
+ * so a late write never overwrites a newer one). Times are epoch milliseconds.
+ */
+export const tasks = sqliteTable(
+  'tasks',
+  {
+    id: text('id').primaryKey(),
+    task: text('task').notNull(),
+    queue: text('queue').notNull(),
+    region: text('region'),
+    priority: integer('priority').notNull(),
+    state: text('state').notNull(),
+    args: text('args').notNull(),
+    kwargs: text('kwargs').notNull(),
+    result: text('result'),
+    error: text('error'),
+    attempts: integer('attempts').notNull().default(0),
+    maxRetries: integer('max_retries').notNull(),
+    retryDelay: real('retry_delay').notNull(),
+    timeout: real('timeout').notNull(),
+    eta: integer('eta'),
+    expiresAt: integer('expires_at'),
+    idempotencyKey: text('idempotency_key'),
+    orderingKey: text('ordering_key'),
+    parentId: text('parent_id'),
+    rootId: text('root_id'),
+    worker: text('worker'),
+    createdAt: integer('created_at').notNull(),
+    startedAt: integer('started_at'),
+    finishedAt: integer('finished_at'),
+    version: integer('version').notNull().default(0),
+  },
+  (t) => [
+    index('tasks_queue_id').on(t.queue, t.id),
+    index('tasks_state_id').on(t.state, t.id),
+    index('tasks_task_id').on(t.task, t.id),
+    index('tasks_region_id').on(t.region, t.id),
+    // Tasks the bus has not yet carried to their QueueObject: the redelivery sweep reads these.
+    index('tasks_undelivered').on(t.createdAt).where(sql`version = 0`),
+  ],
+);
+
+/** An idempotency key holds the id of the first task enqueued with it until it expires. */
+export const idempotencyKeys = sqliteTable('idempotency_keys', {
+  key: text('key').primaryKey(),
+  taskId: text('task_id').notNull(),
+  expiresAt: integer('expires_at').notNull(),
+});
+
+/** Every queue that has ever received a task, so the queue list needs no scan. */
+export const queues = sqliteTable('queues', {
+  name: text('name').primaryKey(),
+  createdAt: integer('created_at').notNull(),
+});
+
+export type TaskRow = typeof tasks.$inferSelect;

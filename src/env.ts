@@ -1,0 +1,13 @@
+// The bindings and settings the hub Worker runs with (wrangler.toml, secrets, --var).
+import type { QueueObject } from './queue/QueueObject.ts';
+import type { Envelope } from './bus/envelope.ts';
+
+export interface Env {
+  DB: D1Database;
+  BUS: Queue<Envelope>;
+  QUEUES: DurableObjectNamespace<QueueObject>;
+  /** `token:scope[+scope...]`, comma-separated. A secret in production. */
+  DROVER_TOKENS?: string;
+  /** Seconds before a recorded task the bus has not delivered is sent again. */
+  DROVER_REDELIVER_AFTER?: string;
+}

@@ -1,0 +1,268 @@
+// QueueObject: one per queue, the truth about its live tasks; wires transitions to RPC, alarm, waiters and D1 sync.
+import { DurableObject } from 'cloudflare:workers';
+import type { TaskError, TaskSpec } from '../core/states.ts';
+import { isFinal } from '../core/states.ts';
+import type { Env } from '../env.ts';
+import { Sql } from './sql.ts';
+import { flushToD1 } from './sync.ts';
+import { migrate } from './tables.ts';
+import * as t from './transitions.ts';
+
+/** Finished tasks stay in the object this long (D1 keeps them for good). */
+const RETENTION_MS = 7 * 24 * 3600 * 1000;
+/** While D1 has not taken every change, the alarm tries again this often. */
+const FLUSH_RETRY_MS = 2000;
+/** Work the alarm does per wake; the rest waits for the next (immediate) wake. */
+const ALARM_BATCH = 1000;
+
+/** The live fields of a task; args, kwargs, result and error stay JSON text. */
+export interface LiveTask {
+  id: string;
+  state: string;
+  attempts: number;
+  result: string | null;
+  error: string | null;
+  progress: string | null;
+  startedAt: number | null;
+  finishedAt: number | null;
+  worker: string | null;
+  leaseExpiresAt: number | null;
+  revokeRequested: boolean;
+}
+
+export interface QueueStats {
+  ready: number;
+  delayed: number;
+  running: number;
+  failed: number;
+  paused: boolean;
+  regions: Record<string, { ready: number; running: number }>;
+}
+
+export interface DeadTask {
+  id: string;
+  task: string;
+  args: string;
+  kwargs: string;
+  region: string | null;
+  priority: number;
+  attempts: number;
+  maxRetries: number;
+  error: string | null;
+  createdAt: number;
+  finishedAt: number | null;
+}
+
+export class QueueObject extends DurableObject<Env> {
+  private readonly sql: Sql;
+  private paused = false;
+  private alarmAt: number | null = null;
+  private flushing: Promise<void> | null = null;
+  private flushAgain = false;
+  private readonly claimWaiters = new Set<() => void>();
+  private readonly finalWaiters = new Map<string, Set<() => void>>();
+
+  constructor(ctx: DurableObjectState, env: Env) {
+    super(ctx, env);
+    this.sql = new Sql(ctx.storage.sql);
+    ctx.blockConcurrencyWhile(async () => {
+      migrate(this.sql);
+      this.paused = this.sql.one<{ value: string }>(`SELECT value FROM meta WHERE key = 'paused'`)?.value === '1';
+      this.alarmAt = await ctx.storage.getAlarm();
+      // Overdue work survives a restart in the tables, not in memory: look again now.
+      this.rearm(true);
+    });
+  }
+
+  /** Runs one transition in one transaction, then wakes whoever its commit concerns. */
+  private transact<T>(fn: (s: t.Step) => T): T {
+    const step = t.newStep(this.sql);
+    const out = this.ctx.storage.transactionSync(() => fn(step));
+    if (step.readyChanged) for (const wake of [...this.claimWaiters]) wake();
+    for (const id of step.finished) {
+      const waiters = this.finalWaiters.get(id);
+      if (waiters) for (const wake of [...waiters]) wake();
+    }
+    this.flushSoon();
+    this.rearm(false);
+    return out;
+  }
+
+  /**
+   * Keeps ONE alarm, computed from the tables. An alarm that fires early is
+   * harmless (it recomputes), so it only ever moves earlier outside the alarm handler.
+   */
+  private rearm(force: boolean): void {
+    const step = t.newStep(this.sql);
+    let at = t.nextWakeAt(step, RETENTION_MS);
+    if (this.sql.one(`SELECT 1 FROM sync_outbox LIMIT 1`)) {
+      const retry = Date.now() + FLUSH_RETRY_MS;
+      at = at === null ? retry : Math.min(at, retry);
+    }
+    if (at === null) {
+      if (force && this.alarmAt !== null) {
+        this.alarmAt = null;
+        void this.ctx.storage.deleteAlarm();
+      }
+      return;
+    }
+    if (force || this.alarmAt === null || at < this.alarmAt) {
+      this.alarmAt = at;
+      void this.ctx.storage.setAlarm(at);
+    }
+  }
+
+  /** Starts a D1 write of pending changes unless one is running; a failure leaves them for the alarm. */
+  private flushSoon(): void {
+    if (this.flushing) {
+      this.flushAgain = true;
+      return;
+    }
+    this.flushing = (async () => {
+      try {
+        do {
+          this.flushAgain = false;
+          while ((await flushToD1(this.sql, this.env.DB)) === 500);
+        } while (this.flushAgain);
+      } catch (err) {
+        console.error('D1 sync failed; the alarm retries', err);
+      } finally {
+        this.flushing = null;
+      }
+    })();
+    this.ctx.waitUntil(this.flushing);
+  }
+
+  override async alarm(): Promise<void> {
+    this.alarmAt = null;
+    this.transact((s) => {
+      t.expireDue(s, ALARM_BATCH);
+      t.expireLeases(s, ALARM_BATCH);
+      t.promoteDue(s, ALARM_BATCH);
+      t.purgeFinished(s, RETENTION_MS, ALARM_BATCH);
+    });
+    if (this.flushing) await this.flushing;
+    this.rearm(true);
+  }
+
+  async deliver(specs: TaskSpec[]): Promise<number> {
+    return this.transact((s) => t.deliver(s, specs));
+  }
+
+  /** Claims jobs; with `waitMs`, holds the call until work arrives or the wait ends. */
+  async claim(req: t.ClaimRequest, waitMs: number): Promise<t.ClaimedRow[]> {
+    const deadline = Date.now() + waitMs;
+    for (;;) {
+      const jobs = this.paused ? [] : this.transact((s) => t.claim(s, req));
+      const left = deadline - Date.now();
+      if (jobs.length || left <= 0) return jobs;
+      await new Promise<void>((resolve) => {
+        const wake = () => {
+          clearTimeout(timer);
+          this.claimWaiters.delete(wake);
+          resolve();
+        };
+        const timer = setTimeout(wake, left);
+        this.claimWaiters.add(wake);
+      });
+    }
+  }
+
+  async heartbeat(leaseId: string, owner: string | null, extendSeconds: number | null, progress: string | null) {
+    return this.transact((s) => t.heartbeat(s, leaseId, owner, extendSeconds, progress));
+  }
+
+  async ack(leaseId: string, owner: string | null, result: string) {
+    return this.transact((s) => t.ack(s, leaseId, owner, result));
+  }
+
+  async fail(leaseId: string, owner: string | null, error: TaskError, retry: boolean, delaySeconds: number | null) {
+    return this.transact((s) => t.fail(s, leaseId, owner, error, retry, delaySeconds));
+  }
+
+  async revoke(id: string) {
+    return this.transact((s) => t.revoke(s, id));
+  }
+
+  async get(id: string): Promise<LiveTask | null> {
+    const r = this.sql.one<t.LiveRow>(`SELECT * FROM tasks WHERE id = ?`, id);
+    if (!r) return null;
+    return {
+      id: r.id,
+      state: r.state,
+      attempts: r.attempts,
+      result: r.result,
+      error: r.error,
+      progress: r.progress,
+      startedAt: r.started_at,
+      finishedAt: r.finished_at,
+      worker: r.worker,
+      leaseExpiresAt: r.lease_expires_at,
+      revokeRequested: r.revoke_requested === 1,
+    };
+  }
+
+  /** The task once it is final, or as it is when `waitMs` runs out. */
+  async waitFor(id: string, waitMs: number): Promise<LiveTask | null> {
+    const now = await this.get(id);
+    if ((now && isFinal(now.state)) || waitMs <= 0) return now;
+    await new Promise<void>((resolve) => {
+      const set = this.finalWaiters.get(id) ?? new Set();
+      this.finalWaiters.set(id, set);
+      const wake = () => {
+        clearTimeout(timer);
+        set.delete(wake);
+        if (set.size === 0) this.finalWaiters.delete(id);
+        resolve();
+      };
+      const timer = setTimeout(wake, waitMs);
+      set.add(wake);
+    });
+    return this.get(id);
+  }
+
+  async stats(): Promise<QueueStats> {
+    const rows = this.sql.all<{ lane: string; state: string; n: number }>(
+      `SELECT lane, state, COUNT(*) AS n FROM tasks WHERE phase != 'done' GROUP BY lane, state`,
+    );
+    const stats: QueueStats = { ready: 0, delayed: 0, running: 0, failed: 0, paused: this.paused, regions: {} };
+    for (const { lane, state, n } of rows) {
+      const key = state === 'queued' ? 'ready' : state === 'delayed' ? 'delayed' : state === 'running' ? 'running' : 'failed';
+      stats[key] += n;
+      if (key === 'ready' || key === 'running') {
+        const region = (stats.regions[lane || '_any'] ??= { ready: 0, running: 0 });
+        region[key] += n;
+      }
+    }
+    return stats;
+  }
+
+  async dead(limit: number): Promise<DeadTask[]> {
+    return this.sql
+      .all<t.LiveRow>(`SELECT * FROM tasks WHERE phase = 'dead' ORDER BY finished_at DESC LIMIT ?`, limit)
+      .map((r) => ({
+        id: r.id,
+        task: r.task ?? '',
+        args: r.args ?? '[]',
+        kwargs: r.kwargs ?? '{}',
+        region: r.lane || null,
+        priority: r.priority,
+        attempts: r.attempts,
+        maxRetries: r.max_retries,
+        error: r.error,
+        createdAt: r.created_at,
+        finishedAt: r.finished_at,
+      }));
+  }
+
+  async replay(ids: string[] | null): Promise<number> {
+    return this.transact((s) => t.replay(s, ids, 10_000));
+  }
+
+  async setPaused(paused: boolean): Promise<boolean> {
+    this.sql.run(`INSERT INTO meta (key, value) VALUES ('paused', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value`, paused ? '1' : '0');
+    this.paused = paused;
+    if (!paused) for (const wake of [...this.claimWaiters]) wake();
+    return paused;
+  }
+}

@@ -1,0 +1,59 @@
+// Writes QueueObject changes to D1 in batches: the outbox makes them durable, versions keep them in order.
+import type { Sql } from './sql.ts';
+
+interface Pending {
+  id: string;
+  v: number;
+  s: string;
+  a: number;
+  r: string | null;
+  e: string | null;
+  st: number | null;
+  f: number | null;
+  w: string | null;
+}
+
+/** D1 binds one value up to 2 MB; a statement's rows travel as one JSON parameter below that. */
+const MAX_PARAM_BYTES = 900_000;
+
+const UPDATE = `UPDATE tasks SET state = j.value->>'s', attempts = j.value->>'a', result = j.value->>'r',
+    error = j.value->>'e', started_at = j.value->>'st', finished_at = j.value->>'f', worker = j.value->>'w',
+    version = j.value->>'v'
+  FROM json_each(?) AS j
+  WHERE tasks.id = j.value->>'id' AND tasks.version < j.value->>'v'`;
+
+/**
+ * Flushes up to `limit` pending changes in one D1 batch and forgets those D1 now
+ * holds. A change made while the write was in flight keeps its newer version in the
+ * outbox. Returns how many were written; throws if D1 failed (the outbox keeps all).
+ */
+export async function flushToD1(sql: Sql, db: D1Database, limit = 500): Promise<number> {
+  const pending = sql.all<Pending>(
+    `SELECT o.id AS id, t.version AS v, t.state AS s, t.attempts AS a, t.result AS r, t.error AS e,
+       t.started_at AS st, t.finished_at AS f, t.worker AS w
+     FROM sync_outbox o JOIN tasks t ON t.id = o.id LIMIT ?`,
+    limit,
+  );
+  if (pending.length === 0) return 0;
+  const statements: D1PreparedStatement[] = [];
+  let chunk: string[] = [];
+  let bytes = 0;
+  for (const p of pending) {
+    const json = JSON.stringify(p);
+    if (chunk.length && bytes + json.length > MAX_PARAM_BYTES) {
+      statements.push(db.prepare(UPDATE).bind(`[${chunk.join(',')}]`));
+      chunk = [];
+      bytes = 0;
+    }
+    chunk.push(json);
+    bytes += json.length + 1;
+  }
+  statements.push(db.prepare(UPDATE).bind(`[${chunk.join(',')}]`));
+  await db.batch(statements);
+  sql.run(
+    `DELETE FROM sync_outbox WHERE rowid IN (
+       SELECT o.rowid FROM sync_outbox o JOIN json_each(?) j ON o.id = j.value->>'$[0]' AND o.version <= j.value->>'$[1]')`,
+    JSON.stringify(pending.map((p) => [p.id, p.v])),
+  );
+  return pending.length;
+}

@@ -1,0 +1,64 @@
+// The QueueObject's own SQLite tables and indexes, created idempotently at start.
+import type { Sql } from './sql.ts';
+
+/**
+ * `phase` is where a task is in the object's machinery; `state` is what users see.
+ *   ready     claimable now                      (state queued)
+ *   scheduled waits for ready_at: eta or backoff (state delayed)
+ *   blocked   waits behind its orderingKey       (state queued or delayed)
+ *   leased    a worker holds it                  (state running)
+ *   done      final: succeeded, revoked, expired
+ *   dead      final: failed, kept as a dead letter until replayed
+ * Every index is partial on the phase it serves, so each hot query is an index walk
+ * that costs the same with a million tasks waiting as with none.
+ */
+const SCHEMA = [
+  `CREATE TABLE IF NOT EXISTS tasks (
+    id TEXT PRIMARY KEY,
+    task TEXT,
+    args TEXT,
+    kwargs TEXT,
+    lane TEXT NOT NULL,
+    priority INTEGER NOT NULL,
+    phase TEXT NOT NULL,
+    state TEXT NOT NULL,
+    ready_at INTEGER NOT NULL,
+    expires_at INTEGER,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    max_retries INTEGER NOT NULL DEFAULT 0,
+    retry_delay REAL NOT NULL DEFAULT 1,
+    timeout REAL NOT NULL DEFAULT 60,
+    ordering_key TEXT,
+    parent_id TEXT,
+    root_id TEXT,
+    created_at INTEGER NOT NULL,
+    started_at INTEGER,
+    finished_at INTEGER,
+    worker TEXT,
+    result TEXT,
+    error TEXT,
+    progress TEXT,
+    lease_id TEXT,
+    lease_expires_at INTEGER,
+    lease_owner TEXT,
+    revoke_requested INTEGER NOT NULL DEFAULT 0,
+    version INTEGER NOT NULL DEFAULT 1
+  )`,
+  `CREATE INDEX IF NOT EXISTS tasks_ready ON tasks(lane, priority DESC, ready_at, id) WHERE phase = 'ready'`,
+  `CREATE INDEX IF NOT EXISTS tasks_scheduled ON tasks(ready_at) WHERE phase = 'scheduled'`,
+  `CREATE INDEX IF NOT EXISTS tasks_leased ON tasks(lease_expires_at) WHERE phase = 'leased'`,
+  `CREATE UNIQUE INDEX IF NOT EXISTS tasks_lease_id ON tasks(lease_id) WHERE lease_id IS NOT NULL`,
+  `CREATE INDEX IF NOT EXISTS tasks_expiry ON tasks(expires_at)
+     WHERE expires_at IS NOT NULL AND attempts = 0 AND phase IN ('ready', 'scheduled', 'blocked')`,
+  `CREATE INDEX IF NOT EXISTS tasks_ordering ON tasks(ordering_key, id)
+     WHERE ordering_key IS NOT NULL AND phase IN ('ready', 'scheduled', 'leased', 'blocked')`,
+  `CREATE INDEX IF NOT EXISTS tasks_dead ON tasks(finished_at) WHERE phase = 'dead'`,
+  `CREATE INDEX IF NOT EXISTS tasks_done ON tasks(finished_at) WHERE phase = 'done'`,
+  // Task ids whose change D1 has not seen yet, with the version to write.
+  `CREATE TABLE IF NOT EXISTS sync_outbox (id TEXT PRIMARY KEY, version INTEGER NOT NULL)`,
+  `CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT)`,
+];
+
+export function migrate(sql: Sql): void {
+  for (const statement of SCHEMA) sql.run(statement);
+}

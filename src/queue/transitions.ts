@@ -1,0 +1,437 @@
+// Every state change of a live task: synchronous functions run inside one SQLite transaction each.
+import { backoffSeconds } from '../core/backoff.ts';
+import { mergeLanes } from '../core/claim-order.ts';
+import { randomToken } from '../core/ids.ts';
+import type { TaskError, TaskSpec } from '../core/states.ts';
+import type { Sql } from './sql.ts';
+
+/** What a transition needs (an injected clock) and what it leaves for the object to do after commit. */
+export interface Step {
+  sql: Sql;
+  now: number;
+  random: () => number;
+  /** New work became claimable: wake long-polling claims. */
+  readyChanged: boolean;
+  /** Tasks that reached a final state: answer their `?wait` readers. */
+  finished: string[];
+}
+
+export function newStep(sql: Sql, now = Date.now(), random: () => number = Math.random): Step {
+  return { sql, now, random, readyChanged: false, finished: [] };
+}
+
+/** Expected outcomes travel as codes; the API maps each to one error. */
+export type Outcome<T> = ({ ok: true } & T) | { ok: false; code: 'lease_lost' | 'forbidden' | 'conflict' | 'not_found'; message: string };
+
+export interface LiveRow {
+  id: string;
+  task: string | null;
+  args: string | null;
+  kwargs: string | null;
+  lane: string;
+  priority: number;
+  phase: string;
+  state: string;
+  ready_at: number;
+  expires_at: number | null;
+  attempts: number;
+  max_retries: number;
+  retry_delay: number;
+  timeout: number;
+  ordering_key: string | null;
+  parent_id: string | null;
+  root_id: string | null;
+  created_at: number;
+  started_at: number | null;
+  finished_at: number | null;
+  worker: string | null;
+  result: string | null;
+  error: string | null;
+  progress: string | null;
+  lease_id: string | null;
+  lease_expires_at: number | null;
+  lease_owner: string | null;
+  revoke_requested: number;
+  version: number;
+}
+
+const LIVE_ORDERED = `phase IN ('ready', 'scheduled', 'leased', 'blocked')`;
+
+/** Queues the row's current version for the next D1 write. Call after every change. */
+function touch(s: Step, id: string): void {
+  s.sql.run(
+    `INSERT INTO sync_outbox (id, version) SELECT id, version FROM tasks WHERE id = ?
+     ON CONFLICT (id) DO UPDATE SET version = excluded.version`,
+    id,
+  );
+}
+
+function row(s: Step, id: string): LiveRow | undefined {
+  return s.sql.one<LiveRow>(`SELECT * FROM tasks WHERE id = ?`, id);
+}
+
+/**
+ * Puts a task that enters the live set (new, replayed, or unblocked) in its phase:
+ * expired if its expiry passed before it started, blocked while another task of its
+ * orderingKey is live, scheduled until ready_at, else ready.
+ */
+function place(s: Step, id: string, readyAt: number, orderingKey: string | null, expiresAt: number | null, attempts: number): void {
+  if (expiresAt !== null && attempts === 0 && expiresAt <= s.now) {
+    finish(s, id, 'done', 'expired', { error: { type: 'Expired', message: 'the task expired before it started' } });
+    return;
+  }
+  if (orderingKey !== null) {
+    const holder = s.sql.one(
+      `SELECT 1 FROM tasks WHERE ordering_key = ? AND ${LIVE_ORDERED} AND id != ? LIMIT 1`,
+      orderingKey,
+      id,
+    );
+    if (holder) {
+      const state = readyAt > s.now ? 'delayed' : 'queued';
+      s.sql.run(`UPDATE tasks SET phase = 'blocked', state = ?, version = version + 1 WHERE id = ?`, state, id);
+      touch(s, id);
+      return;
+    }
+  }
+  const [phase, state] = readyAt > s.now ? ['scheduled', 'delayed'] : ['ready', 'queued'];
+  s.sql.run(`UPDATE tasks SET phase = ?, state = ?, version = version + 1 WHERE id = ?`, phase, state, id);
+  touch(s, id);
+  if (phase === 'ready') s.readyChanged = true;
+}
+
+/** Hands the orderingKey to its next task in enqueue order once no task of the key is live. */
+function release(s: Step, orderingKey: string | null): void {
+  while (orderingKey !== null) {
+    const holder = s.sql.one(
+      `SELECT 1 FROM tasks WHERE ordering_key = ? AND phase IN ('ready', 'scheduled', 'leased') LIMIT 1`,
+      orderingKey,
+    );
+    if (holder) return;
+    const next = s.sql.one<LiveRow>(
+      `SELECT id, ready_at, expires_at, attempts FROM tasks WHERE ordering_key = ? AND ${LIVE_ORDERED} AND phase = 'blocked' ORDER BY id LIMIT 1`,
+      orderingKey,
+    );
+    if (!next) return;
+    // Clear the block first so `place` does not see the task itself as the holder.
+    s.sql.run(`UPDATE tasks SET phase = 'scheduled' WHERE id = ?`, next.id);
+    place(s, next.id, next.ready_at, null, next.expires_at, next.attempts);
+    const after = row(s, next.id);
+    if (after && (after.phase === 'ready' || after.phase === 'scheduled')) return;
+  }
+}
+
+/** Ends a task: it leaves the live set, its lease ends, its orderingKey passes on. */
+function finish(
+  s: Step,
+  id: string,
+  phase: 'done' | 'dead',
+  state: string,
+  fields: { result?: string | null; error?: TaskError | null } = {},
+): void {
+  const before = row(s, id);
+  s.sql.run(
+    `UPDATE tasks SET phase = ?, state = ?, finished_at = ?, lease_id = NULL, lease_expires_at = NULL,
+       result = COALESCE(?, result), error = CASE WHEN ? THEN ? ELSE error END, version = version + 1
+     WHERE id = ?`,
+    phase,
+    state,
+    s.now,
+    fields.result ?? null,
+    fields.error === undefined ? 0 : 1,
+    fields.error ? JSON.stringify(fields.error) : null,
+    id,
+  );
+  touch(s, id);
+  s.finished.push(id);
+  if (before && before.phase !== 'blocked') release(s, before.ordering_key);
+}
+
+/**
+ * deliver: tasks carried by the bus enter the queue.
+ * Guarantee: idempotent by task id (the bus delivers at least once); a task revoked
+ * before it arrived keeps its revocation and gains its data.
+ */
+export function deliver(s: Step, specs: TaskSpec[]): number {
+  let added = 0;
+  for (const t of specs) {
+    const existing = s.sql.one<{ task: string | null }>(`SELECT task FROM tasks WHERE id = ?`, t.id);
+    if (existing) {
+      if (existing.task === null) {
+        s.sql.run(
+          `UPDATE tasks SET task = ?, args = ?, kwargs = ?, lane = ?, priority = ?, created_at = ? WHERE id = ?`,
+          t.task, t.args, t.kwargs, t.region ?? '', t.priority, t.createdAt, t.id,
+        );
+      }
+      continue;
+    }
+    const readyAt = t.eta ?? t.createdAt;
+    s.sql.run(
+      `INSERT INTO tasks (id, task, args, kwargs, lane, priority, phase, state, ready_at, expires_at,
+         max_retries, retry_delay, timeout, ordering_key, parent_id, root_id, created_at, version)
+       VALUES (?, ?, ?, ?, ?, ?, 'scheduled', 'delayed', ?, ?, ?, ?, ?, ?, ?, ?, ?, 0)`,
+      t.id, t.task, t.args, t.kwargs, t.region ?? '', t.priority, readyAt, t.expiresAt,
+      t.maxRetries, t.retryDelay, t.timeout, t.orderingKey, t.parentId, t.rootId, t.createdAt,
+    );
+    place(s, t.id, readyAt, t.orderingKey, t.expiresAt, 0);
+    added++;
+  }
+  return added;
+}
+
+export interface ClaimRequest {
+  queue: string;
+  worker: string;
+  region: string | null;
+  tasks: string[] | null;
+  max: number;
+  leaseSeconds: number | null;
+  /** Who may later heartbeat, ack or fail the leases (a token's fingerprint). */
+  owner: string | null;
+}
+
+export interface ClaimedRow {
+  id: string;
+  task: string;
+  args: string;
+  kwargs: string;
+  lane: string;
+  priority: number;
+  attempts: number;
+  max_retries: number;
+  parent_id: string | null;
+  root_id: string | null;
+  lease_id: string;
+  lease_expires_at: number;
+}
+
+/**
+ * claim: leases up to `max` ready tasks to one worker.
+ * Guarantee: a task tagged R goes only to a claim of region R; order is priority,
+ * then ready time, then enqueue order; each lane is read by an index walk of at most
+ * `max` rows, so the cost does not grow with the backlog.
+ */
+export function claim(s: Step, req: ClaimRequest): ClaimedRow[] {
+  promoteDue(s, 1000);
+  const lanes = req.region ? [req.region, ''] : [''];
+  const filter = req.tasks?.length ? ` AND task IN (${req.tasks.map(() => '?').join(', ')})` : '';
+  const out: ClaimedRow[] = [];
+  for (let round = 0; round < 20 && out.length < req.max; round++) {
+    const need = req.max - out.length;
+    const candidates = lanes.map((lane) =>
+      s.sql
+        .all<{ id: string; priority: number; ready_at: number; expires_at: number | null }>(
+          `SELECT id, priority, ready_at, expires_at FROM tasks WHERE phase = 'ready' AND lane = ?${filter}
+           ORDER BY priority DESC, ready_at, id LIMIT ?`,
+          lane,
+          ...(req.tasks ?? []),
+          need,
+        )
+        .map((c) => ({ ...c, readyAt: c.ready_at })),
+    );
+    const picked = mergeLanes(candidates, need);
+    if (picked.length === 0) break;
+    for (const c of picked) {
+      if (c.expires_at !== null && c.expires_at <= s.now) {
+        finish(s, c.id, 'done', 'expired', { error: { type: 'Expired', message: 'the task expired before it started' } });
+        continue;
+      }
+      const leaseId = `${req.queue}.${c.id}.${randomToken(12)}`;
+      const leased = s.sql.one<ClaimedRow>(
+        `UPDATE tasks SET phase = 'leased', state = 'running', attempts = attempts + 1, lease_id = ?,
+           lease_expires_at = ? + CAST(COALESCE(?, timeout) * 1000 AS INTEGER), lease_owner = ?, worker = ?,
+           started_at = ?, progress = NULL, version = version + 1
+         WHERE id = ?
+         RETURNING id, task, args, kwargs, lane, priority, attempts, max_retries, parent_id, root_id, lease_id, lease_expires_at`,
+        leaseId, s.now, req.leaseSeconds, req.owner, req.worker, s.now, c.id,
+      )!;
+      touch(s, c.id);
+      out.push(leased);
+    }
+  }
+  return out;
+}
+
+/** Finds the live lease, ending it first if it has expired; checks its owner. */
+function leaseOf(s: Step, leaseId: string, owner: string | null): Outcome<{ row: LiveRow }> {
+  const r = s.sql.one<LiveRow>(`SELECT * FROM tasks WHERE lease_id = ?`, leaseId);
+  if (!r || r.phase !== 'leased') return { ok: false, code: 'lease_lost', message: 'this lease has ended (acked, failed or expired); the task is no longer yours' };
+  if (r.lease_expires_at! <= s.now) {
+    expireLease(s, r);
+    return { ok: false, code: 'lease_lost', message: 'this lease expired before the call arrived; the attempt counts as failed' };
+  }
+  if (owner !== null && r.lease_owner !== owner) return { ok: false, code: 'forbidden', message: 'this lease was claimed with another token' };
+  return { ok: true, row: r };
+}
+
+/**
+ * heartbeat: extends a live lease and records progress.
+ * Guarantee: an ended lease is refused and nothing changes.
+ */
+export function heartbeat(
+  s: Step, leaseId: string, owner: string | null, extendSeconds: number | null, progress: string | null,
+): Outcome<{ leaseExpiresAt: number; revoked: boolean }> {
+  const found = leaseOf(s, leaseId, owner);
+  if (!found.ok) return found;
+  const r = found.row;
+  const leaseExpiresAt = s.now + Math.round((extendSeconds ?? r.timeout) * 1000);
+  s.sql.run(
+    `UPDATE tasks SET lease_expires_at = MAX(lease_expires_at, ?), progress = COALESCE(?, progress) WHERE id = ?`,
+    leaseExpiresAt, progress, r.id,
+  );
+  return { ok: true, leaseExpiresAt: Math.max(leaseExpiresAt, r.lease_expires_at!), revoked: r.revoke_requested === 1 };
+}
+
+/**
+ * ack: the attempt succeeded.
+ * Guarantee: the result is recorded once; a task revoked while running ends revoked.
+ */
+export function ack(s: Step, leaseId: string, owner: string | null, result: string): Outcome<{ state: string }> {
+  const found = leaseOf(s, leaseId, owner);
+  if (!found.ok) return found;
+  const r = found.row;
+  if (r.revoke_requested) {
+    finish(s, r.id, 'done', 'revoked');
+    return { ok: true, state: 'revoked' };
+  }
+  finish(s, r.id, 'done', 'succeeded', { result, error: null });
+  return { ok: true, state: 'succeeded' };
+}
+
+/**
+ * fail: the attempt failed. It runs again after backoff while retries remain and the
+ * worker allows it; otherwise the task is failed and kept as a dead letter.
+ */
+export function fail(
+  s: Step, leaseId: string, owner: string | null, error: TaskError, retry: boolean, delaySeconds: number | null,
+): Outcome<{ state: string; nextAttemptAt?: number }> {
+  const found = leaseOf(s, leaseId, owner);
+  if (!found.ok) return found;
+  return { ok: true, ...failAttempt(s, found.row, error, retry, delaySeconds) };
+}
+
+function failAttempt(s: Step, r: LiveRow, error: TaskError, retry: boolean, delaySeconds: number | null): { state: string; nextAttemptAt?: number } {
+  if (r.revoke_requested) {
+    finish(s, r.id, 'done', 'revoked', { error });
+    return { state: 'revoked' };
+  }
+  if (retry && r.attempts <= r.max_retries) {
+    const delay = delaySeconds ?? backoffSeconds(r.attempts, r.retry_delay, s.random);
+    const readyAt = s.now + Math.round(delay * 1000);
+    const [phase, state] = readyAt > s.now ? ['scheduled', 'delayed'] : ['ready', 'queued'];
+    s.sql.run(
+      `UPDATE tasks SET phase = ?, state = ?, ready_at = ?, error = ?, lease_id = NULL, lease_expires_at = NULL,
+         version = version + 1 WHERE id = ?`,
+      phase, state, readyAt, JSON.stringify(error), r.id,
+    );
+    touch(s, r.id);
+    if (phase === 'ready') s.readyChanged = true;
+    return { state, nextAttemptAt: readyAt };
+  }
+  finish(s, r.id, 'dead', 'failed', { error });
+  return { state: 'failed' };
+}
+
+function expireLease(s: Step, r: LiveRow): void {
+  const seconds = Math.round((r.lease_expires_at! - (r.started_at ?? r.lease_expires_at!)) / 1000);
+  failAttempt(s, r, { type: 'LeaseExpired', message: `the worker held the task ${seconds}s without ack, fail or heartbeat` }, true, null);
+}
+
+/**
+ * revoke: a task not yet running never runs; a running one is flagged, its worker
+ * learns it at the next heartbeat, and it ends revoked whatever it reports.
+ * A task not yet delivered by the bus is remembered as revoked and never runs.
+ */
+export function revoke(s: Step, id: string): Outcome<{ state: string }> {
+  const r = row(s, id);
+  if (!r) {
+    s.sql.run(
+      `INSERT INTO tasks (id, lane, priority, phase, state, ready_at, created_at, finished_at, version)
+       VALUES (?, '', 0, 'done', 'revoked', 0, ?, ?, 1)`,
+      id, s.now, s.now,
+    );
+    touch(s, id);
+    s.finished.push(id);
+    return { ok: true, state: 'revoked' };
+  }
+  if (r.phase === 'done' || r.phase === 'dead') return { ok: false, code: 'conflict', message: `the task is already ${r.state}` };
+  if (r.phase === 'leased') {
+    s.sql.run(`UPDATE tasks SET revoke_requested = 1 WHERE id = ?`, id);
+    return { ok: true, state: 'revoked' };
+  }
+  finish(s, id, 'done', 'revoked');
+  return { ok: true, state: 'revoked' };
+}
+
+/** Scheduled tasks whose time came become ready (eta reached, backoff over). */
+export function promoteDue(s: Step, limit: number): number {
+  const due = s.sql.all<{ id: string }>(
+    `UPDATE tasks SET phase = 'ready', state = 'queued', version = version + 1
+     WHERE id IN (SELECT id FROM tasks WHERE phase = 'scheduled' AND ready_at <= ? ORDER BY ready_at LIMIT ?)
+     RETURNING id`,
+    s.now, limit,
+  );
+  for (const { id } of due) touch(s, id);
+  if (due.length) s.readyChanged = true;
+  return due.length;
+}
+
+/** Tasks never started whose expiry passed end `expired`. */
+export function expireDue(s: Step, limit: number): number {
+  const due = s.sql.all<{ id: string }>(
+    `SELECT id FROM tasks WHERE expires_at IS NOT NULL AND attempts = 0 AND phase IN ('ready', 'scheduled', 'blocked')
+       AND expires_at <= ? LIMIT ?`,
+    s.now, limit,
+  );
+  for (const { id } of due) finish(s, id, 'done', 'expired', { error: { type: 'Expired', message: 'the task expired before it started' } });
+  return due.length;
+}
+
+/** Leases whose time ran out count as failed attempts (`LeaseExpired`) and retry like any failure. */
+export function expireLeases(s: Step, limit: number): number {
+  const due = s.sql.all<LiveRow>(
+    `SELECT * FROM tasks WHERE phase = 'leased' AND lease_expires_at <= ? ORDER BY lease_expires_at LIMIT ?`,
+    s.now, limit,
+  );
+  for (const r of due) expireLease(s, r);
+  return due.length;
+}
+
+/** replay: dead letters run again from attempt 1. */
+export function replay(s: Step, ids: string[] | null, limit: number): number {
+  const rows = ids
+    ? ids.map((id) => row(s, id)).filter((r): r is LiveRow => r?.phase === 'dead')
+    : s.sql.all<LiveRow>(`SELECT * FROM tasks WHERE phase = 'dead' ORDER BY finished_at LIMIT ?`, limit);
+  for (const r of rows) {
+    s.sql.run(
+      `UPDATE tasks SET phase = 'scheduled', attempts = 0, error = NULL, result = NULL, started_at = NULL,
+         finished_at = NULL, worker = NULL, revoke_requested = 0, expires_at = NULL, ready_at = ? WHERE id = ?`,
+      s.now, r.id,
+    );
+    place(s, r.id, s.now, r.ordering_key, null, 0);
+  }
+  return rows.length;
+}
+
+/** The earliest time the object has work of its own to do, or null. */
+export function nextWakeAt(s: Step, retentionMs: number): number | null {
+  const times = [
+    s.sql.one<{ t: number | null }>(`SELECT MIN(ready_at) AS t FROM tasks WHERE phase = 'scheduled'`)?.t,
+    s.sql.one<{ t: number | null }>(`SELECT MIN(lease_expires_at) AS t FROM tasks WHERE phase = 'leased'`)?.t,
+    s.sql.one<{ t: number | null }>(
+      `SELECT MIN(expires_at) AS t FROM tasks WHERE expires_at IS NOT NULL AND attempts = 0 AND phase IN ('ready', 'scheduled', 'blocked')`,
+    )?.t,
+  ];
+  const oldestDone = s.sql.one<{ t: number | null }>(`SELECT MIN(finished_at) AS t FROM tasks WHERE phase = 'done'`)?.t;
+  if (oldestDone != null) times.push(oldestDone + retentionMs);
+  const present = times.filter((t): t is number => t != null);
+  return present.length ? Math.min(...present) : null;
+}
+
+/** Finished tasks past retention leave the object (D1 keeps their record); never one D1 has not seen. */
+export function purgeFinished(s: Step, retentionMs: number, limit: number): number {
+  return s.sql.run(
+    `DELETE FROM tasks WHERE id IN (
+       SELECT id FROM tasks WHERE phase = 'done' AND finished_at <= ? AND id NOT IN (SELECT id FROM sync_outbox) LIMIT ?)`,
+    s.now - retentionMs, limit,
+  );
+}
