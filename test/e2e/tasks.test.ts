@@ -1,0 +1,162 @@
+// Tasks over HTTP: the tour, read-your-writes, ?wait, delay/eta/expires, idempotency, revoke, list.
+import { describe, expect, inject, it } from 'vitest';
+import { Api, TOKENS, claimAll, sleep, uniqueQueue } from './system.ts';
+
+const api = new Api(inject('hubUrl'));
+
+describe('a task from enqueue to result', () => {
+  it('is enqueued, claimed, acked, and its result read back', async () => {
+    const queue = uniqueQueue();
+    const enq = await api.post('/v1/tasks', { task: 'scrape.page', args: ['https://example.cn'], kwargs: { depth: 1 }, queue, priority: 7 });
+    expect(enq.status).toBe(202);
+    expect(enq.body).toEqual({ id: expect.any(String), state: 'queued' });
+
+    // Read your writes: the task is there at once.
+    const got = await api.get(`/v1/tasks/${enq.body.id}`);
+    expect(got.status).toBe(200);
+    expect(got.body).toMatchObject({ id: enq.body.id, task: 'scrape.page', state: 'queued', attempts: 0, queue, region: null, priority: 7, result: null });
+
+    const [job] = await claimAll(api.as(TOKENS.consume), queue, 1);
+    expect(job).toMatchObject({ id: enq.body.id, task: 'scrape.page', args: ['https://example.cn'], kwargs: { depth: 1 }, queue, attempt: 1, maxRetries: 3, priority: 7 });
+    expect(Date.parse(job.leaseExpiresAt)).toBeGreaterThan(Date.now() + 50_000);
+    expect((await api.get(`/v1/tasks/${job.id}`)).body.state).toBe('running');
+
+    const ack = await api.as(TOKENS.consume).post(`/v1/leases/${job.leaseId}/ack`, { result: { title: 'hello' } });
+    expect(ack).toMatchObject({ status: 200, body: { state: 'succeeded' } });
+
+    const done = await api.get(`/v1/tasks/${job.id}?wait=5`);
+    expect(done.body).toMatchObject({ state: 'succeeded', attempts: 1, result: { title: 'hello' }, worker: 'e2e', error: null });
+    expect(done.body.finishedAt).not.toBeNull();
+  });
+
+  it('holds GET ?wait until the task is final', async () => {
+    const queue = uniqueQueue();
+    const { body } = await api.post('/v1/tasks', { task: 't', queue });
+    const waiting = api.get(`/v1/tasks/${body.id}?wait=20`);
+    const [job] = await claimAll(api, queue, 1);
+    await sleep(300);
+    await api.post(`/v1/leases/${job.leaseId}/ack`, { result: 42 });
+    const started = Date.now();
+    const res = await waiting;
+    expect(res.body).toMatchObject({ state: 'succeeded', result: 42 });
+    expect(Date.now() - started).toBeLessThan(5000);
+  });
+
+  it('answers ?wait on an unfinished task after the wait with its current state', async () => {
+    const queue = uniqueQueue();
+    const { body } = await api.post('/v1/tasks', { task: 't', queue });
+    const started = Date.now();
+    const res = await api.get(`/v1/tasks/${body.id}?wait=1`);
+    expect(res.body.state).toBe('queued');
+    expect(Date.now() - started).toBeGreaterThanOrEqual(900);
+  });
+
+  it('answers 404 for an unknown id', async () => {
+    expect((await api.get('/v1/tasks/01ARZ3NDEKTSV4RRFFQ69G5FAV')).body.error.code).toBe('not_found');
+    expect((await api.get('/v1/tasks/not-an-id')).status).toBe(404);
+  });
+});
+
+describe('timing', () => {
+  it('keeps a delayed task out of claims until its time, then hands it out', async () => {
+    const queue = uniqueQueue();
+    const enq = await api.post('/v1/tasks', { task: 't', queue, delay: 2 });
+    expect(enq.body.state).toBe('delayed');
+    expect((await api.get(`/v1/tasks/${enq.body.id}`)).body.state).toBe('delayed');
+    const early = await api.post(`/v1/queues/${queue}/claim`, { worker: 'w', max: 10 });
+    expect(early.body.jobs).toEqual([]);
+    const started = Date.now();
+    const late = await api.post(`/v1/queues/${queue}/claim`, { worker: 'w', max: 10, waitSeconds: 10 });
+    expect(late.body.jobs.map((j: any) => j.id)).toEqual([enq.body.id]);
+    expect(Date.now() - started).toBeGreaterThan(800);
+  });
+
+  it('accepts an RFC 3339 eta', async () => {
+    const queue = uniqueQueue();
+    const eta = new Date(Date.now() + 1500).toISOString();
+    const enq = await api.post('/v1/tasks', { task: 't', queue, eta });
+    expect(enq.body.state).toBe('delayed');
+    const [job] = await claimAll(api, queue, 1, {}, 10_000);
+    expect(job.id).toBe(enq.body.id);
+    expect(Date.now()).toBeGreaterThanOrEqual(Date.parse(eta) - 50);
+  });
+
+  it('expires a task not started in time', async () => {
+    const queue = uniqueQueue();
+    const enq = await api.post('/v1/tasks', { task: 't', queue, delay: 3, expires: 1 });
+    const res = await api.get(`/v1/tasks/${enq.body.id}?wait=10`);
+    expect(res.body.state).toBe('expired');
+    expect((await api.post(`/v1/queues/${queue}/claim`, { worker: 'w', max: 10, waitSeconds: 3 })).body.jobs).toEqual([]);
+  });
+});
+
+describe('idempotency', () => {
+  it('returns the first task for a repeated key and creates nothing new', async () => {
+    const queue = uniqueQueue();
+    const key = `order-${queue}`;
+    const first = await api.post('/v1/tasks', { task: 't', queue, idempotencyKey: key });
+    const again = await api.post('/v1/tasks', { task: 't', queue, idempotencyKey: key, args: [1] });
+    expect(first.status).toBe(202);
+    expect(again.status).toBe(200);
+    expect(again.body).toMatchObject({ id: first.body.id, duplicate: true });
+    const batch = await api.post('/v1/tasks/batch', { tasks: [{ task: 't', queue, idempotencyKey: key }, { task: 't', queue, idempotencyKey: `${key}-b` }, { task: 't', queue, idempotencyKey: `${key}-b` }] });
+    expect(batch.body.tasks[0]).toMatchObject({ id: first.body.id, duplicate: true });
+    expect(batch.body.tasks[2]).toMatchObject({ id: batch.body.tasks[1].id, duplicate: true });
+    const jobs = await claimAll(api, queue, 3, {}, 3000);
+    expect(jobs.map((j) => j.id).sort()).toEqual([first.body.id, batch.body.tasks[1].id].sort());
+  });
+});
+
+describe('revoke', () => {
+  it('keeps a queued task from ever running', async () => {
+    const queue = uniqueQueue();
+    const { body } = await api.post('/v1/tasks', { task: 't', queue });
+    expect((await api.post(`/v1/tasks/${body.id}/revoke`)).body).toEqual({ state: 'revoked' });
+    expect((await api.get(`/v1/tasks/${body.id}`)).body.state).toBe('revoked');
+    expect((await api.post(`/v1/queues/${queue}/claim`, { worker: 'w', max: 5, waitSeconds: 1 })).body.jobs).toEqual([]);
+    expect((await api.post(`/v1/tasks/${body.id}/revoke`)).status).toBe(409);
+  });
+
+  it('tells a running task at its next heartbeat and ends it revoked whatever it reports', async () => {
+    const queue = uniqueQueue();
+    const { body } = await api.post('/v1/tasks', { task: 't', queue });
+    const [job] = await claimAll(api, queue, 1);
+    expect((await api.post(`/v1/leases/${job.leaseId}/heartbeat`, {})).body.revoked).toBe(false);
+    expect((await api.post(`/v1/tasks/${body.id}/revoke`)).status).toBe(200);
+    expect((await api.post(`/v1/leases/${job.leaseId}/heartbeat`, { progress: 0.5 })).body.revoked).toBe(true);
+    expect((await api.post(`/v1/leases/${job.leaseId}/ack`, { result: 'done anyway' })).body).toEqual({ state: 'revoked' });
+    const final = await api.get(`/v1/tasks/${body.id}`);
+    expect(final.body).toMatchObject({ state: 'revoked', result: null });
+  });
+
+  it('refuses to revoke a finished task with 409', async () => {
+    const queue = uniqueQueue();
+    const { body } = await api.post('/v1/tasks', { task: 't', queue });
+    const [job] = await claimAll(api, queue, 1);
+    await api.post(`/v1/leases/${job.leaseId}/ack`, { result: 1 });
+    const res = await api.post(`/v1/tasks/${body.id}/revoke`);
+    expect(res.status).toBe(409);
+    expect(res.body.error.code).toBe('conflict');
+  });
+});
+
+describe('listing', () => {
+  it('filters by queue, task and state, newest first, page by page', async () => {
+    const queue = uniqueQueue();
+    const made = await api.post('/v1/tasks/batch', { tasks: Array.from({ length: 7 }, (_, i) => ({ task: i % 2 ? 'odd' : 'even', queue })) });
+    const ids = made.body.tasks.map((t: any) => t.id);
+    const page1 = await api.get(`/v1/tasks?queue=${queue}&limit=4`);
+    expect(page1.body.tasks.map((t: any) => t.id)).toEqual([...ids].reverse().slice(0, 4));
+    const page2 = await api.get(`/v1/tasks?queue=${queue}&limit=4&cursor=${page1.body.cursor}`);
+    expect(page2.body.tasks.map((t: any) => t.id)).toEqual([...ids].reverse().slice(4));
+    expect(page2.body.cursor).toBeNull();
+    const odd = await api.get(`/v1/tasks?queue=${queue}&task=odd`);
+    expect(odd.body.tasks).toHaveLength(3);
+    const [job] = await claimAll(api, queue, 1);
+    await api.post(`/v1/leases/${job.leaseId}/ack`, { result: null });
+    await api.get(`/v1/tasks/${job.id}?wait=5`);
+    await sleep(300);
+    const succeeded = await api.get(`/v1/tasks?queue=${queue}&state=succeeded`);
+    expect(succeeded.body.tasks.map((t: any) => t.id)).toEqual([job.id]);
+  });
+});
