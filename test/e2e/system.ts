@@ -44,10 +44,13 @@ export interface Reply<T = any> {
 
 /** A tiny HTTP client for one token. */
 export class Api {
-  constructor(
-    readonly url: string,
-    readonly token: string | null = TOKENS.admin,
-  ) {}
+  readonly url: string;
+  readonly token: string | null;
+
+  constructor(url: string, token: string | null = TOKENS.admin) {
+    this.url = url;
+    this.token = token;
+  }
 
   as(token: string | null): Api {
     return new Api(this.url, token);

@@ -1,0 +1,105 @@
+// The QueueObject as a whole: D1 sync (including a failed write), the alarm (including firing twice), waiters.
+import { env, runDurableObjectAlarm, runInDurableObject } from 'cloudflare:test';
+import { describe, expect, it } from 'vitest';
+import { newTaskId } from '../core/ids.ts';
+import type { TaskSpec } from '../core/states.ts';
+import { getTaskRow, recordTasks } from '../db/records.ts';
+import type { QueueObject } from './QueueObject.ts';
+
+function spec(over: Partial<TaskSpec> = {}): TaskSpec {
+  const now = Date.now();
+  return {
+    id: newTaskId(now), task: 'job', args: '[1]', kwargs: '{}', queue: 'unit', region: null, priority: 5, eta: null,
+    expiresAt: null, maxRetries: 3, retryDelay: 1, timeout: 60, idempotencyKey: null, orderingKey: null,
+    parentId: null, rootId: null, createdAt: now, ...over,
+  };
+}
+
+const claim = (stub: DurableObjectStub<QueueObject>, over = {}) =>
+  stub.claim({ queue: 'unit', worker: 'w', region: null, tasks: null, max: 10, leaseSeconds: null, owner: null, ...over }, 0);
+
+async function until<T>(fn: () => Promise<T>, ok: (v: T) => boolean, ms = 3000): Promise<T> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const v = await fn();
+    if (ok(v) || Date.now() > deadline) return v;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+describe('D1 sync', () => {
+  it('writes the final state and result to D1 after an ack', async () => {
+    const stub = env.QUEUES.getByName('sync-a');
+    const a = spec();
+    await recordTasks(env.DB, [a]);
+    await stub.deliver([a]);
+    const [job] = await claim(stub);
+    expect(await stub.ack(job.lease_id, null, '{"ok":true}')).toEqual({ ok: true, state: 'succeeded' });
+    const row = await until(() => getTaskRow(env.DB, a.id), (r) => r?.state === 'succeeded');
+    expect(row).toMatchObject({ state: 'succeeded', result: '{"ok":true}', attempts: 1, worker: 'w' });
+    expect(row!.version).toBeGreaterThan(0);
+  });
+
+  it('keeps changes through a failed D1 write and writes them on the next alarm', async () => {
+    const stub = env.QUEUES.getByName('sync-b');
+    const a = spec();
+    await recordTasks(env.DB, [a]);
+    let failures = 0;
+    await runInDurableObject(stub, (instance) => {
+      const db = (instance as unknown as { env: { DB: D1Database } }).env.DB;
+      const batch = db.batch.bind(db);
+      db.batch = (async (statements: D1PreparedStatement[]) => {
+        if (failures++ === 0) throw new Error('D1 is unavailable (test)');
+        return batch(statements);
+      }) as D1Database['batch'];
+    });
+    await stub.deliver([a]);
+    await new Promise((r) => setTimeout(r, 100));
+    expect(failures).toBe(1);
+    expect((await getTaskRow(env.DB, a.id))!.version).toBe(0);
+    expect(await runDurableObjectAlarm(stub)).toBe(true);
+    const row = await until(() => getTaskRow(env.DB, a.id), (r) => (r?.version ?? 0) > 0);
+    expect(row!.version).toBeGreaterThan(0);
+    expect(failures).toBe(2);
+  });
+});
+
+describe('the alarm', () => {
+  it('does its work once however often it fires', async () => {
+    const stub = env.QUEUES.getByName('alarm-a');
+    const a = spec({ timeout: 0.05, maxRetries: 0 });
+    await recordTasks(env.DB, [a]);
+    await stub.deliver([a]);
+    await claim(stub);
+    await new Promise((r) => setTimeout(r, 100));
+    await runDurableObjectAlarm(stub);
+    await runDurableObjectAlarm(stub);
+    const live = await stub.get(a.id);
+    expect(live).toMatchObject({ state: 'failed', attempts: 1 });
+    expect(JSON.parse(live!.error!).type).toBe('LeaseExpired');
+    expect((await stub.dead(10)).map((d) => d.id)).toEqual([a.id]);
+  });
+});
+
+describe('waiting', () => {
+  it('wakes a long-polling claim as soon as work is delivered', async () => {
+    const stub = env.QUEUES.getByName('wait-a');
+    const started = Date.now();
+    const pending = stub.claim({ queue: 'unit', worker: 'w', region: null, tasks: null, max: 1, leaseSeconds: null, owner: null }, 5000);
+    await new Promise((r) => setTimeout(r, 50));
+    const a = spec();
+    await stub.deliver([a]);
+    expect((await pending).map((j) => j.id)).toEqual([a.id]);
+    expect(Date.now() - started).toBeLessThan(2000);
+  });
+
+  it('answers waitFor when the task becomes final', async () => {
+    const stub = env.QUEUES.getByName('wait-b');
+    const a = spec();
+    await stub.deliver([a]);
+    const waiting = stub.waitFor(a.id, 5000);
+    const [job] = await claim(stub);
+    await stub.ack(job.lease_id, null, '7');
+    expect(await waiting).toMatchObject({ state: 'succeeded', result: '7' });
+  });
+});

@@ -1,0 +1,196 @@
+// QueueObject transitions, run inside a real Durable Object's SQLite with an injected clock.
+import { env, runInDurableObject } from 'cloudflare:test';
+import { describe, expect, it } from 'vitest';
+import { newTaskId } from '../core/ids.ts';
+import type { TaskSpec } from '../core/states.ts';
+import { Sql } from './sql.ts';
+import { migrate } from './tables.ts';
+import * as t from './transitions.ts';
+
+const T0 = 1_800_000_000_000;
+
+function spec(over: Partial<TaskSpec> = {}): TaskSpec {
+  return {
+    id: newTaskId(T0),
+    task: 'job',
+    args: '[]',
+    kwargs: '{}',
+    queue: 'unit',
+    region: null,
+    priority: 5,
+    eta: null,
+    expiresAt: null,
+    maxRetries: 3,
+    retryDelay: 1,
+    timeout: 60,
+    idempotencyKey: null,
+    orderingKey: null,
+    parentId: null,
+    rootId: null,
+    createdAt: T0,
+    ...over,
+  };
+}
+
+/** Runs `fn` against a fresh object's tables, each step in its own transaction at the given time. */
+async function withTables(fn: (at: <R>(now: number, step: (s: t.Step) => R) => R, sql: Sql) => void): Promise<void> {
+  const stub = env.QUEUES.get(env.QUEUES.newUniqueId());
+  await runInDurableObject(stub, (_instance, state) => {
+    const sql = new Sql(state.storage.sql);
+    migrate(sql);
+    fn((now, step) => state.storage.transactionSync(() => step(t.newStep(sql, now, () => 0.5))), sql);
+  });
+}
+
+const claimReq = (over: Partial<t.ClaimRequest> = {}): t.ClaimRequest => ({
+  queue: 'unit', worker: 'w', region: null, tasks: null, max: 10, leaseSeconds: null, owner: 'o', ...over,
+});
+
+describe('deliver', () => {
+  it('is idempotent by task id', () =>
+    withTables((at, sql) => {
+      const a = spec();
+      expect(at(T0, (s) => t.deliver(s, [a, a]))).toBe(1);
+      expect(at(T0, (s) => t.deliver(s, [a]))).toBe(0);
+      expect(sql.all(`SELECT id FROM tasks`)).toHaveLength(1);
+    }));
+
+  it('keeps a task revoked before it arrived revoked, and gives it its data', () =>
+    withTables((at, sql) => {
+      const a = spec();
+      expect(at(T0, (s) => t.revoke(s, a.id))).toMatchObject({ ok: true, state: 'revoked' });
+      at(T0, (s) => t.deliver(s, [a]));
+      expect(sql.one(`SELECT state, task FROM tasks WHERE id = ?`, a.id)).toEqual({ state: 'revoked', task: 'job' });
+      expect(at(T0, (s) => t.claim(s, claimReq()))).toEqual([]);
+    }));
+});
+
+describe('claim', () => {
+  it('keeps region lanes apart', () =>
+    withTables((at) => {
+      const cn = spec({ region: 'cn' });
+      const any = spec();
+      const eu = spec({ region: 'weur' });
+      at(T0, (s) => t.deliver(s, [cn, any, eu]));
+      expect(at(T0, (s) => t.claim(s, claimReq({ region: null }))).map((r) => r.id)).toEqual([any.id]);
+      expect(at(T0, (s) => t.claim(s, claimReq({ region: 'cn' }))).map((r) => r.id)).toEqual([cn.id]);
+      expect(at(T0, (s) => t.claim(s, claimReq({ region: 'apac' })))).toEqual([]);
+    }));
+
+  it('hands a delayed task out only once its time came', () =>
+    withTables((at) => {
+      const a = spec({ eta: T0 + 5000 });
+      at(T0, (s) => t.deliver(s, [a]));
+      expect(at(T0 + 4999, (s) => t.claim(s, claimReq()))).toEqual([]);
+      expect(at(T0 + 5000, (s) => t.claim(s, claimReq())).map((r) => r.id)).toEqual([a.id]);
+    }));
+
+  it('expires a task not started in time instead of handing it out', () =>
+    withTables((at, sql) => {
+      const a = spec({ expiresAt: T0 + 1000 });
+      at(T0, (s) => t.deliver(s, [a]));
+      expect(at(T0 + 1000, (s) => t.claim(s, claimReq()))).toEqual([]);
+      expect(sql.one(`SELECT state FROM tasks WHERE id = ?`, a.id)).toEqual({ state: 'expired' });
+    }));
+
+  it('reads the same few index rows with a large backlog', () =>
+    withTables((at, sql) => {
+      const many = Array.from({ length: 5000 }, () => spec());
+      at(T0, (s) => t.deliver(s, many));
+      const plan = sql.all<{ detail: string }>(
+        `EXPLAIN QUERY PLAN SELECT id, priority, ready_at, expires_at FROM tasks WHERE phase = 'ready' AND lane = ? ORDER BY priority DESC, ready_at, id LIMIT ?`,
+        '', 10,
+      );
+      expect(plan.map((p) => p.detail).join(' ')).toMatch(/USING INDEX tasks_ready/);
+      expect(plan.map((p) => p.detail).join(' ')).not.toMatch(/TEMP B-TREE/);
+      expect(at(T0, (s) => t.claim(s, claimReq({ max: 3 }))).map((r) => r.id)).toEqual(many.slice(0, 3).map((m) => m.id));
+    }));
+});
+
+describe('leases', () => {
+  it('refuses calls on an ended lease and changes nothing', () =>
+    withTables((at, sql) => {
+      const a = spec();
+      at(T0, (s) => t.deliver(s, [a]));
+      const [job] = at(T0, (s) => t.claim(s, claimReq()));
+      expect(at(T0 + 1, (s) => t.ack(s, job.lease_id, 'o', '"first"'))).toEqual({ ok: true, state: 'succeeded' });
+      const before = sql.one(`SELECT * FROM tasks WHERE id = ?`, a.id);
+      expect(at(T0 + 2, (s) => t.ack(s, job.lease_id, 'o', '"second"'))).toMatchObject({ ok: false, code: 'lease_lost' });
+      expect(at(T0 + 2, (s) => t.fail(s, job.lease_id, 'o', { type: 'X', message: 'x' }, true, null))).toMatchObject({ ok: false, code: 'lease_lost' });
+      expect(sql.one(`SELECT * FROM tasks WHERE id = ?`, a.id)).toEqual(before);
+    }));
+
+  it('refuses another owner with forbidden', () =>
+    withTables((at) => {
+      at(T0, (s) => t.deliver(s, [spec()]));
+      const [job] = at(T0, (s) => t.claim(s, claimReq({ owner: 'alice' })));
+      expect(at(T0, (s) => t.ack(s, job.lease_id, 'bob', 'null'))).toMatchObject({ ok: false, code: 'forbidden' });
+      expect(at(T0, (s) => t.ack(s, job.lease_id, null, 'null'))).toMatchObject({ ok: true });
+    }));
+
+  it('counts an expired lease as a failed attempt and retries after backoff', () =>
+    withTables((at, sql) => {
+      const a = spec({ timeout: 10, retryDelay: 2 });
+      at(T0, (s) => t.deliver(s, [a]));
+      const [job] = at(T0, (s) => t.claim(s, claimReq()));
+      expect(at(T0 + 9_999, (s) => t.expireLeases(s, 100))).toBe(0);
+      expect(at(T0 + 10_000, (s) => t.expireLeases(s, 100))).toBe(1);
+      const row = sql.one<t.LiveRow>(`SELECT * FROM tasks WHERE id = ?`, a.id)!;
+      expect(row).toMatchObject({ state: 'delayed', attempts: 1, lease_id: null });
+      expect(JSON.parse(row.error!).type).toBe('LeaseExpired');
+      // backoff(1, 2s, random 0.5) = 1.5 s
+      expect(row.ready_at).toBe(T0 + 10_000 + 1500);
+      expect(at(T0 + 10_000, (s) => t.ack(s, job.lease_id, 'o', 'null'))).toMatchObject({ ok: false, code: 'lease_lost' });
+      expect(at(T0 + 11_500, (s) => t.claim(s, claimReq())).map((r) => r.attempts)).toEqual([2]);
+    }));
+
+  it('fails for good after maxRetries + 1 attempts', () =>
+    withTables((at, sql) => {
+      const a = spec({ maxRetries: 2, retryDelay: 0 });
+      at(T0, (s) => t.deliver(s, [a]));
+      const outcomes = [];
+      for (let i = 0; i < 3; i++) {
+        const [job] = at(T0 + i, (s) => t.claim(s, claimReq()));
+        outcomes.push(at(T0 + i, (s) => t.fail(s, job.lease_id, 'o', { type: 'E', message: String(i) }, true, null)));
+      }
+      expect(outcomes.map((o) => (o.ok ? o.state : o.code))).toEqual(['queued', 'queued', 'failed']);
+      expect(sql.one(`SELECT phase, attempts FROM tasks WHERE id = ?`, a.id)).toEqual({ phase: 'dead', attempts: 3 });
+      expect(at(T0 + 10, (s) => t.replay(s, null, 10))).toBe(1);
+      expect(at(T0 + 10, (s) => t.claim(s, claimReq())).map((r) => r.attempts)).toEqual([1]);
+    }));
+});
+
+describe('ordering keys', () => {
+  it('passes the key on in enqueue order when the holder ends, whatever the priority', () =>
+    withTables((at) => {
+      const [a, b, c] = [spec({ orderingKey: 'k' }), spec({ orderingKey: 'k', priority: 9 }), spec({ orderingKey: 'k' })];
+      at(T0, (s) => t.deliver(s, [a, b, c]));
+      const order: string[] = [];
+      for (let i = 0; i < 3; i++) {
+        const jobs = at(T0, (s) => t.claim(s, claimReq()));
+        expect(jobs).toHaveLength(1);
+        order.push(jobs[0].id);
+        at(T0, (s) => t.ack(s, jobs[0].lease_id, 'o', 'null'));
+      }
+      expect(order).toEqual([a.id, b.id, c.id]);
+    }));
+
+  it('passes the key on when the holder is revoked or expires', () =>
+    withTables((at) => {
+      const [a, b, c] = [spec({ orderingKey: 'k' }), spec({ orderingKey: 'k', expiresAt: T0 + 10 }), spec({ orderingKey: 'k' })];
+      at(T0, (s) => t.deliver(s, [a, b, c]));
+      at(T0 + 20, (s) => t.revoke(s, a.id));
+      expect(at(T0 + 20, (s) => t.claim(s, claimReq())).map((j) => j.id)).toEqual([c.id]);
+    }));
+});
+
+describe('the alarm', () => {
+  it('wakes for the earliest of eta, lease expiry and expiry', () =>
+    withTables((at) => {
+      at(T0, (s) => t.deliver(s, [spec({ eta: T0 + 9000 }), spec({ eta: T0 + 20_000, expiresAt: T0 + 7000 }), spec({ timeout: 5 })]));
+      expect(at(T0, (s) => t.nextWakeAt(s, 1e12))).toBe(T0 + 7000);
+      expect(at(T0, (s) => t.claim(s, claimReq()))).toHaveLength(1);
+      expect(at(T0, (s) => t.nextWakeAt(s, 1e12))).toBe(T0 + 5000);
+      expect(at(T0, (s) => t.nextWakeAt(s, 1000))).toBe(T0 + 5000);
+    }));
+});
