@@ -2,20 +2,11 @@
 import { createExecutionContext, createMessageBatch, env, getQueueResult } from 'cloudflare:test';
 import { describe, expect, it } from 'vitest';
 import worker from '../index.ts';
-import { newTaskId } from '../core/ids.ts';
-import type { TaskSpec } from '../core/states.ts';
+import { taskSpec } from '../../test/specs.ts';
 import { getTaskRow, recordTasks } from '../db/records.ts';
 import type { Envelope } from './envelope.ts';
 import { pack } from './envelope.ts';
 
-function spec(queue: string, over: Partial<TaskSpec> = {}): TaskSpec {
-  const now = Date.now();
-  return {
-    id: newTaskId(now), task: 'job', args: '[]', kwargs: '{}', queue, region: null, priority: 5, eta: null,
-    expiresAt: null, maxRetries: 3, retryDelay: 1, timeout: 60, idempotencyKey: null, orderingKey: null,
-    parentId: null, rootId: null, createdAt: now, ...over,
-  };
-}
 
 async function run(bodies: unknown[]) {
   const batch = createMessageBatch<unknown>(
@@ -23,14 +14,14 @@ async function run(bodies: unknown[]) {
     bodies.map((body, i) => ({ id: `m${i}`, timestamp: new Date(), attempts: 1, body })),
   );
   const ctx = createExecutionContext();
-  await worker.queue(batch as MessageBatch<unknown>, env, ctx);
+  await (worker as ExportedHandler<typeof env>).queue!(batch as MessageBatch<unknown>, env, ctx);
   return getQueueResult(batch, ctx);
 }
 
 describe('the bus consumer', () => {
   it('delivers each task to its queue, acks the messages, and a repeat adds nothing', async () => {
-    const a = spec('bus-a');
-    const b = spec('bus-b');
+    const a = taskSpec({ queue: 'bus-a' });
+    const b = taskSpec({ queue: 'bus-b' });
     const envelope: Envelope = { v: 1, tasks: [a, b], recorded: true };
     const first = await run([envelope, envelope]);
     expect(first.explicitAcks.sort()).toEqual(['m0', 'm1']);
@@ -46,8 +37,8 @@ describe('the bus consumer', () => {
   });
 
   it('records tasks another Worker put straight on the bus, idempotency included', async () => {
-    const a = spec('bus-c', { idempotencyKey: 'direct-1' });
-    const dup = spec('bus-c', { idempotencyKey: 'direct-1' });
+    const a = taskSpec({ queue: 'bus-c', idempotencyKey: 'direct-1' });
+    const dup = taskSpec({ queue: 'bus-c', idempotencyKey: 'direct-1' });
     await run([{ v: 1, tasks: [a], recorded: false }, { v: 1, tasks: [dup], recorded: false }]);
     expect((await getTaskRow(env.DB, a.id))?.task).toBe('job');
     expect(await getTaskRow(env.DB, dup.id)).toBeUndefined();
@@ -55,7 +46,7 @@ describe('the bus consumer', () => {
   });
 
   it('reads tasks too large for one message back from D1 by id', async () => {
-    const big = spec('bus-d', { args: JSON.stringify(['z'.repeat(125_000)]) });
+    const big = taskSpec({ queue: 'bus-d', args: JSON.stringify(['z'.repeat(125_000)]) });
     await recordTasks(env.DB, [big]);
     const [[message]] = pack([big], true);
     expect(message).toEqual({ v: 1, refs: [big.id] });
@@ -69,7 +60,7 @@ describe('the bus consumer', () => {
 
 describe('packing', () => {
   it('fits messages and sendBatch calls under the bus limits', () => {
-    const specs = Array.from({ length: 1000 }, () => spec('p', { args: JSON.stringify(['x'.repeat(2000)]) }));
+    const specs = Array.from({ length: 1000 }, () => taskSpec({ queue: 'p', args: JSON.stringify(['x'.repeat(2000)]) }));
     const batches = pack(specs, true);
     let count = 0;
     for (const batch of batches) {

@@ -2,19 +2,15 @@
 import { createExecutionContext, createScheduledController, env, waitOnExecutionContext } from 'cloudflare:test';
 import { describe, expect, it } from 'vitest';
 import worker from '../index.ts';
-import { newTaskId } from '../core/ids.ts';
+import { taskSpec } from '../../test/specs.ts';
 import { getTaskRow, recordTasks } from '../db/records.ts';
 
 describe('the redelivery sweep', () => {
   it('puts a recorded task that never reached its QueueObject on the bus again', async () => {
     const now = Date.now();
-    const id = newTaskId(now);
+    const { id } = taskSpec({ createdAt: now });
     // Recorded by the hub, but the bus message was lost (as on a crash).
-    await recordTasks(env.DB, [{
-      id, task: 'lost', args: '[]', kwargs: '{}', queue: 'swept', region: null, priority: 5, eta: null, expiresAt: null,
-      maxRetries: 3, retryDelay: 1, timeout: 60, idempotencyKey: null, orderingKey: null, parentId: null, rootId: null,
-      createdAt: now,
-    }]);
+    await recordTasks(env.DB, [taskSpec({ id, task: 'lost', queue: 'swept', createdAt: now })]);
     const stub = env.QUEUES.getByName('swept');
     expect((await stub.stats()).ready).toBe(0);
 

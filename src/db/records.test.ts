@@ -1,35 +1,26 @@
 // The D1 record: idempotency keys hold their first task for 24 hours, and the redelivery sweep finds the undelivered.
 import { env } from 'cloudflare:test';
 import { describe, expect, it } from 'vitest';
-import { newTaskId } from '../core/ids.ts';
-import type { TaskSpec } from '../core/states.ts';
+import { taskSpec } from '../../test/specs.ts';
 import { IDEMPOTENCY_MS, recordTasks, undeliveredSpecs } from './records.ts';
 
-function spec(over: Partial<TaskSpec> = {}): TaskSpec {
-  const now = Date.now();
-  return {
-    id: newTaskId(now), task: 'job', args: '[]', kwargs: '{}', queue: 'rec', region: null, priority: 5, eta: null,
-    expiresAt: null, maxRetries: 3, retryDelay: 1, timeout: 60, idempotencyKey: null, orderingKey: null,
-    parentId: null, rootId: null, createdAt: now, ...over,
-  };
-}
 
 describe('idempotency keys', () => {
   it('return the first task within 24 hours and let a new one in after', async () => {
     const t0 = Date.now();
-    const first = spec({ idempotencyKey: 'k1' });
+    const first = taskSpec({ queue: 'rec', idempotencyKey: 'k1' });
     expect((await recordTasks(env.DB, [first], t0)).results).toEqual([{ id: first.id, state: 'queued' }]);
-    const again = spec({ idempotencyKey: 'k1' });
+    const again = taskSpec({ queue: 'rec', idempotencyKey: 'k1' });
     const dup = await recordTasks(env.DB, [again], t0 + IDEMPOTENCY_MS - 1);
     expect(dup.results).toEqual([{ id: first.id, state: 'queued', duplicate: true }]);
     expect(dup.created).toEqual([]);
-    const later = spec({ idempotencyKey: 'k1' });
+    const later = taskSpec({ queue: 'rec', idempotencyKey: 'k1' });
     const fresh = await recordTasks(env.DB, [later], t0 + IDEMPOTENCY_MS);
     expect(fresh.results).toEqual([{ id: later.id, state: 'queued' }]);
   });
 
   it('is safe to repeat with the same ids', async () => {
-    const a = spec({ idempotencyKey: 'k2' });
+    const a = taskSpec({ queue: 'rec', idempotencyKey: 'k2' });
     await recordTasks(env.DB, [a]);
     expect((await recordTasks(env.DB, [a])).created.map((s) => s.id)).toEqual([a.id]);
     const rows = await env.DB.prepare('SELECT COUNT(*) AS n FROM tasks WHERE id = ?').bind(a.id).first<{ n: number }>();
@@ -39,8 +30,8 @@ describe('idempotency keys', () => {
 
 describe('the undelivered', () => {
   it('are the tasks no QueueObject confirmed, oldest first, past the cut-off', async () => {
-    const old = spec({ queue: 'undelivered', createdAt: 1000 });
-    const recent = spec({ queue: 'undelivered', createdAt: Date.now() });
+    const old = taskSpec({ queue: 'undelivered', createdAt: 1000 });
+    const recent = taskSpec({ queue: 'undelivered', createdAt: Date.now() });
     await recordTasks(env.DB, [old, recent]);
     const found = await undeliveredSpecs(env.DB, Date.now() - 60_000, { createdAt: 0, id: '' }, 100);
     expect(found.map((s) => s.id)).toContain(old.id);

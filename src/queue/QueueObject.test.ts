@@ -1,19 +1,10 @@
 // The QueueObject as a whole: D1 sync (including a failed write), the alarm (including firing twice), waiters.
 import { env, runDurableObjectAlarm, runInDurableObject } from 'cloudflare:test';
 import { describe, expect, it } from 'vitest';
-import { newTaskId } from '../core/ids.ts';
-import type { TaskSpec } from '../core/states.ts';
+import { taskSpec } from '../../test/specs.ts';
 import { getTaskRow, recordTasks } from '../db/records.ts';
 import type { QueueObject } from './QueueObject.ts';
 
-function spec(over: Partial<TaskSpec> = {}): TaskSpec {
-  const now = Date.now();
-  return {
-    id: newTaskId(now), task: 'job', args: '[1]', kwargs: '{}', queue: 'unit', region: null, priority: 5, eta: null,
-    expiresAt: null, maxRetries: 3, retryDelay: 1, timeout: 60, idempotencyKey: null, orderingKey: null,
-    parentId: null, rootId: null, createdAt: now, ...over,
-  };
-}
 
 const claim = (stub: DurableObjectStub<QueueObject>, over = {}) =>
   stub.claim({ queue: 'unit', worker: 'w', region: null, tasks: null, max: 10, leaseSeconds: null, owner: null, ...over }, 0);
@@ -30,7 +21,7 @@ async function until<T>(fn: () => Promise<T>, ok: (v: T) => boolean, ms = 3000):
 describe('D1 sync', () => {
   it('writes the final state and result to D1 after an ack', async () => {
     const stub = env.QUEUES.getByName('sync-a');
-    const a = spec();
+    const a = taskSpec();
     await recordTasks(env.DB, [a]);
     await stub.deliver([a]);
     const [job] = await claim(stub);
@@ -42,7 +33,7 @@ describe('D1 sync', () => {
 
   it('keeps changes through a failed D1 write and writes them on the next alarm', async () => {
     const stub = env.QUEUES.getByName('sync-b');
-    const a = spec();
+    const a = taskSpec();
     await recordTasks(env.DB, [a]);
     let failures = 0;
     await runInDurableObject(stub, (instance) => {
@@ -67,7 +58,7 @@ describe('D1 sync', () => {
 describe('the alarm', () => {
   it('does its work once however often it fires', async () => {
     const stub = env.QUEUES.getByName('alarm-a');
-    const a = spec({ timeout: 0.05, maxRetries: 0 });
+    const a = taskSpec({ timeout: 0.05, maxRetries: 0 });
     await recordTasks(env.DB, [a]);
     await stub.deliver([a]);
     await claim(stub);
@@ -87,7 +78,7 @@ describe('waiting', () => {
     const started = Date.now();
     const pending = stub.claim({ queue: 'unit', worker: 'w', region: null, tasks: null, max: 1, leaseSeconds: null, owner: null }, 5000);
     await new Promise((r) => setTimeout(r, 50));
-    const a = spec();
+    const a = taskSpec();
     await stub.deliver([a]);
     expect((await pending).map((j) => j.id)).toEqual([a.id]);
     expect(Date.now() - started).toBeLessThan(2000);
@@ -95,7 +86,7 @@ describe('waiting', () => {
 
   it('answers waitFor when the task becomes final', async () => {
     const stub = env.QUEUES.getByName('wait-b');
-    const a = spec();
+    const a = taskSpec();
     await stub.deliver([a]);
     const waiting = stub.waitFor(a.id, 5000);
     const [job] = await claim(stub);

@@ -1,36 +1,14 @@
 // QueueObject transitions, run inside a real Durable Object's SQLite with an injected clock.
 import { env, runInDurableObject } from 'cloudflare:test';
 import { describe, expect, it } from 'vitest';
-import { newTaskId } from '../core/ids.ts';
-import type { TaskSpec } from '../core/states.ts';
+import { taskSpec } from '../../test/specs.ts';
 import { Sql } from './sql.ts';
 import { migrate } from './tables.ts';
 import * as t from './transitions.ts';
 
 const T0 = 1_800_000_000_000;
+const spec = (over: Parameters<typeof taskSpec>[0] = {}) => taskSpec({ createdAt: T0, ...over });
 
-function spec(over: Partial<TaskSpec> = {}): TaskSpec {
-  return {
-    id: newTaskId(T0),
-    task: 'job',
-    args: '[]',
-    kwargs: '{}',
-    queue: 'unit',
-    region: null,
-    priority: 5,
-    eta: null,
-    expiresAt: null,
-    maxRetries: 3,
-    retryDelay: 1,
-    timeout: 60,
-    idempotencyKey: null,
-    orderingKey: null,
-    parentId: null,
-    rootId: null,
-    createdAt: T0,
-    ...over,
-  };
-}
 
 /** Runs `fn` against a fresh object's tables, each step in its own transaction at the given time. */
 async function withTables(fn: (at: <R>(now: number, step: (s: t.Step) => R) => R, sql: Sql) => void): Promise<void> {
