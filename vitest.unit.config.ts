@@ -2,11 +2,20 @@
 import { cloudflareTest, readD1Migrations } from '@cloudflare/vitest-plugin';
 import { defineProject } from 'vitest/config';
 
+/** Stand-ins for the regional consumers the hub wakes: they record each wake for the tests to read. */
+const wakes: { region: string; body: string }[] = [];
+const regionStandIn = (region: string) => async (request: Request) => {
+  if (request.method === 'GET') return Response.json(wakes.filter((w) => w.region === region));
+  wakes.push({ region, body: await request.text() });
+  return new Response(null, { status: 202 });
+};
+
 export default defineProject({
   plugins: [
     cloudflareTest(async () => ({
       wrangler: { configPath: './wrangler.toml' },
       miniflare: {
+        serviceBindings: { REGION_WEUR: regionStandIn('weur'), REGION_APAC: regionStandIn('apac') },
         bindings: {
           TEST_MIGRATIONS: await readD1Migrations('./migrations'),
           DROVER_TOKENS: 'unit-admin:admin',

@@ -6,6 +6,9 @@ declare global {
   namespace Cloudflare {
     interface Env extends HubEnv {
       TEST_MIGRATIONS: D1Migration[];
+      /** Stand-ins for the regional consumers (vitest.unit.config.ts). */
+      REGION_WEUR: Fetcher;
+      REGION_APAC: Fetcher;
     }
   }
 }

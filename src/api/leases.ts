@@ -6,7 +6,7 @@ import { parseWith, readJson } from './body.ts';
 import { MAX_TASK_BYTES } from './enqueue.ts';
 import { DroverError } from './errors.ts';
 import { iso, jobJson } from './present.ts';
-import { ackBody, claimBody, failBody, heartbeatBody, queueName } from './schemas.ts';
+import { ackBody, ackManyBody, claimBody, failBody, heartbeatBody, queueName } from './schemas.ts';
 
 /** queue.taskId.nonce: the queue routes the call to its object without a lookup. */
 const LEASE_ID = /^([a-z0-9_-]{1,64})\.([0-9A-HJKMNP-TV-Z]{26})\.([0-9a-f]{24})$/;
@@ -43,6 +43,52 @@ function lease(leaseId: string): { queue: string } {
   if (!m) throw new DroverError('not_found', 'this is not a lease id the hub gave out');
   return { queue: m[1] };
 }
+
+/**
+ * Acks up to 100 leases in one call, each with its own outcome (a lost lease does not
+ * spoil the others). The whole body is still checked first: a malformed one changes nothing.
+ */
+leases.post('/ack', async (c) => {
+  requireConsumer(c.var.principal);
+  const body = parseWith(ackManyBody, await readJson(c, 4 * 1024 * 1024), 'acks');
+  const owner = leaseOwner(c.var.principal);
+  const byQueue = new Map<string, { index: number; leaseId: string; result: string }[]>();
+  const results: Record<string, unknown>[] = new Array(body.acks.length);
+  body.acks.forEach((a, index) => {
+    const m = LEASE_ID.exec(a.leaseId);
+    const result = JSON.stringify(a.result ?? null);
+    if (!m) {
+      results[index] = { leaseId: a.leaseId, error: { code: 'not_found', message: 'this is not a lease id the hub gave out' } };
+      return;
+    }
+    if (new TextEncoder().encode(result).byteLength > MAX_TASK_BYTES) {
+      throw new DroverError('payload_too_large', `acks[${index}].result is larger than 128 KiB`, { index });
+    }
+    const group = byQueue.get(m[1]) ?? [];
+    group.push({ index, leaseId: a.leaseId, result });
+    byQueue.set(m[1], group);
+  });
+  await Promise.all(
+    [...byQueue].map(async ([queue, group]) => {
+      const outcomes = await stub(c.env, queue).ackMany(group, owner);
+      outcomes.forEach((out, i) => {
+        const { index, leaseId } = group[i];
+        results[index] = out.ok ? { leaseId, state: out.state } : { leaseId, error: { code: out.code, message: out.message } };
+      });
+    }),
+  );
+  return c.json({ results });
+});
+
+/** Hands back a job the worker never started: the attempt does not count and the task keeps its place. */
+leases.post('/:leaseId/release', async (c) => {
+  requireConsumer(c.var.principal);
+  const leaseId = c.req.param('leaseId');
+  const { queue } = lease(leaseId);
+  const out = await stub(c.env, queue).release(leaseId, leaseOwner(c.var.principal));
+  if (!out.ok) throw new DroverError(out.code, out.message);
+  return c.json({ state: out.state });
+});
 
 leases.post('/:leaseId/heartbeat', async (c) => {
   requireConsumer(c.var.principal);

@@ -66,6 +66,13 @@ export const heartbeatBody = z.strictObject({
 
 export const ackBody = z.strictObject({ result: z.unknown().optional() });
 
+export const ackManyBody = z.strictObject({
+  acks: z
+    .array(z.strictObject({ leaseId: z.string().max(200), result: z.unknown().optional() }))
+    .min(1, 'needs 1 to 100 acks')
+    .max(100, 'needs 1 to 100 acks'),
+});
+
 export const failBody = z.strictObject({
   error: z.object({
     type: plainString(200),

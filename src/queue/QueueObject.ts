@@ -7,6 +7,7 @@ import { Sql } from './sql.ts';
 import { flushToD1 } from './sync.ts';
 import { migrate } from './tables.ts';
 import * as t from './transitions.ts';
+import { RegionWaker } from './wake.ts';
 
 /** Finished tasks stay in the object this long (D1 keeps them for good). */
 const RETENTION_MS = 7 * 24 * 3600 * 1000;
@@ -37,6 +38,9 @@ export interface QueueStats {
   failed: number;
   paused: boolean;
   regions: Record<string, { ready: number; running: number }>;
+  /** Since the object last started. */
+  claimCalls: number;
+  regionWakes: number;
 }
 
 export interface DeadTask {
@@ -61,12 +65,20 @@ export class QueueObject extends DurableObject<Env> {
   private flushAgain = false;
   private readonly claimWaiters = new Set<() => void>();
   private readonly finalWaiters = new Map<string, Set<() => void>>();
+  private readonly regions: RegionWaker;
+
+  /** This object's queue name, learnt from the first call that names it. */
+  private name: string | null = null;
+  /** Claim calls served, HTTP and RPC alike: an idle system should make none. */
+  private claimCalls = 0;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     this.sql = new Sql(ctx.storage.sql);
+    this.regions = new RegionWaker(env, ctx, () => this.name);
     ctx.blockConcurrencyWhile(async () => {
       migrate(this.sql);
+      this.name = this.sql.one<{ value: string }>(`SELECT value FROM meta WHERE key = 'name'`)?.value ?? null;
       this.paused = this.sql.one<{ value: string }>(`SELECT value FROM meta WHERE key = 'paused'`)?.value === '1';
       this.alarmAt = await ctx.storage.getAlarm();
       // Overdue work survives a restart in the tables, not in memory: look again now.
@@ -78,7 +90,10 @@ export class QueueObject extends DurableObject<Env> {
   private transact<T>(fn: (s: t.Step) => T): T {
     const step = t.newStep(this.sql);
     const out = this.ctx.storage.transactionSync(() => fn(step));
-    if (step.readyChanged) for (const wake of [...this.claimWaiters]) wake();
+    if (step.readyLanes.size) {
+      for (const wake of [...this.claimWaiters]) wake();
+      this.regions.wake(step.readyLanes);
+    }
     for (const id of step.finished) {
       const waiters = this.finalWaiters.get(id);
       if (waiters) for (const wake of [...waiters]) wake();
@@ -145,12 +160,21 @@ export class QueueObject extends DurableObject<Env> {
     this.rearm(true);
   }
 
+  private learnName(queue: string): void {
+    if (this.name === queue) return;
+    this.name = queue;
+    this.sql.run(`INSERT INTO meta (key, value) VALUES ('name', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value`, queue);
+  }
+
   async deliver(specs: TaskSpec[]): Promise<number> {
+    if (specs.length) this.learnName(specs[0].queue);
     return this.transact((s) => t.deliver(s, specs));
   }
 
   /** Claims jobs; with `waitMs`, holds the call until work arrives or the wait ends. */
   async claim(req: t.ClaimRequest, waitMs: number): Promise<t.ClaimedRow[]> {
+    this.learnName(req.queue);
+    this.claimCalls++;
     const deadline = Date.now() + waitMs;
     for (;;) {
       const jobs = this.paused ? [] : this.transact((s) => t.claim(s, req));
@@ -174,6 +198,15 @@ export class QueueObject extends DurableObject<Env> {
 
   async ack(leaseId: string, owner: string | null, result: string) {
     return this.transact((s) => t.ack(s, leaseId, owner, result));
+  }
+
+  /** Acks many leases in one transaction; each gets its own outcome. */
+  async ackMany(acks: { leaseId: string; result: string }[], owner: string | null) {
+    return this.transact((s) => acks.map((a) => t.ack(s, a.leaseId, owner, a.result)));
+  }
+
+  async release(leaseId: string, owner: string | null) {
+    return this.transact((s) => t.release(s, leaseId, owner));
   }
 
   async fail(leaseId: string, owner: string | null, error: TaskError, retry: boolean, delaySeconds: number | null) {
@@ -225,7 +258,10 @@ export class QueueObject extends DurableObject<Env> {
     const rows = this.sql.all<{ lane: string; state: string; n: number }>(
       `SELECT lane, state, COUNT(*) AS n FROM tasks WHERE phase != 'done' GROUP BY lane, state`,
     );
-    const stats: QueueStats = { ready: 0, delayed: 0, running: 0, failed: 0, paused: this.paused, regions: {} };
+    const stats: QueueStats = {
+      ready: 0, delayed: 0, running: 0, failed: 0, paused: this.paused, regions: {},
+      claimCalls: this.claimCalls, regionWakes: this.regions.wakes,
+    };
     for (const { lane, state, n } of rows) {
       const key = state === 'queued' ? 'ready' : state === 'delayed' ? 'delayed' : state === 'running' ? 'running' : 'failed';
       stats[key] += n;

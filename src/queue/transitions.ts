@@ -10,14 +10,14 @@ export interface Step {
   sql: Sql;
   now: number;
   random: () => number;
-  /** New work became claimable: wake long-polling claims. */
-  readyChanged: boolean;
+  /** Region lanes ('' untagged) where work became claimable: wake their claims and consumers. */
+  readyLanes: Set<string>;
   /** Tasks that reached a final state: answer their `?wait` readers. */
   finished: string[];
 }
 
 export function newStep(sql: Sql, now = Date.now(), random: () => number = Math.random): Step {
-  return { sql, now, random, readyChanged: false, finished: [] };
+  return { sql, now, random, readyLanes: new Set(), finished: [] };
 }
 
 /** Expected outcomes travel as codes; the API maps each to one error. */
@@ -94,13 +94,15 @@ function place(s: Step, id: string, readyAt: number, orderingKey: string | null,
     }
   }
   const [phase, state] = readyAt > s.now ? ['scheduled', 'delayed'] : ['ready', 'queued'];
-  s.sql.run(`UPDATE tasks SET phase = ?, state = ?, version = version + 1 WHERE id = ?`, phase, state, id);
+  const placed = s.sql.one<{ lane: string }>(
+    `UPDATE tasks SET phase = ?, state = ?, version = version + 1 WHERE id = ? RETURNING lane`, phase, state, id,
+  );
   touch(s, id);
-  if (phase === 'ready') s.readyChanged = true;
+  if (phase === 'ready' && placed) s.readyLanes.add(placed.lane);
 }
 
 /** Hands the orderingKey to its next task in enqueue order once no task of the key is live. */
-function release(s: Step, orderingKey: string | null): void {
+function passOrderingKey(s: Step, orderingKey: string | null): void {
   while (orderingKey !== null) {
     const holder = s.sql.one(
       `SELECT 1 FROM tasks WHERE ordering_key = ? AND phase IN ('ready', 'scheduled', 'leased') LIMIT 1`,
@@ -143,7 +145,7 @@ function finish(
   );
   touch(s, id);
   s.finished.push(id);
-  if (before && before.phase !== 'blocked') release(s, before.ordering_key);
+  if (before && before.phase !== 'blocked') passOrderingKey(s, before.ordering_key);
 }
 
 /**
@@ -298,6 +300,28 @@ export function ack(s: Step, leaseId: string, owner: string | null, result: stri
 }
 
 /**
+ * release: a worker hands back a job it has not started (it is shutting down).
+ * Guarantee: the attempt is not counted and the task keeps its place in the queue.
+ */
+export function release(s: Step, leaseId: string, owner: string | null): Outcome<{ state: string }> {
+  const found = leaseOf(s, leaseId, owner);
+  if (!found.ok) return found;
+  const r = found.row;
+  if (r.revoke_requested) {
+    finish(s, r.id, 'done', 'revoked');
+    return { ok: true, state: 'revoked' };
+  }
+  s.sql.run(
+    `UPDATE tasks SET phase = 'ready', state = 'queued', attempts = attempts - 1, lease_id = NULL,
+       lease_expires_at = NULL, worker = NULL, started_at = NULL, version = version + 1 WHERE id = ?`,
+    r.id,
+  );
+  touch(s, r.id);
+  s.readyLanes.add(r.lane);
+  return { ok: true, state: 'queued' };
+}
+
+/**
  * fail: the attempt failed. It runs again after backoff while retries remain and the
  * worker allows it; otherwise the task is failed and kept as a dead letter.
  */
@@ -324,7 +348,7 @@ function failAttempt(s: Step, r: LiveRow, error: TaskError, retry: boolean, dela
       phase, state, readyAt, JSON.stringify(error), r.id,
     );
     touch(s, r.id);
-    if (phase === 'ready') s.readyChanged = true;
+    if (phase === 'ready') s.readyLanes.add(r.lane);
     return { state, nextAttemptAt: readyAt };
   }
   finish(s, r.id, 'dead', 'failed', { error });
@@ -364,14 +388,16 @@ export function revoke(s: Step, id: string): Outcome<{ state: string }> {
 
 /** Scheduled tasks whose time came become ready (eta reached, backoff over). */
 export function promoteDue(s: Step, limit: number): number {
-  const due = s.sql.all<{ id: string }>(
+  const due = s.sql.all<{ id: string; lane: string }>(
     `UPDATE tasks SET phase = 'ready', state = 'queued', version = version + 1
      WHERE id IN (SELECT id FROM tasks WHERE phase = 'scheduled' AND ready_at <= ? ORDER BY ready_at LIMIT ?)
-     RETURNING id`,
+     RETURNING id, lane`,
     s.now, limit,
   );
-  for (const { id } of due) touch(s, id);
-  if (due.length) s.readyChanged = true;
+  for (const { id, lane } of due) {
+    touch(s, id);
+    s.readyLanes.add(lane);
+  }
   return due.length;
 }
 

@@ -1,0 +1,62 @@
+#!/usr/bin/env node
+// The drover command line: `drover worker` runs a Node pull worker over a module of defineTask()s.
+import { resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { parseArgs } from 'node:util';
+import { PullWorker } from '../src/worker/pull.ts';
+import { tasksOf } from '../src/worker/task.ts';
+
+const USAGE = `usage: drover worker --url URL --token TOKEN --queue QUEUE [--region R] [--concurrency N]
+                     [--name NAME] [--grace SECONDS] ./tasks.ts
+  --url and --token default to $DROVER_URL and $DROVER_TOKEN.`;
+
+function fail(message: string): never {
+  process.stderr.write(`${message}\n${USAGE}\n`);
+  process.exit(2);
+}
+
+const [command, ...rest] = process.argv.slice(2);
+if (command !== 'worker') fail(command ? `unknown command "${command}"` : 'a command is needed');
+
+const { values, positionals } = parseArgs({
+  args: rest,
+  allowPositionals: true,
+  options: {
+    url: { type: 'string', default: process.env.DROVER_URL },
+    token: { type: 'string', default: process.env.DROVER_TOKEN },
+    queue: { type: 'string' },
+    region: { type: 'string' },
+    concurrency: { type: 'string', default: '4' },
+    name: { type: 'string' },
+    grace: { type: 'string', default: '30' },
+  },
+});
+if (!values.url) fail('--url (or DROVER_URL) is needed');
+if (!values.token) fail('--token (or DROVER_TOKEN) is needed');
+if (!values.queue) fail('--queue is needed');
+if (positionals.length !== 1) fail('one module of tasks is needed, e.g. ./tasks.ts');
+const concurrency = Number(values.concurrency);
+if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > 100) fail('--concurrency must be 1-100');
+
+const module = await import(pathToFileURL(resolve(positionals[0])).href);
+const tasks = tasksOf(module);
+if (tasks.length === 0) fail(`${positionals[0]} exports no tasks made with defineTask()`);
+
+const worker = new PullWorker({
+  url: values.url,
+  token: values.token,
+  queue: values.queue,
+  region: values.region ?? null,
+  concurrency,
+  name: values.name,
+  graceSeconds: Number(values.grace),
+  tasks,
+});
+let signals = 0;
+for (const signal of ['SIGTERM', 'SIGINT'] as const) {
+  process.on(signal, () => {
+    if (++signals > 1) process.exit(1); // a second signal: stop now
+    void worker.stop().then(() => process.exit(0));
+  });
+}
+await worker.run();

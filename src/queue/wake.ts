@@ -1,0 +1,56 @@
+// Wakes the regional consumer of a lane that gained work, through the hub's REGION_<NAME> service binding.
+
+/** At most one wake per lane in this window; a trailing wake covers work that came during it. */
+const GAP_MS = 200;
+
+/** The binding that reaches region `lane`'s consumer: REGION_WEUR for "weur", REGION_AP_EAST for "ap-east". */
+export function regionBinding(env: object, lane: string): Fetcher | undefined {
+  const binding = (env as Record<string, unknown>)[`REGION_${lane.toUpperCase().replace(/-/g, '_')}`];
+  return binding && typeof (binding as Fetcher).fetch === 'function' ? (binding as Fetcher) : undefined;
+}
+
+/**
+ * Consumers on Cloudflare do not poll: the queue tells them. Untagged work wakes no
+ * region (pull workers serve it; a regional consumer that is awake takes it too).
+ * A wake that is lost is repaired by the next change in that lane: a new task, a
+ * retry coming due, or a lease expiring.
+ */
+export class RegionWaker {
+  private readonly last = new Map<string, number>();
+  private readonly trailing = new Set<string>();
+  wakes = 0;
+
+  constructor(
+    private readonly env: object,
+    private readonly ctx: DurableObjectState,
+    private readonly queue: () => string | null,
+  ) {}
+
+  wake(lanes: Iterable<string>): void {
+    for (const lane of lanes) {
+      if (lane === '' || !regionBinding(this.env, lane)) continue;
+      const since = Date.now() - (this.last.get(lane) ?? 0);
+      if (since >= GAP_MS) this.send(lane);
+      else if (!this.trailing.has(lane)) {
+        this.trailing.add(lane);
+        setTimeout(() => {
+          this.trailing.delete(lane);
+          this.send(lane);
+        }, GAP_MS - since);
+      }
+    }
+  }
+
+  private send(lane: string): void {
+    const queue = this.queue();
+    const binding = regionBinding(this.env, lane);
+    if (!queue || !binding) return;
+    this.last.set(lane, Date.now());
+    this.wakes++;
+    const request = binding
+      .fetch('https://drover.internal/wake', { method: 'POST', body: JSON.stringify({ queue, region: lane }) })
+      .then((res) => res.body?.cancel())
+      .catch((err) => console.error(`waking region ${lane} failed`, err));
+    this.ctx.waitUntil(request);
+  }
+}

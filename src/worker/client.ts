@@ -1,0 +1,195 @@
+// createClient: a typed HTTP client of the hub, for producers and for pull workers.
+import { HubError, TaskFailedError } from './errors.ts';
+import type { TaskDefinition } from './task.ts';
+
+export interface ClientOptions {
+  /** The hub's base URL, e.g. http://127.0.0.1:8787 */
+  url: string;
+  token: string;
+  /** A fetch of your own (tests, proxies); the global one by default. */
+  fetch?: typeof fetch;
+}
+
+export interface EnqueueOptions {
+  kwargs?: Record<string, unknown>;
+  queue?: string;
+  region?: string | null;
+  priority?: number;
+  /** Seconds before it may run; or `eta`, not both. */
+  delay?: number;
+  eta?: Date | string;
+  /** Seconds from now, or a time: not started by then, it expires. */
+  expires?: number | Date | string;
+  maxRetries?: number;
+  retryDelay?: number;
+  timeout?: number;
+  idempotencyKey?: string;
+  orderingKey?: string;
+}
+
+/** A claimed attempt of a task, as the hub hands it to a worker. */
+export interface Job {
+  id: string;
+  leaseId: string;
+  task: string;
+  args: unknown[];
+  kwargs: Record<string, unknown>;
+  queue: string;
+  region: string | null;
+  priority: number;
+  attempt: number;
+  maxRetries: number;
+  leaseExpiresAt: string;
+  parentId: string | null;
+  rootId: string | null;
+}
+
+export interface TaskRecord<R = unknown> {
+  id: string;
+  task: string;
+  args: unknown[];
+  kwargs: Record<string, unknown>;
+  queue: string;
+  region: string | null;
+  priority: number;
+  state: 'queued' | 'delayed' | 'running' | 'succeeded' | 'failed' | 'revoked' | 'expired';
+  attempts: number;
+  maxRetries: number;
+  result: R | null;
+  error: { type: string; message: string; stack?: string } | null;
+  createdAt: string;
+  startedAt: string | null;
+  finishedAt: string | null;
+  worker: string | null;
+  parentId: string | null;
+  rootId: string | null;
+}
+
+export interface TaskHandle<R> {
+  id: string;
+  /** The state at enqueue: queued or delayed (or the first task's, for a duplicate). */
+  state: string;
+  /** True when an idempotency key matched an earlier task: this handle is that task. */
+  duplicate: boolean;
+  get(): Promise<TaskRecord<R>>;
+  /** The result once the task succeeded; throws TaskFailedError if it ended otherwise. */
+  wait(options?: { timeoutSeconds?: number }): Promise<R>;
+}
+
+const FINAL = new Set(['succeeded', 'failed', 'revoked', 'expired']);
+
+function enqueueBody(task: string, args: unknown[], options: EnqueueOptions, defaults: object): Record<string, unknown> {
+  const { eta, expires, ...rest } = options;
+  const body: Record<string, unknown> = { ...defaults, ...rest, task, args };
+  if (eta !== undefined) body.eta = eta instanceof Date ? eta.toISOString() : eta;
+  if (expires !== undefined) body.expires = expires instanceof Date ? expires.toISOString() : expires;
+  for (const key of Object.keys(body)) if (body[key] === undefined) delete body[key];
+  return body;
+}
+
+/**
+ * A client of one hub with one token.
+ *
+ * @example
+ * const drover = createClient({ url: 'http://127.0.0.1:8787', token: process.env.DROVER_TOKEN! });
+ * const handle = await drover.enqueue(fetchPage, ['https://example.cn']);   // args checked against the task
+ * const page = await handle.wait({ timeoutSeconds: 60 });                     // typed as fetchPage's result
+ */
+export function createClient(options: ClientOptions) {
+  const base = options.url.replace(/\/+$/, '');
+  const doFetch = options.fetch ?? fetch;
+
+  async function call<T>(method: string, path: string, body?: unknown): Promise<T> {
+    const res = await doFetch(base + path, {
+      method,
+      headers: { authorization: `Bearer ${options.token}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    const text = await res.text();
+    let parsed: any;
+    try {
+      parsed = text ? JSON.parse(text) : null;
+    } catch {
+      parsed = null;
+    }
+    if (!res.ok) {
+      const e = parsed?.error;
+      throw new HubError(res.status, e?.code ?? 'unavailable', e?.message ?? `the hub answered ${res.status}`, e?.details);
+    }
+    return parsed as T;
+  }
+
+  function handle<R>(id: string, state: string, duplicate: boolean): TaskHandle<R> {
+    return {
+      id,
+      state,
+      duplicate,
+      get: () => call<TaskRecord<R>>('GET', `/v1/tasks/${id}`),
+      async wait(opts = {}) {
+        const deadline = Date.now() + (opts.timeoutSeconds ?? 300) * 1000;
+        for (;;) {
+          const left = Math.max(0, Math.min(60, Math.floor((deadline - Date.now()) / 1000)));
+          const record = await call<TaskRecord<R>>('GET', `/v1/tasks/${id}?wait=${left}`);
+          if (record.state === 'succeeded') return record.result as R;
+          if (FINAL.has(record.state)) throw new TaskFailedError(id, record.state, record.error);
+          if (Date.now() >= deadline) throw new Error(`task ${id} is still ${record.state} after the wait`);
+        }
+      },
+    };
+  }
+
+  return {
+    url: base,
+
+    /** Enqueues a task; with a definition, `args` are checked against its handler and its options are the defaults. */
+    async enqueue<A extends unknown[], R>(
+      task: TaskDefinition<A, R> | string,
+      args: A,
+      opts: EnqueueOptions = {},
+    ): Promise<TaskHandle<R>> {
+      const def = typeof task === 'string' ? null : task;
+      const body = enqueueBody(def ? def.name : (task as string), args, opts, def?.options ?? {});
+      const res = await call<{ id: string; state: string; duplicate?: boolean }>('POST', '/v1/tasks', body);
+      return handle<R>(res.id, res.state, res.duplicate === true);
+    },
+
+    /** Enqueues up to 1,000 calls of one task in one request: all or nothing. */
+    async enqueueMany<A extends unknown[], R>(
+      task: TaskDefinition<A, R> | string,
+      calls: { args: A; options?: EnqueueOptions }[],
+    ): Promise<TaskHandle<R>[]> {
+      const def = typeof task === 'string' ? null : task;
+      const tasks = calls.map((c) => enqueueBody(def ? def.name : (task as string), c.args, c.options ?? {}, def?.options ?? {}));
+      const res = await call<{ tasks: { id: string; state: string; duplicate?: boolean }[] }>('POST', '/v1/tasks/batch', { tasks });
+      return res.tasks.map((t) => handle<R>(t.id, t.state, t.duplicate === true));
+    },
+
+    task<R = unknown>(id: string): TaskHandle<R> {
+      return handle<R>(id, 'unknown', false);
+    },
+
+    revoke: (id: string) => call<{ state: string }>('POST', `/v1/tasks/${id}/revoke`, {}),
+
+    claim: (queue: string, body: { worker: string; region?: string | null; tasks?: string[]; max?: number; leaseSeconds?: number; waitSeconds?: number }) =>
+      call<{ jobs: Job[] }>('POST', `/v1/queues/${queue}/claim`, body).then((r) => r.jobs),
+
+    heartbeat: (leaseId: string, body: { extendSeconds?: number; progress?: unknown } = {}) =>
+      call<{ leaseExpiresAt: string; revoked: boolean }>('POST', `/v1/leases/${leaseId}/heartbeat`, body),
+
+    ack: (leaseId: string, result: unknown) => call<{ state: string }>('POST', `/v1/leases/${leaseId}/ack`, { result }),
+
+    ackMany: (acks: { leaseId: string; result: unknown }[]) =>
+      call<{ results: ({ leaseId: string; state: string } | { leaseId: string; error: { code: string; message: string } })[] }>(
+        'POST',
+        '/v1/leases/ack',
+        { acks },
+      ).then((r) => r.results),
+
+    fail: (leaseId: string, error: { type: string; message: string; stack?: string }, opts: { retry?: boolean; delaySeconds?: number } = {}) =>
+      call<{ state: string; nextAttemptAt?: string }>('POST', `/v1/leases/${leaseId}/fail`, { error, ...opts }),
+
+    release: (leaseId: string) => call<{ state: string }>('POST', `/v1/leases/${leaseId}/release`, {}),
+  };
+}
+
+export type Client = ReturnType<typeof createClient>;

@@ -1,0 +1,66 @@
+// Runs one claimed job: the handler with its context, heartbeats while it runs, then ack or fail.
+import type { Job } from './client.ts';
+import type { TaskContext, TaskDefinition } from './task.ts';
+
+/** How a runner reaches the hub for one job: over HTTP (pull workers) or RPC (regional consumers). */
+export interface JobTransport {
+  /** Extends the lease; `lost` when the hub no longer knows it, `revoked` when the task was revoked. */
+  heartbeat(job: Job, progress: unknown): Promise<{ revoked: boolean; lost: boolean }>;
+  ack(job: Job, result: unknown): Promise<void>;
+  fail(job: Job, error: { type: string; message: string; stack?: string }, retry: boolean, delaySeconds?: number): Promise<void>;
+}
+
+export type JobOutcome = 'succeeded' | 'failed' | 'abandoned';
+
+/** A thrown value as the protocol's error: data, matched by type. */
+export function toTaskError(err: unknown): { type: string; message: string; stack?: string } {
+  if (err instanceof Error) return { type: err.name || 'Error', message: err.message.slice(0, 10_000), stack: err.stack?.slice(0, 60_000) };
+  return { type: 'Error', message: String(err).slice(0, 10_000) };
+}
+
+/** Heartbeat a third of the way through each lease, within sensible bounds. */
+export function heartbeatEvery(job: Job, now = Date.now()): number {
+  return Math.min(30_000, Math.max(500, (Date.parse(job.leaseExpiresAt) - now) / 3));
+}
+
+export async function executeJob(job: Job, task: TaskDefinition | undefined, transport: JobTransport, worker: string): Promise<JobOutcome> {
+  if (!task) {
+    await transport.fail(job, { type: 'UnknownTask', message: `this worker has no task named "${job.task}"` }, true);
+    return 'failed';
+  }
+  const controller = new AbortController();
+  let progress: unknown;
+  const beat = async () => {
+    const r = await transport.heartbeat(job, progress);
+    if (r.revoked) controller.abort(new Error('the task was revoked'));
+    else if (r.lost) controller.abort(new Error('the lease was lost'));
+  };
+  const timer = setInterval(() => void beat().catch(() => {}), heartbeatEvery(job));
+  const ctx: TaskContext = {
+    id: job.id,
+    attempt: job.attempt,
+    maxRetries: job.maxRetries,
+    kwargs: job.kwargs,
+    queue: job.queue,
+    region: job.region,
+    worker,
+    signal: controller.signal,
+    heartbeat: async (p?: unknown) => {
+      if (p !== undefined) progress = p;
+      await beat();
+    },
+  };
+  try {
+    const result = await task.run(job.args as never, ctx);
+    clearInterval(timer);
+    await transport.ack(job, result === undefined ? null : result);
+    return controller.signal.aborted ? 'abandoned' : 'succeeded';
+  } catch (err) {
+    clearInterval(timer);
+    const name = err instanceof Error ? err.name : '';
+    const retry = name !== 'NonRetryableError';
+    const delay = name === 'RetryLaterError' ? (err as { delaySeconds?: number }).delaySeconds : undefined;
+    await transport.fail(job, toTaskError(err), retry, delay);
+    return controller.signal.aborted ? 'abandoned' : 'failed';
+  }
+}

@@ -1,0 +1,226 @@
+// PullWorker: a long-running Node consumer of one queue over HTTP, for any region (China, a data centre of your own).
+import { createClient, type Client, type Job } from './client.ts';
+import { HubError } from './errors.ts';
+import { executeJob, type JobTransport } from './execute.ts';
+import type { TaskDefinition } from './task.ts';
+
+export interface PullWorkerOptions {
+  url: string;
+  token: string;
+  queue: string;
+  tasks: TaskDefinition[];
+  /** Claim work of this region (and untagged work); null: untagged work only. */
+  region?: string | null;
+  /** Jobs run at once. Default 4. */
+  concurrency?: number;
+  /** The name recorded on tasks it runs. Default: queue-region-pid. */
+  name?: string;
+  /** On stop, how long running jobs may take to finish before they are handed back. Default 30. */
+  graceSeconds?: number;
+  /** How long one claim waits for work. Default 10. */
+  waitSeconds?: number;
+  log?: (message: string) => void;
+  fetch?: typeof fetch;
+}
+
+const sleep = (ms: number, signal?: AbortSignal) =>
+  new Promise<void>((resolve) => {
+    const timer = setTimeout(resolve, ms);
+    signal?.addEventListener('abort', () => {
+      clearTimeout(timer);
+      resolve();
+    });
+  });
+
+/** Collects acks for a few milliseconds and sends them in one call. */
+class AckBatcher {
+  private pending: { job: Job; result: unknown; done: () => void }[] = [];
+  private timer: ReturnType<typeof setTimeout> | null = null;
+  private readonly client: Client;
+  private readonly log: (m: string) => void;
+
+  constructor(client: Client, log: (m: string) => void) {
+    this.client = client;
+    this.log = log;
+  }
+
+  add(job: Job, result: unknown): Promise<void> {
+    return new Promise((done) => {
+      this.pending.push({ job, result, done });
+      if (this.pending.length >= 50) void this.flush();
+      else this.timer ??= setTimeout(() => void this.flush(), 5);
+    });
+  }
+
+  async flush(): Promise<void> {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+    const batch = this.pending.splice(0, 100);
+    if (batch.length === 0) return;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const results = await this.client.ackMany(batch.map((b) => ({ leaseId: b.job.leaseId, result: b.result })));
+        for (const r of results) if ('error' in r) this.log(`ack of ${r.leaseId} refused: ${r.error.message}`);
+        break;
+      } catch (err) {
+        if (err instanceof HubError && err.status < 500) {
+          this.log(`acks refused: ${err.message}`);
+          break;
+        }
+        if (attempt >= 6) {
+          this.log(`could not ack ${batch.length} job(s): ${(err as Error).message}; their leases will expire and they will run again`);
+          break;
+        }
+        await sleep(250 * 2 ** attempt);
+      }
+    }
+    for (const b of batch) b.done();
+    if (this.pending.length) await this.flush();
+  }
+}
+
+/**
+ * Claims jobs of one queue, runs them with bounded concurrency, heartbeats long ones,
+ * acks in batches, and drains cleanly on stop().
+ *
+ * @example
+ * const worker = new PullWorker({ url, token, queue: 'scrape', region: 'cn', tasks: [fetchPage], concurrency: 8 });
+ * process.on('SIGTERM', () => worker.stop().then(() => process.exit(0)));
+ * await worker.run();
+ */
+export class PullWorker {
+  readonly name: string;
+  private readonly options: PullWorkerOptions;
+  private readonly client: Client;
+  private readonly registry: Map<string, TaskDefinition>;
+  private readonly running = new Map<string, { job: Job; done: Promise<unknown> }>();
+  private readonly acks: AckBatcher;
+  private readonly stopping = new AbortController();
+  private slotFreed: (() => void) | null = null;
+  private loop: Promise<void> | null = null;
+  private readonly log: (m: string) => void;
+  /** Jobs this worker finished, by outcome. */
+  readonly counts = { succeeded: 0, failed: 0, abandoned: 0, released: 0 };
+
+  constructor(options: PullWorkerOptions) {
+    this.options = options;
+    this.name = options.name ?? `${options.queue}-${options.region ?? 'any'}-${process.pid}`;
+    this.client = createClient({ url: options.url, token: options.token, fetch: options.fetch });
+    this.registry = new Map(options.tasks.map((t) => [t.name, t]));
+    this.log = options.log ?? ((m) => console.error(`[drover worker ${this.name}] ${m}`));
+    this.acks = new AckBatcher(this.client, this.log);
+  }
+
+  private transport(): JobTransport {
+    const client = this.client;
+    return {
+      heartbeat: async (job, progress) => {
+        try {
+          const r = await client.heartbeat(job.leaseId, progress === undefined ? {} : { progress });
+          return { revoked: r.revoked, lost: false };
+        } catch (err) {
+          if (err instanceof HubError && err.code === 'lease_lost') return { revoked: false, lost: true };
+          throw err;
+        }
+      },
+      ack: (job, result) => this.acks.add(job, result),
+      fail: async (job, error, retry, delaySeconds) => {
+        for (let attempt = 1; ; attempt++) {
+          try {
+            await client.fail(job.leaseId, error, { retry, delaySeconds });
+            return;
+          } catch (err) {
+            if ((err instanceof HubError && err.status < 500) || attempt >= 6) return;
+            await sleep(250 * 2 ** attempt);
+          }
+        }
+      },
+    };
+  }
+
+  /** Runs until stop(); resolves when drained. */
+  run(): Promise<void> {
+    this.loop ??= this.claimLoop();
+    return this.loop;
+  }
+
+  private async claimLoop(): Promise<void> {
+    const { queue, region = null } = this.options;
+    const concurrency = this.options.concurrency ?? 4;
+    let backoff = 0;
+    this.log(`working queue "${queue}"${region ? ` in region ${region}` : ''} with ${concurrency} slot(s); tasks: ${[...this.registry.keys()].join(', ')}`);
+    while (!this.stopping.signal.aborted) {
+      const free = concurrency - this.running.size;
+      if (free <= 0) {
+        await new Promise<void>((r) => (this.slotFreed = r));
+        continue;
+      }
+      let jobs: Job[];
+      try {
+        jobs = await this.client.claim(queue, {
+          worker: this.name,
+          region,
+          tasks: [...this.registry.keys()],
+          max: free,
+          waitSeconds: this.options.waitSeconds ?? 10,
+        });
+        if (backoff) this.log('the hub answers again; claiming');
+        backoff = 0;
+      } catch (err) {
+        backoff = Math.min(30, backoff ? backoff * 2 : 0.5);
+        const why = err instanceof HubError ? `${err.status} ${err.code}: ${err.message}` : `unreachable (${(err as Error).cause ?? (err as Error).message})`;
+        this.log(`claim failed, hub ${why}; retrying in ${backoff}s`);
+        await sleep(backoff * 1000, this.stopping.signal);
+        continue;
+      }
+      for (const job of jobs) {
+        if (this.stopping.signal.aborted) void this.handBack(job);
+        else this.start(job);
+      }
+    }
+  }
+
+  private start(job: Job): void {
+    const done = executeJob(job, this.registry.get(job.task), this.transport(), this.name)
+      .then((outcome) => {
+        this.counts[outcome]++;
+      })
+      .catch((err) => this.log(`job ${job.id} could not be reported: ${(err as Error).message}`))
+      .finally(() => {
+        this.running.delete(job.id);
+        this.slotFreed?.();
+        this.slotFreed = null;
+      });
+    this.running.set(job.id, { job, done });
+  }
+
+  private async handBack(job: Job): Promise<void> {
+    try {
+      await this.client.release(job.leaseId);
+      this.counts.released++;
+    } catch (err) {
+      this.log(`could not hand back ${job.id} (${(err as Error).message}); its lease will expire`);
+    }
+  }
+
+  /**
+   * Stops claiming, lets running jobs finish within the grace period, hands back the
+   * rest, and sends the last acks.
+   */
+  async stop(): Promise<void> {
+    if (this.stopping.signal.aborted) return this.loop ?? undefined;
+    this.log(`stopping: ${this.running.size} job(s) running`);
+    this.stopping.abort();
+    this.slotFreed?.();
+    const grace = (this.options.graceSeconds ?? 30) * 1000;
+    const all = Promise.all([...this.running.values()].map((r) => r.done));
+    const timedOut = await Promise.race([all.then(() => false), sleep(grace).then(() => true)]);
+    if (timedOut) {
+      this.log(`grace period over: handing back ${this.running.size} unfinished job(s)`);
+      await Promise.all([...this.running.values()].map((r) => this.handBack(r.job)));
+    }
+    await this.loop;
+    await this.acks.flush();
+    this.log(`stopped: ${JSON.stringify(this.counts)}`);
+  }
+}
