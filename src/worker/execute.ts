@@ -18,9 +18,9 @@ export function toTaskError(err: unknown): { type: string; message: string; stac
   return { type: 'Error', message: String(err).slice(0, 10_000) };
 }
 
-/** Heartbeat a third of the way through each lease, within sensible bounds. */
+/** Heartbeat a third of the way through each lease, and at least every 10 s so a revoke is noticed soon. */
 export function heartbeatEvery(job: Job, now = Date.now()): number {
-  return Math.min(30_000, Math.max(500, (Date.parse(job.leaseExpiresAt) - now) / 3));
+  return Math.min(10_000, Math.max(500, (Date.parse(job.leaseExpiresAt) - now) / 3));
 }
 
 export async function executeJob(job: Job, task: TaskDefinition | undefined, transport: JobTransport, worker: string): Promise<JobOutcome> {

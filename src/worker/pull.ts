@@ -17,7 +17,7 @@ export interface PullWorkerOptions {
   name?: string;
   /** On stop, how long running jobs may take to finish before they are handed back. Default 30. */
   graceSeconds?: number;
-  /** How long one claim waits for work. Default 10. */
+  /** How long one claim waits for work; a stop waits for the claim in flight. Default 5. */
   waitSeconds?: number;
   log?: (message: string) => void;
   fetch?: typeof fetch;
@@ -162,7 +162,7 @@ export class PullWorker {
           region,
           tasks: [...this.registry.keys()],
           max: free,
-          waitSeconds: this.options.waitSeconds ?? 10,
+          waitSeconds: this.options.waitSeconds ?? 5,
         });
         if (backoff) this.log('the hub answers again; claiming');
         backoff = 0;

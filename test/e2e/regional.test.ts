@@ -1,0 +1,59 @@
+// Regional consumers on Cloudflare (workers/weur, workers/apac under npm start): woken by the hub, never polling.
+import { createServer, type Server } from 'node:http';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { Api, sleep, uniqueQueue } from './system.ts';
+import { waitFor } from './workers.ts';
+
+const api = new Api(inject('hubUrl'));
+/** Which worker fetched each page, as the site saw it. */
+const visits: { path: string; worker: string; region: string }[] = [];
+let site: Server;
+let siteUrl: string;
+
+beforeAll(async () => {
+  site = createServer((req, res) => {
+    visits.push({ path: req.url!, worker: String(req.headers['x-drover-worker']), region: String(req.headers['x-drover-region']) });
+    const region = req.url!.split('/')[1];
+    res.setHeader('content-type', 'text/html');
+    res.end(`<html><title>A page in ${region}</title><body>${'x'.repeat(100)}</body></html>`);
+  });
+  await new Promise<void>((ok) => site.listen(0, '127.0.0.1', ok));
+  siteUrl = `http://127.0.0.1:${(site.address() as { port: number }).port}`;
+});
+afterAll(() => new Promise<void>((ok) => site.close(() => ok())));
+
+describe('regional consumers', () => {
+  it('fetch each region\'s pages only from that region, woken without polling', async () => {
+    const queue = uniqueQueue('scrape');
+    const pages = ['weur', 'apac'].flatMap((region) => Array.from({ length: 10 }, (_, i) => ({ region, url: `${siteUrl}/${region}/${queue}/page-${i}` })));
+    const made = await api.post('/v1/tasks/batch', {
+      tasks: [
+        ...pages.map((p) => ({ task: 'scrape.page', args: [p.url], queue, region: p.region })),
+        // No consumer serves cn here: this one must stay queued.
+        { task: 'scrape.page', args: [`${siteUrl}/cn/${queue}/page-0`], queue, region: 'cn' },
+      ],
+    });
+    expect(made.status).toBe(202);
+    const ids: string[] = made.body.tasks.map((t: any) => t.id);
+    const results = await waitFor('the weur and apac pages', async () => {
+      const all = await Promise.all(ids.slice(0, 20).map((id) => api.get(`/v1/tasks/${id}`).then((r) => r.body)));
+      return all.every((t) => t.state === 'succeeded') ? all : null;
+    });
+    results.forEach((t, i) => {
+      expect(t.worker).toBe(`${pages[i].region}-regional`);
+      expect(t.result).toMatchObject({ url: pages[i].url, status: 200, title: `A page in ${pages[i].region}`, fetchedBy: `${pages[i].region}-regional`, region: pages[i].region });
+    });
+    const mine = visits.filter((v) => v.path.includes(queue));
+    expect(mine).toHaveLength(20);
+    for (const v of mine) expect(v.worker).toBe(`${v.path.split('/')[1]}-regional`);
+    expect((await api.get(`/v1/tasks/${ids[20]}`)).body).toMatchObject({ state: 'queued', attempts: 0 });
+
+    const stats = (await api.get(`/v1/queues/${queue}`)).body;
+    expect(stats.regionWakes).toBeGreaterThanOrEqual(2);
+    // Idle now: a consumer that polled would show up here.
+    await sleep(5000);
+    const later = (await api.get(`/v1/queues/${queue}`)).body;
+    expect(later.claimCalls).toBe(stats.claimCalls);
+    expect(later).toMatchObject({ ready: 1, running: 0 });
+  });
+});
