@@ -266,6 +266,20 @@ function leaseOf(s: Step, leaseId: string, owner: string | null): Outcome<{ row:
 }
 
 /**
+ * The live lease a worker is ending, or the outcome already settled: the lease is
+ * lost, or not the caller's, or its task was revoked meanwhile (which ends it revoked).
+ */
+function endingLease(s: Step, leaseId: string, owner: string | null): Outcome<{ state: string }> | LiveRow {
+  const found = leaseOf(s, leaseId, owner);
+  if (!found.ok) return found;
+  if (found.row.revoke_requested) {
+    finish(s, found.row.id, 'done', 'revoked');
+    return { ok: true, state: 'revoked' };
+  }
+  return found.row;
+}
+
+/**
  * heartbeat: extends a live lease and records progress.
  * Guarantee: an ended lease is refused and nothing changes.
  */
@@ -288,13 +302,8 @@ export function heartbeat(
  * Guarantee: the result is recorded once; a task revoked while running ends revoked.
  */
 export function ack(s: Step, leaseId: string, owner: string | null, result: string): Outcome<{ state: string }> {
-  const found = leaseOf(s, leaseId, owner);
-  if (!found.ok) return found;
-  const r = found.row;
-  if (r.revoke_requested) {
-    finish(s, r.id, 'done', 'revoked');
-    return { ok: true, state: 'revoked' };
-  }
+  const r = endingLease(s, leaseId, owner);
+  if ('ok' in r) return r;
   finish(s, r.id, 'done', 'succeeded', { result, error: null });
   return { ok: true, state: 'succeeded' };
 }
@@ -304,13 +313,8 @@ export function ack(s: Step, leaseId: string, owner: string | null, result: stri
  * Guarantee: the attempt is not counted and the task keeps its place in the queue.
  */
 export function release(s: Step, leaseId: string, owner: string | null): Outcome<{ state: string }> {
-  const found = leaseOf(s, leaseId, owner);
-  if (!found.ok) return found;
-  const r = found.row;
-  if (r.revoke_requested) {
-    finish(s, r.id, 'done', 'revoked');
-    return { ok: true, state: 'revoked' };
-  }
+  const r = endingLease(s, leaseId, owner);
+  if ('ok' in r) return r;
   s.sql.run(
     `UPDATE tasks SET phase = 'ready', state = 'queued', attempts = attempts - 1, lease_id = NULL,
        lease_expires_at = NULL, worker = NULL, started_at = NULL, version = version + 1 WHERE id = ?`,

@@ -27,42 +27,37 @@ export interface EnqueueOptions {
   orderingKey?: string;
 }
 
-/** A claimed attempt of a task, as the hub hands it to a worker. */
-export interface Job {
+/** What a task is, as both a job and a task record show it. */
+interface TaskFields {
   id: string;
-  leaseId: string;
   task: string;
   args: unknown[];
   kwargs: Record<string, unknown>;
   queue: string;
   region: string | null;
   priority: number;
-  attempt: number;
   maxRetries: number;
-  leaseExpiresAt: string;
   parentId: string | null;
   rootId: string | null;
 }
 
-export interface TaskRecord<R = unknown> {
-  id: string;
-  task: string;
-  args: unknown[];
-  kwargs: Record<string, unknown>;
-  queue: string;
-  region: string | null;
-  priority: number;
+/** A claimed attempt of a task, as the hub hands it to a worker. */
+export interface Job extends TaskFields {
+  leaseId: string;
+  attempt: number;
+  leaseExpiresAt: string;
+}
+
+/** A task as `GET /v1/tasks/:id` shows it. */
+export interface TaskRecord<R = unknown> extends TaskFields {
   state: 'queued' | 'delayed' | 'running' | 'succeeded' | 'failed' | 'revoked' | 'expired';
   attempts: number;
-  maxRetries: number;
   result: R | null;
   error: { type: string; message: string; stack?: string } | null;
   createdAt: string;
   startedAt: string | null;
   finishedAt: string | null;
   worker: string | null;
-  parentId: string | null;
-  rootId: string | null;
 }
 
 export interface TaskHandle<R> {
