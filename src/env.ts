@@ -1,4 +1,5 @@
 // The bindings and settings the hub Worker runs with (wrangler.toml, secrets, --var).
+import type { BeatObject } from './beat/BeatObject.ts';
 import type { QueueObject } from './queue/QueueObject.ts';
 import type { Envelope } from './bus/envelope.ts';
 
@@ -6,6 +7,7 @@ export interface Env {
   DB: D1Database;
   BUS: Queue<Envelope>;
   QUEUES: DurableObjectNamespace<QueueObject>;
+  BEAT: DurableObjectNamespace<BeatObject>;
   /** `token:scope[+scope...]`, comma-separated. A secret in production. */
   DROVER_TOKENS?: string;
   /** Seconds before a recorded task the bus has not delivered is sent again. */

@@ -1,13 +1,26 @@
 // The hub Worker's entry: wires HTTP, the bus consumer and the cron trigger; it decides nothing itself.
 import { app } from './api/app.ts';
+import { beatObject } from './beat/BeatObject.ts';
+import { runBeat } from './beat/tick.ts';
 import { consume } from './bus/consumer.ts';
 import { redeliver } from './bus/redeliver.ts';
 import type { Env } from './env.ts';
 
+export { BeatObject } from './beat/BeatObject.ts';
 export { QueueObject } from './queue/QueueObject.ts';
+
+/** The cron trigger: beat's due slots, the interval alarm kept armed, and the bus redelivery sweep. */
+async function scheduled(controller: ScheduledController, env: Env): Promise<void> {
+  const results = await Promise.allSettled([
+    runBeat(env, controller.scheduledTime),
+    beatObject(env).arm(),
+    redeliver(env, controller.scheduledTime),
+  ]);
+  for (const r of results) if (r.status === 'rejected') console.error('scheduled work failed', r.reason);
+}
 
 export default {
   fetch: app.fetch,
   queue: (batch, env) => consume(batch, env),
-  scheduled: (controller, env, ctx) => ctx.waitUntil(redeliver(env, controller.scheduledTime)),
+  scheduled: (controller, env, ctx) => ctx.waitUntil(scheduled(controller, env)),
 } satisfies ExportedHandler<Env>;

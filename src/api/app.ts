@@ -5,6 +5,7 @@ import { authenticate, type AuthVars } from './auth.ts';
 import { DroverError, errorResponse, onError } from './errors.ts';
 import { claims, leases } from './leases.ts';
 import { queues } from './queues.ts';
+import { schedules } from './schedules.ts';
 import { tasks } from './tasks.ts';
 
 export const app = new Hono<AuthVars>();
@@ -33,6 +34,7 @@ app.route('/v1/tasks', tasks);
 app.route('/v1/queues', claims);
 app.route('/v1/queues', queues);
 app.route('/v1/leases', leases);
+app.route('/v1/schedules', schedules);
 
 export type App = typeof app;
 export type { Env };

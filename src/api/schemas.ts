@@ -1,5 +1,6 @@
 // The request schemas of the HTTP API: the one place names, ranges and defaults of PROTOCOL.md are checked.
 import { z } from 'zod';
+import { checkTimezone, parseCron } from '../beat/slots.ts';
 
 export const TASK_NAME = /^[A-Za-z0-9_.:/-]{1,200}$/;
 export const QUEUE_NAME = /^[a-z0-9_-]{1,64}$/;
@@ -101,6 +102,7 @@ export const listQuery = z.strictObject({
   region: regionName.optional(),
   limit: intParam(1, 500).default(50),
   cursor: z.string().regex(/^[0-9A-HJKMNP-TV-Z]{26}$/, 'is not a cursor this hub gave out').optional(),
+  schedule: z.string().regex(/^[A-Za-z0-9_.:-]{1,100}$/, 'is not a schedule id').optional(),
 });
 
 export const waitQuery = z.strictObject({
@@ -113,3 +115,53 @@ export const waitQuery = z.strictObject({
 });
 
 export const deadQuery = z.strictObject({ limit: intParam(1, 1000).default(100) });
+
+function tryOrMessage(check: () => void): string | null {
+  try {
+    check();
+    return null;
+  } catch (err) {
+    return (err as Error).message;
+  }
+}
+
+/** What a schedule runs and when; the id travels in the path for PUT. */
+const scheduleFields = {
+  cron: z.string().min(1).max(200).optional(),
+  every: z.number().min(1, 'must be at least 1 second').max(MAX_DELAY_SECONDS).optional(),
+  timezone: z.string().min(1).max(64).default('UTC'),
+  task: taskName,
+  args: z.array(z.unknown(), 'must be a JSON array').default([]),
+  kwargs: z.record(z.string(), z.unknown(), 'must be a JSON object').default({}),
+  queue: queueName.default('default'),
+  region: regionName.nullable().default(null),
+  priority: z.number().int('must be a whole number').min(0, 'must be 0-9').max(9, 'must be 0-9').default(5),
+  maxRetries: z.number().int().min(0).max(100).default(3),
+  retryDelay: seconds(MAX_RETRY_DELAY_SECONDS).default(1),
+  timeout: z.number().positive().max(MAX_LEASE_SECONDS).default(60),
+  enabled: z.boolean().default(true),
+  catchUp: z.enum(['latest', 'all', 'none']).default('latest'),
+};
+
+function checkTiming<T extends { cron?: string; every?: number; timezone: string }>(schema: z.ZodType<T>) {
+  return schema.superRefine((b, ctx) => {
+    if ((b.cron === undefined) === (b.every === undefined)) {
+      ctx.addIssue({ code: 'custom', message: 'give "cron" or "every", exactly one', path: ['cron'] });
+      return;
+    }
+    const zone = tryOrMessage(() => checkTimezone(b.timezone));
+    if (zone) ctx.addIssue({ code: 'custom', message: `"${b.timezone}" is not an IANA time zone such as Europe/Paris`, path: ['timezone'] });
+    else if (b.cron !== undefined) {
+      const bad = tryOrMessage(() => parseCron(b.cron!, b.timezone));
+      if (bad) ctx.addIssue({ code: 'custom', message: `is not a five-field cron expression (${bad.replace(/^CronPattern: /, '')})`, path: ['cron'] });
+    }
+  });
+}
+
+export const SCHEDULE_ID = /^[A-Za-z0-9_.:-]{1,100}$/;
+
+export const scheduleBody = checkTiming(
+  z.strictObject({ id: z.string().regex(SCHEDULE_ID, 'must be 1-100 characters of letters, digits and _ . : -'), ...scheduleFields }),
+);
+export const scheduleUpdateBody = checkTiming(z.strictObject({ id: z.string().optional(), ...scheduleFields }));
+export type ScheduleDefinition = z.output<typeof scheduleBody>;

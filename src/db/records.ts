@@ -1,5 +1,5 @@
 // Reads and batched writes of the D1 task record: enqueue with idempotency, lookups, lists, the undelivered.
-import { and, desc, eq, lt, type SQL } from 'drizzle-orm';
+import { and, desc, eq, gte, lt, type SQL } from 'drizzle-orm';
 import { drizzle } from 'drizzle-orm/d1';
 import type { TaskSpec } from '../core/states.ts';
 import { queues, tasks, type TaskRow } from './schema.ts';
@@ -159,6 +159,8 @@ export interface TaskFilter {
   task?: string;
   state?: string;
   region?: string;
+  /** Tasks a schedule made: their idempotency keys are schedule:<id>:<slot>. */
+  schedule?: string;
   cursor?: string;
   limit: number;
 }
@@ -170,6 +172,7 @@ export async function listTaskRows(db: D1Database, f: TaskFilter): Promise<{ row
   if (f.task) where.push(eq(tasks.task, f.task));
   if (f.state) where.push(eq(tasks.state, f.state));
   if (f.region) where.push(eq(tasks.region, f.region));
+  if (f.schedule) where.push(gte(tasks.idempotencyKey, `schedule:${f.schedule}:`), lt(tasks.idempotencyKey, `schedule:${f.schedule};`));
   if (f.cursor) where.push(lt(tasks.id, f.cursor));
   const rows = await drizzle(db)
     .select()

@@ -43,6 +43,8 @@ export const tasks = sqliteTable(
     index('tasks_region_id').on(t.region, t.id),
     // Tasks the bus has not yet carried to their QueueObject: the redelivery sweep reads these.
     index('tasks_undelivered').on(t.createdAt).where(sql`version = 0`),
+    // A schedule's tasks carry the key schedule:<id>:<slot>, so they are found by key range.
+    index('tasks_idempotency_key').on(t.idempotencyKey),
   ],
 );
 
@@ -60,3 +62,40 @@ export const queues = sqliteTable('queues', {
 });
 
 export type TaskRow = typeof tasks.$inferSelect;
+
+/**
+ * Periodic schedules (beat). `source` is 'api' or 'code' (declared in schedules.ts).
+ * Slots come strictly after `anchorAt`; `lastSlotAt` only moves forward, so a late
+ * or repeated trigger never runs a slot twice.
+ */
+export const schedules = sqliteTable(
+  'schedules',
+  {
+    id: text('id').primaryKey(),
+    cron: text('cron'),
+    every: real('every'),
+    timezone: text('timezone').notNull(),
+    task: text('task').notNull(),
+    args: text('args').notNull(),
+    kwargs: text('kwargs').notNull(),
+    queue: text('queue').notNull(),
+    region: text('region'),
+    priority: integer('priority').notNull(),
+    maxRetries: integer('max_retries').notNull(),
+    retryDelay: real('retry_delay').notNull(),
+    timeout: real('timeout').notNull(),
+    enabled: integer('enabled', { mode: 'boolean' }).notNull(),
+    catchUp: text('catch_up').notNull(),
+    source: text('source').notNull(),
+    anchorAt: integer('anchor_at').notNull(),
+    lastSlotAt: integer('last_slot_at'),
+    lastRunAt: integer('last_run_at'),
+    lastTaskId: text('last_task_id'),
+    nextRunAt: integer('next_run_at'),
+    createdAt: integer('created_at').notNull(),
+    updatedAt: integer('updated_at').notNull(),
+  },
+  (t) => [index('schedules_due').on(t.nextRunAt).where(sql`enabled = 1`)],
+);
+
+export type ScheduleRow = typeof schedules.$inferSelect;

@@ -1,0 +1,83 @@
+// Schedule routes (admin): create, read, change and delete periodic tasks.
+import { Hono } from 'hono';
+import { beatObject } from '../beat/BeatObject.ts';
+import { createSchedule, deleteSchedule, getSchedule, listSchedules, updateSchedule } from '../beat/store.ts';
+import type { ScheduleRow } from '../db/schema.ts';
+import type { Env } from '../env.ts';
+import { requireAdmin, type AuthVars } from './auth.ts';
+import { parseWith, readJson } from './body.ts';
+import { DroverError } from './errors.ts';
+import { iso } from './present.ts';
+import { SCHEDULE_ID, scheduleBody, scheduleUpdateBody } from './schemas.ts';
+
+export const schedules = new Hono<AuthVars>();
+
+schedules.use(async function adminOnly(c, next) {
+  requireAdmin(c.var.principal);
+  await next();
+});
+
+function present(s: ScheduleRow) {
+  return {
+    id: s.id,
+    cron: s.cron,
+    every: s.every,
+    timezone: s.timezone,
+    task: s.task,
+    args: JSON.parse(s.args),
+    kwargs: JSON.parse(s.kwargs),
+    queue: s.queue,
+    region: s.region,
+    priority: s.priority,
+    maxRetries: s.maxRetries,
+    retryDelay: s.retryDelay,
+    timeout: s.timeout,
+    enabled: s.enabled,
+    catchUp: s.catchUp,
+    source: s.source,
+    nextRunAt: iso(s.nextRunAt),
+    lastRunAt: iso(s.lastRunAt),
+    lastTaskId: s.lastTaskId,
+    createdAt: iso(s.createdAt),
+    updatedAt: iso(s.updatedAt),
+  };
+}
+
+async function found(env: Env, id: string): Promise<ScheduleRow> {
+  const row = SCHEDULE_ID.test(id) ? await getSchedule(env.DB, id) : undefined;
+  if (!row) throw new DroverError('not_found', `no schedule has the id "${id.slice(0, 100)}"`);
+  return row;
+}
+
+function notDeclared(row: ScheduleRow): void {
+  if (row.source === 'code') throw new DroverError('conflict', `schedule "${row.id}" is declared in schedules.ts: change it there and deploy`);
+}
+
+schedules.post('/', async (c) => {
+  const def = parseWith(scheduleBody, await readJson(c, 256 * 1024), 'schedule');
+  if (!(await createSchedule(c.env.DB, def, 'api', Date.now()))) throw new DroverError('conflict', `a schedule with the id "${def.id}" exists already`);
+  await beatObject(c.env).arm();
+  return c.json(present((await getSchedule(c.env.DB, def.id))!), 201);
+});
+
+schedules.get('/', async (c) => c.json({ schedules: (await listSchedules(c.env.DB)).map(present) }));
+
+schedules.get('/:id', async (c) => c.json(present(await found(c.env, c.req.param('id')))));
+
+schedules.put('/:id', async (c) => {
+  const row = await found(c.env, c.req.param('id'));
+  notDeclared(row);
+  const body = parseWith(scheduleUpdateBody, await readJson(c, 256 * 1024), 'schedule');
+  if (body.id !== undefined && body.id !== row.id) throw new DroverError('invalid_request', 'the id in the body differs from the id in the path');
+  await updateSchedule(c.env.DB, { ...body, id: row.id }, Date.now());
+  await beatObject(c.env).arm();
+  return c.json(present((await getSchedule(c.env.DB, row.id))!));
+});
+
+schedules.delete('/:id', async (c) => {
+  const row = await found(c.env, c.req.param('id'));
+  notDeclared(row);
+  await deleteSchedule(c.env.DB, row.id);
+  await beatObject(c.env).arm();
+  return c.json({ id: row.id, deleted: true });
+});

@@ -1,0 +1,78 @@
+// One beat: every schedule with a slot due enqueues one task per slot, however often the trigger fires.
+import declared from '../../schedules.ts';
+import { send } from '../bus/envelope.ts';
+import { newTaskId } from '../core/ids.ts';
+import type { TaskSpec } from '../core/states.ts';
+import { recordTasks } from '../db/records.ts';
+import type { ScheduleRow } from '../db/schema.ts';
+import type { Env } from '../env.ts';
+import { dueSlots, nextSlot } from './slots.ts';
+import { advance, dueSchedules, syncDeclared, timingOf } from './store.ts';
+import type { ScheduleDefinition } from '../api/schemas.ts';
+
+/** The idempotency key of a slot's task: repeats of the slot find the first task. */
+export function slotKey(scheduleId: string, slot: number): string {
+  return `schedule:${scheduleId}:${new Date(slot).toISOString()}`;
+}
+
+function specFor(s: ScheduleRow, slot: number, now: number): TaskSpec {
+  return {
+    id: newTaskId(now),
+    task: s.task,
+    args: s.args,
+    kwargs: s.kwargs,
+    queue: s.queue,
+    region: s.region,
+    priority: s.priority,
+    eta: null,
+    expiresAt: null,
+    maxRetries: s.maxRetries,
+    retryDelay: s.retryDelay,
+    timeout: s.timeout,
+    idempotencyKey: slotKey(s.id, slot),
+    orderingKey: null,
+    parentId: null,
+    rootId: null,
+    createdAt: now,
+  };
+}
+
+/**
+ * Runs the due slots as of `now` (the trigger's scheduled time). The cron trigger runs
+ * every schedule; the BeatObject's alarm runs `every` schedules (`intervals`) on time. Exactly one task per
+ * slot: the slot's idempotency key makes a second trigger, a late one, or one on
+ * another machine find the first task instead of making another.
+ */
+export async function runBeat(
+  env: Env,
+  now: number,
+  options: { intervals?: boolean; declared?: ScheduleDefinition[] } = {},
+): Promise<{ enqueued: number; repeats: number }> {
+  if (!options.intervals) await syncDeclared(env.DB, options.declared ?? declared, now);
+  let enqueued = 0;
+  let repeats = 0;
+  for (const s of await dueSchedules(env.DB, now, options.intervals ?? false)) {
+    const timing = timingOf(s);
+    const slots = dueSlots(timing, s.lastSlotAt, now);
+    let lastTaskId = s.lastTaskId;
+    if (slots.length) {
+      const recorded = await recordTasks(env.DB, slots.map((slot) => specFor(s, slot, now)), now);
+      if (recorded.created.length) {
+        await send(env.BUS, recorded.created).catch((err) => console.error('bus send failed; the sweep will carry these', err));
+      }
+      enqueued += recorded.created.length;
+      repeats += slots.length - recorded.created.length;
+      lastTaskId = recorded.results[recorded.results.length - 1].id;
+    }
+    const lastSlotAt = slots.length ? slots[slots.length - 1] : s.lastSlotAt;
+    // With catch-up "all" more missed slots may wait: the next run is the next of those.
+    const from = s.catchUp === 'all' ? (lastSlotAt ?? s.anchorAt) : Math.max(now, lastSlotAt ?? 0);
+    await advance(env.DB, s.id, {
+      lastSlotAt,
+      lastRunAt: slots.length ? now : s.lastRunAt,
+      lastTaskId,
+      nextRunAt: nextSlot(timing, from),
+    });
+  }
+  return { enqueued, repeats };
+}
