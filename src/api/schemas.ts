@@ -25,20 +25,25 @@ const time = z
   .refine((s) => Number.isFinite(Date.parse(s)), 'is not a real date and time');
 const seconds = (max: number) => z.number().min(0, 'must not be negative').max(max, `must be at most ${max} seconds`);
 
+/** What a task is and how it runs, with PROTOCOL.md's defaults: shared by enqueue and schedules. */
+const taskFields = {
+  task: taskName,
+  args: z.array(z.unknown(), 'must be a JSON array').default([]),
+  kwargs: z.record(z.string(), z.unknown(), 'must be a JSON object').default({}),
+  queue: queueName.default('default'),
+  region: regionName.nullable().default(null),
+  priority: z.number().int('must be a whole number').min(0, 'must be 0-9').max(9, 'must be 0-9').default(5),
+  maxRetries: z.number().int('must be a whole number').min(0).max(100, 'must be 0-100').default(3),
+  retryDelay: seconds(MAX_RETRY_DELAY_SECONDS).default(1),
+  timeout: z.number().positive('must be a positive number of seconds').max(MAX_LEASE_SECONDS).default(60),
+};
+
 export const enqueueBody = z
   .strictObject({
-    task: taskName,
-    args: z.array(z.unknown(), 'must be a JSON array').default([]),
-    kwargs: z.record(z.string(), z.unknown(), 'must be a JSON object').default({}),
-    queue: queueName.default('default'),
-    region: regionName.nullable().default(null),
-    priority: z.number().int('must be a whole number').min(0, 'must be 0-9').max(9, 'must be 0-9').default(5),
+    ...taskFields,
     delay: seconds(MAX_DELAY_SECONDS).optional(),
     eta: time.optional(),
     expires: z.union([z.number().positive('must be a positive number of seconds').max(MAX_DELAY_SECONDS), time]).optional(),
-    maxRetries: z.number().int('must be a whole number').min(0).max(100, 'must be 0-100').default(3),
-    retryDelay: seconds(MAX_RETRY_DELAY_SECONDS).default(1),
-    timeout: z.number().positive('must be a positive number of seconds').max(MAX_LEASE_SECONDS).default(60),
     idempotencyKey: plainString(200).optional(),
     orderingKey: plainString(200).optional(),
   })
@@ -130,15 +135,7 @@ const scheduleFields = {
   cron: z.string().min(1).max(200).optional(),
   every: z.number().min(1, 'must be at least 1 second').max(MAX_DELAY_SECONDS).optional(),
   timezone: z.string().min(1).max(64).default('UTC'),
-  task: taskName,
-  args: z.array(z.unknown(), 'must be a JSON array').default([]),
-  kwargs: z.record(z.string(), z.unknown(), 'must be a JSON object').default({}),
-  queue: queueName.default('default'),
-  region: regionName.nullable().default(null),
-  priority: z.number().int('must be a whole number').min(0, 'must be 0-9').max(9, 'must be 0-9').default(5),
-  maxRetries: z.number().int().min(0).max(100).default(3),
-  retryDelay: seconds(MAX_RETRY_DELAY_SECONDS).default(1),
-  timeout: z.number().positive().max(MAX_LEASE_SECONDS).default(60),
+  ...taskFields,
   enabled: z.boolean().default(true),
   catchUp: z.enum(['latest', 'all', 'none']).default('latest'),
 };
