@@ -1,6 +1,7 @@
 // The bindings and settings the hub Worker runs with (wrangler.toml, secrets, --var).
 import type { BeatObject } from './beat/BeatObject.ts';
 import type { QueueObject } from './queue/QueueObject.ts';
+import type { WorkflowObject } from './workflow/WorkflowObject.ts';
 import type { Envelope } from './bus/envelope.ts';
 
 export interface Env {
@@ -8,6 +9,7 @@ export interface Env {
   BUS: Queue<Envelope>;
   QUEUES: DurableObjectNamespace<QueueObject>;
   BEAT: DurableObjectNamespace<BeatObject>;
+  WORKFLOWS: DurableObjectNamespace<WorkflowObject>;
   /** `token:scope[+scope...]`, comma-separated. A secret in production. */
   DROVER_TOKENS?: string;
   /** Seconds before a recorded task the bus has not delivered is sent again. */

@@ -8,6 +8,7 @@ import type { Env } from './env.ts';
 
 export { BeatObject } from './beat/BeatObject.ts';
 export { QueueObject } from './queue/QueueObject.ts';
+export { WorkflowObject } from './workflow/WorkflowObject.ts';
 
 /** The cron trigger: beat's due slots, the interval alarm kept armed, and the bus redelivery sweep. */
 async function scheduled(controller: ScheduledController, env: Env): Promise<void> {

@@ -7,6 +7,7 @@ import { claims, leases } from './leases.ts';
 import { queues } from './queues.ts';
 import { schedules } from './schedules.ts';
 import { tasks } from './tasks.ts';
+import { workflows } from './workflows.ts';
 
 export const app = new Hono<AuthVars>();
 
@@ -35,6 +36,7 @@ app.route('/v1/queues', claims);
 app.route('/v1/queues', queues);
 app.route('/v1/leases', leases);
 app.route('/v1/schedules', schedules);
+app.route('/v1/workflows', workflows);
 
 export type App = typeof app;
 export type { Env };

@@ -38,17 +38,26 @@ const taskFields = {
   timeout: z.number().positive('must be a positive number of seconds').max(MAX_LEASE_SECONDS).default(60),
 };
 
-export const enqueueBody = z
-  .strictObject({
-    ...taskFields,
-    delay: seconds(MAX_DELAY_SECONDS).optional(),
-    eta: time.optional(),
-    expires: z.union([z.number().positive('must be a positive number of seconds').max(MAX_DELAY_SECONDS), time]).optional(),
-    idempotencyKey: plainString(200).optional(),
-    orderingKey: plainString(200).optional(),
-  })
-  .refine((b) => b.delay === undefined || b.eta === undefined, { message: 'give "delay" or "eta", not both', path: ['eta'] })
-  .refine((b) => !Array.isArray(b.kwargs), { message: 'must be a JSON object', path: ['kwargs'] });
+const enqueueFields = {
+  ...taskFields,
+  delay: seconds(MAX_DELAY_SECONDS).optional(),
+  eta: time.optional(),
+  expires: z.union([z.number().positive('must be a positive number of seconds').max(MAX_DELAY_SECONDS), time]).optional(),
+  idempotencyKey: plainString(200).optional(),
+  orderingKey: plainString(200).optional(),
+};
+
+function enqueueRules<T extends { delay?: number; eta?: string; kwargs: unknown }>(schema: z.ZodType<T>) {
+  return schema
+    .refine((b) => b.delay === undefined || b.eta === undefined, { message: 'give "delay" or "eta", not both', path: ['eta'] })
+    .refine((b) => !Array.isArray(b.kwargs), { message: 'must be a JSON object', path: ['kwargs'] });
+}
+
+export const enqueueBody = enqueueRules(z.strictObject(enqueueFields));
+
+/** A workflow step: an enqueue body; `immutable` keeps the previous result out of its arguments. */
+export const signatureBody = enqueueRules(z.strictObject({ ...enqueueFields, immutable: z.boolean().default(false) }));
+export type Signature = z.output<typeof signatureBody>;
 
 export type EnqueueBody = z.output<typeof enqueueBody>;
 

@@ -43,5 +43,7 @@ export interface TaskSpec {
   orderingKey: string | null;
   parentId: string | null;
   rootId: string | null;
+  /** The workflow this task belongs to: its QueueObject reports the task's end there. */
+  workflowId?: string | null;
   createdAt: number;
 }

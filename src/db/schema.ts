@@ -30,6 +30,7 @@ export const tasks = sqliteTable(
     orderingKey: text('ordering_key'),
     parentId: text('parent_id'),
     rootId: text('root_id'),
+    workflowId: text('workflow_id'),
     worker: text('worker'),
     createdAt: integer('created_at').notNull(),
     startedAt: integer('started_at'),

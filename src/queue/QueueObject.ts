@@ -110,7 +110,7 @@ export class QueueObject extends DurableObject<Env> {
   private rearm(force: boolean): void {
     const step = t.newStep(this.sql);
     let at = t.nextWakeAt(step, RETENTION_MS);
-    if (this.sql.one(`SELECT 1 FROM sync_outbox LIMIT 1`)) {
+    if (this.sql.one(`SELECT 1 FROM sync_outbox LIMIT 1`) || this.sql.one(`SELECT 1 FROM workflow_outbox LIMIT 1`)) {
       const retry = Date.now() + FLUSH_RETRY_MS;
       at = at === null ? retry : Math.min(at, retry);
     }
@@ -138,6 +138,7 @@ export class QueueObject extends DurableObject<Env> {
         do {
           this.flushAgain = false;
           while ((await flushToD1(this.sql, this.env.DB)) === 500);
+          while ((await this.reportToWorkflows()) === 200);
         } while (this.flushAgain);
       } catch (err) {
         console.error('D1 sync failed; the alarm retries', err);
@@ -146,6 +147,29 @@ export class QueueObject extends DurableObject<Env> {
       }
     })();
     this.ctx.waitUntil(this.flushing);
+  }
+
+  /**
+   * Tells workflows that their tasks ended, from the outbox their end wrote. A row
+   * leaves the outbox only once its workflow has taken it; a failure leaves it for the alarm.
+   */
+  private async reportToWorkflows(): Promise<number> {
+    const rows = this.sql.all<{ task_id: string; workflow_id: string; state: string; result: string | null; error: string | null }>(
+      `SELECT * FROM workflow_outbox LIMIT 200`,
+    );
+    const byWorkflow = new Map<string, typeof rows>();
+    for (const r of rows) byWorkflow.set(r.workflow_id, [...(byWorkflow.get(r.workflow_id) ?? []), r]);
+    const sent = await Promise.allSettled(
+      [...byWorkflow].map(async ([workflowId, list]) => {
+        await this.env.WORKFLOWS.get(this.env.WORKFLOWS.idFromName(workflowId)).tasksFinished(
+          list.map((r) => ({ taskId: r.task_id, state: r.state, result: r.result, error: r.error })),
+        );
+        for (const r of list) this.sql.run(`DELETE FROM workflow_outbox WHERE task_id = ? AND state = ?`, r.task_id, r.state);
+      }),
+    );
+    const failed = sent.find((r) => r.status === 'rejected');
+    if (failed) throw (failed as PromiseRejectedResult).reason;
+    return rows.length;
   }
 
   override async alarm(): Promise<void> {

@@ -31,6 +31,7 @@ const SCHEMA = [
     ordering_key TEXT,
     parent_id TEXT,
     root_id TEXT,
+    workflow_id TEXT,
     created_at INTEGER NOT NULL,
     started_at INTEGER,
     finished_at INTEGER,
@@ -57,8 +58,18 @@ const SCHEMA = [
   // Task ids whose change D1 has not seen yet, with the version to write.
   `CREATE TABLE IF NOT EXISTS sync_outbox (id TEXT PRIMARY KEY, version INTEGER NOT NULL)`,
   `CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT)`,
+  // Final states of workflow tasks, until their WorkflowObject has taken them.
+  `CREATE TABLE IF NOT EXISTS workflow_outbox (
+    task_id TEXT PRIMARY KEY, workflow_id TEXT NOT NULL, state TEXT NOT NULL, result TEXT, error TEXT)`,
 ];
+
+/** Columns added after a table first shipped: objects made before get them here. */
+const ADDED_COLUMNS: [table: string, column: string, type: string][] = [['tasks', 'workflow_id', 'TEXT']];
 
 export function migrate(sql: Sql): void {
   for (const statement of SCHEMA) sql.run(statement);
+  for (const [table, column, type] of ADDED_COLUMNS) {
+    const has = sql.one(`SELECT 1 FROM pragma_table_info(?) WHERE name = ?`, table, column);
+    if (!has) sql.run(`ALTER TABLE ${table} ADD COLUMN ${column} ${type}`);
+  }
 }

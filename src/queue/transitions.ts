@@ -41,6 +41,7 @@ export interface LiveRow {
   ordering_key: string | null;
   parent_id: string | null;
   root_id: string | null;
+  workflow_id: string | null;
   created_at: number;
   started_at: number | null;
   finished_at: number | null;
@@ -145,6 +146,13 @@ function finish(
   );
   touch(s, id);
   s.finished.push(id);
+  // A workflow learns its task's end from a durable outbox, in this same transaction.
+  s.sql.run(
+    `INSERT INTO workflow_outbox (task_id, workflow_id, state, result, error)
+       SELECT id, workflow_id, state, result, error FROM tasks WHERE id = ? AND workflow_id IS NOT NULL
+     ON CONFLICT (task_id) DO UPDATE SET state = excluded.state, result = excluded.result, error = excluded.error`,
+    id,
+  );
   if (before && before.phase !== 'blocked') passOrderingKey(s, before.ordering_key);
 }
 
@@ -169,10 +177,10 @@ export function deliver(s: Step, specs: TaskSpec[]): number {
     const readyAt = t.eta ?? t.createdAt;
     s.sql.run(
       `INSERT INTO tasks (id, task, args, kwargs, lane, priority, phase, state, ready_at, expires_at,
-         max_retries, retry_delay, timeout, ordering_key, parent_id, root_id, created_at, version)
-       VALUES (?, ?, ?, ?, ?, ?, 'scheduled', 'delayed', ?, ?, ?, ?, ?, ?, ?, ?, ?, 0)`,
+         max_retries, retry_delay, timeout, ordering_key, parent_id, root_id, workflow_id, created_at, version)
+       VALUES (?, ?, ?, ?, ?, ?, 'scheduled', 'delayed', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0)`,
       t.id, t.task, t.args, t.kwargs, t.region ?? '', t.priority, readyAt, t.expiresAt,
-      t.maxRetries, t.retryDelay, t.timeout, t.orderingKey, t.parentId, t.rootId, t.createdAt,
+      t.maxRetries, t.retryDelay, t.timeout, t.orderingKey, t.parentId, t.rootId, t.workflowId ?? null, t.createdAt,
     );
     place(s, t.id, readyAt, t.orderingKey, t.expiresAt, 0);
     added++;

@@ -1,5 +1,6 @@
 // createClient: a typed HTTP client of the hub, for producers and for pull workers.
 import { HubError, TaskFailedError } from './errors.ts';
+import type { Workflow } from './canvas.ts';
 import type { TaskDefinition } from './task.ts';
 
 export interface ClientOptions {
@@ -71,9 +72,28 @@ export interface TaskHandle<R> {
   wait(options?: { timeoutSeconds?: number }): Promise<R>;
 }
 
+export interface WorkflowRecord<R = unknown> {
+  id: string;
+  shape: 'chain' | 'group' | 'chord';
+  state: 'running' | 'succeeded' | 'failed' | 'revoked';
+  result: R | null;
+  createdAt: string;
+  finishedAt: string | null;
+  tasks: { id: string; task: string; queue: string; step: number; state: string; result: unknown; error: { type: string; message: string } | null }[];
+}
+
+export interface WorkflowHandle<R> {
+  id: string;
+  /** Every task id of the workflow, in plan order (later steps exist once their turn comes). */
+  tasks: string[];
+  get(): Promise<WorkflowRecord<R>>;
+  /** The workflow's result once it succeeded; throws TaskFailedError if it failed or was revoked. */
+  wait(options?: { timeoutSeconds?: number }): Promise<R>;
+}
+
 const FINAL = new Set(['succeeded', 'failed', 'revoked', 'expired']);
 
-function enqueueBody(task: string, args: unknown[], options: EnqueueOptions, defaults: object): Record<string, unknown> {
+export function enqueueBody(task: string, args: unknown[], options: EnqueueOptions, defaults: object): Record<string, unknown> {
   const { eta, expires, ...rest } = options;
   const body: Record<string, unknown> = { ...defaults, ...rest, task, args };
   if (eta !== undefined) body.eta = eta instanceof Date ? eta.toISOString() : eta;
@@ -184,6 +204,27 @@ export function createClient(options: ClientOptions) {
       call<{ state: string; nextAttemptAt?: string }>('POST', `/v1/leases/${leaseId}/fail`, { error, ...opts }),
 
     release: (leaseId: string) => call<{ state: string }>('POST', `/v1/leases/${leaseId}/release`, {}),
+
+    /** Starts a workflow built with chain(), group() or chord(). */
+    async workflow<R>(w: Workflow<R>): Promise<WorkflowHandle<R>> {
+      const { id, tasks } = await call<{ id: string; tasks: string[] }>('POST', '/v1/workflows', w.request);
+      const get = () => call<WorkflowRecord<R>>('GET', `/v1/workflows/${id}`);
+      return {
+        id,
+        tasks,
+        get,
+        async wait(opts = {}) {
+          const deadline = Date.now() + (opts.timeoutSeconds ?? 300) * 1000;
+          for (let pause = 100; ; pause = Math.min(1000, pause * 2)) {
+            const record = await get();
+            if (record.state === 'succeeded') return record.result as R;
+            if (record.state !== 'running') throw new TaskFailedError(id, record.state, record.tasks.find((t) => t.error)?.error ?? null);
+            if (Date.now() >= deadline) throw new Error(`workflow ${id} is still running after the wait`);
+            await new Promise((r) => setTimeout(r, pause));
+          }
+        },
+      };
+    },
   };
 }
 

@@ -1,6 +1,6 @@
 // Types flow from defineTask to enqueue and wait: `npm test` type-checks this file (tsc) before running it.
 import { describe, expectTypeOf, it } from 'vitest';
-import { createClient, defineTask, type TaskHandle } from './index.ts';
+import { chain, chord, createClient, defineTask, group, link, sig, type TaskHandle, type Workflow } from './index.ts';
 
 const add = defineTask('math.add', async ([a, b]: [number, number]) => ({ sum: a + b }));
 const client = createClient({ url: 'http://127.0.0.1:9', token: 'unused' });
@@ -26,5 +26,21 @@ describe('the typed client', () => {
       expectTypeOf(ctx.signal).toEqualTypeOf<AbortSignal>();
       expectTypeOf(ctx.heartbeat).parameter(0).toEqualTypeOf<unknown>();
     });
+  });
+});
+
+describe('typed workflows', () => {
+  const count = defineTask('text.count', async ([text]: [string]) => text.length);
+  const total = defineTask('math.total', async ([counts]: [number[]]) => counts.reduce((a, b) => a + b, 0));
+  const label = defineTask('text.label', async ([n, unit]: [number, string]) => `${n} ${unit}`);
+
+  it('carries each step\'s result type into the next', () => {
+    expectTypeOf(chain(sig(count, ['abc']), link(label, ['chars']))).toEqualTypeOf<Workflow<string>>();
+    expectTypeOf(chord([sig(count, ['a']), sig(count, ['bb'])], link(total, []))).toEqualTypeOf<Workflow<number>>();
+    expectTypeOf(chain(group(sig(count, ['a']), sig(count, ['b'])), link(total, []), link(label, ['in all']))).toEqualTypeOf<Workflow<string>>();
+    // @ts-expect-error label wants a number first, but count... then label gives a string
+    void chain(sig(count, ['abc']), link(label, ['x']), link(label, ['y']));
+    // @ts-expect-error the chord body must take the header's results as a list
+    void chord([sig(count, ['a'])], link(label, ['x']));
   });
 });

@@ -1,0 +1,116 @@
+// Workflow routes: start a chain, group or chord; read its progress; revoke what has not run.
+import { Hono } from 'hono';
+import { newTaskId, ULID_PATTERN } from '../core/ids.ts';
+import type { Env } from '../env.ts';
+import { plan, taskIds, type Request } from '../workflow/plan.ts';
+import { requireEnqueue, type AuthVars } from './auth.ts';
+import { describeIssues, readJson } from './body.ts';
+import { checkSize } from './enqueue.ts';
+import { DroverError } from './errors.ts';
+import { iso } from './present.ts';
+import { signatureBody, type Signature } from './schemas.ts';
+
+export const workflows = new Hono<AuthVars>();
+
+const MAX_TASKS = 1000;
+const SHAPES = 'a workflow is {"chain": [...]}, {"group": [...]} or {"chord": {"header": [...], "body": {...}}}';
+
+function fail(message: string, path: string): never {
+  throw new DroverError('invalid_request', `invalid workflow: ${path ? `${path}: ` : ''}${message}`, { path });
+}
+
+function signature(value: unknown, path: string): Signature {
+  const parsed = signatureBody.safeParse(value);
+  if (!parsed.success) throw new DroverError('invalid_request', `invalid workflow: ${describeIssues(parsed.error, [path])}`, { path });
+  return parsed.data;
+}
+
+function list(value: unknown, path: string, min: number): unknown[] {
+  if (!Array.isArray(value) || value.length < min) fail(`must be a list of at least ${min} task${min > 1 ? 's' : ''}`, path);
+  return value as unknown[];
+}
+
+/** Checks a workflow request shape by shape, so a message names the exact step at fault. */
+function parseRequest(raw: unknown): Request {
+  const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+  if (!isObject(raw) || Object.keys(raw).length !== 1) fail(SHAPES, '');
+  if ('chain' in raw) {
+    return {
+      chain: list(raw.chain, 'chain', 1).map((step, i) =>
+        isObject(step) && 'group' in step
+          ? Object.keys(step).length === 1
+            ? { group: list(step.group, `chain[${i}].group`, 1).map((s, j) => signature(s, `chain[${i}].group[${j}]`)) }
+            : fail('a group step has only the key "group"', `chain[${i}]`)
+          : signature(step, `chain[${i}]`),
+      ),
+    };
+  }
+  if ('group' in raw) return { group: list(raw.group, 'group', 1).map((s, i) => signature(s, `group[${i}]`)) };
+  if ('chord' in raw) {
+    const c = raw.chord;
+    if (!isObject(c) || Object.keys(c).length !== 2 || !('header' in c) || !('body' in c)) fail('a chord is {"header": [...], "body": {...}}', 'chord');
+    return { chord: { header: list(c.header, 'chord.header', 1).map((s, i) => signature(s, `chord.header[${i}]`)), body: signature(c.body, 'chord.body') } };
+  }
+  return fail(SHAPES, '');
+}
+
+const parsed = (text: string | null) => (text === null ? null : JSON.parse(text));
+
+function stub(env: Env, id: string) {
+  return env.WORKFLOWS.get(env.WORKFLOWS.idFromName(id));
+}
+
+workflows.post('/', async (c) => {
+  requireEnqueue(c.var.principal);
+  const raw = await readJson(c, 16 * 1024 * 1024);
+  const request = parseRequest(raw);
+  const p = plan(request);
+  const ids = taskIds(p);
+  if (ids.length > MAX_TASKS) fail(`has ${ids.length} tasks; a workflow may have at most ${MAX_TASKS}`, '');
+  p.steps.forEach((step, i) => step.tasks.forEach((t, j) => checkSize(t.sig, i * 10_000 + j)));
+  const id = newTaskId();
+  await stub(c.env, id).start(id, p, Date.now());
+  return c.json({ id, tasks: ids }, 202);
+});
+
+async function view(env: Env, id: string) {
+  const found = ULID_PATTERN.test(id) ? await stub(env, id).describe() : null;
+  if (!found) throw new DroverError('not_found', `no workflow has the id "${id.slice(0, 64)}"`);
+  return found;
+}
+
+workflows.get('/:id', async (c) => {
+  requireEnqueue(c.var.principal);
+  const w = await view(c.env, c.req.param('id'));
+  // Tasks not ended yet: their live state is in the task record.
+  const open = w.steps.flatMap((s) => s.tasks).filter((t) => t.state === null).map((t) => t.id);
+  const live = new Map<string, string>();
+  if (open.length) {
+    const rows = await c.env.DB.prepare(`SELECT id, state FROM tasks WHERE id IN (SELECT value FROM json_each(?))`)
+      .bind(JSON.stringify(open))
+      .all<{ id: string; state: string }>();
+    for (const r of rows.results) live.set(r.id, r.state);
+  }
+  const tasks = w.steps.flatMap((s, step) =>
+    s.tasks.map((t) => ({ ...t, step, state: t.state ?? live.get(t.id) ?? 'pending', result: parsed(t.result), error: parsed(t.error) })),
+  );
+  return c.json({
+    id: w.id,
+    shape: w.shape,
+    state: w.state,
+    result: parsed(w.result),
+    createdAt: iso(w.createdAt),
+    finishedAt: iso(w.finishedAt),
+    tasks,
+  });
+});
+
+workflows.post('/:id/revoke', async (c) => {
+  requireEnqueue(c.var.principal);
+  const id = c.req.param('id');
+  await view(c.env, id);
+  const open = (await stub(c.env, id).revoke()) ?? [];
+  const outcomes = await Promise.all(open.map((t) => c.env.QUEUES.get(c.env.QUEUES.idFromName(t.queue)).revoke(t.id)));
+  return c.json({ state: (await view(c.env, id)).state, revoked: outcomes.filter((o) => o.ok).length });
+});
+
