@@ -21,6 +21,7 @@ export function taskSpec(over: Partial<TaskSpec> = {}): TaskSpec {
     orderingKey: null,
     parentId: null,
     rootId: null,
+    workflowId: null,
     createdAt,
     ...over,
   };
