@@ -82,6 +82,7 @@ args.push(
   '--var', `DROVER_TOKENS:${tokenList}`,
   '--var', `DROVER_REDELIVER_AFTER:${redeliverAfter}`,
 );
+if (process.env.DROVER_CORS_ORIGINS) args.push('--var', `DROVER_CORS_ORIGINS:${process.env.DROVER_CORS_ORIGINS}`);
 const child = spawn(process.execPath, args, { cwd: root, env: childEnv, stdio: ['ignore', 'inherit', 'inherit'] });
 
 let stopping = false;

@@ -12,6 +12,8 @@ export interface Env {
   WORKFLOWS: DurableObjectNamespace<WorkflowObject>;
   /** `token:scope[+scope...]`, comma-separated. A secret in production. */
   DROVER_TOKENS?: string;
+  /** Origins allowed to call /v1 from a browser, comma-separated; none by default. */
+  DROVER_CORS_ORIGINS?: string;
   /** Seconds before a recorded task the bus has not delivered is sent again. */
   DROVER_REDELIVER_AFTER?: string;
 }

@@ -1,5 +1,7 @@
 // The hub's HTTP app: health, auth on /v1, the route groups, and one error shape for everything.
 import { Hono } from 'hono';
+import { cors } from 'hono/cors';
+import { auditRoutes } from './audit.ts';
 import type { Env } from '../env.ts';
 import { authenticate, type AuthVars } from './auth.ts';
 import { DroverError, errorResponse, onError } from './errors.ts';
@@ -30,6 +32,12 @@ app.get('/', (c) =>
 <h1>drover</h1><p>The hub is running. The API lives under <code>/v1</code> (see PROTOCOL.md); health at <a href="/healthz">/healthz</a>.</p>`),
 );
 
+/** No CORS unless DROVER_CORS_ORIGINS names the origins (comma-separated) that may call the API from a browser. */
+app.use('/v1/*', async function corsIfConfigured(c, next) {
+  const origins = (c.env.DROVER_CORS_ORIGINS ?? '').split(',').map((o) => o.trim()).filter(Boolean);
+  if (origins.length === 0) return next();
+  return cors({ origin: origins, allowHeaders: ['authorization', 'content-type'], allowMethods: ['GET', 'POST', 'PUT', 'DELETE'], maxAge: 600 })(c, next);
+});
 app.use('/v1/*', authenticate);
 app.route('/v1/tasks', tasks);
 app.route('/v1/queues', claims);
@@ -37,6 +45,7 @@ app.route('/v1/queues', queues);
 app.route('/v1/leases', leases);
 app.route('/v1/schedules', schedules);
 app.route('/v1/workflows', workflows);
+app.route('/v1/audit', auditRoutes);
 
 export type App = typeof app;
 export type { Env };

@@ -2,6 +2,7 @@
 import { Hono } from 'hono';
 import { queueNames } from '../db/records.ts';
 import type { Env } from '../env.ts';
+import { audit } from './audit.ts';
 import { requireAdmin, type AuthVars } from './auth.ts';
 import { parseWith, readJson } from './body.ts';
 import { presentDead } from './present.ts';
@@ -32,6 +33,7 @@ for (const action of ['pause', 'resume'] as const) {
     requireAdmin(c.var.principal);
     const name = parseWith(queueName, c.req.param('queue'), 'queue name');
     const paused = await stub(c.env, name).setPaused(action === 'pause');
+    await audit(c, `queue.${action}`, name);
     return c.json({ name, paused });
   });
 }
@@ -50,5 +52,17 @@ queues.post('/:queue/dead/replay', async (c) => {
   const hasBody = c.req.header('content-length') !== '0' && c.req.raw.body !== null;
   const body = hasBody ? parseWith(replayBody, await readJson(c, 1024 * 1024), 'replay') : {};
   const replayed = await stub(c.env, name).replay(body.ids ?? null);
+  await audit(c, 'dead.replay', name, { ids: body.ids ?? 'all', replayed });
   return c.json({ replayed });
+});
+
+/** Purges dead letters (all, or the given ids): they are gone from the queue; their D1 record stays. */
+queues.delete('/:queue/dead', async (c) => {
+  requireAdmin(c.var.principal);
+  const name = parseWith(queueName, c.req.param('queue'), 'queue name');
+  const hasBody = c.req.header('content-length') !== '0' && c.req.raw.body !== null;
+  const body = hasBody ? parseWith(replayBody, await readJson(c, 1024 * 1024), 'purge') : {};
+  const purged = await stub(c.env, name).purgeDead(body.ids ?? null);
+  await audit(c, 'dead.purge', name, { ids: body.ids ?? 'all', purged });
+  return c.json({ purged });
 });

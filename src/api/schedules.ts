@@ -4,6 +4,7 @@ import { beatObject } from '../beat/BeatObject.ts';
 import { createSchedule, deleteSchedule, getSchedule, listSchedules, updateSchedule } from '../beat/store.ts';
 import type { ScheduleRow } from '../db/schema.ts';
 import type { Env } from '../env.ts';
+import { audit } from './audit.ts';
 import { requireAdmin, type AuthVars } from './auth.ts';
 import { parseWith, readJson } from './body.ts';
 import { DroverError } from './errors.ts';
@@ -57,6 +58,7 @@ schedules.post('/', async (c) => {
   const def = parseWith(scheduleBody, await readJson(c, 256 * 1024), 'schedule');
   if (!(await createSchedule(c.env.DB, def, 'api', Date.now()))) throw new DroverError('conflict', `a schedule with the id "${def.id}" exists already`);
   await beatObject(c.env).arm();
+  await audit(c, 'schedule.create', def.id, def);
   return c.json(present((await getSchedule(c.env.DB, def.id))!), 201);
 });
 
@@ -71,6 +73,7 @@ schedules.put('/:id', async (c) => {
   if (body.id !== undefined && body.id !== row.id) throw new DroverError('invalid_request', 'the id in the body differs from the id in the path');
   await updateSchedule(c.env.DB, { ...body, id: row.id }, Date.now());
   await beatObject(c.env).arm();
+  await audit(c, 'schedule.update', row.id, body);
   return c.json(present((await getSchedule(c.env.DB, row.id))!));
 });
 
@@ -79,5 +82,6 @@ schedules.delete('/:id', async (c) => {
   notDeclared(row);
   await deleteSchedule(c.env.DB, row.id);
   await beatObject(c.env).arm();
+  await audit(c, 'schedule.delete', row.id);
   return c.json({ id: row.id, deleted: true });
 });

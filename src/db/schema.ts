@@ -100,3 +100,18 @@ export const schedules = sqliteTable(
 );
 
 export type ScheduleRow = typeof schedules.$inferSelect;
+
+/** What admins did: pause, resume, replay, purge, schedule changes. Read with GET /v1/audit. */
+export const auditLog = sqliteTable(
+  'audit_log',
+  {
+    id: integer('id').primaryKey({ autoIncrement: true }),
+    at: integer('at').notNull(),
+    /** The acting token's fingerprint (never the token). */
+    actor: text('actor').notNull(),
+    action: text('action').notNull(),
+    target: text('target').notNull(),
+    details: text('details'),
+  },
+  (t) => [index('audit_log_at').on(t.at)],
+);

@@ -319,6 +319,15 @@ export class QueueObject extends DurableObject<Env> {
     return this.transact((s) => t.replay(s, ids, 10_000));
   }
 
+  /** Removes dead letters (not ones whose last change D1 has yet to see). */
+  async purgeDead(ids: string[] | null): Promise<number> {
+    const filter = ids ? ` AND id IN (SELECT value FROM json_each(?))` : '';
+    const params = ids ? [JSON.stringify(ids)] : [];
+    return this.transact((s) =>
+      s.sql.run(`DELETE FROM tasks WHERE phase = 'dead' AND id NOT IN (SELECT id FROM sync_outbox)${filter}`, ...params),
+    );
+  }
+
   async setPaused(paused: boolean): Promise<boolean> {
     this.sql.run(`INSERT INTO meta (key, value) VALUES ('paused', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value`, paused ? '1' : '0');
     this.paused = paused;
