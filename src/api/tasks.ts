@@ -1,6 +1,8 @@
 // Task routes: enqueue one or a batch, read, list, revoke.
 import { Hono } from 'hono';
 import { send } from '../bus/envelope.ts';
+import declaredRoutes from '../../routes.ts';
+import { compileRoutes, routed } from '../core/routes.ts';
 import { isFinal, type TaskSpec } from '../core/states.ts';
 import { ULID_PATTERN } from '../core/ids.ts';
 import { getTaskRow, listTaskRows, recordTasks } from '../db/records.ts';
@@ -16,6 +18,9 @@ import { batchBody, enqueueBody, listQuery, waitQuery } from './schemas.ts';
 const MAX_BATCH_BYTES = 16 * 1024 * 1024;
 
 export const tasks = new Hono<AuthVars>();
+
+/** routes.ts, checked when the hub loads: a bad table fails the deploy, not an enqueue. */
+export const route = compileRoutes(declaredRoutes);
 
 function queueStub(env: Env, queue: string) {
   return env.QUEUES.get(env.QUEUES.idFromName(queue));
@@ -38,7 +43,7 @@ async function enqueue(env: Env, specs: TaskSpec[]) {
 tasks.post('/', async (c) => {
   requireEnqueue(c.var.principal);
   const raw = await readJson(c, MAX_TASK_BYTES);
-  const body = parseWith(enqueueBody, raw, 'task');
+  const body = routed(raw as object, parseWith(enqueueBody, raw, 'task'), route);
   const [result] = await enqueue(c.env, [toSpec(body, Date.now())]);
   return c.json(result, result.duplicate ? 200 : 202);
 });
@@ -56,7 +61,7 @@ tasks.post('/batch', async (c) => {
         issues: parsed.error.issues.map((i) => ({ path: i.path.map(String), message: i.message })),
       });
     }
-    return toSpec(parsed.data, now);
+    return toSpec(routed(entry as object, parsed.data, route), now);
   });
   return c.json({ tasks: await enqueue(c.env, specs) }, 202);
 });

@@ -5,7 +5,9 @@ import type { Env } from '../env.ts';
 import { plan, taskIds, type Request } from '../workflow/plan.ts';
 import { requireEnqueue, type AuthVars } from './auth.ts';
 import { describeIssues, readJson } from './body.ts';
+import { routed } from '../core/routes.ts';
 import { checkSize } from './enqueue.ts';
+import { route } from './tasks.ts';
 import { DroverError } from './errors.ts';
 import { iso } from './present.ts';
 import { signatureBody, type Signature } from './schemas.ts';
@@ -22,7 +24,7 @@ function fail(message: string, path: string): never {
 function signature(value: unknown, path: string): Signature {
   const parsed = signatureBody.safeParse(value);
   if (!parsed.success) throw new DroverError('invalid_request', `invalid workflow: ${describeIssues(parsed.error, [path])}`, { path });
-  return parsed.data;
+  return routed(value as object, parsed.data, route);
 }
 
 function list(value: unknown, path: string, min: number): unknown[] {

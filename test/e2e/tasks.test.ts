@@ -160,3 +160,17 @@ describe('listing', () => {
     expect(succeeded.body.tasks.map((t: any) => t.id)).toEqual([job.id]);
   });
 });
+
+describe('task routes (routes.ts)', () => {
+  it('send scrape.cn.* tasks to queue scrape, region cn, unless the producer chose', async () => {
+    const name = `scrape.cn.${uniqueQueue('page')}`;
+    const routedTask = await api.post('/v1/tasks', { task: name, args: ['https://example.cn'] });
+    expect((await api.get(`/v1/tasks/${routedTask.body.id}`)).body).toMatchObject({ queue: 'scrape', region: 'cn', priority: 5 });
+    const own = uniqueQueue();
+    const chosen = await api.post('/v1/tasks/batch', { tasks: [{ task: name, queue: own, region: null }, { task: name, priority: 8 }] });
+    const [a, b] = await Promise.all(chosen.body.tasks.map((t: any) => api.get(`/v1/tasks/${t.id}`).then((r) => r.body)));
+    expect(a).toMatchObject({ queue: own, region: null });
+    expect(b).toMatchObject({ queue: 'scrape', region: 'cn', priority: 8 });
+    for (const t of [routedTask.body, b]) await api.post(`/v1/tasks/${t.id}/revoke`);
+  });
+});
