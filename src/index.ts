@@ -4,18 +4,20 @@ import { beatObject } from './beat/BeatObject.ts';
 import { runBeat } from './beat/tick.ts';
 import { consume } from './bus/consumer.ts';
 import { redeliver } from './bus/redeliver.ts';
+import { sweepRetention } from './db/retention.ts';
 import type { Env } from './env.ts';
 
 export { BeatObject } from './beat/BeatObject.ts';
 export { QueueObject } from './queue/QueueObject.ts';
 export { WorkflowObject } from './workflow/WorkflowObject.ts';
 
-/** The cron trigger: beat's due slots, the interval alarm kept armed, and the bus redelivery sweep. */
+/** The cron trigger: beat's due slots, the interval alarm kept armed, the bus redelivery sweep, retention. */
 async function scheduled(controller: ScheduledController, env: Env): Promise<void> {
   const results = await Promise.allSettled([
     runBeat(env, controller.scheduledTime),
     beatObject(env).arm(),
     redeliver(env, controller.scheduledTime),
+    sweepRetention(env.DB, controller.scheduledTime),
   ]);
   for (const r of results) if (r.status === 'rejected') console.error('scheduled work failed', r.reason);
 }

@@ -6,7 +6,7 @@ import { audit } from './audit.ts';
 import { requireAdmin, type AuthVars } from './auth.ts';
 import { parseWith, readJson } from './body.ts';
 import { presentDead } from './present.ts';
-import { deadQuery, queueName, replayBody } from './schemas.ts';
+import { deadQuery, queueConfigBody, queueName, replayBody } from './schemas.ts';
 
 export const queues = new Hono<AuthVars>();
 
@@ -14,8 +14,16 @@ function stub(env: Env, queue: string) {
   return env.QUEUES.get(env.QUEUES.idFromName(queue));
 }
 
+type Config = { retentionMs: number | null; rateLimit: string | null; concurrency: number | null };
+
+/** A queue's settings as the API shows and takes them: durations in seconds. */
+function presentConfig(c: Config) {
+  return { retentionSeconds: c.retentionMs === null ? null : c.retentionMs / 1000, rateLimit: c.rateLimit, concurrency: c.concurrency };
+}
+
 async function describe(env: Env, name: string) {
-  return { name, ...(await stub(env, name).stats()) };
+  const { config, ...stats } = await stub(env, name).stats();
+  return { name, ...stats, config: presentConfig(config) };
 }
 
 queues.get('/', async (c) => {
@@ -65,4 +73,24 @@ queues.delete('/:queue/dead', async (c) => {
   const purged = await stub(c.env, name).purgeDead(body.ids ?? null);
   await audit(c, 'dead.purge', name, { ids: body.ids ?? 'all', purged });
   return c.json({ purged });
+});
+
+/** Sets a queue's retention, rate limit and concurrency limit (admin). */
+queues.put('/:queue/config', async (c) => {
+  requireAdmin(c.var.principal);
+  const name = parseWith(queueName, c.req.param('queue'), 'queue name');
+  const body = parseWith(queueConfigBody, await readJson(c, 64 * 1024), 'queue config');
+  const patch = {
+    ...(body.retentionSeconds !== undefined && { retentionMs: body.retentionSeconds === null ? null : Math.round(body.retentionSeconds * 1000) }),
+    ...(body.rateLimit !== undefined && { rateLimit: body.rateLimit }),
+    ...(body.concurrency !== undefined && { concurrency: body.concurrency }),
+  };
+  const config = await stub(c.env, name).configure(patch);
+  await c.env.DB.prepare(
+    `INSERT INTO queues (name, created_at, retention_ms) VALUES (?, ?, ?) ON CONFLICT (name) DO UPDATE SET retention_ms = excluded.retention_ms`,
+  )
+    .bind(name, Date.now(), config.retentionMs)
+    .run();
+  await audit(c, 'queue.config', name, body);
+  return c.json({ name, config: presentConfig(config) });
 });

@@ -1,6 +1,7 @@
 // The request schemas of the HTTP API: the one place names, ranges and defaults of PROTOCOL.md are checked.
 import { z } from 'zod';
 import { checkTimezone, parseCron } from '../beat/slots.ts';
+import { parseRate } from '../core/limits.ts';
 
 export const TASK_NAME = /^[A-Za-z0-9_.:/-]{1,200}$/;
 export const QUEUE_NAME = /^[a-z0-9_-]{1,64}$/;
@@ -171,3 +172,14 @@ export const scheduleBody = checkTiming(
 );
 export const scheduleUpdateBody = checkTiming(z.strictObject({ id: z.string().optional(), ...scheduleFields }));
 export type ScheduleDefinition = z.output<typeof scheduleBody>;
+
+/** A queue's settings; a field left out keeps its value, null restores the default. */
+export const queueConfigBody = z.strictObject({
+  retentionSeconds: z.number().min(1, 'must be at least 1 second').max(MAX_DELAY_SECONDS).nullable().optional(),
+  rateLimit: z
+    .string()
+    .refine((r) => parseRate(r) !== null, 'must look like "10/s", "100/m" or "1000/h"')
+    .nullable()
+    .optional(),
+  concurrency: z.number().int('must be a whole number').min(1).max(100_000).nullable().optional(),
+});

@@ -46,6 +46,8 @@ export const tasks = sqliteTable(
     index('tasks_undelivered').on(t.createdAt).where(sql`version = 0`),
     // A schedule's tasks carry the key schedule:<id>:<slot>, so they are found by key range.
     index('tasks_idempotency_key').on(t.idempotencyKey),
+    // Retention removes a queue's oldest finished records, a bounded batch at a time.
+    index('tasks_queue_finished').on(t.queue, t.finishedAt),
   ],
 );
 
@@ -60,6 +62,8 @@ export const idempotencyKeys = sqliteTable('idempotency_keys', {
 export const queues = sqliteTable('queues', {
   name: text('name').primaryKey(),
   createdAt: integer('created_at').notNull(),
+  /** How long finished task records are kept; null: the default, 7 days. */
+  retentionMs: integer('retention_ms'),
 });
 
 export type TaskRow = typeof tasks.$inferSelect;

@@ -2,6 +2,7 @@
 import { DurableObject } from 'cloudflare:workers';
 import type { TaskError, TaskSpec } from '../core/states.ts';
 import { isFinal } from '../core/states.ts';
+import { parseRate, TokenBucket } from '../core/limits.ts';
 import type { Env } from '../env.ts';
 import { Sql } from './sql.ts';
 import { flushToD1 } from './sync.ts';
@@ -9,8 +10,18 @@ import { migrate } from './tables.ts';
 import * as t from './transitions.ts';
 import { RegionWaker } from './wake.ts';
 
-/** Finished tasks stay in the object this long (D1 keeps them for good). */
-const RETENTION_MS = 7 * 24 * 3600 * 1000;
+/** Finished tasks are kept this long unless the queue's config says otherwise. */
+export const DEFAULT_RETENTION_MS = 7 * 24 * 3600 * 1000;
+
+/** A queue's own settings (PUT /v1/queues/:queue/config). */
+export interface QueueConfig {
+  /** How long finished tasks are kept, here and in D1; dead letters stay until replayed or purged. */
+  retentionMs: number | null;
+  /** "10/s", "100/m", "1000/h": claims handed out across all workers together. */
+  rateLimit: string | null;
+  /** At most this many of the queue's tasks running at once, across all workers. */
+  concurrency: number | null;
+}
 /** While D1 has not taken every change, the alarm tries again this often. */
 const FLUSH_RETRY_MS = 2000;
 /** Work the alarm does per wake; the rest waits for the next (immediate) wake. */
@@ -41,6 +52,7 @@ export interface QueueStats {
   /** Since the object last started. */
   claimCalls: number;
   regionWakes: number;
+  config: QueueConfig;
 }
 
 export interface DeadTask {
@@ -71,6 +83,8 @@ export class QueueObject extends DurableObject<Env> {
   private name: string | null = null;
   /** Claim calls served, HTTP and RPC alike: an idle system should make none. */
   private claimCalls = 0;
+  private config: QueueConfig = { retentionMs: null, rateLimit: null, concurrency: null };
+  private bucket: TokenBucket | null = null;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -80,10 +94,61 @@ export class QueueObject extends DurableObject<Env> {
       migrate(this.sql);
       this.name = this.sql.one<{ value: string }>(`SELECT value FROM meta WHERE key = 'name'`)?.value ?? null;
       this.paused = this.sql.one<{ value: string }>(`SELECT value FROM meta WHERE key = 'paused'`)?.value === '1';
+      const saved = this.sql.one<{ value: string }>(`SELECT value FROM meta WHERE key = 'config'`)?.value;
+      if (saved) this.applyConfig(JSON.parse(saved));
       this.alarmAt = await ctx.storage.getAlarm();
       // Overdue work survives a restart in the tables, not in memory: look again now.
       this.rearm(true);
     });
+  }
+
+  private retentionMs(): number {
+    return this.config.retentionMs ?? DEFAULT_RETENTION_MS;
+  }
+
+  private applyConfig(config: QueueConfig): void {
+    const rateChanged = config.rateLimit !== this.config.rateLimit;
+    this.config = config;
+    if (rateChanged) {
+      const rate = config.rateLimit ? parseRate(config.rateLimit) : null;
+      this.bucket = rate ? new TokenBucket(rate, Date.now()) : null;
+    }
+  }
+
+  /** Changes the queue's settings; fields left out keep their value, null clears one. */
+  async configure(patch: Partial<QueueConfig>): Promise<QueueConfig> {
+    const next = { ...this.config, ...patch };
+    this.sql.run(`INSERT INTO meta (key, value) VALUES ('config', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value`, JSON.stringify(next));
+    this.applyConfig(next);
+    this.wakeClaims();
+    this.rearm(true);
+    return next;
+  }
+
+  private wakeClaims(): void {
+    for (const wake of [...this.claimWaiters]) wake();
+  }
+
+  /**
+   * How many jobs a claim may take now under the queue's limits, and if none, how
+   * long until one frees (a token comes due; a finished lease wakes claims itself).
+   */
+  private allowance(want: number): { max: number; retryMs: number | null } {
+    let max = want;
+    let retryMs: number | null = null;
+    if (this.config.concurrency !== null) {
+      const running = this.sql.one<{ n: number }>(`SELECT COUNT(*) AS n FROM tasks WHERE phase = 'leased'`)!.n;
+      max = Math.min(max, this.config.concurrency - running);
+    }
+    if (this.bucket) {
+      const now = Date.now();
+      const tokens = this.bucket.available(now);
+      if (tokens < max) {
+        max = tokens;
+        if (tokens <= 0) retryMs = this.bucket.waitMs(now);
+      }
+    }
+    return { max: Math.max(0, max), retryMs };
   }
 
   /** Runs one transition in one transaction, then wakes whoever its commit concerns. */
@@ -109,7 +174,7 @@ export class QueueObject extends DurableObject<Env> {
    */
   private rearm(force: boolean): void {
     const step = t.newStep(this.sql);
-    let at = t.nextWakeAt(step, RETENTION_MS);
+    let at = t.nextWakeAt(step, this.retentionMs());
     if (this.sql.one(`SELECT 1 FROM sync_outbox LIMIT 1`) || this.sql.one(`SELECT 1 FROM workflow_outbox LIMIT 1`)) {
       const retry = Date.now() + FLUSH_RETRY_MS;
       at = at === null ? retry : Math.min(at, retry);
@@ -174,12 +239,12 @@ export class QueueObject extends DurableObject<Env> {
 
   override async alarm(): Promise<void> {
     this.alarmAt = null;
-    this.transact((s) => {
+    this.freeingSlot(this.transact((s) => {
       t.expireDue(s, ALARM_BATCH);
       t.expireLeases(s, ALARM_BATCH);
       t.promoteDue(s, ALARM_BATCH);
-      t.purgeFinished(s, RETENTION_MS, ALARM_BATCH);
-    });
+      t.purgeFinished(s, this.retentionMs(), ALARM_BATCH);
+    }));
     if (this.flushing) await this.flushing;
     this.rearm(true);
   }
@@ -195,13 +260,19 @@ export class QueueObject extends DurableObject<Env> {
     return this.transact((s) => t.deliver(s, specs));
   }
 
-  /** Claims jobs; with `waitMs`, holds the call until work arrives or the wait ends. */
+  /**
+   * Claims jobs; with `waitMs`, holds the call until work arrives or the wait ends.
+   * The queue's rate and concurrency limits cap `max`, so a claim over the limit reads
+   * nothing and waits, rather than scanning past tasks it may not take.
+   */
   async claim(req: t.ClaimRequest, waitMs: number): Promise<t.ClaimedRow[]> {
     this.learnName(req.queue);
     this.claimCalls++;
     const deadline = Date.now() + waitMs;
     for (;;) {
-      const jobs = this.paused ? [] : this.transact((s) => t.claim(s, req));
+      const { max, retryMs } = this.paused ? { max: 0, retryMs: null } : this.allowance(req.max);
+      const jobs = max > 0 ? this.transact((s) => t.claim(s, { ...req, max })) : [];
+      if (jobs.length && this.bucket) this.bucket.take(jobs.length, Date.now());
       const left = deadline - Date.now();
       if (jobs.length || left <= 0) return jobs;
       await new Promise<void>((resolve) => {
@@ -210,7 +281,7 @@ export class QueueObject extends DurableObject<Env> {
           this.claimWaiters.delete(wake);
           resolve();
         };
-        const timer = setTimeout(wake, left);
+        const timer = setTimeout(wake, retryMs === null ? left : Math.min(left, retryMs));
         this.claimWaiters.add(wake);
       });
     }
@@ -221,20 +292,26 @@ export class QueueObject extends DurableObject<Env> {
   }
 
   async ack(leaseId: string, owner: string | null, result: string) {
-    return this.transact((s) => t.ack(s, leaseId, owner, result));
+    return this.freeingSlot(this.transact((s) => t.ack(s, leaseId, owner, result)));
+  }
+
+  /** A lease that ended frees a concurrency slot: claims waiting on the limit may go on. */
+  private freeingSlot<T>(out: T): T {
+    if (this.config.concurrency !== null) this.wakeClaims();
+    return out;
   }
 
   /** Acks many leases in one transaction; each gets its own outcome. */
   async ackMany(acks: { leaseId: string; result: string }[], owner: string | null) {
-    return this.transact((s) => acks.map((a) => t.ack(s, a.leaseId, owner, a.result)));
+    return this.freeingSlot(this.transact((s) => acks.map((a) => t.ack(s, a.leaseId, owner, a.result))));
   }
 
   async release(leaseId: string, owner: string | null) {
-    return this.transact((s) => t.release(s, leaseId, owner));
+    return this.freeingSlot(this.transact((s) => t.release(s, leaseId, owner)));
   }
 
   async fail(leaseId: string, owner: string | null, error: TaskError, retry: boolean, delaySeconds: number | null) {
-    return this.transact((s) => t.fail(s, leaseId, owner, error, retry, delaySeconds));
+    return this.freeingSlot(this.transact((s) => t.fail(s, leaseId, owner, error, retry, delaySeconds)));
   }
 
   async revoke(id: string) {
@@ -284,7 +361,7 @@ export class QueueObject extends DurableObject<Env> {
     );
     const stats: QueueStats = {
       ready: 0, delayed: 0, running: 0, failed: 0, paused: this.paused, regions: {},
-      claimCalls: this.claimCalls, regionWakes: this.regions.wakes,
+      claimCalls: this.claimCalls, regionWakes: this.regions.wakes, config: this.config,
     };
     for (const { lane, state, n } of rows) {
       const key = state === 'queued' ? 'ready' : state === 'delayed' ? 'delayed' : state === 'running' ? 'running' : 'failed';

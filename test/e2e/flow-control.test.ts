@@ -1,0 +1,92 @@
+// Flow control against npm start: a queue's rate and concurrency limits hold for all workers together; retention.
+import { describe, expect, inject, it } from 'vitest';
+import { Api, TOKENS, claimAll, sleep, uniqueQueue } from './system.ts';
+import { spawnWorker } from './workers.ts';
+
+const url = inject('hubUrl');
+const api = new Api(url);
+
+async function tasksOf(queue: string): Promise<any[]> {
+  return (await api.get(`/v1/tasks?queue=${queue}&limit=500`)).body.tasks;
+}
+
+describe('a rate limit', () => {
+  it('holds 5/s within a second\'s slack over 10 s, with 4 workers pulling hard', async () => {
+    const queue = uniqueQueue('rate');
+    expect((await api.request('PUT', `/v1/queues/${queue}/config`, { rateLimit: '5/s' })).body.config).toMatchObject({ rateLimit: '5/s' });
+    await api.post('/v1/tasks/batch', { tasks: Array.from({ length: 150 }, (_, i) => ({ task: 'test.echo', args: [i], queue })) });
+    const workers = Array.from({ length: 4 }, (_, i) => spawnWorker({ url, token: TOKENS.consume, queue, name: `rate-${i}`, concurrency: 8 }));
+    await sleep(13_000);
+    for (const w of workers) w.signal('SIGTERM');
+    await Promise.all(workers.map((w) => w.exited));
+    const starts = (await tasksOf(queue)).filter((t) => t.startedAt).map((t) => Date.parse(t.startedAt)).sort((a, b) => a - b);
+    const first = starts[0];
+    const inTen = starts.filter((s) => s < first + 10_000).length;
+    console.log(`rate limit 5/s: ${inTen} tasks started in the first 10 s, ${starts.length} in all`);
+    expect(inTen).toBeLessThanOrEqual(5 * 11);
+    expect(inTen).toBeGreaterThanOrEqual(5 * 9);
+    expect(new Set((await tasksOf(queue)).filter((t) => t.worker).map((t) => t.worker)).size).toBeGreaterThan(1);
+  });
+});
+
+describe('a concurrency limit', () => {
+  it('never lets more than 2 of the queue\'s tasks run at once, across workers', async () => {
+    const queue = uniqueQueue('conc');
+    await api.request('PUT', `/v1/queues/${queue}/config`, { concurrency: 2 });
+    await api.post('/v1/tasks/batch', { tasks: Array.from({ length: 12 }, () => ({ task: 'test.nap', args: [300], queue })) });
+    const workers = [0, 1, 2].map((i) => spawnWorker({ url, token: TOKENS.consume, queue, name: `conc-${i}`, concurrency: 4 }));
+    try {
+      for (let i = 0; i < 100; i++) {
+        const stats = (await api.get(`/v1/queues/${queue}`)).body;
+        expect(stats.running).toBeLessThanOrEqual(2);
+        if (stats.ready + stats.running === 0) break;
+        await sleep(100);
+      }
+    } finally {
+      for (const w of workers) w.signal('SIGTERM');
+      await Promise.all(workers.map((w) => w.exited));
+    }
+    const done = await tasksOf(queue);
+    expect(done.every((t) => t.state === 'succeeded')).toBe(true);
+    // From the record: at no instant were more than 2 running.
+    const edges = done.flatMap((t) => [[Date.parse(t.startedAt), 1], [Date.parse(t.finishedAt), -1]]).sort((a, b) => a[0] - b[0] || a[1] - b[1]);
+    let running = 0;
+    let most = 0;
+    for (const [, d] of edges) most = Math.max(most, (running += d));
+    expect(most).toBe(2);
+  });
+});
+
+describe('retention', () => {
+  it('removes finished records after the queue\'s retention, and keeps dead letters', async () => {
+    const queue = uniqueQueue('keep');
+    await api.request('PUT', `/v1/queues/${queue}/config`, { retentionSeconds: 1 });
+    const made = await api.post('/v1/tasks/batch', { tasks: [{ task: 'a', queue }, { task: 'b', queue }, { task: 'dies', queue, maxRetries: 0 }] });
+    for (const job of await claimAll(api, queue, 3, { max: 3 })) {
+      if (job.task === 'dies') await api.post(`/v1/leases/${job.leaseId}/fail`, { error: { type: 'E', message: 'e' } });
+      else await api.post(`/v1/leases/${job.leaseId}/ack`, { result: 1 });
+    }
+    const [a, , dead] = made.body.tasks.map((t: any) => t.id);
+    expect((await api.get(`/v1/tasks/${a}`)).status).toBe(200);
+    await sleep(2500);
+    // The cron trigger sweeps D1 (npm start fires it each minute; here, now).
+    await fetch(`${url}/cdn-cgi/handler/scheduled?cron=${encodeURIComponent('* * * * *')}&time=${Date.now()}`).then((r) => r.arrayBuffer());
+    await sleep(500);
+    expect((await api.get(`/v1/tasks/${a}`)).status).toBe(404);
+    expect((await tasksOf(queue)).map((t) => t.id)).toEqual([dead]);
+    expect((await api.get(`/v1/queues/${queue}/dead`)).body.tasks.map((t: any) => t.id)).toEqual([dead]);
+  });
+});
+
+describe('queue config', () => {
+  it('is validated, admin only, and shown with the queue', async () => {
+    const queue = uniqueQueue('cfg');
+    for (const body of [{ rateLimit: '5/d' }, { rateLimit: '0/s' }, { concurrency: 0 }, { concurrency: 1.5 }, { retentionSeconds: -1 }, { other: 1 }]) {
+      expect((await api.request('PUT', `/v1/queues/${queue}/config`, body)).status, JSON.stringify(body)).toBe(400);
+    }
+    expect((await api.as(TOKENS.enqueue).request('PUT', `/v1/queues/${queue}/config`, { concurrency: 3 })).status).toBe(403);
+    await api.request('PUT', `/v1/queues/${queue}/config`, { concurrency: 3, rateLimit: '100/m' });
+    await api.request('PUT', `/v1/queues/${queue}/config`, { rateLimit: null });
+    expect((await api.get(`/v1/queues/${queue}`)).body.config).toEqual({ retentionSeconds: null, rateLimit: null, concurrency: 3 });
+  });
+});
