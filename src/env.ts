@@ -1,5 +1,6 @@
 // The bindings and settings the hub Worker runs with (wrangler.toml, secrets, --var).
 import type { BeatObject } from './beat/BeatObject.ts';
+import type { HttpRunnerObject } from './http/HttpRunnerObject.ts';
 import type { QueueObject } from './queue/QueueObject.ts';
 import type { WorkflowObject } from './workflow/WorkflowObject.ts';
 import type { Envelope } from './bus/envelope.ts';
@@ -10,8 +11,13 @@ export interface Env {
   QUEUES: DurableObjectNamespace<QueueObject>;
   BEAT: DurableObjectNamespace<BeatObject>;
   WORKFLOWS: DurableObjectNamespace<WorkflowObject>;
+  HTTP_RUNNER: DurableObjectNamespace<HttpRunnerObject>;
   /** `token:scope[+scope...]`, comma-separated. A secret in production. */
   DROVER_TOKENS?: string;
+  /** Secrets that sign HTTP tasks and callbacks, comma-separated; the first signs (all sign, for rotation). */
+  DROVER_SIGNING_KEYS?: string;
+  /** Hosts or IPv4 CIDRs that HTTP tasks and callbacks may reach although private or loopback. */
+  DROVER_HTTP_ALLOW?: string;
   /** Origins allowed to call /v1 from a browser, comma-separated; none by default. */
   DROVER_CORS_ORIGINS?: string;
   /** Seconds before a recorded task the bus has not delivered is sent again. */

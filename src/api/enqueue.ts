@@ -1,6 +1,7 @@
 // From a validated enqueue body to a task spec: defaults applied, times resolved, size checked.
 import { newTaskId } from '../core/ids.ts';
 import type { TaskSpec } from '../core/states.ts';
+import { allowList, refusal } from '../worker/http-task.ts';
 import { DroverError } from './errors.ts';
 import type { EnqueueBody } from './schemas.ts';
 
@@ -31,8 +32,28 @@ export function toSpec(body: EnqueueBody, now: number): TaskSpec {
     orderingKey: body.orderingKey ?? null,
     parentId: null,
     rootId: null,
+    ...(body.http && { http: body.http }),
+    ...(body.callback && { callback: body.callback }),
     createdAt: now,
   };
+}
+
+/**
+ * Refuses, at the door, an HTTP task or callback the hub could not make: a URL that is
+ * not https or points at a private address (unless DROVER_HTTP_ALLOW lists it), or no
+ * signing key to sign it with. `where` names the task within a batch or workflow.
+ */
+export function checkTargets(env: { DROVER_SIGNING_KEYS?: string; DROVER_HTTP_ALLOW?: string }, body: Pick<EnqueueBody, 'http' | 'callback'>, where = ''): void {
+  if (!body.http && !body.callback) return;
+  const at = where ? `${where}.` : '';
+  if (allowList(env.DROVER_SIGNING_KEYS).length === 0) {
+    throw new DroverError('invalid_request', `${at}http and callbacks need signing keys, and this hub has none: set DROVER_SIGNING_KEYS`);
+  }
+  const allow = allowList(env.DROVER_HTTP_ALLOW);
+  for (const [field, url] of [['http.url', body.http?.url], ['callback.url', body.callback?.url]] as const) {
+    const refused = url === undefined ? null : refusal(url, allow);
+    if (refused) throw new DroverError('invalid_request', `${at}${field} ${refused}`, { field: `${at}${field}` });
+  }
 }
 
 /** Refuses a task whose JSON is over the bus's message limit; `index` names it within a batch. */

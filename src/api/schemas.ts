@@ -39,8 +39,26 @@ const taskFields = {
   timeout: z.number().positive('must be a positive number of seconds').max(MAX_LEASE_SECONDS).default(60),
 };
 
+/** Headers an HTTP task may not set: the request's framing and its signature are drover's. */
+const RESERVED_HEADERS = /^(host|content-length|content-type|transfer-encoding|connection|webhook-(id|timestamp|signature))$/i;
+
+const httpTarget = z.strictObject({
+  url: z.string().max(2048, 'must be at most 2048 characters'),
+  method: z.enum(['GET', 'POST', 'PUT', 'PATCH', 'DELETE']).default('POST'),
+  headers: z
+    .record(
+      z.string().regex(/^[A-Za-z0-9-]{1,100}$/, 'header names are letters, digits and -').refine((h) => !RESERVED_HEADERS.test(h), 'this header is set by drover'),
+      z.string().max(4096).regex(/^[\t\x20-\x7e]*$/, 'header values are printable ASCII'),
+    )
+    .default({}),
+});
+
 const enqueueFields = {
   ...taskFields,
+  /** The task is this HTTP request, made by a runner of its region: no worker code needed. */
+  http: httpTarget.optional(),
+  /** The task record is POSTed here when the task ends, signed, until a 2xx. */
+  callback: z.strictObject({ url: z.string().max(2048) }).optional(),
   delay: seconds(MAX_DELAY_SECONDS).optional(),
   eta: time.optional(),
   expires: z.union([z.number().positive('must be a positive number of seconds').max(MAX_DELAY_SECONDS), time]).optional(),

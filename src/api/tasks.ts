@@ -9,7 +9,7 @@ import { getTaskRow, listTaskRows, recordTasks } from '../db/records.ts';
 import type { Env } from '../env.ts';
 import { requireEnqueue, type AuthVars } from './auth.ts';
 import { describeIssues, parseWith, readJson } from './body.ts';
-import { checkSize, MAX_TASK_BYTES, toSpec } from './enqueue.ts';
+import { checkSize, checkTargets, MAX_TASK_BYTES, toSpec } from './enqueue.ts';
 import { DroverError } from './errors.ts';
 import { presentTask } from './present.ts';
 import { batchBody, enqueueBody, listQuery, waitQuery } from './schemas.ts';
@@ -44,6 +44,7 @@ tasks.post('/', async (c) => {
   requireEnqueue(c.var.principal);
   const raw = await readJson(c, MAX_TASK_BYTES);
   const body = routed(raw as object, parseWith(enqueueBody, raw, 'task'), route);
+  checkTargets(c.env, body);
   const [result] = await enqueue(c.env, [toSpec(body, Date.now())]);
   return c.json(result, result.duplicate ? 200 : 202);
 });
@@ -61,6 +62,7 @@ tasks.post('/batch', async (c) => {
         issues: parsed.error.issues.map((i) => ({ path: i.path.map(String), message: i.message })),
       });
     }
+    checkTargets(c.env, parsed.data, `tasks[${index}]`);
     return toSpec(routed(entry as object, parsed.data, route), now);
   });
   return c.json({ tasks: await enqueue(c.env, specs) }, 202);

@@ -6,7 +6,7 @@ import { plan, taskIds, type Request } from '../workflow/plan.ts';
 import { requireEnqueue, type AuthVars } from './auth.ts';
 import { describeIssues, readJson } from './body.ts';
 import { routed } from '../core/routes.ts';
-import { checkSize } from './enqueue.ts';
+import { checkSize, checkTargets } from './enqueue.ts';
 import { route } from './tasks.ts';
 import { DroverError } from './errors.ts';
 import { iso } from './present.ts';
@@ -67,6 +67,7 @@ workflows.post('/', async (c) => {
   const raw = await readJson(c, 16 * 1024 * 1024);
   const request = parseRequest(raw);
   const p = plan(request);
+  p.steps.forEach((step, i) => step.tasks.forEach((t, j) => checkTargets(c.env, t.sig, `steps[${i}][${j}]`)));
   const ids = taskIds(p);
   if (ids.length > MAX_TASKS) fail(`has ${ids.length} tasks; a workflow may have at most ${MAX_TASKS}`, '');
   p.steps.forEach((step, i) => step.tasks.forEach((t, j) => checkSize(t.sig, i * 10_000 + j)));

@@ -45,5 +45,20 @@ export interface TaskSpec {
   rootId: string | null;
   /** The workflow this task belongs to: its QueueObject reports the task's end there. */
   workflowId?: string | null;
+  /** An HTTP task: the request a runner of its region makes instead of running worker code. */
+  http?: HttpTarget | null;
+  /** Where the task record is POSTed when the task ends, until a 2xx. */
+  callback?: { url: string } | null;
   createdAt: number;
+}
+
+export interface HttpTarget {
+  url: string;
+  method: string;
+  headers: Record<string, string>;
+}
+
+/** HTTP tasks sit in lanes of their own, so worker claims never see them: "http:" + region. */
+export function laneOf(region: string | null, http: boolean): string {
+  return (http ? 'http:' : '') + (region ?? '');
 }

@@ -31,6 +31,9 @@ export const tasks = sqliteTable(
     parentId: text('parent_id'),
     rootId: text('root_id'),
     workflowId: text('workflow_id'),
+    /** JSON: the request of an HTTP task, and where to POST the record at the end. */
+    http: text('http'),
+    callback: text('callback'),
     worker: text('worker'),
     createdAt: integer('created_at').notNull(),
     startedAt: integer('started_at'),

@@ -9,6 +9,7 @@ import { flushToD1 } from './sync.ts';
 import { migrate } from './tables.ts';
 import * as t from './transitions.ts';
 import { RegionWaker } from './wake.ts';
+import { allowList, refusal, signatureHeaders } from '../worker/http-task.ts';
 
 /** Finished tasks are kept this long unless the queue's config says otherwise. */
 export const DEFAULT_RETENTION_MS = 7 * 24 * 3600 * 1000;
@@ -179,6 +180,8 @@ export class QueueObject extends DurableObject<Env> {
       const retry = Date.now() + FLUSH_RETRY_MS;
       at = at === null ? retry : Math.min(at, retry);
     }
+    const callback = this.sql.one<{ t: number | null }>(`SELECT MIN(next_at) AS t FROM callback_outbox`)?.t;
+    if (callback != null) at = at === null ? callback : Math.min(at, callback);
     if (at === null) {
       if (force && this.alarmAt !== null) {
         this.alarmAt = null;
@@ -204,6 +207,7 @@ export class QueueObject extends DurableObject<Env> {
           this.flushAgain = false;
           while ((await flushToD1(this.sql, this.env.DB)) === 500);
           while ((await this.reportToWorkflows()) === 200);
+          await this.deliverCallbacks();
         } while (this.flushAgain);
       } catch (err) {
         console.error('D1 sync failed; the alarm retries', err);
@@ -235,6 +239,65 @@ export class QueueObject extends DurableObject<Env> {
     const failed = sent.find((r) => r.status === 'rejected');
     if (failed) throw (failed as PromiseRejectedResult).reason;
     return rows.length;
+  }
+
+  /** The task record a callback carries: what GET /v1/tasks/:id shows of it. */
+  private record(r: t.LiveRow) {
+    const parse = (text: string | null) => (text === null ? null : JSON.parse(text));
+    const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
+    return {
+      id: r.id, task: r.task, args: parse(r.args), kwargs: parse(r.kwargs), queue: this.name, region: r.lane.replace(/^http:/, '') || null,
+      priority: r.priority, state: r.state, attempts: r.attempts, maxRetries: r.max_retries, result: parse(r.result), error: parse(r.error),
+      createdAt: iso(r.created_at), startedAt: iso(r.started_at), finishedAt: iso(r.finished_at), worker: r.worker,
+      parentId: r.parent_id, rootId: r.root_id,
+    };
+  }
+
+  /**
+   * POSTs the callbacks that are due: the task record, signed. A 2xx settles one; any
+   * other answer, a refused URL or no answer tries again later, backing off to an hour.
+   */
+  private async deliverCallbacks(): Promise<number> {
+    const due = this.sql.all<{ task_id: string; url: string; attempts: number }>(
+      `SELECT task_id, url, attempts FROM callback_outbox WHERE next_at <= ? ORDER BY next_at LIMIT 20`,
+      Date.now(),
+    );
+    const keys = allowList(this.env.DROVER_SIGNING_KEYS);
+    const allow = allowList(this.env.DROVER_HTTP_ALLOW);
+    await Promise.all(
+      due.map(async (c) => {
+        const r = this.sql.one<t.LiveRow>(`SELECT * FROM tasks WHERE id = ?`, c.task_id);
+        if (!r) {
+          this.sql.run(`DELETE FROM callback_outbox WHERE task_id = ?`, c.task_id);
+          return;
+        }
+        let ok = false;
+        if (keys.length && !refusal(c.url, allow)) {
+          const body = JSON.stringify(this.record(r));
+          try {
+            const res = await fetch(c.url, {
+              method: 'POST',
+              headers: { 'content-type': 'application/json', 'user-agent': 'drover', ...(await signatureHeaders(keys, `${r.id}.${r.state}`, body)) },
+              body,
+              redirect: 'manual',
+              signal: AbortSignal.timeout(10_000),
+            });
+            await res.body?.cancel();
+            ok = res.status >= 200 && res.status < 300;
+          } catch {
+            ok = false;
+          }
+        }
+        // `attempts` doubles as a generation: a newer final state reset it, and stays owed.
+        if (ok) this.sql.run(`DELETE FROM callback_outbox WHERE task_id = ? AND attempts = ?`, c.task_id, c.attempts);
+        else {
+          const wait = Math.min(3_600_000, 1000 * 2 ** c.attempts);
+          this.sql.run(`UPDATE callback_outbox SET attempts = attempts + 1, next_at = ? WHERE task_id = ? AND attempts = ?`, Date.now() + wait, c.task_id, c.attempts);
+        }
+      }),
+    );
+    if (due.length) this.rearm(false);
+    return due.length;
   }
 
   override async alarm(): Promise<void> {
@@ -367,7 +430,7 @@ export class QueueObject extends DurableObject<Env> {
       const key = state === 'queued' ? 'ready' : state === 'delayed' ? 'delayed' : state === 'running' ? 'running' : 'failed';
       stats[key] += n;
       if (key === 'ready' || key === 'running') {
-        const region = (stats.regions[lane || '_any'] ??= { ready: 0, running: 0 });
+        const region = (stats.regions[lane.replace(/^http:/, '') || '_any'] ??= { ready: 0, running: 0 });
         region[key] += n;
       }
     }
@@ -382,7 +445,7 @@ export class QueueObject extends DurableObject<Env> {
         task: r.task ?? '',
         args: r.args ?? '[]',
         kwargs: r.kwargs ?? '{}',
-        region: r.lane || null,
+        region: r.lane.replace(/^http:/, '') || null,
         priority: r.priority,
         attempts: r.attempts,
         maxRetries: r.max_retries,

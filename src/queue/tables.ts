@@ -32,6 +32,8 @@ const SCHEMA = [
     parent_id TEXT,
     root_id TEXT,
     workflow_id TEXT,
+    http TEXT,
+    callback TEXT,
     created_at INTEGER NOT NULL,
     started_at INTEGER,
     finished_at INTEGER,
@@ -58,13 +60,20 @@ const SCHEMA = [
   // Task ids whose change D1 has not seen yet, with the version to write.
   `CREATE TABLE IF NOT EXISTS sync_outbox (id TEXT PRIMARY KEY, version INTEGER NOT NULL)`,
   `CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT)`,
+  // Callbacks owed: a final task's record, POSTed until its URL answers 2xx.
+  `CREATE TABLE IF NOT EXISTS callback_outbox (
+    task_id TEXT PRIMARY KEY, url TEXT NOT NULL, attempts INTEGER NOT NULL DEFAULT 0, next_at INTEGER NOT NULL)`,
   // Final states of workflow tasks, until their WorkflowObject has taken them.
   `CREATE TABLE IF NOT EXISTS workflow_outbox (
     task_id TEXT PRIMARY KEY, workflow_id TEXT NOT NULL, state TEXT NOT NULL, result TEXT, error TEXT)`,
 ];
 
 /** Columns added after a table first shipped: objects made before get them here. */
-const ADDED_COLUMNS: [table: string, column: string, type: string][] = [['tasks', 'workflow_id', 'TEXT']];
+const ADDED_COLUMNS: [table: string, column: string, type: string][] = [
+  ['tasks', 'workflow_id', 'TEXT'],
+  ['tasks', 'http', 'TEXT'],
+  ['tasks', 'callback', 'TEXT'],
+];
 
 export function migrate(sql: Sql): void {
   for (const statement of SCHEMA) sql.run(statement);

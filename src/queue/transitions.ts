@@ -2,7 +2,7 @@
 import { backoffSeconds } from '../core/backoff.ts';
 import { mergeLanes } from '../core/claim-order.ts';
 import { randomToken } from '../core/ids.ts';
-import type { TaskError, TaskSpec } from '../core/states.ts';
+import { laneOf, type TaskError, type TaskSpec } from '../core/states.ts';
 import type { Sql } from './sql.ts';
 
 /** What a transition needs (an injected clock) and what it leaves for the object to do after commit. */
@@ -42,6 +42,8 @@ export interface LiveRow {
   parent_id: string | null;
   root_id: string | null;
   workflow_id: string | null;
+  http: string | null;
+  callback: string | null;
   created_at: number;
   started_at: number | null;
   finished_at: number | null;
@@ -153,6 +155,13 @@ function finish(
      ON CONFLICT (task_id) DO UPDATE SET state = excluded.state, result = excluded.result, error = excluded.error`,
     id,
   );
+  // A callback is owed once per final state, written in the same transaction.
+  s.sql.run(
+    `INSERT INTO callback_outbox (task_id, url, attempts, next_at)
+       SELECT id, callback->>'url', 0, ? FROM tasks WHERE id = ? AND callback IS NOT NULL
+     ON CONFLICT (task_id) DO UPDATE SET attempts = 0, next_at = excluded.next_at`,
+    s.now, id,
+  );
   if (before && before.phase !== 'blocked') passOrderingKey(s, before.ordering_key);
 }
 
@@ -169,7 +178,7 @@ export function deliver(s: Step, specs: TaskSpec[]): number {
       if (existing.task === null) {
         s.sql.run(
           `UPDATE tasks SET task = ?, args = ?, kwargs = ?, lane = ?, priority = ?, created_at = ? WHERE id = ?`,
-          t.task, t.args, t.kwargs, t.region ?? '', t.priority, t.createdAt, t.id,
+          t.task, t.args, t.kwargs, laneOf(t.region, !!t.http), t.priority, t.createdAt, t.id,
         );
       }
       continue;
@@ -177,10 +186,11 @@ export function deliver(s: Step, specs: TaskSpec[]): number {
     const readyAt = t.eta ?? t.createdAt;
     s.sql.run(
       `INSERT INTO tasks (id, task, args, kwargs, lane, priority, phase, state, ready_at, expires_at,
-         max_retries, retry_delay, timeout, ordering_key, parent_id, root_id, workflow_id, created_at, version)
-       VALUES (?, ?, ?, ?, ?, ?, 'scheduled', 'delayed', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0)`,
-      t.id, t.task, t.args, t.kwargs, t.region ?? '', t.priority, readyAt, t.expiresAt,
-      t.maxRetries, t.retryDelay, t.timeout, t.orderingKey, t.parentId, t.rootId, t.workflowId ?? null, t.createdAt,
+         max_retries, retry_delay, timeout, ordering_key, parent_id, root_id, workflow_id, http, callback, created_at, version)
+       VALUES (?, ?, ?, ?, ?, ?, 'scheduled', 'delayed', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0)`,
+      t.id, t.task, t.args, t.kwargs, laneOf(t.region, !!t.http), t.priority, readyAt, t.expiresAt,
+      t.maxRetries, t.retryDelay, t.timeout, t.orderingKey, t.parentId, t.rootId, t.workflowId ?? null,
+      t.http ? JSON.stringify(t.http) : null, t.callback ? JSON.stringify(t.callback) : null, t.createdAt,
     );
     place(s, t.id, readyAt, t.orderingKey, t.expiresAt, 0);
     added++;
@@ -197,6 +207,8 @@ export interface ClaimRequest {
   leaseSeconds: number | null;
   /** Who may later heartbeat, ack or fail the leases (a token's fingerprint). */
   owner: string | null;
+  /** Runners of HTTP tasks claim their lanes ("http:", "http:<region>") instead of a worker's. */
+  http?: boolean;
 }
 
 export interface ClaimedRow {
@@ -212,6 +224,9 @@ export interface ClaimedRow {
   root_id: string | null;
   lease_id: string;
   lease_expires_at: number;
+  /** JSON of the request, for an HTTP task. */
+  http: string | null;
+  timeout: number;
 }
 
 /**
@@ -222,7 +237,7 @@ export interface ClaimedRow {
  */
 export function claim(s: Step, req: ClaimRequest): ClaimedRow[] {
   promoteDue(s, 1000);
-  const lanes = req.region ? [req.region, ''] : [''];
+  const lanes = req.region ? [laneOf(req.region, !!req.http), laneOf(null, !!req.http)] : [laneOf(null, !!req.http)];
   const filter = req.tasks?.length ? ` AND task IN (${req.tasks.map(() => '?').join(', ')})` : '';
   const out: ClaimedRow[] = [];
   for (let round = 0; round < 20 && out.length < req.max; round++) {
@@ -251,7 +266,7 @@ export function claim(s: Step, req: ClaimRequest): ClaimedRow[] {
            lease_expires_at = ? + CAST(COALESCE(?, timeout) * 1000 AS INTEGER), lease_owner = ?, worker = ?,
            started_at = ?, progress = NULL, version = version + 1
          WHERE id = ?
-         RETURNING id, task, args, kwargs, lane, priority, attempts, max_retries, parent_id, root_id, lease_id, lease_expires_at`,
+         RETURNING id, task, args, kwargs, lane, priority, attempts, max_retries, parent_id, root_id, lease_id, lease_expires_at, http, timeout`,
         leaseId, s.now, req.leaseSeconds, req.owner, req.worker, s.now, c.id,
       )!;
       touch(s, c.id);

@@ -1,4 +1,5 @@
-// Wakes the regional consumer of a lane that gained work, through the hub's REGION_<NAME> service binding.
+// Wakes the consumer of a lane that gained work: a region's through REGION_<NAME>, or the hub's HTTP runner.
+import type { HttpRunnerObject } from '../http/HttpRunnerObject.ts';
 
 /** At most one wake per lane in this window; a trailing wake covers work that came during it. */
 const GAP_MS = 200;
@@ -28,7 +29,7 @@ export class RegionWaker {
 
   wake(lanes: Iterable<string>): void {
     for (const lane of lanes) {
-      if (lane === '' || !regionBinding(this.env, lane)) continue;
+      if (lane === '' || (lane !== 'http:' && !regionBinding(this.env, lane.replace(/^http:/, '')))) continue;
       const since = Date.now() - (this.last.get(lane) ?? 0);
       if (since >= GAP_MS) this.send(lane);
       else if (!this.trailing.has(lane)) {
@@ -43,12 +44,20 @@ export class RegionWaker {
 
   private send(lane: string): void {
     const queue = this.queue();
-    const binding = regionBinding(this.env, lane);
-    if (!queue || !binding) return;
+    if (!queue) return;
     this.last.set(lane, Date.now());
     this.wakes++;
+    if (lane === 'http:') {
+      // HTTP tasks that name no region: the hub's own runner for this queue.
+      const runners = (this.env as { HTTP_RUNNER: DurableObjectNamespace<HttpRunnerObject> }).HTTP_RUNNER;
+      this.ctx.waitUntil(runners.get(runners.idFromName(queue)).wake(queue).catch((err) => console.error('waking the HTTP runner failed', err)));
+      return;
+    }
+    const region = lane.replace(/^http:/, '');
+    const binding = regionBinding(this.env, region);
+    if (!binding) return;
     const request = binding
-      .fetch('https://drover.internal/wake', { method: 'POST', body: JSON.stringify({ queue, region: lane }) })
+      .fetch('https://drover.internal/wake', { method: 'POST', body: JSON.stringify({ queue, region }) })
       .then((res) => res.body?.cancel())
       .catch((err) => console.error(`waking region ${lane} failed`, err));
     this.ctx.waitUntil(request);

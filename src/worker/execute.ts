@@ -57,9 +57,12 @@ export async function executeJob(job: Job, task: TaskDefinition | undefined, tra
     return controller.signal.aborted ? 'abandoned' : 'succeeded';
   } catch (err) {
     clearInterval(timer);
+    // NonRetryableError and RetryLaterError steer retries by name; any error may also carry
+    // `retryable: false` or `delaySeconds` (HTTP tasks do) and keep its own type.
     const name = err instanceof Error ? err.name : '';
-    const retry = name !== 'NonRetryableError';
-    const delay = name === 'RetryLaterError' ? (err as { delaySeconds?: number }).delaySeconds : undefined;
+    const steer = (err ?? {}) as { retryable?: boolean; delaySeconds?: number };
+    const retry = name !== 'NonRetryableError' && steer.retryable !== false;
+    const delay = typeof steer.delaySeconds === 'number' ? steer.delaySeconds : undefined;
     await transport.fail(job, toTaskError(err), retry, delay);
     return controller.signal.aborted ? 'abandoned' : 'failed';
   }

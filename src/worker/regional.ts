@@ -1,9 +1,8 @@
 // regionalConsumer: a consumer that runs ON Cloudflare near a region, woken by the hub, claiming over RPC.
 import { DurableObject } from 'cloudflare:workers';
 import type { QueueObject } from '../queue/QueueObject.ts';
-import type { ClaimedRow } from '../queue/transitions.ts';
-import type { Job } from './client.ts';
-import { executeJob, type JobTransport } from './execute.ts';
+import { drainQueue, WakeDrainer } from './drain.ts';
+import { allowList } from './http-task.ts';
 import type { TaskDefinition } from './task.ts';
 
 export interface RegionalEnv {
@@ -11,6 +10,9 @@ export interface RegionalEnv {
   QUEUES: DurableObjectNamespace<QueueObject>;
   /** This script's own consumer object. */
   CONSUMER: DurableObjectNamespace;
+  /** The same signing keys as the hub's, to sign the region's HTTP tasks. */
+  DROVER_SIGNING_KEYS?: string;
+  DROVER_HTTP_ALLOW?: string;
 }
 
 export interface RegionalOptions {
@@ -25,29 +27,11 @@ export interface RegionalOptions {
   concurrency?: number;
 }
 
-function toJob(r: ClaimedRow, queue: string): Job {
-  return {
-    id: r.id,
-    leaseId: r.lease_id,
-    task: r.task,
-    args: JSON.parse(r.args),
-    kwargs: JSON.parse(r.kwargs),
-    queue,
-    region: r.lane || null,
-    priority: r.priority,
-    attempt: r.attempts,
-    maxRetries: r.max_retries,
-    leaseExpiresAt: new Date(r.lease_expires_at).toISOString(),
-    parentId: r.parent_id,
-    rootId: r.root_id,
-  };
-}
-
 /**
  * Builds a regional consumer Worker: its fetch handler takes the hub's wake-up call and
  * passes it to one consumer object per region, created near the region; the object
- * claims from the hub's QueueObject over RPC until the lane is empty, then sleeps.
- * No timer, no polling: an idle region makes no calls.
+ * claims from the hub's QueueObject over RPC until the region's lanes are empty (its
+ * tasks, then its HTTP tasks), then sleeps. No timer, no polling: an idle region makes no calls.
  *
  * @example
  * // workers/weur/index.ts
@@ -57,68 +41,28 @@ function toJob(r: ClaimedRow, queue: string): Job {
  */
 export function regionalConsumer(options: RegionalOptions) {
   const registry = new Map(options.tasks.map((t) => [t.name, t]));
-  const names = [...registry.keys()];
   const concurrency = options.concurrency ?? 8;
   const workerName = `${options.region}-regional`;
 
   class RegionalConsumerObject extends DurableObject<RegionalEnv> {
-    private readonly pending = new Set<string>();
-    private draining: Promise<void> | null = null;
-    private readonly counts = { wakes: 0, claims: 0, succeeded: 0, failed: 0, abandoned: 0 };
+    private readonly counts = { claims: 0, succeeded: 0, failed: 0, abandoned: 0 };
+    private readonly drainer = new WakeDrainer(this.ctx, (queue) => this.drain(queue), workerName);
 
     /** The hub says a queue has work for this region. */
     async wake(queue: string): Promise<void> {
-      this.counts.wakes++;
-      this.pending.add(queue);
-      this.draining ??= this.drain().finally(() => (this.draining = null));
-      this.ctx.waitUntil(this.draining);
+      this.drainer.wake(queue);
     }
 
     async stats() {
-      return { region: options.region, worker: workerName, tasks: names, ...this.counts };
+      return { region: options.region, worker: workerName, tasks: [...registry.keys()], wakes: this.drainer.wakes, ...this.counts };
     }
 
-    private async drain(): Promise<void> {
-      // A wake that arrives while draining is kept in `pending`, so no work is missed.
-      while (this.pending.size) {
-        const [queue] = this.pending;
-        this.pending.delete(queue);
-        try {
-          await this.drainQueue(queue);
-        } catch (err) {
-          console.error(`${workerName}: draining ${queue} failed; the hub wakes this region again on its next change`, err);
-        }
-      }
-    }
-
-    private async drainQueue(queue: string): Promise<void> {
+    private async drain(queue: string): Promise<void> {
       const hub = this.env.QUEUES.get(this.env.QUEUES.idFromName(queue));
-      const transport: JobTransport = {
-        async heartbeat(job, progress) {
-          const out = await hub.heartbeat(job.leaseId, null, null, progress === undefined ? null : JSON.stringify(progress));
-          return out.ok ? { revoked: out.revoked, lost: false } : { revoked: false, lost: true };
-        },
-        async ack(job, result) {
-          await hub.ack(job.leaseId, null, JSON.stringify(result));
-        },
-        async fail(job, error, retry, delaySeconds) {
-          await hub.fail(job.leaseId, null, error, retry, delaySeconds ?? null);
-        },
-      };
-      for (;;) {
-        this.counts.claims++;
-        const rows = await hub.claim(
-          { queue, worker: workerName, region: options.region, tasks: names, max: concurrency, leaseSeconds: null, owner: null },
-          0,
-        );
-        if (rows.length === 0) return;
-        await Promise.all(
-          rows.map(async (row) => {
-            const outcome = await executeJob(toJob(row, queue), registry.get(row.task), transport, workerName);
-            this.counts[outcome]++;
-          }),
-        );
-      }
+      const common = { queue, worker: workerName, region: options.region, concurrency, counts: this.counts };
+      await drainQueue(hub, { ...common, tasks: registry, http: null });
+      const keys = allowList(this.env.DROVER_SIGNING_KEYS);
+      if (keys.length) await drainQueue(hub, { ...common, tasks: null, http: { keys, allow: allowList(this.env.DROVER_HTTP_ALLOW) } });
     }
   }
 

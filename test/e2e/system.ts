@@ -25,6 +25,9 @@ export const TOKEN_LIST = [
   `${TOKENS.weur}:consume@weur+enqueue`,
 ].join(',');
 
+/** Every test system signs HTTP tasks with this key and may call the tests' own servers on 127.0.0.1. */
+export const SIGNING_KEY = `whsec_${btoa('drover-e2e-signing-key-0123456789')}`;
+
 export function freePort(): Promise<number> {
   return new Promise((ok, fail) => {
     const server = createServer();
@@ -103,7 +106,15 @@ export async function startSystem(options: { stateDir?: string; port?: number; e
   let output = '';
   const child: ChildProcess = spawn('npm', ['start', '--silent'], {
     cwd: root,
-    env: { ...process.env, PORT: String(port), DROVER_STATE_DIR: stateDir, DROVER_TOKENS: TOKEN_LIST, ...options.env },
+    env: {
+      ...process.env,
+      PORT: String(port),
+      DROVER_STATE_DIR: stateDir,
+      DROVER_TOKENS: TOKEN_LIST,
+      DROVER_SIGNING_KEYS: SIGNING_KEY,
+      DROVER_HTTP_ALLOW: '127.0.0.1',
+      ...options.env,
+    },
     detached: true,
     stdio: ['ignore', 'pipe', 'pipe'],
   });

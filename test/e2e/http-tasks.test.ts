@@ -1,0 +1,136 @@
+// HTTP tasks and callbacks against npm start and a local endpoint: signed, retried as promised, guarded.
+import { createServer, type Server } from 'node:http';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { verifyWebhook } from '../../src/worker/http-task.ts';
+import { Api, SIGNING_KEY, sleep, uniqueQueue } from './system.ts';
+
+const api = new Api(inject('hubUrl'));
+interface Hit {
+  path: string;
+  at: number;
+  body: any;
+  signed: boolean;
+  headers: Record<string, string | string[] | undefined>;
+}
+const hits: Hit[] = [];
+const flakyCalls = new Map<string, number>();
+let server: Server;
+let base: string;
+
+beforeAll(async () => {
+  server = createServer((req, res) => {
+    let raw = '';
+    req.on('data', (d) => (raw += d));
+    req.on('end', async () => {
+      const path = req.url!.split('?')[0];
+      const hit = { path, at: Date.now(), body: raw ? JSON.parse(raw) : null, signed: await verifyWebhook([SIGNING_KEY], req.headers, raw), headers: req.headers };
+      hits.push(hit);
+      const key = req.url!;
+      if (path.startsWith('/flaky')) {
+        const n = (flakyCalls.get(key) ?? 0) + 1;
+        flakyCalls.set(key, n);
+        if (n === 1) {
+          res.writeHead(503, { 'retry-after': '2' });
+          return res.end('busy');
+        }
+      }
+      if (path.startsWith('/missing')) {
+        res.writeHead(404);
+        return res.end('no such page');
+      }
+      res.setHeader('content-type', 'application/json');
+      res.end(JSON.stringify({ ok: true, path, args: hit.body?.args }));
+    });
+  });
+  await new Promise<void>((ok) => server.listen(0, '127.0.0.1', ok));
+  base = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
+});
+afterAll(() => new Promise<void>((ok) => server.close(() => ok())));
+
+const wait = (id: string) => api.get(`/v1/tasks/${id}?wait=30`).then((r) => r.body);
+
+describe('HTTP tasks', () => {
+  it('call the endpoint, signed, and record its answer as the result', async () => {
+    const queue = uniqueQueue('http');
+    const { body } = await api.post('/v1/tasks', { task: 'hook.ok', args: [1, 'two'], kwargs: { k: true }, queue, http: { url: `${base}/ok/${queue}`, headers: { 'x-api-key': 'secret' } } });
+    const done = await wait(body.id);
+    expect(done).toMatchObject({ state: 'succeeded', attempts: 1, worker: 'hub-http', result: { ok: true, path: `/ok/${queue}`, args: [1, 'two'] } });
+    const hit = hits.find((h) => h.path === `/ok/${queue}`)!;
+    expect(hit.body).toEqual({ id: body.id, task: 'hook.ok', args: [1, 'two'], kwargs: { k: true }, attempt: 1 });
+    expect(hit.signed).toBe(true);
+    expect(hit.headers['x-api-key']).toBe('secret');
+    expect(hit.headers['webhook-id']).toBe(body.id);
+  });
+
+  it('retry on 503 after its Retry-After, then succeed', async () => {
+    const queue = uniqueQueue('http');
+    const { body } = await api.post('/v1/tasks', { task: 'hook.flaky', queue, retryDelay: 0.1, http: { url: `${base}/flaky/${queue}` } });
+    const done = await wait(body.id);
+    expect(done).toMatchObject({ state: 'succeeded', attempts: 2 });
+    const calls = hits.filter((h) => h.path === `/flaky/${queue}`);
+    expect(calls).toHaveLength(2);
+    expect(calls[1].at - calls[0].at).toBeGreaterThanOrEqual(1900);
+  });
+
+  it('fail for good on 404, at the first attempt', async () => {
+    const queue = uniqueQueue('http');
+    const { body } = await api.post('/v1/tasks', { task: 'hook.missing', queue, maxRetries: 5, http: { url: `${base}/missing/${queue}` } });
+    expect(await wait(body.id)).toMatchObject({ state: 'failed', attempts: 1, error: { type: 'Http404' } });
+  });
+
+  it('run in their region: a weur HTTP task is called by the weur consumer', async () => {
+    const queue = uniqueQueue('http');
+    const { body } = await api.post('/v1/tasks', { task: 'hook.eu', queue, region: 'weur', http: { url: `${base}/ok/eu-${queue}` } });
+    expect(await wait(body.id)).toMatchObject({ state: 'succeeded', worker: 'weur-regional', region: 'weur' });
+  });
+
+  it('are refused at the door when they point somewhere they must not', async () => {
+    const queue = uniqueQueue('http');
+    for (const [url, why] of [
+      ['https://127.0.0.2/x', /private/],
+      ['https://169.254.169.254/latest/meta-data/', /private/],
+      ['https://[::1]/x', /private/],
+      ['https://localhost/x', /private/],
+      ['http://example.com/x', /https/],
+      ['file:///etc/passwd', /https/],
+    ] as const) {
+      const res = await api.post('/v1/tasks', { task: 'hook.bad', queue, http: { url } });
+      expect(res.status, url).toBe(400);
+      expect(res.body.error.message).toMatch(why);
+    }
+    expect((await api.post('/v1/tasks', { task: 'h', queue, callback: { url: 'https://10.0.0.1/cb' } })).status).toBe(400);
+    expect((await api.post('/v1/tasks', { task: 'h', queue, http: { url: `${base}/ok`, headers: { 'webhook-signature': 'forged' } } })).status).toBe(400);
+    expect((await api.get(`/v1/tasks?queue=${queue}`)).body.tasks).toEqual([]);
+  });
+});
+
+describe('callbacks', () => {
+  it('arrive once per final state, signed, with the task record', async () => {
+    const queue = uniqueQueue('cb');
+    const { body } = await api.post('/v1/tasks', { task: 'hook.ok', args: [7], queue, http: { url: `${base}/ok/cb-${queue}` }, callback: { url: `${base}/callback/${queue}` } });
+    await wait(body.id);
+    await sleep(2500);
+    const calls = hits.filter((h) => h.path === `/callback/${queue}`);
+    expect(calls).toHaveLength(1);
+    expect(calls[0].signed).toBe(true);
+    expect(calls[0].body).toMatchObject({ id: body.id, task: 'hook.ok', state: 'succeeded', attempts: 1, result: { ok: true }, queue });
+  });
+
+  it('are retried until a 2xx', async () => {
+    const queue = uniqueQueue('cb');
+    const { body } = await api.post('/v1/tasks', { task: 'hook.ok', queue, http: { url: `${base}/ok/r-${queue}` }, callback: { url: `${base}/flaky/cb-${queue}` } });
+    await wait(body.id);
+    const calls = await (async () => {
+      for (let i = 0; i < 60; i++) {
+        const c = hits.filter((h) => h.path === `/flaky/cb-${queue}`);
+        if (c.length >= 2) return c;
+        await sleep(200);
+      }
+      return hits.filter((h) => h.path === `/flaky/cb-${queue}`);
+    })();
+    expect(calls).toHaveLength(2);
+    expect(calls.every((c) => c.signed && c.body.state === 'succeeded')).toBe(true);
+    await sleep(3000);
+    expect(hits.filter((h) => h.path === `/flaky/cb-${queue}`)).toHaveLength(2);
+  });
+});
