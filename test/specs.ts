@@ -22,6 +22,10 @@ export function taskSpec(over: Partial<TaskSpec> = {}): TaskSpec {
     parentId: null,
     rootId: null,
     workflowId: null,
+    groupKey: null,
+    groupLimit: null,
+    http: null,
+    callback: null,
     createdAt,
     ...over,
   };

@@ -30,6 +30,7 @@ export function toSpec(body: EnqueueBody, now: number): TaskSpec {
     timeout: body.timeout,
     idempotencyKey: body.idempotencyKey ?? null,
     orderingKey: body.orderingKey ?? null,
+    ...(body.groupKey && { groupKey: body.groupKey, groupLimit: body.groupLimit ?? 1 }),
     parentId: null,
     rootId: null,
     ...(body.http && { http: body.http }),

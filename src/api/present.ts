@@ -38,6 +38,8 @@ export function presentTask(row: TaskRow, live: LiveTask | null): Record<string,
     expiresAt: iso(row.expiresAt),
     idempotencyKey: row.idempotencyKey,
     orderingKey: row.orderingKey,
+    groupKey: row.groupKey,
+    groupLimit: row.groupLimit,
     progress: l ? parsed(l.progress) : null,
     revokeRequested: l?.revokeRequested ?? false,
   };

@@ -64,11 +64,18 @@ const enqueueFields = {
   expires: z.union([z.number().positive('must be a positive number of seconds').max(MAX_DELAY_SECONDS), time]).optional(),
   idempotencyKey: plainString(200).optional(),
   orderingKey: plainString(200).optional(),
+  /** At most `groupLimit` tasks with this key run at once, across workers (a tenant, an API account). */
+  groupKey: plainString(200).optional(),
+  groupLimit: z.number().int('must be a whole number').min(1, 'must be 1-10000').max(10_000, 'must be 1-10000').optional(),
 };
 
-function enqueueRules<T extends { delay?: number; eta?: string; kwargs: unknown }>(schema: z.ZodType<T>) {
+function enqueueRules<T extends { delay?: number; eta?: string; kwargs: unknown; orderingKey?: string; groupKey?: string; groupLimit?: number }>(
+  schema: z.ZodType<T>,
+) {
   return schema
     .refine((b) => b.delay === undefined || b.eta === undefined, { message: 'give "delay" or "eta", not both', path: ['eta'] })
+    .refine((b) => b.orderingKey === undefined || b.groupKey === undefined, { message: 'give "orderingKey" or "groupKey", not both', path: ['groupKey'] })
+    .refine((b) => b.groupLimit === undefined || b.groupKey !== undefined, { message: 'needs a "groupKey"', path: ['groupLimit'] })
     .refine((b) => !Array.isArray(b.kwargs), { message: 'must be a JSON object', path: ['kwargs'] });
 }
 

@@ -45,6 +45,9 @@ export interface TaskSpec {
   rootId: string | null;
   /** The workflow this task belongs to: its QueueObject reports the task's end there. */
   workflowId?: string | null;
+  /** At most `groupLimit` tasks of one group key run (or wait to run) at once, across all workers. */
+  groupKey?: string | null;
+  groupLimit?: number | null;
   /** An HTTP task: the request a runner of its region makes instead of running worker code. */
   http?: HttpTarget | null;
   /** Where the task record is POSTed when the task ends, until a 2xx. */
@@ -61,4 +64,14 @@ export interface HttpTarget {
 /** HTTP tasks sit in lanes of their own, so worker claims never see them: "http:" + region. */
 export function laneOf(region: string | null, http: boolean): string {
   return (http ? 'http:' : '') + (region ?? '');
+}
+
+/**
+ * Ordering keys and group keys share one mechanism in a QueueObject: a key with a
+ * limit (1 for an ordering key). Group keys are stored with a prefix that validated
+ * keys can never contain, so the two never collide.
+ */
+export function keyOf(spec: Pick<TaskSpec, 'orderingKey' | 'groupKey' | 'groupLimit'>): { key: string | null; limit: number } {
+  if (spec.groupKey) return { key: `\u0001${spec.groupKey}`, limit: spec.groupLimit ?? 1 };
+  return { key: spec.orderingKey, limit: 1 };
 }

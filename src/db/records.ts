@@ -40,12 +40,13 @@ const CLAIM_KEYS = `INSERT INTO idempotency_keys (key, task_id, expires_at)
 
 const INSERT_TASKS = `INSERT OR IGNORE INTO tasks (id, task, queue, region, priority, state, args, kwargs,
     max_retries, retry_delay, timeout, eta, expires_at, idempotency_key, ordering_key, parent_id, root_id,
-    workflow_id, http, callback, created_at, version)
+    workflow_id, http, callback, group_key, group_limit, created_at, version)
   SELECT j.value->>'id', j.value->>'task', j.value->>'queue', j.value->>'region', j.value->>'priority',
     CASE WHEN j.value->>'eta' > ?1 THEN 'delayed' ELSE 'queued' END,
     j.value->>'args', j.value->>'kwargs', j.value->>'maxRetries', j.value->>'retryDelay', j.value->>'timeout',
     j.value->>'eta', j.value->>'expiresAt', j.value->>'idempotencyKey', j.value->>'orderingKey',
-    j.value->>'parentId', j.value->>'rootId', j.value->>'workflowId', j.value->'http', j.value->'callback', j.value->>'createdAt', 0
+    j.value->>'parentId', j.value->>'rootId', j.value->>'workflowId', j.value->'http', j.value->'callback',
+    j.value->>'groupKey', j.value->>'groupLimit', j.value->>'createdAt', 0
   FROM json_each(?2) AS j
   WHERE j.value->>'idempotencyKey' IS NULL
      OR (SELECT task_id FROM idempotency_keys WHERE key = j.value->>'idempotencyKey') = j.value->>'id'`;
@@ -111,6 +112,8 @@ export function rowToSpec(r: TaskRow): TaskSpec {
     timeout: r.timeout,
     idempotencyKey: r.idempotencyKey,
     orderingKey: r.orderingKey,
+    groupKey: r.groupKey,
+    groupLimit: r.groupLimit,
     parentId: r.parentId,
     rootId: r.rootId,
     workflowId: r.workflowId,

@@ -28,6 +28,8 @@ export const tasks = sqliteTable(
     expiresAt: integer('expires_at'),
     idempotencyKey: text('idempotency_key'),
     orderingKey: text('ordering_key'),
+    groupKey: text('group_key'),
+    groupLimit: integer('group_limit'),
     parentId: text('parent_id'),
     rootId: text('root_id'),
     workflowId: text('workflow_id'),

@@ -5,7 +5,7 @@ import type { Sql } from './sql.ts';
  * `phase` is where a task is in the object's machinery; `state` is what users see.
  *   ready     claimable now                      (state queued)
  *   scheduled waits for ready_at: eta or backoff (state delayed)
- *   blocked   waits behind its orderingKey       (state queued or delayed)
+ *   blocked   waits behind its orderingKey or a full group key (state queued or delayed)
  *   leased    a worker holds it                  (state running)
  *   done      final: succeeded, revoked, expired
  *   dead      final: failed, kept as a dead letter until replayed
@@ -29,6 +29,7 @@ const SCHEMA = [
     retry_delay REAL NOT NULL DEFAULT 1,
     timeout REAL NOT NULL DEFAULT 60,
     ordering_key TEXT,
+    key_limit INTEGER NOT NULL DEFAULT 1,
     parent_id TEXT,
     root_id TEXT,
     workflow_id TEXT,
@@ -73,6 +74,7 @@ const ADDED_COLUMNS: [table: string, column: string, type: string][] = [
   ['tasks', 'workflow_id', 'TEXT'],
   ['tasks', 'http', 'TEXT'],
   ['tasks', 'callback', 'TEXT'],
+  ['tasks', 'key_limit', 'INTEGER NOT NULL DEFAULT 1'],
 ];
 
 export function migrate(sql: Sql): void {

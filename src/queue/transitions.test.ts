@@ -162,6 +162,23 @@ describe('ordering keys', () => {
     }));
 });
 
+describe('group keys', () => {
+  it('run at most groupLimit tasks of a key at once, others in enqueue order, other keys free', () =>
+    withTables((at) => {
+      const a = Array.from({ length: 5 }, () => spec({ groupKey: 'tenant-a', groupLimit: 2 }));
+      const b = spec({ groupKey: 'tenant-b', groupLimit: 2 });
+      at(T0, (s) => t.deliver(s, [...a, b]));
+      const first = at(T0, (s) => t.claim(s, claimReq({ max: 10 })));
+      expect(first.map((j) => j.id)).toEqual([a[0].id, a[1].id, b.id]);
+      expect(at(T0, (s) => t.claim(s, claimReq({ max: 10 })))).toEqual([]);
+      at(T0, (s) => t.ack(s, first[0].lease_id, 'o', 'null'));
+      expect(at(T0, (s) => t.claim(s, claimReq({ max: 10 }))).map((j) => j.id)).toEqual([a[2].id]);
+      // A retry keeps its place: the key stays full while it waits for its backoff.
+      at(T0, (s) => t.fail(s, first[1].lease_id, 'o', { type: 'E', message: 'e' }, true, 5));
+      expect(at(T0, (s) => t.claim(s, claimReq({ max: 10 })))).toEqual([]);
+    }));
+});
+
 describe('the alarm', () => {
   it('wakes for the earliest of eta, lease expiry and expiry', () =>
     withTables((at) => {

@@ -2,7 +2,7 @@
 import { backoffSeconds } from '../core/backoff.ts';
 import { mergeLanes } from '../core/claim-order.ts';
 import { randomToken } from '../core/ids.ts';
-import { laneOf, type TaskError, type TaskSpec } from '../core/states.ts';
+import { keyOf, laneOf, type TaskError, type TaskSpec } from '../core/states.ts';
 import type { Sql } from './sql.ts';
 
 /** What a transition needs (an injected clock) and what it leaves for the object to do after commit. */
@@ -39,6 +39,7 @@ export interface LiveRow {
   retry_delay: number;
   timeout: number;
   ordering_key: string | null;
+  key_limit: number;
   parent_id: string | null;
   root_id: string | null;
   workflow_id: string | null;
@@ -75,21 +76,19 @@ function row(s: Step, id: string): LiveRow | undefined {
 
 /**
  * Puts a task that enters the live set (new, replayed, or unblocked) in its phase:
- * expired if its expiry passed before it started, blocked while another task of its
- * orderingKey is live, scheduled until ready_at, else ready.
+ * expired if its expiry passed before it started; blocked while its key (an
+ * orderingKey, or a group key) has `key_limit` tasks active or others already waiting,
+ * so waiters keep their enqueue order; scheduled until ready_at; else ready.
  */
-function place(s: Step, id: string, readyAt: number, orderingKey: string | null, expiresAt: number | null, attempts: number): void {
+function place(s: Step, id: string, readyAt: number, key: string | null, expiresAt: number | null, attempts: number): void {
   if (expiresAt !== null && attempts === 0 && expiresAt <= s.now) {
     finish(s, id, 'done', 'expired', { error: { type: 'Expired', message: 'the task expired before it started' } });
     return;
   }
-  if (orderingKey !== null) {
-    const holder = s.sql.one(
-      `SELECT 1 FROM tasks WHERE ordering_key = ? AND ${LIVE_ORDERED} AND id != ? LIMIT 1`,
-      orderingKey,
-      id,
-    );
-    if (holder) {
+  if (key !== null) {
+    const limit = s.sql.one<{ key_limit: number }>(`SELECT key_limit FROM tasks WHERE id = ?`, id)?.key_limit ?? 1;
+    const waiting = s.sql.one(`SELECT 1 FROM tasks WHERE ordering_key = ? AND ${LIVE_ORDERED} AND phase = 'blocked' AND id != ? LIMIT 1`, key, id);
+    if (waiting || activeWithKey(s, key, id) >= limit) {
       const state = readyAt > s.now ? 'delayed' : 'queued';
       s.sql.run(`UPDATE tasks SET phase = 'blocked', state = ?, version = version + 1 WHERE id = ?`, state, id);
       touch(s, id);
@@ -104,24 +103,26 @@ function place(s: Step, id: string, readyAt: number, orderingKey: string | null,
   if (phase === 'ready' && placed) s.readyLanes.add(placed.lane);
 }
 
-/** Hands the orderingKey to its next task in enqueue order once no task of the key is live. */
-function passOrderingKey(s: Step, orderingKey: string | null): void {
-  while (orderingKey !== null) {
-    const holder = s.sql.one(
-      `SELECT 1 FROM tasks WHERE ordering_key = ? AND phase IN ('ready', 'scheduled', 'leased') LIMIT 1`,
-      orderingKey,
-    );
-    if (holder) return;
+/** Tasks of a key that hold one of its places: ready, waiting for their time, or running. */
+function activeWithKey(s: Step, key: string, except = ''): number {
+  return s.sql.one<{ n: number }>(
+    `SELECT COUNT(*) AS n FROM tasks WHERE ordering_key = ? AND ${LIVE_ORDERED} AND phase != 'blocked' AND id != ?`,
+    key,
+    except,
+  )!.n;
+}
+
+/** Hands a key's free places to its waiting tasks, oldest first. */
+function passKey(s: Step, key: string | null): void {
+  while (key !== null) {
     const next = s.sql.one<LiveRow>(
-      `SELECT id, ready_at, expires_at, attempts FROM tasks WHERE ordering_key = ? AND ${LIVE_ORDERED} AND phase = 'blocked' ORDER BY id LIMIT 1`,
-      orderingKey,
+      `SELECT id, ready_at, expires_at, attempts, key_limit FROM tasks WHERE ordering_key = ? AND ${LIVE_ORDERED} AND phase = 'blocked' ORDER BY id LIMIT 1`,
+      key,
     );
-    if (!next) return;
-    // Clear the block first so `place` does not see the task itself as the holder.
+    if (!next || activeWithKey(s, key) >= next.key_limit) return;
+    // Out of the waiting line first, so `place` neither waits behind itself nor counts itself.
     s.sql.run(`UPDATE tasks SET phase = 'scheduled' WHERE id = ?`, next.id);
     place(s, next.id, next.ready_at, null, next.expires_at, next.attempts);
-    const after = row(s, next.id);
-    if (after && (after.phase === 'ready' || after.phase === 'scheduled')) return;
   }
 }
 
@@ -162,7 +163,7 @@ function finish(
      ON CONFLICT (task_id) DO UPDATE SET attempts = 0, next_at = excluded.next_at`,
     s.now, id,
   );
-  if (before && before.phase !== 'blocked') passOrderingKey(s, before.ordering_key);
+  if (before && before.phase !== 'blocked') passKey(s, before.ordering_key);
 }
 
 /**
@@ -184,15 +185,16 @@ export function deliver(s: Step, specs: TaskSpec[]): number {
       continue;
     }
     const readyAt = t.eta ?? t.createdAt;
+    const key = keyOf(t);
     s.sql.run(
       `INSERT INTO tasks (id, task, args, kwargs, lane, priority, phase, state, ready_at, expires_at,
-         max_retries, retry_delay, timeout, ordering_key, parent_id, root_id, workflow_id, http, callback, created_at, version)
-       VALUES (?, ?, ?, ?, ?, ?, 'scheduled', 'delayed', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0)`,
+         max_retries, retry_delay, timeout, ordering_key, key_limit, parent_id, root_id, workflow_id, http, callback, created_at, version)
+       VALUES (?, ?, ?, ?, ?, ?, 'scheduled', 'delayed', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0)`,
       t.id, t.task, t.args, t.kwargs, laneOf(t.region, !!t.http), t.priority, readyAt, t.expiresAt,
-      t.maxRetries, t.retryDelay, t.timeout, t.orderingKey, t.parentId, t.rootId, t.workflowId ?? null,
+      t.maxRetries, t.retryDelay, t.timeout, key.key, key.limit, t.parentId, t.rootId, t.workflowId ?? null,
       t.http ? JSON.stringify(t.http) : null, t.callback ? JSON.stringify(t.callback) : null, t.createdAt,
     );
-    place(s, t.id, readyAt, t.orderingKey, t.expiresAt, 0);
+    place(s, t.id, readyAt, key.key, t.expiresAt, 0);
     added++;
   }
   return added;

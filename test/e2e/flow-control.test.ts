@@ -57,6 +57,42 @@ describe('a concurrency limit', () => {
   });
 });
 
+describe('a group key', () => {
+  it('never runs more than groupLimit tasks of one key at once, and leaves other keys free', async () => {
+    const queue = uniqueQueue('group');
+    const tasks = [
+      ...Array.from({ length: 8 }, () => ({ task: 'test.nap', args: [300], queue, groupKey: 'tenant-1', groupLimit: 2 })),
+      ...Array.from({ length: 4 }, () => ({ task: 'test.nap', args: [300], queue, groupKey: 'tenant-2', groupLimit: 2 })),
+    ];
+    expect((await api.post('/v1/tasks/batch', { tasks })).status).toBe(202);
+    const workers = [0, 1, 2].map((i) => spawnWorker({ url, token: TOKENS.consume, queue, name: `group-${i}`, concurrency: 4 }));
+    try {
+      for (let i = 0; i < 100; i++) {
+        const stats = (await api.get(`/v1/queues/${queue}`)).body;
+        if (stats.ready + stats.running === 0) break;
+        await sleep(100);
+      }
+    } finally {
+      for (const w of workers) w.signal('SIGTERM');
+      await Promise.all(workers.map((w) => w.exited));
+    }
+    const done = await tasksOf(queue);
+    expect(done.every((t) => t.state === 'succeeded')).toBe(true);
+    for (const key of ['tenant-1', 'tenant-2']) {
+      const edges = done
+        .filter((t) => t.groupKey === key)
+        .flatMap((t) => [[Date.parse(t.startedAt), 1], [Date.parse(t.finishedAt), -1]])
+        .sort((a, b) => a[0] - b[0] || a[1] - b[1]);
+      let running = 0;
+      let most = 0;
+      for (const [, d] of edges) most = Math.max(most, (running += d));
+      expect(most, key).toBe(2);
+    }
+    expect((await api.post('/v1/tasks', { task: 'x', queue, groupLimit: 2 })).status).toBe(400);
+    expect((await api.post('/v1/tasks', { task: 'x', queue, groupKey: 'k', orderingKey: 'k' })).status).toBe(400);
+  });
+});
+
 describe('retention', () => {
   it('removes finished records after the queue\'s retention, and keeps dead letters', async () => {
     const queue = uniqueQueue('keep');

@@ -1,0 +1,2 @@
+ALTER TABLE `tasks` ADD `group_key` text;--> statement-breakpoint
+ALTER TABLE `tasks` ADD `group_limit` integer;
