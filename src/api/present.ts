@@ -1,4 +1,5 @@
 // How tasks, jobs and dead letters look on the wire: times as RFC 3339, JSON text spliced in unparsed.
+import { regionOfLane } from '../core/states.ts';
 import type { TaskRow } from '../db/schema.ts';
 import type { LiveTask, DeadTask } from '../queue/QueueObject.ts';
 import type { ClaimedRow } from '../queue/transitions.ts';
@@ -52,7 +53,7 @@ export function jobJson(r: ClaimedRow, queue: string): string {
     leaseId: r.lease_id,
     task: r.task,
     queue,
-    region: r.lane || null,
+    region: regionOfLane(r.lane) || null,
     priority: r.priority,
     attempt: r.attempts,
     maxRetries: r.max_retries,

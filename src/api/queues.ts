@@ -14,11 +14,11 @@ function stub(env: Env, queue: string) {
   return env.QUEUES.get(env.QUEUES.idFromName(queue));
 }
 
-type Config = { retentionMs: number | null; rateLimit: string | null; concurrency: number | null };
+type Config = { retentionMs: number | null; rateLimit: string | null; concurrency: number | null; taskRateLimits: Record<string, string> | null };
 
 /** A queue's settings as the API shows and takes them: durations in seconds. */
 function presentConfig(c: Config) {
-  return { retentionSeconds: c.retentionMs === null ? null : c.retentionMs / 1000, rateLimit: c.rateLimit, concurrency: c.concurrency };
+  return { retentionSeconds: c.retentionMs === null ? null : c.retentionMs / 1000, rateLimit: c.rateLimit, concurrency: c.concurrency, taskRateLimits: c.taskRateLimits ?? null };
 }
 
 async function describe(env: Env, name: string) {
@@ -84,6 +84,7 @@ queues.put('/:queue/config', async (c) => {
     ...(body.retentionSeconds !== undefined && { retentionMs: body.retentionSeconds === null ? null : Math.round(body.retentionSeconds * 1000) }),
     ...(body.rateLimit !== undefined && { rateLimit: body.rateLimit }),
     ...(body.concurrency !== undefined && { concurrency: body.concurrency }),
+    ...(body.taskRateLimits !== undefined && { taskRateLimits: body.taskRateLimits }),
   };
   const config = await stub(c.env, name).configure(patch);
   await c.env.DB.prepare(

@@ -207,4 +207,9 @@ export const queueConfigBody = z.strictObject({
     .nullable()
     .optional(),
   concurrency: z.number().int('must be a whole number').min(1).max(100_000).nullable().optional(),
+  taskRateLimits: z
+    .record(taskName, z.string().refine((r) => parseRate(r) !== null, 'must look like "10/s", "100/m" or "1000/h"'))
+    .refine((m) => Object.keys(m).length <= 100, 'at most 100 task names')
+    .nullable()
+    .optional(),
 });

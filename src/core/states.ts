@@ -61,9 +61,18 @@ export interface HttpTarget {
   headers: Record<string, string>;
 }
 
-/** HTTP tasks sit in lanes of their own, so worker claims never see them: "http:" + region. */
-export function laneOf(region: string | null, http: boolean): string {
-  return (http ? 'http:' : '') + (region ?? '');
+/**
+ * A task's lane in its QueueObject: region lanes keep regions apart; HTTP tasks sit in
+ * lanes of their own ("http:" + region), so worker claims never see them; a task whose
+ * name has a rate limit sits in "<lane>#<task>", read only while that name has tokens.
+ */
+export function laneOf(region: string | null, http: boolean, limitedTask?: string): string {
+  return (http ? 'http:' : '') + (region ?? '') + (limitedTask ? `#${limitedTask}` : '');
+}
+
+/** The region a lane serves ('' for untagged), whatever else the lane says. */
+export function regionOfLane(lane: string): string {
+  return lane.replace(/^http:/, '').replace(/#.*$/, '');
 }
 
 /**

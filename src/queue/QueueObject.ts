@@ -1,7 +1,7 @@
 // QueueObject: one per queue, the truth about its live tasks; wires transitions to RPC, alarm, waiters and D1 sync.
 import { DurableObject } from 'cloudflare:workers';
 import type { TaskError, TaskSpec } from '../core/states.ts';
-import { isFinal } from '../core/states.ts';
+import { isFinal, regionOfLane } from '../core/states.ts';
 import { parseRate, TokenBucket } from '../core/limits.ts';
 import type { Env } from '../env.ts';
 import { Sql } from './sql.ts';
@@ -22,6 +22,8 @@ export interface QueueConfig {
   rateLimit: string | null;
   /** At most this many of the queue's tasks running at once, across all workers. */
   concurrency: number | null;
+  /** Rate limits of single task names in this queue: { "scrape.page": "5/s" }. */
+  taskRateLimits: Record<string, string> | null;
 }
 /** While D1 has not taken every change, the alarm tries again this often. */
 const FLUSH_RETRY_MS = 2000;
@@ -84,8 +86,9 @@ export class QueueObject extends DurableObject<Env> {
   private name: string | null = null;
   /** Claim calls served, HTTP and RPC alike: an idle system should make none. */
   private claimCalls = 0;
-  private config: QueueConfig = { retentionMs: null, rateLimit: null, concurrency: null };
+  private config: QueueConfig = { retentionMs: null, rateLimit: null, concurrency: null, taskRateLimits: null };
   private bucket: TokenBucket | null = null;
+  private readonly nameBuckets = new Map<string, TokenBucket>();
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -109,17 +112,31 @@ export class QueueObject extends DurableObject<Env> {
 
   private applyConfig(config: QueueConfig): void {
     const rateChanged = config.rateLimit !== this.config.rateLimit;
-    this.config = config;
+    const before = this.config.taskRateLimits ?? {};
+    this.config = { ...config, taskRateLimits: config.taskRateLimits ?? null };
     if (rateChanged) {
       const rate = config.rateLimit ? parseRate(config.rateLimit) : null;
       this.bucket = rate ? new TokenBucket(rate, Date.now()) : null;
+    }
+    const names = config.taskRateLimits ?? {};
+    for (const name of [...this.nameBuckets.keys()]) if (!(name in names)) this.nameBuckets.delete(name);
+    for (const [name, rate] of Object.entries(names)) {
+      if (before[name] !== rate || !this.nameBuckets.has(name)) this.nameBuckets.set(name, new TokenBucket(parseRate(rate)!, Date.now()));
     }
   }
 
   /** Changes the queue's settings; fields left out keep their value, null clears one. */
   async configure(patch: Partial<QueueConfig>): Promise<QueueConfig> {
     const next = { ...this.config, ...patch };
-    this.sql.run(`INSERT INTO meta (key, value) VALUES ('config', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value`, JSON.stringify(next));
+    const was = new Set(Object.keys(this.config.taskRateLimits ?? {}));
+    const now = new Set(Object.keys(next.taskRateLimits ?? {}));
+    this.ctx.storage.transactionSync(() => {
+      this.sql.run(`INSERT INTO meta (key, value) VALUES ('config', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value`, JSON.stringify(next));
+      // Waiting tasks of a name move to its own lanes when it gains a limit, and back when it loses it.
+      const step = t.newStep(this.sql);
+      for (const name of now) if (!was.has(name)) t.relane(step, name, true);
+      for (const name of was) if (!now.has(name)) t.relane(step, name, false);
+    });
     this.applyConfig(next);
     this.wakeClaims();
     this.rearm(true);
@@ -155,6 +172,7 @@ export class QueueObject extends DurableObject<Env> {
   /** Runs one transition in one transaction, then wakes whoever its commit concerns. */
   private transact<T>(fn: (s: t.Step) => T): T {
     const step = t.newStep(this.sql);
+    step.limitedTasks = this.nameBuckets;
     const out = this.ctx.storage.transactionSync(() => fn(step));
     if (step.readyLanes.size) {
       for (const wake of [...this.claimWaiters]) wake();
@@ -246,7 +264,7 @@ export class QueueObject extends DurableObject<Env> {
     const parse = (text: string | null) => (text === null ? null : JSON.parse(text));
     const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
     return {
-      id: r.id, task: r.task, args: parse(r.args), kwargs: parse(r.kwargs), queue: this.name, region: r.lane.replace(/^http:/, '') || null,
+      id: r.id, task: r.task, args: parse(r.args), kwargs: parse(r.kwargs), queue: this.name, region: regionOfLane(r.lane) || null,
       priority: r.priority, state: r.state, attempts: r.attempts, maxRetries: r.max_retries, result: parse(r.result), error: parse(r.error),
       createdAt: iso(r.created_at), startedAt: iso(r.started_at), finishedAt: iso(r.finished_at), worker: r.worker,
       parentId: r.parent_id, rootId: r.root_id,
@@ -333,9 +351,15 @@ export class QueueObject extends DurableObject<Env> {
     this.claimCalls++;
     const deadline = Date.now() + waitMs;
     for (;;) {
-      const { max, retryMs } = this.paused ? { max: 0, retryMs: null } : this.allowance(req.max);
-      const jobs = max > 0 ? this.transact((s) => t.claim(s, { ...req, max })) : [];
-      if (jobs.length && this.bucket) this.bucket.take(jobs.length, Date.now());
+      const { max, retryMs: queueRetryMs } = this.paused ? { max: 0, retryMs: null } : this.allowance(req.max);
+      const now = Date.now();
+      const named = [...this.nameBuckets].map(([task, b]) => ({ task, max: b.available(now) })).filter((n) => n.max > 0);
+      const jobs = max > 0 ? this.transact((s) => t.claim(s, { ...req, max, named })) : [];
+      if (jobs.length && this.bucket) this.bucket.take(jobs.length, now);
+      for (const j of jobs) if (j.lane.includes('#')) this.nameBuckets.get(j.task)?.take(1, now);
+      // A limited name out of tokens gets a look again when its next token is due.
+      const nameWaits = [...this.nameBuckets.values()].map((b) => b.waitMs(now)).filter((ms) => ms > 0);
+      const retryMs = [queueRetryMs, ...nameWaits].filter((ms): ms is number => ms !== null).reduce((a, b) => Math.min(a, b), Infinity);
       const left = deadline - Date.now();
       if (jobs.length || left <= 0) return jobs;
       await new Promise<void>((resolve) => {
@@ -344,7 +368,7 @@ export class QueueObject extends DurableObject<Env> {
           this.claimWaiters.delete(wake);
           resolve();
         };
-        const timer = setTimeout(wake, retryMs === null ? left : Math.min(left, retryMs));
+        const timer = setTimeout(wake, Math.min(left, retryMs));
         this.claimWaiters.add(wake);
       });
     }
@@ -430,7 +454,7 @@ export class QueueObject extends DurableObject<Env> {
       const key = state === 'queued' ? 'ready' : state === 'delayed' ? 'delayed' : state === 'running' ? 'running' : 'failed';
       stats[key] += n;
       if (key === 'ready' || key === 'running') {
-        const region = (stats.regions[lane.replace(/^http:/, '') || '_any'] ??= { ready: 0, running: 0 });
+        const region = (stats.regions[regionOfLane(lane) || '_any'] ??= { ready: 0, running: 0 });
         region[key] += n;
       }
     }
@@ -445,7 +469,7 @@ export class QueueObject extends DurableObject<Env> {
         task: r.task ?? '',
         args: r.args ?? '[]',
         kwargs: r.kwargs ?? '{}',
-        region: r.lane.replace(/^http:/, '') || null,
+        region: regionOfLane(r.lane) || null,
         priority: r.priority,
         attempts: r.attempts,
         maxRetries: r.max_retries,

@@ -179,6 +179,24 @@ describe('group keys', () => {
     }));
 });
 
+describe('task-name rate limits', () => {
+  it('give a limited name lanes of its own, read only up to its tokens, and move waiting tasks on change', () =>
+    withTables((at, sql) => {
+      const early = [spec({ task: 'slow' }), spec({ task: 'slow' })];
+      at(T0, (s) => t.deliver(s, early));
+      at(T0, (s) => t.relane(s, 'slow', true));
+      expect(sql.all(`SELECT DISTINCT lane FROM tasks`)).toEqual([{ lane: '#slow' }]);
+      const limitedStep = (s: t.Step) => Object.assign(s, { limitedTasks: new Set(['slow']) });
+      const later = [spec({ task: 'slow' }), spec({ task: 'fast' }), spec({ task: 'fast' })];
+      at(T0, (s) => t.deliver(limitedStep(s), later));
+      // With no tokens for "slow", only the others go; with one token, one "slow" goes.
+      expect(at(T0, (s) => t.claim(limitedStep(s), claimReq({ max: 10, named: [] }))).map((j) => j.task)).toEqual(['fast', 'fast']);
+      expect(at(T0, (s) => t.claim(limitedStep(s), claimReq({ max: 10, named: [{ task: 'slow', max: 1 }] }))).map((j) => j.id)).toEqual([early[0].id]);
+      at(T0, (s) => t.relane(s, 'slow', false));
+      expect(at(T0, (s) => t.claim(s, claimReq({ max: 10 }))).map((j) => j.id)).toEqual([early[1].id, later[0].id]);
+    }));
+});
+
 describe('the alarm', () => {
   it('wakes for the earliest of eta, lease expiry and expiry', () =>
     withTables((at) => {

@@ -14,10 +14,12 @@ export interface Step {
   readyLanes: Set<string>;
   /** Tasks that reached a final state: answer their `?wait` readers. */
   finished: string[];
+  /** Task names with a rate limit: they go to lanes of their own. */
+  limitedTasks: { has(task: string): boolean };
 }
 
 export function newStep(sql: Sql, now = Date.now(), random: () => number = Math.random): Step {
-  return { sql, now, random, readyLanes: new Set(), finished: [] };
+  return { sql, now, random, readyLanes: new Set(), finished: [], limitedTasks: new Set() };
 }
 
 /** Expected outcomes travel as codes; the API maps each to one error. */
@@ -166,6 +168,21 @@ function finish(
   if (before && before.phase !== 'blocked') passKey(s, before.ordering_key);
 }
 
+function limited(s: Step, t: TaskSpec): string | undefined {
+  return !t.http && s.limitedTasks.has(t.task) ? t.task : undefined;
+}
+
+/**
+ * Moves a task name's waiting tasks into its own lanes (a rate limit was set) or back
+ * (it was cleared). Once per change: claims then read the name's lanes by index.
+ */
+export function relane(s: Step, task: string, limitedNow: boolean): number {
+  const moved = limitedNow
+    ? s.sql.run(`UPDATE tasks SET lane = lane || '#' || task WHERE task = ? AND http IS NULL AND instr(lane, '#') = 0 AND phase NOT IN ('done', 'dead')`, task)
+    : s.sql.run(`UPDATE tasks SET lane = substr(lane, 1, instr(lane, '#') - 1) WHERE task = ? AND instr(lane, '#') > 0 AND phase NOT IN ('done', 'dead')`, task);
+  return moved;
+}
+
 /**
  * deliver: tasks carried by the bus enter the queue.
  * Guarantee: idempotent by task id (the bus delivers at least once); a task revoked
@@ -179,7 +196,7 @@ export function deliver(s: Step, specs: TaskSpec[]): number {
       if (existing.task === null) {
         s.sql.run(
           `UPDATE tasks SET task = ?, args = ?, kwargs = ?, lane = ?, priority = ?, created_at = ? WHERE id = ?`,
-          t.task, t.args, t.kwargs, laneOf(t.region, !!t.http), t.priority, t.createdAt, t.id,
+          t.task, t.args, t.kwargs, laneOf(t.region, !!t.http, limited(s, t)), t.priority, t.createdAt, t.id,
         );
       }
       continue;
@@ -190,7 +207,7 @@ export function deliver(s: Step, specs: TaskSpec[]): number {
       `INSERT INTO tasks (id, task, args, kwargs, lane, priority, phase, state, ready_at, expires_at,
          max_retries, retry_delay, timeout, ordering_key, key_limit, parent_id, root_id, workflow_id, http, callback, created_at, version)
        VALUES (?, ?, ?, ?, ?, ?, 'scheduled', 'delayed', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0)`,
-      t.id, t.task, t.args, t.kwargs, laneOf(t.region, !!t.http), t.priority, readyAt, t.expiresAt,
+      t.id, t.task, t.args, t.kwargs, laneOf(t.region, !!t.http, limited(s, t)), t.priority, readyAt, t.expiresAt,
       t.maxRetries, t.retryDelay, t.timeout, key.key, key.limit, t.parentId, t.rootId, t.workflowId ?? null,
       t.http ? JSON.stringify(t.http) : null, t.callback ? JSON.stringify(t.callback) : null, t.createdAt,
     );
@@ -211,6 +228,8 @@ export interface ClaimRequest {
   owner: string | null;
   /** Runners of HTTP tasks claim their lanes ("http:", "http:<region>") instead of a worker's. */
   http?: boolean;
+  /** Rate-limited task names this claim may take, and how many of each (their tokens now). */
+  named?: { task: string; max: number }[];
 }
 
 export interface ClaimedRow {
@@ -239,23 +258,44 @@ export interface ClaimedRow {
  */
 export function claim(s: Step, req: ClaimRequest): ClaimedRow[] {
   promoteDue(s, 1000);
-  const lanes = req.region ? [laneOf(req.region, !!req.http), laneOf(null, !!req.http)] : [laneOf(null, !!req.http)];
+  const regions = req.region ? [req.region, null] : [null];
   const filter = req.tasks?.length ? ` AND task IN (${req.tasks.map(() => '?').join(', ')})` : '';
+  // The plain lanes of the claim's regions, then each rate-limited name's lanes, capped by its tokens.
+  const lanes: { lane: string; cap: number; name?: string }[] = regions.map((r) => ({ lane: laneOf(r, !!req.http), cap: Infinity }));
+  if (!req.http) {
+    for (const n of req.named ?? []) {
+      if (req.tasks && !req.tasks.includes(n.task)) continue;
+      for (const r of regions) lanes.push({ lane: laneOf(r, false, n.task), cap: n.max, name: n.task });
+    }
+  }
+  const takenByName = new Map<string, number>();
   const out: ClaimedRow[] = [];
   for (let round = 0; round < 20 && out.length < req.max; round++) {
     const need = req.max - out.length;
-    const candidates = lanes.map((lane) =>
-      s.sql
-        .all<{ id: string; priority: number; ready_at: number; expires_at: number | null }>(
-          `SELECT id, priority, ready_at, expires_at FROM tasks WHERE phase = 'ready' AND lane = ?${filter}
+    type Candidate = { id: string; priority: number; readyAt: number; expires_at: number | null; name?: string };
+    const candidates = lanes.map(({ lane, cap, name }): Candidate[] => {
+      const room = name ? cap - (takenByName.get(name) ?? 0) : need;
+      if (room <= 0) return [];
+      return s.sql
+        .all<{ id: string; priority: number; ready_at: number; expires_at: number | null; lane: string }>(
+          `SELECT id, priority, ready_at, expires_at, lane FROM tasks WHERE phase = 'ready' AND lane = ?${name ? '' : filter}
            ORDER BY priority DESC, ready_at, id LIMIT ?`,
           lane,
-          ...(req.tasks ?? []),
-          need,
+          ...(name ? [] : (req.tasks ?? [])),
+          Math.min(need, room),
         )
-        .map((c) => ({ ...c, readyAt: c.ready_at })),
-    );
-    const picked = mergeLanes(candidates, need);
+        .map((c) => ({ id: c.id, priority: c.priority, readyAt: c.ready_at, expires_at: c.expires_at, name }));
+    });
+    const picked: Candidate[] = [];
+    for (const c of mergeLanes(candidates, need + lanes.length * need)) {
+      if (picked.length >= need) break;
+      if (c.name) {
+        const taken = takenByName.get(c.name) ?? 0;
+        if (taken >= (lanes.find((l) => l.name === c.name)?.cap ?? 0)) continue;
+        takenByName.set(c.name, taken + 1);
+      }
+      picked.push(c);
+    }
     if (picked.length === 0) break;
     for (const c of picked) {
       if (c.expires_at !== null && c.expires_at <= s.now) {

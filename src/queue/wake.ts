@@ -1,5 +1,6 @@
 // Wakes the consumer of a lane that gained work: a region's through REGION_<NAME>, or the hub's HTTP runner.
 import type { HttpRunnerObject } from '../http/HttpRunnerObject.ts';
+import { regionOfLane } from '../core/states.ts';
 
 /** At most one wake per lane in this window; a trailing wake covers work that came during it. */
 const GAP_MS = 200;
@@ -29,7 +30,7 @@ export class RegionWaker {
 
   wake(lanes: Iterable<string>): void {
     for (const lane of lanes) {
-      if (lane === '' || (lane !== 'http:' && !regionBinding(this.env, lane.replace(/^http:/, '')))) continue;
+      if (lane === '' || (lane !== 'http:' && !regionBinding(this.env, regionOfLane(lane)))) continue;
       const since = Date.now() - (this.last.get(lane) ?? 0);
       if (since >= GAP_MS) this.send(lane);
       else if (!this.trailing.has(lane)) {
@@ -53,7 +54,7 @@ export class RegionWaker {
       this.ctx.waitUntil(runners.get(runners.idFromName(queue)).wake(queue).catch((err) => console.error('waking the HTTP runner failed', err)));
       return;
     }
-    const region = lane.replace(/^http:/, '');
+    const region = regionOfLane(lane);
     const binding = regionBinding(this.env, region);
     if (!binding) return;
     const request = binding

@@ -1,7 +1,7 @@
 // Draining a queue over RPC: how consumers on Cloudflare (regional ones, the hub's HTTP runner) work.
 import type { QueueObject } from '../queue/QueueObject.ts';
 import type { ClaimedRow } from '../queue/transitions.ts';
-import type { HttpTarget } from '../core/states.ts';
+import { regionOfLane, type HttpTarget } from '../core/states.ts';
 import type { Job } from './client.ts';
 import { executeJob, type JobOutcome, type JobTransport } from './execute.ts';
 import { callHttpTask } from './http-task.ts';
@@ -15,7 +15,7 @@ export function toJob(r: ClaimedRow, queue: string): Job {
     args: JSON.parse(r.args),
     kwargs: JSON.parse(r.kwargs),
     queue,
-    region: r.lane.replace(/^http:/, '') || null,
+    region: regionOfLane(r.lane) || null,
     priority: r.priority,
     attempt: r.attempts,
     maxRetries: r.max_retries,

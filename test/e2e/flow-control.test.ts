@@ -29,6 +29,28 @@ describe('a rate limit', () => {
   });
 });
 
+describe('a task-name rate limit', () => {
+  it('holds one name to 5/s while other tasks of the queue run freely', async () => {
+    const queue = uniqueQueue('named');
+    await api.post('/v1/tasks/batch', { tasks: Array.from({ length: 30 }, (_, i) => ({ task: 'test.echo', args: [i], queue })) });
+    const set = await api.request('PUT', `/v1/queues/${queue}/config`, { taskRateLimits: { 'test.echo': '5/s' } });
+    expect(set.body.config.taskRateLimits).toEqual({ 'test.echo': '5/s' });
+    await api.post('/v1/tasks/batch', { tasks: [...Array.from({ length: 30 }, (_, i) => ({ task: 'test.echo', args: [i], queue })), ...Array.from({ length: 30 }, (_, i) => ({ task: 'test.add', args: [i], queue }))] });
+    const workers = [0, 1, 2].map((i) => spawnWorker({ url, token: TOKENS.consume, queue, name: `named-${i}`, concurrency: 8 }));
+    await sleep(5000);
+    for (const w of workers) w.signal('SIGTERM');
+    await Promise.all(workers.map((w) => w.exited));
+    const all = await tasksOf(queue);
+    const started = (name: string) => all.filter((t) => t.task === name && t.startedAt).map((t) => Date.parse(t.startedAt)).sort((a, b) => a - b);
+    const echo = started('test.echo');
+    const inFour = echo.filter((s) => s < echo[0] + 4000).length;
+    console.log(`task rate limit 5/s: ${inFour} test.echo started in the first 4 s, ${echo.length} in all; test.add ${started('test.add').length}/30`);
+    expect(inFour).toBeLessThanOrEqual(5 * 5);
+    expect(inFour).toBeGreaterThanOrEqual(5 * 3);
+    expect(started('test.add')).toHaveLength(30);
+  });
+});
+
 describe('a concurrency limit', () => {
   it('never lets more than 2 of the queue\'s tasks run at once, across workers', async () => {
     const queue = uniqueQueue('conc');
@@ -123,6 +145,6 @@ describe('queue config', () => {
     expect((await api.as(TOKENS.enqueue).request('PUT', `/v1/queues/${queue}/config`, { concurrency: 3 })).status).toBe(403);
     await api.request('PUT', `/v1/queues/${queue}/config`, { concurrency: 3, rateLimit: '100/m' });
     await api.request('PUT', `/v1/queues/${queue}/config`, { rateLimit: null });
-    expect((await api.get(`/v1/queues/${queue}`)).body.config).toEqual({ retentionSeconds: null, rateLimit: null, concurrency: 3 });
+    expect((await api.get(`/v1/queues/${queue}`)).body.config).toEqual({ retentionSeconds: null, rateLimit: null, concurrency: 3, taskRateLimits: null });
   });
 });
