@@ -6,7 +6,8 @@ import { spawnWorker, waitFor } from './workers.ts';
 let system: System;
 let api: Api;
 beforeAll(async () => {
-  system = await startSystem();
+  // No DROVER_HTTP_ALLOW here: this system must refuse the loopback address the others may call.
+  system = await startSystem({ env: { DROVER_HTTP_ALLOW: '' } });
   api = system.api;
 });
 afterAll(() => system?.stop());
@@ -54,5 +55,17 @@ describe('a poison task', () => {
       w.signal('SIGTERM');
       await w.exited;
     }
+  });
+});
+
+describe('HTTP tasks without an allow list', () => {
+  it('refuse a URL pointing at 127.0.0.1, http or https', async () => {
+    const queue = uniqueQueue('ssrf');
+    for (const url of ['http://127.0.0.1:9/x', 'https://127.0.0.1/x', 'https://[::ffff:127.0.0.1]/x']) {
+      const res = await api.post('/v1/tasks', { task: 'hook', queue, http: { url } });
+      expect(res.status, url).toBe(400);
+    }
+    expect((await api.post('/v1/tasks', { task: 'hook', queue, callback: { url: 'https://127.0.0.1/cb' } })).status).toBe(400);
+    expect((await api.get(`/v1/tasks?queue=${queue}`)).body.tasks).toEqual([]);
   });
 });
