@@ -1,7 +1,7 @@
 // `npm start`: the whole drover system on this machine (hub + regional workers in one wrangler), on persistent state.
 import { spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -94,18 +94,10 @@ args.push(
   '--var', `DROVER_TOKENS:${tokenList}`,
   '--var', `DROVER_REDELIVER_AFTER:${redeliverAfter}`,
 );
-// Settings every Worker needs (the regional consumers sign HTTP tasks too): an env file reaches them all.
-const shared: Record<string, string> = { DROVER_SIGNING_KEYS: signingKeys() };
-for (const name of ['DROVER_HTTP_ALLOW', 'DROVER_CORS_ORIGINS']) if (process.env[name]) shared[name] = process.env[name]!;
-const envText = Object.entries(shared).map(([k, v]) => `${k}=${JSON.stringify(v)}\n`).join('');
-const envFile = join(stateDir, 'dev.env');
-writeFileSync(envFile, envText, { mode: 0o600 });
-args.push('--env-file', envFile);
-// wrangler gives a secondary Worker only the .dev.vars beside its own config (git-ignored).
-const devVars = configs().slice(1).map((config) => join(dirname(config), '.dev.vars'));
-for (const file of devVars) {
-  // Rewriting an unchanged file would make a running wrangler reload that Worker.
-  if (!existsSync(file) || readFileSync(file, 'utf8') !== envText) writeFileSync(file, envText, { mode: 0o600 });
+// Regional consumers ask the hub for the signing keys over RPC, so only the hub gets them.
+args.push('--var', `DROVER_SIGNING_KEYS:${signingKeys()}`);
+for (const name of ['DROVER_HTTP_ALLOW', 'DROVER_CORS_ORIGINS']) {
+  if (process.env[name]) args.push('--var', `${name}:${process.env[name]}`);
 }
 const child = spawn(process.execPath, args, { cwd: root, env: childEnv, stdio: ['ignore', 'inherit', 'inherit'] });
 
@@ -119,7 +111,6 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
 }
 child.on('exit', (code, signal) => {
   if (!stopping) log(`wrangler exited (${signal ?? code})`);
-  else for (const file of devVars) rmSync(file, { force: true });
   process.exit(stopping ? 0 : (code ?? 1));
 });
 

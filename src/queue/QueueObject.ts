@@ -492,6 +492,14 @@ export class QueueObject extends DurableObject<Env> {
     );
   }
 
+  /**
+   * What runners of HTTP tasks need from the hub: its signing keys and allow list. Regional
+   * consumers ask for them over RPC, so the secret lives in one place, the hub.
+   */
+  async httpSettings(): Promise<{ keys: string[]; allow: string[] }> {
+    return { keys: allowList(this.env.DROVER_SIGNING_KEYS), allow: allowList(this.env.DROVER_HTTP_ALLOW) };
+  }
+
   async setPaused(paused: boolean): Promise<boolean> {
     this.sql.run(`INSERT INTO meta (key, value) VALUES ('paused', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value`, paused ? '1' : '0');
     this.paused = paused;

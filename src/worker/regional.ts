@@ -2,7 +2,6 @@
 import { DurableObject } from 'cloudflare:workers';
 import type { QueueObject } from '../queue/QueueObject.ts';
 import { drainQueue, WakeDrainer } from './drain.ts';
-import { allowList } from './http-task.ts';
 import type { TaskDefinition } from './task.ts';
 
 export interface RegionalEnv {
@@ -10,9 +9,6 @@ export interface RegionalEnv {
   QUEUES: DurableObjectNamespace<QueueObject>;
   /** This script's own consumer object. */
   CONSUMER: DurableObjectNamespace;
-  /** The same signing keys as the hub's, to sign the region's HTTP tasks. */
-  DROVER_SIGNING_KEYS?: string;
-  DROVER_HTTP_ALLOW?: string;
 }
 
 export interface RegionalOptions {
@@ -61,8 +57,9 @@ export function regionalConsumer(options: RegionalOptions) {
       const hub = this.env.QUEUES.get(this.env.QUEUES.idFromName(queue));
       const common = { queue, worker: workerName, region: options.region, concurrency, counts: this.counts };
       await drainQueue(hub, { ...common, tasks: registry, http: null });
-      const keys = allowList(this.env.DROVER_SIGNING_KEYS);
-      if (keys.length) await drainQueue(hub, { ...common, tasks: null, http: { keys, allow: allowList(this.env.DROVER_HTTP_ALLOW) } });
+      // The region's HTTP tasks, signed with the hub's keys (asked for, never copied here).
+      const http = await hub.httpSettings();
+      if (http.keys.length) await drainQueue(hub, { ...common, tasks: null, http });
     }
   }
 
