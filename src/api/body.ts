@@ -1,6 +1,7 @@
 // Reads a request body as JSON with a size cap, strict UTF-8 and a nesting limit, before any validation.
 import type { Context } from 'hono';
 import type { z } from 'zod';
+import { readUpTo } from '../core/bytes.ts';
 import { DroverError } from './errors.ts';
 
 /** Deeper JSON than this is refused: no task needs it, and it costs stack on every hop. */
@@ -9,27 +10,9 @@ export const MAX_DEPTH = 64;
 export async function readJson(c: Context, maxBytes: number): Promise<unknown> {
   const declared = Number(c.req.header('content-length'));
   if (Number.isFinite(declared) && declared > maxBytes) throw tooLarge(maxBytes);
-  const body = c.req.raw.body;
-  if (!body) throw new DroverError('invalid_request', 'the request needs a JSON body');
-  const reader = body.getReader();
-  const parts: Uint8Array[] = [];
-  let size = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    size += value.byteLength;
-    if (size > maxBytes) {
-      await reader.cancel().catch(() => {});
-      throw tooLarge(maxBytes);
-    }
-    parts.push(value);
-  }
-  const bytes = new Uint8Array(size);
-  let at = 0;
-  for (const p of parts) {
-    bytes.set(p, at);
-    at += p.byteLength;
-  }
+  if (!c.req.raw.body) throw new DroverError('invalid_request', 'the request needs a JSON body');
+  const bytes = await readUpTo(c.req.raw.body, maxBytes);
+  if (bytes === null) throw tooLarge(maxBytes);
   let text: string;
   try {
     text = new TextDecoder('utf-8', { fatal: true, ignoreBOM: false }).decode(bytes);

@@ -1,4 +1,5 @@
 // HTTP tasks and callbacks: who may be called (SSRF guard), Standard Webhooks signatures, and the call itself.
+import { readUpTo } from '../core/bytes.ts';
 import type { HttpTarget } from '../core/states.ts';
 import type { Job } from './client.ts';
 
@@ -145,27 +146,8 @@ export function retryAfter(value: string | null, now = Date.now()): number | und
 }
 
 async function readCapped(res: Response): Promise<string | null> {
-  if (!res.body) return '';
-  const reader = res.body.getReader();
-  const parts: Uint8Array[] = [];
-  let size = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    size += value.byteLength;
-    if (size > MAX_RESPONSE_BYTES) {
-      await reader.cancel().catch(() => {});
-      return null;
-    }
-    parts.push(value);
-  }
-  const all = new Uint8Array(size);
-  let at = 0;
-  for (const p of parts) {
-    all.set(p, at);
-    at += p.byteLength;
-  }
-  return new TextDecoder().decode(all);
+  const bytes = await readUpTo(res.body, MAX_RESPONSE_BYTES);
+  return bytes === null ? null : new TextDecoder().decode(bytes);
 }
 
 /**

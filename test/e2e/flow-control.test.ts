@@ -1,10 +1,35 @@
 // Flow control against npm start: a queue's rate and concurrency limits hold for all workers together; retention.
 import { describe, expect, inject, it } from 'vitest';
 import { Api, TOKENS, claimAll, sleep, uniqueQueue } from './system.ts';
-import { spawnWorker } from './workers.ts';
+import { spawnWorker, type WorkerProcess } from './workers.ts';
 
 const url = inject('hubUrl');
 const api = new Api(url);
+
+/** The most tasks running at one instant, from their recorded start and finish times. */
+function mostAtOnce(tasks: any[]): number {
+  const edges = tasks.flatMap((t) => [[Date.parse(t.startedAt), 1], [Date.parse(t.finishedAt), -1]]).sort((a, b) => a[0] - b[0] || a[1] - b[1]);
+  let running = 0;
+  let most = 0;
+  for (const [, d] of edges) most = Math.max(most, (running += d));
+  return most;
+}
+
+/** Lets the workers run until the queue is empty (checking each tick), stops them, and returns the tasks. */
+async function drainWith(queue: string, workers: WorkerProcess[], eachTick: (stats: any) => void = () => {}): Promise<any[]> {
+  try {
+    for (let i = 0; i < 100; i++) {
+      const stats = (await api.get(`/v1/queues/${queue}`)).body;
+      eachTick(stats);
+      if (stats.ready + stats.running === 0) break;
+      await sleep(100);
+    }
+  } finally {
+    for (const w of workers) w.signal('SIGTERM');
+    await Promise.all(workers.map((w) => w.exited));
+  }
+  return tasksOf(queue);
+}
 
 async function tasksOf(queue: string): Promise<any[]> {
   return (await api.get(`/v1/tasks?queue=${queue}&limit=500`)).body.tasks;
@@ -57,25 +82,10 @@ describe('a concurrency limit', () => {
     await api.request('PUT', `/v1/queues/${queue}/config`, { concurrency: 2 });
     await api.post('/v1/tasks/batch', { tasks: Array.from({ length: 12 }, () => ({ task: 'test.nap', args: [300], queue })) });
     const workers = [0, 1, 2].map((i) => spawnWorker({ url, token: TOKENS.consume, queue, name: `conc-${i}`, concurrency: 4 }));
-    try {
-      for (let i = 0; i < 100; i++) {
-        const stats = (await api.get(`/v1/queues/${queue}`)).body;
-        expect(stats.running).toBeLessThanOrEqual(2);
-        if (stats.ready + stats.running === 0) break;
-        await sleep(100);
-      }
-    } finally {
-      for (const w of workers) w.signal('SIGTERM');
-      await Promise.all(workers.map((w) => w.exited));
-    }
-    const done = await tasksOf(queue);
+    const done = await drainWith(queue, workers, (stats) => expect(stats.running).toBeLessThanOrEqual(2));
     expect(done.every((t) => t.state === 'succeeded')).toBe(true);
     // From the record: at no instant were more than 2 running.
-    const edges = done.flatMap((t) => [[Date.parse(t.startedAt), 1], [Date.parse(t.finishedAt), -1]]).sort((a, b) => a[0] - b[0] || a[1] - b[1]);
-    let running = 0;
-    let most = 0;
-    for (const [, d] of edges) most = Math.max(most, (running += d));
-    expect(most).toBe(2);
+    expect(mostAtOnce(done)).toBe(2);
   });
 });
 
@@ -88,28 +98,9 @@ describe('a group key', () => {
     ];
     expect((await api.post('/v1/tasks/batch', { tasks })).status).toBe(202);
     const workers = [0, 1, 2].map((i) => spawnWorker({ url, token: TOKENS.consume, queue, name: `group-${i}`, concurrency: 4 }));
-    try {
-      for (let i = 0; i < 100; i++) {
-        const stats = (await api.get(`/v1/queues/${queue}`)).body;
-        if (stats.ready + stats.running === 0) break;
-        await sleep(100);
-      }
-    } finally {
-      for (const w of workers) w.signal('SIGTERM');
-      await Promise.all(workers.map((w) => w.exited));
-    }
-    const done = await tasksOf(queue);
+    const done = await drainWith(queue, workers);
     expect(done.every((t) => t.state === 'succeeded')).toBe(true);
-    for (const key of ['tenant-1', 'tenant-2']) {
-      const edges = done
-        .filter((t) => t.groupKey === key)
-        .flatMap((t) => [[Date.parse(t.startedAt), 1], [Date.parse(t.finishedAt), -1]])
-        .sort((a, b) => a[0] - b[0] || a[1] - b[1]);
-      let running = 0;
-      let most = 0;
-      for (const [, d] of edges) most = Math.max(most, (running += d));
-      expect(most, key).toBe(2);
-    }
+    for (const key of ['tenant-1', 'tenant-2']) expect(mostAtOnce(done.filter((t) => t.groupKey === key)), key).toBe(2);
     expect((await api.post('/v1/tasks', { task: 'x', queue, groupLimit: 2 })).status).toBe(400);
     expect((await api.post('/v1/tasks', { task: 'x', queue, groupKey: 'k', orderingKey: 'k' })).status).toBe(400);
   });
