@@ -1,5 +1,6 @@
 // The bindings and settings the hub Worker runs with (wrangler.toml, secrets, --var).
 import type { BeatObject } from './beat/BeatObject.ts';
+import type { EventsObject } from './events/EventsObject.ts';
 import type { HttpRunnerObject } from './http/HttpRunnerObject.ts';
 import type { QueueObject } from './queue/QueueObject.ts';
 import type { WorkflowObject } from './workflow/WorkflowObject.ts';
@@ -12,6 +13,7 @@ export interface Env {
   BEAT: DurableObjectNamespace<BeatObject>;
   WORKFLOWS: DurableObjectNamespace<WorkflowObject>;
   HTTP_RUNNER: DurableObjectNamespace<HttpRunnerObject>;
+  EVENTS: DurableObjectNamespace<EventsObject>;
   /** `token:scope[+scope...]`, comma-separated. A secret in production. */
   DROVER_TOKENS?: string;
   /** Secrets that sign HTTP tasks and callbacks, comma-separated; the first signs (all sign, for rotation). */

@@ -8,6 +8,7 @@ import { sweepRetention } from './db/retention.ts';
 import type { Env } from './env.ts';
 
 export { BeatObject } from './beat/BeatObject.ts';
+export { EventsObject } from './events/EventsObject.ts';
 export { HttpRunnerObject } from './http/HttpRunnerObject.ts';
 export { QueueObject } from './queue/QueueObject.ts';
 export { WorkflowObject } from './workflow/WorkflowObject.ts';

@@ -5,7 +5,8 @@ import { isFinal, regionOfLane } from '../core/states.ts';
 import { parseRate, TokenBucket } from '../core/limits.ts';
 import type { Env } from '../env.ts';
 import { Sql } from './sql.ts';
-import { flushToD1 } from './sync.ts';
+import { flushToD1, type Pending } from './sync.ts';
+import { eventsObject } from '../events/EventsObject.ts';
 import { migrate } from './tables.ts';
 import * as t from './transitions.ts';
 import { RegionWaker } from './wake.ts';
@@ -89,6 +90,10 @@ export class QueueObject extends DurableObject<Env> {
   private config: QueueConfig = { retentionMs: null, rateLimit: null, concurrency: null, taskRateLimits: null };
   private bucket: TokenBucket | null = null;
   private readonly nameBuckets = new Map<string, TokenBucket>();
+  /** Workers seen claiming, and when each was last reported to the events object. */
+  private readonly sightings = new Map<string, { region: string | null; at: number; reported: number }>();
+  /** Nobody was listening for events at the last publish: skip task events until then. */
+  private quietUntil = 0;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -221,12 +226,18 @@ export class QueueObject extends DurableObject<Env> {
     }
     this.flushing = (async () => {
       try {
+        const changes: Pending[] = [];
         do {
           this.flushAgain = false;
-          while ((await flushToD1(this.sql, this.env.DB)) === 500);
+          for (;;) {
+            const written = await flushToD1(this.sql, this.env.DB);
+            changes.push(...written);
+            if (written.length < 500) break;
+          }
           while ((await this.reportToWorkflows()) === 200);
           await this.deliverCallbacks();
         } while (this.flushAgain);
+        await this.publishEvents(changes);
       } catch (err) {
         console.error('D1 sync failed; the alarm retries', err);
       } finally {
@@ -318,6 +329,33 @@ export class QueueObject extends DurableObject<Env> {
     return due.length;
   }
 
+  /**
+   * Tells the events object what changed, when someone listens, and which workers claimed
+   * (every 10 s at most each, listening or not: GET /v1/workers reads those). Best effort:
+   * the record of truth is D1 and this object, not the stream.
+   */
+  private async publishEvents(changes: Pending[]): Promise<void> {
+    const now = Date.now();
+    const due = [...this.sightings].filter(([, w]) => now - w.reported >= 10_000);
+    const listening = now >= this.quietUntil;
+    if (!due.length && !(listening && changes.length)) return;
+    const inHand = new Map(
+      this.sql.all<{ worker: string; n: number }>(`SELECT worker, COUNT(*) AS n FROM tasks WHERE phase = 'leased' GROUP BY worker`).map((r) => [r.worker, r.n]),
+    );
+    const at = new Date(now).toISOString();
+    const tasks = listening
+      ? changes.map((c) => ({ id: c.id, task: c.n, queue: this.name ?? '', region: regionOfLane(c.l) || null, state: c.s, attempts: c.a, worker: c.w, at }))
+      : [];
+    const workers = due.map(([name, w]) => ({ name, region: w.region, queue: this.name ?? '', lastSeen: new Date(w.at).toISOString(), inHand: inHand.get(name) ?? 0 }));
+    try {
+      const subscribers = await eventsObject(this.env).publish(tasks, workers);
+      for (const [, w] of due) w.reported = now;
+      this.quietUntil = subscribers ? 0 : now + 5000;
+    } catch (err) {
+      console.error('publishing events failed', err);
+    }
+  }
+
   override async alarm(): Promise<void> {
     this.alarmAt = null;
     this.freeingSlot(this.transact((s) => {
@@ -349,6 +387,8 @@ export class QueueObject extends DurableObject<Env> {
   async claim(req: t.ClaimRequest, waitMs: number): Promise<t.ClaimedRow[]> {
     this.learnName(req.queue);
     this.claimCalls++;
+    const seen = this.sightings.get(req.worker);
+    this.sightings.set(req.worker, { region: req.region, at: Date.now(), reported: seen?.reported ?? 0 });
     const deadline = Date.now() + waitMs;
     for (;;) {
       const { max, retryMs: queueRetryMs } = this.paused ? { max: 0, retryMs: null } : this.allowance(req.max);

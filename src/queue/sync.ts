@@ -1,8 +1,11 @@
 // Writes QueueObject changes to D1 in batches: the outbox makes them durable, versions keep them in order.
 import type { Sql } from './sql.ts';
 
-interface Pending {
+export interface Pending {
   id: string;
+  /** The task's name and lane, for event subscribers (D1 ignores them). */
+  n: string | null;
+  l: string;
   v: number;
   s: string;
   a: number;
@@ -25,16 +28,16 @@ const UPDATE = `UPDATE tasks SET state = j.value->>'s', attempts = j.value->>'a'
 /**
  * Flushes up to `limit` pending changes in one D1 batch and forgets those D1 now
  * holds. A change made while the write was in flight keeps its newer version in the
- * outbox. Returns how many were written; throws if D1 failed (the outbox keeps all).
+ * outbox. Returns the changes written; throws if D1 failed (the outbox keeps all).
  */
-export async function flushToD1(sql: Sql, db: D1Database, limit = 500): Promise<number> {
+export async function flushToD1(sql: Sql, db: D1Database, limit = 500): Promise<Pending[]> {
   const pending = sql.all<Pending>(
     `SELECT o.id AS id, t.version AS v, t.state AS s, t.attempts AS a, t.result AS r, t.error AS e,
-       t.started_at AS st, t.finished_at AS f, t.worker AS w
+       t.started_at AS st, t.finished_at AS f, t.worker AS w, t.task AS n, t.lane AS l
      FROM sync_outbox o JOIN tasks t ON t.id = o.id LIMIT ?`,
     limit,
   );
-  if (pending.length === 0) return 0;
+  if (pending.length === 0) return pending;
   const statements: D1PreparedStatement[] = [];
   let chunk: string[] = [];
   let bytes = 0;
@@ -55,5 +58,5 @@ export async function flushToD1(sql: Sql, db: D1Database, limit = 500): Promise<
        SELECT o.rowid FROM sync_outbox o JOIN json_each(?) j ON o.id = j.value->>'$[0]' AND o.version <= j.value->>'$[1]')`,
     JSON.stringify(pending.map((p) => [p.id, p.v])),
   );
-  return pending.length;
+  return pending;
 }
