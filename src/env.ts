@@ -20,6 +20,8 @@ export interface Env {
   DROVER_SIGNING_KEYS?: string;
   /** Hosts or IPv4 CIDRs that HTTP tasks and callbacks may reach although private or loopback. */
   DROVER_HTTP_ALLOW?: string;
+  /** Set to anything to serve GET /metrics without a token. */
+  METRICS_PUBLIC?: string;
   /** Origins allowed to call /v1 from a browser, comma-separated; none by default. */
   DROVER_CORS_ORIGINS?: string;
   /** Seconds before a recorded task the bus has not delivered is sent again. */

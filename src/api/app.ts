@@ -8,6 +8,7 @@ import { authenticate, requireEnqueue, type AuthVars } from './auth.ts';
 import { DroverError, errorResponse, onError } from './errors.ts';
 import { claims, leases } from './leases.ts';
 import { queues } from './queues.ts';
+import { metrics } from './metrics.ts';
 import { schedules } from './schedules.ts';
 import { tasks } from './tasks.ts';
 import { workflows } from './workflows.ts';
@@ -39,6 +40,8 @@ app.use('/v1/*', async function corsIfConfigured(c, next) {
   if (origins.length === 0) return next();
   return cors({ origin: origins, allowHeaders: ['authorization', 'content-type'], allowMethods: ['GET', 'POST', 'PUT', 'DELETE'], maxAge: 600 })(c, next);
 });
+app.get('/metrics', metrics);
+
 app.use('/v1/*', authenticate);
 app.route('/v1/tasks', tasks);
 app.route('/v1/queues', claims);

@@ -71,19 +71,23 @@ function equal(a: Uint8Array, b: Uint8Array): boolean {
 
 export type AuthVars = { Variables: { principal: Principal }; Bindings: Env };
 
-/** Resolves the bearer token to a principal: 401 without a known token. */
-export const authenticate = createMiddleware<AuthVars>(async function authenticate(c, next) {
-  const header = c.req.header('authorization') ?? '';
-  const match = /^Bearer\s+(\S+)\s*$/i.exec(header);
+/** The principal of a request's bearer token: 401 without a known token. */
+export async function principalOf(header: string | undefined, tokens: string | undefined): Promise<Principal> {
+  const match = /^Bearer\s+(\S+)\s*$/i.exec(header ?? '');
   if (!match) throw new DroverError('unauthorized', 'send an access token as "Authorization: Bearer <token>"');
   const presented = await digest(match[1]);
   let found: Principal | null = null;
   // Compare against every entry, so the time taken does not depend on which matched.
-  for (const entry of await parseTokens(c.env.DROVER_TOKENS ?? '')) {
+  for (const entry of await parseTokens(tokens ?? '')) {
     if (equal(entry.digest, presented)) found = entry.principal;
   }
   if (!found) throw new DroverError('unauthorized', 'this access token is not known to the hub');
-  c.set('principal', found);
+  return found;
+}
+
+/** Resolves the bearer token to a principal for every /v1 route. */
+export const authenticate = createMiddleware<AuthVars>(async function authenticate(c, next) {
+  c.set('principal', await principalOf(c.req.header('authorization'), c.env.DROVER_TOKENS));
   await next();
 });
 

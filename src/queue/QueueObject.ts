@@ -501,6 +501,16 @@ export class QueueObject extends DurableObject<Env> {
     return stats;
   }
 
+  /** What GET /metrics reports of this queue: counters, depth by state and region, the oldest ready task's age. */
+  async metrics(): Promise<{ counters: Record<string, number>; stats: QueueStats; oldestReadyMs: number | null; dead: number }> {
+    const counters = Object.fromEntries(
+      this.sql.all<{ key: string; value: string }>(`SELECT key, value FROM meta WHERE key LIKE 'm:%'`).map((r) => [r.key.slice(2), Number(r.value)]),
+    );
+    const oldest = this.sql.one<{ t: number | null }>(`SELECT MIN(ready_at) AS t FROM tasks WHERE phase = 'ready'`)?.t ?? null;
+    const dead = this.sql.one<{ n: number }>(`SELECT COUNT(*) AS n FROM tasks WHERE phase = 'dead'`)!.n;
+    return { counters, stats: await this.stats(), oldestReadyMs: oldest === null ? null : Math.max(0, Date.now() - oldest), dead };
+  }
+
   async dead(limit: number): Promise<DeadTask[]> {
     return this.sql
       .all<t.LiveRow>(`SELECT * FROM tasks WHERE phase = 'dead' ORDER BY finished_at DESC LIMIT ?`, limit)

@@ -63,6 +63,18 @@ export interface LiveRow {
 
 const LIVE_ORDERED = `phase IN ('ready', 'scheduled', 'leased', 'blocked')`;
 
+/** Upper bounds of the claim-to-ack histogram, seconds (Prometheus `le`). */
+export const ACK_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300];
+
+/** Adds to one of the object's counters (metrics), in the transition's own transaction. */
+function count(s: Step, key: string, by = 1): void {
+  s.sql.run(
+    `INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = CAST(value AS REAL) + excluded.value`,
+    `m:${key}`,
+    by,
+  );
+}
+
 /** Queues the row's current version for the next D1 write. Call after every change. */
 function touch(s: Step, id: string): void {
   s.sql.run(
@@ -151,6 +163,7 @@ function finish(
   );
   touch(s, id);
   s.finished.push(id);
+  count(s, `final:${state}`);
   // A workflow learns its task's end from a durable outbox, in this same transaction.
   s.sql.run(
     `INSERT INTO workflow_outbox (task_id, workflow_id, state, result, error)
@@ -369,6 +382,10 @@ export function heartbeat(
 export function ack(s: Step, leaseId: string, owner: string | null, result: string): Outcome<{ state: string }> {
   const r = endingLease(s, leaseId, owner);
   if ('ok' in r) return r;
+  const seconds = (s.now - (r.started_at ?? s.now)) / 1000;
+  for (const le of ACK_BUCKETS) if (seconds <= le) count(s, `ack_le:${le}`);
+  count(s, 'ack_count');
+  count(s, 'ack_sum', seconds);
   finish(s, r.id, 'done', 'succeeded', { result, error: null });
   return { ok: true, state: 'succeeded' };
 }
@@ -417,6 +434,7 @@ function failAttempt(s: Step, r: LiveRow, error: TaskError, retry: boolean, dela
       phase, state, readyAt, JSON.stringify(error), r.id,
     );
     touch(s, r.id);
+    count(s, 'retries');
     if (phase === 'ready') s.readyLanes.add(r.lane);
     return { state, nextAttemptAt: readyAt };
   }

@@ -1,0 +1,51 @@
+// GET /metrics: Prometheus text format, gathered from every queue's object.
+import type { Context } from 'hono';
+import { queueNames } from '../db/records.ts';
+import { ACK_BUCKETS } from '../queue/transitions.ts';
+import { principalOf, requireAdmin, type AuthVars } from './auth.ts';
+
+type Sample = [labels: Record<string, string>, value: number];
+
+function family(name: string, type: 'counter' | 'gauge' | 'histogram', help: string, samples: [string, Sample][]): string {
+  const lines = [`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`];
+  for (const [suffix, [labels, value]] of samples) {
+    const l = Object.entries(labels).map(([k, v]) => `${k}="${v.replace(/["\\\n]/g, '_')}"`).join(',');
+    lines.push(`${name}${suffix}${l ? `{${l}}` : ''} ${Number.isFinite(value) ? value : 0}`);
+  }
+  return lines.join('\n');
+}
+
+/** Admin token needed, unless METRICS_PUBLIC is set (for a scraper inside your network). */
+export async function metrics(c: Context<AuthVars>): Promise<Response> {
+  if (!c.env.METRICS_PUBLIC) requireAdmin(await principalOf(c.req.header('authorization'), c.env.DROVER_TOKENS));
+  const names = await queueNames(c.env.DB);
+  const all = await Promise.all(names.map(async (queue) => ({ queue, m: await c.env.QUEUES.get(c.env.QUEUES.idFromName(queue)).metrics() })));
+  const finished: [string, Sample][] = [];
+  const depth: [string, Sample][] = [];
+  const oldest: [string, Sample][] = [];
+  const retries: [string, Sample][] = [];
+  const dead: [string, Sample][] = [];
+  const hist: [string, Sample][] = [];
+  for (const { queue, m } of all) {
+    for (const state of ['succeeded', 'failed', 'revoked', 'expired']) finished.push(['', [{ queue, state }, m.counters[`final:${state}`] ?? 0]]);
+    for (const state of ['ready', 'delayed', 'running'] as const) depth.push(['', [{ queue, state, region: '_all' }, m.stats[state]]]);
+    for (const [region, r] of Object.entries(m.stats.regions)) {
+      depth.push(['', [{ queue, state: 'ready', region }, r.ready]], ['', [{ queue, state: 'running', region }, r.running]]);
+    }
+    oldest.push(['', [{ queue }, (m.oldestReadyMs ?? 0) / 1000]]);
+    retries.push(['', [{ queue }, m.counters.retries ?? 0]]);
+    dead.push(['', [{ queue }, m.dead]]);
+    // An ack counts in every bucket at or above its duration, so the buckets are cumulative already.
+    for (const le of ACK_BUCKETS) hist.push(['_bucket', [{ queue, le: String(le) }, m.counters[`ack_le:${le}`] ?? 0]]);
+    hist.push(['_bucket', [{ queue, le: '+Inf' }, m.counters.ack_count ?? 0]], ['_sum', [{ queue }, m.counters.ack_sum ?? 0]], ['_count', [{ queue }, m.counters.ack_count ?? 0]]);
+  }
+  const text = [
+    family('drover_tasks_finished_total', 'counter', 'Tasks that reached a final state, by queue and state.', finished),
+    family('drover_queue_tasks', 'gauge', 'Tasks waiting or running, by queue, state and region.', depth),
+    family('drover_queue_oldest_ready_seconds', 'gauge', 'Age of the oldest task ready to run, by queue.', oldest),
+    family('drover_task_retries_total', 'counter', 'Failed attempts that were retried, by queue.', retries),
+    family('drover_dead_letters', 'gauge', 'Failed tasks kept as dead letters, by queue.', dead),
+    family('drover_claim_to_ack_seconds', 'histogram', 'Time from claim to ack of succeeded attempts, by queue.', hist),
+  ].join('\n\n');
+  return c.text(`${text}\n`, 200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' });
+}
