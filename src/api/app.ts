@@ -9,6 +9,7 @@ import { DroverError, errorResponse, onError } from './errors.ts';
 import { claims, leases } from './leases.ts';
 import { queues } from './queues.ts';
 import { metrics } from './metrics.ts';
+import { docsPage, openapi } from './openapi.ts';
 import { schedules } from './schedules.ts';
 import { tasks } from './tasks.ts';
 import { workflows } from './workflows.ts';
@@ -41,6 +42,8 @@ app.use('/v1/*', async function corsIfConfigured(c, next) {
   return cors({ origin: origins, allowHeaders: ['authorization', 'content-type'], allowMethods: ['GET', 'POST', 'PUT', 'DELETE'], maxAge: 600 })(c, next);
 });
 app.get('/metrics', metrics);
+app.get('/openapi.json', (c) => c.json(openapi()));
+app.get('/docs', (c) => c.html(docsPage()));
 
 app.use('/v1/*', authenticate);
 app.route('/v1/tasks', tasks);
