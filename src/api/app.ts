@@ -8,6 +8,7 @@ import { authenticate, requireEnqueue, type AuthVars } from './auth.ts';
 import { DroverError, errorResponse, onError } from './errors.ts';
 import { claims, leases } from './leases.ts';
 import { queues } from './queues.ts';
+import { dashboardPage } from './dashboard.ts';
 import { metrics } from './metrics.ts';
 import { docsPage, openapi } from './openapi.ts';
 import { schedules } from './schedules.ts';
@@ -29,21 +30,7 @@ app.get('/healthz', async (c) => {
   return c.json({ ok: true });
 });
 
-app.get('/', (c) =>
-  c.html(`<!doctype html><meta charset="utf-8"><title>drover</title>
-<body style="font:16px system-ui;margin:3rem;color:#223">
-<h1>drover</h1><p>The hub is running. The API lives under <code>/v1</code> (see PROTOCOL.md); health at <a href="/healthz">/healthz</a>.</p>`),
-);
-
-/** No CORS unless DROVER_CORS_ORIGINS names the origins (comma-separated) that may call the API from a browser. */
-app.use('/v1/*', async function corsIfConfigured(c, next) {
-  const origins = (c.env.DROVER_CORS_ORIGINS ?? '').split(',').map((o) => o.trim()).filter(Boolean);
-  if (origins.length === 0) return next();
-  return cors({ origin: origins, allowHeaders: ['authorization', 'content-type'], allowMethods: ['GET', 'POST', 'PUT', 'DELETE'], maxAge: 600 })(c, next);
-});
-app.get('/metrics', metrics);
-app.get('/openapi.json', (c) => c.json(openapi()));
-app.get('/docs', (c) => c.html(docsPage()));
+app.get('/', (c) => c.html(dashboardPage()));
 
 app.use('/v1/*', authenticate);
 app.route('/v1/tasks', tasks);
