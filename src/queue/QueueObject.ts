@@ -415,7 +415,11 @@ export class QueueObject extends DurableObject<Env> {
   }
 
   async heartbeat(leaseId: string, owner: string | null, extendSeconds: number | null, progress: string | null) {
-    return this.transact((s) => t.heartbeat(s, leaseId, owner, extendSeconds, progress));
+    const out = this.transact((s) => t.heartbeat(s, leaseId, owner, extendSeconds, progress));
+    // A heartbeat is a sighting too: the workers list shows each worker's latest sign of life.
+    const seen = out.ok && out.worker ? this.sightings.get(out.worker) : undefined;
+    if (seen) seen.at = Date.now();
+    return out;
   }
 
   async ack(leaseId: string, owner: string | null, result: string) {

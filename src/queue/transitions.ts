@@ -363,7 +363,7 @@ function endingLease(s: Step, leaseId: string, owner: string | null): Outcome<{ 
  */
 export function heartbeat(
   s: Step, leaseId: string, owner: string | null, extendSeconds: number | null, progress: string | null,
-): Outcome<{ leaseExpiresAt: number; revoked: boolean }> {
+): Outcome<{ leaseExpiresAt: number; revoked: boolean; worker: string | null }> {
   const found = leaseOf(s, leaseId, owner);
   if (!found.ok) return found;
   const r = found.row;
@@ -372,7 +372,7 @@ export function heartbeat(
     `UPDATE tasks SET lease_expires_at = MAX(lease_expires_at, ?), progress = COALESCE(?, progress) WHERE id = ?`,
     leaseExpiresAt, progress, r.id,
   );
-  return { ok: true, leaseExpiresAt: Math.max(leaseExpiresAt, r.lease_expires_at!), revoked: r.revoke_requested === 1 };
+  return { ok: true, leaseExpiresAt: Math.max(leaseExpiresAt, r.lease_expires_at!), revoked: r.revoke_requested === 1, worker: r.worker };
 }
 
 /**
