@@ -32,6 +32,12 @@ app.get('/healthz', async (c) => {
 
 app.get('/', (c) => c.html(dashboardPage()));
 
+/** No CORS unless DROVER_CORS_ORIGINS names the origins (comma-separated) that may call the API from a browser. */
+app.use('/v1/*', async function corsIfConfigured(c, next) {
+  const origins = (c.env.DROVER_CORS_ORIGINS ?? '').split(',').map((o) => o.trim()).filter(Boolean);
+  if (origins.length === 0) return next();
+  return cors({ origin: origins, allowHeaders: ['authorization', 'content-type'], allowMethods: ['GET', 'POST', 'PUT', 'DELETE'], maxAge: 600 })(c, next);
+});
 app.use('/v1/*', authenticate);
 app.route('/v1/tasks', tasks);
 app.route('/v1/queues', claims);
