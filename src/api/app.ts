@@ -31,6 +31,9 @@ app.get('/healthz', async (c) => {
 });
 
 app.get('/', (c) => c.html(dashboardPage()));
+app.get('/metrics', metrics);
+app.get('/openapi.json', (c) => c.json(openapi()));
+app.get('/docs', (c) => c.html(docsPage()));
 
 /** No CORS unless DROVER_CORS_ORIGINS names the origins (comma-separated) that may call the API from a browser. */
 app.use('/v1/*', async function corsIfConfigured(c, next) {
