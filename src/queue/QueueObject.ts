@@ -336,6 +336,8 @@ export class QueueObject extends DurableObject<Env> {
    */
   private async publishEvents(changes: Pending[]): Promise<void> {
     const now = Date.now();
+    // Worker names often carry a pid: forget those gone a day, as the workers list does.
+    for (const [name, w] of this.sightings) if (now - w.at > 86_400_000) this.sightings.delete(name);
     const due = [...this.sightings].filter(([, w]) => now - w.reported >= 10_000);
     const listening = now >= this.quietUntil;
     if (!due.length && !(listening && changes.length)) return;
