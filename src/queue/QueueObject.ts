@@ -92,6 +92,8 @@ export class QueueObject extends DurableObject<Env> {
   private readonly nameBuckets = new Map<string, TokenBucket>();
   /** Workers seen claiming, and when each was last reported to the events object. */
   private readonly sightings = new Map<string, { region: string | null; at: number; reported: number }>();
+  /** Failed deliveries per owed callback, for its backoff (a restart starts it over). */
+  private readonly callbackTries = new Map<string, number>();
   /** Nobody was listening for events at the last publish: skip task events until then. */
   private quietUntil = 0;
 
@@ -203,8 +205,13 @@ export class QueueObject extends DurableObject<Env> {
       const retry = Date.now() + FLUSH_RETRY_MS;
       at = at === null ? retry : Math.min(at, retry);
     }
+    // Outbox work is retried by the flush; a due callback waits at least a retry interval, so a
+    // flush that keeps failing never makes the alarm fire again at once.
     const callback = this.sql.one<{ t: number | null }>(`SELECT MIN(next_at) AS t FROM callback_outbox`)?.t;
-    if (callback != null) at = at === null ? callback : Math.min(at, callback);
+    if (callback != null) {
+      const due = Math.max(callback, Date.now() + FLUSH_RETRY_MS);
+      at = at === null ? due : Math.min(at, due);
+    }
     if (at === null) {
       if (force && this.alarmAt !== null) {
         this.alarmAt = null;
@@ -235,11 +242,16 @@ export class QueueObject extends DurableObject<Env> {
             if (written.length < 500) break;
           }
           while ((await this.reportToWorkflows()) === 200);
-          await this.deliverCallbacks();
         } while (this.flushAgain);
         await this.publishEvents(changes);
       } catch (err) {
         console.error('D1 sync failed; the alarm retries', err);
+      }
+      // Callbacks go out even while D1 or a workflow is failing.
+      try {
+        await this.deliverCallbacks();
+      } catch (err) {
+        console.error('callback delivery failed; the alarm retries', err);
       } finally {
         this.flushing = null;
       }
@@ -296,8 +308,9 @@ export class QueueObject extends DurableObject<Env> {
     await Promise.all(
       due.map(async (c) => {
         const r = this.sql.one<t.LiveRow>(`SELECT * FROM tasks WHERE id = ?`, c.task_id);
-        if (!r) {
-          this.sql.run(`DELETE FROM callback_outbox WHERE task_id = ?`, c.task_id);
+        if (!r || !isFinal(r.state)) {
+          // Gone, or running again after a replay: its next end owes a callback of its own.
+          this.sql.run(`DELETE FROM callback_outbox WHERE task_id = ? AND attempts = ?`, c.task_id, c.attempts);
           return;
         }
         let ok = false;
@@ -317,12 +330,15 @@ export class QueueObject extends DurableObject<Env> {
             ok = false;
           }
         }
-        // `attempts` doubles as a generation: a newer final state reset it, and stays owed.
+        // `attempts` holds the task's version at its end: a later end rewrote it and stays owed.
         if (ok) this.sql.run(`DELETE FROM callback_outbox WHERE task_id = ? AND attempts = ?`, c.task_id, c.attempts);
         else {
-          const wait = Math.min(3_600_000, 1000 * 2 ** c.attempts);
-          this.sql.run(`UPDATE callback_outbox SET attempts = attempts + 1, next_at = ? WHERE task_id = ? AND attempts = ?`, Date.now() + wait, c.task_id, c.attempts);
+          const tries = (this.callbackTries.get(c.task_id) ?? 0) + 1;
+          this.callbackTries.set(c.task_id, tries);
+          const wait = Math.min(3_600_000, 1000 * 2 ** (tries - 1));
+          this.sql.run(`UPDATE callback_outbox SET next_at = ? WHERE task_id = ? AND attempts = ?`, Date.now() + wait, c.task_id, c.attempts);
         }
+        if (ok) this.callbackTries.delete(c.task_id);
       }),
     );
     if (due.length) this.rearm(false);
@@ -417,7 +433,8 @@ export class QueueObject extends DurableObject<Env> {
   }
 
   async heartbeat(leaseId: string, owner: string | null, extendSeconds: number | null, progress: string | null) {
-    const out = this.transact((s) => t.heartbeat(s, leaseId, owner, extendSeconds, progress));
+    // A heartbeat that arrives after the lease expired ends it: a concurrency slot frees.
+    const out = this.freeingSlot(this.transact((s) => t.heartbeat(s, leaseId, owner, extendSeconds, progress)));
     // A heartbeat is a sighting too: the workers list shows each worker's latest sign of life.
     const seen = out.ok && out.worker ? this.sightings.get(out.worker) : undefined;
     if (seen) seen.at = Date.now();

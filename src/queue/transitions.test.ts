@@ -43,6 +43,39 @@ describe('deliver', () => {
     }));
 });
 
+describe('ends that must happen once', () => {
+  it('tell the workflow of a task revoked before the bus brought it', () =>
+    withTables((at, sql) => {
+      const a = spec({ workflowId: 'wf-1', callback: { url: 'https://example.com/cb' } });
+      at(T0, (s) => t.revoke(s, a.id));
+      at(T0, (s) => t.deliver(s, [a]));
+      expect(sql.all(`SELECT task_id, workflow_id, state FROM workflow_outbox`)).toEqual([{ task_id: a.id, workflow_id: 'wf-1', state: 'revoked' }]);
+      expect(sql.all(`SELECT task_id FROM callback_outbox`)).toEqual([{ task_id: a.id }]);
+      expect(Number(sql.one<{ value: string }>(`SELECT value FROM meta WHERE key = 'm:final:revoked'`)!.value)).toBe(1);
+    }));
+
+  it('expire each of two tasks of one key once, when both are due together', () =>
+    withTables((at, sql) => {
+      const [a, b] = [spec({ orderingKey: 'k', expiresAt: T0 + 10 }), spec({ orderingKey: 'k', expiresAt: T0 + 10 })];
+      at(T0, (s) => t.deliver(s, [a, b]));
+      const finished = at(T0 + 10, (s) => {
+        t.expireDue(s, 100);
+        return s.finished;
+      });
+      expect([...finished].sort()).toEqual([a.id, b.id].sort());
+      expect(Number(sql.one<{ value: string }>(`SELECT value FROM meta WHERE key = 'm:final:expired'`)!.value)).toBe(2);
+    }));
+
+  it('never expire a task that already started: its retry runs', () =>
+    withTables((at) => {
+      const a = spec({ expiresAt: T0 + 1000, retryDelay: 0 });
+      at(T0, (s) => t.deliver(s, [a]));
+      const [job] = at(T0, (s) => t.claim(s, claimReq()));
+      at(T0 + 10, (s) => t.fail(s, job.lease_id, 'o', { type: 'E', message: 'e' }, true, 5));
+      expect(at(T0 + 6000, (s) => t.claim(s, claimReq())).map((j) => [j.id, j.attempts])).toEqual([[a.id, 2]]);
+    }));
+});
+
 describe('claim', () => {
   it('keeps region lanes apart', () =>
     withTables((at) => {

@@ -140,7 +140,7 @@ function passKey(s: Step, key: string | null): void {
   }
 }
 
-/** Ends a task: it leaves the live set, its lease ends, its orderingKey passes on. */
+/** Ends a task: it leaves the live set, its lease ends, its key passes on. A task already ended is left alone. */
 function finish(
   s: Step,
   id: string,
@@ -149,6 +149,7 @@ function finish(
   fields: { result?: string | null; error?: TaskError | null } = {},
 ): void {
   const before = row(s, id);
+  if (before && (before.phase === 'done' || before.phase === 'dead')) return;
   s.sql.run(
     `UPDATE tasks SET phase = ?, state = ?, finished_at = ?, lease_id = NULL, lease_expires_at = NULL,
        result = COALESCE(?, result), error = CASE WHEN ? THEN ? ELSE error END, version = version + 1
@@ -162,23 +163,30 @@ function finish(
     id,
   );
   touch(s, id);
+  ended(s, id, state);
+  if (before && before.phase !== 'blocked') passKey(s, before.ordering_key);
+}
+
+/**
+ * What every end of a task owes, in the transaction that ends it: its `?wait` readers,
+ * its counter, its workflow's outbox row, and its callback (keyed by the row's version,
+ * so a later end of the same task is a new callback and an old delivery cannot settle it).
+ */
+function ended(s: Step, id: string, state: string, counted = true): void {
   s.finished.push(id);
-  count(s, `final:${state}`);
-  // A workflow learns its task's end from a durable outbox, in this same transaction.
+  if (counted) count(s, `final:${state}`);
   s.sql.run(
     `INSERT INTO workflow_outbox (task_id, workflow_id, state, result, error)
        SELECT id, workflow_id, state, result, error FROM tasks WHERE id = ? AND workflow_id IS NOT NULL
      ON CONFLICT (task_id) DO UPDATE SET state = excluded.state, result = excluded.result, error = excluded.error`,
     id,
   );
-  // A callback is owed once per final state, written in the same transaction.
   s.sql.run(
     `INSERT INTO callback_outbox (task_id, url, attempts, next_at)
-       SELECT id, callback->>'url', 0, ? FROM tasks WHERE id = ? AND callback IS NOT NULL
-     ON CONFLICT (task_id) DO UPDATE SET attempts = 0, next_at = excluded.next_at`,
+       SELECT id, callback->>'url', version, ? FROM tasks WHERE id = ? AND callback IS NOT NULL
+     ON CONFLICT (task_id) DO UPDATE SET url = excluded.url, attempts = excluded.attempts, next_at = excluded.next_at`,
     s.now, id,
   );
-  if (before && before.phase !== 'blocked') passKey(s, before.ordering_key);
 }
 
 function limited(s: Step, t: TaskSpec): string | undefined {
@@ -186,13 +194,13 @@ function limited(s: Step, t: TaskSpec): string | undefined {
 }
 
 /**
- * Moves a task name's waiting tasks into its own lanes (a rate limit was set) or back
- * (it was cleared). Once per change: claims then read the name's lanes by index.
+ * Moves a task name's waiting tasks (and dead letters, which may be replayed) into its
+ * own lanes (a rate limit was set) or back (it was cleared). Once per change.
  */
 export function relane(s: Step, task: string, limitedNow: boolean): number {
   const moved = limitedNow
-    ? s.sql.run(`UPDATE tasks SET lane = lane || '#' || task WHERE task = ? AND http IS NULL AND instr(lane, '#') = 0 AND phase NOT IN ('done', 'dead')`, task)
-    : s.sql.run(`UPDATE tasks SET lane = substr(lane, 1, instr(lane, '#') - 1) WHERE task = ? AND instr(lane, '#') > 0 AND phase NOT IN ('done', 'dead')`, task);
+    ? s.sql.run(`UPDATE tasks SET lane = lane || '#' || task WHERE task = ? AND http IS NULL AND instr(lane, '#') = 0 AND phase != 'done'`, task)
+    : s.sql.run(`UPDATE tasks SET lane = substr(lane, 1, instr(lane, '#') - 1) WHERE task = ? AND instr(lane, '#') > 0 AND phase != 'done'`, task);
   return moved;
 }
 
@@ -207,10 +215,16 @@ export function deliver(s: Step, specs: TaskSpec[]): number {
     const existing = s.sql.one<{ task: string | null }>(`SELECT task FROM tasks WHERE id = ?`, t.id);
     if (existing) {
       if (existing.task === null) {
+        // Revoked before it arrived: it keeps its revocation, gains its data, and now that it
+        // knows its workflow and callback, tells them it ended.
         s.sql.run(
-          `UPDATE tasks SET task = ?, args = ?, kwargs = ?, lane = ?, priority = ?, created_at = ? WHERE id = ?`,
-          t.task, t.args, t.kwargs, laneOf(t.region, !!t.http, limited(s, t)), t.priority, t.createdAt, t.id,
+          `UPDATE tasks SET task = ?, args = ?, kwargs = ?, lane = ?, priority = ?, created_at = ?, workflow_id = ?, http = ?,
+             callback = ?, parent_id = ?, root_id = ?, max_retries = ?, version = version + 1 WHERE id = ?`,
+          t.task, t.args, t.kwargs, laneOf(t.region, !!t.http, limited(s, t)), t.priority, t.createdAt, t.workflowId ?? null,
+          t.http ? JSON.stringify(t.http) : null, t.callback ? JSON.stringify(t.callback) : null, t.parentId, t.rootId, t.maxRetries, t.id,
         );
+        touch(s, t.id);
+        if (t.workflowId || t.callback) ended(s, t.id, 'revoked', false); // counted when revoked
       }
       continue;
     }
@@ -285,19 +299,19 @@ export function claim(s: Step, req: ClaimRequest): ClaimedRow[] {
   const out: ClaimedRow[] = [];
   for (let round = 0; round < 20 && out.length < req.max; round++) {
     const need = req.max - out.length;
-    type Candidate = { id: string; priority: number; readyAt: number; expires_at: number | null; name?: string };
+    type Candidate = { id: string; priority: number; readyAt: number; expires_at: number | null; attempts: number; name?: string };
     const candidates = lanes.map(({ lane, cap, name }): Candidate[] => {
       const room = name ? cap - (takenByName.get(name) ?? 0) : need;
       if (room <= 0) return [];
       return s.sql
-        .all<{ id: string; priority: number; ready_at: number; expires_at: number | null; lane: string }>(
-          `SELECT id, priority, ready_at, expires_at, lane FROM tasks WHERE phase = 'ready' AND lane = ?${name ? '' : filter}
+        .all<{ id: string; priority: number; ready_at: number; expires_at: number | null; lane: string; attempts: number }>(
+          `SELECT id, priority, ready_at, expires_at, lane, attempts FROM tasks WHERE phase = 'ready' AND lane = ?${name ? '' : filter}
            ORDER BY priority DESC, ready_at, id LIMIT ?`,
           lane,
           ...(name ? [] : (req.tasks ?? [])),
           Math.min(need, room),
         )
-        .map((c) => ({ id: c.id, priority: c.priority, readyAt: c.ready_at, expires_at: c.expires_at, name }));
+        .map((c) => ({ id: c.id, priority: c.priority, readyAt: c.ready_at, expires_at: c.expires_at, attempts: c.attempts, name }));
     });
     const picked: Candidate[] = [];
     for (const c of mergeLanes(candidates, need + lanes.length * need)) {
@@ -311,7 +325,8 @@ export function claim(s: Step, req: ClaimRequest): ClaimedRow[] {
     }
     if (picked.length === 0) break;
     for (const c of picked) {
-      if (c.expires_at !== null && c.expires_at <= s.now) {
+      // Expiry is for tasks never started; a retry of a started one runs whatever the clock says.
+      if (c.expires_at !== null && c.attempts === 0 && c.expires_at <= s.now) {
         finish(s, c.id, 'done', 'expired', { error: { type: 'Expired', message: 'the task expired before it started' } });
         continue;
       }
@@ -461,7 +476,7 @@ export function revoke(s: Step, id: string): Outcome<{ state: string }> {
       id, s.now, s.now,
     );
     touch(s, id);
-    s.finished.push(id);
+    ended(s, id, 'revoked');
     return { ok: true, state: 'revoked' };
   }
   if (r.phase === 'done' || r.phase === 'dead') return { ok: false, code: 'conflict', message: `the task is already ${r.state}` };
