@@ -1,5 +1,5 @@
 // Queue routes: stats, pause and resume, dead letters and their replay.
-import { Hono } from 'hono';
+import { Hono, type Context } from 'hono';
 import { queueNames } from '../db/records.ts';
 import type { Env } from '../env.ts';
 import { audit } from './audit.ts';
@@ -21,6 +21,17 @@ function presentConfig(c: Config) {
   return { retentionSeconds: c.retentionMs === null ? null : c.retentionMs / 1000, rateLimit: c.rateLimit, concurrency: c.concurrency, taskRateLimits: c.taskRateLimits ?? null };
 }
 
+/** The queue named in the path, checked. */
+function queueOf(c: Context<AuthVars>): string {
+  return parseWith(queueName, c.req.param('queue'), 'queue name');
+}
+
+/** The dead letters a replay or purge names: its body's ids, or all when it sends none. */
+async function deadLetterIds(c: Context<AuthVars>, what: string): Promise<string[] | null> {
+  const hasBody = c.req.header('content-length') !== '0' && c.req.raw.body !== null;
+  return hasBody ? (parseWith(replayBody, await readJson(c, 1024 * 1024), what).ids ?? null) : null;
+}
+
 async function describe(env: Env, name: string) {
   const { config, ...stats } = await stub(env, name).stats();
   return { name, ...stats, config: presentConfig(config) };
@@ -32,14 +43,14 @@ queues.get('/', async (c) => {
 });
 
 queues.get('/:queue', async (c) => {
-  const name = parseWith(queueName, c.req.param('queue'), 'queue name');
+  const name = queueOf(c);
   return c.json(await describe(c.env, name));
 });
 
 for (const action of ['pause', 'resume'] as const) {
   queues.post(`/:queue/${action}`, async (c) => {
     requireAdmin(c.var.principal);
-    const name = parseWith(queueName, c.req.param('queue'), 'queue name');
+    const name = queueOf(c);
     const paused = await stub(c.env, name).setPaused(action === 'pause');
     await audit(c, `queue.${action}`, name);
     return c.json({ name, paused });
@@ -48,7 +59,7 @@ for (const action of ['pause', 'resume'] as const) {
 
 queues.get('/:queue/dead', async (c) => {
   requireAdmin(c.var.principal);
-  const name = parseWith(queueName, c.req.param('queue'), 'queue name');
+  const name = queueOf(c);
   const { limit } = parseWith(deadQuery, c.req.query(), 'query');
   const dead = await stub(c.env, name).dead(limit);
   return c.json({ tasks: dead.map((d) => presentDead(d, name)) });
@@ -56,29 +67,27 @@ queues.get('/:queue/dead', async (c) => {
 
 queues.post('/:queue/dead/replay', async (c) => {
   requireAdmin(c.var.principal);
-  const name = parseWith(queueName, c.req.param('queue'), 'queue name');
-  const hasBody = c.req.header('content-length') !== '0' && c.req.raw.body !== null;
-  const body = hasBody ? parseWith(replayBody, await readJson(c, 1024 * 1024), 'replay') : {};
-  const replayed = await stub(c.env, name).replay(body.ids ?? null);
-  await audit(c, 'dead.replay', name, { ids: body.ids ?? 'all', replayed });
+  const name = queueOf(c);
+  const ids = await deadLetterIds(c, 'replay');
+  const replayed = await stub(c.env, name).replay(ids);
+  await audit(c, 'dead.replay', name, { ids: ids ?? 'all', replayed });
   return c.json({ replayed });
 });
 
 /** Purges dead letters (all, or the given ids): they are gone from the queue; their D1 record stays. */
 queues.delete('/:queue/dead', async (c) => {
   requireAdmin(c.var.principal);
-  const name = parseWith(queueName, c.req.param('queue'), 'queue name');
-  const hasBody = c.req.header('content-length') !== '0' && c.req.raw.body !== null;
-  const body = hasBody ? parseWith(replayBody, await readJson(c, 1024 * 1024), 'purge') : {};
-  const purged = await stub(c.env, name).purgeDead(body.ids ?? null);
-  await audit(c, 'dead.purge', name, { ids: body.ids ?? 'all', purged });
+  const name = queueOf(c);
+  const ids = await deadLetterIds(c, 'purge');
+  const purged = await stub(c.env, name).purgeDead(ids);
+  await audit(c, 'dead.purge', name, { ids: ids ?? 'all', purged });
   return c.json({ purged });
 });
 
 /** Sets a queue's retention, rate limit and concurrency limit (admin). */
 queues.put('/:queue/config', async (c) => {
   requireAdmin(c.var.principal);
-  const name = parseWith(queueName, c.req.param('queue'), 'queue name');
+  const name = queueOf(c);
   const body = parseWith(queueConfigBody, await readJson(c, 64 * 1024), 'queue config');
   const patch = {
     ...(body.retentionSeconds !== undefined && { retentionMs: body.retentionSeconds === null ? null : Math.round(body.retentionSeconds * 1000) }),
