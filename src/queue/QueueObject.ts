@@ -180,7 +180,7 @@ export class QueueObject extends DurableObject<Env> {
   private transact<T>(fn: (s: t.Step) => T): T {
     const step = t.newStep(this.sql);
     step.limitedTasks = this.nameBuckets;
-    const out = this.ctx.storage.transactionSync(() => fn(step));
+    const out = this.ctx.storage.transactionSync(() => t.commit(step, fn));
     if (step.readyLanes.size) {
       for (const wake of [...this.claimWaiters]) wake();
       this.regions.wake(step.readyLanes);
@@ -453,7 +453,7 @@ export class QueueObject extends DurableObject<Env> {
 
   /** Acks many leases in one transaction; each gets its own outcome. */
   async ackMany(acks: { leaseId: string; result: string }[], owner: string | null) {
-    return this.freeingSlot(this.transact((s) => acks.map((a) => t.ack(s, a.leaseId, owner, a.result))));
+    return this.freeingSlot(this.transact((s) => t.ackMany(s, acks, owner)));
   }
 
   async release(leaseId: string, owner: string | null) {

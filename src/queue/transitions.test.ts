@@ -16,7 +16,7 @@ async function withTables(fn: (at: <R>(now: number, step: (s: t.Step) => R) => R
   await runInDurableObject(stub, (_instance, state) => {
     const sql = new Sql(state.storage.sql);
     migrate(sql);
-    fn((now, step) => state.storage.transactionSync(() => step(t.newStep(sql, now, () => 0.5))), sql);
+    fn((now, step) => state.storage.transactionSync(() => t.commit(t.newStep(sql, now, () => 0.5), step)), sql);
   });
 }
 
@@ -168,6 +168,64 @@ describe('leases', () => {
       expect(sql.one(`SELECT phase, attempts FROM tasks WHERE id = ?`, a.id)).toEqual({ phase: 'dead', attempts: 3 });
       expect(at(T0 + 10, (s) => t.replay(s, null, 10))).toBe(1);
       expect(at(T0 + 10, (s) => t.claim(s, claimReq())).map((r) => r.attempts)).toEqual([1]);
+    }));
+});
+
+describe('ackMany', () => {
+  it('gives each lease of a mixed batch the outcome ack would, and counts each end once', () =>
+    withTables((at, sql) => {
+      const plain = [spec(), spec(), spec()];
+      const keyed = spec({ orderingKey: 'k' });
+      const inWorkflow = spec({ workflowId: 'wf1' });
+      const revoked = spec();
+      const short = spec({ timeout: 1 });
+      const all = [...plain, keyed, inWorkflow, revoked, short];
+      at(T0, (s) => t.deliver(s, all));
+      const jobs = at(T0, (s) => t.claim(s, claimReq({ max: 10 })));
+      const lease = (id: string) => jobs.find((j) => j.id === id)!.lease_id;
+      at(T0, (s) => t.revoke(s, revoked.id));
+      const other = at(T0, (s) => t.deliver(s, [spec()]));
+      expect(other).toBe(1);
+      const [foreign] = at(T0, (s) => t.claim(s, claimReq({ owner: 'someone-else' })));
+      const out = at(T0 + 1500, (s) =>
+        t.ackMany(
+          s,
+          [
+            { leaseId: lease(plain[0].id), result: '"a"' },
+            { leaseId: lease(plain[1].id), result: '"b"' },
+            { leaseId: lease(plain[0].id), result: '"again"' },
+            { leaseId: lease(keyed.id), result: '"k"' },
+            { leaseId: lease(inWorkflow.id), result: '"w"' },
+            { leaseId: lease(revoked.id), result: '"r"' },
+            { leaseId: lease(short.id), result: '"late"' },
+            { leaseId: foreign.lease_id, result: '"f"' },
+            { leaseId: 'unit.NOSUCHLEASE', result: 'null' },
+          ],
+          'o',
+        ),
+      );
+      expect(out.map((o) => (o.ok ? o.state : o.code))).toEqual([
+        'succeeded', 'succeeded', 'lease_lost', 'succeeded', 'succeeded', 'revoked', 'lease_lost', 'forbidden', 'lease_lost',
+      ]);
+      const state = (id: string) => sql.one<{ state: string; result: string | null }>(`SELECT state, result FROM tasks WHERE id = ?`, id);
+      expect(state(plain[0].id)).toEqual({ state: 'succeeded', result: '"a"' });
+      expect(state(plain[1].id)).toEqual({ state: 'succeeded', result: '"b"' });
+      expect(state(plain[2].id)?.state).toBe('running');
+      expect(state(keyed.id)).toEqual({ state: 'succeeded', result: '"k"' });
+      expect(state(revoked.id)?.state).toBe('revoked');
+      expect(state(short.id)?.state).toBe('delayed'); // its lease ran out: a failed attempt, retried
+      expect(state(foreign.id)?.state).toBe('running');
+      // The workflow task's end waits in the outbox for its workflow; every change waits for D1.
+      expect(sql.one(`SELECT state, result FROM workflow_outbox WHERE task_id = ?`, inWorkflow.id)).toEqual({ state: 'succeeded', result: '"w"' });
+      const synced = sql.all<{ id: string; version: number }>(`SELECT id, version FROM sync_outbox`);
+      const versions = new Map(sql.all<{ id: string; version: number }>(`SELECT id, version FROM tasks`).map((r) => [r.id, r.version]));
+      for (const r of synced) expect(r.version).toBe(versions.get(r.id));
+      expect(new Set(synced.map((r) => r.id))).toEqual(new Set(versions.keys()));
+      const counter = (key: string) => Number(sql.one<{ value: string }>(`SELECT value FROM meta WHERE key = ?`, `m:${key}`)?.value ?? 0);
+      expect(counter('final:succeeded')).toBe(4);
+      expect(counter('ack_count')).toBe(4);
+      expect(counter('ack_le:2.5')).toBe(4);
+      expect(counter('ack_le:1')).toBe(0);
     }));
 });
 

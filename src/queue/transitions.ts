@@ -1,7 +1,6 @@
 // Every state change of a live task: synchronous functions run inside one SQLite transaction each.
 import { backoffSeconds } from '../core/backoff.ts';
 import { mergeLanes } from '../core/claim-order.ts';
-import { randomToken } from '../core/ids.ts';
 import { keyOf, laneOf, type TaskError, type TaskSpec } from '../core/states.ts';
 import type { Sql } from './sql.ts';
 
@@ -16,10 +15,26 @@ export interface Step {
   finished: string[];
   /** Task names with a rate limit: they go to lanes of their own. */
   limitedTasks: { has(task: string): boolean };
+  /** Counter increments, written once per transaction by `commit` (an ack touches ~16 of them). */
+  counters: Map<string, number>;
 }
 
 export function newStep(sql: Sql, now = Date.now(), random: () => number = Math.random): Step {
-  return { sql, now, random, readyLanes: new Set(), finished: [], limitedTasks: new Set() };
+  return { sql, now, random, readyLanes: new Set(), finished: [], limitedTasks: new Set(), counters: new Map() };
+}
+
+/** Runs a transition and writes what it counted; call inside the transaction. */
+export function commit<T>(s: Step, fn: (s: Step) => T): T {
+  const out = fn(s);
+  for (const [key, by] of s.counters) {
+    s.sql.run(
+      `INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = CAST(value AS REAL) + excluded.value`,
+      `m:${key}`,
+      by,
+    );
+  }
+  s.counters.clear();
+  return out;
 }
 
 /** Expected outcomes travel as codes; the API maps each to one error. */
@@ -66,13 +81,9 @@ const LIVE_ORDERED = `phase IN ('ready', 'scheduled', 'leased', 'blocked')`;
 /** Upper bounds of the claim-to-ack histogram, seconds (Prometheus `le`). */
 export const ACK_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300];
 
-/** Adds to one of the object's counters (metrics), in the transition's own transaction. */
+/** Adds to one of the object's counters (metrics); `commit` writes them in the transition's own transaction. */
 function count(s: Step, key: string, by = 1): void {
-  s.sql.run(
-    `INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = CAST(value AS REAL) + excluded.value`,
-    `m:${key}`,
-    by,
-  );
+  s.counters.set(key, (s.counters.get(key) ?? 0) + by);
 }
 
 /** Queues the row's current version for the next D1 write. Call after every change. */
@@ -81,6 +92,16 @@ function touch(s: Step, id: string): void {
     `INSERT INTO sync_outbox (id, version) SELECT id, version FROM tasks WHERE id = ?
      ON CONFLICT (id) DO UPDATE SET version = excluded.version`,
     id,
+  );
+}
+
+/** `touch` for many rows in one statement. */
+function touchAll(s: Step, ids: string[]): void {
+  if (ids.length === 0) return;
+  s.sql.run(
+    `INSERT INTO sync_outbox (id, version) SELECT id, version FROM tasks WHERE id IN (SELECT value FROM json_each(?))
+     ON CONFLICT (id) DO UPDATE SET version = excluded.version`,
+    JSON.stringify(ids),
   );
 }
 
@@ -147,8 +168,9 @@ function finish(
   phase: 'done' | 'dead',
   state: string,
   fields: { result?: string | null; error?: TaskError | null } = {},
+  known?: LiveRow,
 ): void {
-  const before = row(s, id);
+  const before = known ?? row(s, id);
   if (before && (before.phase === 'done' || before.phase === 'dead')) return;
   s.sql.run(
     `UPDATE tasks SET phase = ?, state = ?, finished_at = ?, lease_id = NULL, lease_expires_at = NULL,
@@ -163,7 +185,7 @@ function finish(
     id,
   );
   touch(s, id);
-  ended(s, id, state);
+  ended(s, id, state, true, before);
   if (before && before.phase !== 'blocked') passKey(s, before.ordering_key);
 }
 
@@ -172,9 +194,11 @@ function finish(
  * its counter, its workflow's outbox row, and its callback (keyed by the row's version,
  * so a later end of the same task is a new callback and an old delivery cannot settle it).
  */
-function ended(s: Step, id: string, state: string, counted = true): void {
+function ended(s: Step, id: string, state: string, counted = true, known?: LiveRow): void {
   s.finished.push(id);
   if (counted) count(s, `final:${state}`);
+  // A row read before this change tells whether there is a workflow or callback to owe at all.
+  if (known && known.workflow_id === null && known.callback === null) return;
   s.sql.run(
     `INSERT INTO workflow_outbox (task_id, workflow_id, state, result, error)
        SELECT id, workflow_id, state, result, error FROM tasks WHERE id = ? AND workflow_id IS NOT NULL
@@ -211,10 +235,16 @@ export function relane(s: Step, task: string, limitedNow: boolean): number {
  */
 export function deliver(s: Step, specs: TaskSpec[]): number {
   let added = 0;
+  const known = new Map(
+    s.sql
+      .all<{ id: string; task: string | null }>(`SELECT id, task FROM tasks WHERE id IN (SELECT value FROM json_each(?))`, JSON.stringify(specs.map((t) => t.id)))
+      .map((r) => [r.id, r.task]),
+  );
+  // Tasks with no key that have not expired go in as they are, all in one statement.
+  const plain: unknown[][] = [];
   for (const t of specs) {
-    const existing = s.sql.one<{ task: string | null }>(`SELECT task FROM tasks WHERE id = ?`, t.id);
-    if (existing) {
-      if (existing.task === null) {
+    if (known.has(t.id)) {
+      if (known.get(t.id) === null) {
         // Revoked before it arrived: it keeps its revocation, gains its data, and now that it
         // knows its workflow and callback, tells them it ended.
         s.sql.run(
@@ -224,22 +254,45 @@ export function deliver(s: Step, specs: TaskSpec[]): number {
           t.http ? JSON.stringify(t.http) : null, t.callback ? JSON.stringify(t.callback) : null, t.parentId, t.rootId, t.maxRetries, t.id,
         );
         touch(s, t.id);
+        known.set(t.id, t.task);
         if (t.workflowId || t.callback) ended(s, t.id, 'revoked', false); // counted when revoked
       }
       continue;
     }
+    known.set(t.id, t.task); // a repeat within the batch is a repeat too
     const readyAt = t.eta ?? t.createdAt;
     const key = keyOf(t);
+    const lane = laneOf(t.region, !!t.http, limited(s, t));
+    const http = t.http ? JSON.stringify(t.http) : null;
+    const callback = t.callback ? JSON.stringify(t.callback) : null;
+    added++;
+    if (key.key === null && (t.expiresAt === null || t.expiresAt > s.now)) {
+      const ready = readyAt <= s.now;
+      plain.push([
+        t.id, t.task, t.args, t.kwargs, lane, t.priority, ready ? 'ready' : 'scheduled', ready ? 'queued' : 'delayed', readyAt, t.expiresAt,
+        t.maxRetries, t.retryDelay, t.timeout, t.parentId, t.rootId, t.workflowId ?? null, http, callback, t.createdAt,
+      ]);
+      if (ready) s.readyLanes.add(lane);
+      continue;
+    }
     s.sql.run(
       `INSERT INTO tasks (id, task, args, kwargs, lane, priority, phase, state, ready_at, expires_at,
          max_retries, retry_delay, timeout, ordering_key, key_limit, parent_id, root_id, workflow_id, http, callback, created_at, version)
        VALUES (?, ?, ?, ?, ?, ?, 'scheduled', 'delayed', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0)`,
-      t.id, t.task, t.args, t.kwargs, laneOf(t.region, !!t.http, limited(s, t)), t.priority, readyAt, t.expiresAt,
-      t.maxRetries, t.retryDelay, t.timeout, key.key, key.limit, t.parentId, t.rootId, t.workflowId ?? null,
-      t.http ? JSON.stringify(t.http) : null, t.callback ? JSON.stringify(t.callback) : null, t.createdAt,
+      t.id, t.task, t.args, t.kwargs, lane, t.priority, readyAt, t.expiresAt,
+      t.maxRetries, t.retryDelay, t.timeout, key.key, key.limit, t.parentId, t.rootId, t.workflowId ?? null, http, callback, t.createdAt,
     );
     place(s, t.id, readyAt, key.key, t.expiresAt, 0);
-    added++;
+  }
+  if (plain.length) {
+    const v = (i: number) => `j.value->>'$[${i}]'`;
+    s.sql.run(
+      `INSERT INTO tasks (id, task, args, kwargs, lane, priority, phase, state, ready_at, expires_at,
+         max_retries, retry_delay, timeout, parent_id, root_id, workflow_id, http, callback, created_at, version)
+       SELECT ${Array.from({ length: 19 }, (_, i) => v(i)).join(', ')}, 1 FROM json_each(?) AS j`,
+      JSON.stringify(plain),
+    );
+    touchAll(s, plain.map((r) => r[0] as string));
   }
   return added;
 }
@@ -324,24 +377,28 @@ export function claim(s: Step, req: ClaimRequest): ClaimedRow[] {
       picked.push(c);
     }
     if (picked.length === 0) break;
+    // Expiry is for tasks never started; a retry of a started one runs whatever the clock says.
+    const take: string[] = [];
     for (const c of picked) {
-      // Expiry is for tasks never started; a retry of a started one runs whatever the clock says.
       if (c.expires_at !== null && c.attempts === 0 && c.expires_at <= s.now) {
         finish(s, c.id, 'done', 'expired', { error: { type: 'Expired', message: 'the task expired before it started' } });
-        continue;
-      }
-      const leaseId = `${req.queue}.${c.id}.${randomToken(12)}`;
-      const leased = s.sql.one<ClaimedRow>(
-        `UPDATE tasks SET phase = 'leased', state = 'running', attempts = attempts + 1, lease_id = ?,
-           lease_expires_at = ? + CAST(COALESCE(?, timeout) * 1000 AS INTEGER), lease_owner = ?, worker = ?,
-           started_at = ?, progress = NULL, version = version + 1
-         WHERE id = ?
-         RETURNING id, task, args, kwargs, lane, priority, attempts, max_retries, parent_id, root_id, lease_id, lease_expires_at, http, timeout`,
-        leaseId, s.now, req.leaseSeconds, req.owner, req.worker, s.now, c.id,
-      )!;
-      touch(s, c.id);
-      out.push(leased);
+      } else take.push(c.id);
     }
+    if (take.length === 0) continue;
+    // One statement leases them all; each lease id is queue.taskId.<24 random hex digits>.
+    const leased = s.sql.all<ClaimedRow>(
+      `UPDATE tasks SET phase = 'leased', state = 'running', attempts = attempts + 1,
+         lease_id = ? || '.' || id || '.' || lower(hex(randomblob(12))),
+         lease_expires_at = ? + CAST(COALESCE(?, timeout) * 1000 AS INTEGER), lease_owner = ?, worker = ?,
+         started_at = ?, progress = NULL, version = version + 1
+       WHERE id IN (SELECT value FROM json_each(?))
+       RETURNING id, task, args, kwargs, lane, priority, attempts, max_retries, parent_id, root_id, lease_id, lease_expires_at, http, timeout`,
+      req.queue, s.now, req.leaseSeconds, req.owner, req.worker, s.now, JSON.stringify(take),
+    );
+    touchAll(s, take);
+    // RETURNING comes in no promised order: hand them out in claim order.
+    const byId = new Map(leased.map((r) => [r.id, r]));
+    for (const id of take) out.push(byId.get(id)!);
   }
   return out;
 }
@@ -366,7 +423,7 @@ function endingLease(s: Step, leaseId: string, owner: string | null): Outcome<{ 
   const found = leaseOf(s, leaseId, owner);
   if (!found.ok) return found;
   if (found.row.revoke_requested) {
-    finish(s, found.row.id, 'done', 'revoked');
+    finish(s, found.row.id, 'done', 'revoked', {}, found.row);
     return { ok: true, state: 'revoked' };
   }
   return found.row;
@@ -401,8 +458,56 @@ export function ack(s: Step, leaseId: string, owner: string | null, result: stri
   for (const le of ACK_BUCKETS) if (seconds <= le) count(s, `ack_le:${le}`);
   count(s, 'ack_count');
   count(s, 'ack_sum', seconds);
-  finish(s, r.id, 'done', 'succeeded', { result, error: null });
+  finish(s, r.id, 'done', 'succeeded', { result, error: null }, r);
   return { ok: true, state: 'succeeded' };
+}
+
+/**
+ * ackMany: `ack` for a batch of leases, each with its own outcome.
+ * Guarantee: as `ack`, one by one. The common case (a live lease of the caller's, no
+ * revoke, key, workflow or callback waiting on its end) is done in three statements for
+ * the whole batch; every other lease, and a lease named twice, goes through `ack`.
+ */
+export function ackMany(s: Step, acks: { leaseId: string; result: string }[], owner: string | null): Outcome<{ state: string }>[] {
+  const rows = s.sql.all<LiveRow>(
+    `SELECT id, lease_id, phase, lease_expires_at, lease_owner, revoke_requested, started_at, ordering_key, workflow_id, callback
+     FROM tasks WHERE lease_id IN (SELECT value FROM json_each(?))`,
+    JSON.stringify(acks.map((a) => a.leaseId)),
+  );
+  const byLease = new Map(rows.map((r) => [r.lease_id, r]));
+  const out: Outcome<{ state: string }>[] = new Array(acks.length);
+  const plain: [string, string][] = [];
+  const slow: number[] = [];
+  acks.forEach((a, i) => {
+    const r = byLease.get(a.leaseId);
+    byLease.delete(a.leaseId); // named twice: the second goes the slow way and finds the lease ended
+    const simple = r && r.phase === 'leased' && r.lease_expires_at! > s.now && (owner === null || r.lease_owner === owner) &&
+      !r.revoke_requested && r.ordering_key === null && r.workflow_id === null && r.callback === null;
+    if (!simple) {
+      slow.push(i);
+      return;
+    }
+    const seconds = (s.now - (r.started_at ?? s.now)) / 1000;
+    for (const le of ACK_BUCKETS) if (seconds <= le) count(s, `ack_le:${le}`);
+    count(s, 'ack_count');
+    count(s, 'ack_sum', seconds);
+    count(s, 'final:succeeded');
+    s.finished.push(r.id);
+    plain.push([r.id, a.result]);
+    out[i] = { ok: true, state: 'succeeded' };
+  });
+  if (plain.length) {
+    s.sql.run(
+      `UPDATE tasks SET phase = 'done', state = 'succeeded', finished_at = ?, lease_id = NULL, lease_expires_at = NULL,
+         result = j.value->>'$[1]', error = NULL, version = version + 1
+       FROM json_each(?) AS j WHERE tasks.id = j.value->>'$[0]'`,
+      s.now,
+      JSON.stringify(plain),
+    );
+    touchAll(s, plain.map((p) => p[0]));
+  }
+  for (const i of slow) out[i] = ack(s, acks[i].leaseId, owner, acks[i].result);
+  return out;
 }
 
 /**
@@ -436,7 +541,7 @@ export function fail(
 
 function failAttempt(s: Step, r: LiveRow, error: TaskError, retry: boolean, delaySeconds: number | null): { state: string; nextAttemptAt?: number } {
   if (r.revoke_requested) {
-    finish(s, r.id, 'done', 'revoked', { error });
+    finish(s, r.id, 'done', 'revoked', { error }, r);
     return { state: 'revoked' };
   }
   if (retry && r.attempts <= r.max_retries) {
@@ -453,7 +558,7 @@ function failAttempt(s: Step, r: LiveRow, error: TaskError, retry: boolean, dela
     if (phase === 'ready') s.readyLanes.add(r.lane);
     return { state, nextAttemptAt: readyAt };
   }
-  finish(s, r.id, 'dead', 'failed', { error });
+  finish(s, r.id, 'dead', 'failed', { error }, r);
   return { state: 'failed' };
 }
 
@@ -484,7 +589,7 @@ export function revoke(s: Step, id: string): Outcome<{ state: string }> {
     s.sql.run(`UPDATE tasks SET revoke_requested = 1 WHERE id = ?`, id);
     return { ok: true, state: 'revoked' };
   }
-  finish(s, id, 'done', 'revoked');
+  finish(s, id, 'done', 'revoked', {}, r);
   return { ok: true, state: 'revoked' };
 }
 

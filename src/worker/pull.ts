@@ -149,9 +149,12 @@ export class PullWorker {
     const concurrency = this.options.concurrency ?? 4;
     let backoff = 0;
     this.log(`working queue "${queue}"${region ? ` in region ${region}` : ''} with ${concurrency} slot(s); tasks: ${[...this.registry.keys()].join(', ')}`);
+    // A busy worker claims in batches: it waits for half its slots (at most 100, a claim's
+    // limit) to free, so fast tasks cost a few large claims instead of many of one job each.
+    const batch = Math.min(100, Math.ceil(concurrency / 2));
     while (!this.stopping.signal.aborted) {
       const free = concurrency - this.running.size;
-      if (free <= 0) {
+      if (free <= 0 || (free < batch && this.running.size > 0)) {
         await new Promise<void>((r) => (this.slotFreed = r));
         continue;
       }
@@ -161,7 +164,7 @@ export class PullWorker {
           worker: this.name,
           region,
           tasks: [...this.registry.keys()],
-          max: free,
+          max: Math.min(100, free),
           waitSeconds: this.options.waitSeconds ?? 5,
         });
         if (backoff) this.log('the hub answers again; claiming');
