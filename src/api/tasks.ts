@@ -1,6 +1,6 @@
 // Task routes: enqueue one or a batch, read, list, revoke.
 import { Hono } from 'hono';
-import { send } from '../bus/envelope.ts';
+import { handOff } from '../bus/handoff.ts';
 import declaredRoutes from '../../routes.ts';
 import { compileRoutes, routed } from '../core/routes.ts';
 import { isFinal, type TaskSpec } from '../core/states.ts';
@@ -26,17 +26,10 @@ function queueStub(env: Env, queue: string) {
   return env.QUEUES.get(env.QUEUES.idFromName(queue));
 }
 
-/** Records first (a 2xx means durable), then puts the new tasks on the bus. */
+/** Records first (a 2xx means durable), then hands the new tasks to their queues. */
 async function enqueue(env: Env, specs: TaskSpec[]) {
   const recorded = await recordTasks(env.DB, specs);
-  if (recorded.created.length) {
-    try {
-      await send(env.BUS, recorded.created);
-    } catch (err) {
-      // The tasks are recorded: the redelivery sweep carries them when the bus is back.
-      console.error('bus send failed; the redelivery sweep will carry these tasks', err);
-    }
-  }
+  if (recorded.created.length) await handOff(env, recorded.created);
   return recorded.results;
 }
 

@@ -1,6 +1,6 @@
 // One beat: every schedule with a slot due enqueues one task per slot, however often the trigger fires.
 import declared from '../../schedules.ts';
-import { send } from '../bus/envelope.ts';
+import { handOff } from '../bus/handoff.ts';
 import { newTaskId } from '../core/ids.ts';
 import type { TaskSpec } from '../core/states.ts';
 import { recordTasks } from '../db/records.ts';
@@ -58,7 +58,7 @@ export async function runBeat(
     if (slots.length) {
       const recorded = await recordTasks(env.DB, slots.map((slot) => specFor(s, slot, now)), now);
       if (recorded.created.length) {
-        await send(env.BUS, recorded.created).catch((err) => console.error('bus send failed; the sweep will carry these', err));
+        await handOff(env, recorded.created);
       }
       enqueued += recorded.created.length;
       repeats += slots.length - recorded.created.length;

@@ -149,15 +149,20 @@ export class PullWorker {
     const concurrency = this.options.concurrency ?? 4;
     let backoff = 0;
     this.log(`working queue "${queue}"${region ? ` in region ${region}` : ''} with ${concurrency} slot(s); tasks: ${[...this.registry.keys()].join(', ')}`);
-    // A busy worker claims in batches: it waits for half its slots (at most 100, a claim's
-    // limit) to free, so fast tasks cost a few large claims instead of many of one job each.
+    // A busy worker claims in batches: it gives half its slots (at most 100, a claim's limit)
+    // up to 10 ms to free, so fast tasks cost a few large claims instead of one claim per job,
+    // while a slot freed beside long-running tasks is still filled at once after that.
     const batch = Math.min(100, Math.ceil(concurrency / 2));
     while (!this.stopping.signal.aborted) {
-      const free = concurrency - this.running.size;
-      if (free <= 0 || (free < batch && this.running.size > 0)) {
+      if (concurrency - this.running.size <= 0) {
         await new Promise<void>((r) => (this.slotFreed = r));
         continue;
       }
+      const gather = Date.now() + 10;
+      while (concurrency - this.running.size < batch && this.running.size > 0 && Date.now() < gather) {
+        await Promise.race([new Promise<void>((r) => (this.slotFreed = r)), sleep(gather - Date.now())]);
+      }
+      const free = concurrency - this.running.size;
       let jobs: Job[];
       try {
         jobs = await this.client.claim(queue, {

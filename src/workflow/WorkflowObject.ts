@@ -1,7 +1,7 @@
 // WorkflowObject: one per workflow; told of each task's end by its QueueObject, it starts the next step.
 import { DurableObject } from 'cloudflare:workers';
 import { toSpec } from '../api/enqueue.ts';
-import { send } from '../bus/envelope.ts';
+import { handOff } from '../bus/handoff.ts';
 import type { TaskSpec } from '../core/states.ts';
 import { recordTasks } from '../db/records.ts';
 import type { Env } from '../env.ts';
@@ -144,7 +144,7 @@ export class WorkflowObject extends DurableObject<Env> {
     });
     const recorded = await recordTasks(this.env.DB, specs, now);
     if (recorded.created.length) {
-      await send(this.env.BUS, recorded.created).catch((err) => console.error('bus send failed; the sweep will carry these', err));
+      await handOff(this.env, recorded.created);
     }
     this.sql.run(`INSERT OR IGNORE INTO started (step) VALUES (?)`, index);
   }

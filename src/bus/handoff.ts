@@ -1,0 +1,37 @@
+// Hands recorded tasks to their QueueObjects: straight over RPC, the bus when that fails.
+import type { TaskSpec } from '../core/states.ts';
+import type { Env } from '../env.ts';
+import { send } from './envelope.ts';
+
+/**
+ * The hub's own path for tasks it has recorded in D1: each queue's tasks go to its object
+ * in one RPC, which saves the bus's hop (a queue's delivery latency is most of an enqueue's
+ * time to start). A queue whose object cannot take them now gets them over the bus instead,
+ * and if the bus fails too, the redelivery sweep carries them: D1 holds them either way.
+ * Other Workers still enqueue through the bus (`env.BUS.send(envelope(...))`).
+ */
+export async function handOff(env: Pick<Env, 'QUEUES' | 'BUS'>, specs: TaskSpec[]): Promise<void> {
+  const byQueue = new Map<string, TaskSpec[]>();
+  for (const spec of specs) {
+    const list = byQueue.get(spec.queue);
+    if (list) list.push(spec);
+    else byQueue.set(spec.queue, [spec]);
+  }
+  const left: TaskSpec[] = [];
+  await Promise.all(
+    [...byQueue].map(async ([queue, list]) => {
+      try {
+        await env.QUEUES.get(env.QUEUES.idFromName(queue)).deliver(list);
+      } catch (err) {
+        console.error(`direct delivery to queue ${queue} failed; sending on the bus`, err);
+        left.push(...list);
+      }
+    }),
+  );
+  if (left.length === 0) return;
+  try {
+    await send(env.BUS, left);
+  } catch (err) {
+    console.error('bus send failed; the redelivery sweep will carry these tasks', err);
+  }
+}
