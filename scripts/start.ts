@@ -82,7 +82,8 @@ if (migrate.status !== 0) {
   process.exit(1);
 }
 
-const inspectorPort = await freePort();
+// DROVER_INSPECTOR_PORT fixes the DevTools port (the bench's profiler connects there).
+const inspectorPort = Number(process.env.DROVER_INSPECTOR_PORT) || (await freePort());
 const args = [wrangler, 'dev'];
 for (const config of configs()) args.push('-c', config);
 args.push(
@@ -99,6 +100,8 @@ args.push('--var', `DROVER_SIGNING_KEYS:${signingKeys()}`);
 for (const name of ['DROVER_HTTP_ALLOW', 'DROVER_CORS_ORIGINS']) {
   if (process.env[name]) args.push('--var', `${name}:${process.env[name]}`);
 }
+// DROVER_LOG_LEVEL=warn quiets wrangler's line per request (each costs the runtime a call out to log).
+if (process.env.DROVER_LOG_LEVEL) args.push('--log-level', process.env.DROVER_LOG_LEVEL);
 const child = spawn(process.execPath, args, { cwd: root, env: childEnv, stdio: ['ignore', 'inherit', 'inherit'] });
 
 let stopping = false;

@@ -1,49 +1,53 @@
-// Backlog cost: claim+ack with 100 vs 100,000 (or --sizes) tasks waiting, on a fresh `npm start`.
-import { Api, startSystem, TOKENS } from '../e2e/system.ts';
+// Backlog cost (drover only): claim+ack over HTTP with 1k, 100k, 1M tasks waiting in one queue,
+// and the runtime's resident memory as the queue fills.
+import type { Api } from '../e2e/system.ts';
+import { TOKENS } from '../e2e/system.ts';
+import { median } from './stats.ts';
 
-const args = process.argv.slice(2);
-const flag = (name: string, fallback: string) => {
-  const i = args.indexOf(`--${name}`);
-  return i >= 0 ? args[i + 1] : fallback;
-};
-const sizes = flag('sizes', '100,100000').split(',').map(Number);
-const samples = Number(flag('samples', '300'));
-
-function quantile(sorted: number[], q: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))];
+export interface BacklogPoint {
+  waiting: number;
+  /** Median claim+ack, ms, over `samples` sequential pairs. */
+  claimAckMs: number;
+  p90Ms: number;
+  samples: number;
+  fillPerSecond: number;
+  /** Peak resident memory of the runtime's processes while filling to this size, bytes. */
+  peakRssBytes: number;
 }
 
 function bar(done: number, total: number): string {
   const width = 30;
   const filled = Math.round((done / total) * width);
-  return `[${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${done}/${total}`;
+  return `[${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${done.toLocaleString('en')}/${total.toLocaleString('en')}`;
 }
 
-async function fill(api: Api, queue: string, n: number): Promise<void> {
+/** Tops the queue up to `target` waiting tasks, 1,000 a request with 4 in flight, showing progress. */
+async function fillTo(api: Api, queue: string, have: number, target: number, rss: () => number): Promise<{ perSecond: number; peak: number }> {
   const started = performance.now();
-  const batch = 1000;
-  const inFlight = 4;
-  let sent = 0;
+  let sent = have;
+  let peak = rss();
   const next = async (): Promise<void> => {
-    while (sent < n) {
-      const size = Math.min(batch, n - sent);
+    while (sent < target) {
+      const size = Math.min(1000, target - sent);
       sent += size;
       const res = await api.post('/v1/tasks/batch', { tasks: Array.from({ length: size }, () => ({ task: 'noop', queue })) });
-      if (res.status !== 202) throw new Error(`enqueue failed: ${res.status} ${res.text}`);
-      process.stdout.write(`\r  filling ${queue}: ${bar(Math.min(sent, n), n)}`);
+      if (res.status !== 202) throw new Error(`enqueue failed: ${res.status} ${res.text.slice(0, 200)}`);
+      peak = Math.max(peak, rss());
+      if (process.stdout.isTTY) process.stdout.write(`\r    filling: ${bar(Math.min(sent, target), target)}`);
     }
   };
-  await Promise.all(Array.from({ length: inFlight }, next));
+  await Promise.all(Array.from({ length: 4 }, next));
   for (;;) {
     const stats = (await api.get(`/v1/queues/${queue}`)).body;
-    if (stats.ready >= n) break;
-    await new Promise((r) => setTimeout(r, 250));
+    peak = Math.max(peak, rss());
+    if (stats.ready >= target) break;
+    await new Promise((r) => setTimeout(r, 500));
   }
-  const seconds = (performance.now() - started) / 1000;
-  process.stdout.write(`  (${seconds.toFixed(1)} s, ${Math.round(n / seconds)} tasks/s enqueued and delivered)\n`);
+  if (process.stdout.isTTY) process.stdout.write('\r\x1b[K');
+  return { perSecond: (target - have) / ((performance.now() - started) / 1000), peak };
 }
 
-async function measure(api: Api, queue: string): Promise<number[]> {
+async function claimAck(api: Api, queue: string, samples: number): Promise<number[]> {
   const worker = api.as(TOKENS.consume);
   const times: number[] = [];
   for (let i = 0; i < samples + 20; i++) {
@@ -58,28 +62,20 @@ async function measure(api: Api, queue: string): Promise<number[]> {
   return times.sort((a, b) => a - b);
 }
 
-const system = await startSystem();
-try {
-  const api = new Api(system.url);
-  const rows: { waiting: number; p50: number; p90: number; min: number; max: number }[] = [];
+/** Grows one queue through `sizes` (ascending) and measures claim+ack at each. */
+export async function backlog(api: Api, sizes: number[], samples: number, rss: () => number, log: (m: string) => void): Promise<BacklogPoint[]> {
+  const queue = `backlog-${Date.now().toString(36)}`;
+  const out: BacklogPoint[] = [];
+  let have = 0;
   for (const n of sizes) {
-    const queue = `backlog-${n}`;
-    await fill(api, queue, n);
-    const t = await measure(api, queue);
-    rows.push({ waiting: n, p50: quantile(t, 0.5), p90: quantile(t, 0.9), min: t[0], max: t[t.length - 1] });
+    const fill = await fillTo(api, queue, have, n, rss);
+    have = n;
+    const t = await claimAck(api, queue, samples);
+    const point = {
+      waiting: n, claimAckMs: median(t), p90Ms: t[Math.floor(t.length * 0.9)], samples, fillPerSecond: fill.perSecond, peakRssBytes: fill.peak,
+    };
+    out.push(point);
+    log(`    ${n.toLocaleString('en')} waiting: claim+ack ${point.claimAckMs.toFixed(2)} ms median (filled at ${Math.round(fill.perSecond)}/s, runtime RSS peak ${(fill.peak / 2 ** 20).toFixed(0)} MiB)`);
   }
-  console.log(`\nclaim+ack over HTTP, ${samples} sequential samples each (ms):`);
-  console.log('waiting'.padStart(10), 'median'.padStart(8), 'p90'.padStart(8), 'min'.padStart(8), 'max'.padStart(8), '  vs first');
-  for (const r of rows) {
-    console.log(
-      String(r.waiting).padStart(10),
-      r.p50.toFixed(2).padStart(8),
-      r.p90.toFixed(2).padStart(8),
-      r.min.toFixed(2).padStart(8),
-      r.max.toFixed(2).padStart(8),
-      `  ${(r.p50 / rows[0].p50).toFixed(2)}x`,
-    );
-  }
-} finally {
-  await system.stop();
+  return out;
 }

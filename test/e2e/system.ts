@@ -94,6 +94,8 @@ export interface System {
   stateDir: string;
   api: Api;
   logs: () => string;
+  /** The process group of `npm start`: wrangler, workerd and all. */
+  pgid: number;
   /** SIGKILL to the whole process group: wrangler, workerd and all. */
   kill(): Promise<void>;
   stop(): Promise<void>;
@@ -144,6 +146,7 @@ export async function startSystem(options: { stateDir?: string; port?: number; e
     stateDir,
     api: new Api(url),
     logs: () => output,
+    pgid: child.pid!,
     async kill() {
       killGroup('SIGKILL');
       await exited;

@@ -1,0 +1,177 @@
+// drover under bench: a fresh `npm start`, pull workers of the SDK (PullWorker) in child processes.
+import { fork, type ChildProcess } from 'node:child_process';
+import { resolve } from 'node:path';
+import { Api, startSystem, TOKENS, type System } from '../e2e/system.ts';
+import type { BenchSystem, Latency } from './types.ts';
+import { quantiles } from './stats.ts';
+import { runtimeCpu, runtimeRss } from './procs.ts';
+import { backlog, type BacklogPoint } from './backlog.ts';
+
+const WORKERS = Number(process.env.BENCH_DROVER_WORKERS ?? 2);
+const CONCURRENCY = Number(process.env.BENCH_DROVER_CONCURRENCY ?? 100);
+
+interface Worker {
+  child: ChildProcess;
+  done: number;
+}
+
+export interface DroverBench extends BenchSystem {
+  /** Claim+ack cost as one queue grows through `sizes`, and the runtime's memory. */
+  backlog(sizes: number[], samples: number, log: (m: string) => void): Promise<BacklogPoint[]>;
+  /** CPU seconds the runtime (workerd) has used since start. */
+  runtimeCpu(): number;
+}
+
+export function drover(): DroverBench {
+  let system: System | null = null;
+  let api: Api;
+  let queues = 0;
+  const nextQueue = () => `bench-${Date.now().toString(36)}-${++queues}`;
+
+  const post = async (path: string, body: unknown) => {
+    const res = await api.post(path, body);
+    if (res.status >= 300) throw new Error(`${path}: ${res.status} ${res.text.slice(0, 300)}`);
+    return res.body;
+  };
+  const enqueueMany = async (queue: string, n: number, batch: number, args: () => unknown[] = () => []) => {
+    for (let sent = 0; sent < n; sent += batch) {
+      const size = Math.min(batch, n - sent);
+      await post('/v1/tasks/batch', { tasks: Array.from({ length: size }, () => ({ task: 'noop', queue, args: args() })) });
+    }
+  };
+  /** Waits until the queue's object holds `n` ready tasks (the bus carried them all). */
+  const delivered = async (queue: string, n: number) => {
+    for (;;) {
+      const stats = (await api.get(`/v1/queues/${queue}`)).body;
+      if (stats.ready >= n) return;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  };
+
+  /** Starts worker processes (connected, not yet claiming); `onStarts` gets latency samples. */
+  const startWorkers = async (queue: string, onStarts?: (ms: number[]) => void) => {
+    const workers: Worker[] = [];
+    await Promise.all(
+      Array.from({ length: WORKERS }, () => new Promise<void>((ready, fail) => {
+        const child = fork(resolve(import.meta.dirname, 'drover-worker.ts'), [system!.url, TOKENS.consume, queue, String(CONCURRENCY)], {
+          stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+        });
+        const w: Worker = { child, done: 0 };
+        workers.push(w);
+        child.on('message', (m: { ready?: boolean; done?: number; starts?: number[] }) => {
+          if (m.ready) ready();
+          if (m.done !== undefined) w.done = m.done;
+          if (m.starts?.length) onStarts?.(m.starts);
+        });
+        child.once('exit', (code) => fail(new Error(`a drover bench worker exited (${code})`)));
+      })),
+    );
+    const total = () => workers.reduce((sum, w) => sum + w.done, 0);
+    return {
+      run: () => workers.forEach((w) => w.child.send({ cmd: 'run' })),
+      total,
+      until: async (n: number) => {
+        while (total() < n) await new Promise((r) => setTimeout(r, 2));
+        return performance.now();
+      },
+      stop: async () => {
+        await Promise.all(workers.map((w) => new Promise<void>((done) => {
+          if (!w.child.connected) return done();
+          w.child.once('disconnect', () => done());
+          w.child.send({ cmd: 'stop' });
+          setTimeout(() => { w.child.kill('SIGKILL'); done(); }, 10_000).unref();
+        })));
+        for (const w of workers) w.child.removeAllListeners('exit');
+      },
+    };
+  };
+
+  return {
+    name: 'drover',
+    setup: `${WORKERS} pull worker processes (SDK PullWorker), ${CONCURRENCY} jobs each at once; hub: npm start (wrangler dev, workerd)`,
+    async start() {
+      system = await startSystem();
+      api = new Api(system.url, TOKENS.admin);
+    },
+    async stop() {
+      await system?.stop();
+      system = null;
+    },
+    backlog: (sizes, samples, log) => backlog(api, sizes, samples, () => runtimeRss(system!.pgid), log),
+    runtimeCpu: () => runtimeCpu(system!.pgid),
+    async enqueueBatch(n, batch) {
+      const queue = nextQueue();
+      const t0 = performance.now();
+      await enqueueMany(queue, n, batch);
+      const rate = n / ((performance.now() - t0) / 1000);
+      await delivered(queue, n);
+      return rate;
+    },
+    async enqueueSingle(n, inFlight) {
+      const queue = nextQueue();
+      let sent = 0;
+      const t0 = performance.now();
+      await Promise.all(Array.from({ length: inFlight }, async () => {
+        while (sent < n) {
+          sent++;
+          await post('/v1/tasks', { task: 'noop', queue });
+        }
+      }));
+      const rate = n / ((performance.now() - t0) / 1000);
+      await delivered(queue, n);
+      return rate;
+    },
+    async drain(n) {
+      const queue = nextQueue();
+      await enqueueMany(queue, n, 1000);
+      await delivered(queue, n);
+      const workers = await startWorkers(queue);
+      try {
+        const t0 = performance.now();
+        workers.run();
+        const cpu0 = runtimeCpu(system!.pgid);
+        const t1 = await workers.until(n);
+        if (process.env.BENCH_VERBOSE) console.log(`  runtime CPU ${(((runtimeCpu(system!.pgid) - cpu0) * 1e6) / n).toFixed(0)} us/task`);
+        return n / ((t1 - t0) / 1000);
+      } finally {
+        await workers.stop();
+      }
+    },
+    async endToEnd(n) {
+      const queue = nextQueue();
+      const workers = await startWorkers(queue);
+      try {
+        workers.run();
+        const t0 = performance.now();
+        await enqueueMany(queue, n, 1000);
+        const t1 = await workers.until(n);
+        return n / ((t1 - t0) / 1000);
+      } finally {
+        await workers.stop();
+      }
+    },
+    async latency(rate, seconds): Promise<Latency> {
+      const queue = nextQueue();
+      const samples: number[] = [];
+      const workers = await startWorkers(queue, (ms) => samples.push(...ms));
+      try {
+        workers.run();
+        await new Promise((r) => setTimeout(r, 500)); // claims are waiting
+        const n = Math.round(rate * seconds);
+        const t0 = performance.now();
+        const sends: Promise<unknown>[] = [];
+        for (let i = 0; i < n; i++) {
+          const due = t0 + (i * 1000) / rate;
+          const wait = due - performance.now();
+          if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+          sends.push(post('/v1/tasks', { task: 'noop', queue, args: [performance.timeOrigin + performance.now()] }));
+        }
+        await Promise.all(sends);
+        await workers.until(n);
+        return { ...quantiles(samples), samples: samples.length };
+      } finally {
+        await workers.stop();
+      }
+    },
+  };
+}

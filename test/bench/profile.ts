@@ -1,0 +1,65 @@
+// Profiles the hub (workerd, through wrangler's DevTools inspector) while one bench scenario runs.
+//   node test/bench/profile.ts drain [n]     (also: batch, single, e2e, latency)
+// Writes test-results/hub.cpuprofile (open it in Chrome DevTools) and prints the hottest functions.
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { freePort } from '../e2e/system.ts';
+import { drover } from './drover.ts';
+
+const [scenario = 'drain', count = '20000'] = process.argv.slice(2);
+const n = Number(count);
+const port = await freePort();
+process.env.DROVER_INSPECTOR_PORT = String(port);
+const system = drover();
+await system.start();
+
+interface Node { id: number; callFrame: { functionName: string; url: string; lineNumber: number }; hitCount?: number; children?: number[] }
+
+async function inspector(): Promise<(method: string, params?: object) => Promise<any>> {
+  const targets = (await (await fetch(`http://127.0.0.1:${port}/json`)).json()) as { webSocketDebuggerUrl: string; title?: string }[];
+  // wrangler's inspector proxy wants the DevTools front end's Origin (an undici extension sets it).
+  const ws: any = new WebSocket(targets[0].webSocketDebuggerUrl, { headers: { origin: 'https://devtools.devprod.cloudflare.dev' } } as never);
+  await new Promise((ok, fail) => ((ws.onopen = ok), (ws.onerror = fail)));
+  let id = 0;
+  const waiting = new Map<number, (v: any) => void>();
+  ws.onmessage = (e: { data: unknown }) => {
+    const msg = JSON.parse(String(e.data));
+    if (msg.id && waiting.has(msg.id)) waiting.get(msg.id)!(msg.result ?? msg.error);
+  };
+  return (method, params = {}) => new Promise((ok) => {
+    waiting.set(++id, ok);
+    ws.send(JSON.stringify({ id, method, params }));
+  });
+}
+
+try {
+  const call = await inspector();
+  await call('Profiler.enable');
+  await call('Profiler.setSamplingInterval', { interval: 200 });
+  await call('Profiler.start');
+  const t0 = performance.now();
+  const out = await ({
+    batch: () => system.enqueueBatch(n, 1000),
+    single: () => system.enqueueSingle(n, 50),
+    drain: () => system.drain(n),
+    e2e: () => system.endToEnd(n),
+    latency: () => system.latency(100, n / 100),
+  } as Record<string, () => Promise<unknown>>)[scenario]();
+  console.log(scenario, out, `${((performance.now() - t0) / 1000).toFixed(1)} s`);
+  const { profile } = await call('Profiler.stop');
+  const dir = resolve(import.meta.dirname, '..', '..', 'test-results');
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(resolve(dir, 'hub.cpuprofile'), JSON.stringify(profile));
+  const nodes = profile.nodes as Node[];
+  const total = nodes.reduce((s, x) => s + (x.hitCount ?? 0), 0);
+  const self = new Map<string, number>();
+  for (const x of nodes) {
+    const f = x.callFrame;
+    const key = `${f.functionName || '(anonymous)'} ${f.url.split('/').slice(-2).join('/')}:${f.lineNumber + 1}`;
+    self.set(key, (self.get(key) ?? 0) + (x.hitCount ?? 0));
+  }
+  console.log(`hottest functions by self time (${total} samples):`);
+  for (const [k, v] of [...self].sort((a, b) => b[1] - a[1]).slice(0, 30)) console.log(`${((100 * v) / total).toFixed(1).padStart(5)}%  ${k}`);
+} finally {
+  await system.stop();
+}

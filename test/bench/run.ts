@@ -1,0 +1,177 @@
+// npm run bench: drover, BullMQ and Celery on this machine, the same scenarios one after another.
+//   node test/bench/run.ts [--quick] [--runs N] [--out FILE] [--chart FILE] [--only drover,bullmq,celery] [--no-backlog]
+// Prints a table with drover/peer ratios, writes the figures as JSON and the throughput chart as SVG.
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { cpus, totalmem } from 'node:os';
+import { dirname, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import type { BacklogPoint } from './backlog.ts';
+import { throughputChart } from './chart.ts';
+import { drover } from './drover.ts';
+import { bullmq } from './peers/bullmq.ts';
+import { celery } from './peers/celery.ts';
+import { findMissing } from './redis.ts';
+import { median } from './stats.ts';
+import type { BenchSystem } from './types.ts';
+
+export interface Figure {
+  median: number;
+  min: number;
+  max: number;
+  runs: number[];
+}
+
+export interface Scenario {
+  key: string;
+  title: string;
+  unit: 'tasks/s' | 'ms';
+  /** Per system name. */
+  figures: Record<string, Figure>;
+}
+
+export interface Result {
+  date: string;
+  machine: string;
+  quick: boolean;
+  runs: number;
+  sizes: typeof FULL;
+  systems: { name: string; setup: string }[];
+  missing: string[];
+  scenarios: Scenario[];
+  backlog: BacklogPoint[] | null;
+}
+
+const FULL = { batch: [20_000, 1000], single: [5000, 50], drain: 20_000, endToEnd: 20_000, latency: [100, 10], backlog: [1000, 100_000, 1_000_000], samples: 200 };
+const QUICK = { batch: [2000, 1000], single: [300, 50], drain: 2000, endToEnd: 2000, latency: [100, 2], backlog: [1000, 10_000], samples: 30 };
+
+const { values } = parseArgs({
+  options: {
+    quick: { type: 'boolean', default: false },
+    runs: { type: 'string' },
+    out: { type: 'string', default: 'test-results/bench.json' },
+    chart: { type: 'string', default: 'test-results/bench.svg' },
+    only: { type: 'string', default: 'drover,bullmq,celery' },
+    'no-backlog': { type: 'boolean', default: false },
+  },
+});
+const quick = values.quick!;
+const runs = Number(values.runs ?? (quick ? 1 : 3));
+const size = quick ? QUICK : FULL;
+const wanted = values.only!.split(',');
+const log = (m: string) => console.log(m);
+
+const missing = findMissing();
+const peersWanted = wanted.filter((n) => n !== 'drover');
+if (missing.length && peersWanted.length) {
+  log(`BullMQ and Celery need Debian packages that are missing: ${missing.join(', ')}`);
+  log(`  install them with: apt-get install -y ${missing.join(' ')}`);
+  if (process.env.CI || !quick) process.exit(2);
+  log('  (quick mode outside CI: benching drover alone)');
+}
+const systems: BenchSystem[] = [drover(), bullmq(), celery()].filter(
+  (s) => wanted.includes(s.name) && (s.name === 'drover' || missing.length === 0),
+);
+
+const scenarios: Scenario[] = [
+  { key: 'enqueueBatch', title: `enqueue ${size.batch[0].toLocaleString('en')} in batches of ${size.batch[1]}`, unit: 'tasks/s', figures: {} },
+  { key: 'enqueueSingle', title: `enqueue ${size.single[0].toLocaleString('en')} singly, ${size.single[1]} in flight`, unit: 'tasks/s', figures: {} },
+  { key: 'drain', title: `drain ${size.drain.toLocaleString('en')} waiting`, unit: 'tasks/s', figures: {} },
+  { key: 'endToEnd', title: `end to end, ${size.endToEnd.toLocaleString('en')}`, unit: 'tasks/s', figures: {} },
+  { key: 'latencyP50', title: `latency p50 at ${size.latency[0]}/s`, unit: 'ms', figures: {} },
+  { key: 'latencyP95', title: `latency p95 at ${size.latency[0]}/s`, unit: 'ms', figures: {} },
+  { key: 'latencyP99', title: `latency p99 at ${size.latency[0]}/s`, unit: 'ms', figures: {} },
+];
+const byKey = new Map(scenarios.map((s) => [s.key, s]));
+const record = (key: string, system: string, value: number) => {
+  const s = byKey.get(key)!;
+  const f = (s.figures[system] ??= { median: 0, min: 0, max: 0, runs: [] });
+  f.runs.push(value);
+  f.median = median(f.runs);
+  f.min = Math.min(...f.runs);
+  f.max = Math.max(...f.runs);
+};
+const fmt = (v: number, unit: string) => (unit === 'ms' ? `${v.toFixed(1)} ms` : `${Math.round(v).toLocaleString('en')}/s`);
+
+let backlogPoints: BacklogPoint[] | null = null;
+const started = performance.now();
+for (const system of systems) {
+  log(`\n${system.name}: ${system.setup}`);
+  await system.start();
+  try {
+    for (let run = 1; run <= runs; run++) {
+      log(`  run ${run}/${runs}`);
+      const step = async (key: string, fn: () => Promise<number>) => {
+        const v = await fn();
+        record(key, system.name, v);
+        log(`    ${byKey.get(key)!.title.padEnd(40)} ${fmt(v, byKey.get(key)!.unit)}`);
+      };
+      await step('enqueueBatch', () => system.enqueueBatch(size.batch[0], size.batch[1]));
+      await step('enqueueSingle', () => system.enqueueSingle(size.single[0], size.single[1]));
+      await step('drain', () => system.drain(size.drain));
+      await step('endToEnd', () => system.endToEnd(size.endToEnd));
+      const l = await system.latency(size.latency[0], size.latency[1]);
+      for (const [key, v] of [['latencyP50', l.p50], ['latencyP95', l.p95], ['latencyP99', l.p99]] as const) {
+        record(key, system.name, v);
+        log(`    ${byKey.get(key)!.title.padEnd(40)} ${fmt(v, 'ms')}`);
+      }
+    }
+  } finally {
+    await system.stop();
+  }
+  if (system.name === 'drover' && !values['no-backlog']) {
+    // On a fresh start, so the memory read is the backlog's and not the scenarios' before it.
+    log(`  backlog, on a fresh npm start: claim+ack with ${size.backlog.map((n) => n.toLocaleString('en')).join(', ')} waiting`);
+    const fresh = drover();
+    await fresh.start();
+    try {
+      backlogPoints = await fresh.backlog(size.backlog, size.samples, log);
+    } finally {
+      await fresh.stop();
+    }
+  }
+}
+
+const cpu = cpus();
+const result: Result = {
+  date: new Date().toISOString().slice(0, 10),
+  machine: `${cpu.length} cores (${cpu[0]?.model.trim() ?? 'unknown'}), ${Math.round(totalmem() / 2 ** 30)} GiB, Node ${process.version}`,
+  quick,
+  runs,
+  sizes: size as typeof FULL,
+  systems: systems.map((s) => ({ name: s.name, setup: s.setup })),
+  missing,
+  scenarios,
+  backlog: backlogPoints,
+};
+
+// The table: median (min-max) per system, then drover's ratio to each peer (throughput: drover/peer,
+// higher is better; latency: drover/peer, lower is better).
+const names = systems.map((s) => s.name);
+const peers = names.filter((n) => n !== 'drover');
+const cell = (f: Figure | undefined, unit: string) => (f ? `${fmt(f.median, unit)} (${fmt(f.min, unit).replace(/\/s| ms/, '')}-${fmt(f.max, unit).replace(/\/s| ms/, '')})` : '-');
+const header = ['scenario', ...names, ...peers.map((p) => `drover/${p}`)];
+const rows = scenarios.map((s) => [
+  s.title,
+  ...names.map((n) => cell(s.figures[n], s.unit)),
+  ...peers.map((p) => (s.figures.drover && s.figures[p] ? `${(s.figures.drover.median / s.figures[p].median).toFixed(2)}x` : '-')),
+]);
+const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
+log(`\n${result.machine}, ${result.date}; median of ${runs} run(s), (min-max)`);
+log(header.map((h, i) => h.padEnd(widths[i])).join('  '));
+for (const r of rows) log(r.map((c, i) => c.padEnd(widths[i])).join('  '));
+if (backlogPoints) {
+  log('\nbacklog (drover): claim+ack over HTTP, one at a time');
+  const first = backlogPoints[0];
+  for (const p of backlogPoints) {
+    log(`  ${p.waiting.toLocaleString('en').padStart(9)} waiting  ${p.claimAckMs.toFixed(2)} ms median  ${(p.claimAckMs / first.claimAckMs).toFixed(2)}x of ${first.waiting.toLocaleString('en')}  runtime RSS peak ${(p.peakRssBytes / 2 ** 20).toFixed(0)} MiB`);
+  }
+}
+for (const s of systems) log(`  ${s.name}: ${s.setup}`);
+log(`\n(${((performance.now() - started) / 60_000).toFixed(1)} min)`);
+
+for (const [file, text] of [[values.out!, JSON.stringify(result, null, 2)], [values.chart!, throughputChart(result)]] as const) {
+  const path = resolve(file);
+  mkdirSync(dirname(path), { recursive: true });
+  writeFileSync(path, text);
+  log(`wrote ${path}`);
+}

@@ -1,0 +1,54 @@
+// The bench in quick mode, so it never rots: every system runs every scenario once and the
+// figures, the table and the chart come out whole.
+import { spawn } from 'node:child_process';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import type { Result } from '../bench/run.ts';
+import { findMissing } from '../bench/redis.ts';
+
+const root = resolve(import.meta.dirname, '..', '..');
+const out = resolve(root, 'test-results', 'bench-quick.json');
+const chart = resolve(root, 'test-results', 'bench-quick.svg');
+
+describe('npm run bench --quick', () => {
+  it('measures drover, BullMQ and Celery on every scenario and writes the JSON and the chart', async () => {
+    // CI installs the peers' Debian packages; elsewhere the bench says what is missing and runs drover alone.
+    const peers = findMissing().length === 0 || process.env.CI ? ['bullmq', 'celery'] : [];
+    for (const f of [out, chart]) rmSync(f, { force: true });
+    const child = spawn('npm', ['run', 'bench', '--silent', '--', '--quick', '--out', out, '--chart', chart, '--only', ['drover', ...peers].join(',')], {
+      cwd: root,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let output = '';
+    child.stdout.on('data', (d) => (output += d));
+    child.stderr.on('data', (d) => (output += d));
+    const code = await new Promise<number | null>((done) => child.once('exit', done));
+    expect(code, output).toBe(0);
+
+    const result = JSON.parse(readFileSync(out, 'utf8')) as Result;
+    expect(result.systems.map((s) => s.name)).toEqual(['drover', ...peers]);
+    for (const s of result.scenarios) {
+      for (const name of ['drover', ...peers]) {
+        const f = s.figures[name];
+        expect(f, `${s.key} of ${name}`).toBeDefined();
+        expect(f.runs).toHaveLength(1);
+        expect(f.median).toBeGreaterThan(0);
+        // Throughputs are tasks per second of tasks really run; nothing here is faster than light.
+        if (s.unit === 'tasks/s') expect(f.median).toBeLessThan(1_000_000);
+      }
+    }
+    expect(result.backlog?.map((p) => p.waiting)).toEqual([1000, 10_000]);
+    for (const p of result.backlog!) {
+      expect(p.claimAckMs).toBeGreaterThan(0);
+      expect(p.peakRssBytes).toBeGreaterThan(10 * 2 ** 20);
+    }
+    // The table names every scenario with a ratio to each peer, and the chart draws a bar per system.
+    for (const peer of peers) expect(output).toContain(`drover/${peer}`);
+    expect(output).toContain('drain 2,000 waiting');
+    expect(existsSync(chart)).toBe(true);
+    const svg = readFileSync(chart, 'utf8');
+    expect(svg.startsWith('<svg')).toBe(true);
+    expect(svg.match(/<rect class="bar"/g)?.length).toBe(4 * (1 + peers.length));
+  }, 600_000);
+});
