@@ -5,9 +5,10 @@ import { defineTask } from '../../src/worker/index.ts';
 
 const [url, token, queue, concurrency] = process.argv.slice(2);
 const starts: number[] = [];
-// args[0], when given, is the enqueue time (ms since the epoch, fractional) for latency runs.
+// args[0], when given, is the enqueue time on the host's monotonic clock (ms) for latency runs:
+// one clock for every process, unlike performance.timeOrigin, which each process reads at its start.
 const noop = defineTask('noop', async (args: number[]) => {
-  if (typeof args[0] === 'number') starts.push(performance.timeOrigin + performance.now() - args[0]);
+  if (typeof args[0] === 'number') starts.push(Number(process.hrtime.bigint()) / 1e6 - args[0]);
   return null;
 });
 const worker = new PullWorker({ url, token, queue, tasks: [noop], concurrency: Number(concurrency), waitSeconds: 1, log: () => {} });

@@ -164,7 +164,7 @@ export function drover(): DroverBench {
           const due = t0 + (i * 1000) / rate;
           const wait = due - performance.now();
           if (wait > 0) await new Promise((r) => setTimeout(r, wait));
-          sends.push(post('/v1/tasks', { task: 'noop', queue, args: [performance.timeOrigin + performance.now()] }));
+          sends.push(post('/v1/tasks', { task: 'noop', queue, args: [Number(process.hrtime.bigint()) / 1e6] }));
         }
         await Promise.all(sends);
         await workers.until(n);
