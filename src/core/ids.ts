@@ -52,10 +52,3 @@ export function newTaskId(now: number = Date.now()): string {
   }
   return encodeTime(now) + encodeRandom(lastRandom);
 }
-
-/** An unguessable token for a lease, a cursor or a dev secret. */
-export function randomToken(bytes = 16): string {
-  const buf = new Uint8Array(bytes);
-  crypto.getRandomValues(buf);
-  return Array.from(buf, (b) => b.toString(16).padStart(2, '0')).join('');
-}

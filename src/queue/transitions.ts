@@ -447,6 +447,14 @@ export function heartbeat(
   return { ok: true, leaseExpiresAt: Math.max(leaseExpiresAt, r.lease_expires_at!), revoked: r.revoke_requested === 1, worker: r.worker };
 }
 
+/** The claim-to-ack histogram's share of one ack. */
+function countAck(s: Step, startedAt: number | null): void {
+  const seconds = (s.now - (startedAt ?? s.now)) / 1000;
+  for (const le of ACK_BUCKETS) if (seconds <= le) count(s, `ack_le:${le}`);
+  count(s, 'ack_count');
+  count(s, 'ack_sum', seconds);
+}
+
 /**
  * ack: the attempt succeeded.
  * Guarantee: the result is recorded once; a task revoked while running ends revoked.
@@ -454,10 +462,7 @@ export function heartbeat(
 export function ack(s: Step, leaseId: string, owner: string | null, result: string): Outcome<{ state: string }> {
   const r = endingLease(s, leaseId, owner);
   if ('ok' in r) return r;
-  const seconds = (s.now - (r.started_at ?? s.now)) / 1000;
-  for (const le of ACK_BUCKETS) if (seconds <= le) count(s, `ack_le:${le}`);
-  count(s, 'ack_count');
-  count(s, 'ack_sum', seconds);
+  countAck(s, r.started_at);
   finish(s, r.id, 'done', 'succeeded', { result, error: null }, r);
   return { ok: true, state: 'succeeded' };
 }
@@ -487,10 +492,7 @@ export function ackMany(s: Step, acks: { leaseId: string; result: string }[], ow
       slow.push(i);
       return;
     }
-    const seconds = (s.now - (r.started_at ?? s.now)) / 1000;
-    for (const le of ACK_BUCKETS) if (seconds <= le) count(s, `ack_le:${le}`);
-    count(s, 'ack_count');
-    count(s, 'ack_sum', seconds);
+    countAck(s, r.started_at);
     count(s, 'final:succeeded');
     s.finished.push(r.id);
     plain.push([r.id, a.result]);
