@@ -102,3 +102,48 @@ describe('failures and retries', () => {
     expect((await api.get(`/v1/queues/${queue}/dead`)).body.tasks.map((t: any) => t.task)).toEqual(['y']);
   });
 });
+
+describe('POST /v1/leases/ack', () => {
+  it('settles a mixed batch lease by lease: one result each, nothing for the ones refused', async () => {
+    const queue = uniqueQueue('ackmany');
+    const enqueued = await api.post('/v1/tasks/batch', { tasks: Array.from({ length: 4 }, (_, i) => ({ task: 't', queue, args: [i] })) });
+    expect(enqueued.status).toBe(202);
+    const mine = await claimAll(worker, queue, 3, { max: 3 });
+    const [theirs] = await claimAll(api.as(TOKENS.consume2), queue, 1);
+    const [a, b, revoked] = mine;
+    expect((await api.post(`/v1/tasks/${revoked.id}/revoke`)).body.state).toBe('revoked');
+
+    const res = await worker.post('/v1/leases/ack', {
+      acks: [
+        { leaseId: a.leaseId, result: 'a' },
+        { leaseId: b.leaseId, result: { b: true } },
+        { leaseId: a.leaseId, result: 'again' },
+        { leaseId: theirs.leaseId, result: 'not mine' },
+        { leaseId: 'nope', result: null },
+        { leaseId: revoked.leaseId, result: 'too late' },
+      ],
+    });
+    expect(res.status).toBe(200);
+    expect(res.body.results.map((r: { state?: string; error?: { code: string } }) => r.state ?? r.error!.code)).toEqual([
+      'succeeded', 'succeeded', 'lease_lost', 'forbidden', 'not_found', 'revoked',
+    ]);
+    expect((await api.get(`/v1/tasks/${a.id}`)).body).toMatchObject({ state: 'succeeded', result: 'a', attempts: 1 });
+    expect((await api.get(`/v1/tasks/${b.id}`)).body).toMatchObject({ state: 'succeeded', result: { b: true } });
+    expect((await api.get(`/v1/tasks/${revoked.id}`)).body.state).toBe('revoked');
+    expect((await api.get(`/v1/tasks/${theirs.id}`)).body.state).toBe('running');
+    // The other worker's own ack still counts.
+    expect((await api.as(TOKENS.consume2).post(`/v1/leases/${theirs.leaseId}/ack`, { result: 'theirs' })).body.state).toBe('succeeded');
+  });
+
+  it('refuses an empty or oversized batch with 400 and changes nothing', async () => {
+    const queue = uniqueQueue('ackmany-bad');
+    await api.post('/v1/tasks', { task: 't', queue });
+    const [job] = await claimAll(worker, queue, 1);
+    for (const acks of [[], Array.from({ length: 101 }, () => ({ leaseId: job.leaseId, result: null }))]) {
+      const res = await worker.post('/v1/leases/ack', { acks });
+      expect(res.status).toBe(400);
+      expect(res.body.error.code).toBe('invalid_request');
+    }
+    expect((await api.get(`/v1/tasks/${job.id}`)).body.state).toBe('running');
+  });
+});
