@@ -26,4 +26,6 @@ export interface Env {
   DROVER_CORS_ORIGINS?: string;
   /** Seconds before a recorded task the bus has not delivered is sent again. */
   DROVER_REDELIVER_AFTER?: string;
+  /** Seconds a worker socket lives before the hub asks its worker to reconnect (and so to show its token again). Default 600. */
+  DROVER_SOCKET_SECONDS?: string;
 }

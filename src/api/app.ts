@@ -12,6 +12,7 @@ import { dashboardPage } from './dashboard.ts';
 import { metrics } from './metrics.ts';
 import { docsPage, openapi } from './openapi.ts';
 import { schedules } from './schedules.ts';
+import { sockets } from './sockets.ts';
 import { tasks } from './tasks.ts';
 import { workflows } from './workflows.ts';
 
@@ -44,6 +45,7 @@ app.use('/v1/*', async function corsIfConfigured(c, next) {
 app.use('/v1/*', authenticate);
 app.route('/v1/tasks', tasks);
 app.route('/v1/queues', claims);
+app.route('/v1/queues', sockets);
 app.route('/v1/queues', queues);
 app.route('/v1/leases', leases);
 app.route('/v1/schedules', schedules);

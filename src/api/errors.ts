@@ -35,16 +35,22 @@ export function errorResponse(c: Context, code: ErrorCode, message: string, deta
   return c.json({ error }, STATUS[code]);
 }
 
-/** The app's onError: known errors keep their code; anything else is logged, never shown. */
-export function onError(err: Error, c: Context): Response {
-  if (err instanceof DroverError) return errorResponse(c, err.code, err.message, err.details);
+/** The error body for anything thrown: known errors keep their code; anything else is logged, never shown. */
+export function errorOf(err: unknown, where: string): { code: ErrorCode; message: string; details?: unknown } {
+  if (err instanceof DroverError) return { code: err.code, message: err.message, ...(err.details === undefined ? {} : { details: err.details }) };
   if (err instanceof HTTPException) {
-    if (err.status === 413) return errorResponse(c, 'payload_too_large', 'the request body is too large');
-    if (err.status < 500) return errorResponse(c, 'invalid_request', err.message || 'the request could not be read');
+    if (err.status === 413) return { code: 'payload_too_large', message: 'the request body is too large' };
+    if (err.status < 500) return { code: 'invalid_request', message: err.message || 'the request could not be read' };
   }
   // Storage or object errors that the platform marks as passing are worth a retry.
   const transient = (err as { retryable?: boolean; overloaded?: boolean }).retryable || (err as { overloaded?: boolean }).overloaded;
-  console.error('unhandled error', c.req.method, c.req.path, err);
-  if (transient) return errorResponse(c, 'unavailable', 'the hub is briefly unable to serve this request; try again');
-  return errorResponse(c, 'internal', 'the hub failed to handle this request; it has been logged');
+  console.error('unhandled error', where, err);
+  if (transient) return { code: 'unavailable', message: 'the hub is briefly unable to serve this request; try again' };
+  return { code: 'internal', message: 'the hub failed to handle this request; it has been logged' };
+}
+
+/** The app's onError: one error shape for every route. */
+export function onError(err: Error, c: Context): Response {
+  const { code, message, details } = errorOf(err, `${c.req.method} ${c.req.path}`);
+  return errorResponse(c, code, message, details);
 }

@@ -1,7 +1,8 @@
 // Pull-worker routes: claim with long-poll, then heartbeat, ack or fail a lease.
 import { Hono } from 'hono';
 import type { Env } from '../env.ts';
-import { leaseOwner, requireClaim, requireConsumer, type AuthVars } from './auth.ts';
+import type { z } from 'zod';
+import { leaseOwner, requireClaim, requireConsumer, type AuthVars, type Principal } from './auth.ts';
 import { parseWith, readJson } from './body.ts';
 import { MAX_TASK_BYTES } from './enqueue.ts';
 import { DroverError } from './errors.ts';
@@ -21,8 +22,20 @@ function stub(env: Env, queue: string) {
 claims.post('/:queue/claim', async (c) => {
   const queue = parseWith(queueName, c.req.param('queue'), 'queue name');
   const body = parseWith(claimBody, await readJson(c, 64 * 1024), 'claim');
-  requireClaim(c.var.principal, body.region);
-  const rows = await stub(c.env, queue).claim(
+  c.header('content-type', 'application/json');
+  return c.body((await claimJobs(c.env, c.var.principal, queue, body)).json);
+});
+
+/** Claims for one checked claim body: `{"jobs": [...]}` as JSON text, and the leases it took (HTTP and worker sockets alike). */
+export async function claimJobs(
+  env: Env,
+  principal: Principal,
+  queue: string,
+  body: z.output<typeof claimBody>,
+  socket?: string,
+): Promise<{ json: string; leases: string[] }> {
+  requireClaim(principal, body.region);
+  const rows = await stub(env, queue).claim(
     {
       queue,
       worker: body.worker,
@@ -30,13 +43,24 @@ claims.post('/:queue/claim', async (c) => {
       tasks: body.tasks ?? null,
       max: body.max,
       leaseSeconds: body.leaseSeconds ?? null,
-      owner: leaseOwner(c.var.principal),
+      owner: leaseOwner(principal),
+      socket,
     },
     Math.round(body.waitSeconds * 1000),
   );
-  c.header('content-type', 'application/json');
-  return c.body(`{"jobs":[${rows.map((r) => jobJson(r, queue)).join(',')}]}`);
-});
+  return { json: `{"jobs":[${rows.map((r) => jobJson(r, queue)).join(',')}]}`, leases: rows.map((r) => r.lease_id) };
+}
+
+/** Ends the waiting claims of a worker socket that closed. */
+export function cancelSocketClaims(env: Env, queue: string, socket: string): Promise<void> {
+  return stub(env, queue).cancelClaims(socket);
+}
+
+/** Hands leases back untouched, as a release does: for claims whose answer could not be delivered. */
+export async function releaseLeases(env: Env, principal: Principal, queue: string, leaseIds: string[]): Promise<void> {
+  const owner = leaseOwner(principal);
+  await Promise.all(leaseIds.map((id) => stub(env, queue).release(id, owner)));
+}
 
 function lease(leaseId: string): { queue: string } {
   const m = LEASE_ID.exec(leaseId);
@@ -51,7 +75,13 @@ function lease(leaseId: string): { queue: string } {
 leases.post('/ack', async (c) => {
   requireConsumer(c.var.principal);
   const body = parseWith(ackManyBody, await readJson(c, 4 * 1024 * 1024), 'acks');
-  const owner = leaseOwner(c.var.principal);
+  return c.json({ results: await ackLeases(c.env, c.var.principal, body) });
+});
+
+/** Settles a checked batch of acks, queue by queue; each lease gets its own outcome. */
+export async function ackLeases(env: Env, principal: Principal, body: z.output<typeof ackManyBody>): Promise<Record<string, unknown>[]> {
+  requireConsumer(principal);
+  const owner = leaseOwner(principal);
   const byQueue = new Map<string, { index: number; leaseId: string; result: string }[]>();
   const results: Record<string, unknown>[] = new Array(body.acks.length);
   body.acks.forEach((a, index) => {
@@ -70,15 +100,15 @@ leases.post('/ack', async (c) => {
   });
   await Promise.all(
     [...byQueue].map(async ([queue, group]) => {
-      const outcomes = await stub(c.env, queue).ackMany(group, owner);
+      const outcomes = await stub(env, queue).ackMany(group, owner);
       outcomes.forEach((out, i) => {
         const { index, leaseId } = group[i];
         results[index] = out.ok ? { leaseId, state: out.state } : { leaseId, error: { code: out.code, message: out.message } };
       });
     }),
   );
-  return c.json({ results });
-});
+  return results;
+}
 
 /** Hands back a job the worker never started: the attempt does not count and the task keeps its place. */
 leases.post('/:leaseId/release', async (c) => {

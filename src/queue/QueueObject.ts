@@ -94,6 +94,8 @@ export class QueueObject extends DurableObject<Env> {
   private readonly sightings = new Map<string, { region: string | null; at: number; reported: number }>();
   /** Failed deliveries per owed callback, for its backoff (a restart starts it over). */
   private readonly callbackTries = new Map<string, number>();
+  /** Worker sockets that closed, and until when a claim naming one is refused (it may still be on its way). */
+  private readonly closedSockets = new Map<string, number>();
   /** Nobody was listening for events at the last publish: skip task events until then. */
   private quietUntil = 0;
 
@@ -409,6 +411,8 @@ export class QueueObject extends DurableObject<Env> {
     this.sightings.set(req.worker, { region: req.region, at: Date.now(), reported: seen?.reported ?? 0 });
     const deadline = Date.now() + waitMs;
     for (;;) {
+      // Its socket is gone: whatever this claim took would only wait for its leases to expire.
+      if (req.socket && this.closedSockets.has(req.socket)) return [];
       const { max, retryMs: queueRetryMs } = this.paused ? { max: 0, retryMs: null } : this.allowance(req.max);
       const now = Date.now();
       const named = [...this.nameBuckets].map(([task, b]) => ({ task, max: b.available(now) })).filter((n) => n.max > 0);
@@ -430,6 +434,14 @@ export class QueueObject extends DurableObject<Env> {
         this.claimWaiters.add(wake);
       });
     }
+  }
+
+  /** A worker socket closed: its waiting claims end empty, and later ones from it are refused for a minute. */
+  async cancelClaims(socket: string): Promise<void> {
+    const now = Date.now();
+    for (const [key, until] of this.closedSockets) if (until < now) this.closedSockets.delete(key);
+    this.closedSockets.set(socket, now + 60_000);
+    this.wakeClaims();
   }
 
   async heartbeat(leaseId: string, owner: string | null, extendSeconds: number | null, progress: string | null) {

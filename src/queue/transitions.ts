@@ -310,6 +310,8 @@ export interface ClaimRequest {
   http?: boolean;
   /** Rate-limited task names this claim may take, and how many of each (their tokens now). */
   named?: { task: string; max: number }[];
+  /** The worker socket that sent the claim: a waiting claim ends empty once cancelClaims names it. */
+  socket?: string;
 }
 
 export interface ClaimedRow {

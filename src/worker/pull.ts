@@ -2,6 +2,7 @@
 import { createClient, type Client, type Job } from './client.ts';
 import { HubError } from './errors.ts';
 import { executeJob, type JobTransport } from './execute.ts';
+import { HubSocket } from './socket.ts';
 import type { TaskDefinition } from './task.ts';
 
 export interface PullWorkerOptions {
@@ -19,9 +20,20 @@ export interface PullWorkerOptions {
   graceSeconds?: number;
   /** How long one claim waits for work; a stop waits for the claim in flight. Default 5. */
   waitSeconds?: number;
+  /**
+   * Claim and ack over one WebSocket to the hub rather than an HTTP request each. Default
+   * true; where the hub or a proxy refuses the socket, the worker uses HTTP, trying the
+   * socket again every 30 s. Heartbeats, fails and releases always go over HTTP.
+   */
+  socket?: boolean;
   log?: (message: string) => void;
   fetch?: typeof fetch;
 }
+
+type AckResults = Awaited<ReturnType<Client['ackMany']>>;
+
+/** After a refused socket, the worker uses HTTP this long before trying again. */
+const SOCKET_RETRY_MS = 30_000;
 
 const sleep = (ms: number, signal?: AbortSignal) =>
   new Promise<void>((resolve) => {
@@ -36,11 +48,11 @@ const sleep = (ms: number, signal?: AbortSignal) =>
 class AckBatcher {
   private pending: { job: Job; result: unknown; done: () => void }[] = [];
   private timer: ReturnType<typeof setTimeout> | null = null;
-  private readonly client: Client;
+  private readonly send: (acks: { leaseId: string; result: unknown }[]) => Promise<AckResults>;
   private readonly log: (m: string) => void;
 
-  constructor(client: Client, log: (m: string) => void) {
-    this.client = client;
+  constructor(send: (acks: { leaseId: string; result: unknown }[]) => Promise<AckResults>, log: (m: string) => void) {
+    this.send = send;
     this.log = log;
   }
 
@@ -59,7 +71,7 @@ class AckBatcher {
     if (batch.length === 0) return;
     for (let attempt = 1; ; attempt++) {
       try {
-        const results = await this.client.ackMany(batch.map((b) => ({ leaseId: b.job.leaseId, result: b.result })));
+        const results = await this.send(batch.map((b) => ({ leaseId: b.job.leaseId, result: b.result })));
         for (const r of results) if ('error' in r) this.log(`ack of ${r.leaseId} refused: ${r.error.message}`);
         break;
       } catch (err) {
@@ -98,6 +110,8 @@ export class PullWorker {
   private readonly stopping = new AbortController();
   private slotFreed: (() => void) | null = null;
   private loop: Promise<void> | null = null;
+  private socket: Promise<HubSocket | null> | null = null;
+  private socketRetryAt = 0;
   private readonly log: (m: string) => void;
   /** Jobs this worker finished, by outcome. */
   readonly counts = { succeeded: 0, failed: 0, abandoned: 0, released: 0 };
@@ -108,7 +122,27 @@ export class PullWorker {
     this.client = createClient({ url: options.url, token: options.token, fetch: options.fetch });
     this.registry = new Map(options.tasks.map((t) => [t.name, t]));
     this.log = options.log ?? ((m) => console.error(`[drover worker ${this.name}] ${m}`));
-    this.acks = new AckBatcher(this.client, this.log);
+    this.acks = new AckBatcher(async (acks) => {
+      const socket = await this.hubSocket();
+      return socket ? (await socket.request<{ results: AckResults }>('ack', { acks })).results : this.client.ackMany(acks);
+    }, this.log);
+  }
+
+  /** The worker socket, opened on first use and again when the hub asks; null while HTTP is in use. */
+  private async hubSocket(): Promise<HubSocket | null> {
+    if (this.options.socket === false) return null;
+    const pending = this.socket;
+    const current = pending ? await pending : null;
+    if (current?.usable) return current;
+    if (Date.now() < this.socketRetryAt) return null;
+    // Another call may have started a new socket while this one waited.
+    if (this.socket !== pending) return this.hubSocket();
+    this.socket = HubSocket.open(this.options.url, this.options.token, this.options.queue).catch((err: Error) => {
+      this.socketRetryAt = Date.now() + SOCKET_RETRY_MS;
+      this.log(`${err.message}; claiming over HTTP, trying the socket again in ${SOCKET_RETRY_MS / 1000}s`);
+      return null;
+    });
+    return this.socket;
   }
 
   private transport(): JobTransport {
@@ -165,13 +199,17 @@ export class PullWorker {
       const free = concurrency - this.running.size;
       let jobs: Job[];
       try {
-        jobs = await this.client.claim(queue, {
+        const claim = {
           worker: this.name,
           region,
           tasks: [...this.registry.keys()],
           max: Math.min(100, free),
           waitSeconds: this.options.waitSeconds ?? 5,
-        });
+        };
+        const socket = await this.hubSocket();
+        jobs = socket
+          ? (await socket.request<{ jobs: Job[] }>('claim', claim, claim.waitSeconds * 1000)).jobs
+          : await this.client.claim(queue, claim);
         if (backoff) this.log('the hub answers again; claiming');
         backoff = 0;
       } catch (err) {
@@ -229,6 +267,7 @@ export class PullWorker {
     }
     await this.loop;
     await this.acks.flush();
+    (await this.socket)?.close();
     this.log(`stopped: ${JSON.stringify(this.counts)}`);
   }
 }

@@ -1,0 +1,126 @@
+// HubSocket: a pull worker's claims and acks over one WebSocket to the hub (GET /v1/queues/:queue/connect).
+import { HubError } from './errors.ts';
+
+/** The HTTP status each protocol error code stands for, so socket errors read like HTTP ones. */
+const STATUS: Record<string, number> = {
+  invalid_request: 400, unauthorized: 401, forbidden: 403, not_found: 404, lease_lost: 409, conflict: 409,
+  payload_too_large: 413, rate_limited: 429, internal: 500, unavailable: 503,
+};
+
+/** An answer slower than its own wait plus this means the connection is gone. */
+const ANSWER_GRACE_MS = 30_000;
+
+interface Waiting {
+  ok: (value: any) => void;
+  fail: (err: Error) => void;
+  timer: ReturnType<typeof setTimeout>;
+}
+
+export class HubSocket {
+  private readonly ws: WebSocket;
+  private readonly waiting = new Map<number, Waiting>();
+  private next = 1;
+  private closed = false;
+  /** The hub asked for a new socket: this one takes no new requests and closes once answered. */
+  retiring = false;
+
+  private constructor(ws: WebSocket) {
+    this.ws = ws;
+    ws.addEventListener('message', (e) => this.onMessage(String(e.data)));
+    ws.addEventListener('close', () => this.end(new Error('the worker socket closed')));
+    ws.addEventListener('error', () => this.end(new Error('the worker socket failed')));
+  }
+
+  /** Opens a socket; rejects when the hub (or a proxy) refuses it, so the caller can use HTTP. */
+  static open(url: string, token: string, queue: string, timeoutMs = 10_000): Promise<HubSocket> {
+    const target = `${url.replace(/\/+$/, '').replace(/^http/, 'ws')}/v1/queues/${encodeURIComponent(queue)}/connect`;
+    return new Promise((resolve, reject) => {
+      let ws: WebSocket;
+      try {
+        // Node's (undici's) WebSocket takes headers: the token goes as it does over HTTP.
+        ws = new WebSocket(target, { headers: { authorization: `Bearer ${token}` } } as never);
+      } catch (err) {
+        reject(err as Error);
+        return;
+      }
+      const timer = setTimeout(() => {
+        ws.close();
+        reject(new Error('the hub did not open a worker socket in time'));
+      }, timeoutMs);
+      let settled = false;
+      ws.addEventListener('open', () => {
+        settled = true;
+        clearTimeout(timer);
+        resolve(new HubSocket(ws));
+      });
+      const refused = () => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        reject(new Error('the hub refused a worker socket'));
+      };
+      ws.addEventListener('error', refused);
+      ws.addEventListener('close', refused);
+    });
+  }
+
+  get usable(): boolean {
+    return !this.closed && !this.retiring;
+  }
+
+  /** Sends one request; resolves with the hub's answer, rejects with a HubError or when the socket ends. */
+  request<T>(op: 'claim' | 'ack', body: object, waitMs = 0): Promise<T> {
+    if (this.closed) return Promise.reject(new Error('the worker socket is closed'));
+    const id = this.next++;
+    return new Promise<T>((ok, fail) => {
+      const timer = setTimeout(() => {
+        // No answer long after it was due: the connection is dead even if the OS has not noticed.
+        this.close();
+        this.end(new Error('the hub did not answer on the worker socket'));
+      }, waitMs + ANSWER_GRACE_MS);
+      this.waiting.set(id, { ok, fail, timer });
+      this.ws.send(JSON.stringify({ ...body, id, op }));
+    });
+  }
+
+  close(): void {
+    if (this.closed) return;
+    try {
+      this.ws.close(1000, 'done');
+    } catch {
+      // Closing already.
+    }
+  }
+
+  private onMessage(text: string): void {
+    let message: { id?: number; op?: string; error?: { code: string; message: string; details?: unknown } };
+    try {
+      message = JSON.parse(text);
+    } catch {
+      return;
+    }
+    if (message.op === 'reconnect') {
+      this.retiring = true;
+      if (this.waiting.size === 0) this.close();
+      return;
+    }
+    const waiter = this.waiting.get(message.id as number);
+    if (!waiter) return;
+    this.waiting.delete(message.id as number);
+    clearTimeout(waiter.timer);
+    if (message.error) {
+      const e = message.error;
+      waiter.fail(new HubError(STATUS[e.code] ?? 500, e.code, e.message, e.details));
+    } else waiter.ok(message);
+    if (this.retiring && this.waiting.size === 0) this.close();
+  }
+
+  private end(err: Error): void {
+    this.closed = true;
+    for (const w of this.waiting.values()) {
+      clearTimeout(w.timer);
+      w.fail(err);
+    }
+    this.waiting.clear();
+  }
+}
