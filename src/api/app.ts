@@ -43,9 +43,9 @@ app.use('/v1/*', async function corsIfConfigured(c, next) {
   return cors({ origin: origins, allowHeaders: ['authorization', 'content-type'], allowMethods: ['GET', 'POST', 'PUT', 'DELETE'], maxAge: 600 })(c, next);
 });
 app.use('/v1/*', authenticate);
+app.route('/v1', sockets);
 app.route('/v1/tasks', tasks);
 app.route('/v1/queues', claims);
-app.route('/v1/queues', sockets);
 app.route('/v1/queues', queues);
 app.route('/v1/leases', leases);
 app.route('/v1/schedules', schedules);

@@ -1,33 +1,81 @@
-// Worker sockets: one pull worker's claims and acks over one WebSocket, instead of an HTTP request each.
-import { Hono } from 'hono';
+// Sockets: a pull worker's claims and acks, or a producer's enqueues, over one WebSocket instead of an HTTP request each.
+import { Hono, type Context } from 'hono';
 import type { Env } from '../env.ts';
-import { requireConsumer, type AuthVars, type Principal } from './auth.ts';
+import { requireConsumer, requireEnqueue, type AuthVars, type Principal } from './auth.ts';
 import { depth, MAX_DEPTH, parseWith } from './body.ts';
+import { MAX_TASK_BYTES } from './enqueue.ts';
 import { DroverError, errorOf } from './errors.ts';
 import { ackLeases, cancelSocketClaims, claimJobs, releaseLeases } from './leases.ts';
 import { ackManyBody, claimBody, queueName } from './schemas.ts';
+import { enqueueBatch, enqueueOne, MAX_BATCH_BYTES } from './tasks.ts';
 
-/** As large as the largest HTTP body these messages stand for (a batch of acks). */
-const MAX_MESSAGE_BYTES = 4 * 1024 * 1024;
 /** Requests one socket may have unanswered; more are refused with rate_limited. */
-const MAX_IN_FLIGHT = 32;
-/** After asking its worker to reconnect, the hub waits this long for in-flight work before closing. */
+const MAX_IN_FLIGHT = 64;
+/** After asking its client to reconnect, the hub waits this long for in-flight work before closing. */
 const DRAIN_MS = 60_000;
+
+/** One kind of request a socket serves: its largest message and what answers it (JSON object text). */
+interface Op {
+  maxBytes: number;
+  run(body: Record<string, unknown>): Promise<string>;
+}
 
 export const sockets = new Hono<AuthVars>();
 
 /**
- * `GET /v1/queues/:queue/connect` with `Upgrade: websocket` and the usual bearer token.
- * Messages are JSON text, each with an `id` the answer repeats:
+ * `GET /v1/queues/:queue/connect` (consume scope): a pull worker's socket.
  *   {"id": 1, "op": "claim", ...claim body}  ->  {"id": 1, "jobs": [...]}
  *   {"id": 2, "op": "ack", "acks": [...]}     ->  {"id": 2, "results": [...]}
- *   anything refused                          ->  {"id": 2, "error": {"code", "message"}}
- * The hub sends {"op": "reconnect"} when the socket has lived DROVER_SOCKET_SECONDS:
- * the worker opens a new one (showing its token again) and lets this one go.
  */
-sockets.get('/:queue/connect', (c) => {
+sockets.get('/queues/:queue/connect', (c) => {
   const queue = parseWith(queueName, c.req.param('queue'), 'queue name');
   requireConsumer(c.var.principal);
+  return open(c, (session) => ({
+    claim: {
+      maxBytes: 64 * 1024,
+      async run(body) {
+        const request = parseWith(claimBody, body, 'claim');
+        const claim = await session.claiming(() => claimJobs(c.env, c.var.principal, queue, request, session.key));
+        // Jobs claimed for a socket that closed meanwhile go back at once, not when their leases expire.
+        if (session.closed && claim.leases.length) await releaseLeases(c.env, c.var.principal, queue, claim.leases);
+        return claim.json;
+      },
+    },
+    ack: {
+      maxBytes: 4 * 1024 * 1024,
+      run: async (body) => JSON.stringify({ results: await ackLeases(c.env, c.var.principal, parseWith(ackManyBody, body, 'acks')) }),
+    },
+  }), queue);
+});
+
+/**
+ * `GET /v1/tasks/connect` (enqueue scope): a producer's socket.
+ *   {"id": 1, "op": "enqueue", "task": {...POST /v1/tasks body}}        ->  {"id": 1, "task": {"id", "state", ...}}
+ *   {"id": 2, "op": "enqueueBatch", "tasks": [...POST /v1/tasks/batch]}  ->  {"id": 2, "tasks": [...]}
+ */
+sockets.get('/tasks/connect', (c) => {
+  requireEnqueue(c.var.principal);
+  return open(c, () => ({
+    enqueue: {
+      maxBytes: MAX_TASK_BYTES + 1024,
+      run: async (body) => JSON.stringify({ task: await enqueueOne(c.env, field(body, 'task')) }),
+    },
+    enqueueBatch: {
+      maxBytes: MAX_BATCH_BYTES,
+      run: async (body) => JSON.stringify({ tasks: await enqueueBatch(c.env, { tasks: field(body, 'tasks') }) }),
+    },
+  }), null);
+});
+
+function field(body: Record<string, unknown>, name: string): unknown {
+  const extra = Object.keys(body).filter((k) => k !== name);
+  if (extra.length) throw new DroverError('invalid_request', `unknown field "${extra[0]}": the message carries "${name}"`);
+  if (!(name in body)) throw new DroverError('invalid_request', `the message needs "${name}"`);
+  return body[name];
+}
+
+/** Upgrades the request; every message then runs one of `ops`. */
+function open(c: Context<AuthVars>, ops: (session: Session) => Record<string, Op>, queue: string | null): Response {
   if (c.req.header('upgrade')?.toLowerCase() !== 'websocket') {
     throw new DroverError('invalid_request', 'this route speaks WebSocket: send "Upgrade: websocket"');
   }
@@ -36,29 +84,32 @@ sockets.get('/:queue/connect', (c) => {
   server.accept();
   const seconds = Number(c.env.DROVER_SOCKET_SECONDS ?? 600);
   const lifetimeMs = (Number.isFinite(seconds) && seconds > 0 ? seconds : 600) * 1000;
-  new WorkerSocket(server, c.env, c.executionCtx, c.var.principal, queue, lifetimeMs);
+  const session = new Session(server, c.env, c.executionCtx, c.var.principal, queue, lifetimeMs);
+  session.ops = ops(session);
   return new Response(null, { status: 101, webSocket: client });
-});
+}
 
-class WorkerSocket {
+class Session {
+  ops: Record<string, Op> = {};
+  closed = false;
+  /** Names this socket's claims, so its queue can end them when it closes. */
+  readonly key = crypto.randomUUID();
   private inFlight = 0;
   private claimsWaiting = 0;
-  private closed = false;
-  /** Names this socket's claims, so the queue can end them when it closes. */
-  private readonly key = crypto.randomUUID();
   private readonly timers: ReturnType<typeof setTimeout>[] = [];
 
   constructor(
     private readonly ws: WebSocket,
     private readonly env: Env,
     private readonly ctx: { waitUntil(promise: Promise<unknown>): void },
-    private readonly principal: Principal,
-    private readonly queue: string,
+    readonly principal: Principal,
+    private readonly queue: string | null,
     lifetimeMs: number,
   ) {
     ws.addEventListener('message', (e) => void this.onMessage(e.data));
     ws.addEventListener('close', () => this.end());
     ws.addEventListener('error', () => this.end());
+    // A socket outlives no token change for long: past its lifetime the client must come back with its token.
     this.timers.push(
       setTimeout(() => {
         this.send('{"op":"reconnect"}');
@@ -67,13 +118,23 @@ class WorkerSocket {
     );
   }
 
+  /** Runs a claim, counted as waiting so that a close can end it. */
+  async claiming<T>(claim: () => Promise<T>): Promise<T> {
+    this.claimsWaiting++;
+    try {
+      return await claim();
+    } finally {
+      this.claimsWaiting--;
+    }
+  }
+
   private end(): void {
     if (this.closed) return;
     this.closed = true;
     for (const t of this.timers) clearTimeout(t);
-    // Claims still waiting would lease jobs nobody receives (a closed socket's answers go nowhere).
-    if (this.claimsWaiting > 0) {
-      this.ctx.waitUntil(cancelSocketClaims(this.env, this.queue, this.key).catch((err) => console.error('ending a closed socket\'s claims failed', err)));
+    // A closed socket's answers go nowhere: claims still waiting would lease jobs nobody receives.
+    if (this.queue && this.claimsWaiting > 0) {
+      this.ctx.waitUntil(cancelSocketClaims(this.env, this.queue, this.key).catch((err) => console.error("ending a closed socket's claims failed", err)));
     }
   }
 
@@ -86,14 +147,12 @@ class WorkerSocket {
     }
   }
 
-  private send(text: string): boolean {
-    if (this.closed) return false;
+  private send(text: string): void {
+    if (this.closed) return;
     try {
       this.ws.send(text);
-      return true;
     } catch {
       this.end();
-      return false;
     }
   }
 
@@ -101,7 +160,8 @@ class WorkerSocket {
     let id: number | string | null = null;
     try {
       if (typeof data !== 'string') throw new DroverError('invalid_request', 'send each message as JSON text');
-      if (data.length > MAX_MESSAGE_BYTES) throw new DroverError('payload_too_large', 'the message is larger than 4 MiB');
+      const largest = Math.max(...Object.values(this.ops).map((o) => o.maxBytes));
+      if (data.length > largest) throw new DroverError('payload_too_large', `the message is larger than ${Math.round(largest / 1024)} KiB`);
       let message: unknown;
       try {
         message = JSON.parse(data);
@@ -116,39 +176,22 @@ class WorkerSocket {
         throw new DroverError('invalid_request', 'a message needs an "id": a whole number or a string of up to 64 characters');
       }
       id = given as number | string;
+      const handler = typeof op === 'string' && Object.hasOwn(this.ops, op) ? this.ops[op] : undefined;
+      if (!handler) throw new DroverError('invalid_request', `unknown "op": send ${Object.keys(this.ops).map((o) => `"${o}"`).join(' or ')}`);
+      if (new TextEncoder().encode(data).byteLength > handler.maxBytes) {
+        throw new DroverError('payload_too_large', `a "${op}" message is larger than ${Math.round(handler.maxBytes / 1024)} KiB`);
+      }
       if (depth(message) > MAX_DEPTH) throw new DroverError('invalid_request', `the JSON nests deeper than ${MAX_DEPTH} levels`);
       if (this.inFlight >= MAX_IN_FLIGHT) throw new DroverError('rate_limited', `at most ${MAX_IN_FLIGHT} requests may wait on one socket`);
       this.inFlight++;
       try {
-        await this.handle(id, op, body);
+        const answer = await handler.run(body);
+        this.send(`{"id":${JSON.stringify(id)},${answer.slice(1)}`);
       } finally {
         this.inFlight--;
       }
     } catch (err) {
-      this.send(JSON.stringify({ id, error: errorOf(err, `socket ${this.queue}`) }));
-    }
-  }
-
-  private async handle(id: number | string, op: unknown, body: Record<string, unknown>): Promise<void> {
-    const head = `{"id":${JSON.stringify(id)},`;
-    if (op === 'claim') {
-      const request = parseWith(claimBody, body, 'claim');
-      this.claimsWaiting++;
-      let claim: Awaited<ReturnType<typeof claimJobs>>;
-      try {
-        claim = await claimJobs(this.env, this.principal, this.queue, request, this.key);
-      } finally {
-        this.claimsWaiting--;
-      }
-      // Jobs claimed for a socket that closed meanwhile go back at once, not when their leases expire.
-      if (!this.send(head + claim.json.slice(1)) && claim.leases.length) {
-        await releaseLeases(this.env, this.principal, this.queue, claim.leases);
-      }
-    } else if (op === 'ack') {
-      const results = await ackLeases(this.env, this.principal, parseWith(ackManyBody, body, 'acks'));
-      this.send(head + JSON.stringify({ results }).slice(1));
-    } else {
-      throw new DroverError('invalid_request', 'unknown "op": send "claim" or "ack"');
+      this.send(JSON.stringify({ id, error: errorOf(err, `socket ${this.queue ?? 'tasks'}`) }));
     }
   }
 }

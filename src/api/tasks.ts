@@ -15,7 +15,7 @@ import { presentTask } from './present.ts';
 import { batchBody, enqueueBody, listQuery, waitQuery } from './schemas.ts';
 
 /** A batch of 1000 tasks of a few KiB each fits; larger batches should be split. */
-const MAX_BATCH_BYTES = 16 * 1024 * 1024;
+export const MAX_BATCH_BYTES = 16 * 1024 * 1024;
 
 export const tasks = new Hono<AuthVars>();
 
@@ -35,16 +35,26 @@ async function enqueue(env: Env, specs: TaskSpec[]) {
 
 tasks.post('/', async (c) => {
   requireEnqueue(c.var.principal);
-  const raw = await readJson(c, MAX_TASK_BYTES);
-  const body = routed(raw as object, parseWith(enqueueBody, raw, 'task'), route);
-  checkTargets(c.env, body);
-  const [result] = await enqueue(c.env, [toSpec(body, Date.now())]);
+  const result = await enqueueOne(c.env, await readJson(c, MAX_TASK_BYTES));
   return c.json(result, result.duplicate ? 200 : 202);
 });
 
 tasks.post('/batch', async (c) => {
   requireEnqueue(c.var.principal);
-  const raw = parseWith(batchBody, await readJson(c, MAX_BATCH_BYTES), 'batch');
+  return c.json({ tasks: await enqueueBatch(c.env, await readJson(c, MAX_BATCH_BYTES)) }, 202);
+});
+
+/** POST /v1/tasks for a body already read as JSON (HTTP and producer sockets alike). */
+export async function enqueueOne(env: Env, raw: unknown) {
+  const body = routed(raw as object, parseWith(enqueueBody, raw, 'task'), route);
+  checkTargets(env, body);
+  const [result] = await enqueue(env, [toSpec(body, Date.now())]);
+  return result;
+}
+
+/** POST /v1/tasks/batch for a body already read as JSON: all or nothing. */
+export async function enqueueBatch(env: Env, body: unknown) {
+  const raw = parseWith(batchBody, body, 'batch');
   const now = Date.now();
   const specs = raw.tasks.map((entry, index) => {
     checkSize(entry, index);
@@ -55,11 +65,11 @@ tasks.post('/batch', async (c) => {
         issues: parsed.error.issues.map((i) => ({ path: i.path.map(String), message: i.message })),
       });
     }
-    checkTargets(c.env, parsed.data, `tasks[${index}]`);
+    checkTargets(env, parsed.data, `tasks[${index}]`);
     return toSpec(routed(entry as object, parsed.data, route), now);
   });
-  return c.json({ tasks: await enqueue(c.env, specs) }, 202);
-});
+  return enqueue(env, specs);
+}
 
 tasks.get('/', async (c) => {
   requireEnqueue(c.var.principal);

@@ -2,7 +2,7 @@
 import { createClient, type Client, type Job } from './client.ts';
 import { HubError } from './errors.ts';
 import { executeJob, type JobTransport } from './execute.ts';
-import { HubSocket } from './socket.ts';
+import { SocketLine } from './socket.ts';
 import type { TaskDefinition } from './task.ts';
 
 export interface PullWorkerOptions {
@@ -31,9 +31,6 @@ export interface PullWorkerOptions {
 }
 
 type AckResults = Awaited<ReturnType<Client['ackMany']>>;
-
-/** After a refused socket, the worker uses HTTP this long before trying again. */
-const SOCKET_RETRY_MS = 30_000;
 
 const sleep = (ms: number, signal?: AbortSignal) =>
   new Promise<void>((resolve) => {
@@ -110,8 +107,8 @@ export class PullWorker {
   private readonly stopping = new AbortController();
   private slotFreed: (() => void) | null = null;
   private loop: Promise<void> | null = null;
-  private socket: Promise<HubSocket | null> | null = null;
-  private socketRetryAt = 0;
+  /** Claims and acks go over this socket while the hub takes it (null: HTTP only). */
+  private readonly line: SocketLine | null;
   private readonly log: (m: string) => void;
   /** Jobs this worker finished, by outcome. */
   readonly counts = { succeeded: 0, failed: 0, abandoned: 0, released: 0 };
@@ -122,27 +119,11 @@ export class PullWorker {
     this.client = createClient({ url: options.url, token: options.token, fetch: options.fetch });
     this.registry = new Map(options.tasks.map((t) => [t.name, t]));
     this.log = options.log ?? ((m) => console.error(`[drover worker ${this.name}] ${m}`));
+    this.line = options.socket === false ? null : new SocketLine(options.url, options.token, `/v1/queues/${encodeURIComponent(options.queue)}/connect`, this.log);
     this.acks = new AckBatcher(async (acks) => {
-      const socket = await this.hubSocket();
+      const socket = await this.line?.get();
       return socket ? (await socket.request<{ results: AckResults }>('ack', { acks })).results : this.client.ackMany(acks);
     }, this.log);
-  }
-
-  /** The worker socket, opened on first use and again when the hub asks; null while HTTP is in use. */
-  private async hubSocket(): Promise<HubSocket | null> {
-    if (this.options.socket === false) return null;
-    const pending = this.socket;
-    const current = pending ? await pending : null;
-    if (current?.usable) return current;
-    if (Date.now() < this.socketRetryAt) return null;
-    // Another call may have started a new socket while this one waited.
-    if (this.socket !== pending) return this.hubSocket();
-    this.socket = HubSocket.open(this.options.url, this.options.token, this.options.queue).catch((err: Error) => {
-      this.socketRetryAt = Date.now() + SOCKET_RETRY_MS;
-      this.log(`${err.message}; claiming over HTTP, trying the socket again in ${SOCKET_RETRY_MS / 1000}s`);
-      return null;
-    });
-    return this.socket;
   }
 
   private transport(): JobTransport {
@@ -206,7 +187,7 @@ export class PullWorker {
           max: Math.min(100, free),
           waitSeconds: this.options.waitSeconds ?? 5,
         };
-        const socket = await this.hubSocket();
+        const socket = await this.line?.get();
         jobs = socket
           ? (await socket.request<{ jobs: Job[] }>('claim', claim, claim.waitSeconds * 1000)).jobs
           : await this.client.claim(queue, claim);
@@ -267,7 +248,7 @@ export class PullWorker {
     }
     await this.loop;
     await this.acks.flush();
-    (await this.socket)?.close();
+    await this.line?.close();
     this.log(`stopped: ${JSON.stringify(this.counts)}`);
   }
 }

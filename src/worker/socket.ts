@@ -1,4 +1,5 @@
-// HubSocket: a pull worker's claims and acks over one WebSocket to the hub (GET /v1/queues/:queue/connect).
+// HubSocket: requests to the hub over one WebSocket: a pull worker's claims and acks (GET /v1/queues/:queue/connect)
+// or a producer's enqueues (GET /v1/tasks/connect).
 import { HubError } from './errors.ts';
 
 /** The HTTP status each protocol error code stands for, so socket errors read like HTTP ones. */
@@ -27,13 +28,13 @@ export class HubSocket {
   private constructor(ws: WebSocket) {
     this.ws = ws;
     ws.addEventListener('message', (e) => this.onMessage(String(e.data)));
-    ws.addEventListener('close', () => this.end(new Error('the worker socket closed')));
-    ws.addEventListener('error', () => this.end(new Error('the worker socket failed')));
+    ws.addEventListener('close', () => this.end(new Error('the socket to the hub closed')));
+    ws.addEventListener('error', () => this.end(new Error('the socket to the hub failed')));
   }
 
   /** Opens a socket; rejects when the hub (or a proxy) refuses it, so the caller can use HTTP. */
-  static open(url: string, token: string, queue: string, timeoutMs = 10_000): Promise<HubSocket> {
-    const target = `${url.replace(/\/+$/, '').replace(/^http/, 'ws')}/v1/queues/${encodeURIComponent(queue)}/connect`;
+  static open(url: string, token: string, path: string, timeoutMs = 10_000): Promise<HubSocket> {
+    const target = `${url.replace(/\/+$/, '').replace(/^http/, 'ws')}${path}`;
     return new Promise((resolve, reject) => {
       let ws: WebSocket;
       try {
@@ -45,7 +46,7 @@ export class HubSocket {
       }
       const timer = setTimeout(() => {
         ws.close();
-        reject(new Error('the hub did not open a worker socket in time'));
+        reject(new Error('the hub did not open a socket in time'));
       }, timeoutMs);
       let settled = false;
       ws.addEventListener('open', () => {
@@ -57,7 +58,7 @@ export class HubSocket {
         if (settled) return;
         settled = true;
         clearTimeout(timer);
-        reject(new Error('the hub refused a worker socket'));
+        reject(new Error(`the hub refused a socket at ${path}`));
       };
       ws.addEventListener('error', refused);
       ws.addEventListener('close', refused);
@@ -69,14 +70,14 @@ export class HubSocket {
   }
 
   /** Sends one request; resolves with the hub's answer, rejects with a HubError or when the socket ends. */
-  request<T>(op: 'claim' | 'ack', body: object, waitMs = 0): Promise<T> {
-    if (this.closed) return Promise.reject(new Error('the worker socket is closed'));
+  request<T>(op: string, body: object, waitMs = 0): Promise<T> {
+    if (this.closed) return Promise.reject(new Error('the socket to the hub is closed'));
     const id = this.next++;
     return new Promise<T>((ok, fail) => {
       const timer = setTimeout(() => {
         // No answer long after it was due: the connection is dead even if the OS has not noticed.
         this.close();
-        this.end(new Error('the hub did not answer on the worker socket'));
+        this.end(new Error('the hub did not answer on its socket'));
       }, waitMs + ANSWER_GRACE_MS);
       this.waiting.set(id, { ok, fail, timer });
       this.ws.send(JSON.stringify({ ...body, id, op }));
@@ -122,5 +123,48 @@ export class HubSocket {
       w.fail(err);
     }
     this.waiting.clear();
+  }
+}
+
+/** After a refused socket, HTTP is used this long before the socket is tried again. */
+const SOCKET_RETRY_MS = 30_000;
+
+/**
+ * A socket opened on first use and again whenever the hub asks for a new one or the old
+ * one ends. Where the hub (or a proxy) refuses it, `get()` gives null for a while and the
+ * caller goes over HTTP.
+ */
+export class SocketLine {
+  private socket: Promise<HubSocket | null> | null = null;
+  private retryAt = 0;
+  private readonly url: string;
+  private readonly token: string;
+  private readonly path: string;
+  private readonly log: (message: string) => void;
+
+  constructor(url: string, token: string, path: string, log: (message: string) => void) {
+    this.url = url;
+    this.token = token;
+    this.path = path;
+    this.log = log;
+  }
+
+  async get(): Promise<HubSocket | null> {
+    const pending = this.socket;
+    const current = pending ? await pending : null;
+    if (current?.usable) return current;
+    if (Date.now() < this.retryAt) return null;
+    // Another call may have started a new socket while this one waited.
+    if (this.socket !== pending) return this.get();
+    this.socket = HubSocket.open(this.url, this.token, this.path).catch((err: Error) => {
+      this.retryAt = Date.now() + SOCKET_RETRY_MS;
+      this.log(`${err.message}; using HTTP, trying the socket again in ${SOCKET_RETRY_MS / 1000}s`);
+      return null;
+    });
+    return this.socket;
+  }
+
+  async close(): Promise<void> {
+    (await this.socket)?.close();
   }
 }

@@ -8,10 +8,10 @@ const starts: number[] = [];
 // args[0], when given, is the enqueue time on the host's monotonic clock (ms) for latency runs:
 // one clock for every process, unlike performance.timeOrigin, which each process reads at its start.
 const noop = defineTask('noop', async (args: number[]) => {
-  if (typeof args[0] === 'number') starts.push(Number(process.hrtime.bigint()) / 1e6 - args[0]);
+  if (typeof args[0] === 'number' && args[0] >= 0) starts.push(Number(process.hrtime.bigint()) / 1e6 - args[0]);
   return null;
 });
-const worker = new PullWorker({ url, token, queue, tasks: [noop], concurrency: Number(concurrency), waitSeconds: 1, log: () => {} });
+const worker = new PullWorker({ url, token, queue, tasks: [noop], concurrency: Number(concurrency), waitSeconds: 1, socket: process.env.BENCH_DROVER_HTTP !== '1', log: () => {} });
 
 let reported = -1;
 const report = () => {

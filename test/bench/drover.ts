@@ -6,9 +6,12 @@ import type { BenchSystem, Latency } from './types.ts';
 import { quantiles } from './stats.ts';
 import { runtimeCpu, runtimeRss } from './procs.ts';
 import { backlog, type BacklogPoint } from './backlog.ts';
+import { createClient } from '../../src/worker/client.ts';
 
 const WORKERS = Number(process.env.BENCH_DROVER_WORKERS ?? 2);
 const CONCURRENCY = Number(process.env.BENCH_DROVER_CONCURRENCY ?? 100);
+/** BENCH_DROVER_HTTP=1: producers and workers use an HTTP request per call, not the SDK's sockets. */
+const HTTP = process.env.BENCH_DROVER_HTTP === '1';
 
 interface Worker {
   child: ChildProcess;
@@ -28,15 +31,20 @@ export function drover(): DroverBench {
   let queues = 0;
   const nextQueue = () => `bench-${Date.now().toString(36)}-${++queues}`;
 
-  const post = async (path: string, body: unknown) => {
-    const res = await api.post(path, body);
-    if (res.status >= 300) throw new Error(`${path}: ${res.status} ${res.text.slice(0, 300)}`);
-    return res.body;
+  /** The SDK's producer, as a Node app would enqueue: over one socket (or HTTP with BENCH_DROVER_HTTP=1). */
+  const producer = () => {
+    const client = createClient({ url: system!.url, token: TOKENS.admin });
+    return HTTP ? { ...client, close: async () => {} } : client.producer();
   };
   const enqueueMany = async (queue: string, n: number, batch: number, args: () => unknown[] = () => []) => {
-    for (let sent = 0; sent < n; sent += batch) {
-      const size = Math.min(batch, n - sent);
-      await post('/v1/tasks/batch', { tasks: Array.from({ length: size }, () => ({ task: 'noop', queue, args: args() })) });
+    const p = producer();
+    try {
+      for (let sent = 0; sent < n; sent += batch) {
+        const size = Math.min(batch, n - sent);
+        await p.enqueueMany('noop', Array.from({ length: size }, () => ({ args: args(), options: { queue } })));
+      }
+    } finally {
+      await p.close();
     }
   };
   /** Waits until the queue's object holds `n` ready tasks (the bus carried them all). */
@@ -88,7 +96,7 @@ export function drover(): DroverBench {
 
   return {
     name: 'drover',
-    setup: `${WORKERS} pull worker processes (SDK PullWorker), ${CONCURRENCY} jobs each at once; hub: npm start (wrangler dev, workerd)`,
+    setup: `${WORKERS} pull worker processes (SDK PullWorker), ${CONCURRENCY} jobs each at once; producer: the SDK's ${HTTP ? 'client over HTTP' : 'producer over one socket'}; workers ${HTTP ? 'over HTTP' : 'over sockets'}; hub: npm start (wrangler dev, workerd)`,
     async start() {
       system = await startSystem();
       api = new Api(system.url, TOKENS.admin);
@@ -110,14 +118,17 @@ export function drover(): DroverBench {
     async enqueueSingle(n, inFlight) {
       const queue = nextQueue();
       let sent = 0;
+      const p = producer();
+      await p.enqueue('noop', [], { queue }); // the socket is open before the clock starts
       const t0 = performance.now();
       await Promise.all(Array.from({ length: inFlight }, async () => {
-        while (sent < n) {
+        while (sent < n - 1) {
           sent++;
-          await post('/v1/tasks', { task: 'noop', queue });
+          await p.enqueue('noop', [], { queue });
         }
       }));
-      const rate = n / ((performance.now() - t0) / 1000);
+      const rate = (n - 1) / ((performance.now() - t0) / 1000);
+      await p.close();
       await delivered(queue, n);
       return rate;
     },
@@ -158,16 +169,19 @@ export function drover(): DroverBench {
         workers.run();
         await new Promise((r) => setTimeout(r, 500)); // claims are waiting
         const n = Math.round(rate * seconds);
+        const p = producer();
+        await p.enqueue('noop', [-1], { queue }); // opens the socket; a negative time is no sample
         const t0 = performance.now();
         const sends: Promise<unknown>[] = [];
         for (let i = 0; i < n; i++) {
           const due = t0 + (i * 1000) / rate;
           const wait = due - performance.now();
           if (wait > 0) await new Promise((r) => setTimeout(r, wait));
-          sends.push(post('/v1/tasks', { task: 'noop', queue, args: [Number(process.hrtime.bigint()) / 1e6] }));
+          sends.push(p.enqueue('noop', [Number(process.hrtime.bigint()) / 1e6], { queue }));
         }
         await Promise.all(sends);
-        await workers.until(n);
+        await p.close();
+        await workers.until(n + 1);
         return { ...quantiles(samples), samples: samples.length };
       } finally {
         await workers.stop();

@@ -1,15 +1,16 @@
 // Worker sockets: claims and acks over one WebSocket, as the SDK's PullWorker uses them by default.
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { defineTask } from '../../src/worker/index.ts';
+import { createClient, defineTask } from '../../src/worker/index.ts';
 import { PullWorker } from '../../src/worker/pull.ts';
 import { Api, TOKENS, claimAll, sleep, startSystem, uniqueQueue, type System } from './system.ts';
 
 const hub = inject('hubUrl');
 const api = new Api(hub);
 
-/** A raw socket to the hub that collects every message it is sent. */
-async function connect(url: string, queue: string, token: string) {
-  const ws = new WebSocket(`${url.replace(/^http/, 'ws')}/v1/queues/${queue}/connect`, { headers: { authorization: `Bearer ${token}` } } as never);
+/** A raw socket to the hub (a queue's worker socket, or with queue null the producer socket) that collects every message it is sent. */
+async function connect(url: string, queue: string | null, token: string) {
+  const path = queue === null ? '/v1/tasks/connect' : `/v1/queues/${queue}/connect`;
+  const ws = new WebSocket(`${url.replace(/^http/, 'ws')}${path}`, { headers: { authorization: `Bearer ${token}` } } as never);
   const inbox: any[] = [];
   const listeners = new Set<() => void>();
   ws.addEventListener('message', (e) => {
@@ -126,6 +127,58 @@ describe('a worker socket', () => {
     // Were the closed socket's claim still waiting, it would lease the task and nobody would run it until the lease expired.
     const [job] = await claimAll(api.as(TOKENS.consume), queue, 1, { waitSeconds: 2 }, 5000);
     expect(job).toMatchObject({ id: body.id, attempt: 1 });
+  });
+});
+
+describe('a producer socket', () => {
+  it('enqueues as POST /v1/tasks and /batch do: same answers, duplicates and all-or-nothing batches', async () => {
+    const queue = uniqueQueue();
+    const s = await connect(hub, null, TOKENS.enqueue);
+    try {
+      const key = `k-${queue}`;
+      const one = await s.ask({ id: 1, op: 'enqueue', task: { task: 'echo', queue, args: [7], idempotencyKey: key } });
+      expect(one.task).toMatchObject({ id: expect.any(String), state: 'queued' });
+      const again = await s.ask({ id: 2, op: 'enqueue', task: { task: 'echo', queue, idempotencyKey: key } });
+      expect(again.task).toMatchObject({ id: one.task.id, duplicate: true });
+      const batch = await s.ask({ id: 3, op: 'enqueueBatch', tasks: [{ task: 'a', queue }, { task: 'b', queue, delay: 60 }] });
+      expect(batch.tasks.map((t: { state: string }) => t.state)).toEqual(['queued', 'delayed']);
+      // A batch with one bad task: nothing of it is enqueued.
+      const bad = await s.ask({ id: 4, op: 'enqueueBatch', tasks: [{ task: 'c', queue }, { task: 'd', queue, priority: 'high' }] });
+      expect(bad.error).toMatchObject({ code: 'invalid_request', details: { index: 1 } });
+      expect((await s.ask({ id: 5, op: 'enqueue', task: { queue } })).error.message).toMatch(/task/);
+      expect((await s.ask({ id: 6, op: 'enqueue', task: { task: 'x', queue }, extra: 1 })).error.message).toMatch(/unknown field "extra"/);
+      expect((await s.ask({ id: 7, op: 'claim', worker: 'w' })).error.message).toMatch(/"enqueue" or "enqueueBatch"/);
+      expect((await s.ask({ id: 8, op: 'enqueue', task: { task: 'x', queue, args: ['y'.repeat(200_000)] } })).error.code).toBe('payload_too_large');
+      const stats = (await api.get(`/v1/queues/${queue}`)).body;
+      expect(stats).toMatchObject({ ready: 2, delayed: 1 });
+      expect((await api.get(`/v1/tasks/${one.task.id}`)).body).toMatchObject({ task: 'echo', args: [7], state: 'queued' });
+    } finally {
+      s.ws.close();
+    }
+  });
+
+  it('is refused to a token without the enqueue scope', async () => {
+    expect((await api.as(TOKENS.consume).get('/v1/tasks/connect')).status).toBe(403);
+    await expect(connect(hub, null, TOKENS.consume)).rejects.toThrow(/refused/);
+  });
+
+  it("is what the SDK's producer uses, and its tasks run and report results", async () => {
+    const queue = uniqueQueue();
+    const double = defineTask('double', async ([n]: number[]) => n * 2);
+    const worker = new PullWorker({ url: hub, token: TOKENS.consume, queue, tasks: [double], concurrency: 4, waitSeconds: 1, log: () => {} });
+    const running = worker.run();
+    const logs: string[] = [];
+    const producer = createClient({ url: hub, token: TOKENS.enqueue }).producer({ log: (m) => logs.push(m) });
+    try {
+      const handles = await Promise.all([1, 2, 3].map((n) => producer.enqueue(double, [n], { queue })));
+      const [many] = await producer.enqueueMany(double, [{ args: [10], options: { queue } }]);
+      expect(await Promise.all([...handles, many].map((h) => h.wait({ timeoutSeconds: 20 })))).toEqual([2, 4, 6, 20]);
+      expect(logs).toEqual([]); // no fallback to HTTP
+    } finally {
+      await producer.close();
+      await worker.stop();
+      await running;
+    }
   });
 });
 
