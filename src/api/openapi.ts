@@ -37,6 +37,8 @@ const OPERATIONS: Operation[] = [
   { method: 'get', path: '/v1/tasks/{id}', id: 'getTask', summary: 'Read a task (?wait holds until final)', scope: 'enqueue', query: waitQuery },
   { method: 'post', path: '/v1/tasks/{id}/revoke', id: 'revokeTask', summary: 'Revoke a task', scope: 'enqueue' },
   { method: 'post', path: '/v1/queues/{queue}/claim', id: 'claim', summary: 'Claim jobs (long-poll with waitSeconds)', scope: 'consume', body: claimBody },
+  { method: 'get', path: '/v1/queues/{queue}/connect', id: 'workerSocket', summary: 'WebSocket for claims and acks (messages: {id, op: "claim" | "ack", ...body}; see the README)', scope: 'consume', status: 101 },
+  { method: 'get', path: '/v1/tasks/connect', id: 'producerSocket', summary: 'WebSocket for enqueues (messages: {id, op: "enqueue", task} or {id, op: "enqueueBatch", tasks}; see the README)', scope: 'enqueue', status: 101 },
   { method: 'post', path: '/v1/leases/ack', id: 'ackMany', summary: 'Ack up to 100 leases', scope: 'consume', body: ackManyBody },
   { method: 'post', path: '/v1/leases/{leaseId}/heartbeat', id: 'heartbeat', summary: 'Extend a lease, report progress', scope: 'consume', body: heartbeatBody },
   { method: 'post', path: '/v1/leases/{leaseId}/ack', id: 'ack', summary: 'The attempt succeeded', scope: 'consume', body: ackBody },
