@@ -7,7 +7,8 @@ import { parseWith, readJson } from './body.ts';
 import { MAX_TASK_BYTES } from './enqueue.ts';
 import { DroverError } from './errors.ts';
 import { iso, jobJson } from './present.ts';
-import { ackBody, ackManyBody, claimBody, failBody, heartbeatBody, queueName } from './schemas.ts';
+import { queueOf } from './queues.ts';
+import { ackBody, ackManyBody, claimBody, failBody, heartbeatBody } from './schemas.ts';
 
 /** queue.taskId.nonce: the queue routes the call to its object without a lookup. */
 const LEASE_ID = /^([a-z0-9_-]{1,64})\.([0-9A-HJKMNP-TV-Z]{26})\.([0-9a-f]{24})$/;
@@ -20,7 +21,7 @@ function stub(env: Env, queue: string) {
 }
 
 claims.post('/:queue/claim', async (c) => {
-  const queue = parseWith(queueName, c.req.param('queue'), 'queue name');
+  const queue = queueOf(c);
   const body = parseWith(claimBody, await readJson(c, 64 * 1024), 'claim');
   c.header('content-type', 'application/json');
   return c.body((await claimJobs(c.env, c.var.principal, queue, body)).json);
@@ -59,7 +60,8 @@ export function cancelSocketClaims(env: Env, queue: string, socket: string): Pro
 /** Hands leases back untouched, as a release does: for claims whose answer could not be delivered. */
 export async function releaseLeases(env: Env, principal: Principal, queue: string, leaseIds: string[]): Promise<void> {
   const owner = leaseOwner(principal);
-  await Promise.all(leaseIds.map((id) => stub(env, queue).release(id, owner)));
+  const object = stub(env, queue);
+  await Promise.all(leaseIds.map((id) => object.release(id, owner)));
 }
 
 function lease(leaseId: string): { queue: string } {

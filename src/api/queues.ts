@@ -22,7 +22,7 @@ function presentConfig(c: Config) {
 }
 
 /** The queue named in the path, checked. */
-function queueOf(c: Context<AuthVars>): string {
+export function queueOf(c: Context<AuthVars>): string {
   return parseWith(queueName, c.req.param('queue'), 'queue name');
 }
 

@@ -1,12 +1,13 @@
 // Sockets: a pull worker's claims and acks, or a producer's enqueues, over one WebSocket instead of an HTTP request each.
 import { Hono, type Context } from 'hono';
 import type { Env } from '../env.ts';
-import { requireConsumer, requireEnqueue, type AuthVars, type Principal } from './auth.ts';
+import { requireConsumer, requireEnqueue, type AuthVars } from './auth.ts';
 import { depth, MAX_DEPTH, parseWith } from './body.ts';
 import { MAX_TASK_BYTES } from './enqueue.ts';
 import { DroverError, errorOf } from './errors.ts';
 import { ackLeases, cancelSocketClaims, claimJobs, releaseLeases } from './leases.ts';
-import { ackManyBody, claimBody, queueName } from './schemas.ts';
+import { queueOf } from './queues.ts';
+import { ackManyBody, claimBody } from './schemas.ts';
 import { enqueueBatch, enqueueOne, MAX_BATCH_BYTES } from './tasks.ts';
 
 /** Requests one socket may have unanswered; more are refused with rate_limited. */
@@ -28,7 +29,7 @@ export const sockets = new Hono<AuthVars>();
  *   {"id": 2, "op": "ack", "acks": [...]}     ->  {"id": 2, "results": [...]}
  */
 sockets.get('/queues/:queue/connect', (c) => {
-  const queue = parseWith(queueName, c.req.param('queue'), 'queue name');
+  const queue = queueOf(c);
   requireConsumer(c.var.principal);
   return open(c, (session) => ({
     claim: {
@@ -84,28 +85,31 @@ function open(c: Context<AuthVars>, ops: (session: Session) => Record<string, Op
   server.accept();
   const seconds = Number(c.env.DROVER_SOCKET_SECONDS ?? 600);
   const lifetimeMs = (Number.isFinite(seconds) && seconds > 0 ? seconds : 600) * 1000;
-  const session = new Session(server, c.env, c.executionCtx, c.var.principal, queue, lifetimeMs);
-  session.ops = ops(session);
+  new Session(server, c.env, c.executionCtx, queue, lifetimeMs, ops);
   return new Response(null, { status: 101, webSocket: client });
 }
 
 class Session {
-  ops: Record<string, Op> = {};
   closed = false;
   /** Names this socket's claims, so its queue can end them when it closes. */
   readonly key = crypto.randomUUID();
   private inFlight = 0;
   private claimsWaiting = 0;
   private readonly timers: ReturnType<typeof setTimeout>[] = [];
+  private readonly ops: Record<string, Op>;
+  /** The largest message any op takes: longer text is refused before it is parsed. */
+  private readonly largest: number;
 
   constructor(
     private readonly ws: WebSocket,
     private readonly env: Env,
     private readonly ctx: { waitUntil(promise: Promise<unknown>): void },
-    readonly principal: Principal,
     private readonly queue: string | null,
     lifetimeMs: number,
+    ops: (session: Session) => Record<string, Op>,
   ) {
+    this.ops = ops(this);
+    this.largest = Math.max(...Object.values(this.ops).map((o) => o.maxBytes));
     ws.addEventListener('message', (e) => void this.onMessage(e.data));
     ws.addEventListener('close', () => this.end());
     ws.addEventListener('error', () => this.end());
@@ -160,8 +164,7 @@ class Session {
     let id: number | string | null = null;
     try {
       if (typeof data !== 'string') throw new DroverError('invalid_request', 'send each message as JSON text');
-      const largest = Math.max(...Object.values(this.ops).map((o) => o.maxBytes));
-      if (data.length > largest) throw new DroverError('payload_too_large', `the message is larger than ${Math.round(largest / 1024)} KiB`);
+      if (data.length > this.largest) throw new DroverError('payload_too_large', `the message is larger than ${Math.round(this.largest / 1024)} KiB`);
       let message: unknown;
       try {
         message = JSON.parse(data);

@@ -155,6 +155,8 @@ export function createClient(options: ClientOptions) {
   }
 
   type Enqueued = { id: string; state: string; duplicate?: boolean };
+  const postOne = (body: Record<string, unknown>) => call<Enqueued>('POST', '/v1/tasks', body);
+  const postMany = (tasks: Record<string, unknown>[]) => call<{ tasks: Enqueued[] }>('POST', '/v1/tasks/batch', { tasks }).then((r) => r.tasks);
 
   /** enqueue() and enqueueMany() over a way of sending one body, or a batch of them. */
   function enqueuers(one: (body: Record<string, unknown>) => Promise<Enqueued>, many: (tasks: Record<string, unknown>[]) => Promise<Enqueued[]>) {
@@ -178,10 +180,7 @@ export function createClient(options: ClientOptions) {
   return {
     url: base,
 
-    ...enqueuers(
-      (body) => call<Enqueued>('POST', '/v1/tasks', body),
-      (tasks) => call<{ tasks: Enqueued[] }>('POST', '/v1/tasks/batch', { tasks }).then((r) => r.tasks),
-    ),
+    ...enqueuers(postOne, postMany),
 
     /**
      * A producer that enqueues over one socket (GET /v1/tasks/connect) instead of an HTTP
@@ -199,13 +198,11 @@ export function createClient(options: ClientOptions) {
         ...enqueuers(
           async (body) => {
             const socket = await line.get();
-            return socket ? (await socket.request<{ task: Enqueued }>('enqueue', { task: body })).task : call<Enqueued>('POST', '/v1/tasks', body);
+            return socket ? (await socket.request<{ task: Enqueued }>('enqueue', { task: body })).task : postOne(body);
           },
           async (tasks) => {
             const socket = await line.get();
-            return socket
-              ? (await socket.request<{ tasks: Enqueued[] }>('enqueueBatch', { tasks })).tasks
-              : (await call<{ tasks: Enqueued[] }>('POST', '/v1/tasks/batch', { tasks })).tasks;
+            return socket ? (await socket.request<{ tasks: Enqueued[] }>('enqueueBatch', { tasks })).tasks : postMany(tasks);
           },
         ),
         close: () => line.close(),
