@@ -8,7 +8,7 @@ import { DroverError, errorOf } from './errors.ts';
 import { ackLeases, cancelSocketClaims, claimJobs, releaseLeases } from './leases.ts';
 import { queueOf } from './queues.ts';
 import { ackManyBody, claimBody } from './schemas.ts';
-import { enqueueBatch, enqueueOne, MAX_BATCH_BYTES } from './tasks.ts';
+import { enqueueBatch, groupEnqueuer, MAX_BATCH_BYTES } from './tasks.ts';
 
 /** Requests one socket may have unanswered; more are refused with rate_limited. */
 const MAX_IN_FLIGHT = 64;
@@ -56,10 +56,12 @@ sockets.get('/queues/:queue/connect', (c) => {
  */
 sockets.get('/tasks/connect', (c) => {
   requireEnqueue(c.var.principal);
+  // Enqueues in flight together share D1 writes; each still gets its own answer.
+  const enqueueTask = groupEnqueuer(c.env);
   return open(c, () => ({
     enqueue: {
       maxBytes: MAX_TASK_BYTES + 1024,
-      run: async (body) => JSON.stringify({ task: await enqueueOne(c.env, field(body, 'task')) }),
+      run: async (body) => JSON.stringify({ task: await enqueueTask(field(body, 'task')) }),
     },
     enqueueBatch: {
       maxBytes: MAX_BATCH_BYTES,

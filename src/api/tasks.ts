@@ -44,12 +44,54 @@ tasks.post('/batch', async (c) => {
   return c.json({ tasks: await enqueueBatch(c.env, await readJson(c, MAX_BATCH_BYTES)) }, 202);
 });
 
-/** POST /v1/tasks for a body already read as JSON (HTTP and producer sockets alike). */
-export async function enqueueOne(env: Env, raw: unknown) {
+/** Checks one POST /v1/tasks body (already read as JSON) and makes its task. */
+function taskSpec(env: Env, raw: unknown): TaskSpec {
   const body = routed(raw as object, parseWith(enqueueBody, raw, 'task'), route);
   checkTargets(env, body);
-  const [result] = await enqueue(env, [toSpec(body, Date.now())]);
+  return toSpec(body, Date.now());
+}
+
+/** POST /v1/tasks for a body already read as JSON. */
+export async function enqueueOne(env: Env, raw: unknown) {
+  const [result] = await enqueue(env, [taskSpec(env, raw)]);
   return result;
+}
+
+type Enqueued = Awaited<ReturnType<typeof enqueue>>[number];
+
+/** Tasks that wait for a write under way go together in the next one, at most this many. */
+const GROUP_MAX = 100;
+
+/**
+ * Single enqueues for a caller with many in flight (a producer's socket): each is checked
+ * on its own, and those that arrive while a write is under way are written together in the
+ * next one (group commit), each with its own answer. The first of a quiet spell goes at once.
+ * The outcome is what one call each in arrival order gives, duplicates of an idempotency key
+ * included; a failed write fails every task of its group, as it would each call.
+ */
+export function groupEnqueuer(env: Env): (raw: unknown) => Promise<Enqueued> {
+  const waiting: { spec: TaskSpec; ok: (r: Enqueued) => void; fail: (err: unknown) => void }[] = [];
+  let writing = false;
+  const write = async () => {
+    writing = true;
+    while (waiting.length) {
+      const group = waiting.splice(0, GROUP_MAX);
+      try {
+        const results = await enqueue(env, group.map((g) => g.spec));
+        group.forEach((g, i) => g.ok(results[i]));
+      } catch (err) {
+        for (const g of group) g.fail(err);
+      }
+    }
+    writing = false;
+  };
+  return async (raw) => {
+    const spec = taskSpec(env, raw);
+    return new Promise((ok, fail) => {
+      waiting.push({ spec, ok, fail });
+      if (!writing) void write();
+    });
+  };
 }
 
 /** POST /v1/tasks/batch for a body already read as JSON: all or nothing. */

@@ -157,6 +157,33 @@ describe('a producer socket', () => {
     }
   });
 
+  it('answers each of many enqueues sent at once as it would alone, in the order they were sent', async () => {
+    const queue = uniqueQueue();
+    const s = await connect(hub, null, TOKENS.enqueue);
+    try {
+      const key = `burst-${queue}`;
+      // 60 sent without waiting: the hub writes those that arrive during a write together.
+      const sent = Array.from({ length: 60 }, (_, i) => {
+        if (i === 10) return { id: i, op: 'enqueue', task: { task: 'burst', queue, args: [i], priority: 'high' } }; // invalid
+        if (i === 20 || i === 21) return { id: i, op: 'enqueue', task: { task: 'burst', queue, args: [i], idempotencyKey: key } };
+        return { id: i, op: 'enqueue', task: { task: 'burst', queue, args: [i] } };
+      });
+      for (const m of sent) s.ws.send(JSON.stringify(m));
+      const answers = await Promise.all(sent.map((m) => s.next((a) => a.id === m.id)));
+      expect(answers[10].error).toMatchObject({ code: 'invalid_request' });
+      expect(answers[20].task).toMatchObject({ state: 'queued' });
+      expect(answers[21].task).toEqual({ id: answers[20].task.id, state: 'queued', duplicate: true });
+      const created = answers.filter((a, i) => i !== 10 && i !== 21).map((a) => a.task.id);
+      expect(new Set(created).size).toBe(58);
+      expect((await api.get(`/v1/queues/${queue}`)).body).toMatchObject({ ready: 58 });
+      // Claimed in the order sent (one priority): the group kept arrival order.
+      const jobs = await claimAll(api.as(TOKENS.consume), queue, 58);
+      expect(jobs.map((j: { args: number[] }) => j.args[0])).toEqual(sent.map((m) => m.id).filter((i) => i !== 10 && i !== 21));
+    } finally {
+      s.ws.close();
+    }
+  });
+
   it('is refused to a token without the enqueue scope', async () => {
     expect((await api.as(TOKENS.consume).get('/v1/tasks/connect')).status).toBe(403);
     await expect(connect(hub, null, TOKENS.consume)).rejects.toThrow(/refused/);
