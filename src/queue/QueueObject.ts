@@ -5,8 +5,8 @@ import { isFinal, regionOfLane } from '../core/states.ts';
 import { parseRate, TokenBucket } from '../core/limits.ts';
 import type { Env } from '../env.ts';
 import { Sql } from './sql.ts';
-import { flushToD1, type Pending } from './sync.ts';
-import { eventsObject } from '../events/EventsObject.ts';
+import { flushToD1 } from './sync.ts';
+import { eventsObject, type TaskEvent } from '../events/EventsObject.ts';
 import { migrate } from './tables.ts';
 import * as t from './transitions.ts';
 import { RegionWaker } from './wake.ts';
@@ -28,6 +28,10 @@ export interface QueueConfig {
 }
 /** While D1 has not taken every change, the alarm tries again this often. */
 const FLUSH_RETRY_MS = 2000;
+/** Task events held for one publish at most; a stalled events object costs no more memory than this. */
+const MAX_EVENTS = 10_000;
+/** A D1 write waits this long for more changes to join it. */
+const FLUSH_GAP_MS = 25;
 /** Work the alarm does per wake; the rest waits for the next (immediate) wake. */
 const ALARM_BATCH = 1000;
 
@@ -98,6 +102,8 @@ export class QueueObject extends DurableObject<Env> {
   private readonly closedSockets = new Map<string, number>();
   /** Nobody was listening for events at the last publish: skip task events until then. */
   private quietUntil = 0;
+  /** Task changes noted for the next publish (while someone listens). */
+  private readonly events: TaskEvent[] = [];
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -182,7 +188,10 @@ export class QueueObject extends DurableObject<Env> {
   private transact<T>(fn: (s: t.Step) => T): T {
     const step = t.newStep(this.sql);
     step.limitedTasks = this.nameBuckets;
+    const writes = this.sql.writes;
     const out = this.ctx.storage.transactionSync(() => t.commit(step, fn));
+    // Nothing written (a claim that found no work): nothing to wake, sync or re-arm.
+    if (this.sql.writes === writes) return out;
     if (step.readyLanes.size) {
       for (const wake of [...this.claimWaiters]) wake();
       this.regions.wake(step.readyLanes);
@@ -191,6 +200,7 @@ export class QueueObject extends DurableObject<Env> {
       const waiters = this.finalWaiters.get(id);
       if (waiters) for (const wake of [...waiters]) wake();
     }
+    this.noteEvents(step.touched);
     this.flushSoon();
     this.rearm(false);
     return out;
@@ -203,13 +213,17 @@ export class QueueObject extends DurableObject<Env> {
   private rearm(force: boolean): void {
     const step = t.newStep(this.sql);
     let at = t.nextWakeAt(step, this.retentionMs());
-    if (this.sql.one(`SELECT 1 FROM sync_outbox LIMIT 1`) || this.sql.one(`SELECT 1 FROM workflow_outbox LIMIT 1`)) {
+    const owed = this.sql.one<{ outbox: number; callback: number | null }>(
+      `SELECT EXISTS (SELECT 1 FROM sync_outbox) OR EXISTS (SELECT 1 FROM workflow_outbox) AS outbox,
+         (SELECT MIN(next_at) FROM callback_outbox) AS callback`,
+    )!;
+    if (owed.outbox) {
       const retry = Date.now() + FLUSH_RETRY_MS;
       at = at === null ? retry : Math.min(at, retry);
     }
     // Outbox work is retried by the flush; a due callback waits at least a retry interval, so a
     // flush that keeps failing never makes the alarm fire again at once.
-    const callback = this.sql.one<{ t: number | null }>(`SELECT MIN(next_at) AS t FROM callback_outbox`)?.t;
+    const callback = owed.callback;
     if (callback != null) {
       const due = Math.max(callback, Date.now() + FLUSH_RETRY_MS);
       at = at === null ? due : Math.min(at, due);
@@ -227,6 +241,24 @@ export class QueueObject extends DurableObject<Env> {
     }
   }
 
+  /**
+   * While someone listens, keeps each task's state as this transaction left it, for the next
+   * publish: a subscriber sees every step (queued, running, succeeded), even when D1 gets only the last.
+   */
+  private noteEvents(ids: Set<string>): void {
+    const now = Date.now();
+    if (ids.size === 0 || now < this.quietUntil || this.events.length >= MAX_EVENTS) return;
+    const rows = this.sql.all<{ id: string; task: string | null; lane: string; state: string; attempts: number; worker: string | null }>(
+      `SELECT id, task, lane, state, attempts, worker FROM tasks WHERE id IN (SELECT value FROM json_each(?))`,
+      JSON.stringify([...ids]),
+    );
+    const at = new Date(now).toISOString();
+    const queue = this.name ?? '';
+    for (const r of rows) {
+      this.events.push({ id: r.id, task: r.task, queue, region: regionOfLane(r.lane) || null, state: r.state, attempts: r.attempts, worker: r.worker, at });
+    }
+  }
+
   /** Starts a D1 write of pending changes unless one is running; a failure leaves them for the alarm. */
   private flushSoon(): void {
     if (this.flushing) {
@@ -234,18 +266,15 @@ export class QueueObject extends DurableObject<Env> {
       return;
     }
     this.flushing = (async () => {
+      // Changes that come within the gap travel in the same D1 write.
+      if (FLUSH_GAP_MS > 0) await scheduler.wait(FLUSH_GAP_MS);
       try {
-        const changes: Pending[] = [];
         do {
           this.flushAgain = false;
-          for (;;) {
-            const written = await flushToD1(this.sql, this.env.DB);
-            changes.push(...written);
-            if (written.length < 500) break;
-          }
+          while ((await flushToD1(this.sql, this.env.DB)).length === 500);
           while ((await this.reportToWorkflows()) === 200);
         } while (this.flushAgain);
-        await this.publishEvents(changes);
+        await this.publishEvents();
       } catch (err) {
         console.error('D1 sync failed; the alarm retries', err);
       }
@@ -352,20 +381,16 @@ export class QueueObject extends DurableObject<Env> {
    * (every 10 s at most each, listening or not: GET /v1/workers reads those). Best effort:
    * the record of truth is D1 and this object, not the stream.
    */
-  private async publishEvents(changes: Pending[]): Promise<void> {
+  private async publishEvents(): Promise<void> {
     const now = Date.now();
     // Worker names often carry a pid: forget those gone a day, as the workers list does.
     for (const [name, w] of this.sightings) if (now - w.at > 86_400_000) this.sightings.delete(name);
     const due = [...this.sightings].filter(([, w]) => now - w.reported >= 10_000);
-    const listening = now >= this.quietUntil;
-    if (!due.length && !(listening && changes.length)) return;
+    if (!due.length && !this.events.length) return;
     const inHand = new Map(
       this.sql.all<{ worker: string; n: number }>(`SELECT worker, COUNT(*) AS n FROM tasks WHERE phase = 'leased' GROUP BY worker`).map((r) => [r.worker, r.n]),
     );
-    const at = new Date(now).toISOString();
-    const tasks = listening
-      ? changes.map((c) => ({ id: c.id, task: c.n, queue: this.name ?? '', region: regionOfLane(c.l) || null, state: c.s, attempts: c.a, worker: c.w, at }))
-      : [];
+    const tasks = this.events.splice(0);
     const workers = due.map(([name, w]) => ({ name, region: w.region, queue: this.name ?? '', lastSeen: new Date(w.at).toISOString(), inHand: inHand.get(name) ?? 0 }));
     try {
       const subscribers = await eventsObject(this.env).publish(tasks, workers);
@@ -384,6 +409,8 @@ export class QueueObject extends DurableObject<Env> {
       t.promoteDue(s, ALARM_BATCH);
       t.purgeFinished(s, this.retentionMs(), ALARM_BATCH);
     }));
+    // The alarm is also the retry of D1 writes and callbacks that failed, whatever it found due.
+    this.flushSoon();
     if (this.flushing) await this.flushing;
     this.rearm(true);
   }
@@ -409,6 +436,8 @@ export class QueueObject extends DurableObject<Env> {
     this.claimCalls++;
     const seen = this.sightings.get(req.worker);
     this.sightings.set(req.worker, { region: req.region, at: Date.now(), reported: seen?.reported ?? 0 });
+    // Sightings are reported with the next D1 write; an idle worker's claims write nothing.
+    if (Date.now() - (seen?.reported ?? 0) >= 10_000) this.flushSoon();
     const deadline = Date.now() + waitMs;
     for (;;) {
       // Its socket is gone: whatever this claim took would only wait for its leases to expire.

@@ -3,20 +3,26 @@
 export type SqlValue = string | number | null;
 
 export class Sql {
+  /** Rows written through this wrapper so far: a transaction that adds none changed nothing. */
+  writes = 0;
+
   constructor(private readonly storage: SqlStorage) {}
 
   all<T>(query: string, ...params: SqlValue[]): T[] {
-    return this.storage.exec(query, ...params).toArray() as T[];
+    const cursor = this.storage.exec(query, ...params);
+    const rows = cursor.toArray() as T[];
+    this.writes += cursor.rowsWritten;
+    return rows;
   }
 
   one<T>(query: string, ...params: SqlValue[]): T | undefined {
-    const cursor = this.storage.exec(query, ...params);
-    for (const row of cursor) return row as T;
-    return undefined;
+    return this.all<T>(query, ...params)[0];
   }
 
   /** Runs a statement; returns the number of rows it wrote. */
   run(query: string, ...params: SqlValue[]): number {
-    return this.storage.exec(query, ...params).rowsWritten;
+    const written = this.storage.exec(query, ...params).rowsWritten;
+    this.writes += written;
+    return written;
   }
 }

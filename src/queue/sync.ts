@@ -3,9 +3,6 @@ import type { Sql } from './sql.ts';
 
 export interface Pending {
   id: string;
-  /** The task's name and lane, for event subscribers (D1 ignores them). */
-  n: string | null;
-  l: string;
   v: number;
   s: string;
   a: number;
@@ -33,7 +30,7 @@ const UPDATE = `UPDATE tasks SET state = j.value->>'s', attempts = j.value->>'a'
 export async function flushToD1(sql: Sql, db: D1Database, limit = 500): Promise<Pending[]> {
   const pending = sql.all<Pending>(
     `SELECT o.id AS id, t.version AS v, t.state AS s, t.attempts AS a, t.result AS r, t.error AS e,
-       t.started_at AS st, t.finished_at AS f, t.worker AS w, t.task AS n, t.lane AS l
+       t.started_at AS st, t.finished_at AS f, t.worker AS w
      FROM sync_outbox o JOIN tasks t ON t.id = o.id LIMIT ?`,
     limit,
   );

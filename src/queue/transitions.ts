@@ -17,20 +17,23 @@ export interface Step {
   limitedTasks: { has(task: string): boolean };
   /** Counter increments, written once per transaction by `commit` (an ack touches ~16 of them). */
   counters: Map<string, number>;
+  /** Tasks this step changed (each `touch`): event subscribers hear of each. */
+  touched: Set<string>;
 }
 
 export function newStep(sql: Sql, now = Date.now(), random: () => number = Math.random): Step {
-  return { sql, now, random, readyLanes: new Set(), finished: [], limitedTasks: new Set(), counters: new Map() };
+  return { sql, now, random, readyLanes: new Set(), finished: [], limitedTasks: new Set(), counters: new Map(), touched: new Set() };
 }
 
 /** Runs a transition and writes what it counted; call inside the transaction. */
 export function commit<T>(s: Step, fn: (s: Step) => T): T {
   const out = fn(s);
-  for (const [key, by] of s.counters) {
+  if (s.counters.size) {
+    // One statement for all of them: an ack alone moves ~16 (its histogram buckets).
     s.sql.run(
-      `INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = CAST(value AS REAL) + excluded.value`,
-      `m:${key}`,
-      by,
+      `INSERT INTO meta (key, value) SELECT 'm:' || j.key, j.value FROM json_each(?) AS j WHERE true
+       ON CONFLICT (key) DO UPDATE SET value = CAST(value AS REAL) + excluded.value`,
+      JSON.stringify(Object.fromEntries(s.counters)),
     );
   }
   s.counters.clear();
@@ -88,6 +91,7 @@ function count(s: Step, key: string, by = 1): void {
 
 /** Queues the row's current version for the next D1 write. Call after every change. */
 function touch(s: Step, id: string): void {
+  s.touched.add(id);
   s.sql.run(
     `INSERT INTO sync_outbox (id, version) SELECT id, version FROM tasks WHERE id = ?
      ON CONFLICT (id) DO UPDATE SET version = excluded.version`,
@@ -98,6 +102,7 @@ function touch(s: Step, id: string): void {
 /** `touch` for many rows in one statement. */
 function touchAll(s: Step, ids: string[]): void {
   if (ids.length === 0) return;
+  for (const id of ids) s.touched.add(id);
   s.sql.run(
     `INSERT INTO sync_outbox (id, version) SELECT id, version FROM tasks WHERE id IN (SELECT value FROM json_each(?))
      ON CONFLICT (id) DO UPDATE SET version = excluded.version`,
@@ -599,6 +604,8 @@ export function revoke(s: Step, id: string): Outcome<{ state: string }> {
 
 /** Scheduled tasks whose time came become ready (eta reached, backoff over). */
 export function promoteDue(s: Step, limit: number): number {
+  // Every claim comes here: a read finds out ~10x cheaper than an UPDATE that changes nothing.
+  if (!s.sql.one(`SELECT 1 FROM tasks WHERE phase = 'scheduled' AND ready_at <= ? LIMIT 1`, s.now)) return 0;
   const due = s.sql.all<{ id: string; lane: string }>(
     `UPDATE tasks SET phase = 'ready', state = 'queued', version = version + 1
      WHERE id IN (SELECT id FROM tasks WHERE phase = 'scheduled' AND ready_at <= ? ORDER BY ready_at LIMIT ?)
@@ -651,15 +658,14 @@ export function replay(s: Step, ids: string[] | null, limit: number): number {
 
 /** The earliest time the object has work of its own to do, or null. */
 export function nextWakeAt(s: Step, retentionMs: number): number | null {
-  const times = [
-    s.sql.one<{ t: number | null }>(`SELECT MIN(ready_at) AS t FROM tasks WHERE phase = 'scheduled'`)?.t,
-    s.sql.one<{ t: number | null }>(`SELECT MIN(lease_expires_at) AS t FROM tasks WHERE phase = 'leased'`)?.t,
-    s.sql.one<{ t: number | null }>(
-      `SELECT MIN(expires_at) AS t FROM tasks WHERE expires_at IS NOT NULL AND attempts = 0 AND phase IN ('ready', 'scheduled', 'blocked')`,
-    )?.t,
-  ];
-  const oldestDone = s.sql.one<{ t: number | null }>(`SELECT MIN(finished_at) AS t FROM tasks WHERE phase = 'done'`)?.t;
-  if (oldestDone != null) times.push(oldestDone + retentionMs);
+  // One statement: this runs after every transaction that writes.
+  const at = s.sql.one<{ scheduled: number | null; leased: number | null; expires: number | null; done: number | null }>(
+    `SELECT (SELECT MIN(ready_at) FROM tasks WHERE phase = 'scheduled') AS scheduled,
+       (SELECT MIN(lease_expires_at) FROM tasks WHERE phase = 'leased') AS leased,
+       (SELECT MIN(expires_at) FROM tasks WHERE expires_at IS NOT NULL AND attempts = 0 AND phase IN ('ready', 'scheduled', 'blocked')) AS expires,
+       (SELECT MIN(finished_at) FROM tasks WHERE phase = 'done') AS done`,
+  )!;
+  const times = [at.scheduled, at.leased, at.expires, at.done === null ? null : at.done + retentionMs];
   const present = times.filter((t): t is number => t != null);
   return present.length ? Math.min(...present) : null;
 }

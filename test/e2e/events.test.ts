@@ -69,4 +69,12 @@ describe('the workers seen', () => {
     expect(Date.now() - Date.parse(w.lastSeen)).toBeLessThan(60_000);
     expect(w.inHand).toBeGreaterThanOrEqual(0);
   });
+
+  it('lists a worker that claims on an empty queue, though its claims change nothing', async () => {
+    const queue = uniqueQueue('idle');
+    const res = await api.as(TOKENS.consume).post(`/v1/queues/${queue}/claim`, { worker: 'idle-seen', max: 5, waitSeconds: 0 });
+    expect(res.body.jobs).toEqual([]);
+    const w = await waitFor('the idle worker to be listed', async () => (await api.get('/v1/workers')).body.workers.find((x: any) => x.name === 'idle-seen'));
+    expect(w).toMatchObject({ name: 'idle-seen', queues: [queue], inHand: 0 });
+  });
 });
