@@ -43,7 +43,7 @@ try {
     single: () => system.enqueueSingle(n, 50),
     drain: () => system.drain(n),
     e2e: () => system.endToEnd(n),
-    latency: () => system.latency(100, n / 100),
+    latency: () => system.latency(Number(process.env.BENCH_RATE ?? 100), n / Number(process.env.BENCH_RATE ?? 100)),
   } as Record<string, () => Promise<unknown>>)[scenario]();
   console.log(scenario, out, `${((performance.now() - t0) / 1000).toFixed(1)} s`);
   const { profile } = await call('Profiler.stop');
