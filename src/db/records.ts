@@ -38,18 +38,21 @@ const CLAIM_KEYS = `INSERT INTO idempotency_keys (key, task_id, expires_at)
   ON CONFLICT (key) DO UPDATE SET task_id = excluded.task_id, expires_at = excluded.expires_at
   WHERE idempotency_keys.expires_at <= ?3`;
 
-const INSERT_TASKS = `INSERT OR IGNORE INTO tasks (id, task, queue, region, priority, state, args, kwargs,
+// Each row's JSON is read once (MATERIALIZED): `j.value->>'x'` straight off json_each turns the
+// row back into text for every field, which was most of a batch's SQLite time.
+const INSERT_TASKS = `WITH rows AS MATERIALIZED (SELECT value AS v FROM json_each(?2))
+  INSERT OR IGNORE INTO tasks (id, task, queue, region, priority, state, args, kwargs,
     max_retries, retry_delay, timeout, eta, expires_at, idempotency_key, ordering_key, parent_id, root_id,
     workflow_id, http, callback, group_key, group_limit, created_at, version)
-  SELECT j.value->>'id', j.value->>'task', j.value->>'queue', j.value->>'region', j.value->>'priority',
-    CASE WHEN j.value->>'eta' > ?1 THEN 'delayed' ELSE 'queued' END,
-    j.value->>'args', j.value->>'kwargs', j.value->>'maxRetries', j.value->>'retryDelay', j.value->>'timeout',
-    j.value->>'eta', j.value->>'expiresAt', j.value->>'idempotencyKey', j.value->>'orderingKey',
-    j.value->>'parentId', j.value->>'rootId', j.value->>'workflowId', j.value->'http', j.value->'callback',
-    j.value->>'groupKey', j.value->>'groupLimit', j.value->>'createdAt', 0
-  FROM json_each(?2) AS j
-  WHERE j.value->>'idempotencyKey' IS NULL
-     OR (SELECT task_id FROM idempotency_keys WHERE key = j.value->>'idempotencyKey') = j.value->>'id'`;
+  SELECT v->>'id', v->>'task', v->>'queue', v->>'region', v->>'priority',
+    CASE WHEN v->>'eta' > ?1 THEN 'delayed' ELSE 'queued' END,
+    v->>'args', v->>'kwargs', v->>'maxRetries', v->>'retryDelay', v->>'timeout',
+    v->>'eta', v->>'expiresAt', v->>'idempotencyKey', v->>'orderingKey',
+    v->>'parentId', v->>'rootId', v->>'workflowId', v->'http', v->'callback',
+    v->>'groupKey', v->>'groupLimit', v->>'createdAt', 0
+  FROM rows
+  WHERE v->>'idempotencyKey' IS NULL
+     OR (SELECT task_id FROM idempotency_keys WHERE key = v->>'idempotencyKey') = v->>'id'`;
 
 /**
  * Records new tasks in one D1 batch (one transaction): all or nothing. A task whose

@@ -16,11 +16,12 @@ export interface Pending {
 /** D1 binds one value up to 2 MB; a statement's rows travel as one JSON parameter below that. */
 const MAX_PARAM_BYTES = 900_000;
 
-const UPDATE = `UPDATE tasks SET state = j.value->>'s', attempts = j.value->>'a', result = j.value->>'r',
-    error = j.value->>'e', started_at = j.value->>'st', finished_at = j.value->>'f', worker = j.value->>'w',
-    version = j.value->>'v'
-  FROM json_each(?) AS j
-  WHERE tasks.id = j.value->>'id' AND tasks.version < j.value->>'v'`;
+/** Each row's JSON is read once (MATERIALIZED), not once per field. */
+const UPDATE = `WITH rows AS MATERIALIZED (SELECT value AS v FROM json_each(?))
+  UPDATE tasks SET state = rows.v->>'s', attempts = rows.v->>'a', result = rows.v->>'r',
+    error = rows.v->>'e', started_at = rows.v->>'st', finished_at = rows.v->>'f', worker = rows.v->>'w', version = rows.v->>'v'
+  FROM rows
+  WHERE tasks.id = rows.v->>'id' AND tasks.version < rows.v->>'v'`;
 
 /**
  * Flushes up to `limit` pending changes in one D1 batch and forgets those D1 now

@@ -290,11 +290,13 @@ export function deliver(s: Step, specs: TaskSpec[]): number {
     place(s, t.id, readyAt, key.key, t.expiresAt, 0);
   }
   if (plain.length) {
-    const v = (i: number) => `j.value->>'$[${i}]'`;
+    // Each row's JSON is read once (MATERIALIZED), not once per field.
+    const v = (i: number) => `v->>'$[${i}]'`;
     s.sql.run(
-      `INSERT INTO tasks (id, task, args, kwargs, lane, priority, phase, state, ready_at, expires_at,
+      `WITH rows AS MATERIALIZED (SELECT value AS v FROM json_each(?))
+       INSERT INTO tasks (id, task, args, kwargs, lane, priority, phase, state, ready_at, expires_at,
          max_retries, retry_delay, timeout, parent_id, root_id, workflow_id, http, callback, created_at, version)
-       SELECT ${Array.from({ length: 19 }, (_, i) => v(i)).join(', ')}, 1 FROM json_each(?) AS j`,
+       SELECT ${Array.from({ length: 19 }, (_, i) => v(i)).join(', ')}, 1 FROM rows`,
       JSON.stringify(plain),
     );
     touchAll(s, plain.map((r) => r[0] as string));
@@ -507,9 +509,10 @@ export function ackMany(s: Step, acks: { leaseId: string; result: string }[], ow
   });
   if (plain.length) {
     s.sql.run(
-      `UPDATE tasks SET phase = 'done', state = 'succeeded', finished_at = ?, lease_id = NULL, lease_expires_at = NULL,
-         result = j.value->>'$[1]', error = NULL, version = version + 1
-       FROM json_each(?) AS j WHERE tasks.id = j.value->>'$[0]'`,
+      `WITH rows AS MATERIALIZED (SELECT value->>'$[0]' AS id, value->>'$[1]' AS result FROM json_each(?2))
+       UPDATE tasks SET phase = 'done', state = 'succeeded', finished_at = ?1, lease_id = NULL, lease_expires_at = NULL,
+         result = rows.result, error = NULL, version = version + 1
+       FROM rows WHERE tasks.id = rows.id`,
       s.now,
       JSON.stringify(plain),
     );
