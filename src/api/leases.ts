@@ -1,6 +1,8 @@
 // Pull-worker routes: claim with long-poll, then heartbeat, ack or fail a lease.
 import { Hono } from 'hono';
 import type { Env } from '../env.ts';
+import type { QueueObject } from '../queue/QueueObject.ts';
+import type { ClaimedRow, ClaimRequest } from '../queue/transitions.ts';
 import type { z } from 'zod';
 import { leaseOwner, requireClaim, requireConsumer, type AuthVars, type Principal } from './auth.ts';
 import { parseWith, readJson } from './body.ts';
@@ -20,21 +22,22 @@ function stub(env: Env, queue: string) {
   return env.QUEUES.get(env.QUEUES.idFromName(queue));
 }
 
+/** What a worker's socket asks of its queue: the object itself where the socket lives in it. */
+export interface QueueCalls {
+  claim(req: ClaimRequest, waitMs: number): Promise<ClaimedRow[]>;
+  ackMany: QueueObject['ackMany'];
+  release: QueueObject['release'];
+}
+
 claims.post('/:queue/claim', async (c) => {
   const queue = queueOf(c);
   const body = parseWith(claimBody, await readJson(c, 64 * 1024), 'claim');
   c.header('content-type', 'application/json');
-  return c.body((await claimJobs(c.env, c.var.principal, queue, body)).json);
+  return c.body(await claimJobs(c.env, c.var.principal, queue, body));
 });
 
-/** Claims for one checked claim body: `{"jobs": [...]}` as JSON text, and the leases it took (HTTP and worker sockets alike). */
-export async function claimJobs(
-  env: Env,
-  principal: Principal,
-  queue: string,
-  body: z.output<typeof claimBody>,
-  socket?: string,
-): Promise<{ json: string; leases: string[] }> {
+/** Claims for one checked claim body: `{"jobs": [...]}` as JSON text. */
+async function claimJobs(env: Env, principal: Principal, queue: string, body: z.output<typeof claimBody>): Promise<string> {
   requireClaim(principal, body.region);
   const rows = await stub(env, queue).claim(
     {
@@ -45,23 +48,10 @@ export async function claimJobs(
       max: body.max,
       leaseSeconds: body.leaseSeconds ?? null,
       owner: leaseOwner(principal),
-      socket,
     },
     Math.round(body.waitSeconds * 1000),
   );
-  return { json: `{"jobs":[${rows.map((r) => jobJson(r, queue)).join(',')}]}`, leases: rows.map((r) => r.lease_id) };
-}
-
-/** Ends the waiting claims of a worker socket that closed. */
-export function cancelSocketClaims(env: Env, queue: string, socket: string): Promise<void> {
-  return stub(env, queue).cancelClaims(socket);
-}
-
-/** Hands leases back untouched, as a release does: for claims whose answer could not be delivered. */
-export async function releaseLeases(env: Env, principal: Principal, queue: string, leaseIds: string[]): Promise<void> {
-  const owner = leaseOwner(principal);
-  const object = stub(env, queue);
-  await Promise.all(leaseIds.map((id) => object.release(id, owner)));
+  return `{"jobs":[${rows.map((r) => jobJson(r, queue)).join(',')}]}`;
 }
 
 function lease(leaseId: string): { queue: string } {
@@ -81,7 +71,12 @@ leases.post('/ack', async (c) => {
 });
 
 /** Settles a checked batch of acks, queue by queue; each lease gets its own outcome. */
-export async function ackLeases(env: Env, principal: Principal, body: z.output<typeof ackManyBody>): Promise<Record<string, unknown>[]> {
+export async function ackLeases(
+  env: Env,
+  principal: Principal,
+  body: z.output<typeof ackManyBody>,
+  local?: { queue: string; object: QueueCalls },
+): Promise<Record<string, unknown>[]> {
   requireConsumer(principal);
   const owner = leaseOwner(principal);
   const byQueue = new Map<string, { index: number; leaseId: string; result: string }[]>();
@@ -102,7 +97,7 @@ export async function ackLeases(env: Env, principal: Principal, body: z.output<t
   });
   await Promise.all(
     [...byQueue].map(async ([queue, group]) => {
-      const outcomes = await stub(env, queue).ackMany(group, owner);
+      const outcomes = await (local?.queue === queue ? local.object : stub(env, queue)).ackMany(group, owner);
       outcomes.forEach((out, i) => {
         const { index, leaseId } = group[i];
         results[index] = out.ok ? { leaseId, state: out.state } : { leaseId, error: { code: out.code, message: out.message } };

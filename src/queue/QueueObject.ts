@@ -11,6 +11,7 @@ import { migrate } from './tables.ts';
 import * as t from './transitions.ts';
 import { RegionWaker } from './wake.ts';
 import { allowList, refusal, signatureHeaders } from '../worker/http-task.ts';
+import { acceptSocket, PRINCIPAL_HEADER, principalFrom, socketLifetimeMs, workerOps } from '../api/session.ts';
 
 /** Finished tasks are kept this long unless the queue's config says otherwise. */
 export const DEFAULT_RETENTION_MS = 7 * 24 * 3600 * 1000;
@@ -463,6 +464,31 @@ export class QueueObject extends DurableObject<Env> {
         this.claimWaiters.add(wake);
       });
     }
+  }
+
+  /**
+   * `GET /v1/queues/:queue/connect`, checked and forwarded by the hub's Worker: this object
+   * holds the worker's socket, so a claim waits here and its answer goes straight out.
+   */
+  override async fetch(request: Request): Promise<Response> {
+    const url = new URL(request.url);
+    const principal = request.headers.get(PRINCIPAL_HEADER);
+    const queue = url.searchParams.get('queue');
+    if (url.pathname !== '/connect' || !principal || !queue || request.headers.get('upgrade')?.toLowerCase() !== 'websocket') {
+      return new Response('not found', { status: 404 });
+    }
+    this.learnName(queue);
+    return acceptSocket(
+      {
+        queue,
+        lifetimeMs: socketLifetimeMs(this.env),
+        // A closed socket's answers go nowhere: claims still waiting would lease jobs nobody receives.
+        onEnd: (key, waiting) => {
+          if (waiting > 0) void this.cancelClaims(key);
+        },
+      },
+      workerOps(this.env, principalFrom(principal), queue, this),
+    );
   }
 
   /** A worker socket closed: its waiting claims end empty, and later ones from it are refused for a minute. */
