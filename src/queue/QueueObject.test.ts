@@ -55,6 +55,49 @@ describe('D1 sync', () => {
   });
 });
 
+describe('events', () => {
+  it('are published while D1 is failing, every state of a task in order', async () => {
+    const stub = env.QUEUES.getByName('events-d1-down');
+    const a = taskSpec();
+    await recordTasks(env.DB, [a]);
+    const published: { id: string; state: string }[] = [];
+    let restore = () => {};
+    await runInDurableObject(stub, (instance) => {
+      // The env is shared with the other objects of this file: put it back afterwards.
+      const own = instance as unknown as { env: { DB: D1Database; EVENTS: unknown } };
+      const [batch, events] = [own.env.DB.batch, own.env.EVENTS];
+      restore = () => {
+        own.env.DB.batch = batch;
+        own.env.EVENTS = events;
+      };
+      own.env.DB.batch = (async () => {
+        throw new Error('D1 is unavailable (test)');
+      }) as D1Database['batch'];
+      own.env.EVENTS = {
+        idFromName: () => 'events',
+        get: () => ({
+          publish: async (tasks: { id: string; state: string }[]) => {
+            published.push(...tasks);
+            return 1; // someone listens
+          },
+        }),
+      };
+    });
+    try {
+      await stub.deliver([a]);
+      const [job] = await claim(stub);
+      await stub.ack(job.lease_id, null, 'null');
+      const mine = await until(
+        async () => published.filter((e) => e.id === a.id).map((e) => e.state),
+        (states) => states.includes('succeeded'),
+      );
+      expect(mine).toEqual(['queued', 'running', 'succeeded']);
+    } finally {
+      restore();
+    }
+  });
+});
+
 describe('the alarm', () => {
   it('does its work once however often it fires', async () => {
     const stub = env.QUEUES.getByName('alarm-a');

@@ -248,7 +248,7 @@ export class QueueObject extends DurableObject<Env> {
    */
   private noteEvents(ids: Set<string>): void {
     const now = Date.now();
-    if (ids.size === 0 || now < this.quietUntil || this.events.length >= MAX_EVENTS) return;
+    if (ids.size === 0 || now < this.quietUntil) return;
     const rows = this.sql.all<{ id: string; task: string | null; lane: string; state: string; attempts: number; worker: string | null }>(
       `SELECT id, task, lane, state, attempts, worker FROM tasks WHERE id IN (SELECT value FROM json_each(?))`,
       JSON.stringify([...ids]),
@@ -258,6 +258,8 @@ export class QueueObject extends DurableObject<Env> {
     for (const r of rows) {
       this.events.push({ id: r.id, task: r.task, queue, region: regionOfLane(r.lane) || null, state: r.state, attempts: r.attempts, worker: r.worker, at });
     }
+    // Held too long (the events object is failing): the oldest go, so the latest states survive.
+    if (this.events.length > MAX_EVENTS) this.events.splice(0, this.events.length - MAX_EVENTS);
   }
 
   /** Starts a D1 write of pending changes unless one is running; a failure leaves them for the alarm. */
@@ -269,24 +271,29 @@ export class QueueObject extends DurableObject<Env> {
     this.flushing = (async () => {
       // Changes that come within the gap travel in the same D1 write.
       if (FLUSH_GAP_MS > 0) await scheduler.wait(FLUSH_GAP_MS);
+      let synced = false;
       try {
         do {
           this.flushAgain = false;
           while ((await flushToD1(this.sql, this.env.DB)).length === 500);
           while ((await this.reportToWorkflows()) === 200);
         } while (this.flushAgain);
-        await this.publishEvents();
+        synced = true;
       } catch (err) {
         console.error('D1 sync failed; the alarm retries', err);
       }
-      // Callbacks go out even while D1 or a workflow is failing.
+      // Events and callbacks go out even while D1 or a workflow is failing.
       try {
+        await this.publishEvents();
         await this.deliverCallbacks();
       } catch (err) {
-        console.error('callback delivery failed; the alarm retries', err);
+        console.error('publishing events or delivering callbacks failed; the alarm retries', err);
       } finally {
         this.flushing = null;
       }
+      // Changes made while events and callbacks went out: write them now, not at the alarm
+      // (after a failed write the alarm retries, so a failing D1 is not hammered).
+      if (synced && this.flushAgain) this.flushSoon();
     })();
     this.ctx.waitUntil(this.flushing);
   }
