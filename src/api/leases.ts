@@ -36,22 +36,29 @@ claims.post('/:queue/claim', async (c) => {
   return c.body(await claimJobs(c.env, c.var.principal, queue, body));
 });
 
-/** Claims for one checked claim body: `{"jobs": [...]}` as JSON text. */
-async function claimJobs(env: Env, principal: Principal, queue: string, body: z.output<typeof claimBody>): Promise<string> {
+/** The object's claim request for a checked claim body (HTTP and worker sockets alike). */
+export function claimRequest(principal: Principal, queue: string, body: z.output<typeof claimBody>, socket?: string): ClaimRequest {
   requireClaim(principal, body.region);
-  const rows = await stub(env, queue).claim(
-    {
-      queue,
-      worker: body.worker,
-      region: body.region,
-      tasks: body.tasks ?? null,
-      max: body.max,
-      leaseSeconds: body.leaseSeconds ?? null,
-      owner: leaseOwner(principal),
-    },
-    Math.round(body.waitSeconds * 1000),
-  );
+  return {
+    queue,
+    worker: body.worker,
+    region: body.region,
+    tasks: body.tasks ?? null,
+    max: body.max,
+    leaseSeconds: body.leaseSeconds ?? null,
+    owner: leaseOwner(principal),
+    socket,
+  };
+}
+
+/** A claim's answer: `{"jobs": [...]}` as JSON text. */
+export function jobsJson(rows: ClaimedRow[], queue: string): string {
   return `{"jobs":[${rows.map((r) => jobJson(r, queue)).join(',')}]}`;
+}
+
+async function claimJobs(env: Env, principal: Principal, queue: string, body: z.output<typeof claimBody>): Promise<string> {
+  const rows = await stub(env, queue).claim(claimRequest(principal, queue, body), Math.round(body.waitSeconds * 1000));
+  return jobsJson(rows, queue);
 }
 
 function lease(leaseId: string): { queue: string } {

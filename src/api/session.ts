@@ -1,12 +1,11 @@
 // A socket's session: each message `{id, op, ...body}` runs one op and is answered `{id, ...}` or `{id, error}`.
 // Producer sockets live in the hub's Worker; worker sockets in their queue's object, next to the claims they wait on.
 import type { Env } from '../env.ts';
-import type { ClaimedRow, ClaimRequest } from '../queue/transitions.ts';
-import { leaseOwner, requireClaim, type Principal } from './auth.ts';
+import type { ClaimedRow } from '../queue/transitions.ts';
+import type { Principal } from './auth.ts';
 import { depth, MAX_DEPTH, parseWith } from './body.ts';
 import { DroverError, errorOf } from './errors.ts';
-import { ackLeases, type QueueCalls } from './leases.ts';
-import { jobJson } from './present.ts';
+import { ackLeases, claimRequest, jobsJson, type QueueCalls } from './leases.ts';
 import { ackManyBody, claimBody } from './schemas.ts';
 
 /** Requests one socket may have unanswered; more are refused with rate_limited. */
@@ -66,19 +65,14 @@ export function workerOps(env: Env, principal: Principal, queue: string, object:
       maxBytes: 64 * 1024,
       async run(raw) {
         const body = parseWith(claimBody, raw, 'claim');
-        requireClaim(principal, body.region);
-        const owner = leaseOwner(principal);
-        const request: ClaimRequest = {
-          queue, worker: body.worker, region: body.region, tasks: body.tasks ?? null, max: body.max,
-          leaseSeconds: body.leaseSeconds ?? null, owner, socket: session.key,
-        };
+        const request = claimRequest(principal, queue, body, session.key);
         const rows: ClaimedRow[] = await session.claiming(() => object.claim(request, Math.round(body.waitSeconds * 1000)));
         // Jobs claimed for a socket that closed meanwhile go back at once, not when their leases expire.
         if (session.closed && rows.length) {
-          await Promise.all(rows.map((r) => object.release(r.lease_id, owner)));
+          await Promise.all(rows.map((r) => object.release(r.lease_id, request.owner)));
           return '{"jobs":[]}';
         }
-        return `{"jobs":[${rows.map((r) => jobJson(r, queue)).join(',')}]}`;
+        return jobsJson(rows, queue);
       },
     },
     ack: {

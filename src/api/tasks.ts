@@ -59,7 +59,7 @@ export async function enqueueOne(env: Env, raw: unknown) {
 
 type Enqueued = Awaited<ReturnType<typeof enqueue>>[number];
 
-/** Tasks that wait for a write under way go together in the next one, at most this many. */
+/** Tasks that wait for a write under way go together in the next one, at most this many (a socket has 64 in flight at most). */
 const GROUP_MAX = 100;
 
 /**
