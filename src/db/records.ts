@@ -2,35 +2,17 @@
 import { and, desc, eq, gte, lt, type SQL } from 'drizzle-orm';
 import { drizzle } from 'drizzle-orm/d1';
 import type { TaskSpec } from '../core/states.ts';
+import { jsonChunks } from './params.ts';
 import { queues, tasks, type TaskRow } from './schema.ts';
 
 /** How long an idempotency key holds its first task. */
 export const IDEMPOTENCY_MS = 24 * 3600 * 1000;
-/** D1 binds one value up to 2 MB: rows travel as JSON parameters below that. */
-const MAX_PARAM_BYTES = 900_000;
 
 export interface Recorded {
   /** One per input, in input order. */
   results: { id: string; state: string; duplicate?: true }[];
   /** The tasks this call created (not duplicates), to send on the bus. */
   created: TaskSpec[];
-}
-
-function chunks(items: string[]): string[] {
-  const out: string[] = [];
-  let chunk: string[] = [];
-  let bytes = 0;
-  for (const item of items) {
-    if (chunk.length && bytes + item.length > MAX_PARAM_BYTES) {
-      out.push(`[${chunk.join(',')}]`);
-      chunk = [];
-      bytes = 0;
-    }
-    chunk.push(item);
-    bytes += item.length + 1;
-  }
-  if (chunk.length) out.push(`[${chunk.join(',')}]`);
-  return out;
 }
 
 const CLAIM_KEYS = `INSERT INTO idempotency_keys (key, task_id, expires_at)
@@ -63,10 +45,10 @@ export async function recordTasks(db: D1Database, specs: TaskSpec[], now = Date.
   const json = specs.map((s) => JSON.stringify(s));
   const keyed = specs.filter((s) => s.idempotencyKey !== null);
   const statements: D1PreparedStatement[] = [];
-  for (const c of chunks(keyed.map((s) => JSON.stringify({ id: s.id, idempotencyKey: s.idempotencyKey })))) {
+  for (const c of jsonChunks(keyed.map((s) => JSON.stringify({ id: s.id, idempotencyKey: s.idempotencyKey })))) {
     statements.push(db.prepare(CLAIM_KEYS).bind(now + IDEMPOTENCY_MS, c, now));
   }
-  for (const c of chunks(json)) statements.push(db.prepare(INSERT_TASKS).bind(now, c));
+  for (const c of jsonChunks(json)) statements.push(db.prepare(INSERT_TASKS).bind(now, c));
   statements.push(
     db
       .prepare(`INSERT OR IGNORE INTO queues (name, created_at) SELECT DISTINCT value, ? FROM json_each(?)`)

@@ -1,4 +1,5 @@
 // Writes QueueObject changes to D1 in batches: the outbox makes them durable, versions keep them in order.
+import { jsonChunks } from '../db/params.ts';
 import type { Sql } from './sql.ts';
 
 export interface Pending {
@@ -12,9 +13,6 @@ export interface Pending {
   f: number | null;
   w: string | null;
 }
-
-/** D1 binds one value up to 2 MB; a statement's rows travel as one JSON parameter below that. */
-const MAX_PARAM_BYTES = 900_000;
 
 /** Each row's JSON is read once (MATERIALIZED), not once per field. */
 const UPDATE = `WITH rows AS MATERIALIZED (SELECT value AS v FROM json_each(?))
@@ -36,20 +34,7 @@ export async function flushToD1(sql: Sql, db: D1Database, limit = 500): Promise<
     limit,
   );
   if (pending.length === 0) return pending;
-  const statements: D1PreparedStatement[] = [];
-  let chunk: string[] = [];
-  let bytes = 0;
-  for (const p of pending) {
-    const json = JSON.stringify(p);
-    if (chunk.length && bytes + json.length > MAX_PARAM_BYTES) {
-      statements.push(db.prepare(UPDATE).bind(`[${chunk.join(',')}]`));
-      chunk = [];
-      bytes = 0;
-    }
-    chunk.push(json);
-    bytes += json.length + 1;
-  }
-  statements.push(db.prepare(UPDATE).bind(`[${chunk.join(',')}]`));
+  const statements = jsonChunks(pending.map((p) => JSON.stringify(p))).map((rows) => db.prepare(UPDATE).bind(rows));
   await db.batch(statements);
   sql.run(
     `DELETE FROM sync_outbox WHERE rowid IN (

@@ -1,0 +1,22 @@
+// Rows that travel to D1 as JSON parameters: one statement per chunk, each under D1's bound-value limit.
+
+/** D1 binds one value up to 2 MB: rows travel as JSON parameters below that. */
+const MAX_PARAM_BYTES = 900_000;
+
+/** JSON texts of rows, joined into JSON arrays of at most MAX_PARAM_BYTES each (one row may exceed it alone). */
+export function jsonChunks(items: string[]): string[] {
+  const out: string[] = [];
+  let chunk: string[] = [];
+  let bytes = 0;
+  for (const item of items) {
+    if (chunk.length && bytes + item.length > MAX_PARAM_BYTES) {
+      out.push(`[${chunk.join(',')}]`);
+      chunk = [];
+      bytes = 0;
+    }
+    chunk.push(item);
+    bytes += item.length + 1;
+  }
+  if (chunk.length) out.push(`[${chunk.join(',')}]`);
+  return out;
+}
