@@ -194,7 +194,7 @@ export class QueueObject extends DurableObject<Env> {
     // Nothing written (a claim that found no work): nothing to wake, sync or re-arm.
     if (this.sql.writes === writes) return out;
     if (step.readyLanes.size) {
-      for (const wake of [...this.claimWaiters]) wake();
+      this.wakeClaims();
       this.regions.wake(step.readyLanes);
     }
     for (const id of step.finished) {
@@ -224,9 +224,8 @@ export class QueueObject extends DurableObject<Env> {
     }
     // Outbox work is retried by the flush; a due callback waits at least a retry interval, so a
     // flush that keeps failing never makes the alarm fire again at once.
-    const callback = owed.callback;
-    if (callback != null) {
-      const due = Math.max(callback, Date.now() + FLUSH_RETRY_MS);
+    if (owed.callback != null) {
+      const due = Math.max(owed.callback, Date.now() + FLUSH_RETRY_MS);
       at = at === null ? due : Math.min(at, due);
     }
     if (at === null) {
@@ -650,7 +649,7 @@ export class QueueObject extends DurableObject<Env> {
   async setPaused(paused: boolean): Promise<boolean> {
     this.sql.run(`INSERT INTO meta (key, value) VALUES ('paused', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value`, paused ? '1' : '0');
     this.paused = paused;
-    if (!paused) for (const wake of [...this.claimWaiters]) wake();
+    if (!paused) this.wakeClaims();
     return paused;
   }
 }
