@@ -5,23 +5,26 @@ import type { Env } from '../env.ts';
 import { getTaskRow } from '../db/records.ts';
 import { groupEnqueuer } from './tasks.ts';
 
-/** The test env with D1 writes counted. */
-function counting(): { env: Env; writes: () => number } {
-  let writes = 0;
-  const db = env.DB;
-  const DB = new Proxy(db, {
+/** The test env with D1's batch (the write an enqueue makes) replaced by `batch`, which may call the real one. */
+function withBatch(batch: (real: D1Database['batch'], statements: D1PreparedStatement[]) => Promise<unknown>): Env {
+  const DB = new Proxy(env.DB, {
     get(target, prop) {
-      if (prop === 'batch') {
-        return (statements: D1PreparedStatement[]) => {
-          writes++;
-          return target.batch(statements);
-        };
-      }
+      if (prop === 'batch') return (statements: D1PreparedStatement[]) => batch(target.batch.bind(target), statements);
       const value = Reflect.get(target, prop);
       return typeof value === 'function' ? value.bind(target) : value;
     },
   });
-  return { env: { ...(env as unknown as Env), DB }, writes: () => writes };
+  return { ...(env as unknown as Env), DB };
+}
+
+/** The test env with D1 writes counted. */
+function counting(): { env: Env; writes: () => number } {
+  let writes = 0;
+  const counted = withBatch((real, statements) => {
+    writes++;
+    return real(statements);
+  });
+  return { env: counted, writes: () => writes };
 }
 
 describe('groupEnqueuer', () => {
@@ -53,21 +56,10 @@ describe('groupEnqueuer', () => {
   });
 
   it('fails every task of a group whose write failed, and goes on with the next', async () => {
-    const { env: counted } = counting();
     let fail = true;
-    const DB = new Proxy(counted.DB, {
-      get(target, prop) {
-        if (prop === 'batch') {
-          return (statements: D1PreparedStatement[]) => {
-            if (fail) return Promise.reject(new Error('D1 is unavailable (test)'));
-            return target.batch(statements);
-          };
-        }
-        const value = Reflect.get(target, prop);
-        return typeof value === 'function' ? value.bind(target) : value;
-      },
-    });
-    const enqueue = groupEnqueuer({ ...counted, DB });
+    const enqueue = groupEnqueuer(
+      withBatch((real, statements) => (fail ? Promise.reject(new Error('D1 is unavailable (test)')) : real(statements))),
+    );
     const queue = `group-fail-${Date.now()}`;
     const failed = [enqueue({ task: 't', queue }), enqueue({ task: 't', queue })];
     await expect(failed[0]).rejects.toThrow(/unavailable/);
