@@ -31,6 +31,46 @@ describe('D1 sync', () => {
     expect(row!.version).toBeGreaterThan(0);
   });
 
+  it('writes results too large for one D1 parameter, quotes and non-ASCII text intact', async () => {
+    const stub = env.QUEUES.getByName('sync-large');
+    const specs = Array.from({ length: 12 }, () => taskSpec());
+    await recordTasks(env.DB, specs);
+    await stub.deliver(specs);
+    const jobs = await claim(stub, { max: 12 });
+    expect(jobs).toHaveLength(12);
+    // 12 results of ~120 KiB of JSON (~1.4 MB) cannot travel as one parameter of at most 2 MB
+    // once escaped: quotes double, and each "é" is two bytes.
+    const results = jobs.map((j, i) => JSON.stringify({ i, text: `"é${i}`.repeat(30_000) }));
+    const bound: number[] = [];
+    let restore = () => {};
+    await runInDurableObject(stub, (instance) => {
+      const db = (instance as unknown as { env: { DB: D1Database } }).env.DB;
+      const prepare = db.prepare;
+      restore = () => (db.prepare = prepare);
+      db.prepare = (query: string) => {
+        const statement = prepare.call(db, query);
+        const bind = statement.bind.bind(statement);
+        statement.bind = (...values: unknown[]) => {
+          for (const v of values) if (typeof v === 'string') bound.push(new TextEncoder().encode(v).byteLength);
+          return bind(...values);
+        };
+        return statement;
+      };
+    });
+    try {
+      const acked = await stub.ackMany(jobs.map((j, i) => ({ leaseId: j.lease_id, result: results[i] })), null);
+      expect(acked.map((a) => a.ok && a.state)).toEqual(jobs.map(() => 'succeeded'));
+      for (const [i, j] of jobs.entries()) {
+        const row = await until(() => getTaskRow(env.DB, j.id), (r) => r?.state === 'succeeded');
+        expect(row?.result).toBe(results[i]);
+      }
+    } finally {
+      restore();
+    }
+    expect(Math.max(...bound)).toBeLessThan(2_000_000);
+    expect(bound.reduce((a, b) => a + b, 0)).toBeGreaterThan(2_000_000);
+  });
+
   it('keeps changes through a failed D1 write and writes them on the next alarm', async () => {
     const stub = env.QUEUES.getByName('sync-b');
     const a = taskSpec();

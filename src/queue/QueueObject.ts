@@ -274,7 +274,7 @@ export class QueueObject extends DurableObject<Env> {
       try {
         do {
           this.flushAgain = false;
-          while ((await flushToD1(this.sql, this.env.DB)).length === 500);
+          while ((await flushToD1(this.sql, this.env.DB)) === 500);
           while ((await this.reportToWorkflows()) === 200);
         } while (this.flushAgain);
         synced = true;

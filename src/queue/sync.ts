@@ -1,18 +1,5 @@
 // Writes QueueObject changes to D1 in batches: the outbox makes them durable, versions keep them in order.
-import { jsonChunks } from '../db/params.ts';
 import type { Sql } from './sql.ts';
-
-export interface Pending {
-  id: string;
-  v: number;
-  s: string;
-  a: number;
-  r: string | null;
-  e: string | null;
-  st: number | null;
-  f: number | null;
-  w: string | null;
-}
 
 /** Each row's JSON is read once (MATERIALIZED), not once per field. */
 const UPDATE = `WITH rows AS MATERIALIZED (SELECT value AS v FROM json_each(?))
@@ -21,25 +8,34 @@ const UPDATE = `WITH rows AS MATERIALIZED (SELECT value AS v FROM json_each(?))
   FROM rows
   WHERE tasks.id = rows.v->>'id' AND tasks.version < rows.v->>'v'`;
 
+/** A chunk of rows starts below this many bytes of JSON, so it stays under D1's 2 MB per bound value. */
+const CHUNK_BYTES = 800_000;
+
 /**
  * Flushes up to `limit` pending changes in one D1 batch and forgets those D1 now
  * holds. A change made while the write was in flight keeps its newer version in the
- * outbox. Returns the changes written; throws if D1 failed (the outbox keeps all).
+ * outbox. Returns how many changes were written; throws if D1 failed (the outbox keeps all).
+ * SQLite writes the rows' JSON itself, in chunks: no row becomes a JavaScript object.
  */
-export async function flushToD1(sql: Sql, db: D1Database, limit = 500): Promise<Pending[]> {
-  const pending = sql.all<Pending>(
-    `SELECT o.id AS id, t.version AS v, t.state AS s, t.attempts AS a, t.result AS r, t.error AS e,
-       t.started_at AS st, t.finished_at AS f, t.worker AS w
-     FROM sync_outbox o JOIN tasks t ON t.id = o.id LIMIT ?`,
+export async function flushToD1(sql: Sql, db: D1Database, limit = 500): Promise<number> {
+  const chunks = sql.all<{ rows: string; n: number }>(
+    `WITH pending AS (
+       SELECT json_object('id', o.id, 'v', t.version, 's', t.state, 'a', t.attempts, 'r', t.result, 'e', t.error,
+         'st', t.started_at, 'f', t.finished_at, 'w', t.worker) AS j
+       FROM sync_outbox o JOIN tasks t ON t.id = o.id LIMIT ?1),
+     placed AS (SELECT j, SUM(length(CAST(j AS BLOB)) + 1) OVER (ROWS UNBOUNDED PRECEDING) - length(CAST(j AS BLOB)) - 1 AS at FROM pending)
+     SELECT '[' || group_concat(j, ',') || ']' AS rows, COUNT(*) AS n FROM placed GROUP BY CAST(at / ?2 AS INTEGER)`,
     limit,
+    CHUNK_BYTES,
   );
-  if (pending.length === 0) return pending;
-  const statements = jsonChunks(pending.map((p) => JSON.stringify(p))).map((rows) => db.prepare(UPDATE).bind(rows));
-  await db.batch(statements);
-  sql.run(
-    `DELETE FROM sync_outbox WHERE rowid IN (
-       SELECT o.rowid FROM sync_outbox o JOIN json_each(?) j ON o.id = j.value->>'$[0]' AND o.version <= j.value->>'$[1]')`,
-    JSON.stringify(pending.map((p) => [p.id, p.v])),
-  );
-  return pending;
+  if (chunks.length === 0) return 0;
+  await db.batch(chunks.map((c) => db.prepare(UPDATE).bind(c.rows)));
+  for (const c of chunks) {
+    sql.run(
+      `DELETE FROM sync_outbox WHERE rowid IN (
+         SELECT o.rowid FROM sync_outbox o JOIN json_each(?) j ON o.id = j.value->>'id' AND o.version <= j.value->>'v')`,
+      c.rows,
+    );
+  }
+  return chunks.reduce((n, c) => n + c.n, 0);
 }
