@@ -1,5 +1,6 @@
 // Pull-worker routes: claim with long-poll, then heartbeat, ack or fail a lease.
 import { Hono } from 'hono';
+import { LEASE_ID } from '../core/ids.ts';
 import type { Env } from '../env.ts';
 import type { QueueObject } from '../queue/QueueObject.ts';
 import type { ClaimedRow, ClaimRequest } from '../queue/transitions.ts';
@@ -11,9 +12,6 @@ import { DroverError } from './errors.ts';
 import { iso, jobJson } from './present.ts';
 import { queueOf } from './queues.ts';
 import { ackBody, ackManyBody, claimBody, failBody, heartbeatBody } from './schemas.ts';
-
-/** queue.taskId.nonce: the queue routes the call to its object without a lookup. */
-const LEASE_ID = /^([a-z0-9_-]{1,64})\.([0-9A-HJKMNP-TV-Z]{26})\.([0-9a-f]{24})$/;
 
 export const claims = new Hono<AuthVars>();
 export const leases = new Hono<AuthVars>();

@@ -53,7 +53,9 @@ const SCHEMA = [
   // The oldest ready task's age, for metrics, without a scan.
   `CREATE INDEX IF NOT EXISTS tasks_ready_age ON tasks(ready_at) WHERE phase = 'ready'`,
   `CREATE INDEX IF NOT EXISTS tasks_leased ON tasks(lease_expires_at) WHERE phase = 'leased'`,
-  `CREATE UNIQUE INDEX IF NOT EXISTS tasks_lease_id ON tasks(lease_id) WHERE lease_id IS NOT NULL`,
+  // A lease is found by its task id, which the lease id carries: no index of lease ids to keep up
+  // on every claim and ack (objects made before had one).
+  `DROP INDEX IF EXISTS tasks_lease_id`,
   `CREATE INDEX IF NOT EXISTS tasks_expiry ON tasks(expires_at)
      WHERE expires_at IS NOT NULL AND attempts = 0 AND phase IN ('ready', 'scheduled', 'blocked')`,
   `CREATE INDEX IF NOT EXISTS tasks_ordering ON tasks(ordering_key, id)

@@ -1,6 +1,7 @@
 // Every state change of a live task: synchronous functions run inside one SQLite transaction each.
 import { backoffSeconds } from '../core/backoff.ts';
 import { mergeLanes } from '../core/claim-order.ts';
+import { taskOfLease } from '../core/ids.ts';
 import { keyOf, laneOf, type TaskError, type TaskSpec } from '../core/states.ts';
 import type { Sql } from './sql.ts';
 
@@ -414,7 +415,7 @@ export function claim(s: Step, req: ClaimRequest): ClaimedRow[] {
 
 /** Finds the live lease, ending it first if it has expired; checks its owner. */
 function leaseOf(s: Step, leaseId: string, owner: string | null): Outcome<{ row: LiveRow }> {
-  const r = s.sql.one<LiveRow>(`SELECT * FROM tasks WHERE lease_id = ?`, leaseId);
+  const r = s.sql.one<LiveRow>(`SELECT * FROM tasks WHERE id = ? AND lease_id = ?`, taskOfLease(leaseId), leaseId);
   if (!r || r.phase !== 'leased') return { ok: false, code: 'lease_lost', message: 'this lease has ended (acked, failed or expired); the task is no longer yours' };
   if (r.lease_expires_at! <= s.now) {
     expireLease(s, r);
@@ -485,8 +486,8 @@ export function ack(s: Step, leaseId: string, owner: string | null, result: stri
 export function ackMany(s: Step, acks: { leaseId: string; result: string }[], owner: string | null): Outcome<{ state: string }>[] {
   const rows = s.sql.all<LiveRow>(
     `SELECT id, lease_id, phase, lease_expires_at, lease_owner, revoke_requested, started_at, ordering_key, workflow_id, callback
-     FROM tasks WHERE lease_id IN (SELECT value FROM json_each(?))`,
-    JSON.stringify(acks.map((a) => a.leaseId)),
+     FROM tasks WHERE id IN (SELECT value FROM json_each(?))`,
+    JSON.stringify(acks.map((a) => taskOfLease(a.leaseId))),
   );
   const byLease = new Map(rows.map((r) => [r.lease_id, r]));
   const out: Outcome<{ state: string }>[] = new Array(acks.length);
