@@ -4,6 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { taskSpec } from '../../test/specs.ts';
 import { getTaskRow, recordTasks } from '../db/records.ts';
 import type { QueueObject } from './QueueObject.ts';
+import { LAZY_RUNNING_MS } from './transitions.ts';
 
 
 const claim = (stub: DurableObjectStub<QueueObject>, over = {}) =>
@@ -71,6 +72,40 @@ describe('D1 sync', () => {
     expect(bound.reduce((a, b) => a + b, 0)).toBeGreaterThan(2_000_000);
   });
 
+  it('writes a task that ends soon after its claim once, and a longer running one as running', async () => {
+    const stub = env.QUEUES.getByName('sync-lazy');
+    const [quick, slow] = [taskSpec(), taskSpec()];
+    await recordTasks(env.DB, [quick, slow]);
+    const written: string[][] = [];
+    let restore = () => {};
+    await runInDurableObject(stub, (instance) => {
+      const db = (instance as unknown as { env: { DB: D1Database } }).env.DB;
+      const batch = db.batch;
+      restore = () => (db.batch = batch);
+      db.batch = (async (statements: D1PreparedStatement[]) => {
+        const out = await batch.call(db, statements);
+        written.push(await Promise.all([quick.id, slow.id].map(async (id) => (await getTaskRow(env.DB, id))!.state)));
+        return out;
+      }) as D1Database['batch'];
+    });
+    try {
+      await stub.deliver([quick, slow]);
+      const jobs = await claim(stub, { max: 2 });
+      const started = Date.now();
+      const job = jobs.find((j) => j.id === quick.id)!;
+      await new Promise((r) => setTimeout(r, 200)); // long past the 25 ms a write waits for company
+      await stub.ack(job.lease_id, null, 'null');
+      await until(() => getTaskRow(env.DB, quick.id), (r) => r?.state === 'succeeded');
+      // D1 learnt of the quick task's end without a write of its `running` before.
+      expect(written.map((w) => w[0])).toEqual(['succeeded']);
+      const row = await until(() => getTaskRow(env.DB, slow.id), (r) => r?.state === 'running', 6000);
+      expect(row?.state).toBe('running');
+      expect(Date.now() - started).toBeGreaterThanOrEqual(LAZY_RUNNING_MS - 50);
+    } finally {
+      restore();
+    }
+  }, 10_000);
+
   it('keeps changes through a failed D1 write and writes them on the next alarm', async () => {
     const stub = env.QUEUES.getByName('sync-b');
     const a = taskSpec();
@@ -85,6 +120,8 @@ describe('D1 sync', () => {
       }) as D1Database['batch'];
     });
     await stub.deliver([a]);
+    const [job] = await claim(stub);
+    await stub.ack(job.lease_id, null, 'null');
     await new Promise((r) => setTimeout(r, 100));
     expect(failures).toBe(1);
     expect((await getTaskRow(env.DB, a.id))!.version).toBe(0);

@@ -12,21 +12,22 @@ const UPDATE = `WITH rows AS MATERIALIZED (SELECT value AS v FROM json_each(?))
 const CHUNK_BYTES = 800_000;
 
 /**
- * Flushes up to `limit` pending changes in one D1 batch and forgets those D1 now
+ * Flushes up to `limit` pending changes due by `now` in one D1 batch and forgets those D1 now
  * holds. A change made while the write was in flight keeps its newer version in the
  * outbox. Returns how many changes were written; throws if D1 failed (the outbox keeps all).
  * SQLite writes the rows' JSON itself, in chunks: no row becomes a JavaScript object.
  */
-export async function flushToD1(sql: Sql, db: D1Database, limit = 500): Promise<number> {
+export async function flushToD1(sql: Sql, db: D1Database, limit = 500, now = Date.now()): Promise<number> {
   const chunks = sql.all<{ rows: string; n: number }>(
     `WITH pending AS (
        SELECT json_object('id', o.id, 'v', t.version, 's', t.state, 'a', t.attempts, 'r', t.result, 'e', t.error,
          'st', t.started_at, 'f', t.finished_at, 'w', t.worker) AS j
-       FROM sync_outbox o JOIN tasks t ON t.id = o.id LIMIT ?1),
+       FROM sync_outbox o JOIN tasks t ON t.id = o.id WHERE o.due_at <= ?3 LIMIT ?1),
      placed AS (SELECT j, SUM(length(CAST(j AS BLOB)) + 1) OVER (ROWS UNBOUNDED PRECEDING) - length(CAST(j AS BLOB)) - 1 AS at FROM pending)
      SELECT '[' || group_concat(j, ',') || ']' AS rows, COUNT(*) AS n FROM placed GROUP BY CAST(at / ?2 AS INTEGER)`,
     limit,
     CHUNK_BYTES,
+    now,
   );
   if (chunks.length === 0) return 0;
   await db.batch(chunks.map((c) => db.prepare(UPDATE).bind(c.rows)));

@@ -90,25 +90,25 @@ function count(s: Step, key: string, by = 1): void {
   s.counters.set(key, (s.counters.get(key) ?? 0) + by);
 }
 
-/** Queues the row's current version for the next D1 write. Call after every change. */
-function touch(s: Step, id: string): void {
-  s.touched.add(id);
-  s.sql.run(
-    `INSERT INTO sync_outbox (id, version) SELECT id, version FROM tasks WHERE id = ?
-     ON CONFLICT (id) DO UPDATE SET version = excluded.version`,
-    id,
-  );
+/**
+ * How long D1 may lag behind a change that only the object's own readers need at once. A claimed
+ * task's `running` is usually overtaken by its end within this time, so D1 gets one write, not two.
+ */
+export const LAZY_RUNNING_MS = 1000;
+
+const TOUCH = `INSERT INTO sync_outbox (id, version, due_at) SELECT id, version, ?2 FROM tasks WHERE id IN (SELECT value FROM json_each(?1))
+  ON CONFLICT (id) DO UPDATE SET version = excluded.version, due_at = MIN(due_at, excluded.due_at)`;
+
+/** Queues the row's current version for the next D1 write, due after `lazyMs`. Call after every change. */
+function touch(s: Step, id: string, lazyMs = 0): void {
+  touchAll(s, [id], lazyMs);
 }
 
 /** `touch` for many rows in one statement. */
-function touchAll(s: Step, ids: string[]): void {
+function touchAll(s: Step, ids: string[], lazyMs = 0): void {
   if (ids.length === 0) return;
   for (const id of ids) s.touched.add(id);
-  s.sql.run(
-    `INSERT INTO sync_outbox (id, version) SELECT id, version FROM tasks WHERE id IN (SELECT value FROM json_each(?))
-     ON CONFLICT (id) DO UPDATE SET version = excluded.version`,
-    JSON.stringify(ids),
-  );
+  s.sql.run(TOUCH, JSON.stringify(ids), s.now + lazyMs);
 }
 
 function row(s: Step, id: string): LiveRow | undefined {
@@ -405,7 +405,7 @@ export function claim(s: Step, req: ClaimRequest): ClaimedRow[] {
        RETURNING id, task, args, kwargs, lane, priority, attempts, max_retries, parent_id, root_id, lease_id, lease_expires_at, http, timeout`,
       req.queue, s.now, req.leaseSeconds, req.owner, req.worker, s.now, JSON.stringify(take),
     );
-    touchAll(s, take);
+    touchAll(s, take, LAZY_RUNNING_MS);
     // RETURNING comes in no promised order: hand them out in claim order.
     const byId = new Map(leased.map((r) => [r.id, r]));
     for (const id of take) out.push(byId.get(id)!);
