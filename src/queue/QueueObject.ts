@@ -602,7 +602,7 @@ export class QueueObject extends DurableObject<Env> {
     const counters = Object.fromEntries(
       this.sql.all<{ key: string; value: string }>(`SELECT key, value FROM meta WHERE key LIKE 'm:%'`).map((r) => [r.key.slice(2), Number(r.value)]),
     );
-    const oldest = this.sql.one<{ t: number | null }>(`SELECT MIN(ready_at) AS t FROM tasks WHERE phase = 'ready'`)?.t ?? null;
+    const oldest = t.oldestReady(t.newStep(this.sql));
     const dead = this.sql.one<{ n: number }>(`SELECT COUNT(*) AS n FROM tasks WHERE phase = 'dead'`)!.n;
     return { counters, stats: await this.stats(), oldestReadyMs: oldest === null ? null : Math.max(0, Date.now() - oldest), dead };
   }

@@ -50,8 +50,9 @@ const SCHEMA = [
   )`,
   `CREATE INDEX IF NOT EXISTS tasks_ready ON tasks(lane, priority DESC, ready_at, id) WHERE phase = 'ready'`,
   `CREATE INDEX IF NOT EXISTS tasks_scheduled ON tasks(ready_at) WHERE phase = 'scheduled'`,
-  // The oldest ready task's age, for metrics, without a scan.
-  `CREATE INDEX IF NOT EXISTS tasks_ready_age ON tasks(ready_at) WHERE phase = 'ready'`,
+  // The oldest ready task's age is read from tasks_ready (oldestReady): objects made before
+  // had an index of their own for it, which every delivery and claim had to update.
+  `DROP INDEX IF EXISTS tasks_ready_age`,
   `CREATE INDEX IF NOT EXISTS tasks_leased ON tasks(lease_expires_at) WHERE phase = 'leased'`,
   // A lease is found by its task id, which the lease id carries: no index of lease ids to keep up
   // on every claim and ack (objects made before had one).

@@ -24,6 +24,27 @@ const claimReq = (over: Partial<t.ClaimRequest> = {}): t.ClaimRequest => ({
   queue: 'unit', worker: 'w', region: null, tasks: null, max: 10, leaseSeconds: null, owner: 'o', ...over,
 });
 
+describe('oldestReady', () => {
+  it('finds the oldest ready task across lanes and priorities, and null when none is ready', () =>
+    withTables((at, sql) => {
+      expect(at(T0, (s) => t.oldestReady(s))).toBeNull();
+      at(T0, (s) =>
+        t.deliver(s, [
+          spec({ priority: 9, createdAt: T0 - 10 }),
+          spec({ priority: 0, createdAt: T0 - 20 }),
+          spec({ region: 'weur', priority: 5, createdAt: T0 - 70 }),
+          spec({ region: 'apac', priority: 5, createdAt: T0 - 40 }),
+          spec({ priority: 5, createdAt: T0 - 30, eta: T0 + 60_000 }), // scheduled, not ready
+        ]),
+      );
+      expect(at(T0, (s) => t.oldestReady(s))).toBe(T0 - 70);
+      // The weur task gone: the oldest is now the apac one.
+      const weur = sql.one<{ id: string }>(`SELECT id FROM tasks WHERE ready_at = ?`, T0 - 70)!.id;
+      expect(at(T0, (s) => t.revoke(s, weur))).toMatchObject({ ok: true });
+      expect(at(T0, (s) => t.oldestReady(s))).toBe(T0 - 40);
+    }));
+});
+
 describe('deliver', () => {
   it('is idempotent by task id', () =>
     withTables((at, sql) => {

@@ -97,9 +97,12 @@ function count(s: Step, key: string, by = 1): void {
 export const LAZY_RUNNING_MS = 1000;
 
 const TOUCH = `INSERT INTO sync_outbox (id, version, due_at) SELECT id, version, ?2 FROM tasks WHERE id IN (SELECT value FROM json_each(?1))
-  ON CONFLICT (id) DO UPDATE SET version = excluded.version, due_at = MIN(due_at, excluded.due_at)`;
+  ON CONFLICT (id) DO UPDATE SET version = excluded.version, due_at = excluded.due_at`;
 
-/** Queues the row's current version for the next D1 write, due after `lazyMs`. Call after every change. */
+/**
+ * Queues the row's current version for the next D1 write, due after `lazyMs`. Call after every
+ * change. A lazy change postpones a write still pending for the row: the newer version replaces it.
+ */
 function touch(s: Step, id: string, lazyMs = 0): void {
   touchAll(s, [id], lazyMs);
 }
@@ -658,6 +661,26 @@ export function replay(s: Step, ids: string[] | null, limit: number): number {
     place(s, r.id, s.now, r.ordering_key, null, 0);
   }
   return rows.length;
+}
+
+/**
+ * The oldest ready time of any ready task, for metrics. The claim index holds each lane and
+ * priority in ready order, so the first entry of each (lane, priority) group is its oldest:
+ * one index seek per group, however many tasks wait (no index of its own to keep up).
+ */
+export function oldestReady(s: Step): number | null {
+  type First = { lane: string; priority: number; ready_at: number };
+  const from = `SELECT lane, priority, ready_at FROM tasks WHERE phase = 'ready'`;
+  const order = `ORDER BY lane, priority DESC, ready_at LIMIT 1`;
+  let oldest: number | null = null;
+  let group = s.sql.one<First>(`${from} ${order}`);
+  while (group) {
+    if (oldest === null || group.ready_at < oldest) oldest = group.ready_at;
+    group =
+      s.sql.one<First>(`${from} AND lane = ? AND priority < ? ${order}`, group.lane, group.priority) ??
+      s.sql.one<First>(`${from} AND lane > ? ${order}`, group.lane);
+  }
+  return oldest;
 }
 
 /** The earliest time the object has work of its own to do, or null. */
