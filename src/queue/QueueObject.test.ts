@@ -90,6 +90,8 @@ describe('D1 sync', () => {
     });
     try {
       await stub.deliver([quick, slow]);
+      await until(() => getTaskRow(env.DB, slow.id), (r) => (r?.version ?? 0) > 0); // the delivery, written at once
+      written.length = 0;
       const jobs = await claim(stub, { max: 2 });
       const started = Date.now();
       const job = jobs.find((j) => j.id === quick.id)!;
@@ -105,6 +107,21 @@ describe('D1 sync', () => {
       restore();
     }
   }, 10_000);
+
+  it('does not hold back the write of a replay behind the lazy running of its next claim', async () => {
+    const stub = env.QUEUES.getByName('sync-replay');
+    const a = taskSpec({ maxRetries: 0 });
+    await recordTasks(env.DB, [a]);
+    await stub.deliver([a]);
+    const [job] = await claim(stub);
+    await stub.fail(job.lease_id, null, { type: 'E', message: 'no' }, false, null);
+    await until(() => getTaskRow(env.DB, a.id), (r) => r?.state === 'failed');
+    expect(await stub.replay([a.id])).toBe(1);
+    expect(await claim(stub)).toHaveLength(1);
+    // D1's final `failed` is what a read by id trusts: it must go well before the lazy second.
+    const row = await until(() => getTaskRow(env.DB, a.id), (r) => r?.state !== 'failed', LAZY_RUNNING_MS / 2);
+    expect(row?.state).toBe('running');
+  });
 
   it('keeps changes through a failed D1 write and writes them on the next alarm', async () => {
     const stub = env.QUEUES.getByName('sync-b');

@@ -97,11 +97,12 @@ function count(s: Step, key: string, by = 1): void {
 export const LAZY_RUNNING_MS = 1000;
 
 const TOUCH = `INSERT INTO sync_outbox (id, version, due_at) SELECT id, version, ?2 FROM tasks WHERE id IN (SELECT value FROM json_each(?1))
-  ON CONFLICT (id) DO UPDATE SET version = excluded.version, due_at = excluded.due_at`;
+  ON CONFLICT (id) DO UPDATE SET version = excluded.version, due_at = MIN(due_at, excluded.due_at)`;
 
 /**
  * Queues the row's current version for the next D1 write, due after `lazyMs`. Call after every
- * change. A lazy change postpones a write still pending for the row: the newer version replaces it.
+ * change. A write already due stays due: D1 may hold a final state a replay has just undone, and
+ * a read by id trusts D1's final states.
  */
 function touch(s: Step, id: string, lazyMs = 0): void {
   touchAll(s, [id], lazyMs);
