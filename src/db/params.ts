@@ -3,19 +3,27 @@
 /** D1 binds one value up to 2 MB: rows travel as JSON parameters below that. */
 const MAX_PARAM_BYTES = 900_000;
 
+const encoder = new TextEncoder();
+
+/** UTF-8 bytes of a string: its length when it is ASCII (most rows), else counted. */
+export function utf8Bytes(text: string): number {
+  return /[^\x00-\x7f]/.test(text) ? encoder.encode(text).byteLength : text.length;
+}
+
 /** JSON texts of rows, joined into JSON arrays of at most MAX_PARAM_BYTES each (one row may exceed it alone). */
 export function jsonChunks(items: string[]): string[] {
   const out: string[] = [];
   let chunk: string[] = [];
   let bytes = 0;
   for (const item of items) {
-    if (chunk.length && bytes + item.length > MAX_PARAM_BYTES) {
+    const size = utf8Bytes(item);
+    if (chunk.length && bytes + size > MAX_PARAM_BYTES) {
       out.push(`[${chunk.join(',')}]`);
       chunk = [];
       bytes = 0;
     }
     chunk.push(item);
-    bytes += item.length + 1;
+    bytes += size + 1;
   }
   if (chunk.length) out.push(`[${chunk.join(',')}]`);
   return out;

@@ -1,8 +1,9 @@
-// The D1 record: idempotency keys hold their first task for 24 hours, and the redelivery sweep finds the undelivered.
+// The D1 record: idempotency keys hold their first task for 24 hours, the redelivery sweep finds the undelivered, and rows travel in chunks D1 can bind.
 import { env } from 'cloudflare:test';
 import { describe, expect, it } from 'vitest';
 import { taskSpec } from '../../test/specs.ts';
 import { IDEMPOTENCY_MS, recordTasks, undeliveredSpecs } from './records.ts';
+import { jsonChunks } from './params.ts';
 
 
 describe('idempotency keys', () => {
@@ -37,5 +38,18 @@ describe('the undelivered', () => {
     expect(found.map((s) => s.id)).toContain(old.id);
     expect(found.map((s) => s.id)).not.toContain(recent.id);
     expect(found.find((s) => s.id === old.id)).toEqual(old);
+  });
+});
+
+describe('jsonChunks', () => {
+  it('keeps each chunk under the limit in UTF-8 bytes, not characters', () => {
+    // 3 rows of 200,000 CJK characters: 600 KB each in UTF-8, though 200,000 characters long.
+    const rows = [0, 1, 2].map((i) => JSON.stringify({ i, text: '漢'.repeat(200_000) }));
+    const chunks = jsonChunks(rows);
+    expect(chunks).toHaveLength(3);
+    for (const c of chunks) expect(new TextEncoder().encode(c).byteLength).toBeLessThan(2_000_000);
+    expect(chunks.flatMap((c) => JSON.parse(c))).toEqual(rows.map((r) => JSON.parse(r)));
+    // ASCII rows still share a chunk.
+    expect(jsonChunks(['{"a":1}', '{"b":2}'])).toEqual(['[{"a":1},{"b":2}]']);
   });
 });

@@ -19,6 +19,32 @@ async function until<T>(fn: () => Promise<T>, ok: (v: T) => boolean, ms = 3000):
   }
 }
 
+/** Runs `fn` while recording the UTF-8 size of every string bound to a D1 statement (the env is shared: restored after). */
+async function boundSizes(stub: DurableObjectStub<QueueObject>, fn: () => Promise<void>): Promise<number[]> {
+  const bound: number[] = [];
+  let restore = () => {};
+  await runInDurableObject(stub, (instance) => {
+    const db = (instance as unknown as { env: { DB: D1Database } }).env.DB;
+    const prepare = db.prepare;
+    restore = () => (db.prepare = prepare);
+    db.prepare = (query: string) => {
+      const statement = prepare.call(db, query);
+      const bind = statement.bind.bind(statement);
+      statement.bind = (...values: unknown[]) => {
+        for (const v of values) if (typeof v === 'string') bound.push(new TextEncoder().encode(v).byteLength);
+        return bind(...values);
+      };
+      return statement;
+    };
+  });
+  try {
+    await fn();
+  } finally {
+    restore();
+  }
+  return bound;
+}
+
 describe('D1 sync', () => {
   it('writes the final state and result to D1 after an ack', async () => {
     const stub = env.QUEUES.getByName('sync-a');
@@ -42,32 +68,14 @@ describe('D1 sync', () => {
     // 12 results of ~120 KiB of JSON (~1.4 MB) cannot travel as one parameter of at most 2 MB
     // once escaped: quotes double, and each "é" is two bytes.
     const results = jobs.map((j, i) => JSON.stringify({ i, text: `"é${i}`.repeat(30_000) }));
-    const bound: number[] = [];
-    let restore = () => {};
-    await runInDurableObject(stub, (instance) => {
-      const db = (instance as unknown as { env: { DB: D1Database } }).env.DB;
-      const prepare = db.prepare;
-      restore = () => (db.prepare = prepare);
-      db.prepare = (query: string) => {
-        const statement = prepare.call(db, query);
-        const bind = statement.bind.bind(statement);
-        statement.bind = (...values: unknown[]) => {
-          for (const v of values) if (typeof v === 'string') bound.push(new TextEncoder().encode(v).byteLength);
-          return bind(...values);
-        };
-        return statement;
-      };
-    });
-    try {
+    const bound = await boundSizes(stub, async () => {
       const acked = await stub.ackMany(jobs.map((j, i) => ({ leaseId: j.lease_id, result: results[i] })), null);
       expect(acked.map((a) => a.ok && a.state)).toEqual(jobs.map(() => 'succeeded'));
       for (const [i, j] of jobs.entries()) {
         const row = await until(() => getTaskRow(env.DB, j.id), (r) => r?.state === 'succeeded');
         expect(row?.result).toBe(results[i]);
       }
-    } finally {
-      restore();
-    }
+    });
     expect(Math.max(...bound)).toBeLessThan(2_000_000);
     expect(bound.reduce((a, b) => a + b, 0)).toBeGreaterThan(2_000_000);
   });
@@ -100,6 +108,9 @@ describe('D1 sync', () => {
       await until(() => getTaskRow(env.DB, quick.id), (r) => r?.state === 'succeeded');
       // D1 learnt of the quick task's end without a write of its `running` before.
       expect(written.map((w) => w[0])).toEqual(['succeeded']);
+      // The alarm is set for when the slow task's `running` falls due, not a retry interval later.
+      const alarm = await runInDurableObject(stub, (_i, state) => state.storage.getAlarm());
+      expect(alarm).toBeLessThanOrEqual(started + LAZY_RUNNING_MS + 100);
       const row = await until(() => getTaskRow(env.DB, slow.id), (r) => r?.state === 'running', 6000);
       expect(row?.state).toBe('running');
       expect(Date.now() - started).toBeGreaterThanOrEqual(LAZY_RUNNING_MS - 50);
@@ -121,6 +132,25 @@ describe('D1 sync', () => {
     // D1's final `failed` is what a read by id trusts: it must go well before the lazy second.
     const row = await until(() => getTaskRow(env.DB, a.id), (r) => r?.state !== 'failed', LAZY_RUNNING_MS / 2);
     expect(row?.state).toBe('running');
+  });
+
+  it('sends a result too large to share a D1 parameter alone', async () => {
+    const stub = env.QUEUES.getByName('sync-huge');
+    const specs = Array.from({ length: 4 }, () => taskSpec());
+    await recordTasks(env.DB, specs);
+    await stub.deliver(specs);
+    const jobs = await claim(stub, { max: 4 });
+    // Three results of ~250 KB of JSON once escaped twice, then one of ~1.65 MB: together over 2 MB.
+    const results = jobs.map((j, i) => JSON.stringify(`"${i}`.repeat(i < 3 ? 50_000 : 330_000)));
+    const bound = await boundSizes(stub, async () => {
+      await stub.ackMany(jobs.map((j, i) => ({ leaseId: j.lease_id, result: results[i] })), null);
+      for (const [i, j] of jobs.entries()) {
+        const row = await until(() => getTaskRow(env.DB, j.id), (r) => r?.state === 'succeeded');
+        expect(row?.result).toBe(results[i]);
+      }
+    });
+    expect(Math.max(...bound)).toBeGreaterThan(1_000_000);
+    expect(Math.max(...bound)).toBeLessThan(2_000_000);
   });
 
   it('keeps changes through a failed D1 write and writes them on the next alarm', async () => {

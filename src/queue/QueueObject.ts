@@ -214,14 +214,14 @@ export class QueueObject extends DurableObject<Env> {
   private rearm(force: boolean): void {
     const step = t.newStep(this.sql);
     let at = t.nextWakeAt(step, this.retentionMs());
-    const owed = this.sql.one<{ outbox: number; callback: number | null }>(
-      `SELECT EXISTS (SELECT 1 FROM sync_outbox) OR EXISTS (SELECT 1 FROM workflow_outbox) AS outbox,
+    const owed = this.sql.one<{ sync: number | null; workflow: number; callback: number | null }>(
+      `SELECT (SELECT MIN(due_at) FROM sync_outbox) AS sync, EXISTS (SELECT 1 FROM workflow_outbox) AS workflow,
          (SELECT MIN(next_at) FROM callback_outbox) AS callback`,
     )!;
-    if (owed.outbox) {
-      const retry = Date.now() + FLUSH_RETRY_MS;
-      at = at === null ? retry : Math.min(at, retry);
-    }
+    // Changes due now are retried after an interval; lazy ones are written when they fall due.
+    const now = Date.now();
+    const retry = owed.workflow || (owed.sync !== null && owed.sync <= now) ? now + FLUSH_RETRY_MS : owed.sync;
+    if (retry !== null) at = at === null ? retry : Math.min(at, retry);
     // Outbox work is retried by the flush; a due callback waits at least a retry interval, so a
     // flush that keeps failing never makes the alarm fire again at once.
     if (owed.callback != null) {

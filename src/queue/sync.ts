@@ -8,8 +8,11 @@ const UPDATE = `WITH rows AS MATERIALIZED (SELECT value AS v FROM json_each(?))
   FROM rows
   WHERE tasks.id = rows.v->>'id' AND tasks.version < rows.v->>'v'`;
 
-/** A chunk of rows starts below this many bytes of JSON, so it stays under D1's 2 MB per bound value. */
-const CHUNK_BYTES = 800_000;
+/**
+ * D1 binds one value up to 2 MB. Rows of at most half of this go together by where they start
+ * (a window of half this size), so a chunk of them stays under it; a larger row goes alone.
+ */
+const CHUNK_BYTES = 900_000;
 
 /**
  * Flushes up to `limit` pending changes due by `now` in one D1 batch and forgets those D1 now
@@ -23,10 +26,15 @@ export async function flushToD1(sql: Sql, db: D1Database, limit = 500, now = Dat
        SELECT json_object('id', o.id, 'v', t.version, 's', t.state, 'a', t.attempts, 'r', t.result, 'e', t.error,
          'st', t.started_at, 'f', t.finished_at, 'w', t.worker) AS j
        FROM sync_outbox o JOIN tasks t ON t.id = o.id WHERE o.due_at <= ?3 LIMIT ?1),
-     placed AS (SELECT j, SUM(length(CAST(j AS BLOB)) + 1) OVER (ROWS UNBOUNDED PRECEDING) - length(CAST(j AS BLOB)) - 1 AS at FROM pending)
-     SELECT '[' || group_concat(j, ',') || ']' AS rows, COUNT(*) AS n FROM placed GROUP BY CAST(at / ?2 AS INTEGER)`,
+     sized AS (SELECT j, length(CAST(j AS BLOB)) AS bytes FROM pending),
+     placed AS (
+       SELECT j, bytes, SUM(bytes + 1) OVER (ROWS UNBOUNDED PRECEDING) - bytes - 1 AS at,
+         ROW_NUMBER() OVER (ROWS UNBOUNDED PRECEDING) AS n
+       FROM sized)
+     SELECT '[' || group_concat(j, ',') || ']' AS rows, COUNT(*) AS n FROM placed
+     GROUP BY CASE WHEN bytes > ?2 THEN -n ELSE CAST(at / ?2 AS INTEGER) END`,
     limit,
-    CHUNK_BYTES,
+    CHUNK_BYTES / 2,
     now,
   );
   if (chunks.length === 0) return 0;
