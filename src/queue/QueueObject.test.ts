@@ -153,6 +153,36 @@ describe('D1 sync', () => {
     expect(Math.max(...bound)).toBeLessThan(2_000_000);
   });
 
+  it('keeps a change made while a D1 write is in flight, and writes it next', async () => {
+    const stub = env.QUEUES.getByName('sync-inflight');
+    const a = taskSpec();
+    await recordTasks(env.DB, [a]);
+    let open = () => {};
+    const gate = new Promise<void>((r) => (open = r));
+    let calls = 0;
+    let restore = () => {};
+    await runInDurableObject(stub, (instance) => {
+      const db = (instance as unknown as { env: { DB: D1Database } }).env.DB;
+      const batch = db.batch;
+      restore = () => (db.batch = batch);
+      db.batch = (async (statements: D1PreparedStatement[]) => {
+        if (calls++ === 0) await gate; // the delivery's write, held in flight
+        return batch.call(db, statements);
+      }) as D1Database['batch'];
+    });
+    try {
+      await stub.deliver([a]);
+      await until(async () => calls, (n) => n === 1);
+      const [job] = await claim(stub);
+      await stub.ack(job.lease_id, null, '"done"');
+      open();
+      const row = await until(() => getTaskRow(env.DB, a.id), (r) => r?.state === 'succeeded');
+      expect(row).toMatchObject({ state: 'succeeded', result: '"done"' });
+    } finally {
+      restore();
+    }
+  });
+
   it('keeps changes through a failed D1 write and writes them on the next alarm', async () => {
     const stub = env.QUEUES.getByName('sync-b');
     const a = taskSpec();

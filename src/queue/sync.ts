@@ -21,17 +21,17 @@ const CHUNK_BYTES = 900_000;
  * SQLite writes the rows' JSON itself, in chunks: no row becomes a JavaScript object.
  */
 export async function flushToD1(sql: Sql, db: D1Database, limit = 500, now = Date.now()): Promise<number> {
-  const chunks = sql.all<{ rows: string; n: number }>(
+  const chunks = sql.all<{ rows: string; written: string; n: number }>(
     `WITH pending AS (
-       SELECT json_object('id', o.id, 'v', t.version, 's', t.state, 'a', t.attempts, 'r', t.result, 'e', t.error,
-         'st', t.started_at, 'f', t.finished_at, 'w', t.worker) AS j
+       SELECT o.id AS id, t.version AS v, json_object('id', o.id, 'v', t.version, 's', t.state, 'a', t.attempts,
+         'r', t.result, 'e', t.error, 'st', t.started_at, 'f', t.finished_at, 'w', t.worker) AS j
        FROM sync_outbox o JOIN tasks t ON t.id = o.id WHERE o.due_at <= ?3 LIMIT ?1),
-     sized AS (SELECT j, length(CAST(j AS BLOB)) AS bytes FROM pending),
+     sized AS (SELECT id, v, j, length(CAST(j AS BLOB)) AS bytes FROM pending),
      placed AS (
-       SELECT j, bytes, SUM(bytes + 1) OVER (ROWS UNBOUNDED PRECEDING) - bytes - 1 AS at,
+       SELECT id, v, j, bytes, SUM(bytes + 1) OVER (ROWS UNBOUNDED PRECEDING) - bytes - 1 AS at,
          ROW_NUMBER() OVER (ROWS UNBOUNDED PRECEDING) AS n
        FROM sized)
-     SELECT '[' || group_concat(j, ',') || ']' AS rows, COUNT(*) AS n FROM placed
+     SELECT '[' || group_concat(j, ',') || ']' AS rows, json_group_array(json_array(id, v)) AS written, COUNT(*) AS n FROM placed
      GROUP BY CASE WHEN bytes > ?2 THEN -n ELSE CAST(at / ?2 AS INTEGER) END`,
     limit,
     CHUNK_BYTES / 2,
@@ -39,11 +39,13 @@ export async function flushToD1(sql: Sql, db: D1Database, limit = 500, now = Dat
   );
   if (chunks.length === 0) return 0;
   await db.batch(chunks.map((c) => db.prepare(UPDATE).bind(c.rows)));
+  // Forgotten by [id, version] pairs, not by re-reading the rows (results and all) just written.
   for (const c of chunks) {
     sql.run(
-      `DELETE FROM sync_outbox WHERE rowid IN (
-         SELECT o.rowid FROM sync_outbox o JOIN json_each(?) j ON o.id = j.value->>'id' AND o.version <= j.value->>'v')`,
-      c.rows,
+      `WITH written AS MATERIALIZED (SELECT value->>0 AS id, value->>1 AS v FROM json_each(?))
+       DELETE FROM sync_outbox WHERE rowid IN (
+         SELECT o.rowid FROM written w JOIN sync_outbox o ON o.id = w.id AND o.version <= w.v)`,
+      c.written,
     );
   }
   return chunks.reduce((n, c) => n + c.n, 0);
