@@ -1,5 +1,6 @@
 // From a validated enqueue body to a task spec: defaults applied, times resolved, size checked.
 import { newTaskId } from '../core/ids.ts';
+import { utf8Bytes } from '../db/params.ts';
 import type { TaskSpec } from '../core/states.ts';
 import { allowList, refusal } from '../worker/http-task.ts';
 import { DroverError } from './errors.ts';
@@ -59,7 +60,7 @@ export function checkTargets(env: { DROVER_SIGNING_KEYS?: string; DROVER_HTTP_AL
 
 /** Refuses a task whose JSON is over the bus's message limit; `index` names it within a batch. */
 export function checkSize(raw: unknown, index?: number): void {
-  const bytes = new TextEncoder().encode(JSON.stringify(raw)).byteLength;
+  const bytes = utf8Bytes(JSON.stringify(raw));
   if (bytes > MAX_TASK_BYTES) {
     const where = index === undefined ? 'the task' : `tasks[${index}]`;
     throw new DroverError('payload_too_large', `${where} is ${Math.ceil(bytes / 1024)} KiB of JSON; a task may be at most 128 KiB`, index === undefined ? undefined : { index });

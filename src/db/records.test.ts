@@ -3,7 +3,7 @@ import { env } from 'cloudflare:test';
 import { describe, expect, it } from 'vitest';
 import { taskSpec } from '../../test/specs.ts';
 import { IDEMPOTENCY_MS, recordTasks, undeliveredSpecs } from './records.ts';
-import { jsonChunks } from './params.ts';
+import { jsonChunks, utf8Bytes } from './params.ts';
 
 
 describe('idempotency keys', () => {
@@ -51,5 +51,13 @@ describe('jsonChunks', () => {
     expect(chunks.flatMap((c) => JSON.parse(c))).toEqual(rows.map((r) => JSON.parse(r)));
     // ASCII rows still share a chunk.
     expect(jsonChunks(['{"a":1}', '{"b":2}'])).toEqual(['[{"a":1},{"b":2}]']);
+  });
+});
+
+describe('utf8Bytes', () => {
+  it('counts what TextEncoder counts, for ASCII and for the rest', () => {
+    for (const text of ['', '{"a":1}', 'é', '漢字', '😀 ok', '\u0000\u007f\u0080']) {
+      expect(utf8Bytes(text)).toBe(new TextEncoder().encode(text).byteLength);
+    }
   });
 });
