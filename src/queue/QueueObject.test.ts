@@ -4,6 +4,8 @@ import { describe, expect, it } from 'vitest';
 import { taskSpec } from '../../test/specs.ts';
 import { getTaskRow, recordTasks } from '../db/records.ts';
 import type { QueueObject } from './QueueObject.ts';
+import { Sql } from './sql.ts';
+import { migrate } from './tables.ts';
 import { LAZY_RUNNING_MS } from './transitions.ts';
 
 
@@ -181,6 +183,26 @@ describe('D1 sync', () => {
     } finally {
       restore();
     }
+  });
+
+  it('writes the changes an object made before the change logs still owed D1', async () => {
+    const stub = env.QUEUES.getByName('sync-old-outbox');
+    const a = taskSpec();
+    await recordTasks(env.DB, [a]);
+    await stub.deliver([a]);
+    await until(() => getTaskRow(env.DB, a.id), (r) => (r?.version ?? 0) > 0);
+    await runInDurableObject(stub, (_i, state) => {
+      const sql = new Sql(state.storage.sql);
+      // As such an object left it: a change recorded in its one-row-per-task outbox, not yet written.
+      sql.run(`UPDATE tasks SET phase = 'done', state = 'revoked', finished_at = ?, version = version + 1 WHERE id = ?`, Date.now(), a.id);
+      sql.run(`CREATE TABLE sync_outbox (id TEXT PRIMARY KEY, version INTEGER NOT NULL, due_at INTEGER NOT NULL DEFAULT 0)`);
+      sql.run(`INSERT INTO sync_outbox (id, version, due_at) SELECT id, version, 0 FROM tasks WHERE id = ?`, a.id);
+      migrate(sql);
+      expect(sql.one(`SELECT 1 FROM sqlite_master WHERE name = 'sync_outbox'`)).toBeUndefined();
+    });
+    await runDurableObjectAlarm(stub);
+    const row = await until(() => getTaskRow(env.DB, a.id), (r) => r?.state === 'revoked');
+    expect(row?.state).toBe('revoked');
   });
 
   it('keeps changes through a failed D1 write and writes them on the next alarm', async () => {

@@ -5,7 +5,7 @@ import { isFinal, regionOfLane } from '../core/states.ts';
 import { parseRate, TokenBucket } from '../core/limits.ts';
 import type { Env } from '../env.ts';
 import { Sql } from './sql.ts';
-import { flushToD1 } from './sync.ts';
+import { flushToD1, syncDueAt, UNSYNCED_IDS } from './sync.ts';
 import { eventsObject, type TaskEvent } from '../events/EventsObject.ts';
 import { migrate } from './tables.ts';
 import * as t from './transitions.ts';
@@ -214,13 +214,13 @@ export class QueueObject extends DurableObject<Env> {
   private rearm(force: boolean): void {
     const step = t.newStep(this.sql);
     let at = t.nextWakeAt(step, this.retentionMs());
-    const owed = this.sql.one<{ sync: number | null; workflow: number; callback: number | null }>(
-      `SELECT (SELECT MIN(due_at) FROM sync_outbox) AS sync, EXISTS (SELECT 1 FROM workflow_outbox) AS workflow,
-         (SELECT MIN(next_at) FROM callback_outbox) AS callback`,
+    const owed = this.sql.one<{ workflow: number; callback: number | null }>(
+      `SELECT EXISTS (SELECT 1 FROM workflow_outbox) AS workflow, (SELECT MIN(next_at) FROM callback_outbox) AS callback`,
     )!;
     // Changes due now are retried after an interval; lazy ones are written when they fall due.
     const now = Date.now();
-    const retry = owed.workflow || (owed.sync !== null && owed.sync <= now) ? now + FLUSH_RETRY_MS : owed.sync;
+    const sync = syncDueAt(this.sql, now);
+    const retry = owed.workflow || (sync !== null && sync <= now) ? now + FLUSH_RETRY_MS : sync;
     if (retry !== null) at = at === null ? retry : Math.min(at, retry);
     // Outbox work is retried by the flush; a due callback waits at least a retry interval, so a
     // flush that keeps failing never makes the alarm fire again at once.
@@ -634,7 +634,7 @@ export class QueueObject extends DurableObject<Env> {
     const filter = ids ? ` AND id IN (SELECT value FROM json_each(?))` : '';
     const params = ids ? [JSON.stringify(ids)] : [];
     return this.transact((s) =>
-      s.sql.run(`DELETE FROM tasks WHERE phase = 'dead' AND id NOT IN (SELECT id FROM sync_outbox)${filter}`, ...params),
+      s.sql.run(`DELETE FROM tasks WHERE phase = 'dead' AND id NOT IN (${UNSYNCED_IDS})${filter}`, ...params),
     );
   }
 

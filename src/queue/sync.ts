@@ -1,5 +1,56 @@
-// Writes QueueObject changes to D1 in batches: the outbox makes them durable, versions keep them in order.
+// Writes QueueObject changes to D1 in batches: the change logs make them durable, versions keep them in order.
+import { utf8Bytes } from '../db/params.ts';
 import type { Sql } from './sql.ts';
+
+/**
+ * Two append-only logs of changed task ids, so that queueing a change and forgetting it once
+ * written are appends and prefix deletes, never index upkeep:
+ *   sync_log    changes due now, in the order they were made
+ *   sync_later  changes that may wait (a claim's `running`) until due_at, with the version they
+ *               were made at: one the task has moved past by then is dropped, since whatever moved
+ *               it queued a write of its own
+ * A task changed twice before a write is written once, as it is at the write.
+ */
+export const LOG_TABLES = [
+  `CREATE TABLE IF NOT EXISTS sync_log (seq INTEGER PRIMARY KEY, id TEXT NOT NULL)`,
+  `CREATE TABLE IF NOT EXISTS sync_later (seq INTEGER PRIMARY KEY, id TEXT NOT NULL, version INTEGER NOT NULL, due_at INTEGER NOT NULL)`,
+];
+
+/** Task ids whose latest change D1 may not have yet (for `id NOT IN (...)`): such tasks must stay. */
+export const UNSYNCED_IDS = `SELECT id FROM sync_log UNION ALL SELECT id FROM sync_later`;
+
+const LOG = `INSERT INTO sync_log (id) SELECT value FROM json_each(?)`;
+const LATER = `INSERT INTO sync_later (id, version, due_at) SELECT id, version, ?2 FROM tasks WHERE id IN (SELECT value FROM json_each(?1))`;
+
+/** Queues the tasks' current versions for a D1 write: now, or from `dueAt` on if later than `now`. */
+export function logChanges(sql: Sql, ids: string[], now: number, dueAt: number): void {
+  if (dueAt > now) sql.run(LATER, JSON.stringify(ids), dueAt);
+  else sql.run(LOG, JSON.stringify(ids));
+}
+
+/**
+ * When the next write falls due: `now` if changes are due, else the first waiting change's due
+ * time (they wait in the order they were made), or null.
+ */
+export function syncDueAt(sql: Sql, now: number): number | null {
+  const r = sql.one<{ log: number; later: number | null }>(
+    `SELECT EXISTS (SELECT 1 FROM sync_log) AS log, (SELECT due_at FROM sync_later ORDER BY seq LIMIT 1) AS later`,
+  )!;
+  return r.log ? now : r.later;
+}
+
+/** Moves waiting changes that fell due into the log, dropping those their task has moved past. */
+function promoteLater(sql: Sql, now: number): void {
+  const next = sql.one<{ seq: number }>(`SELECT seq FROM sync_later WHERE due_at > ? ORDER BY seq LIMIT 1`, now);
+  const bound = next ? next.seq : (sql.one<{ seq: number | null }>(`SELECT MAX(seq) + 1 AS seq FROM sync_later`)!.seq ?? 0);
+  if (bound === 0) return;
+  sql.run(
+    `INSERT INTO sync_log (id) SELECT l.id FROM sync_later l JOIN tasks t ON t.id = l.id AND t.version = l.version
+     WHERE l.seq < ? ORDER BY l.seq`,
+    bound,
+  );
+  sql.run(`DELETE FROM sync_later WHERE seq < ?`, bound);
+}
 
 /** Each row's JSON is read once (MATERIALIZED), not once per field. */
 const UPDATE = `WITH rows AS MATERIALIZED (SELECT value AS v FROM json_each(?))
@@ -8,6 +59,13 @@ const UPDATE = `WITH rows AS MATERIALIZED (SELECT value AS v FROM json_each(?))
   FROM rows
   WHERE tasks.id = rows.v->>'id' AND tasks.version < rows.v->>'v'`;
 
+/** A task as D1's UPDATE reads it. */
+const ROW_JSON = `json_object('id', t.id, 'v', t.version, 's', t.state, 'a', t.attempts,
+  'r', t.result, 'e', t.error, 'st', t.started_at, 'f', t.finished_at, 'w', t.worker)`;
+
+/** The distinct tasks of the log up to seq ?1, as they are now (a purged task has nothing to write). */
+const PENDING = `SELECT ${ROW_JSON} AS j FROM (SELECT DISTINCT id FROM sync_log WHERE seq <= ?1) l JOIN tasks t ON t.id = l.id`;
+
 /**
  * D1 binds one value up to 2 MB. Rows of at most half of this go together by where they start
  * (a window of half this size), so a chunk of them stays under it; a larger row goes alone.
@@ -15,38 +73,38 @@ const UPDATE = `WITH rows AS MATERIALIZED (SELECT value AS v FROM json_each(?))
 const CHUNK_BYTES = 900_000;
 
 /**
- * Flushes up to `limit` pending changes due by `now` in one D1 batch and forgets those D1 now
- * holds. A change made while the write was in flight keeps its newer version in the
- * outbox. Returns how many changes were written; throws if D1 failed (the outbox keeps all).
- * SQLite writes the rows' JSON itself, in chunks: no row becomes a JavaScript object.
+ * Flushes up to `limit` logged changes (and the waiting ones due by `now`) in one D1 batch, then
+ * forgets the log up to the last change read: a change made while the write was in flight is
+ * logged after it and stays. Returns how many log entries were written; throws if D1 failed
+ * (the log keeps all). SQLite writes the rows' JSON itself: no row becomes a JavaScript object.
  */
 export async function flushToD1(sql: Sql, db: D1Database, limit = 500, now = Date.now()): Promise<number> {
-  const chunks = sql.all<{ rows: string; written: string; n: number }>(
-    `WITH pending AS (
-       SELECT o.id AS id, t.version AS v, json_object('id', o.id, 'v', t.version, 's', t.state, 'a', t.attempts,
-         'r', t.result, 'e', t.error, 'st', t.started_at, 'f', t.finished_at, 'w', t.worker) AS j
-       FROM sync_outbox o JOIN tasks t ON t.id = o.id WHERE o.due_at <= ?3 LIMIT ?1),
-     sized AS (SELECT id, v, j, length(CAST(j AS BLOB)) AS bytes FROM pending),
-     placed AS (
-       SELECT id, v, j, bytes, SUM(bytes + 1) OVER (ROWS UNBOUNDED PRECEDING) - bytes - 1 AS at,
-         ROW_NUMBER() OVER (ROWS UNBOUNDED PRECEDING) AS n
-       FROM sized)
-     SELECT '[' || group_concat(j, ',') || ']' AS rows, json_group_array(json_array(id, v)) AS written, COUNT(*) AS n FROM placed
-     GROUP BY CASE WHEN bytes > ?2 THEN -n ELSE CAST(at / ?2 AS INTEGER) END`,
+  promoteLater(sql, now);
+  const head = sql.one<{ last: number | null; n: number }>(
+    `SELECT MAX(seq) AS last, COUNT(*) AS n FROM (SELECT seq FROM sync_log ORDER BY seq LIMIT ?)`,
     limit,
-    CHUNK_BYTES / 2,
-    now,
-  );
-  if (chunks.length === 0) return 0;
-  await db.batch(chunks.map((c) => db.prepare(UPDATE).bind(c.rows)));
-  // Forgotten by [id, version] pairs, not by re-reading the rows (results and all) just written.
-  for (const c of chunks) {
-    sql.run(
-      `WITH written AS MATERIALIZED (SELECT value->>0 AS id, value->>1 AS v FROM json_each(?))
-       DELETE FROM sync_outbox WHERE rowid IN (
-         SELECT o.rowid FROM written w JOIN sync_outbox o ON o.id = w.id AND o.version <= w.v)`,
-      c.written,
-    );
+  )!;
+  if (head.last === null) return 0;
+  // Usually all of it fits one parameter: one aggregate, no windows.
+  const all = sql.one<{ rows: string | null }>(`SELECT '[' || group_concat(j, ',') || ']' AS rows FROM (${PENDING})`, head.last)!.rows;
+  let chunks: string[] = [];
+  if (all !== null && utf8Bytes(all) <= CHUNK_BYTES) chunks = [all];
+  else if (all !== null) {
+    chunks = sql
+      .all<{ rows: string }>(
+        `WITH sized AS (SELECT j, length(CAST(j AS BLOB)) AS bytes FROM (${PENDING})),
+         placed AS (
+           SELECT j, bytes, SUM(bytes + 1) OVER (ROWS UNBOUNDED PRECEDING) - bytes - 1 AS at,
+             ROW_NUMBER() OVER (ROWS UNBOUNDED PRECEDING) AS n
+           FROM sized)
+         SELECT '[' || group_concat(j, ',') || ']' AS rows FROM placed
+         GROUP BY CASE WHEN bytes > ?2 THEN -n ELSE CAST(at / ?2 AS INTEGER) END`,
+        head.last,
+        CHUNK_BYTES / 2,
+      )
+      .map((c) => c.rows);
   }
-  return chunks.reduce((n, c) => n + c.n, 0);
+  if (chunks.length) await db.batch(chunks.map((rows) => db.prepare(UPDATE).bind(rows)));
+  sql.run(`DELETE FROM sync_log WHERE seq <= ?`, head.last);
+  return head.n;
 }

@@ -1,5 +1,6 @@
 // The QueueObject's own SQLite tables and indexes, created idempotently at start.
 import type { Sql } from './sql.ts';
+import { LOG_TABLES } from './sync.ts';
 
 /**
  * `phase` is where a task is in the object's machinery; `state` is what users see.
@@ -63,8 +64,8 @@ const SCHEMA = [
      WHERE ordering_key IS NOT NULL AND phase IN ('ready', 'scheduled', 'leased', 'blocked')`,
   `CREATE INDEX IF NOT EXISTS tasks_dead ON tasks(finished_at) WHERE phase = 'dead'`,
   `CREATE INDEX IF NOT EXISTS tasks_done ON tasks(finished_at) WHERE phase = 'done'`,
-  // Task ids whose change D1 has not seen yet, with the version to write and when it is due.
-  `CREATE TABLE IF NOT EXISTS sync_outbox (id TEXT PRIMARY KEY, version INTEGER NOT NULL, due_at INTEGER NOT NULL DEFAULT 0)`,
+  // Changes D1 has not seen yet (sync.ts).
+  ...LOG_TABLES,
   `CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT)`,
   // Callbacks owed: a final task's record, POSTed until its URL answers 2xx.
   `CREATE TABLE IF NOT EXISTS callback_outbox (
@@ -80,11 +81,8 @@ const ADDED_COLUMNS: [table: string, column: string, type: string][] = [
   ['tasks', 'http', 'TEXT'],
   ['tasks', 'callback', 'TEXT'],
   ['tasks', 'key_limit', 'INTEGER NOT NULL DEFAULT 1'],
-  ['sync_outbox', 'due_at', 'INTEGER NOT NULL DEFAULT 0'],
 ];
 
-/** Indexes on added columns: made once the columns exist. */
-const LATE_INDEXES = [`CREATE INDEX IF NOT EXISTS sync_outbox_due ON sync_outbox(due_at)`];
 
 export function migrate(sql: Sql): void {
   for (const statement of SCHEMA) sql.run(statement);
@@ -92,5 +90,9 @@ export function migrate(sql: Sql): void {
     const has = sql.one(`SELECT 1 FROM pragma_table_info(?) WHERE name = ?`, table, column);
     if (!has) sql.run(`ALTER TABLE ${table} ADD COLUMN ${column} ${type}`);
   }
-  for (const statement of LATE_INDEXES) sql.run(statement);
+  // Objects made before the change logs kept one row per changed task: their changes go to the log.
+  if (sql.one(`SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'sync_outbox'`)) {
+    sql.run(`INSERT INTO sync_log (id) SELECT id FROM sync_outbox`);
+    sql.run(`DROP TABLE sync_outbox`);
+  }
 }

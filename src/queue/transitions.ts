@@ -4,6 +4,7 @@ import { mergeLanes } from '../core/claim-order.ts';
 import { taskOfLease } from '../core/ids.ts';
 import { keyOf, laneOf, type TaskError, type TaskSpec } from '../core/states.ts';
 import type { Sql } from './sql.ts';
+import { logChanges, UNSYNCED_IDS } from './sync.ts';
 
 /** What a transition needs (an injected clock) and what it leaves for the object to do after commit. */
 export interface Step {
@@ -96,13 +97,10 @@ function count(s: Step, key: string, by = 1): void {
  */
 export const LAZY_RUNNING_MS = 1000;
 
-const TOUCH = `INSERT INTO sync_outbox (id, version, due_at) SELECT id, version, ?2 FROM tasks WHERE id IN (SELECT value FROM json_each(?1))
-  ON CONFLICT (id) DO UPDATE SET version = excluded.version, due_at = MIN(due_at, excluded.due_at)`;
-
 /**
  * Queues the row's current version for the next D1 write, due after `lazyMs`. Call after every
- * change. A write already due stays due: D1 may hold a final state a replay has just undone, and
- * a read by id trusts D1's final states.
+ * change. A lazy change never holds back one due now: D1 may hold a final state a replay has just
+ * undone, and a read by id trusts D1's final states.
  */
 function touch(s: Step, id: string, lazyMs = 0): void {
   touchAll(s, [id], lazyMs);
@@ -112,7 +110,7 @@ function touch(s: Step, id: string, lazyMs = 0): void {
 function touchAll(s: Step, ids: string[], lazyMs = 0): void {
   if (ids.length === 0) return;
   for (const id of ids) s.touched.add(id);
-  s.sql.run(TOUCH, JSON.stringify(ids), s.now + lazyMs);
+  logChanges(s.sql, ids, s.now, s.now + lazyMs);
 }
 
 function row(s: Step, id: string): LiveRow | undefined {
@@ -702,7 +700,7 @@ export function nextWakeAt(s: Step, retentionMs: number): number | null {
 export function purgeFinished(s: Step, retentionMs: number, limit: number): number {
   return s.sql.run(
     `DELETE FROM tasks WHERE id IN (
-       SELECT id FROM tasks WHERE phase = 'done' AND finished_at <= ? AND id NOT IN (SELECT id FROM sync_outbox) LIMIT ?)`,
+       SELECT id FROM tasks WHERE phase = 'done' AND finished_at <= ? AND id NOT IN (${UNSYNCED_IDS}) LIMIT ?)`,
     s.now - retentionMs, limit,
   );
 }
