@@ -56,7 +56,7 @@ class AckBatcher {
   add(job: Job, result: unknown): Promise<void> {
     return new Promise((done) => {
       this.pending.push({ job, result, done });
-      if (this.pending.length >= 50) void this.flush();
+      if (this.pending.length >= 100) void this.flush(); // a batch ack's limit
       else this.timer ??= setTimeout(() => void this.flush(), 5);
     });
   }
@@ -164,10 +164,10 @@ export class PullWorker {
     const concurrency = this.options.concurrency ?? 4;
     let backoff = 0;
     this.log(`working queue "${queue}"${region ? ` in region ${region}` : ''} with ${concurrency} slot(s); tasks: ${[...this.registry.keys()].join(', ')}`);
-    // A busy worker claims in batches: it gives half its slots (at most 100, a claim's limit)
-    // up to 10 ms to free, so fast tasks cost a few large claims instead of one claim per job,
-    // while a slot freed beside long-running tasks is still filled at once after that.
-    const batch = Math.min(100, Math.ceil(concurrency / 2));
+    // A busy worker claims in batches: it gives all its slots (at most 100, a claim's limit)
+    // up to 10 ms to free, so fast tasks cost one large claim per round instead of one claim
+    // per job, while a slot freed beside long-running tasks is still filled 10 ms later.
+    const batch = Math.min(100, concurrency);
     while (!this.stopping.signal.aborted) {
       if (concurrency - this.running.size <= 0) {
         await new Promise<void>((r) => (this.slotFreed = r));
