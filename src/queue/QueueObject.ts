@@ -5,7 +5,7 @@ import { isFinal, regionOfLane } from '../core/states.ts';
 import { parseRate, TokenBucket } from '../core/limits.ts';
 import type { Env } from '../env.ts';
 import { Sql } from './sql.ts';
-import { flushToD1, syncDueAt, UNSYNCED_IDS } from './sync.ts';
+import { flushToD1, syncOwed, UNSYNCED_IDS } from './sync.ts';
 import { eventsObject, type TaskEvent } from '../events/EventsObject.ts';
 import { migrate } from './tables.ts';
 import * as t from './transitions.ts';
@@ -219,8 +219,11 @@ export class QueueObject extends DurableObject<Env> {
     )!;
     // Changes due now are retried after an interval; lazy ones are written when they fall due.
     const now = Date.now();
-    const sync = syncDueAt(this.sql, now);
-    const retry = owed.workflow || (sync !== null && sync <= now) ? now + FLUSH_RETRY_MS : sync;
+    const sync = syncOwed(this.sql);
+    // A waiting change already overdue is a due one (retried after the interval, no alarm spin).
+    const waiting = sync.later !== null && sync.later > now ? sync.later : null;
+    let retry = owed.workflow || sync.due || (sync.later !== null && waiting === null) ? now + FLUSH_RETRY_MS : null;
+    if (waiting !== null) retry = retry === null ? waiting : Math.min(retry, waiting);
     if (retry !== null) at = at === null ? retry : Math.min(at, retry);
     // Outbox work is retried by the flush; a due callback waits at least a retry interval, so a
     // flush that keeps failing never makes the alarm fire again at once.

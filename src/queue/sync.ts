@@ -16,8 +16,12 @@ export const LOG_TABLES = [
   `CREATE TABLE IF NOT EXISTS sync_later (seq INTEGER PRIMARY KEY, id TEXT NOT NULL, version INTEGER NOT NULL, due_at INTEGER NOT NULL)`,
 ];
 
-/** Task ids whose latest change D1 may not have yet (for `id NOT IN (...)`): such tasks must stay. */
-export const UNSYNCED_IDS = `SELECT id FROM sync_log UNION ALL SELECT id FROM sync_later`;
+/**
+ * Task ids whose latest change D1 may not have yet (for `id NOT IN (...)`): such tasks must stay.
+ * A waiting change the task has moved past does not count: whatever moved it logged its own.
+ */
+export const UNSYNCED_IDS = `SELECT id FROM sync_log
+  UNION ALL SELECT l.id FROM sync_later l JOIN tasks t ON t.id = l.id AND t.version = l.version`;
 
 const LOG = `INSERT INTO sync_log (id) SELECT value FROM json_each(?)`;
 const LATER = `INSERT INTO sync_later (id, version, due_at) SELECT id, version, ?2 FROM tasks WHERE id IN (SELECT value FROM json_each(?1))`;
@@ -29,17 +33,22 @@ export function logChanges(sql: Sql, ids: string[], now: number, dueAt: number):
 }
 
 /**
- * When the next write falls due: `now` if changes are due, else the first waiting change's due
- * time (they wait in the order they were made), or null.
+ * What D1 is owed: whether changes are due now, and when the first waiting change falls due
+ * (they wait in the order they were made), or null.
  */
-export function syncDueAt(sql: Sql, now: number): number | null {
-  const r = sql.one<{ log: number; later: number | null }>(
-    `SELECT EXISTS (SELECT 1 FROM sync_log) AS log, (SELECT due_at FROM sync_later ORDER BY seq LIMIT 1) AS later`,
+export function syncOwed(sql: Sql): { due: boolean; later: number | null } {
+  const r = sql.one<{ due: number; later: number | null }>(
+    `SELECT EXISTS (SELECT 1 FROM sync_log) AS due, (SELECT due_at FROM sync_later ORDER BY seq LIMIT 1) AS later`,
   )!;
-  return r.log ? now : r.later;
+  return { due: r.due === 1, later: r.later };
 }
 
-/** Moves waiting changes that fell due into the log, dropping those their task has moved past. */
+/**
+ * Moves waiting changes that fell due into the log, dropping those their task has moved past.
+ * One that a write has already carried (the task was logged for another change meanwhile, and
+ * has not changed since) goes again: D1's version check makes that a no-op, cheaper than an
+ * index to find and forget it after every write.
+ */
 function promoteLater(sql: Sql, now: number): void {
   const next = sql.one<{ seq: number }>(`SELECT seq FROM sync_later WHERE due_at > ? ORDER BY seq LIMIT 1`, now);
   const bound = next ? next.seq : (sql.one<{ seq: number | null }>(`SELECT MAX(seq) + 1 AS seq FROM sync_later`)!.seq ?? 0);
@@ -86,10 +95,11 @@ export async function flushToD1(sql: Sql, db: D1Database, limit = 500, now = Dat
   )!;
   if (head.last === null) return 0;
   // Usually all of it fits one parameter: one aggregate, no windows.
-  const all = sql.one<{ rows: string | null }>(`SELECT '[' || group_concat(j, ',') || ']' AS rows FROM (${PENDING})`, head.last)!.rows;
+  let all = sql.one<{ rows: string | null }>(`SELECT '[' || group_concat(j, ',') || ']' AS rows FROM (${PENDING})`, head.last)!.rows;
   let chunks: string[] = [];
   if (all !== null && utf8Bytes(all) <= CHUNK_BYTES) chunks = [all];
   else if (all !== null) {
+    all = null; // large results: not held twice while the chunks are built
     chunks = sql
       .all<{ rows: string }>(
         `WITH sized AS (SELECT j, length(CAST(j AS BLOB)) AS bytes FROM (${PENDING})),
