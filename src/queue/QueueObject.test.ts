@@ -89,6 +89,22 @@ describe('D1 sync', () => {
     expect(row!.version).toBeGreaterThan(0);
   });
 
+  it('confirms an arrival to D1 by its version, and writes the state when it differs from the record', async () => {
+    const stub = env.QUEUES.getByName('sync-arrivals');
+    const now = Date.now();
+    const plain = taskSpec();
+    const later = taskSpec({ eta: now + 60_000 });
+    const due = taskSpec({ eta: now + 50 }); // recorded delayed, delivered once its eta has passed
+    await recordTasks(env.DB, [plain, later, due], now);
+    expect((await getTaskRow(env.DB, due.id))?.state).toBe('delayed');
+    await new Promise((r) => setTimeout(r, 80));
+    await stub.deliver([plain, later, due]);
+    for (const [spec, state] of [[plain, 'queued'], [later, 'delayed'], [due, 'queued']] as const) {
+      const row = await until(() => getTaskRow(env.DB, spec.id), (r) => (r?.version ?? 0) > 0);
+      expect(row).toMatchObject({ version: 1, state, attempts: 0 });
+    }
+  });
+
   it('writes results too large for one D1 parameter, quotes and non-ASCII text intact', async () => {
     const stub = env.QUEUES.getByName('sync-large');
     const specs = Array.from({ length: 12 }, () => taskSpec());

@@ -72,8 +72,21 @@ const UPDATE = `WITH rows AS MATERIALIZED (SELECT value AS v FROM json_each(?))
 const ROW_JSON = `json_object('id', t.id, 'v', t.version, 's', t.state, 'a', t.attempts,
   'r', t.result, 'e', t.error, 'st', t.started_at, 'f', t.finished_at, 'w', t.worker)`;
 
-/** The distinct tasks of the log up to seq ?1, as they are now (a purged task has nothing to write). */
-const PENDING = `SELECT ${ROW_JSON} AS j FROM (SELECT DISTINCT id FROM sync_log WHERE seq <= ?1) l JOIN tasks t ON t.id = l.id`;
+/**
+ * A task just delivered and not changed since: D1 holds it as the hub recorded it (queued, no eta,
+ * no attempt yet), so all D1 needs is the version, which tells the redelivery sweep an object
+ * has it. That write touches no index of D1's but the sweep's.
+ */
+const ARRIVED = `t.version = 1 AND t.state = 'queued' AND t.attempts = 0 AND t.ready_at = t.created_at`;
+
+const CONFIRM = `UPDATE tasks SET version = 1 WHERE id IN (SELECT value FROM json_each(?)) AND version = 0`;
+
+/**
+ * The distinct tasks of the log up to seq ?1, as they are now (a purged task has nothing to
+ * write): `j` for a full write, or `arrived` for an arrival.
+ */
+const PENDING = `SELECT CASE WHEN ${ARRIVED} THEN NULL ELSE ${ROW_JSON} END AS j, CASE WHEN ${ARRIVED} THEN t.id END AS arrived
+  FROM (SELECT DISTINCT id FROM sync_log WHERE seq <= ?1) l JOIN tasks t ON t.id = l.id`;
 
 /**
  * D1 binds one value up to 2 MB. Rows of at most half of this go together by where they start
@@ -95,14 +108,18 @@ export async function flushToD1(sql: Sql, db: D1Database, limit = 500, now = Dat
   )!;
   if (head.last === null) return 0;
   // Usually all of it fits one parameter: one aggregate, no windows.
-  let all = sql.one<{ rows: string | null }>(`SELECT '[' || group_concat(j, ',') || ']' AS rows FROM (${PENDING})`, head.last)!.rows;
+  const read = sql.one<{ rows: string | null; arrived: string | null }>(
+    `SELECT '[' || group_concat(j, ',') || ']' AS rows, json_group_array(arrived) FILTER (WHERE arrived IS NOT NULL) AS arrived
+     FROM (${PENDING})`,
+    head.last,
+  )!;
   let chunks: string[] = [];
-  if (all !== null && utf8Bytes(all) <= CHUNK_BYTES) chunks = [all];
-  else if (all !== null) {
-    all = null; // large results: not held twice while the chunks are built
+  if (read.rows !== null && utf8Bytes(read.rows) <= CHUNK_BYTES) chunks = [read.rows];
+  else if (read.rows !== null) {
+    read.rows = null; // large results: not held twice while the chunks are built
     chunks = sql
       .all<{ rows: string }>(
-        `WITH sized AS (SELECT j, length(CAST(j AS BLOB)) AS bytes FROM (${PENDING})),
+        `WITH sized AS (SELECT j, length(CAST(j AS BLOB)) AS bytes FROM (${PENDING}) WHERE j IS NOT NULL),
          placed AS (
            SELECT j, bytes, SUM(bytes + 1) OVER (ROWS UNBOUNDED PRECEDING) - bytes - 1 AS at,
              ROW_NUMBER() OVER (ROWS UNBOUNDED PRECEDING) AS n
@@ -114,7 +131,9 @@ export async function flushToD1(sql: Sql, db: D1Database, limit = 500, now = Dat
       )
       .map((c) => c.rows);
   }
-  if (chunks.length) await db.batch(chunks.map((rows) => db.prepare(UPDATE).bind(rows)));
+  const statements = chunks.map((rows) => db.prepare(UPDATE).bind(rows));
+  if (read.arrived !== null && read.arrived !== '[]') statements.push(db.prepare(CONFIRM).bind(read.arrived));
+  if (statements.length) await db.batch(statements);
   sql.run(`DELETE FROM sync_log WHERE seq <= ?`, head.last);
   return head.n;
 }
