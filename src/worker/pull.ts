@@ -166,15 +166,18 @@ export class PullWorker {
     this.log(`working queue "${queue}"${region ? ` in region ${region}` : ''} with ${concurrency} slot(s); tasks: ${[...this.registry.keys()].join(', ')}`);
     // A busy worker claims in batches: it gives all its slots (at most 100, a claim's limit)
     // up to 10 ms to free, so fast tasks cost one large claim per round instead of one claim
-    // per job, while a slot freed beside long-running tasks is still filled 10 ms later.
+    // per job, while a slot freed beside long-running tasks is still filled 10 ms later. Busy:
+    // its last claim found at least half a batch. Otherwise a freed slot claims at once, so a
+    // lightly loaded queue does not wait for company that is not coming.
     const batch = Math.min(100, concurrency);
+    let busy = false;
     while (!this.stopping.signal.aborted) {
       if (concurrency - this.running.size <= 0) {
         await new Promise<void>((r) => (this.slotFreed = r));
         continue;
       }
       const gather = Date.now() + 10;
-      while (concurrency - this.running.size < batch && this.running.size > 0 && Date.now() < gather) {
+      while (busy && concurrency - this.running.size < batch && this.running.size > 0 && Date.now() < gather) {
         await Promise.race([new Promise<void>((r) => (this.slotFreed = r)), sleep(gather - Date.now())]);
       }
       const free = concurrency - this.running.size;
@@ -191,6 +194,7 @@ export class PullWorker {
         jobs = socket
           ? (await socket.request<{ jobs: Job[] }>('claim', claim, claim.waitSeconds * 1000)).jobs
           : await this.client.claim(queue, claim);
+        busy = jobs.length >= Math.ceil(batch / 2);
         if (backoff) this.log('the hub answers again; claiming');
         backoff = 0;
       } catch (err) {
