@@ -21,59 +21,84 @@ async function until<T>(fn: () => Promise<T>, ok: (v: T) => boolean, ms = 3000):
   }
 }
 
-/** Runs `fn` while recording the UTF-8 size of every string bound to a D1 statement (the env is shared: restored after). */
-async function boundSizes(stub: DurableObjectStub<QueueObject>, fn: () => Promise<void>): Promise<number[]> {
-  const bound: number[] = [];
+type Batch = (statements: D1PreparedStatement[]) => Promise<D1Result[]>;
+
+/**
+ * Wraps the object's D1 binding: `bound` sees each statement's values, `batch` each batch (with
+ * the real one to send it). The binding is shared with other objects: call the restore returned.
+ */
+async function patchD1(
+  stub: DurableObjectStub<QueueObject>,
+  hooks: { bound?: (values: unknown[], statement: D1PreparedStatement) => void; batch?: (statements: D1PreparedStatement[], send: Batch) => Promise<D1Result[]> },
+): Promise<() => void> {
   let restore = () => {};
   await runInDurableObject(stub, (instance) => {
     const db = (instance as unknown as { env: { DB: D1Database } }).env.DB;
-    const prepare = db.prepare;
-    restore = () => (db.prepare = prepare);
-    db.prepare = (query: string) => {
-      const statement = prepare.call(db, query);
-      const bind = statement.bind.bind(statement);
-      statement.bind = (...values: unknown[]) => {
-        for (const v of values) if (typeof v === 'string') bound.push(new TextEncoder().encode(v).byteLength);
-        return bind(...values);
+    const [prepare, batch] = [db.prepare, db.batch];
+    restore = () => void Object.assign(db, { prepare, batch });
+    const { bound, batch: onBatch } = hooks;
+    if (bound) {
+      db.prepare = (query: string) => {
+        const statement = prepare.call(db, query);
+        const bind = statement.bind.bind(statement);
+        statement.bind = (...values: unknown[]) => {
+          const out = bind(...values);
+          bound(values, out);
+          return out;
+        };
+        return statement;
       };
-      return statement;
-    };
+    }
+    if (onBatch) db.batch = ((statements: D1PreparedStatement[]) => onBatch(statements, (st) => batch.call(db, st))) as D1Database['batch'];
+  });
+  return restore;
+}
+
+/** Runs `fn` while recording the UTF-8 size of every string bound to a D1 statement. */
+async function boundSizes(stub: DurableObjectStub<QueueObject>, fn: () => Promise<void>): Promise<number[]> {
+  const sizes: number[] = [];
+  const restore = await patchD1(stub, {
+    bound: (values) => {
+      for (const v of values) if (typeof v === 'string') sizes.push(new TextEncoder().encode(v).byteLength);
+    },
   });
   try {
     await fn();
   } finally {
     restore();
   }
-  return bound;
+  return sizes;
 }
 
 /**
- * Fails the first `times` D1 batches that carry task `id`, counting every one. The binding is
- * shared with other objects, whose lazy writes may fall due meanwhile: only this task's count.
+ * Fails the first `times` D1 batches that carry task `id`, counting every one. Other objects'
+ * lazy writes may fall due meanwhile: only this task's batches count.
  */
 async function failingD1(stub: DurableObjectStub<QueueObject>, id: string, times: number) {
   const out = { calls: 0, restore: () => {} };
-  await runInDurableObject(stub, (instance) => {
-    const db = (instance as unknown as { env: { DB: D1Database } }).env.DB;
-    const [prepare, batch] = [db.prepare, db.batch];
-    out.restore = () => void Object.assign(db, { prepare, batch });
-    const ours = new WeakSet<D1PreparedStatement>();
-    db.prepare = (query: string) => {
-      const statement = prepare.call(db, query);
-      const bind = statement.bind.bind(statement);
-      statement.bind = (...values: unknown[]) => {
-        const bound = bind(...values);
-        if (values.some((v) => typeof v === 'string' && v.includes(id))) ours.add(bound);
-        return bound;
-      };
-      return statement;
-    };
-    db.batch = (async (statements: D1PreparedStatement[]) => {
+  const ours = new WeakSet<D1PreparedStatement>();
+  out.restore = await patchD1(stub, {
+    bound: (values, statement) => {
+      if (values.some((v) => typeof v === 'string' && v.includes(id))) ours.add(statement);
+    },
+    batch: async (statements, send) => {
       if (statements.some((st) => ours.has(st)) && out.calls++ < times) throw new Error('D1 is unavailable (test)');
-      return batch.call(db, statements);
-    }) as D1Database['batch'];
+      return send(statements);
+    },
   });
   return out;
+}
+
+/** A task of the named object that failed for good at its first claim, once D1 has it failed. */
+async function diedAtClaim(name: string) {
+  const stub = env.QUEUES.getByName(name);
+  const a = taskSpec({ maxRetries: 0 });
+  await recordTasks(env.DB, [a]);
+  await stub.deliver([a]);
+  const [job] = await claim(stub);
+  await stub.fail(job.lease_id, null, { type: 'E', message: 'no' }, false, null);
+  await until(() => getTaskRow(env.DB, a.id), (r) => r?.state === 'failed');
+  return { stub, a };
 }
 
 describe('D1 sync', () => {
@@ -132,16 +157,12 @@ describe('D1 sync', () => {
     const [quick, slow] = [taskSpec(), taskSpec()];
     await recordTasks(env.DB, [quick, slow]);
     const written: string[][] = [];
-    let restore = () => {};
-    await runInDurableObject(stub, (instance) => {
-      const db = (instance as unknown as { env: { DB: D1Database } }).env.DB;
-      const batch = db.batch;
-      restore = () => (db.batch = batch);
-      db.batch = (async (statements: D1PreparedStatement[]) => {
-        const out = await batch.call(db, statements);
+    const restore = await patchD1(stub, {
+      batch: async (statements, send) => {
+        const out = await send(statements);
         written.push(await Promise.all([quick.id, slow.id].map(async (id) => (await getTaskRow(env.DB, id))!.state)));
         return out;
-      }) as D1Database['batch'];
+      },
     });
     try {
       await stub.deliver([quick, slow]);
@@ -167,13 +188,7 @@ describe('D1 sync', () => {
   }, 10_000);
 
   it('does not hold back the write of a replay behind the lazy running of its next claim', async () => {
-    const stub = env.QUEUES.getByName('sync-replay');
-    const a = taskSpec({ maxRetries: 0 });
-    await recordTasks(env.DB, [a]);
-    await stub.deliver([a]);
-    const [job] = await claim(stub);
-    await stub.fail(job.lease_id, null, { type: 'E', message: 'no' }, false, null);
-    await until(() => getTaskRow(env.DB, a.id), (r) => r?.state === 'failed');
+    const { stub, a } = await diedAtClaim('sync-replay');
     expect(await stub.replay([a.id])).toBe(1);
     expect(await claim(stub)).toHaveLength(1);
     // D1's final `failed` is what a read by id trusts: it must go well before the lazy second.
@@ -207,15 +222,11 @@ describe('D1 sync', () => {
     let open = () => {};
     const gate = new Promise<void>((r) => (open = r));
     let calls = 0;
-    let restore = () => {};
-    await runInDurableObject(stub, (instance) => {
-      const db = (instance as unknown as { env: { DB: D1Database } }).env.DB;
-      const batch = db.batch;
-      restore = () => (db.batch = batch);
-      db.batch = (async (statements: D1PreparedStatement[]) => {
+    const restore = await patchD1(stub, {
+      batch: async (statements, send) => {
         if (calls++ === 0) await gate; // the delivery's write, held in flight
-        return batch.call(db, statements);
-      }) as D1Database['batch'];
+        return send(statements);
+      },
     });
     try {
       await stub.deliver([a]);
@@ -251,13 +262,7 @@ describe('D1 sync', () => {
   });
 
   it('purges a dead letter D1 has, even when it died within a second of its claim', async () => {
-    const stub = env.QUEUES.getByName('sync-purge-fresh');
-    const a = taskSpec({ maxRetries: 0 });
-    await recordTasks(env.DB, [a]);
-    await stub.deliver([a]);
-    const [job] = await claim(stub);
-    await stub.fail(job.lease_id, null, { type: 'E', message: 'no' }, false, null);
-    await until(() => getTaskRow(env.DB, a.id), (r) => r?.state === 'failed');
+    const { stub, a } = await diedAtClaim('sync-purge-fresh');
     // The claim's `running` still waits for its second; D1 has the task's last change all the same.
     expect(await stub.purgeDead([a.id])).toBe(1);
   });

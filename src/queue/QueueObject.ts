@@ -217,14 +217,13 @@ export class QueueObject extends DurableObject<Env> {
     const owed = this.sql.one<{ workflow: number; callback: number | null }>(
       `SELECT EXISTS (SELECT 1 FROM workflow_outbox) AS workflow, (SELECT MIN(next_at) FROM callback_outbox) AS callback`,
     )!;
-    // Changes due now are retried after an interval; lazy ones are written when they fall due.
+    // Changes due now (a waiting one overdue among them) are retried after an interval, so a
+    // failing D1 never makes the alarm spin; a waiting change is written when it falls due.
     const now = Date.now();
     const sync = syncOwed(this.sql);
-    // A waiting change already overdue is a due one (retried after the interval, no alarm spin).
-    const waiting = sync.later !== null && sync.later > now ? sync.later : null;
-    let retry = owed.workflow || sync.due || (sync.later !== null && waiting === null) ? now + FLUSH_RETRY_MS : null;
-    if (waiting !== null) retry = retry === null ? waiting : Math.min(retry, waiting);
-    if (retry !== null) at = at === null ? retry : Math.min(at, retry);
+    const overdue = sync.later !== null && sync.later <= now;
+    const times = [owed.workflow || sync.due || overdue ? now + FLUSH_RETRY_MS : null, overdue ? null : sync.later];
+    for (const time of times) if (time !== null) at = at === null ? time : Math.min(at, time);
     // Outbox work is retried by the flush; a due callback waits at least a retry interval, so a
     // flush that keeps failing never makes the alarm fire again at once.
     if (owed.callback != null) {

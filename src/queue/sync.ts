@@ -50,8 +50,11 @@ export function syncOwed(sql: Sql): { due: boolean; later: number | null } {
  * index to find and forget it after every write.
  */
 function promoteLater(sql: Sql, now: number): void {
-  const next = sql.one<{ seq: number }>(`SELECT seq FROM sync_later WHERE due_at > ? ORDER BY seq LIMIT 1`, now);
-  const bound = next ? next.seq : (sql.one<{ seq: number | null }>(`SELECT MAX(seq) + 1 AS seq FROM sync_later`)!.seq ?? 0);
+  // The first change not yet due, or past the last: the ones before it fell due.
+  const bound = sql.one<{ seq: number }>(
+    `SELECT COALESCE((SELECT seq FROM sync_later WHERE due_at > ? ORDER BY seq LIMIT 1), (SELECT MAX(seq) + 1 FROM sync_later), 0) AS seq`,
+    now,
+  )!.seq;
   if (bound === 0) return;
   sql.run(
     `INSERT INTO sync_log (id) SELECT l.id FROM sync_later l JOIN tasks t ON t.id = l.id AND t.version = l.version

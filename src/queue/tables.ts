@@ -83,7 +83,6 @@ const ADDED_COLUMNS: [table: string, column: string, type: string][] = [
   ['tasks', 'key_limit', 'INTEGER NOT NULL DEFAULT 1'],
 ];
 
-
 export function migrate(sql: Sql): void {
   for (const statement of SCHEMA) sql.run(statement);
   for (const [table, column, type] of ADDED_COLUMNS) {
