@@ -1,9 +1,10 @@
-// Group commit of single enqueues (a producer's socket): fewer D1 writes, the same answers.
+// Group commit of single enqueues (a producer's socket): fewer calls and D1 writes, the same answers.
 import { env } from 'cloudflare:test';
 import { describe, expect, it } from 'vitest';
 import type { Env } from '../env.ts';
 import { getTaskRow } from '../db/records.ts';
 import { groupEnqueuer } from './tasks.ts';
+import type { TaskSpec } from '../core/states.ts';
 
 /** The test env with D1's batch (the write an enqueue makes) replaced by `batch`, which may call the real one. */
 function withBatch(batch: (real: D1Database['batch'], statements: D1PreparedStatement[]) => Promise<unknown>): Env {
@@ -17,28 +18,67 @@ function withBatch(batch: (real: D1Database['batch'], statements: D1PreparedStat
   return { ...(env as unknown as Env), DB };
 }
 
-/** The test env with D1 writes counted. */
-function counting(): { env: Env; writes: () => number } {
+/** The test env with D1 writes made here counted, and the calls that hand tasks to an object to record (`take`). */
+function counting(options: { takeFails?: boolean } = {}): { env: Env; writes: () => number; takes: () => number } {
   let writes = 0;
+  let takes = 0;
   const counted = withBatch((real, statements) => {
     writes++;
     return real(statements);
   });
-  return { env: counted, writes: () => writes };
+  const queues = env.QUEUES as unknown as Env['QUEUES'];
+  const QUEUES = new Proxy(queues, {
+    get(target, prop) {
+      if (prop === 'get') {
+        return (id: DurableObjectId) => {
+          const stub = target.get(id);
+          return new Proxy(stub, {
+            get(s, p) {
+              if (p === 'take') {
+                return (specs: TaskSpec[]) => (takes++, options.takeFails ? Promise.reject(new Error('the object is unavailable (test)')) : s.take(specs));
+              }
+              // An RPC stub's methods are remote: call them on the stub, never `bind` them.
+              return (...args: unknown[]) => (s as unknown as Record<string | symbol, (...a: unknown[]) => unknown>)[p](...args);
+            },
+          });
+        };
+      }
+      const value = Reflect.get(target, prop);
+      return typeof value === 'function' ? value.bind(target) : value;
+    },
+  });
+  return { env: { ...counted, QUEUES }, writes: () => writes, takes: () => takes };
 }
 
 describe('groupEnqueuer', () => {
-  it('writes tasks that arrive during a write together, and answers each as alone', async () => {
-    const { env: counted, writes } = counting();
+  it('hands tasks that arrive during a call to their object together, and answers each as alone, once D1 has it', async () => {
+    const { env: counted, writes, takes } = counting();
     const enqueue = groupEnqueuer(counted);
     const queue = `group-${Date.now()}`;
+    const results = await Promise.all(Array.from({ length: 40 }, (_, i) => enqueue({ task: 't', queue, args: [i] })));
+    // The first went alone; the other 39 waited for it and went in one call. The object wrote D1.
+    expect(takes()).toBe(2);
+    expect(writes()).toBe(0);
+    expect(new Set(results.map((r) => r.id)).size).toBe(40);
+    for (const [i, r] of results.entries()) {
+      expect(r).toEqual({ id: r.id, state: 'queued' });
+      // Read your writes: D1 has each task as soon as its enqueue is answered.
+      expect(await getTaskRow(env.DB, r.id)).toMatchObject({ queue, args: JSON.stringify([i]), state: 'queued' });
+    }
+  });
+
+  it('writes a group with idempotency keys to D1 first, in one write, repeats answered as repeats', async () => {
+    const { env: counted, writes, takes } = counting();
+    const enqueue = groupEnqueuer(counted);
+    const queue = `group-keys-${Date.now()}`;
     const key = `key-${queue}`;
     const calls = Array.from({ length: 40 }, (_, i) =>
       enqueue({ task: 't', queue, args: [i], ...(i === 5 || i === 6 ? { idempotencyKey: key } : {}) }),
     );
     const results = await Promise.all(calls);
-    // The first went alone; the other 39 waited for it and went in one write.
-    expect(writes()).toBe(2);
+    // The first (no key) went to its object alone; the other 39 went in one D1 write, then to the object.
+    expect(takes()).toBe(1);
+    expect(writes()).toBe(1);
     expect(results[6]).toEqual({ id: results[5].id, state: 'queued', duplicate: true });
     const ids = results.filter((_, i) => i !== 6).map((r) => r.id);
     expect(new Set(ids).size).toBe(39);
@@ -46,6 +86,20 @@ describe('groupEnqueuer', () => {
       if (i === 6) continue;
       expect(await getTaskRow(env.DB, r.id)).toMatchObject({ queue, args: JSON.stringify([i]) });
     }
+  });
+
+  it('records the tasks itself when their object could not, and hands them over as recorded', async () => {
+    const { env: counted, writes, takes } = counting({ takeFails: true });
+    const enqueue = groupEnqueuer(counted);
+    const queue = `group-fallback-${Date.now()}`;
+    const result = await enqueue({ task: 't', queue, args: ['x'] });
+    expect(result.state).toBe('queued');
+    expect([takes(), writes()]).toEqual([1, 1]);
+    expect(await getTaskRow(env.DB, result.id)).toMatchObject({ queue, args: '["x"]' });
+    // Delivered to its object, which confirms it to D1 (the redelivery sweep's sign).
+    const stub = env.QUEUES.getByName(queue);
+    const jobs = await stub.claim({ queue, worker: 'w', region: null, tasks: null, max: 10, leaseSeconds: null, owner: null }, 0);
+    expect(jobs.map((j) => j.id)).toEqual([result.id]);
   });
 
   it('refuses a bad task on its own, before any write', async () => {
@@ -61,10 +115,12 @@ describe('groupEnqueuer', () => {
       withBatch((real, statements) => (fail ? Promise.reject(new Error('D1 is unavailable (test)')) : real(statements))),
     );
     const queue = `group-fail-${Date.now()}`;
-    const failed = [enqueue({ task: 't', queue }), enqueue({ task: 't', queue })];
+    // Tasks with keys are the ones this Worker writes to D1 itself.
+    const keyed = (n: number) => ({ task: 't', queue, idempotencyKey: `${queue}-${n}` });
+    const failed = [enqueue(keyed(1)), enqueue(keyed(2))];
     await expect(failed[0]).rejects.toThrow(/unavailable/);
     await expect(failed[1]).rejects.toThrow(/unavailable/);
     fail = false;
-    expect(await enqueue({ task: 't', queue })).toMatchObject({ state: 'queued' });
+    expect(await enqueue(keyed(3))).toMatchObject({ state: 'queued' });
   });
 });

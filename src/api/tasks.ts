@@ -5,7 +5,7 @@ import declaredRoutes from '../../routes.ts';
 import { compileRoutes, routed } from '../core/routes.ts';
 import { isFinal, type TaskSpec } from '../core/states.ts';
 import { ULID_PATTERN } from '../core/ids.ts';
-import { getTaskRow, listTaskRows, recordTasks } from '../db/records.ts';
+import { getTaskRow, listTaskRows, recordTasks, type Recorded } from '../db/records.ts';
 import type { Env } from '../env.ts';
 import { requireEnqueue, type AuthVars } from './auth.ts';
 import { describeIssues, parseWith, readJson } from './body.ts';
@@ -26,11 +26,58 @@ function queueStub(env: Env, queue: string) {
   return env.QUEUES.get(env.QUEUES.idFromName(queue));
 }
 
-/** Records first (a 2xx means durable), then hands the new tasks to their queues. */
-async function enqueue(env: Env, specs: TaskSpec[]) {
-  const recorded = await recordTasks(env.DB, specs);
-  if (recorded.created.length) await handOff(env, recorded.created);
-  return recorded.results;
+/** Enqueues of this many tasks or more have their object write them to D1 at once, not with company. */
+const LARGE_ENQUEUE = 50;
+
+/**
+ * A 2xx means durable and in D1. Tasks with an idempotency key are recorded in D1 first (it
+ * decides which are repeats), then handed to their queues. Tasks without one go straight to
+ * their queue's object, which records them in D1 itself with its next write: they are claimable
+ * before that write, so a start waits for no D1 write of its enqueue. A queue whose object
+ * fails either step has its tasks recorded here and sent the old way.
+ *
+ * In two steps: the first hands the tasks over; the answer (its promise) waits for D1.
+ */
+async function handIn(env: Env, specs: TaskSpec[]): Promise<() => Promise<Recorded['results']>> {
+  if (specs.some((s) => s.idempotencyKey !== null)) {
+    const recorded = await recordTasks(env.DB, specs);
+    if (recorded.created.length) await handOff(env, recorded.created);
+    return async () => recorded.results;
+  }
+  const now = Date.now();
+  const results = specs.map((s) => ({ id: s.id, state: s.eta !== null && s.eta > now ? 'delayed' : 'queued' }));
+  const byQueue = new Map<string, TaskSpec[]>();
+  for (const spec of specs) byQueue.set(spec.queue, [...(byQueue.get(spec.queue) ?? []), spec]);
+  const fallback = async (queue: string, list: TaskSpec[], why: unknown) => {
+    console.error(`queue ${queue} could not take or record its tasks; recording them here`, why);
+    // D1 first, then to the object (which drops the ones it took) or the bus, as a keyed task goes.
+    await recordTasks(env.DB, list);
+    await handOff(env, list);
+  };
+  const taken = await Promise.all(
+    [...byQueue].map(async ([queue, list]) => {
+      try {
+        return { queue, list, upTo: (await queueStub(env, queue).take(list)).upTo };
+      } catch (err) {
+        await fallback(queue, list, err);
+        return null;
+      }
+    }),
+  );
+  return async () => {
+    await Promise.all(
+      taken.map(async (t) => {
+        if (!t) return;
+        const out = await queueStub(env, t.queue).recorded(t.upTo, specs.length >= LARGE_ENQUEUE).catch((err: unknown) => ({ ok: false as const, message: String(err) }));
+        if (!out.ok) await fallback(t.queue, t.list, out.message);
+      }),
+    );
+    return results;
+  };
+}
+
+async function enqueue(env: Env, specs: TaskSpec[]): Promise<Recorded['results']> {
+  return (await handIn(env, specs))();
 }
 
 tasks.post('/', async (c) => {
@@ -77,8 +124,12 @@ export function groupEnqueuer(env: Env): (raw: unknown) => Promise<Enqueued> {
     while (waiting.length) {
       const group = waiting.splice(0, GROUP_MAX);
       try {
-        const results = await enqueue(env, group.map((g) => g.spec));
-        group.forEach((g, i) => g.ok(results[i]));
+        // The next group goes once this one is handed over; its answers wait for D1 meanwhile.
+        const answer = await handIn(env, group.map((g) => g.spec));
+        answer().then(
+          (results) => group.forEach((g, i) => g.ok(results[i])),
+          (err: unknown) => group.forEach((g) => g.fail(err)),
+        );
       } catch (err) {
         for (const g of group) g.fail(err);
       }

@@ -22,7 +22,7 @@ const CLAIM_KEYS = `INSERT INTO idempotency_keys (key, task_id, expires_at)
 
 // Each row's JSON is read once (MATERIALIZED): `j.value->>'x'` straight off json_each turns the
 // row back into text for every field, which was most of a batch's SQLite time.
-const INSERT_TASKS = `WITH rows AS MATERIALIZED (SELECT value AS v FROM json_each(?2))
+export const INSERT_TASKS = `WITH rows AS MATERIALIZED (SELECT value AS v FROM json_each(?2))
   INSERT OR IGNORE INTO tasks (id, task, queue, region, priority, state, args, kwargs,
     max_retries, retry_delay, timeout, eta, expires_at, idempotency_key, ordering_key, parent_id, root_id,
     workflow_id, http, callback, group_key, group_limit, created_at, version)

@@ -5,7 +5,7 @@ import { isFinal, regionOfLane } from '../core/states.ts';
 import { parseRate, TokenBucket } from '../core/limits.ts';
 import type { Env } from '../env.ts';
 import { Sql } from './sql.ts';
-import { flushToD1, syncOwed, UNSYNCED_IDS } from './sync.ts';
+import { flushToD1, insertedBefore, logInserts, syncOwed, UNSYNCED_IDS } from './sync.ts';
 import { eventsObject, type TaskEvent } from '../events/EventsObject.ts';
 import { migrate } from './tables.ts';
 import * as t from './transitions.ts';
@@ -84,6 +84,10 @@ export class QueueObject extends DurableObject<Env> {
   private alarmAt: number | null = null;
   private flushing: Promise<void> | null = null;
   private flushAgain = false;
+  /** Cuts the current flush's wait for company short (a large enqueue is waiting for its D1 record). */
+  private hurry: (() => void) | null = null;
+  /** Enqueues waiting for D1 to hold their tasks: each until the insert log's place `upTo` is written. */
+  private recordWaiters: { upTo: number; large: boolean; ok: () => void; fail: (err: unknown) => void }[] = [];
   private readonly claimWaiters = new Set<() => void>();
   private readonly finalWaiters = new Map<string, Set<() => void>>();
   private readonly regions: RegionWaker;
@@ -263,6 +267,23 @@ export class QueueObject extends DurableObject<Env> {
     if (this.events.length > MAX_EVENTS) this.events.splice(0, this.events.length - MAX_EVENTS);
   }
 
+  /**
+   * Before each D1 write, changes that come within the gap join it. A large enqueue waiting for
+   * its record cuts the gap short (or skips it): it is company enough. A small one waits with
+   * the rest, so single enqueues at a steady rate share writes with each other and their acks.
+   */
+  private async gap(): Promise<void> {
+    if (this.recordWaiters.some((w) => w.large)) return;
+    await new Promise<void>((done) => {
+      const timer = setTimeout(done, FLUSH_GAP_MS);
+      this.hurry = () => {
+        clearTimeout(timer);
+        done();
+      };
+    });
+    this.hurry = null;
+  }
+
   /** Starts a D1 write of pending changes unless one is running; a failure leaves them for the alarm. */
   private flushSoon(): void {
     if (this.flushing) {
@@ -270,18 +291,23 @@ export class QueueObject extends DurableObject<Env> {
       return;
     }
     this.flushing = (async () => {
-      // Changes that come within the gap travel in the same D1 write.
-      if (FLUSH_GAP_MS > 0) await scheduler.wait(FLUSH_GAP_MS);
       let synced = false;
       try {
         do {
+          await this.gap();
           this.flushAgain = false;
-          while ((await flushToD1(this.sql, this.env.DB)) === 500);
+          for (;;) {
+            const written = await flushToD1(this.sql, this.env.DB, 500, Date.now(), this.name);
+            this.answerRecorded();
+            if (written < 500) break;
+          }
           while ((await this.reportToWorkflows()) === 200);
         } while (this.flushAgain);
         synced = true;
       } catch (err) {
         console.error('D1 sync failed; the alarm retries', err);
+        // Their tasks stay in the insert log, and reach D1 when a later write succeeds.
+        for (const w of this.recordWaiters.splice(0)) w.fail(err);
       }
       // Events and callbacks go out even while D1 or a workflow is failing.
       try {
@@ -433,6 +459,47 @@ export class QueueObject extends DurableObject<Env> {
   async deliver(specs: TaskSpec[]): Promise<number> {
     if (specs.length) this.learnName(specs[0].queue);
     return this.transact((s) => t.deliver(s, specs));
+  }
+
+  /**
+   * Takes new tasks D1 has no record of (no idempotency key to check there): they are claimable
+   * at once, so a task's start waits for no D1 write, and the object writes their records to D1
+   * itself, with its next write. Answers with their place in the insert log, for `recorded`.
+   */
+  async take(specs: TaskSpec[]): Promise<{ added: number; upTo: number }> {
+    if (specs.length === 0) return { added: 0, upTo: 0 };
+    this.learnName(specs[0].queue);
+    let upTo = 0;
+    const added = this.transact((s) => {
+      upTo = logInserts(s.sql, specs);
+      return t.deliver(s, specs);
+    });
+    return { added, upTo };
+  }
+
+  /**
+   * Answers once D1 holds the tasks taken up to the insert log's place `upTo`: an enqueue's 2xx
+   * waits for this. A `large` enqueue has the write start at once; a small one waits for company.
+   * If the write fails the answer says so, and the tasks stay: they run, and reach D1 when a
+   * later write succeeds.
+   */
+  async recorded(upTo: number, large: boolean): Promise<{ ok: true } | { ok: false; message: string }> {
+    if (upTo < insertedBefore(this.sql)) return { ok: true };
+    const failed = await new Promise<unknown>((ok) => {
+      this.recordWaiters.push({ upTo, large, ok: () => ok(null), fail: ok });
+      if (large) this.hurry?.();
+      if (!this.flushing) this.flushSoon();
+    });
+    return failed === null ? { ok: true } : { ok: false, message: `D1 did not take the tasks: ${String(failed)}` };
+  }
+
+  /** Answers the enqueues whose tasks D1 now holds. */
+  private answerRecorded(): void {
+    if (this.recordWaiters.length === 0) return;
+    const before = insertedBefore(this.sql);
+    const still = this.recordWaiters.filter((w) => w.upTo >= before);
+    for (const w of this.recordWaiters) if (w.upTo < before) w.ok();
+    this.recordWaiters = still;
   }
 
   /**

@@ -1,5 +1,7 @@
 // Writes QueueObject changes to D1 in batches: the change logs make them durable, versions keep them in order.
-import { utf8Bytes } from '../db/params.ts';
+import type { TaskSpec } from '../core/states.ts';
+import { jsonChunks, utf8Bytes } from '../db/params.ts';
+import { INSERT_TASKS } from '../db/records.ts';
 import type { Sql } from './sql.ts';
 
 /**
@@ -10,10 +12,13 @@ import type { Sql } from './sql.ts';
  *               were made at: one the task has moved past by then is dropped, since whatever moved
  *               it queued a write of its own
  * A task changed twice before a write is written once, as it is at the write.
+ * A third log, sync_insert, holds the whole task of an enqueue the object took before D1 had a
+ * record of it: each write inserts those first, so the changes logged after them find their rows.
  */
 export const LOG_TABLES = [
   `CREATE TABLE IF NOT EXISTS sync_log (seq INTEGER PRIMARY KEY, id TEXT NOT NULL)`,
   `CREATE TABLE IF NOT EXISTS sync_later (seq INTEGER PRIMARY KEY, id TEXT NOT NULL, version INTEGER NOT NULL, due_at INTEGER NOT NULL)`,
+  `CREATE TABLE IF NOT EXISTS sync_insert (seq INTEGER PRIMARY KEY, spec TEXT NOT NULL)`,
 ];
 
 /**
@@ -32,13 +37,25 @@ export function logChanges(sql: Sql, ids: string[], now: number, dueAt: number):
   else sql.run(LOG, JSON.stringify(ids));
 }
 
+/** Queues tasks D1 has no record of yet for insertion; returns the last one's place in that log. */
+export function logInserts(sql: Sql, specs: TaskSpec[]): number {
+  sql.run(`INSERT INTO sync_insert (spec) SELECT value FROM json_each(?)`, JSON.stringify(specs));
+  return sql.one<{ seq: number }>(`SELECT MAX(seq) AS seq FROM sync_insert`)!.seq;
+}
+
+/** The place in the insert log before which D1 has every task (all of them: Infinity). */
+export function insertedBefore(sql: Sql): number {
+  return sql.one<{ seq: number | null }>(`SELECT MIN(seq) AS seq FROM sync_insert`)!.seq ?? Infinity;
+}
+
 /**
  * What D1 is owed: whether changes are due now, and when the first waiting change falls due
  * (they wait in the order they were made), or null.
  */
 export function syncOwed(sql: Sql): { due: boolean; later: number | null } {
   const r = sql.one<{ due: number; later: number | null }>(
-    `SELECT EXISTS (SELECT 1 FROM sync_log) AS due, (SELECT due_at FROM sync_later ORDER BY seq LIMIT 1) AS later`,
+    `SELECT EXISTS (SELECT 1 FROM sync_log) OR EXISTS (SELECT 1 FROM sync_insert) AS due,
+       (SELECT due_at FROM sync_later ORDER BY seq LIMIT 1) AS later`,
   )!;
   return { due: r.due === 1, later: r.later };
 }
@@ -97,19 +114,61 @@ const PENDING = `SELECT CASE WHEN ${ARRIVED} THEN NULL ELSE ${ROW_JSON} END AS j
  */
 const CHUNK_BYTES = 900_000;
 
+/** Tasks inserted per D1 write at most, by count and by their JSON's size. */
+const INSERT_ROWS = 1000;
+const INSERT_BYTES = 4 * 1024 * 1024;
+
+/**
+ * The D1 statements that insert the oldest logged enqueues (the queue's name with them), and
+ * the last place in the insert log they cover, or null when there are none.
+ */
+function insertsDue(sql: Sql, queue: string | null, now: number): { statements: [string, ...unknown[]][]; last: number } | null {
+  const sizes = sql.all<{ seq: number; bytes: number }>(`SELECT seq, length(spec) AS bytes FROM sync_insert ORDER BY seq LIMIT ?`, INSERT_ROWS);
+  if (sizes.length === 0) return null;
+  let last = sizes[0].seq;
+  let bytes = 0;
+  for (const r of sizes) {
+    if (bytes > 0 && bytes + r.bytes > INSERT_BYTES) break;
+    bytes += r.bytes;
+    last = r.seq;
+  }
+  const specs = sql.all<{ spec: string }>(`SELECT spec FROM sync_insert WHERE seq <= ? ORDER BY seq`, last).map((r) => r.spec);
+  const statements: [string, ...unknown[]][] = jsonChunks(specs).map((chunk) => [INSERT_TASKS, now, chunk]);
+  if (queue !== null) statements.push([`INSERT OR IGNORE INTO queues (name, created_at) VALUES (?, ?)`, queue, now]);
+  return { statements, last };
+}
+
 /**
  * Flushes up to `limit` logged changes (and the waiting ones due by `now`) in one D1 batch, then
  * forgets the log up to the last change read: a change made while the write was in flight is
  * logged after it and stays. Returns how many log entries were written; throws if D1 failed
  * (the log keeps all). SQLite writes the rows' JSON itself: no row becomes a JavaScript object.
  */
-export async function flushToD1(sql: Sql, db: D1Database, limit = 500, now = Date.now()): Promise<number> {
+export async function flushToD1(sql: Sql, db: D1Database, limit = 500, now = Date.now(), queue: string | null = null): Promise<number> {
+  // Enqueues D1 has no record of go first, in the same batch as the changes after them when they
+  // all fit; when they do not, this write is inserts only and the changes wait for the next.
+  const inserts = insertsDue(sql, queue, now);
+  const first = (inserts?.statements ?? []).map(([text, ...params]) => db.prepare(text).bind(...params));
+  if (inserts && sql.one(`SELECT 1 FROM sync_insert WHERE seq > ?`, inserts.last)) {
+    await db.batch(first);
+    sql.run(`DELETE FROM sync_insert WHERE seq <= ?`, inserts.last);
+    return limit;
+  }
+  const written = await flushLog(sql, db, limit, now, first);
+  if (inserts) sql.run(`DELETE FROM sync_insert WHERE seq <= ?`, inserts.last);
+  return written;
+}
+
+async function flushLog(sql: Sql, db: D1Database, limit: number, now: number, first: D1PreparedStatement[]): Promise<number> {
   promoteLater(sql, now);
   const head = sql.one<{ last: number | null; n: number }>(
     `SELECT MAX(seq) AS last, COUNT(*) AS n FROM (SELECT seq FROM sync_log ORDER BY seq LIMIT ?)`,
     limit,
   )!;
-  if (head.last === null) return 0;
+  if (head.last === null) {
+    if (first.length) await db.batch(first);
+    return 0;
+  }
   // Usually all of it fits one parameter: one aggregate, no windows.
   const read = sql.one<{ rows: string | null; arrived: string | null }>(
     `SELECT '[' || group_concat(j, ',') || ']' AS rows, json_group_array(arrived) FILTER (WHERE arrived IS NOT NULL) AS arrived
@@ -134,7 +193,7 @@ export async function flushToD1(sql: Sql, db: D1Database, limit = 500, now = Dat
       )
       .map((c) => c.rows);
   }
-  const statements = chunks.map((rows) => db.prepare(UPDATE).bind(rows));
+  const statements = [...first, ...chunks.map((rows) => db.prepare(UPDATE).bind(rows))];
   if (read.arrived !== null && read.arrived !== '[]') statements.push(db.prepare(CONFIRM).bind(read.arrived));
   if (statements.length) await db.batch(statements);
   sql.run(`DELETE FROM sync_log WHERE seq <= ?`, head.last);
