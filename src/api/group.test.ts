@@ -19,7 +19,7 @@ function withBatch(batch: (real: D1Database['batch'], statements: D1PreparedStat
 }
 
 /** The test env with D1 writes made here counted, and the calls that hand tasks to an object to record (`take`). */
-function counting(options: { takeFails?: boolean } = {}): { env: Env; writes: () => number; takes: () => number } {
+function counting(options: { takeFails?: boolean; recordedFails?: boolean } = {}): { env: Env; writes: () => number; takes: () => number } {
   let writes = 0;
   let takes = 0;
   const counted = withBatch((real, statements) => {
@@ -37,6 +37,7 @@ function counting(options: { takeFails?: boolean } = {}): { env: Env; writes: ()
               if (p === 'take') {
                 return (specs: TaskSpec[]) => (takes++, options.takeFails ? Promise.reject(new Error('the object is unavailable (test)')) : s.take(specs));
               }
+              if (p === 'recorded' && options.recordedFails) return async () => ({ ok: false, message: 'D1 is unavailable (test)' });
               // An RPC stub's methods are remote: call them on the stub, never `bind` them.
               return (...args: unknown[]) => (s as unknown as Record<string | symbol, (...a: unknown[]) => unknown>)[p](...args);
             },
@@ -100,6 +101,16 @@ describe('groupEnqueuer', () => {
     const stub = env.QUEUES.getByName(queue);
     const jobs = await stub.claim({ queue, worker: 'w', region: null, tasks: null, max: 10, leaseSeconds: null, owner: null }, 0);
     expect(jobs.map((j) => j.id)).toEqual([result.id]);
+  });
+
+  it('writes D1 itself when the object that took the tasks has not, and answers 2xx', async () => {
+    const { env: counted, writes } = counting({ recordedFails: true });
+    const enqueue = groupEnqueuer(counted);
+    const queue = `group-late-${Date.now()}`;
+    const result = await enqueue({ task: 't', queue, args: ['y'] });
+    expect(result.state).toBe('queued');
+    expect(writes()).toBe(1);
+    expect(await getTaskRow(env.DB, result.id)).toMatchObject({ queue, args: '["y"]' });
   });
 
   it('refuses a bad task on its own, before any write', async () => {

@@ -34,34 +34,32 @@ const LARGE_ENQUEUE = 50;
  * decides which are repeats), then handed to their queues. Tasks without one go straight to
  * their queue's object, which records them in D1 itself with its next write: they are claimable
  * before that write, so a start waits for no D1 write of its enqueue. A queue whose object
- * fails either step has its tasks recorded here and sent the old way.
+ * cannot take them (unreachable, or its D1 writes failing) has them recorded here first and
+ * sent the old way, so a failure then changes nothing.
  *
  * In two steps: the first hands the tasks over; the answer (its promise) waits for D1.
  */
 async function handIn(env: Env, specs: TaskSpec[]): Promise<() => Promise<Recorded['results']>> {
-  if (specs.some((s) => s.idempotencyKey !== null)) {
-    const recorded = await recordTasks(env.DB, specs);
+  const recordFirst = async (list: TaskSpec[]) => {
+    const recorded = await recordTasks(env.DB, list);
     if (recorded.created.length) await handOff(env, recorded.created);
-    return async () => recorded.results;
+    return recorded.results;
+  };
+  if (specs.some((s) => s.idempotencyKey !== null)) {
+    const results = await recordFirst(specs);
+    return async () => results;
   }
   const now = Date.now();
   const results = specs.map((s) => ({ id: s.id, state: s.eta !== null && s.eta > now ? 'delayed' : 'queued' }));
   const byQueue = new Map<string, TaskSpec[]>();
   for (const spec of specs) byQueue.set(spec.queue, [...(byQueue.get(spec.queue) ?? []), spec]);
-  const fallback = async (queue: string, list: TaskSpec[], why: unknown) => {
-    console.error(`queue ${queue} could not take or record its tasks; recording them here`, why);
-    // D1 first, then to the object (which drops the ones it took) or the bus, as a keyed task goes.
-    await recordTasks(env.DB, list);
-    await handOff(env, list);
-  };
   const taken = await Promise.all(
     [...byQueue].map(async ([queue, list]) => {
-      try {
-        return { queue, list, upTo: (await queueStub(env, queue).take(list)).upTo };
-      } catch (err) {
-        await fallback(queue, list, err);
-        return null;
-      }
+      const out = await queueStub(env, queue).take(list).catch((err: unknown) => ({ refused: String(err) }));
+      if ('upTo' in out) return { queue, list, upTo: out.upTo };
+      console.error(`queue ${queue} did not take its tasks (${out.refused}); recording them here first`);
+      await recordFirst(list);
+      return null;
     }),
   );
   return async () => {
@@ -69,7 +67,11 @@ async function handIn(env: Env, specs: TaskSpec[]): Promise<() => Promise<Record
       taken.map(async (t) => {
         if (!t) return;
         const out = await queueStub(env, t.queue).recorded(t.upTo, specs.length >= LARGE_ENQUEUE).catch((err: unknown) => ({ ok: false as const, message: String(err) }));
-        if (!out.ok) await fallback(t.queue, t.list, out.message);
+        if (out.ok) return;
+        // The object holds them durably and writes D1 when it can; a write here now gives read
+        // your writes meanwhile. If D1 fails here too they are still enqueued: the answer is 2xx.
+        console.error(`queue ${t.queue} has not recorded its tasks in D1 yet (${out.message}); recording them here`);
+        await recordTasks(env.DB, t.list).catch((err: unknown) => console.error('D1 failed; the queue records the tasks when it can', err));
       }),
     );
     return results;

@@ -23,6 +23,13 @@ async function until<T>(fn: () => Promise<T>, ok: (v: T) => boolean, ms = 3000):
 
 type Batch = (statements: D1PreparedStatement[]) => Promise<D1Result[]>;
 
+/** `take`, which must not refuse. */
+async function take(stub: DurableObjectStub<QueueObject>, specs: ReturnType<typeof taskSpec>[]) {
+  const out = await stub.take(specs);
+  if (!('upTo' in out)) throw new Error(`take refused: ${out.refused}`);
+  return out;
+}
+
 /**
  * Wraps the object's D1 binding: `bound` sees each statement's values, `batch` each batch (with
  * the real one to send it). The binding is shared with other objects: call the restore returned.
@@ -332,7 +339,7 @@ describe('taking tasks D1 has no record of', () => {
       },
     });
     try {
-      const taken = await stub.take([a]);
+      const taken = await take(stub, [a]);
       expect(taken.added).toBe(1);
       let answered = false;
       const recorded = stub.recorded(taken.upTo, false).then((out) => ((answered = true), out));
@@ -354,14 +361,16 @@ describe('taking tasks D1 has no record of', () => {
     }
   });
 
-  it('says when D1 failed to take them, keeps them, and records them with a later write', async () => {
+  it('says when D1 failed to take them, keeps them, takes no more until a write succeeds, and records them later', async () => {
     const stub = env.QUEUES.getByName('take-failing');
-    const a = taskSpec();
+    const [a, b] = [taskSpec(), taskSpec()];
     const d1 = await failingD1(stub, a.id, 1);
     try {
-      const { upTo } = await stub.take([a]);
+      const { upTo } = await take(stub, [a]);
       expect(await stub.recorded(upTo, false)).toEqual({ ok: false, message: expect.stringMatching(/unavailable/) });
       expect(await getTaskRow(env.DB, a.id)).toBeUndefined();
+      // While its D1 writes fail it stores nothing more: the hub writes D1 first, and a failure there changes nothing.
+      expect(await stub.take([b])).toEqual({ refused: expect.stringMatching(/D1/) });
       // The task is the object's all the same: it runs.
       const [job] = await claim(stub);
       expect(job.id).toBe(a.id);
@@ -370,6 +379,8 @@ describe('taking tasks D1 has no record of', () => {
       const row = await until(() => getTaskRow(env.DB, a.id), (r) => r?.state === 'succeeded');
       expect(row).toMatchObject({ state: 'succeeded', queue: 'unit' });
       expect(d1.calls).toBe(2);
+      // Its writes work again: it takes tasks again, and b was never stored.
+      expect((await take(stub, [b])).added).toBe(1);
     } finally {
       d1.restore();
     }
@@ -384,7 +395,7 @@ describe('taking tasks D1 has no record of', () => {
         .bind(JSON.stringify(specs.map((t) => t.id)))
         .first<{ n: number }>()
         .then((r) => r!.n);
-    const taken = await stub.take(specs);
+    const taken = await take(stub, specs);
     expect(taken.added).toBe(1500);
     expect(await stub.recorded(taken.upTo, true)).toEqual({ ok: true });
     expect(await count('')).toBe(1500);

@@ -84,6 +84,11 @@ export class QueueObject extends DurableObject<Env> {
   private alarmAt: number | null = null;
   private flushing: Promise<void> | null = null;
   private flushAgain = false;
+  /** Events and callbacks going out, and whether another run was asked for meanwhile. */
+  private sending: Promise<void> | null = null;
+  private sendAgain = false;
+  /** The last D1 write failed: new enqueues are refused (`take`), so the hub writes D1 first and a failure changes nothing. */
+  private d1Failing = false;
   /** Cuts the current flush's wait for company short (a large enqueue is waiting for its D1 record). */
   private hurry: (() => void) | null = null;
   /** Enqueues waiting for D1 to hold their tasks: each until the insert log's place `upTo` is written. */
@@ -268,7 +273,7 @@ export class QueueObject extends DurableObject<Env> {
   }
 
   /**
-   * Before each D1 write, changes that come within the gap join it. A large enqueue waiting for
+   * Before a D1 write, changes that come within the gap join it. A large enqueue waiting for
    * its record cuts the gap short (or skips it): it is company enough. A small one waits with
    * the rest, so single enqueues at a steady rate share writes with each other and their acks.
    */
@@ -284,7 +289,12 @@ export class QueueObject extends DurableObject<Env> {
     this.hurry = null;
   }
 
-  /** Starts a D1 write of pending changes unless one is running; a failure leaves them for the alarm. */
+  /**
+   * Starts a D1 write of pending changes unless one is running; a failure leaves them for the
+   * alarm. One write is one pass over the logs (in chunks of 500); changes made meanwhile get the
+   * next write, after its own gap, so a busy queue's writes still end and events and callbacks
+   * go out between them.
+   */
   private flushSoon(): void {
     if (this.flushing) {
       this.flushAgain = true;
@@ -293,36 +303,53 @@ export class QueueObject extends DurableObject<Env> {
     this.flushing = (async () => {
       let synced = false;
       try {
-        do {
-          await this.gap();
-          this.flushAgain = false;
-          for (;;) {
-            const written = await flushToD1(this.sql, this.env.DB, 500, Date.now(), this.name);
-            this.answerRecorded();
-            if (written < 500) break;
-          }
-          while ((await this.reportToWorkflows()) === 200);
-        } while (this.flushAgain);
+        await this.gap();
+        this.flushAgain = false;
+        for (;;) {
+          const written = await flushToD1(this.sql, this.env.DB, 500, Date.now(), this.name);
+          this.answerRecorded();
+          if (written < 500) break;
+        }
+        while ((await this.reportToWorkflows()) === 200);
         synced = true;
       } catch (err) {
         console.error('D1 sync failed; the alarm retries', err);
         // Their tasks stay in the insert log, and reach D1 when a later write succeeds.
         for (const w of this.recordWaiters.splice(0)) w.fail(err);
+      } finally {
+        this.d1Failing = !synced;
+        this.flushing = null;
       }
-      // Events and callbacks go out even while D1 or a workflow is failing.
+      this.sendOut();
+      // Changes made during the write: the next one (after a failed write the alarm retries, so
+      // a failing D1 is not hammered).
+      if (synced && this.flushAgain) this.flushSoon();
+    })();
+    this.ctx.waitUntil(this.flushing);
+  }
+
+  /**
+   * Publishes events and delivers due callbacks, one run at a time (another asked for meanwhile
+   * follows it). They go out even while D1 or a workflow is failing, and never hold up a D1 write.
+   */
+  private sendOut(): void {
+    if (this.sending) {
+      this.sendAgain = true;
+      return;
+    }
+    this.sendAgain = false;
+    this.sending = (async () => {
       try {
         await this.publishEvents();
         await this.deliverCallbacks();
       } catch (err) {
         console.error('publishing events or delivering callbacks failed; the alarm retries', err);
       } finally {
-        this.flushing = null;
+        this.sending = null;
       }
-      // Changes made while events and callbacks went out: write them now, not at the alarm
-      // (after a failed write the alarm retries, so a failing D1 is not hammered).
-      if (synced && this.flushAgain) this.flushSoon();
+      if (this.sendAgain) this.sendOut();
     })();
-    this.ctx.waitUntil(this.flushing);
+    this.ctx.waitUntil(this.sending);
   }
 
   /**
@@ -447,6 +474,7 @@ export class QueueObject extends DurableObject<Env> {
     // The alarm is also the retry of D1 writes and callbacks that failed, whatever it found due.
     this.flushSoon();
     if (this.flushing) await this.flushing;
+    if (this.sending) await this.sending;
     this.rearm(true);
   }
 
@@ -465,8 +493,11 @@ export class QueueObject extends DurableObject<Env> {
    * Takes new tasks D1 has no record of (no idempotency key to check there): they are claimable
    * at once, so a task's start waits for no D1 write, and the object writes their records to D1
    * itself, with its next write. Answers with their place in the insert log, for `recorded`.
+   * While its D1 writes are failing it refuses them (and stores nothing): the caller writes D1
+   * first then, so that a failed enqueue changes nothing.
    */
-  async take(specs: TaskSpec[]): Promise<{ added: number; upTo: number }> {
+  async take(specs: TaskSpec[]): Promise<{ added: number; upTo: number } | { refused: string }> {
+    if (this.d1Failing) return { refused: 'the queue cannot write D1 at the moment' };
     if (specs.length === 0) return { added: 0, upTo: 0 };
     this.learnName(specs[0].queue);
     let upTo = 0;
@@ -480,8 +511,8 @@ export class QueueObject extends DurableObject<Env> {
   /**
    * Answers once D1 holds the tasks taken up to the insert log's place `upTo`: an enqueue's 2xx
    * waits for this. A `large` enqueue has the write start at once; a small one waits for company.
-   * If the write fails the answer says so, and the tasks stay: they run, and reach D1 when a
-   * later write succeeds.
+   * If the write fails the answer says so; the tasks stay all the same (they are durable here),
+   * and reach D1 with a later write.
    */
   async recorded(upTo: number, large: boolean): Promise<{ ok: true } | { ok: false; message: string }> {
     if (upTo < insertedBefore(this.sql)) return { ok: true };

@@ -14,11 +14,12 @@ import type { Sql } from './sql.ts';
  * A task changed twice before a write is written once, as it is at the write.
  * A third log, sync_insert, holds the whole task of an enqueue the object took before D1 had a
  * record of it: each write inserts those first, so the changes logged after them find their rows.
+ * Its places are never reused (AUTOINCREMENT): an enqueue waits for D1 to pass its place.
  */
 export const LOG_TABLES = [
   `CREATE TABLE IF NOT EXISTS sync_log (seq INTEGER PRIMARY KEY, id TEXT NOT NULL)`,
   `CREATE TABLE IF NOT EXISTS sync_later (seq INTEGER PRIMARY KEY, id TEXT NOT NULL, version INTEGER NOT NULL, due_at INTEGER NOT NULL)`,
-  `CREATE TABLE IF NOT EXISTS sync_insert (seq INTEGER PRIMARY KEY, spec TEXT NOT NULL)`,
+  `CREATE TABLE IF NOT EXISTS sync_insert (seq INTEGER PRIMARY KEY AUTOINCREMENT, spec TEXT NOT NULL)`,
 ];
 
 /**
