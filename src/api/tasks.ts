@@ -26,14 +26,14 @@ function queueStub(env: Env, queue: string) {
   return env.QUEUES.get(env.QUEUES.idFromName(queue));
 }
 
-/** Enqueues of this many tasks or more have their object write them to D1 at once, not with company. */
+/** Enqueues of this many tasks or more are written to D1 first, as before objects recorded tasks. */
 const LARGE_ENQUEUE = 50;
 
 /**
  * A 2xx means durable and in D1. Tasks with an idempotency key are recorded in D1 first (it
  * decides which are repeats), then handed to their queues. Tasks without one go straight to
  * their queue's object, which records them in D1 itself with its next write: they are claimable
- * before that write, so a start waits for no D1 write of its enqueue. A queue whose object
+ * before that write, so a start waits for no D1 write of its enqueue. Large enqueues go D1 first. A queue whose object
  * cannot take them (unreachable, or its D1 writes failing) has them recorded here first and
  * sent the old way, so a failure then changes nothing.
  *
@@ -45,7 +45,9 @@ async function handIn(env: Env, specs: TaskSpec[]): Promise<() => Promise<Record
     if (recorded.created.length) await handOff(env, recorded.created);
     return recorded.results;
   };
-  if (specs.some((s) => s.idempotencyKey !== null)) {
+  // A large enqueue gains little from starting before D1 has it, and its object would store it
+  // twice (the task and its D1 insert): it goes D1 first too.
+  if (specs.length >= LARGE_ENQUEUE || specs.some((s) => s.idempotencyKey !== null)) {
     const results = await recordFirst(specs);
     return async () => results;
   }
@@ -66,7 +68,7 @@ async function handIn(env: Env, specs: TaskSpec[]): Promise<() => Promise<Record
     await Promise.all(
       taken.map(async (t) => {
         if (!t) return;
-        const out = await queueStub(env, t.queue).recorded(t.upTo, specs.length >= LARGE_ENQUEUE).catch((err: unknown) => ({ ok: false as const, message: String(err) }));
+        const out = await queueStub(env, t.queue).recorded(t.upTo).catch((err: unknown) => ({ ok: false as const, message: String(err) }));
         if (out.ok) return;
         // The object holds them durably and writes D1 when it can; a write here now gives read
         // your writes meanwhile. If D1 fails here too they are still enqueued: the answer is 2xx.

@@ -342,7 +342,7 @@ describe('taking tasks D1 has no record of', () => {
       const taken = await take(stub, [a]);
       expect(taken.added).toBe(1);
       let answered = false;
-      const recorded = stub.recorded(taken.upTo, false).then((out) => ((answered = true), out));
+      const recorded = stub.recorded(taken.upTo).then((out) => ((answered = true), out));
       const [job] = await claim(stub);
       expect(job.id).toBe(a.id);
       await new Promise((r) => setTimeout(r, 100)); // past the 25 ms a write waits for company
@@ -367,7 +367,7 @@ describe('taking tasks D1 has no record of', () => {
     const d1 = await failingD1(stub, a.id, 1);
     try {
       const { upTo } = await take(stub, [a]);
-      expect(await stub.recorded(upTo, false)).toEqual({ ok: false, message: expect.stringMatching(/unavailable/) });
+      expect(await stub.recorded(upTo)).toEqual({ ok: false, message: expect.stringMatching(/unavailable/) });
       expect(await getTaskRow(env.DB, a.id)).toBeUndefined();
       // While its D1 writes fail it stores nothing more: the hub writes D1 first, and a failure there changes nothing.
       expect(await stub.take([b])).toEqual({ refused: expect.stringMatching(/D1/) });
@@ -397,7 +397,7 @@ describe('taking tasks D1 has no record of', () => {
         .then((r) => r!.n);
     const taken = await take(stub, specs);
     expect(taken.added).toBe(1500);
-    expect(await stub.recorded(taken.upTo, true)).toEqual({ ok: true });
+    expect(await stub.recorded(taken.upTo)).toEqual({ ok: true });
     expect(await count('')).toBe(1500);
     // Their arrivals follow (the redelivery sweep leaves a task alone once its version is past 0).
     expect(await until(() => count(' AND version > 0'), (n) => n === 1500)).toBe(1500);

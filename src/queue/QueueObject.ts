@@ -89,10 +89,8 @@ export class QueueObject extends DurableObject<Env> {
   private sendAgain = false;
   /** The last D1 write failed: new enqueues are refused (`take`), so the hub writes D1 first and a failure changes nothing. */
   private d1Failing = false;
-  /** Cuts the current flush's wait for company short (a large enqueue is waiting for its D1 record). */
-  private hurry: (() => void) | null = null;
   /** Enqueues waiting for D1 to hold their tasks: each until the insert log's place `upTo` is written. */
-  private recordWaiters: { upTo: number; large: boolean; ok: () => void; fail: (err: unknown) => void }[] = [];
+  private recordWaiters: { upTo: number; ok: () => void; fail: (err: unknown) => void }[] = [];
   private readonly claimWaiters = new Set<() => void>();
   private readonly finalWaiters = new Map<string, Set<() => void>>();
   private readonly regions: RegionWaker;
@@ -273,20 +271,11 @@ export class QueueObject extends DurableObject<Env> {
   }
 
   /**
-   * Before a D1 write, changes that come within the gap join it. A large enqueue waiting for
-   * its record cuts the gap short (or skips it): it is company enough. A small one waits with
-   * the rest, so single enqueues at a steady rate share writes with each other and their acks.
+   * Before a D1 write, changes that come within the gap join it, enqueues waiting for their
+   * record too: single enqueues at a steady rate share writes with each other and their acks.
    */
   private async gap(): Promise<void> {
-    if (this.recordWaiters.some((w) => w.large)) return;
-    await new Promise<void>((done) => {
-      const timer = setTimeout(done, FLUSH_GAP_MS);
-      this.hurry = () => {
-        clearTimeout(timer);
-        done();
-      };
-    });
-    this.hurry = null;
+    await scheduler.wait(FLUSH_GAP_MS);
   }
 
   /**
@@ -510,15 +499,13 @@ export class QueueObject extends DurableObject<Env> {
 
   /**
    * Answers once D1 holds the tasks taken up to the insert log's place `upTo`: an enqueue's 2xx
-   * waits for this. A `large` enqueue has the write start at once; a small one waits for company.
-   * If the write fails the answer says so; the tasks stay all the same (they are durable here),
+   * waits for this, and its write waits for company like any other. If the write fails the answer says so; the tasks stay all the same (they are durable here),
    * and reach D1 with a later write.
    */
-  async recorded(upTo: number, large: boolean): Promise<{ ok: true } | { ok: false; message: string }> {
+  async recorded(upTo: number): Promise<{ ok: true } | { ok: false; message: string }> {
     if (upTo < insertedBefore(this.sql)) return { ok: true };
     const failed = await new Promise<unknown>((ok) => {
-      this.recordWaiters.push({ upTo, large, ok: () => ok(null), fail: ok });
-      if (large) this.hurry?.();
+      this.recordWaiters.push({ upTo, ok: () => ok(null), fail: ok });
       if (!this.flushing) this.flushSoon();
     });
     return failed === null ? { ok: true } : { ok: false, message: `D1 did not take the tasks: ${String(failed)}` };
