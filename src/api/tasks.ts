@@ -1,11 +1,11 @@
 // Task routes: enqueue one or a batch, read, list, revoke.
 import { Hono } from 'hono';
-import { handOff } from '../bus/handoff.ts';
+import { byQueue, handOff } from '../bus/handoff.ts';
 import declaredRoutes from '../../routes.ts';
 import { compileRoutes, routed } from '../core/routes.ts';
 import { isFinal, type TaskSpec } from '../core/states.ts';
 import { ULID_PATTERN } from '../core/ids.ts';
-import { getTaskRow, listTaskRows, recordTasks, type Recorded } from '../db/records.ts';
+import { enqueuedState, getTaskRow, listTaskRows, recordTasks, type Recorded } from '../db/records.ts';
 import type { Env } from '../env.ts';
 import { requireEnqueue, type AuthVars } from './auth.ts';
 import { describeIssues, parseWith, readJson } from './body.ts';
@@ -33,9 +33,9 @@ const LARGE_ENQUEUE = 50;
  * A 2xx means durable and in D1. Tasks with an idempotency key are recorded in D1 first (it
  * decides which are repeats), then handed to their queues. Tasks without one go straight to
  * their queue's object, which records them in D1 itself with its next write: they are claimable
- * before that write, so a start waits for no D1 write of its enqueue. Large enqueues go D1 first. A queue whose object
- * cannot take them (unreachable, or its D1 writes failing) has them recorded here first and
- * sent the old way, so a failure then changes nothing.
+ * before that write, so a start waits for no D1 write of its enqueue. Large enqueues go D1 first.
+ * A queue whose object cannot take them (unreachable, or its D1 writes failing) has them
+ * recorded here first and sent the old way, so a failure then changes nothing.
  *
  * In two steps: the first hands the tasks over; the answer (its promise) waits for D1.
  */
@@ -52,11 +52,9 @@ async function handIn(env: Env, specs: TaskSpec[]): Promise<() => Promise<Record
     return async () => results;
   }
   const now = Date.now();
-  const results = specs.map((s) => ({ id: s.id, state: s.eta !== null && s.eta > now ? 'delayed' : 'queued' }));
-  const byQueue = new Map<string, TaskSpec[]>();
-  for (const spec of specs) byQueue.set(spec.queue, [...(byQueue.get(spec.queue) ?? []), spec]);
+  const results = specs.map((s) => ({ id: s.id, state: enqueuedState(s, now) }));
   const taken = await Promise.all(
-    [...byQueue].map(async ([queue, list]) => {
+    [...byQueue(specs)].map(async ([queue, list]) => {
       const out = await queueStub(env, queue).take(list).catch((err: unknown) => ({ refused: String(err) }));
       if ('upTo' in out) return { queue, list, upTo: out.upTo };
       console.error(`queue ${queue} did not take its tasks (${out.refused}); recording them here first`);

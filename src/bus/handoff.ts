@@ -3,6 +3,17 @@ import type { TaskSpec } from '../core/states.ts';
 import type { Env } from '../env.ts';
 import { send } from './envelope.ts';
 
+/** Tasks by their queue, each queue's in the order given. */
+export function byQueue(specs: TaskSpec[]): Map<string, TaskSpec[]> {
+  const out = new Map<string, TaskSpec[]>();
+  for (const spec of specs) {
+    const list = out.get(spec.queue);
+    if (list) list.push(spec);
+    else out.set(spec.queue, [spec]);
+  }
+  return out;
+}
+
 /**
  * The hub's own path for tasks it has recorded in D1: each queue's tasks go to its object
  * in one RPC, which saves the bus's hop (a queue's delivery latency is most of an enqueue's
@@ -11,15 +22,9 @@ import { send } from './envelope.ts';
  * Other Workers still enqueue through the bus (`env.BUS.send(envelope(...))`).
  */
 export async function handOff(env: Pick<Env, 'QUEUES' | 'BUS'>, specs: TaskSpec[]): Promise<void> {
-  const byQueue = new Map<string, TaskSpec[]>();
-  for (const spec of specs) {
-    const list = byQueue.get(spec.queue);
-    if (list) list.push(spec);
-    else byQueue.set(spec.queue, [spec]);
-  }
   const left: TaskSpec[] = [];
   await Promise.all(
-    [...byQueue].map(async ([queue, list]) => {
+    [...byQueue(specs)].map(async ([queue, list]) => {
       try {
         await env.QUEUES.get(env.QUEUES.idFromName(queue)).deliver(list);
       } catch (err) {

@@ -36,6 +36,11 @@ export const INSERT_TASKS = `WITH rows AS MATERIALIZED (SELECT value AS v FROM j
   WHERE v->>'idempotencyKey' IS NULL
      OR (SELECT task_id FROM idempotency_keys WHERE key = v->>'idempotencyKey') = v->>'id'`;
 
+/** The state a new task is enqueued in: delayed until an eta still to come, else queued. */
+export function enqueuedState(spec: Pick<TaskSpec, 'eta'>, now: number): 'delayed' | 'queued' {
+  return spec.eta !== null && spec.eta > now ? 'delayed' : 'queued';
+}
+
 /**
  * Records new tasks in one D1 batch (one transaction): all or nothing. A task whose
  * idempotency key is held by another task within 24 h is not created; its result
@@ -75,7 +80,7 @@ export async function recordTasks(db: D1Database, specs: TaskSpec[], now = Date.
       results.push({ id: holder.id, state: holder.state ?? 'queued', duplicate: true });
       continue;
     }
-    results.push({ id: s.id, state: s.eta !== null && s.eta > now ? 'delayed' : 'queued' });
+    results.push({ id: s.id, state: enqueuedState(s, now) });
     created.push(s);
   }
   return { results, created };

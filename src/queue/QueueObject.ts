@@ -271,14 +271,6 @@ export class QueueObject extends DurableObject<Env> {
   }
 
   /**
-   * Before a D1 write, changes that come within the gap join it, enqueues waiting for their
-   * record too: single enqueues at a steady rate share writes with each other and their acks.
-   */
-  private async gap(): Promise<void> {
-    await scheduler.wait(FLUSH_GAP_MS);
-  }
-
-  /**
    * Starts a D1 write of pending changes unless one is running; a failure leaves them for the
    * alarm. One write is one pass over the logs (in chunks of 500); changes made meanwhile get the
    * next write, after its own gap, so a busy queue's writes still end and events and callbacks
@@ -292,7 +284,9 @@ export class QueueObject extends DurableObject<Env> {
     this.flushing = (async () => {
       let synced = false;
       try {
-        await this.gap();
+        // Changes that come within the gap join the write, enqueues waiting for their record too:
+        // single enqueues at a steady rate share writes with each other and their acks.
+        await scheduler.wait(FLUSH_GAP_MS);
         this.flushAgain = false;
         for (;;) {
           const written = await flushToD1(this.sql, this.env.DB, 500, Date.now(), this.name);
@@ -499,8 +493,9 @@ export class QueueObject extends DurableObject<Env> {
 
   /**
    * Answers once D1 holds the tasks taken up to the insert log's place `upTo`: an enqueue's 2xx
-   * waits for this, and its write waits for company like any other. If the write fails the answer says so; the tasks stay all the same (they are durable here),
-   * and reach D1 with a later write.
+   * waits for this, and its write waits for company like any other. If the write fails the
+   * answer says so; the tasks stay all the same (they are durable here), and reach D1 with a
+   * later write.
    */
   async recorded(upTo: number): Promise<{ ok: true } | { ok: false; message: string }> {
     if (upTo < insertedBefore(this.sql)) return { ok: true };
