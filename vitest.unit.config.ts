@@ -19,6 +19,8 @@ export default defineProject({
         bindings: {
           TEST_MIGRATIONS: await readD1Migrations('./migrations'),
           DROVER_TOKENS: 'unit-admin:admin',
+          // Queues named sharded-* have three shards (src/queue/shards.test.ts).
+          DROVER_SHARDS: JSON.stringify({ 'sharded-*': 3 }),
         },
       },
     })),

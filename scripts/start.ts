@@ -105,7 +105,7 @@ args.push(
 );
 // Regional consumers ask the hub for the signing keys over RPC, so only the hub gets them.
 args.push('--var', `DROVER_SIGNING_KEYS:${signingKeys()}`);
-for (const name of ['DROVER_HTTP_ALLOW', 'DROVER_CORS_ORIGINS', 'DROVER_SOCKET_SECONDS']) {
+for (const name of ['DROVER_HTTP_ALLOW', 'DROVER_CORS_ORIGINS', 'DROVER_SOCKET_SECONDS', 'DROVER_SHARDS']) {
   if (process.env[name]) args.push('--var', `${name}:${process.env[name]}`);
 }
 // DROVER_LOG_LEVEL=warn quiets wrangler's line per request (each costs the runtime a call out to log).

@@ -28,4 +28,6 @@ export interface Env {
   DROVER_REDELIVER_AFTER?: string;
   /** Seconds a worker socket lives before the hub asks its worker to reconnect (and so to show its token again). Default 600. */
   DROVER_SOCKET_SECONDS?: string;
+  /** Shards per queue, JSON: `{"scrape": 8, "bench-*": 4}` (src/core/shards.ts). Default: one each. */
+  DROVER_SHARDS?: string;
 }

@@ -11,13 +11,15 @@ import { MAX_TASK_BYTES } from './enqueue.ts';
 import { DroverError } from './errors.ts';
 import { iso, jobJson } from './present.ts';
 import { queueOf } from './queues.ts';
+import { anyShard, queueObject } from '../queue/stubs.ts';
 import { ackBody, ackManyBody, claimBody, failBody, heartbeatBody } from './schemas.ts';
 
 export const claims = new Hono<AuthVars>();
 export const leases = new Hono<AuthVars>();
 
-function stub(env: Env, queue: string) {
-  return env.QUEUES.get(env.QUEUES.idFromName(queue));
+/** The object a lease id names. */
+function stub(env: Env, object: string) {
+  return queueObject(env, object);
 }
 
 /** What a worker's socket asks of its queue: the object itself where the socket lives in it. */
@@ -55,10 +57,11 @@ export function jobsJson(rows: ClaimedRow[], queue: string): string {
 }
 
 async function claimJobs(env: Env, principal: Principal, queue: string, body: z.output<typeof claimBody>): Promise<string> {
-  const rows = await stub(env, queue).claim(claimRequest(principal, queue, body), Math.round(body.waitSeconds * 1000));
+  const rows = await anyShard(env, queue).claim(claimRequest(principal, queue, body), Math.round(body.waitSeconds * 1000));
   return jobsJson(rows, queue);
 }
 
+/** The object that gave out a lease (its queue's, or one of its shards). */
 function lease(leaseId: string): { queue: string } {
   const m = LEASE_ID.exec(leaseId);
   if (!m) throw new DroverError('not_found', 'this is not a lease id the hub gave out');
@@ -75,7 +78,7 @@ leases.post('/ack', async (c) => {
   return c.json({ results: await ackLeases(c.env, c.var.principal, body) });
 });
 
-/** Settles a checked batch of acks, queue by queue; each lease gets its own outcome. */
+/** Settles a checked batch of acks, object by object (a lease names its queue's shard); each lease gets its own outcome. */
 export async function ackLeases(
   env: Env,
   principal: Principal,

@@ -2,6 +2,7 @@
 import type { Context } from 'hono';
 import { queueNames } from '../db/records.ts';
 import { ACK_BUCKETS } from '../queue/transitions.ts';
+import { queueMetrics } from '../queue/stubs.ts';
 import { principalOf, requireAdmin, type AuthVars } from './auth.ts';
 
 type Sample = [labels: Record<string, string>, value: number];
@@ -19,7 +20,7 @@ function family(name: string, type: 'counter' | 'gauge' | 'histogram', help: str
 export async function metrics(c: Context<AuthVars>): Promise<Response> {
   if (!c.env.METRICS_PUBLIC) requireAdmin(await principalOf(c.req.header('authorization'), c.env.DROVER_TOKENS));
   const names = await queueNames(c.env.DB);
-  const all = await Promise.all(names.map(async (queue) => ({ queue, m: await c.env.QUEUES.get(c.env.QUEUES.idFromName(queue)).metrics() })));
+  const all = await Promise.all(names.map(async (queue) => ({ queue, m: await queueMetrics(c.env, queue) })));
   const finished: [string, Sample][] = [];
   const depth: [string, Sample][] = [];
   const oldest: [string, Sample][] = [];

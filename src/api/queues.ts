@@ -1,6 +1,7 @@
 // Queue routes: stats, pause and resume, dead letters and their replay.
 import { Hono, type Context } from 'hono';
 import { queueNames } from '../db/records.ts';
+import { everyShard, queueObject, queueStats } from '../queue/stubs.ts';
 import type { Env } from '../env.ts';
 import { audit } from './audit.ts';
 import { requireAdmin, type AuthVars } from './auth.ts';
@@ -10,9 +11,12 @@ import { deadQuery, queueConfigBody, queueName, replayBody } from './schemas.ts'
 
 export const queues = new Hono<AuthVars>();
 
-function stub(env: Env, queue: string) {
-  return env.QUEUES.get(env.QUEUES.idFromName(queue));
+/** Calls every shard of the queue (one for most queues), shard 0 first. */
+function shards<T>(env: Env, queue: string, call: (object: ReturnType<typeof queueObject>) => Promise<T>): Promise<T[]> {
+  return everyShard(env, queue, call);
 }
+
+const sum = (counts: number[]) => counts.reduce((a, b) => a + b, 0);
 
 type Config = { retentionMs: number | null; rateLimit: string | null; concurrency: number | null; taskRateLimits: Record<string, string> | null };
 
@@ -33,7 +37,7 @@ async function deadLetterIds(c: Context<AuthVars>, what: string): Promise<string
 }
 
 async function describe(env: Env, name: string) {
-  const { config, ...stats } = await stub(env, name).stats();
+  const { config, ...stats } = await queueStats(env, name);
   return { name, ...stats, config: presentConfig(config) };
 }
 
@@ -51,7 +55,7 @@ for (const action of ['pause', 'resume'] as const) {
   queues.post(`/:queue/${action}`, async (c) => {
     requireAdmin(c.var.principal);
     const name = queueOf(c);
-    const paused = await stub(c.env, name).setPaused(action === 'pause');
+    const paused = (await shards(c.env, name, (o) => o.setPaused(action === 'pause')))[0];
     await audit(c, `queue.${action}`, name);
     return c.json({ name, paused });
   });
@@ -61,7 +65,7 @@ queues.get('/:queue/dead', async (c) => {
   requireAdmin(c.var.principal);
   const name = queueOf(c);
   const { limit } = parseWith(deadQuery, c.req.query(), 'query');
-  const dead = await stub(c.env, name).dead(limit);
+  const dead = (await shards(c.env, name, (o) => o.dead(limit))).flat().sort((a, b) => (b.finishedAt ?? 0) - (a.finishedAt ?? 0)).slice(0, limit);
   return c.json({ tasks: dead.map((d) => presentDead(d, name)) });
 });
 
@@ -69,7 +73,7 @@ queues.post('/:queue/dead/replay', async (c) => {
   requireAdmin(c.var.principal);
   const name = queueOf(c);
   const ids = await deadLetterIds(c, 'replay');
-  const replayed = await stub(c.env, name).replay(ids);
+  const replayed = sum(await shards(c.env, name, (o) => o.replay(ids)));
   await audit(c, 'dead.replay', name, { ids: ids ?? 'all', replayed });
   return c.json({ replayed });
 });
@@ -79,7 +83,7 @@ queues.delete('/:queue/dead', async (c) => {
   requireAdmin(c.var.principal);
   const name = queueOf(c);
   const ids = await deadLetterIds(c, 'purge');
-  const purged = await stub(c.env, name).purgeDead(ids);
+  const purged = sum(await shards(c.env, name, (o) => o.purgeDead(ids)));
   await audit(c, 'dead.purge', name, { ids: ids ?? 'all', purged });
   return c.json({ purged });
 });
@@ -95,7 +99,7 @@ queues.put('/:queue/config', async (c) => {
     ...(body.concurrency !== undefined && { concurrency: body.concurrency }),
     ...(body.taskRateLimits !== undefined && { taskRateLimits: body.taskRateLimits }),
   };
-  const config = await stub(c.env, name).configure(patch);
+  const [config] = await shards(c.env, name, (o) => o.configure(patch));
   await c.env.DB.prepare(
     `INSERT INTO queues (name, created_at, retention_ms) VALUES (?, ?, ?) ON CONFLICT (name) DO UPDATE SET retention_ms = excluded.retention_ms`,
   )

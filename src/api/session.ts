@@ -59,7 +59,7 @@ export interface SessionOptions {
  * The ops of a pull worker's socket, run in its queue's object: claims wait there without a
  * hop, and acks of the queue's own leases are settled there too (others go to their queue).
  */
-export function workerOps(env: Env, principal: Principal, queue: string, object: QueueCalls) {
+export function workerOps(env: Env, principal: Principal, queue: string, object: QueueCalls, objectName = queue) {
   return (session: Session): Record<string, Op> => ({
     claim: {
       maxBytes: 64 * 1024,
@@ -77,7 +77,7 @@ export function workerOps(env: Env, principal: Principal, queue: string, object:
     },
     ack: {
       maxBytes: 4 * 1024 * 1024,
-      run: async (raw) => JSON.stringify({ results: await ackLeases(env, principal, parseWith(ackManyBody, raw, 'acks'), { queue, object }) }),
+      run: async (raw) => JSON.stringify({ results: await ackLeases(env, principal, parseWith(ackManyBody, raw, 'acks'), { queue: objectName, object }) }),
     },
   });
 }

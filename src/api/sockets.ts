@@ -4,6 +4,7 @@ import { requireConsumer, requireEnqueue, type AuthVars } from './auth.ts';
 import { MAX_TASK_BYTES } from './enqueue.ts';
 import { DroverError } from './errors.ts';
 import { queueOf } from './queues.ts';
+import { anyShard } from '../queue/stubs.ts';
 import { acceptSocket, PRINCIPAL_HEADER, principalText, socketLifetimeMs } from './session.ts';
 import { enqueueBatch, groupEnqueuer, MAX_BATCH_BYTES } from './tasks.ts';
 
@@ -18,8 +19,9 @@ sockets.get('/queues/:queue/connect', (c) => {
   const queue = queueOf(c);
   requireConsumer(c.var.principal);
   requireUpgrade(c);
-  // The queue's object holds the socket: its claims wait there, and answer without a hop.
-  const object = c.env.QUEUES.get(c.env.QUEUES.idFromName(queue));
+  // The queue's object holds the socket: its claims wait there, and answer without a hop. A sharded
+  // queue's socket goes to any shard: its claims take from the others in turn.
+  const object = anyShard(c.env, queue);
   return object.fetch(`https://drover.internal/connect?queue=${encodeURIComponent(queue)}`, {
     headers: { upgrade: 'websocket', [PRINCIPAL_HEADER]: principalText(c.var.principal) },
   });

@@ -1,6 +1,7 @@
 // Task routes: enqueue one or a batch, read, list, revoke.
 import { Hono } from 'hono';
-import { byQueue, handOff } from '../bus/handoff.ts';
+import { handOff } from '../bus/handoff.ts';
+import { byShard, holderOf, queueObject } from '../queue/stubs.ts';
 import declaredRoutes from '../../routes.ts';
 import { compileRoutes, routed } from '../core/routes.ts';
 import { isFinal, type TaskSpec } from '../core/states.ts';
@@ -21,10 +22,6 @@ export const tasks = new Hono<AuthVars>();
 
 /** routes.ts, checked when the hub loads: a bad table fails the deploy, not an enqueue. */
 export const route = compileRoutes(declaredRoutes);
-
-function queueStub(env: Env, queue: string) {
-  return env.QUEUES.get(env.QUEUES.idFromName(queue));
-}
 
 /** Enqueues of this many tasks or more are written to D1 first, as before objects recorded tasks. */
 const LARGE_ENQUEUE = 50;
@@ -54,8 +51,8 @@ async function handIn(env: Env, specs: TaskSpec[]): Promise<() => Promise<Record
   const now = Date.now();
   const results = specs.map((s) => ({ id: s.id, state: enqueuedState(s, now) }));
   const taken = await Promise.all(
-    [...byQueue(specs)].map(async ([queue, list]) => {
-      const out = await queueStub(env, queue).take(list).catch((err: unknown) => ({ refused: String(err) }));
+    [...byShard(env, specs)].map(async ([queue, list]) => {
+      const out = await queueObject(env, queue).take(list).catch((err: unknown) => ({ refused: String(err) }));
       if ('upTo' in out) return { queue, list, upTo: out.upTo };
       console.error(`queue ${queue} did not take its tasks (${out.refused}); recording them here first`);
       await recordFirst(list);
@@ -66,7 +63,7 @@ async function handIn(env: Env, specs: TaskSpec[]): Promise<() => Promise<Record
     await Promise.all(
       taken.map(async (t) => {
         if (!t) return;
-        const out = await queueStub(env, t.queue).recorded(t.upTo).catch((err: unknown) => ({ ok: false as const, message: String(err) }));
+        const out = await queueObject(env, t.queue).recorded(t.upTo).catch((err: unknown) => ({ ok: false as const, message: String(err) }));
         if (out.ok) return;
         // The object holds them durably and writes D1 when it can; a write here now gives read
         // your writes meanwhile. If D1 fails here too they are still enqueued: the answer is 2xx.
@@ -184,7 +181,7 @@ tasks.get('/:id', async (c) => {
   const { wait } = parseWith(waitQuery, c.req.query(), 'query');
   const row = await findRow(c.env, c.req.param('id'));
   if (isFinal(row.state) && row.version > 0) return c.json(presentTask(row, null));
-  const live = await queueStub(c.env, row.queue).waitFor(row.id, Math.round((wait ?? 0) * 1000));
+  const live = await (await holderOf(c.env, row)).waitFor(row.id, Math.round((wait ?? 0) * 1000));
   return c.json(presentTask(row, live));
 });
 
@@ -192,7 +189,7 @@ tasks.post('/:id/revoke', async (c) => {
   requireEnqueue(c.var.principal);
   const row = await findRow(c.env, c.req.param('id'));
   if (isFinal(row.state) && row.version > 0) throw new DroverError('conflict', `the task is already ${row.state}`);
-  const out = await queueStub(c.env, row.queue).revoke(row.id);
+  const out = await (await holderOf(c.env, row)).revoke(row.id);
   if (!out.ok) throw new DroverError(out.code, out.message);
   return c.json({ state: out.state });
 });

@@ -11,6 +11,7 @@ import { route } from './tasks.ts';
 import { DroverError } from './errors.ts';
 import { iso } from './present.ts';
 import { signatureBody, type Signature } from './schemas.ts';
+import { holderOf } from '../queue/stubs.ts';
 
 export const workflows = new Hono<AuthVars>();
 
@@ -113,7 +114,7 @@ workflows.post('/:id/revoke', async (c) => {
   const id = c.req.param('id');
   await view(c.env, id);
   const open = (await stub(c.env, id).revoke()) ?? [];
-  const outcomes = await Promise.all(open.map((t) => c.env.QUEUES.get(c.env.QUEUES.idFromName(t.queue)).revoke(t.id)));
+  const outcomes = await Promise.all(open.map(async (t) => (await holderOf(c.env, t)).revoke(t.id)));
   return c.json({ state: (await view(c.env, id)).state, revoked: outcomes.filter((o) => o.ok).length });
 });
 

@@ -3,13 +3,15 @@ import type { TaskSpec } from '../core/states.ts';
 import { loadSpecs, recordTasks } from '../db/records.ts';
 import type { Env } from '../env.ts';
 import { isEnvelope } from './envelope.ts';
+import { queueObject } from '../queue/stubs.ts';
+import { taskShardName } from '../core/shards.ts';
 
 /**
  * A message is acked only after every QueueObject it names took its tasks; a failed
  * delivery retries the message, and the objects drop tasks they already hold.
  */
 export async function consume(batch: MessageBatch<unknown>, env: Env): Promise<void> {
-  const byQueue = new Map<string, { specs: TaskSpec[]; messages: Set<Message<unknown>> }>();
+  const byShard = new Map<string, { specs: TaskSpec[]; messages: Set<Message<unknown>> }>();
   for (const message of batch.messages) {
     const body = message.body;
     if (!isEnvelope(body)) {
@@ -29,24 +31,25 @@ export async function consume(batch: MessageBatch<unknown>, env: Env): Promise<v
     }
     if (specs.length === 0) message.ack();
     for (const spec of specs) {
-      const group = byQueue.get(spec.queue) ?? { specs: [], messages: new Set() };
+      const shard = taskShardName(env, spec);
+      const group = byShard.get(shard) ?? { specs: [], messages: new Set() };
       group.specs.push(spec);
       group.messages.add(message);
-      byQueue.set(spec.queue, group);
+      byShard.set(shard, group);
     }
   }
   const failed = new Set<Message<unknown>>();
   await Promise.all(
-    [...byQueue].map(async ([queue, group]) => {
+    [...byShard].map(async ([queue, group]) => {
       try {
-        await env.QUEUES.get(env.QUEUES.idFromName(queue)).deliver(group.specs);
+        await queueObject(env, queue).deliver(group.specs);
       } catch (err) {
         console.error(`delivery to queue ${queue} failed; retrying`, err);
         for (const m of group.messages) failed.add(m);
       }
     }),
   );
-  for (const group of byQueue.values()) {
+  for (const group of byShard.values()) {
     for (const m of group.messages) {
       if (failed.has(m)) m.retry();
       else m.ack();

@@ -1,34 +1,24 @@
 // Hands recorded tasks to their QueueObjects: straight over RPC, the bus when that fails.
 import type { TaskSpec } from '../core/states.ts';
 import type { Env } from '../env.ts';
+import { byShard, queueObject } from '../queue/stubs.ts';
 import { send } from './envelope.ts';
 
-/** Tasks by their queue, each queue's in the order given. */
-export function byQueue(specs: TaskSpec[]): Map<string, TaskSpec[]> {
-  const out = new Map<string, TaskSpec[]>();
-  for (const spec of specs) {
-    const list = out.get(spec.queue);
-    if (list) list.push(spec);
-    else out.set(spec.queue, [spec]);
-  }
-  return out;
-}
-
 /**
- * The hub's own path for tasks it has recorded in D1: each queue's tasks go to its object
+ * The hub's own path for tasks it has recorded in D1: each queue's tasks go to their objects (their shards)
  * in one RPC, which saves the bus's hop (a queue's delivery latency is most of an enqueue's
  * time to start). A queue whose object cannot take them now gets them over the bus instead,
  * and if the bus fails too, the redelivery sweep carries them: D1 holds them either way.
  * Other Workers still enqueue through the bus (`env.BUS.send(envelope(...))`).
  */
-export async function handOff(env: Pick<Env, 'QUEUES' | 'BUS'>, specs: TaskSpec[]): Promise<void> {
+export async function handOff(env: Pick<Env, 'QUEUES' | 'BUS' | 'DROVER_SHARDS'>, specs: TaskSpec[]): Promise<void> {
   const left: TaskSpec[] = [];
   await Promise.all(
-    [...byQueue(specs)].map(async ([queue, list]) => {
+    [...byShard(env, specs)].map(async ([shard, list]) => {
       try {
-        await env.QUEUES.get(env.QUEUES.idFromName(queue)).deliver(list);
+        await queueObject(env, shard).deliver(list);
       } catch (err) {
-        console.error(`direct delivery to queue ${queue} failed; sending on the bus`, err);
+        console.error(`direct delivery to queue ${shard} failed; sending on the bus`, err);
         left.push(...list);
       }
     }),

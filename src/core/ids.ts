@@ -53,8 +53,11 @@ export function newTaskId(now: number = Date.now()): string {
   return encodeTime(now) + encodeRandom(lastRandom);
 }
 
-/** A lease id is queue.taskId.nonce: the queue routes a call to its object, the task id finds the row. */
-export const LEASE_ID = /^([a-z0-9_-]{1,64})\.([0-9A-HJKMNP-TV-Z]{26})\.([0-9a-f]{24})$/;
+/**
+ * A lease id is object.taskId.nonce: the object's name (its queue's, with `~i` for shard i > 0)
+ * routes a call to it, the task id finds the row.
+ */
+export const LEASE_ID = /^([a-z0-9_-]{1,64}(?:~[1-9][0-9]?)?)\.([0-9A-HJKMNP-TV-Z]{26})\.([0-9a-f]{24})$/;
 
 /** The task a lease id names (its row is found by primary key), or '' for a malformed id. */
 export function taskOfLease(leaseId: string): string {

@@ -11,7 +11,8 @@ export interface TaskRoute {
 const QUEUE = /^[a-z0-9_-]{1,64}$/;
 const REGION = /^[a-z0-9-]{1,32}$/;
 
-function glob(pattern: string): RegExp {
+/** A glob where `*` matches any characters, as a whole-string RegExp. */
+export function glob(pattern: string): RegExp {
   return new RegExp(`^${pattern.split('*').map((part) => part.replace(/[.+?^${}()|[\]\\/]/g, '\\$&')).join('.*')}$`);
 }
 

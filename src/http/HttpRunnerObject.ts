@@ -1,8 +1,9 @@
-// HttpRunnerObject: the hub's own runner of HTTP tasks that name no region, one per queue, woken by its QueueObject.
+// HttpRunnerObject: the hub's own runner of HTTP tasks that name no region, one per queue (per shard of a sharded one), woken by its QueueObject.
 import { DurableObject } from 'cloudflare:workers';
 import type { Env } from '../env.ts';
 import { drainQueue, WakeDrainer } from '../worker/drain.ts';
 import { allowList } from '../worker/http-task.ts';
+import { parseShardName } from '../core/shards.ts';
 
 /** HTTP requests run at once per queue: they wait on the network, not on CPU. */
 const CONCURRENCY = 16;
@@ -15,11 +16,12 @@ export class HttpRunnerObject extends DurableObject<Env> {
     this.drainer.wake(queue);
   }
 
-  private async drain(queue: string): Promise<void> {
+  /** `object`: the queue's object that woke it (a shard's name for a sharded queue). */
+  private async drain(object: string): Promise<void> {
     const keys = allowList(this.env.DROVER_SIGNING_KEYS);
     if (keys.length === 0) throw new Error('DROVER_SIGNING_KEYS is empty: HTTP tasks cannot be signed');
-    await drainQueue(this.env.QUEUES.get(this.env.QUEUES.idFromName(queue)), {
-      queue,
+    await drainQueue(this.env.QUEUES.get(this.env.QUEUES.idFromName(object)), {
+      queue: parseShardName(object)?.queue ?? object,
       worker: 'hub-http',
       region: null,
       tasks: null,

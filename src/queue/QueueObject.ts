@@ -10,6 +10,9 @@ import { eventsObject, type TaskEvent } from '../events/EventsObject.ts';
 import { migrate } from './tables.ts';
 import * as t from './transitions.ts';
 import { RegionWaker } from './wake.ts';
+import { parseShardName, shardNames } from '../core/shards.ts';
+import { queueObject } from './stubs.ts';
+import { LEASE_ID } from '../core/ids.ts';
 import { allowList, refusal, signatureHeaders } from '../worker/http-task.ts';
 import { acceptSocket, PRINCIPAL_HEADER, principalFrom, socketLifetimeMs, workerOps } from '../api/session.ts';
 
@@ -95,8 +98,16 @@ export class QueueObject extends DurableObject<Env> {
   private readonly finalWaiters = new Map<string, Set<() => void>>();
   private readonly regions: RegionWaker;
 
-  /** This object's queue name, learnt from the first call that names it. */
+  /** This object's queue name: from its id, else learnt from the first call that names it. */
   private name: string | null = null;
+  /** Its own name: the queue's, or `queue~i` for shard i > 0 (lease ids carry it). */
+  private objectName: string | null = null;
+  /** The name came from the object's id, which calls cannot change. */
+  private namedById = false;
+  /** Sibling shards with a claim waiting for work, each until its claim's wait ends: told when work arrives here. */
+  private readonly watchers = new Map<string, number>();
+  /** Which shard a claim tries first; shards take turns, so no shard's work waits behind another's. */
+  private turn = 0;
   /** Claim calls served, HTTP and RPC alike: an idle system should make none. */
   private claimCalls = 0;
   private config: QueueConfig = { retentionMs: null, rateLimit: null, concurrency: null, taskRateLimits: null };
@@ -116,10 +127,17 @@ export class QueueObject extends DurableObject<Env> {
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     this.sql = new Sql(ctx.storage.sql);
-    this.regions = new RegionWaker(env, ctx, () => this.name);
+    this.regions = new RegionWaker(env, ctx, () => this.objectName);
     ctx.blockConcurrencyWhile(async () => {
       migrate(this.sql);
       this.name = this.sql.one<{ value: string }>(`SELECT value FROM meta WHERE key = 'name'`)?.value ?? null;
+      this.objectName = this.sql.one<{ value: string }>(`SELECT value FROM meta WHERE key = 'object'`)?.value ?? this.name;
+      // A named id says which queue and shard this is (an alarm may wake the object without it).
+      const named = ctx.id.name ? parseShardName(ctx.id.name) : null;
+      if (named) {
+        this.namedById = true;
+        if (this.objectName !== ctx.id.name) this.remember(named.queue, ctx.id.name!);
+      }
       this.paused = this.sql.one<{ value: string }>(`SELECT value FROM meta WHERE key = 'paused'`)?.value === '1';
       const saved = this.sql.one<{ value: string }>(`SELECT value FROM meta WHERE key = 'config'`)?.value;
       if (saved) this.applyConfig(JSON.parse(saved));
@@ -139,13 +157,27 @@ export class QueueObject extends DurableObject<Env> {
     this.config = { ...config, taskRateLimits: config.taskRateLimits ?? null };
     if (rateChanged) {
       const rate = config.rateLimit ? parseRate(config.rateLimit) : null;
-      this.bucket = rate ? new TokenBucket(rate, Date.now()) : null;
+      this.bucket = rate ? new TokenBucket(this.shareOfRate(rate), Date.now()) : null;
     }
     const names = config.taskRateLimits ?? {};
     for (const name of [...this.nameBuckets.keys()]) if (!(name in names)) this.nameBuckets.delete(name);
     for (const [name, rate] of Object.entries(names)) {
-      if (before[name] !== rate || !this.nameBuckets.has(name)) this.nameBuckets.set(name, new TokenBucket(parseRate(rate)!, Date.now()));
+      if (before[name] !== rate || !this.nameBuckets.has(name)) this.nameBuckets.set(name, new TokenBucket(this.shareOfRate(parseRate(rate)!), Date.now()));
     }
+  }
+
+  /** A sharded queue's limits are split among its shards: this shard's part of a rate. */
+  private shareOfRate(rate: { perMs: number; burst: number }): { perMs: number; burst: number } {
+    const { names } = this.shardPlace();
+    if (names.length <= 1) return rate;
+    return { perMs: rate.perMs / names.length, burst: Math.max(1, rate.burst / names.length) };
+  }
+
+  /** This shard's part of the queue's concurrency limit: an even split, at least one each. */
+  private concurrencyShare(limit: number): number {
+    const { names, index } = this.shardPlace();
+    if (names.length <= 1) return limit;
+    return Math.max(1, Math.floor(limit / names.length) + (index < limit % names.length ? 1 : 0));
   }
 
   /** Changes the queue's settings; fields left out keep their value, null clears one. */
@@ -168,6 +200,13 @@ export class QueueObject extends DurableObject<Env> {
 
   private wakeClaims(): void {
     for (const wake of [...this.claimWaiters]) wake();
+    if (this.watchers.size === 0) return;
+    // Sibling shards with claims waiting for work: each is told once, and asks again if it waits again.
+    const now = Date.now();
+    for (const [name, until] of this.watchers) {
+      if (until > now) this.ctx.waitUntil(queueObject(this.env, name).nudge().catch((err) => console.error(`nudging shard ${name} failed`, err)));
+    }
+    this.watchers.clear();
   }
 
   /**
@@ -179,7 +218,7 @@ export class QueueObject extends DurableObject<Env> {
     let retryMs: number | null = null;
     if (this.config.concurrency !== null) {
       const running = this.sql.one<{ n: number }>(`SELECT COUNT(*) AS n FROM tasks WHERE phase = 'leased'`)!.n;
-      max = Math.min(max, this.config.concurrency - running);
+      max = Math.min(max, this.concurrencyShare(this.config.concurrency) - running);
     }
     if (this.bucket) {
       const now = Date.now();
@@ -462,9 +501,23 @@ export class QueueObject extends DurableObject<Env> {
   }
 
   private learnName(queue: string): void {
-    if (this.name === queue) return;
+    if (this.namedById || this.name === queue) return;
+    this.remember(queue, queue);
+  }
+
+  private remember(queue: string, objectName: string): void {
     this.name = queue;
-    this.sql.run(`INSERT INTO meta (key, value) VALUES ('name', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value`, queue);
+    this.objectName = objectName;
+    this.sql.run(`INSERT INTO meta (key, value) VALUES ('name', ?), ('object', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value`, queue, objectName);
+  }
+
+  /** This shard's place among its queue's shards (0 of 1 for a queue that has one). */
+  private shardPlace(): { names: string[]; index: number } {
+    if (this.name === null || this.objectName === null) return { names: [], index: 0 };
+    const names = shardNames(this.env, this.name);
+    const index = names.indexOf(this.objectName);
+    // A shard no longer declared still hands out its own work (and takes turns with no one).
+    return index < 0 ? { names: [this.objectName], index: 0 } : { names, index };
   }
 
   async deliver(specs: TaskSpec[]): Promise<number> {
@@ -528,18 +581,21 @@ export class QueueObject extends DurableObject<Env> {
     // Sightings are reported with the next D1 write; an idle worker's claims write nothing.
     if (Date.now() - (seen?.reported ?? 0) >= 10_000) this.flushSoon();
     const deadline = Date.now() + waitMs;
+    const { names, index } = this.shardPlace();
+    const shards = Math.max(1, names.length);
     for (;;) {
       // Its socket is gone: whatever this claim took would only wait for its leases to expire.
       if (req.socket && this.closedSockets.has(req.socket)) return [];
-      const { max, retryMs: queueRetryMs } = this.paused ? { max: 0, retryMs: null } : this.allowance(req.max);
-      const now = Date.now();
-      const named = [...this.nameBuckets].map(([task, b]) => ({ task, max: b.available(now) })).filter((n) => n.max > 0);
-      const jobs = max > 0 ? this.transact((s) => t.claim(s, { ...req, max, named })) : [];
-      if (jobs.length && this.bucket) this.bucket.take(jobs.length, now);
-      for (const j of jobs) if (j.lane.includes('#')) this.nameBuckets.get(j.task)?.take(1, now);
-      // A limited name out of tokens gets a look again when its next token is due.
-      const nameWaits = [...this.nameBuckets.values()].map((b) => b.waitMs(now)).filter((ms) => ms > 0);
-      const retryMs = [queueRetryMs, ...nameWaits].filter((ms): ms is number => ms !== null).reduce((a, b) => Math.min(a, b), Infinity);
+      // A sharded queue's claim tries each shard, from the one whose turn it is, until one has work.
+      let jobs: t.ClaimedRow[] = [];
+      let retryMs = Infinity;
+      const first = this.turn++ % shards;
+      for (let k = 0; k < shards && jobs.length === 0; k++) {
+        const i = (first + k) % shards;
+        const out = shards === 1 || i === index ? this.claimHere(req) : await this.claimFrom(names[i], req, deadline);
+        jobs = out.jobs;
+        retryMs = Math.min(retryMs, out.retryMs);
+      }
       const left = deadline - Date.now();
       if (jobs.length || left <= 0) return jobs;
       await new Promise<void>((resolve) => {
@@ -552,6 +608,51 @@ export class QueueObject extends DurableObject<Env> {
         this.claimWaiters.add(wake);
       });
     }
+  }
+
+  /**
+   * Claims from this shard's own tasks within its limits, and, when none may be taken now, how
+   * long until a rate limit's next token (Infinity: a new task or a finished lease wakes claims).
+   */
+  private claimHere(req: t.ClaimRequest): { jobs: t.ClaimedRow[]; retryMs: number } {
+    const { max, retryMs: queueRetryMs } = this.paused ? { max: 0, retryMs: null } : this.allowance(req.max);
+    const now = Date.now();
+    const named = [...this.nameBuckets].map(([task, b]) => ({ task, max: b.available(now) })).filter((n) => n.max > 0);
+    // Leases carry this object's name, so that their calls find it.
+    const jobs = max > 0 ? this.transact((s) => t.claim(s, { ...req, queue: this.objectName ?? req.queue, max, named })) : [];
+    if (jobs.length && this.bucket) this.bucket.take(jobs.length, now);
+    for (const j of jobs) if (j.lane.includes('#')) this.nameBuckets.get(j.task)?.take(1, now);
+    // A limited name out of tokens gets a look again when its next token is due.
+    const nameWaits = [...this.nameBuckets.values()].map((b) => b.waitMs(now)).filter((ms) => ms > 0);
+    const retryMs = [queueRetryMs, ...nameWaits].filter((ms): ms is number => ms !== null).reduce((a, b) => Math.min(a, b), Infinity);
+    return { jobs, retryMs };
+  }
+
+  /** Claims from a sibling shard for a worker here; should the claim wait, the sibling says when it gains work. */
+  private async claimFrom(name: string, req: t.ClaimRequest, until: number): Promise<{ jobs: t.ClaimedRow[]; retryMs: number }> {
+    try {
+      return await queueObject(this.env, name).claimForSibling({ ...req, socket: undefined }, this.objectName!, until);
+    } catch (err) {
+      console.error(`claiming from shard ${name} failed`, err);
+      return { jobs: [], retryMs: Infinity };
+    }
+  }
+
+  /**
+   * A sibling shard's claim for one of its workers: it never waits here. With nothing to hand
+   * out, the sibling is told (`nudge`) when work arrives or a slot frees, up to `until`.
+   */
+  async claimForSibling(req: t.ClaimRequest, sibling: string, until: number): Promise<{ jobs: t.ClaimedRow[]; retryMs: number }> {
+    this.learnName(req.queue);
+    this.claimCalls++;
+    const out = this.claimHere(req);
+    if (out.jobs.length === 0 && until > Date.now()) this.watchers.set(sibling, Math.max(until, this.watchers.get(sibling) ?? 0));
+    return out;
+  }
+
+  /** A sibling shard gained work: claims waiting here look again. */
+  async nudge(): Promise<void> {
+    for (const wake of [...this.claimWaiters]) wake();
   }
 
   /**
@@ -575,7 +676,7 @@ export class QueueObject extends DurableObject<Env> {
           if (waiting > 0) void this.cancelClaims(key);
         },
       },
-      workerOps(this.env, principalFrom(principal), queue, this),
+      workerOps(this.env, principalFrom(principal), queue, this, this.objectName ?? queue),
     );
   }
 
@@ -587,7 +688,18 @@ export class QueueObject extends DurableObject<Env> {
     this.wakeClaims();
   }
 
-  async heartbeat(leaseId: string, owner: string | null, extendSeconds: number | null, progress: string | null) {
+  /**
+   * The sibling shard that gave out a lease, when not this one: a claim here may hand out a
+   * sibling's jobs, and a caller holding only this object (a socket, a drain) sends their calls here.
+   */
+  private leaseHolder(leaseId: string) {
+    const holder = LEASE_ID.exec(leaseId)?.[1];
+    return holder && this.objectName && holder !== this.objectName ? queueObject(this.env, holder) : null;
+  }
+
+  async heartbeat(leaseId: string, owner: string | null, extendSeconds: number | null, progress: string | null): Promise<t.Outcome<{ leaseExpiresAt: number; revoked: boolean; worker: string | null }>> {
+    const holder = this.leaseHolder(leaseId);
+    if (holder) return holder.heartbeat(leaseId, owner, extendSeconds, progress);
     // A heartbeat that arrives after the lease expired ends it: a concurrency slot frees.
     const out = this.freeingSlot(this.transact((s) => t.heartbeat(s, leaseId, owner, extendSeconds, progress)));
     // A heartbeat is a sighting too: the workers list shows each worker's latest sign of life.
@@ -596,7 +708,9 @@ export class QueueObject extends DurableObject<Env> {
     return out;
   }
 
-  async ack(leaseId: string, owner: string | null, result: string) {
+  async ack(leaseId: string, owner: string | null, result: string): Promise<t.Outcome<{ state: string }>> {
+    const holder = this.leaseHolder(leaseId);
+    if (holder) return holder.ack(leaseId, owner, result);
     return this.freeingSlot(this.transact((s) => t.ack(s, leaseId, owner, result)));
   }
 
@@ -611,11 +725,15 @@ export class QueueObject extends DurableObject<Env> {
     return this.freeingSlot(this.transact((s) => t.ackMany(s, acks, owner)));
   }
 
-  async release(leaseId: string, owner: string | null) {
+  async release(leaseId: string, owner: string | null): Promise<t.Outcome<{ state: string }>> {
+    const holder = this.leaseHolder(leaseId);
+    if (holder) return holder.release(leaseId, owner);
     return this.freeingSlot(this.transact((s) => t.release(s, leaseId, owner)));
   }
 
-  async fail(leaseId: string, owner: string | null, error: TaskError, retry: boolean, delaySeconds: number | null) {
+  async fail(leaseId: string, owner: string | null, error: TaskError, retry: boolean, delaySeconds: number | null): Promise<t.Outcome<{ state: string; nextAttemptAt?: number }>> {
+    const holder = this.leaseHolder(leaseId);
+    if (holder) return holder.fail(leaseId, owner, error, retry, delaySeconds);
     return this.freeingSlot(this.transact((s) => t.fail(s, leaseId, owner, error, retry, delaySeconds)));
   }
 

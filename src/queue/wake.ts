@@ -25,6 +25,7 @@ export class RegionWaker {
   constructor(
     private readonly env: object,
     private readonly ctx: DurableObjectState,
+    /** The waking object's name: its queue's, or a shard's (the consumer drains that object). */
     private readonly queue: () => string | null,
   ) {}
 

@@ -3,6 +3,7 @@ import { DurableObject } from 'cloudflare:workers';
 import type { QueueObject } from '../queue/QueueObject.ts';
 import { drainQueue, WakeDrainer } from './drain.ts';
 import type { TaskDefinition } from './task.ts';
+import { parseShardName } from '../core/shards.ts';
 
 export interface RegionalEnv {
   /** The hub's QueueObject class, bound across scripts (script_name = "drover"). */
@@ -53,9 +54,10 @@ export function regionalConsumer(options: RegionalOptions) {
       return { region: options.region, worker: workerName, tasks: [...registry.keys()], wakes: this.drainer.wakes, ...this.counts };
     }
 
-    private async drain(queue: string): Promise<void> {
-      const hub = this.env.QUEUES.get(this.env.QUEUES.idFromName(queue));
-      const common = { queue, worker: workerName, region: options.region, concurrency, counts: this.counts };
+    /** `object`: the queue's object that woke it (a shard's name for a sharded queue). */
+    private async drain(object: string): Promise<void> {
+      const hub = this.env.QUEUES.get(this.env.QUEUES.idFromName(object));
+      const common = { queue: parseShardName(object)?.queue ?? object, worker: workerName, region: options.region, concurrency, counts: this.counts };
       await drainQueue(hub, { ...common, tasks: registry, http: null });
       // The region's HTTP tasks, signed with the hub's keys (asked for, never copied here).
       const http = await hub.httpSettings();

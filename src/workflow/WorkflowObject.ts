@@ -171,7 +171,7 @@ export class WorkflowObject extends DurableObject<Env> {
   }
 
   /** Stops the workflow: no further step starts. Returns the started tasks that have not ended, to revoke. */
-  async revoke(): Promise<{ id: string; queue: string }[] | null> {
+  async revoke(): Promise<{ id: string; queue: string; orderingKey: string | null; groupKey: string | null }[] | null> {
     const plan = this.plan();
     if (!plan) return null;
     if (this.get('state') === 'running') this.finish('revoked', undefined);
@@ -180,6 +180,6 @@ export class WorkflowObject extends DurableObject<Env> {
       .filter((_, i) => this.sql.one(`SELECT 1 FROM started WHERE step = ?`, i))
       .flatMap((s) => s.tasks)
       .filter((t) => !outcomes.has(t.id))
-      .map((t) => ({ id: t.id, queue: t.sig.queue }));
+      .map((t) => ({ id: t.id, queue: t.sig.queue, orderingKey: t.sig.orderingKey ?? null, groupKey: t.sig.groupKey ?? null }));
   }
 }

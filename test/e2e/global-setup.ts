@@ -5,7 +5,8 @@ import { startSystem, type System } from './system.ts';
 let system: System | undefined;
 
 export async function setup(project: TestProject) {
-  system = await startSystem();
+  // Queues named sharded-* have three shards (test/e2e/shards.test.ts).
+  system = await startSystem({ env: { DROVER_SHARDS: JSON.stringify({ 'sharded-*': 3 }) } });
   project.provide('hubUrl', system.url);
 }
 

@@ -1,0 +1,89 @@
+// Shards: a busy queue spread over several QueueObjects, declared in DROVER_SHARDS.
+import { glob } from './routes.ts';
+
+/** A queue has at most this many shards. */
+export const MAX_SHARDS = 64;
+
+const QUEUE = /^[a-z0-9_-]{1,64}$/;
+/** A QueueObject's name: its queue's, with `~i` for shard i > 0 (shard 0 keeps the plain name, so adding shards moves nothing). */
+const OBJECT = /^([a-z0-9_-]{1,64})(?:~([1-9][0-9]?))?$/;
+
+export type ShardTable = (queue: string) => number;
+
+const compiled = new Map<string, ShardTable>();
+
+/**
+ * DROVER_SHARDS: a JSON object of queue name (or glob, `*` for any characters) to shard count,
+ * 1-64: `{"scrape": 8, "bench-*": 4}`. An exact name wins, else the first glob that matches;
+ * other queues have one shard. Throws on a table that could never be applied.
+ */
+export function compileShards(text: string | undefined): ShardTable {
+  const key = text ?? '';
+  const known = compiled.get(key);
+  if (known) return known;
+  let table: Record<string, unknown> = {};
+  if (key.trim() !== '') {
+    try {
+      table = JSON.parse(key);
+    } catch {
+      throw new Error(`DROVER_SHARDS is not JSON: ${key.slice(0, 100)}`);
+    }
+    if (table === null || typeof table !== 'object' || Array.isArray(table)) throw new Error('DROVER_SHARDS must be a JSON object of queue name to shard count');
+  }
+  const exact = new Map<string, number>();
+  const globs: { test: RegExp; n: number }[] = [];
+  for (const [pattern, n] of Object.entries(table)) {
+    if (!(typeof n === 'number' && Number.isInteger(n) && n >= 1 && n <= MAX_SHARDS)) throw new Error(`DROVER_SHARDS: "${pattern}" must have a whole number of shards, 1-${MAX_SHARDS}`);
+    if (pattern.includes('*')) globs.push({ test: glob(pattern), n });
+    else if (QUEUE.test(pattern)) exact.set(pattern, n);
+    else throw new Error(`DROVER_SHARDS: "${pattern}" is not a queue name or glob`);
+  }
+  const lookup: ShardTable = (queue) => exact.get(queue) ?? globs.find((g) => g.test.test(queue))?.n ?? 1;
+  compiled.set(key, lookup);
+  return lookup;
+}
+
+/** How many shards the queue has under the hub's settings. */
+export function shardCount(env: { DROVER_SHARDS?: string }, queue: string): number {
+  return compileShards(env.DROVER_SHARDS)(queue);
+}
+
+/** The QueueObject name of shard `i` of a queue. */
+export function shardName(queue: string, i: number): string {
+  return i === 0 ? queue : `${queue}~${i}`;
+}
+
+/** Every shard's object name, shard 0 first. */
+export function shardNames(env: { DROVER_SHARDS?: string }, queue: string): string[] {
+  return Array.from({ length: shardCount(env, queue) }, (_, i) => shardName(queue, i));
+}
+
+/** The queue and shard of a QueueObject name, or null for a name that is neither. */
+export function parseShardName(name: string): { queue: string; shard: number } | null {
+  const m = OBJECT.exec(name);
+  return m ? { queue: m[1], shard: m[2] ? Number(m[2]) : 0 } : null;
+}
+
+/** 32-bit FNV-1a of a string's UTF-16 code units: stable across runtimes and deploys. */
+function fnv1a(text: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < text.length; i++) {
+    h ^= text.charCodeAt(i);
+    h = Math.imul(h, 0x01000193);
+  }
+  return h >>> 0;
+}
+
+/**
+ * Which shard holds a task: tasks of one group key share one (a group's limit is kept by one
+ * object), then tasks of one ordering key (their order is kept by one object); others spread by id.
+ */
+export function shardOf(task: { id: string; groupKey?: string | null; orderingKey: string | null }, shards: number): number {
+  if (shards <= 1) return 0;
+  return fnv1a(task.groupKey ?? task.orderingKey ?? task.id) % shards;
+}
+
+/** The object name that holds a task of `queue`. */
+export function taskShardName(env: { DROVER_SHARDS?: string }, task: { id: string; queue: string; groupKey?: string | null; orderingKey: string | null }): string {
+  return shardName(task.queue, shardOf(task, shardCount(env, task.queue)));
+}

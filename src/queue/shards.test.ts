@@ -1,0 +1,142 @@
+// Sharded queues (DROVER_SHARDS; the unit config gives queues named sharded-* three shards):
+// tasks spread over the shards, and any shard's claims hand out all of them, waking on a sibling's work.
+import { env } from 'cloudflare:test';
+import { describe, expect, it } from 'vitest';
+import { taskSpec } from '../../test/specs.ts';
+import { handOff } from '../bus/handoff.ts';
+import { compileShards, parseShardName, shardName, shardNames, shardOf } from '../core/shards.ts';
+import type { TaskSpec } from '../core/states.ts';
+import { everyShard, holderOf, queueObject, queueStats } from './stubs.ts';
+import type { ClaimRequest } from './transitions.ts';
+
+let counter = 0;
+const sharded = () => `sharded-${Date.now().toString(36)}-${counter++}`;
+const req = (queue: string, over: Partial<ClaimRequest> = {}): ClaimRequest => ({
+  queue, worker: 'w', region: null, tasks: null, max: 100, leaseSeconds: null, owner: null, ...over,
+});
+/** Tasks of `queue`, at least `each` on every one of its three shards. */
+function spread(queue: string, each: number): TaskSpec[] {
+  const specs: TaskSpec[] = [];
+  const per = [0, 0, 0];
+  while (Math.min(...per) < each) {
+    const s = taskSpec({ queue });
+    specs.push(s);
+    per[shardOf(s, 3)]++;
+  }
+  return specs;
+}
+const onShard = (queue: string, shard: number, over: Partial<TaskSpec> = {}) => {
+  for (;;) {
+    const s = taskSpec({ queue, ...over });
+    if (shardOf(s, 3) === shard) return s;
+  }
+};
+
+describe('the shard table', () => {
+  it('reads exact names, then globs in order, and gives other queues one shard', () => {
+    const table = compileShards('{"scrape": 8, "crawl-*": 4, "*-eu": 2}');
+    expect(['scrape', 'crawl-cn', 'shop-eu', 'crawl-eu', 'other'].map(table)).toEqual([8, 4, 2, 4, 1]);
+    expect(compileShards(undefined)('scrape')).toBe(1);
+    expect(compileShards('')('scrape')).toBe(1);
+  });
+
+  it('refuses a table that could never be applied', () => {
+    expect(() => compileShards('{"scrape": 0}')).toThrow(/1-64/);
+    expect(() => compileShards('{"scrape": 65}')).toThrow(/1-64/);
+    expect(() => compileShards('{"scrape": 2.5}')).toThrow(/whole number/);
+    expect(() => compileShards('{"Scrape!": 2}')).toThrow(/not a queue name/);
+    expect(() => compileShards('[4]')).toThrow(/JSON object/);
+    expect(() => compileShards('scrape=4')).toThrow(/not JSON/);
+  });
+
+  it('names shard 0 as the queue, so adding shards moves no task that was there', () => {
+    expect(shardNames(env, 'sharded-x')).toEqual(['sharded-x', 'sharded-x~1', 'sharded-x~2']);
+    expect(shardNames(env, 'plain')).toEqual(['plain']);
+    expect(parseShardName('sharded-x~2')).toEqual({ queue: 'sharded-x', shard: 2 });
+    expect(parseShardName('plain')).toEqual({ queue: 'plain', shard: 0 });
+    expect(parseShardName('plain~0')).toBeNull();
+  });
+
+  it('keeps a group or an ordering key on one shard, and spreads the rest', () => {
+    const byKey = Array.from({ length: 50 }, () => shardOf(taskSpec({ orderingKey: 'customer-7' }), 8));
+    expect(new Set(byKey).size).toBe(1);
+    const byGroup = Array.from({ length: 50 }, () => shardOf(taskSpec({ groupKey: 'tenant-3', groupLimit: 2 }), 8));
+    expect(new Set(byGroup).size).toBe(1);
+    const counts = new Array(8).fill(0);
+    for (let i = 0; i < 8000; i++) counts[shardOf(taskSpec(), 8)]++;
+    // An even spread puts 1,000 on each; none is far off.
+    expect(Math.min(...counts)).toBeGreaterThan(800);
+    expect(Math.max(...counts)).toBeLessThan(1200);
+  });
+});
+
+describe('a sharded queue', () => {
+  it('holds each task on its shard, and one shard hands out all of them and takes their acks', async () => {
+    const queue = sharded();
+    const specs = spread(queue, 5);
+    await handOff(env, specs);
+    const per = await everyShard(env, queue, (o) => o.stats());
+    expect(per.map((s) => s.ready)).toEqual([0, 1, 2].map((i) => specs.filter((s) => shardOf(s, 3) === i).length));
+    expect((await queueStats(env, queue)).ready).toBe(specs.length);
+
+    const home = queueObject(env, queue);
+    const jobs = [];
+    for (let i = 0; i < 10 && jobs.length < specs.length; i++) jobs.push(...(await home.claim(req(queue), 0)));
+    expect(jobs.map((j) => j.id).sort()).toEqual(specs.map((s) => s.id).sort());
+    // Each lease names the shard that gave it out.
+    expect(new Set(jobs.map((j) => j.lease_id.split('.')[0]))).toEqual(new Set(shardNames(env, queue)));
+    const outs = await Promise.all(jobs.map((j) => home.ack(j.lease_id, null, '"done"')));
+    expect(outs.every((o) => o.ok)).toBe(true);
+    const live = await Promise.all(jobs.map((j) => queueObject(env, j.lease_id.split('.')[0]).get(j.id)));
+    expect(live.map((t) => t?.state)).toEqual(jobs.map(() => 'succeeded'));
+    expect(await queueStats(env, queue)).toMatchObject({ ready: 0, running: 0 });
+  });
+
+  it('takes turns between shards, so no shard waits behind a busy one', async () => {
+    const queue = sharded();
+    await handOff(env, spread(queue, 10));
+    const home = queueObject(env, queue);
+    const from: string[] = [];
+    for (let i = 0; i < 6; i++) from.push(...(await home.claim(req(queue, { max: 1 }), 0)).map((j) => j.lease_id.split('.')[0]));
+    expect(from).toHaveLength(6);
+    expect(new Set(from).size).toBe(3);
+  });
+
+  it('wakes a claim waiting on one shard when work arrives on another', async () => {
+    const queue = sharded();
+    const spec = onShard(queue, 2);
+    const t0 = Date.now();
+    const waiting = queueObject(env, queue).claim(req(queue), 10_000);
+    await new Promise((r) => setTimeout(r, 200));
+    await handOff(env, [spec]);
+    const jobs = await waiting;
+    expect(jobs.map((j) => j.id)).toEqual([spec.id]);
+    expect(jobs[0].lease_id.startsWith(`${shardName(queue, 2)}.`)).toBe(true);
+    expect(Date.now() - t0).toBeLessThan(3000);
+  });
+
+  it('splits a concurrency limit among its shards', async () => {
+    const queue = sharded();
+    await handOff(env, spread(queue, 5));
+    await everyShard(env, queue, (o) => o.configure({ concurrency: 4 }));
+    const leased = [];
+    for (const name of shardNames(env, queue)) for (let i = 0; i < 3; i++) leased.push(...(await queueObject(env, name).claim(req(queue), 0)));
+    expect(leased).toHaveLength(4);
+    // A finished lease frees a slot on its own shard, and a claim anywhere finds it.
+    expect((await queueObject(env, queue).ack(leased[0].lease_id, null, 'null')).ok).toBe(true);
+    const more = await queueObject(env, shardName(queue, 1)).claim(req(queue), 1000);
+    expect(more).toHaveLength(1);
+    expect(more[0].lease_id.split('.')[0]).toBe(leased[0].lease_id.split('.')[0]);
+  });
+
+  it('finds a task that came before the shards did, on the shard that has it', async () => {
+    const queue = sharded();
+    const spec = onShard(queue, 1);
+    // As if the queue had one shard when the task came: it sits on shard 0.
+    await queueObject(env, queue).deliver([spec]);
+    const holder = await holderOf(env, spec);
+    expect((await holder.revoke(spec.id)).ok).toBe(true);
+    expect((await queueObject(env, queue).get(spec.id))?.state).toBe('revoked');
+    expect(await queueObject(env, shardName(queue, 1)).get(spec.id)).toBeNull();
+  });
+});

@@ -1,0 +1,91 @@
+// Reaching a queue's objects: the shard that holds a task, any shard, or all of them.
+import type { TaskSpec } from '../core/states.ts';
+import { shardNames, taskShardName } from '../core/shards.ts';
+import type { Env } from '../env.ts';
+import type { QueueStats } from './QueueObject.ts';
+
+type Queues = Pick<Env, 'QUEUES' | 'DROVER_SHARDS'>;
+
+/** The QueueObject of this name (a queue's name is its shard 0). */
+export function queueObject(env: Pick<Env, 'QUEUES'>, name: string) {
+  return env.QUEUES.get(env.QUEUES.idFromName(name));
+}
+
+/** The object that holds (or would hold) this task. */
+export function taskObject(env: Queues, task: { id: string; queue: string; groupKey?: string | null; orderingKey: string | null }) {
+  return queueObject(env, taskShardName(env, task));
+}
+
+/** Tasks by the object that takes them, each object's in the order given. */
+export function byShard(env: Queues, specs: TaskSpec[]): Map<string, TaskSpec[]> {
+  const out = new Map<string, TaskSpec[]>();
+  for (const spec of specs) {
+    const name = taskShardName(env, spec);
+    const list = out.get(name);
+    if (list) list.push(spec);
+    else out.set(name, [spec]);
+  }
+  return out;
+}
+
+/** A shard of the queue picked at random: where a claim or a worker's socket lands (it takes from the others too). */
+export function anyShard(env: Queues, queue: string) {
+  const names = shardNames(env, queue);
+  return queueObject(env, names[Math.floor(Math.random() * names.length)]);
+}
+
+/** Each shard's answer to `call`, shard 0 first. */
+export function everyShard<T>(env: Queues, queue: string, call: (object: ReturnType<typeof queueObject>) => Promise<T>): Promise<T[]> {
+  return Promise.all(shardNames(env, queue).map((name) => call(queueObject(env, name))));
+}
+
+/**
+ * The object holding a task: the shard it maps to, or, for a task that came before its queue's
+ * shards were added to, whichever shard has it (the one it maps to if none does).
+ */
+export async function holderOf(env: Queues, task: { id: string; queue: string; groupKey?: string | null; orderingKey: string | null }) {
+  const home = taskShardName(env, task);
+  const names = shardNames(env, task.queue);
+  const first = queueObject(env, home);
+  if (names.length === 1 || (await first.get(task.id))) return first;
+  for (const name of names) {
+    if (name === home) continue;
+    const other = queueObject(env, name);
+    if (await other.get(task.id)) return other;
+  }
+  return first;
+}
+
+/** A queue's stats over all its shards: counts add up; settings are shard 0's (they are set on all). */
+export function mergeStats(all: QueueStats[]): QueueStats {
+  const out: QueueStats = { ...all[0], regions: {} };
+  for (const key of ['ready', 'delayed', 'running', 'failed', 'claimCalls', 'regionWakes'] as const) out[key] = all.reduce((sum, s) => sum + s[key], 0);
+  out.paused = all.some((s) => s.paused);
+  for (const s of all) {
+    for (const [region, r] of Object.entries(s.regions)) {
+      const into = (out.regions[region] ??= { ready: 0, running: 0 });
+      into.ready += r.ready;
+      into.running += r.running;
+    }
+  }
+  return out;
+}
+
+/** A queue's stats, its shards' together. */
+export async function queueStats(env: Queues, queue: string): Promise<QueueStats> {
+  return mergeStats(await everyShard(env, queue, (o) => o.stats()));
+}
+
+/** What GET /metrics reports of a queue, its shards' together. */
+export async function queueMetrics(env: Queues, queue: string) {
+  const all = await everyShard(env, queue, (o) => o.metrics());
+  const counters: Record<string, number> = {};
+  for (const m of all) for (const [k, v] of Object.entries(m.counters)) counters[k] = (counters[k] ?? 0) + v;
+  const ages = all.map((m) => m.oldestReadyMs).filter((ms): ms is number => ms !== null);
+  return {
+    counters,
+    stats: mergeStats(all.map((m) => m.stats)),
+    oldestReadyMs: ages.length ? Math.max(...ages) : null,
+    dead: all.reduce((sum, m) => sum + m.dead, 0),
+  };
+}
