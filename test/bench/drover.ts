@@ -19,17 +19,25 @@ interface Worker {
 }
 
 export interface DroverBench extends BenchSystem {
+  /** `drain` and `endToEnd` on a queue of `shards` QueueObjects (SHARD_COUNTS). */
+  drainSharded(n: number, shards: number): Promise<number>;
+  endToEndSharded(n: number, shards: number): Promise<number>;
   /** Claim+ack cost as one queue grows through `sizes`, and the runtime's memory. */
   backlog(sizes: number[], samples: number, log: (m: string) => void): Promise<BacklogPoint[]>;
   /** CPU seconds the runtime (workerd) has used since start. */
   runtimeCpu(): number;
 }
 
+/** Shard counts the bench's system declares (queues bench-s<N>-*). */
+export const SHARD_COUNTS = [2, 4, 8];
+const SHARDS = JSON.stringify(Object.fromEntries(SHARD_COUNTS.map((n) => [`bench-s${n}-*`, n])));
+
 export function drover(): DroverBench {
   let system: System | null = null;
   let api: Api;
   let queues = 0;
-  const nextQueue = () => `bench-${Date.now().toString(36)}-${++queues}`;
+  /** A fresh queue; `shards` > 1 names one that DROVER_SHARDS (below) spreads over that many objects. */
+  const nextQueue = (shards = 1) => `bench-${shards > 1 ? `s${shards}-` : ''}${Date.now().toString(36)}-${++queues}`;
 
   /** The SDK's producer, as a Node app would enqueue: over one socket (or HTTP with BENCH_DROVER_HTTP=1). */
   const producer = () => {
@@ -98,7 +106,7 @@ export function drover(): DroverBench {
     name: 'drover',
     setup: `${WORKERS} pull worker processes (SDK PullWorker), ${CONCURRENCY} jobs each at once; producer: the SDK's ${HTTP ? 'client over HTTP' : 'producer over one socket'}; workers ${HTTP ? 'over HTTP' : 'over sockets'}; hub: npm start (wrangler dev, workerd)`,
     async start() {
-      system = await startSystem();
+      system = await startSystem({ env: { DROVER_SHARDS: SHARDS } });
       api = new Api(system.url, TOKENS.admin);
     },
     async stop() {
@@ -132,35 +140,10 @@ export function drover(): DroverBench {
       await delivered(queue, n);
       return rate;
     },
-    async drain(n) {
-      const queue = nextQueue();
-      await enqueueMany(queue, n, 1000);
-      await delivered(queue, n);
-      const workers = await startWorkers(queue);
-      try {
-        const t0 = performance.now();
-        workers.run();
-        const cpu0 = runtimeCpu(system!.pgid);
-        const t1 = await workers.until(n);
-        if (process.env.BENCH_VERBOSE) console.log(`  runtime CPU ${(((runtimeCpu(system!.pgid) - cpu0) * 1e6) / n).toFixed(0)} us/task`);
-        return n / ((t1 - t0) / 1000);
-      } finally {
-        await workers.stop();
-      }
-    },
-    async endToEnd(n) {
-      const queue = nextQueue();
-      const workers = await startWorkers(queue);
-      try {
-        workers.run();
-        const t0 = performance.now();
-        await enqueueMany(queue, n, 1000);
-        const t1 = await workers.until(n);
-        return n / ((t1 - t0) / 1000);
-      } finally {
-        await workers.stop();
-      }
-    },
+    drain: (n) => drain(n, 1),
+    drainSharded: (n, shards) => drain(n, shards),
+    endToEnd: (n) => endToEnd(n, 1),
+    endToEndSharded: (n, shards) => endToEnd(n, shards),
     async latency(rate, seconds): Promise<Latency> {
       const queue = nextQueue();
       const samples: number[] = [];
@@ -188,4 +171,35 @@ export function drover(): DroverBench {
       }
     },
   };
+
+  async function drain(n: number, shards: number) {
+    const queue = nextQueue(shards);
+    await enqueueMany(queue, n, 1000);
+    await delivered(queue, n);
+    const workers = await startWorkers(queue);
+    try {
+      const t0 = performance.now();
+      workers.run();
+      const cpu0 = runtimeCpu(system!.pgid);
+      const t1 = await workers.until(n);
+      if (process.env.BENCH_VERBOSE) console.log(`  runtime CPU ${(((runtimeCpu(system!.pgid) - cpu0) * 1e6) / n).toFixed(0)} us/task`);
+      return n / ((t1 - t0) / 1000);
+    } finally {
+      await workers.stop();
+    }
+  }
+
+  async function endToEnd(n: number, shards: number) {
+    const queue = nextQueue(shards);
+    const workers = await startWorkers(queue);
+    try {
+      workers.run();
+      const t0 = performance.now();
+      await enqueueMany(queue, n, 1000);
+      const t1 = await workers.until(n);
+      return n / ((t1 - t0) / 1000);
+    } finally {
+      await workers.stop();
+    }
+  }
 }

@@ -7,7 +7,7 @@ import { dirname, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { BacklogPoint } from './backlog.ts';
 import { throughputChart } from './chart.ts';
-import { drover } from './drover.ts';
+import { drover, SHARD_COUNTS } from './drover.ts';
 import { bullmq } from './peers/bullmq.ts';
 import { celery } from './peers/celery.ts';
 import { findMissing } from './redis.ts';
@@ -39,6 +39,14 @@ export interface Result {
   missing: string[];
   scenarios: Scenario[];
   backlog: BacklogPoint[] | null;
+  /** drover's drain and end to end as one queue is spread over more QueueObjects. */
+  shards: ShardPoint[] | null;
+}
+
+export interface ShardPoint {
+  shards: number;
+  drain: Figure;
+  endToEnd: Figure;
 }
 
 const FULL = { batch: [20_000, 1000], single: [5000, 50], drain: 20_000, endToEnd: 20_000, latency: [100, 10], backlog: [1000, 100_000, 1_000_000], samples: 200 };
@@ -52,6 +60,7 @@ const { values } = parseArgs({
     chart: { type: 'string', default: 'test-results/bench.svg' },
     only: { type: 'string', default: 'drover,bullmq,celery' },
     'no-backlog': { type: 'boolean', default: false },
+    'no-shards': { type: 'boolean', default: false },
   },
 });
 const quick = values.quick!;
@@ -84,15 +93,23 @@ const scenarios: Scenario[] = [
 const byKey = new Map(scenarios.map((s) => [s.key, s]));
 const record = (key: string, system: string, value: number) => {
   const s = byKey.get(key)!;
-  const f = (s.figures[system] ??= { median: 0, min: 0, max: 0, runs: [] });
-  f.runs.push(value);
-  f.median = median(f.runs);
-  f.min = Math.min(...f.runs);
-  f.max = Math.max(...f.runs);
+  add((s.figures[system] ??= newFigure()), value);
 };
 const fmt = (v: number, unit: string) => (unit === 'ms' ? `${v.toFixed(1)} ms` : `${Math.round(v).toLocaleString('en')}/s`);
 
 let backlogPoints: BacklogPoint[] | null = null;
+/** One queue over 1, 2, 4 and 8 QueueObjects (quick: 1 and 2), same sizes as drain and end to end. */
+const shardCounts = quick ? [1, 2] : [1, ...SHARD_COUNTS];
+const shardPoints: ShardPoint[] | null = values['no-shards'] || !wanted.includes('drover') ? null : shardCounts.map((shards) => ({ shards, drain: newFigure(), endToEnd: newFigure() }));
+function newFigure(): Figure {
+  return { median: 0, min: 0, max: 0, runs: [] };
+}
+function add(f: Figure, value: number): void {
+  f.runs.push(value);
+  f.median = median(f.runs);
+  f.min = Math.min(...f.runs);
+  f.max = Math.max(...f.runs);
+}
 const started = performance.now();
 for (const system of systems) {
   log(`\n${system.name}: ${system.setup}`);
@@ -113,6 +130,16 @@ for (const system of systems) {
       for (const [key, v] of [['latencyP50', l.p50], ['latencyP95', l.p95], ['latencyP99', l.p99]] as const) {
         record(key, system.name, v);
         log(`    ${byKey.get(key)!.title.padEnd(40)} ${fmt(v, 'ms')}`);
+      }
+      if (system.name === 'drover' && shardPoints) {
+        const d = system as ReturnType<typeof drover>;
+        for (const point of shardPoints) {
+          const drain = await d.drainSharded(size.drain, point.shards);
+          const e2e = await d.endToEndSharded(size.endToEnd, point.shards);
+          add(point.drain, drain);
+          add(point.endToEnd, e2e);
+          log(`    ${`${point.shards} shard${point.shards > 1 ? 's' : ''}: drain, end to end`.padEnd(40)} ${fmt(drain, 'tasks/s')}, ${fmt(e2e, 'tasks/s')}`);
+        }
       }
     }
   } finally {
@@ -142,6 +169,7 @@ const result: Result = {
   missing,
   scenarios,
   backlog: backlogPoints,
+  shards: shardPoints,
 };
 
 // The table: median (min-max) per system, then drover's ratio to each peer (throughput: drover/peer,
@@ -164,6 +192,13 @@ if (backlogPoints) {
   const first = backlogPoints[0];
   for (const p of backlogPoints) {
     log(`  ${p.waiting.toLocaleString('en').padStart(9)} waiting  ${p.claimAckMs.toFixed(2)} ms median  ${(p.claimAckMs / first.claimAckMs).toFixed(2)}x of ${first.waiting.toLocaleString('en')}  runtime RSS peak ${(p.peakRssBytes / 2 ** 20).toFixed(0)} MiB`);
+  }
+}
+if (shardPoints) {
+  log('\nshards (drover): one queue over several QueueObjects; median (min-max), ratio to one shard');
+  const one = shardPoints[0];
+  for (const p of shardPoints) {
+    log(`  ${String(p.shards).padStart(2)} shard(s)  drain ${cell(p.drain, 'tasks/s')} ${(p.drain.median / one.drain.median).toFixed(2)}x  end to end ${cell(p.endToEnd, 'tasks/s')} ${(p.endToEnd.median / one.endToEnd.median).toFixed(2)}x`);
   }
 }
 for (const s of systems) log(`  ${s.name}: ${s.setup}`);

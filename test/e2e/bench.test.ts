@@ -43,6 +43,10 @@ describe('npm run bench --quick', () => {
       expect(p.claimAckMs).toBeGreaterThan(0);
       expect(p.peakRssBytes).toBeGreaterThan(10 * 2 ** 20);
     }
+    // One queue over one and over two QueueObjects, each drained and run end to end.
+    expect(result.shards?.map((p) => p.shards)).toEqual([1, 2]);
+    for (const p of result.shards!) for (const f of [p.drain, p.endToEnd]) expect(f.median).toBeGreaterThan(0);
+    expect(output).toMatch(/ 2 shard\(s\)  drain [\d,]+\/s/);
     // The table names every scenario with a ratio to each peer, and the chart draws a bar per system.
     for (const peer of peers) expect(output).toContain(`drover/${peer}`);
     expect(output).toContain('drain 2,000 waiting');
@@ -50,5 +54,6 @@ describe('npm run bench --quick', () => {
     const svg = readFileSync(chart, 'utf8');
     expect(svg.startsWith('<svg')).toBe(true);
     expect(svg.match(/<rect class="bar"/g)?.length).toBe(4 * (1 + peers.length));
+    expect(svg.match(/<rect class="shard-bar"/g)?.length).toBe(2 * 2);
   }, 600_000);
 });
