@@ -5,6 +5,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 
 import { createServer } from 'node:net';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { compileShards } from '../src/core/shards.ts';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const wrangler = join(root, 'node_modules', 'wrangler', 'bin', 'wrangler.js');
@@ -16,6 +17,14 @@ const redeliverAfter = process.env.DROVER_REDELIVER_AFTER ?? '3';
 
 function log(message: string): void {
   process.stdout.write(`[drover] ${message}\n`);
+}
+
+// A shard table that could never be applied stops the start, not every enqueue after it.
+try {
+  compileShards(process.env.DROVER_SHARDS);
+} catch (err) {
+  log((err as Error).message);
+  process.exit(1);
 }
 
 /** The dev token lives in the state directory, so a restart keeps it. */

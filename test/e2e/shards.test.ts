@@ -1,5 +1,7 @@
 // Sharded queues against `npm start` (the shared system gives queues named sharded-* three shards):
 // to a client a sharded queue is one queue, whichever shard its calls land on.
+import { spawnSync } from 'node:child_process';
+import { resolve } from 'node:path';
 import { describe, expect, inject, it } from 'vitest';
 import { Api, TOKENS, claimAll, uniqueQueue } from './system.ts';
 import { spawnWorker, waitFor } from './workers.ts';
@@ -99,5 +101,18 @@ describe('a sharded queue', () => {
     expect(jobs.map((j) => j.id).sort()).toEqual(res.body.tasks.slice(10).map((t: any) => t.id).sort());
     // Nothing revoked comes back, from any shard.
     expect(await claimAll(api, queue, 1, {}, 1500)).toEqual([]);
+  });
+});
+
+describe('DROVER_SHARDS', () => {
+  it('stops npm start with a table it could never apply, saying why', () => {
+    const root = resolve(import.meta.dirname, '..', '..');
+    const out = spawnSync(process.execPath, [resolve(root, 'scripts/start.ts')], {
+      env: { ...process.env, DROVER_SHARDS: '{"scrape": 100}' },
+      encoding: 'utf8',
+      timeout: 30_000,
+    });
+    expect(out.status).toBe(1);
+    expect(out.stdout).toContain('DROVER_SHARDS: "scrape" must have a whole number of shards, 1-64');
   });
 });
