@@ -2,6 +2,10 @@
 import { Hono, type Context } from 'hono';
 import { queueNames } from '../db/records.ts';
 import { everyShard, queueObject, queueStats } from '../queue/stubs.ts';
+import { shardCount, shardNames } from '../core/shards.ts';
+import { parseRate } from '../core/limits.ts';
+import { DroverError } from './errors.ts';
+import type { z } from 'zod';
 import type { Env } from '../env.ts';
 import { audit } from './audit.ts';
 import { requireAdmin, type AuthVars } from './auth.ts';
@@ -88,6 +92,25 @@ queues.delete('/:queue/dead', async (c) => {
   return c.json({ purged });
 });
 
+/**
+ * A sharded queue's limits are split evenly among its shards, each needing one slot (or one
+ * task per period) at least: a smaller limit could not hold for the queue as a whole.
+ */
+function checkShardedLimits(env: Env, queue: string, body: z.output<typeof queueConfigBody>): void {
+  const n = shardCount(env, queue);
+  if (n === 1) return;
+  if (body.concurrency != null && body.concurrency < n) {
+    throw new DroverError('invalid_request', `queue "${queue}" has ${n} shards, so its concurrency must be at least ${n} (one per shard)`);
+  }
+  const rates = [['rateLimit', body.rateLimit], ...Object.entries(body.taskRateLimits ?? {}).map(([task, r]) => [`taskRateLimits["${task}"]`, r])];
+  for (const [field, rate] of rates) {
+    const parsed = typeof rate === 'string' ? parseRate(rate) : null;
+    if (parsed && parsed.burst < n) {
+      throw new DroverError('invalid_request', `queue "${queue}" has ${n} shards, so ${field} must allow at least ${n} tasks per period (one per shard); "${rate}" allows ${parsed.burst}`);
+    }
+  }
+}
+
 /** Sets a queue's retention, rate limit and concurrency limit (admin). */
 queues.put('/:queue/config', async (c) => {
   requireAdmin(c.var.principal);
@@ -99,7 +122,11 @@ queues.put('/:queue/config', async (c) => {
     ...(body.concurrency !== undefined && { concurrency: body.concurrency }),
     ...(body.taskRateLimits !== undefined && { taskRateLimits: body.taskRateLimits }),
   };
-  const [config] = await shards(c.env, name, (o) => o.configure(patch));
+  checkShardedLimits(c.env, name, body);
+  // Shard 0 first; the others then take its whole result, so every shard has the same settings.
+  const [first, ...rest] = shardNames(c.env, name);
+  const config = await queueObject(c.env, first).configure(patch);
+  await Promise.all(rest.map((shard) => queueObject(c.env, shard).configure(config)));
   await c.env.DB.prepare(
     `INSERT INTO queues (name, created_at, retention_ms) VALUES (?, ?, ?) ON CONFLICT (name) DO UPDATE SET retention_ms = excluded.retention_ms`,
   )

@@ -2,6 +2,7 @@
 import { Hono } from 'hono';
 import { handOff } from '../bus/handoff.ts';
 import { byShard, holderOf, queueObject } from '../queue/stubs.ts';
+import { placeTasks } from '../core/shards.ts';
 import declaredRoutes from '../../routes.ts';
 import { compileRoutes, routed } from '../core/routes.ts';
 import { isFinal, type TaskSpec } from '../core/states.ts';
@@ -37,6 +38,7 @@ const LARGE_ENQUEUE = 50;
  * In two steps: the first hands the tasks over; the answer (its promise) waits for D1.
  */
 async function handIn(env: Env, specs: TaskSpec[]): Promise<() => Promise<Recorded['results']>> {
+  placeTasks(env, specs);
   const recordFirst = async (list: TaskSpec[]) => {
     const recorded = await recordTasks(env.DB, list);
     if (recorded.created.length) await handOff(env, recorded.created);

@@ -9,6 +9,7 @@ import type { Env } from '../env.ts';
 import { dueSlots, nextSlot } from './slots.ts';
 import { advance, dueSchedules, syncDeclared, timingOf } from './store.ts';
 import type { ScheduleDefinition } from '../api/schemas.ts';
+import { placeTasks } from '../core/shards.ts';
 
 /** The idempotency key of a slot's task: repeats of the slot find the first task. */
 export function slotKey(scheduleId: string, slot: number): string {
@@ -56,7 +57,7 @@ export async function runBeat(
     const slots = dueSlots(timing, s.lastSlotAt, now);
     let lastTaskId = s.lastTaskId;
     if (slots.length) {
-      const recorded = await recordTasks(env.DB, slots.map((slot) => specFor(s, slot, now)), now);
+      const recorded = await recordTasks(env.DB, placeTasks(env, slots.map((slot) => specFor(s, slot, now))), now);
       if (recorded.created.length) {
         await handOff(env, recorded.created);
       }

@@ -4,7 +4,7 @@ import { loadSpecs, recordTasks } from '../db/records.ts';
 import type { Env } from '../env.ts';
 import { isEnvelope } from './envelope.ts';
 import { queueObject } from '../queue/stubs.ts';
-import { taskShardName } from '../core/shards.ts';
+import { placeTasks, taskShardName } from '../core/shards.ts';
 
 /**
  * A message is acked only after every QueueObject it names took its tasks; a failed
@@ -22,7 +22,7 @@ export async function consume(batch: MessageBatch<unknown>, env: Env): Promise<v
     let specs: TaskSpec[];
     try {
       if ('refs' in body) specs = await loadSpecs(env.DB, body.refs);
-      else if (!body.recorded) specs = await recordTasks(env.DB, body.tasks).then((r) => r.created);
+      else if (!body.recorded) specs = await recordTasks(env.DB, placeTasks(env, body.tasks)).then((r) => r.created);
       else specs = body.tasks;
     } catch (err) {
       console.error('bus message could not be read back or recorded; retrying', err);

@@ -10,7 +10,7 @@ const OBJECT = /^([a-z0-9_-]{1,64})(?:~([1-9][0-9]?))?$/;
 
 export type ShardTable = (queue: string) => number;
 
-const compiled = new Map<string, ShardTable>();
+const compiled = new Map<string, ShardTable | Error>();
 
 /**
  * DROVER_SHARDS: a JSON object of queue name (or glob, `*` for any characters) to shard count,
@@ -19,8 +19,21 @@ const compiled = new Map<string, ShardTable>();
  */
 export function compileShards(text: string | undefined): ShardTable {
   const key = text ?? '';
-  const known = compiled.get(key);
-  if (known) return known;
+  let known = compiled.get(key);
+  if (!known) {
+    try {
+      known = compileTable(key);
+    } catch (err) {
+      known = err as Error;
+    }
+    compiled.set(key, known);
+  }
+  // A bad table fails every call the same way (and is read once), with what is wrong in it.
+  if (known instanceof Error) throw known;
+  return known;
+}
+
+function compileTable(key: string): ShardTable {
   let table: Record<string, unknown> = {};
   if (key.trim() !== '') {
     try {
@@ -34,13 +47,11 @@ export function compileShards(text: string | undefined): ShardTable {
   const globs: { test: RegExp; n: number }[] = [];
   for (const [pattern, n] of Object.entries(table)) {
     if (!(typeof n === 'number' && Number.isInteger(n) && n >= 1 && n <= MAX_SHARDS)) throw new Error(`DROVER_SHARDS: "${pattern}" must have a whole number of shards, 1-${MAX_SHARDS}`);
-    if (pattern.includes('*')) globs.push({ test: glob(pattern), n });
+    if (pattern.includes('*') && /^[a-z0-9_*-]{1,64}$/.test(pattern)) globs.push({ test: glob(pattern), n });
     else if (QUEUE.test(pattern)) exact.set(pattern, n);
     else throw new Error(`DROVER_SHARDS: "${pattern}" is not a queue name or glob`);
   }
-  const lookup: ShardTable = (queue) => exact.get(queue) ?? globs.find((g) => g.test.test(queue))?.n ?? 1;
-  compiled.set(key, lookup);
-  return lookup;
+  return (queue) => exact.get(queue) ?? globs.find((g) => g.test.test(queue))?.n ?? 1;
 }
 
 /** How many shards the queue has under the hub's settings. */
@@ -83,7 +94,25 @@ export function shardOf(task: { id: string; groupKey?: string | null; orderingKe
   return fnv1a(task.groupKey ?? task.orderingKey ?? task.id) % shards;
 }
 
+type Placeable = { id: string; queue: string; groupKey?: string | null; orderingKey: string | null; shard?: number | null };
+
+/**
+ * The shard a task goes to: the one it was placed on at enqueue, so that a redelivery after the
+ * queue gained shards finds the object that may hold it already; else (or if that shard is gone)
+ * the one the table gives now.
+ */
+function shardFor(env: { DROVER_SHARDS?: string }, task: Placeable): number {
+  const count = shardCount(env, task.queue);
+  return typeof task.shard === 'number' && task.shard >= 0 && task.shard < count ? task.shard : shardOf(task, count);
+}
+
 /** The object name that holds a task of `queue`. */
-export function taskShardName(env: { DROVER_SHARDS?: string }, task: { id: string; queue: string; groupKey?: string | null; orderingKey: string | null }): string {
-  return shardName(task.queue, shardOf(task, shardCount(env, task.queue)));
+export function taskShardName(env: { DROVER_SHARDS?: string }, task: Placeable): string {
+  return shardName(task.queue, shardFor(env, task));
+}
+
+/** Places new tasks on their shards (in place), before they are recorded or handed over. */
+export function placeTasks<T extends Placeable>(env: { DROVER_SHARDS?: string }, specs: T[]): T[] {
+  for (const spec of specs) if (typeof spec.shard !== 'number') spec.shard = shardFor(env, spec);
+  return specs;
 }

@@ -52,6 +52,8 @@ export interface TaskSpec {
   http?: HttpTarget | null;
   /** Where the task record is POSTed when the task ends, until a 2xx. */
   callback?: { url: string } | null;
+  /** The shard of its queue it was placed on at enqueue (src/core/shards.ts); absent: placed when delivered. */
+  shard?: number | null;
   createdAt: number;
 }
 

@@ -25,13 +25,13 @@ const CLAIM_KEYS = `INSERT INTO idempotency_keys (key, task_id, expires_at)
 export const INSERT_TASKS = `WITH rows AS MATERIALIZED (SELECT value AS v FROM json_each(?2))
   INSERT OR IGNORE INTO tasks (id, task, queue, region, priority, state, args, kwargs,
     max_retries, retry_delay, timeout, eta, expires_at, idempotency_key, ordering_key, parent_id, root_id,
-    workflow_id, http, callback, group_key, group_limit, created_at, version)
+    workflow_id, http, callback, group_key, group_limit, created_at, version, shard)
   SELECT v->>'id', v->>'task', v->>'queue', v->>'region', v->>'priority',
     CASE WHEN v->>'eta' > ?1 THEN 'delayed' ELSE 'queued' END,
     v->>'args', v->>'kwargs', v->>'maxRetries', v->>'retryDelay', v->>'timeout',
     v->>'eta', v->>'expiresAt', v->>'idempotencyKey', v->>'orderingKey',
     v->>'parentId', v->>'rootId', v->>'workflowId', v->'http', v->'callback',
-    v->>'groupKey', v->>'groupLimit', v->>'createdAt', 0
+    v->>'groupKey', v->>'groupLimit', v->>'createdAt', 0, v->>'shard'
   FROM rows
   WHERE v->>'idempotencyKey' IS NULL
      OR (SELECT task_id FROM idempotency_keys WHERE key = v->>'idempotencyKey') = v->>'id'`;
@@ -109,6 +109,7 @@ export function rowToSpec(r: TaskRow): TaskSpec {
     workflowId: r.workflowId,
     http: r.http ? JSON.parse(r.http) : null,
     callback: r.callback ? JSON.parse(r.callback) : null,
+    ...(r.shard !== null && { shard: r.shard }),
     createdAt: r.createdAt,
   };
 }

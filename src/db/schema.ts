@@ -41,6 +41,8 @@ export const tasks = sqliteTable(
     startedAt: integer('started_at'),
     finishedAt: integer('finished_at'),
     version: integer('version').notNull().default(0),
+    /** The shard of its queue the task was placed on (DROVER_SHARDS); null before shards were recorded. */
+    shard: integer('shard'),
   },
   (t) => [
     index('tasks_queue_id').on(t.queue, t.id),

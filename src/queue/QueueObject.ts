@@ -95,6 +95,8 @@ export class QueueObject extends DurableObject<Env> {
   /** Enqueues waiting for D1 to hold their tasks: each until the insert log's place `upTo` is written. */
   private recordWaiters: { upTo: number; ok: () => void; fail: (err: unknown) => void }[] = [];
   private readonly claimWaiters = new Set<() => void>();
+  /** Counts wakes of waiting claims: a claim that asked sibling shards meanwhile (awaiting them) missed none. */
+  private wakes = 0;
   private readonly finalWaiters = new Map<string, Set<() => void>>();
   private readonly regions: RegionWaker;
 
@@ -138,13 +140,36 @@ export class QueueObject extends DurableObject<Env> {
         this.namedById = true;
         if (this.objectName !== ctx.id.name) this.remember(named.queue, ctx.id.name!);
       }
-      this.paused = this.sql.one<{ value: string }>(`SELECT value FROM meta WHERE key = 'paused'`)?.value === '1';
+      const pausedRow = this.sql.one<{ value: string }>(`SELECT value FROM meta WHERE key = 'paused'`)?.value;
       const saved = this.sql.one<{ value: string }>(`SELECT value FROM meta WHERE key = 'config'`)?.value;
+      this.paused = pausedRow === '1';
       if (saved) this.applyConfig(JSON.parse(saved));
+      // A shard added to a queue takes the queue's settings (kept the same on every shard) from shard 0.
+      if (named && named.shard > 0 && pausedRow === undefined && saved === undefined) await this.copySettings(named.queue);
       this.alarmAt = await ctx.storage.getAlarm();
       // Overdue work survives a restart in the tables, not in memory: look again now.
       this.rearm(true);
     });
+  }
+
+  private async copySettings(queue: string): Promise<void> {
+    try {
+      const { config, paused } = await queueObject(this.env, queue).settings();
+      this.sql.run(
+        `INSERT INTO meta (key, value) VALUES ('config', ?), ('paused', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value`,
+        JSON.stringify(config),
+        paused ? '1' : '0',
+      );
+      this.paused = paused;
+      this.applyConfig(config);
+    } catch (err) {
+      console.error(`shard ${this.objectName} could not read its queue's settings from shard 0; it asks again when it next starts`, err);
+    }
+  }
+
+  /** The queue's settings and pause, as a shard added later copies them. */
+  async settings(): Promise<{ config: QueueConfig; paused: boolean }> {
+    return { config: this.config, paused: this.paused };
   }
 
   private retentionMs(): number {
@@ -199,6 +224,7 @@ export class QueueObject extends DurableObject<Env> {
   }
 
   private wakeClaims(): void {
+    this.wakes++;
     for (const wake of [...this.claimWaiters]) wake();
     if (this.watchers.size === 0) return;
     // Sibling shards with claims waiting for work: each is told once, and asks again if it waits again.
@@ -589,6 +615,7 @@ export class QueueObject extends DurableObject<Env> {
       // A sharded queue's claim tries each shard, from the one whose turn it is, until one has work.
       let jobs: t.ClaimedRow[] = [];
       let retryMs = Infinity;
+      const wakes = this.wakes;
       const first = this.turn++ % shards;
       for (let k = 0; k < shards && jobs.length === 0; k++) {
         const i = (first + k) % shards;
@@ -598,6 +625,8 @@ export class QueueObject extends DurableObject<Env> {
       }
       const left = deadline - Date.now();
       if (jobs.length || left <= 0) return jobs;
+      // Work came, or a sibling said it has some, while this claim was asking the siblings: look again now.
+      if (this.wakes !== wakes) continue;
       await new Promise<void>((resolve) => {
         const wake = () => {
           clearTimeout(timer);
@@ -652,6 +681,7 @@ export class QueueObject extends DurableObject<Env> {
 
   /** A sibling shard gained work: claims waiting here look again. */
   async nudge(): Promise<void> {
+    this.wakes++;
     for (const wake of [...this.claimWaiters]) wake();
   }
 

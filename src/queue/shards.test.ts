@@ -4,7 +4,8 @@ import { env } from 'cloudflare:test';
 import { describe, expect, it } from 'vitest';
 import { taskSpec } from '../../test/specs.ts';
 import { handOff } from '../bus/handoff.ts';
-import { compileShards, parseShardName, shardName, shardNames, shardOf } from '../core/shards.ts';
+import { compileShards, parseShardName, placeTasks, shardName, shardNames, shardOf, taskShardName } from '../core/shards.ts';
+import { getTaskRow, recordTasks, rowToSpec } from '../db/records.ts';
 import type { TaskSpec } from '../core/states.ts';
 import { everyShard, holderOf, queueObject, queueStats } from './stubs.ts';
 import type { ClaimRequest } from './transitions.ts';
@@ -47,6 +48,24 @@ describe('the shard table', () => {
     expect(() => compileShards('{"Scrape!": 2}')).toThrow(/not a queue name/);
     expect(() => compileShards('[4]')).toThrow(/JSON object/);
     expect(() => compileShards('scrape=4')).toThrow(/not JSON/);
+    expect(() => compileShards('{"Scrape-*": 2}')).toThrow(/not a queue name or glob/);
+    // The same bad table fails every call alike.
+    expect(() => compileShards('{"scrape": 0}')).toThrow(/1-64/);
+  });
+
+  it('keeps a task on the shard it was placed on at enqueue, in D1 too, while that shard exists', async () => {
+    const queue = sharded();
+    const spec = onShard(queue, 1);
+    placeTasks(env, [spec]);
+    expect(spec.shard).toBe(1);
+    // Recorded, and read back as the redelivery sweep reads it, it still goes to shard 1.
+    await recordTasks(env.DB, [spec]);
+    const row = (await getTaskRow(env.DB, spec.id))!;
+    expect(row.shard).toBe(1);
+    expect(taskShardName(env, rowToSpec(row))).toBe(shardName(queue, 1));
+    // Placed when the queue had more shards, or fewer: its shard wins while it exists.
+    expect(taskShardName(env, { ...spec, shard: 2 })).toBe(shardName(queue, 2));
+    expect(taskShardName(env, { ...spec, shard: 7 })).toBe(shardName(queue, 1));
   });
 
   it('names shard 0 as the queue, so adding shards moves no task that was there', () => {
@@ -127,6 +146,15 @@ describe('a sharded queue', () => {
     const more = await queueObject(env, shardName(queue, 1)).claim(req(queue), 1000);
     expect(more).toHaveLength(1);
     expect(more[0].lease_id.split('.')[0]).toBe(leased[0].lease_id.split('.')[0]);
+  });
+
+  it('gives a shard that starts later the settings and pause of shard 0', async () => {
+    const queue = sharded();
+    await queueObject(env, queue).configure({ concurrency: 6, rateLimit: '30/s' });
+    await queueObject(env, queue).setPaused(true);
+    const later = await queueObject(env, shardName(queue, 2)).stats();
+    expect(later.paused).toBe(true);
+    expect(later.config).toMatchObject({ concurrency: 6, rateLimit: '30/s' });
   });
 
   it('finds a task that came before the shards did, on the shard that has it', async () => {

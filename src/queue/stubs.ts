@@ -43,7 +43,7 @@ export function everyShard<T>(env: Queues, queue: string, call: (object: ReturnT
  * The object holding a task: the shard it maps to, or, for a task that came before its queue's
  * shards were added to, whichever shard has it (the one it maps to if none does).
  */
-export async function holderOf(env: Queues, task: { id: string; queue: string; groupKey?: string | null; orderingKey: string | null }) {
+export async function holderOf(env: Queues, task: { id: string; queue: string; groupKey?: string | null; orderingKey: string | null; shard?: number | null }) {
   const home = taskShardName(env, task);
   const names = shardNames(env, task.queue);
   const first = queueObject(env, home);

@@ -7,6 +7,7 @@ import { recordTasks } from '../db/records.ts';
 import type { Env } from '../env.ts';
 import { Sql } from '../queue/sql.ts';
 import { argsFor, stepResult, type Plan } from './plan.ts';
+import { placeTasks } from '../core/shards.ts';
 
 /**
  * Progress is pushed, never polled: a QueueObject writes a task's final state to an
@@ -142,7 +143,7 @@ export class WorkflowObject extends DurableObject<Env> {
       const { immutable: _immutable, ...body } = t.sig;
       return { ...toSpec({ ...body, args: argsFor(t, previous) }, now), id: t.id, parentId, rootId, workflowId: id };
     });
-    const recorded = await recordTasks(this.env.DB, specs, now);
+    const recorded = await recordTasks(this.env.DB, placeTasks(this.env, specs), now);
     if (recorded.created.length) {
       await handOff(this.env, recorded.created);
     }

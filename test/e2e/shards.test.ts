@@ -104,6 +104,33 @@ describe('a sharded queue', () => {
   });
 });
 
+describe('a sharded queue\'s limits', () => {
+  it('refuses a limit too small to share among its shards, and holds the rest for the queue as a whole', async () => {
+    const queue = uniqueQueue('sharded');
+    const small = await api.request('PUT', `/v1/queues/${queue}/config`, { concurrency: 2 });
+    expect(small.status).toBe(400);
+    expect(small.body.error.message).toContain('has 3 shards, so its concurrency must be at least 3');
+    const slow = await api.request('PUT', `/v1/queues/${queue}/config`, { rateLimit: '2/s' });
+    expect(slow.status).toBe(400);
+    expect(slow.body.error.message).toContain('rateLimit must allow at least 3 tasks per period');
+    const named = await api.request('PUT', `/v1/queues/${queue}/config`, { taskRateLimits: { n: '1/m' } });
+    expect(named.status).toBe(400);
+    // Refused, it changed nothing.
+    expect((await api.get(`/v1/queues/${queue}`)).body.config).toMatchObject({ concurrency: null, rateLimit: null, taskRateLimits: null });
+
+    const ok = await api.request('PUT', `/v1/queues/${queue}/config`, { concurrency: 4 });
+    expect(ok.status).toBe(200);
+    expect(ok.body.config.concurrency).toBe(4);
+    await api.post('/v1/tasks/batch', { tasks: Array.from({ length: 30 }, (_, i) => ({ task: 'n', args: [i], queue })) });
+    await waitFor('30 ready', async () => (await api.get(`/v1/queues/${queue}`)).body.ready === 30);
+    // However many claims ask, on whichever shards they land, four run at once.
+    const leased = [];
+    for (let i = 0; i < 9; i++) leased.push(...(await api.post(`/v1/queues/${queue}/claim`, { worker: 'e2e', max: 100 })).body.jobs);
+    expect(leased).toHaveLength(4);
+    expect((await api.get(`/v1/queues/${queue}`)).body).toMatchObject({ running: 4, ready: 26 });
+  });
+});
+
 describe('DROVER_SHARDS', () => {
   it('stops npm start with a table it could never apply, saying why', () => {
     const root = resolve(import.meta.dirname, '..', '..');
