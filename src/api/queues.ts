@@ -15,11 +15,6 @@ import { deadQuery, queueConfigBody, queueName, replayBody } from './schemas.ts'
 
 export const queues = new Hono<AuthVars>();
 
-/** Calls every shard of the queue (one for most queues), shard 0 first. */
-function shards<T>(env: Env, queue: string, call: (object: ReturnType<typeof queueObject>) => Promise<T>): Promise<T[]> {
-  return everyShard(env, queue, call);
-}
-
 const sum = (counts: number[]) => counts.reduce((a, b) => a + b, 0);
 
 type Config = { retentionMs: number | null; rateLimit: string | null; concurrency: number | null; taskRateLimits: Record<string, string> | null };
@@ -59,7 +54,7 @@ for (const action of ['pause', 'resume'] as const) {
   queues.post(`/:queue/${action}`, async (c) => {
     requireAdmin(c.var.principal);
     const name = queueOf(c);
-    const paused = (await shards(c.env, name, (o) => o.setPaused(action === 'pause')))[0];
+    const paused = (await everyShard(c.env, name, (o) => o.setPaused(action === 'pause')))[0];
     await audit(c, `queue.${action}`, name);
     return c.json({ name, paused });
   });
@@ -69,7 +64,7 @@ queues.get('/:queue/dead', async (c) => {
   requireAdmin(c.var.principal);
   const name = queueOf(c);
   const { limit } = parseWith(deadQuery, c.req.query(), 'query');
-  const dead = (await shards(c.env, name, (o) => o.dead(limit))).flat().sort((a, b) => (b.finishedAt ?? 0) - (a.finishedAt ?? 0)).slice(0, limit);
+  const dead = (await everyShard(c.env, name, (o) => o.dead(limit))).flat().sort((a, b) => (b.finishedAt ?? 0) - (a.finishedAt ?? 0)).slice(0, limit);
   return c.json({ tasks: dead.map((d) => presentDead(d, name)) });
 });
 
@@ -77,7 +72,7 @@ queues.post('/:queue/dead/replay', async (c) => {
   requireAdmin(c.var.principal);
   const name = queueOf(c);
   const ids = await deadLetterIds(c, 'replay');
-  const replayed = sum(await shards(c.env, name, (o) => o.replay(ids)));
+  const replayed = sum(await everyShard(c.env, name, (o) => o.replay(ids)));
   await audit(c, 'dead.replay', name, { ids: ids ?? 'all', replayed });
   return c.json({ replayed });
 });
@@ -87,7 +82,7 @@ queues.delete('/:queue/dead', async (c) => {
   requireAdmin(c.var.principal);
   const name = queueOf(c);
   const ids = await deadLetterIds(c, 'purge');
-  const purged = sum(await shards(c.env, name, (o) => o.purgeDead(ids)));
+  const purged = sum(await everyShard(c.env, name, (o) => o.purgeDead(ids)));
   await audit(c, 'dead.purge', name, { ids: ids ?? 'all', purged });
   return c.json({ purged });
 });
