@@ -19,6 +19,8 @@ export interface WorkerSeen {
   name: string;
   region: string | null;
   queue: string;
+  /** The shard of a sharded queue that saw it (each counts the jobs it handed out); 0 otherwise. */
+  shard?: number;
   lastSeen: string;
   inHand: number;
 }
@@ -26,6 +28,9 @@ export interface WorkerSeen {
 const encoder = new TextEncoder();
 /** A comment line this often keeps idle connections (and proxies) open. */
 const KEEPALIVE_MS = 15_000;
+/** The key of a worker's row: one per queue it claimed from, and per shard of a sharded one (`queue~i`). */
+const rowQueue = (w: WorkerSeen) => (w.shard ? `${w.queue}~${w.shard}` : w.queue);
+
 /** Workers not seen for this long leave the list. */
 const FORGET_MS = 24 * 3600 * 1000;
 
@@ -76,7 +81,7 @@ export class EventsObject extends DurableObject<Env> {
       this.ctx.storage.sql.exec(
         `INSERT INTO workers (name, queue, region, last_seen, in_hand) VALUES (?, ?, ?, ?, ?)
          ON CONFLICT (name, queue) DO UPDATE SET region = excluded.region, last_seen = excluded.last_seen, in_hand = excluded.in_hand`,
-        w.name, w.queue, w.region, Date.parse(w.lastSeen), w.inHand,
+        w.name, rowQueue(w), w.region, Date.parse(w.lastSeen), w.inHand,
       );
     }
     if (this.subscribers.size) {
@@ -100,7 +105,9 @@ export class EventsObject extends DurableObject<Env> {
     const byName = new Map<string, { name: string; region: string | null; queues: string[]; lastSeen: string; inHand: number }>();
     for (const r of rows) {
       const w = byName.get(r.name) ?? { name: r.name, region: r.region, queues: [], lastSeen: new Date(r.last_seen).toISOString(), inHand: 0 };
-      w.queues.push(r.queue);
+      // A sharded queue's shards each have a row: one queue, their jobs in hand added up.
+      const queue = r.queue.replace(/~[1-9][0-9]?$/, '');
+      if (!w.queues.includes(queue)) w.queues.push(queue);
       w.inHand += r.in_hand;
       if (r.last_seen > Date.parse(w.lastSeen)) w.lastSeen = new Date(r.last_seen).toISOString();
       byName.set(r.name, w);

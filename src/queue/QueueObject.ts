@@ -501,7 +501,8 @@ export class QueueObject extends DurableObject<Env> {
       this.sql.all<{ worker: string; n: number }>(`SELECT worker, COUNT(*) AS n FROM tasks WHERE phase = 'leased' GROUP BY worker`).map((r) => [r.worker, r.n]),
     );
     const tasks = this.events.splice(0);
-    const workers = due.map(([name, w]) => ({ name, region: w.region, queue: this.name ?? '', lastSeen: new Date(w.at).toISOString(), inHand: inHand.get(name) ?? 0 }));
+    const shard = this.objectName ? (parseShardName(this.objectName)?.shard ?? 0) : 0;
+    const workers = due.map(([name, w]) => ({ name, region: w.region, queue: this.name ?? '', shard, lastSeen: new Date(w.at).toISOString(), inHand: inHand.get(name) ?? 0 }));
     try {
       const subscribers = await eventsObject(this.env).publish(tasks, workers);
       for (const [, w] of due) w.reported = now;
@@ -602,10 +603,7 @@ export class QueueObject extends DurableObject<Env> {
   async claim(req: t.ClaimRequest, waitMs: number): Promise<t.ClaimedRow[]> {
     this.learnName(req.queue);
     this.claimCalls++;
-    const seen = this.sightings.get(req.worker);
-    this.sightings.set(req.worker, { region: req.region, at: Date.now(), reported: seen?.reported ?? 0 });
-    // Sightings are reported with the next D1 write; an idle worker's claims write nothing.
-    if (Date.now() - (seen?.reported ?? 0) >= 10_000) this.flushSoon();
+    this.sighted(req);
     const deadline = Date.now() + waitMs;
     const { names, index } = this.shardPlace();
     const shards = Math.max(1, names.length);
@@ -675,8 +673,17 @@ export class QueueObject extends DurableObject<Env> {
     this.learnName(req.queue);
     this.claimCalls++;
     const out = this.claimHere(req);
+    if (out.jobs.length) this.sighted(req);
     if (out.jobs.length === 0 && until > Date.now()) this.watchers.set(sibling, Math.max(until, this.watchers.get(sibling) ?? 0));
     return out;
+  }
+
+  /** A worker claimed here (or through a sibling shard): the workers list shows it with its jobs in hand here. */
+  private sighted(req: t.ClaimRequest): void {
+    const seen = this.sightings.get(req.worker);
+    this.sightings.set(req.worker, { region: req.region, at: Date.now(), reported: seen?.reported ?? 0 });
+    // Sightings are reported with the next D1 write; an idle worker's claims write nothing.
+    if (Date.now() - (seen?.reported ?? 0) >= 10_000) this.flushSoon();
   }
 
   /** A sibling shard gained work: claims waiting here look again. */

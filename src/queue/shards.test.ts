@@ -8,6 +8,7 @@ import { compileShards, parseShardName, placeTasks, shardName, shardNames, shard
 import { getTaskRow, recordTasks, rowToSpec } from '../db/records.ts';
 import type { TaskSpec } from '../core/states.ts';
 import { everyShard, holderOf, queueObject, queueStats } from './stubs.ts';
+import { eventsObject } from '../events/EventsObject.ts';
 import type { ClaimRequest } from './transitions.ts';
 
 let counter = 0;
@@ -109,6 +110,24 @@ describe('a sharded queue', () => {
     const live = await Promise.all(jobs.map((j) => queueObject(env, j.lease_id.split('.')[0]).get(j.id)));
     expect(live.map((t) => t?.state)).toEqual(jobs.map(() => 'succeeded'));
     expect(await queueStats(env, queue)).toMatchObject({ ready: 0, running: 0 });
+  });
+
+  it('lists a worker once, with the jobs in hand it took from every shard', async () => {
+    const queue = sharded();
+    const specs = spread(queue, 2);
+    await handOff(env, specs);
+    const worker = `lister-${queue}`;
+    const jobs = [];
+    for (let i = 0; i < 10 && jobs.length < specs.length; i++) jobs.push(...(await queueObject(env, queue).claim(req(queue, { worker }), 0)));
+    expect(jobs).toHaveLength(specs.length);
+    const deadline = Date.now() + 5000;
+    let seen;
+    do {
+      seen = (await eventsObject(env).workers()).find((w) => w.name === worker);
+      if (seen?.inHand === specs.length) break;
+      await new Promise((r) => setTimeout(r, 50));
+    } while (Date.now() < deadline);
+    expect(seen).toMatchObject({ name: worker, queues: [queue], inHand: specs.length });
   });
 
   it('takes turns between shards, so no shard waits behind a busy one', async () => {
