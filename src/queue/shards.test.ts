@@ -153,6 +153,18 @@ describe('a sharded queue', () => {
     expect(Date.now() - t0).toBeLessThan(3000);
   });
 
+  it('wakes a claim for work that came to its own shard while it was asking the others', async () => {
+    const queue = sharded();
+    const home = queueObject(env, queue);
+    const spec = onShard(queue, 0);
+    const t0 = Date.now();
+    // The claim (first on a new object: its own shard's turn) finds nothing here, then asks the
+    // other shards; the task comes meanwhile, and its wake finds no claim waiting yet.
+    const [jobs] = await Promise.all([home.claim(req(queue), 5000), home.deliver([spec])]);
+    expect(jobs.map((j) => j.id)).toEqual([spec.id]);
+    expect(Date.now() - t0).toBeLessThan(2000);
+  });
+
   it('splits a concurrency limit among its shards', async () => {
     const queue = sharded();
     await handOff(env, spread(queue, 5));
