@@ -17,11 +17,6 @@ import { ackBody, ackManyBody, claimBody, failBody, heartbeatBody } from './sche
 export const claims = new Hono<AuthVars>();
 export const leases = new Hono<AuthVars>();
 
-/** The object a lease id names. */
-function stub(env: Env, object: string) {
-  return queueObject(env, object);
-}
-
 /** What a worker's socket asks of its queue: the object itself where the socket lives in it. */
 export interface QueueCalls {
   claim(req: ClaimRequest, waitMs: number): Promise<ClaimedRow[]>;
@@ -105,7 +100,7 @@ export async function ackLeases(
   });
   await Promise.all(
     [...byQueue].map(async ([queue, group]) => {
-      const outcomes = await (local?.queue === queue ? local.object : stub(env, queue)).ackMany(group, owner);
+      const outcomes = await (local?.queue === queue ? local.object : queueObject(env, queue)).ackMany(group, owner);
       outcomes.forEach((out, i) => {
         const { index, leaseId } = group[i];
         results[index] = out.ok ? { leaseId, state: out.state } : { leaseId, error: { code: out.code, message: out.message } };
@@ -120,7 +115,7 @@ leases.post('/:leaseId/release', async (c) => {
   requireConsumer(c.var.principal);
   const leaseId = c.req.param('leaseId');
   const { queue } = lease(leaseId);
-  const out = await stub(c.env, queue).release(leaseId, leaseOwner(c.var.principal));
+  const out = await queueObject(c.env, queue).release(leaseId, leaseOwner(c.var.principal));
   if (!out.ok) throw new DroverError(out.code, out.message);
   return c.json({ state: out.state });
 });
@@ -131,7 +126,7 @@ leases.post('/:leaseId/heartbeat', async (c) => {
   const { queue } = lease(leaseId);
   const body = parseWith(heartbeatBody, await readJson(c, MAX_TASK_BYTES), 'heartbeat');
   const progress = body.progress === undefined ? null : JSON.stringify(body.progress);
-  const out = await stub(c.env, queue).heartbeat(leaseId, leaseOwner(c.var.principal), body.extendSeconds ?? null, progress);
+  const out = await queueObject(c.env, queue).heartbeat(leaseId, leaseOwner(c.var.principal), body.extendSeconds ?? null, progress);
   if (!out.ok) throw new DroverError(out.code, out.message);
   return c.json({ leaseExpiresAt: iso(out.leaseExpiresAt), revoked: out.revoked });
 });
@@ -141,7 +136,7 @@ leases.post('/:leaseId/ack', async (c) => {
   const leaseId = c.req.param('leaseId');
   const { queue } = lease(leaseId);
   const body = parseWith(ackBody, await readJson(c, MAX_TASK_BYTES), 'ack');
-  const out = await stub(c.env, queue).ack(leaseId, leaseOwner(c.var.principal), JSON.stringify(body.result ?? null));
+  const out = await queueObject(c.env, queue).ack(leaseId, leaseOwner(c.var.principal), JSON.stringify(body.result ?? null));
   if (!out.ok) throw new DroverError(out.code, out.message);
   return c.json({ state: out.state });
 });
@@ -151,7 +146,7 @@ leases.post('/:leaseId/fail', async (c) => {
   const leaseId = c.req.param('leaseId');
   const { queue } = lease(leaseId);
   const body = parseWith(failBody, await readJson(c, MAX_TASK_BYTES), 'fail');
-  const out = await stub(c.env, queue).fail(
+  const out = await queueObject(c.env, queue).fail(
     leaseId,
     leaseOwner(c.var.principal),
     body.error,

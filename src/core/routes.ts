@@ -8,7 +8,8 @@ export interface TaskRoute {
   priority?: number;
 }
 
-const QUEUE = /^[a-z0-9_-]{1,64}$/;
+/** A queue's name. */
+export const QUEUE = /^[a-z0-9_-]{1,64}$/;
 const REGION = /^[a-z0-9-]{1,32}$/;
 
 /** A glob where `*` matches any characters, as a whole-string RegExp. */

@@ -1,10 +1,9 @@
 // Shards: a busy queue spread over several QueueObjects, declared in DROVER_SHARDS.
-import { glob } from './routes.ts';
+import { glob, QUEUE } from './routes.ts';
 
 /** A queue has at most this many shards. */
 export const MAX_SHARDS = 64;
 
-const QUEUE = /^[a-z0-9_-]{1,64}$/;
 /** A QueueObject's name: its queue's, with `~i` for shard i > 0 (shard 0 keeps the plain name, so adding shards moves nothing). */
 const OBJECT = /^([a-z0-9_-]{1,64})(?:~([1-9][0-9]?))?$/;
 
@@ -75,6 +74,11 @@ export function parseShardName(name: string): { queue: string; shard: number } |
   return m ? { queue: m[1], shard: m[2] ? Number(m[2]) : 0 } : null;
 }
 
+/** The queue a QueueObject name belongs to (the name itself if it is no shard's). */
+export function queueOfObject(name: string): string {
+  return parseShardName(name)?.queue ?? name;
+}
+
 /** 32-bit FNV-1a of a string's UTF-16 code units: stable across runtimes and deploys. */
 function fnv1a(text: string): number {
   let h = 0x811c9dc5;
@@ -94,7 +98,8 @@ export function shardOf(task: { id: string; groupKey?: string | null; orderingKe
   return fnv1a(task.groupKey ?? task.orderingKey ?? task.id) % shards;
 }
 
-type Placeable = { id: string; queue: string; groupKey?: string | null; orderingKey: string | null; shard?: number | null };
+/** A task, as far as its shard goes. */
+export type Placeable = { id: string; queue: string; groupKey?: string | null; orderingKey: string | null; shard?: number | null };
 
 /**
  * The shard a task goes to: the one it was placed on at enqueue, so that a redelivery after the

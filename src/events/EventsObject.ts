@@ -1,6 +1,7 @@
 // EventsObject: the hub's one stream of events (SSE) and its register of the workers seen.
 import { DurableObject } from 'cloudflare:workers';
 import type { Env } from '../env.ts';
+import { queueOfObject, shardName } from '../core/shards.ts';
 
 /** A task's change, as subscribers get it. */
 export interface TaskEvent {
@@ -28,9 +29,6 @@ export interface WorkerSeen {
 const encoder = new TextEncoder();
 /** A comment line this often keeps idle connections (and proxies) open. */
 const KEEPALIVE_MS = 15_000;
-/** The key of a worker's row: one per queue it claimed from, and per shard of a sharded one (`queue~i`). */
-const rowQueue = (w: WorkerSeen) => (w.shard ? `${w.queue}~${w.shard}` : w.queue);
-
 /** Workers not seen for this long leave the list. */
 const FORGET_MS = 24 * 3600 * 1000;
 
@@ -81,7 +79,8 @@ export class EventsObject extends DurableObject<Env> {
       this.ctx.storage.sql.exec(
         `INSERT INTO workers (name, queue, region, last_seen, in_hand) VALUES (?, ?, ?, ?, ?)
          ON CONFLICT (name, queue) DO UPDATE SET region = excluded.region, last_seen = excluded.last_seen, in_hand = excluded.in_hand`,
-        w.name, rowQueue(w), w.region, Date.parse(w.lastSeen), w.inHand,
+        // A row per queue it claimed from, and per shard of a sharded one: the shard's object name.
+        w.name, shardName(w.queue, w.shard ?? 0), w.region, Date.parse(w.lastSeen), w.inHand,
       );
     }
     if (this.subscribers.size) {
@@ -106,7 +105,7 @@ export class EventsObject extends DurableObject<Env> {
     for (const r of rows) {
       const w = byName.get(r.name) ?? { name: r.name, region: r.region, queues: [], lastSeen: new Date(r.last_seen).toISOString(), inHand: 0 };
       // A sharded queue's shards each have a row: one queue, their jobs in hand added up.
-      const queue = r.queue.replace(/~[1-9][0-9]?$/, '');
+      const queue = queueOfObject(r.queue);
       if (!w.queues.includes(queue)) w.queues.push(queue);
       w.inHand += r.in_hand;
       if (r.last_seen > Date.parse(w.lastSeen)) w.lastSeen = new Date(r.last_seen).toISOString();

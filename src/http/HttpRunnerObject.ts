@@ -3,7 +3,7 @@ import { DurableObject } from 'cloudflare:workers';
 import type { Env } from '../env.ts';
 import { drainQueue, WakeDrainer } from '../worker/drain.ts';
 import { allowList } from '../worker/http-task.ts';
-import { parseShardName } from '../core/shards.ts';
+import { queueOfObject } from '../core/shards.ts';
 
 /** HTTP requests run at once per queue: they wait on the network, not on CPU. */
 const CONCURRENCY = 16;
@@ -21,7 +21,7 @@ export class HttpRunnerObject extends DurableObject<Env> {
     const keys = allowList(this.env.DROVER_SIGNING_KEYS);
     if (keys.length === 0) throw new Error('DROVER_SIGNING_KEYS is empty: HTTP tasks cannot be signed');
     await drainQueue(this.env.QUEUES.get(this.env.QUEUES.idFromName(object)), {
-      queue: parseShardName(object)?.queue ?? object,
+      queue: queueOfObject(object),
       worker: 'hub-http',
       region: null,
       tasks: null,

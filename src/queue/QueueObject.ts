@@ -110,6 +110,8 @@ export class QueueObject extends DurableObject<Env> {
   private readonly watchers = new Map<string, number>();
   /** Which shard a claim tries first; shards take turns, so no shard's work waits behind another's. */
   private turn = 0;
+  /** `shardPlace()`, for the object name it was worked out for. */
+  private place: { of: string; names: string[]; index: number } | null = null;
   /** Claim calls served, HTTP and RPC alike: an idle system should make none. */
   private claimCalls = 0;
   private config: QueueConfig = { retentionMs: null, rateLimit: null, concurrency: null, taskRateLimits: null };
@@ -538,13 +540,19 @@ export class QueueObject extends DurableObject<Env> {
     this.sql.run(`INSERT INTO meta (key, value) VALUES ('name', ?), ('object', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value`, queue, objectName);
   }
 
-  /** This shard's place among its queue's shards (0 of 1 for a queue that has one). */
+  /**
+   * This shard's place among its queue's shards (0 of 1 for a queue that has one). Every claim
+   * asks, so it is worked out once per name (the shard table is fixed for the deploy).
+   */
   private shardPlace(): { names: string[]; index: number } {
     if (this.name === null || this.objectName === null) return { names: [], index: 0 };
-    const names = shardNames(this.env, this.name);
-    const index = names.indexOf(this.objectName);
-    // A shard no longer declared still hands out its own work (and takes turns with no one).
-    return index < 0 ? { names: [this.objectName], index: 0 } : { names, index };
+    if (this.place?.of !== this.objectName) {
+      const names = shardNames(this.env, this.name);
+      const index = names.indexOf(this.objectName);
+      // A shard no longer declared still hands out its own work (and takes turns with no one).
+      this.place = index < 0 ? { of: this.objectName, names: [this.objectName], index: 0 } : { of: this.objectName, names, index };
+    }
+    return this.place;
   }
 
   async deliver(specs: TaskSpec[]): Promise<number> {

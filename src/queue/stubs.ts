@@ -1,6 +1,6 @@
 // Reaching a queue's objects: the shard that holds a task, any shard, or all of them.
 import type { TaskSpec } from '../core/states.ts';
-import { shardNames, taskShardName } from '../core/shards.ts';
+import { shardNames, taskShardName, type Placeable } from '../core/shards.ts';
 import type { Env } from '../env.ts';
 import type { QueueStats } from './QueueObject.ts';
 
@@ -9,11 +9,6 @@ type Queues = Pick<Env, 'QUEUES' | 'DROVER_SHARDS'>;
 /** The QueueObject of this name (a queue's name is its shard 0). */
 export function queueObject(env: Pick<Env, 'QUEUES'>, name: string) {
   return env.QUEUES.get(env.QUEUES.idFromName(name));
-}
-
-/** The object that holds (or would hold) this task. */
-export function taskObject(env: Queues, task: { id: string; queue: string; groupKey?: string | null; orderingKey: string | null }) {
-  return queueObject(env, taskShardName(env, task));
 }
 
 /** Tasks by the object that takes them, each object's in the order given. */
@@ -43,7 +38,7 @@ export function everyShard<T>(env: Queues, queue: string, call: (object: ReturnT
  * The object holding a task: the shard it maps to, or, for a task that came before its queue's
  * shards were added to, whichever shard has it (the one it maps to if none does).
  */
-export async function holderOf(env: Queues, task: { id: string; queue: string; groupKey?: string | null; orderingKey: string | null; shard?: number | null }) {
+export async function holderOf(env: Queues, task: Placeable) {
   const home = taskShardName(env, task);
   const names = shardNames(env, task.queue);
   const first = queueObject(env, home);

@@ -3,7 +3,7 @@ import { DurableObject } from 'cloudflare:workers';
 import type { QueueObject } from '../queue/QueueObject.ts';
 import { drainQueue, WakeDrainer } from './drain.ts';
 import type { TaskDefinition } from './task.ts';
-import { parseShardName } from '../core/shards.ts';
+import { queueOfObject } from '../core/shards.ts';
 
 export interface RegionalEnv {
   /** The hub's QueueObject class, bound across scripts (script_name = "drover"). */
@@ -57,7 +57,7 @@ export function regionalConsumer(options: RegionalOptions) {
     /** `object`: the queue's object that woke it (a shard's name for a sharded queue). */
     private async drain(object: string): Promise<void> {
       const hub = this.env.QUEUES.get(this.env.QUEUES.idFromName(object));
-      const common = { queue: parseShardName(object)?.queue ?? object, worker: workerName, region: options.region, concurrency, counts: this.counts };
+      const common = { queue: queueOfObject(object), worker: workerName, region: options.region, concurrency, counts: this.counts };
       await drainQueue(hub, { ...common, tasks: registry, http: null });
       // The region's HTTP tasks, signed with the hub's keys (asked for, never copied here).
       const http = await hub.httpSettings();

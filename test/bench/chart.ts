@@ -1,5 +1,5 @@
 // The throughput comparison as an SVG bar chart: one group per scenario, one bar per system.
-import type { Result, ShardPoint } from './run.ts';
+import type { Figure, Result, ShardPoint } from './run.ts';
 
 const COLORS: Record<string, string> = { drover: '#f38020', bullmq: '#d6336c', celery: '#37b24d' };
 const esc = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;');
@@ -26,22 +26,14 @@ export function throughputChart(result: Result): string {
   parts.push(`<text x="${left}" y="22" font-size="16" font-weight="bold">Throughput, no-op tasks (median of ${result.runs} run${result.runs > 1 ? 's' : ''}; whiskers: min and max)</text>`);
   parts.push(`<text x="${left}" y="40" fill="#555">${esc(result.machine)} · ${esc(result.date)}${result.quick ? ' · quick mode (small N)' : ''}</text>`);
   // Grid and axis.
-  for (let i = 0; i <= 5; i++) {
-    const v = (max * i) / 5;
-    parts.push(`<line x1="${left}" x2="${W - 20}" y1="${y(v)}" y2="${y(v)}" stroke="#eee"/>`);
-    parts.push(`<text x="${left - 6}" y="${y(v) + 4}" text-anchor="end" fill="#555">${Math.round(v).toLocaleString('en')}</text>`);
-  }
+  parts.push(...grid(5, max, y, left, W - 20));
   parts.push(`<text transform="translate(16 ${top + plotH / 2}) rotate(-90)" text-anchor="middle" fill="#555">tasks per second</text>`);
   scenarios.forEach((s, gi) => {
     const x0 = left + gi * groupW + (groupW - barW * systems.length) / 2;
     systems.forEach((name, si) => {
       const f = s.figures[name];
       if (!f) return;
-      const x = x0 + si * barW;
-      parts.push(`<rect class="bar" x="${x + 2}" y="${y(f.median)}" width="${barW - 4}" height="${top + plotH - y(f.median)}" fill="${COLORS[name] ?? '#888'}"><title>${name}: ${Math.round(f.median)} tasks/s</title></rect>`);
-      const cx = x + barW / 2;
-      parts.push(`<line x1="${cx}" x2="${cx}" y1="${y(f.min)}" y2="${y(f.max)}" stroke="#333"/>`);
-      parts.push(`<text x="${cx}" y="${y(f.max) - 4}" text-anchor="middle" font-size="10">${Math.round(f.median).toLocaleString('en')}</text>`);
+      parts.push(...bar('bar', x0 + si * barW, barW, f, y, top + plotH, COLORS[name] ?? '#888', name));
     });
     parts.push(`<text x="${left + gi * groupW + groupW / 2}" y="${top + plotH + 18}" text-anchor="middle">${esc(s.title)}</text>`);
   });
@@ -63,20 +55,11 @@ function shardPanel(points: ShardPoint[], left: number, y0: number, W: number): 
   const groupW = (W - left - 20) / points.length;
   const barW = Math.min(48, (groupW - 24) / 2);
   const parts = [`<text x="${left}" y="${y0 + 24}" font-size="14" font-weight="bold">drover: one queue over N QueueObjects (shards)</text>`];
-  for (let i = 0; i <= 3; i++) {
-    const v = (max * i) / 3;
-    parts.push(`<line x1="${left}" x2="${W - 20}" y1="${y(v)}" y2="${y(v)}" stroke="#eee"/>`);
-    parts.push(`<text x="${left - 6}" y="${y(v) + 4}" text-anchor="end" fill="#555">${Math.round(v).toLocaleString('en')}</text>`);
-  }
+  parts.push(...grid(3, max, y, left, W - 20));
   points.forEach((p, gi) => {
     const x0 = left + gi * groupW + (groupW - barW * 2) / 2;
     [['drain', p.drain, '#f38020'], ['end to end', p.endToEnd, '#fab387']].forEach(([label, f, color], si) => {
-      const fig = f as ShardPoint['drain'];
-      const x = x0 + si * barW;
-      const cx = x + barW / 2;
-      parts.push(`<rect class="shard-bar" x="${x + 2}" y="${y(fig.median)}" width="${barW - 4}" height="${top + plotH - y(fig.median)}" fill="${color}"><title>${p.shards} shard(s), ${label}: ${Math.round(fig.median)} tasks/s</title></rect>`);
-      parts.push(`<line x1="${cx}" x2="${cx}" y1="${y(fig.min)}" y2="${y(fig.max)}" stroke="#333"/>`);
-      parts.push(`<text x="${cx}" y="${y(fig.max) - 4}" text-anchor="middle" font-size="10">${Math.round(fig.median).toLocaleString('en')}</text>`);
+      parts.push(...bar('shard-bar', x0 + si * barW, barW, f as Figure, y, top + plotH, color as string, `${p.shards} shard(s), ${label}`));
     });
     parts.push(`<text x="${left + gi * groupW + groupW / 2}" y="${top + plotH + 18}" text-anchor="middle">${p.shards} shard${p.shards > 1 ? 's' : ''}</text>`);
   });
@@ -84,4 +67,22 @@ function shardPanel(points: ShardPoint[], left: number, y0: number, W: number): 
   parts.push(`<rect x="${left}" y="${ly - 10}" width="12" height="12" fill="#f38020"/><text x="${left + 18}" y="${ly}">drain</text>`);
   parts.push(`<rect x="${left + 120}" y="${ly - 10}" width="12" height="12" fill="#fab387"/><text x="${left + 138}" y="${ly}">end to end</text>`);
   return parts.join('\n');
+}
+
+/** Horizontal grid lines with their values, `steps` of them up to `max`. */
+function grid(steps: number, max: number, y: (v: number) => number, left: number, right: number): string[] {
+  return Array.from({ length: steps + 1 }, (_, i) => {
+    const v = (max * i) / steps;
+    return `<line x1="${left}" x2="${right}" y1="${y(v)}" y2="${y(v)}" stroke="#eee"/>\n<text x="${left - 6}" y="${y(v) + 4}" text-anchor="end" fill="#555">${Math.round(v).toLocaleString('en')}</text>`;
+  });
+}
+
+/** One bar at the median, its min-max whisker, and its figure above. */
+function bar(cls: string, x: number, width: number, f: Figure, y: (v: number) => number, base: number, color: string, label: string): string[] {
+  const cx = x + width / 2;
+  return [
+    `<rect class="${cls}" x="${x + 2}" y="${y(f.median)}" width="${width - 4}" height="${base - y(f.median)}" fill="${color}"><title>${label}: ${Math.round(f.median)} tasks/s</title></rect>`,
+    `<line x1="${cx}" x2="${cx}" y1="${y(f.min)}" y2="${y(f.max)}" stroke="#333"/>`,
+    `<text x="${cx}" y="${y(f.max) - 4}" text-anchor="middle" font-size="10">${Math.round(f.median).toLocaleString('en')}</text>`,
+  ];
 }
