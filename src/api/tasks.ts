@@ -172,6 +172,15 @@ tasks.get('/', async (c) => {
   return c.json({ tasks: rows.map((r) => presentTask(r, null)), cursor });
 });
 
+/**
+ * D1's record is the answer, with no call to the task's object, once the task ended for good. A
+ * failed task has not: it waits in the dead letters, and a replay runs it again before D1 hears
+ * of it, so its object has the newer state.
+ */
+function endedForGood(row: { state: string; version: number }): boolean {
+  return isFinal(row.state) && row.state !== 'failed' && row.version > 0;
+}
+
 async function findRow(env: Env, id: string) {
   const row = ULID_PATTERN.test(id) ? await getTaskRow(env.DB, id) : undefined;
   if (!row) throw new DroverError('not_found', `no task has the id "${id.slice(0, 64)}"`);
@@ -182,7 +191,7 @@ tasks.get('/:id', async (c) => {
   requireEnqueue(c.var.principal);
   const { wait } = parseWith(waitQuery, c.req.query(), 'query');
   const row = await findRow(c.env, c.req.param('id'));
-  if (isFinal(row.state) && row.version > 0) return c.json(presentTask(row, null));
+  if (endedForGood(row)) return c.json(presentTask(row, null));
   const live = await (await holderOf(c.env, row)).waitFor(row.id, Math.round((wait ?? 0) * 1000));
   return c.json(presentTask(row, live));
 });
@@ -190,8 +199,11 @@ tasks.get('/:id', async (c) => {
 tasks.post('/:id/revoke', async (c) => {
   requireEnqueue(c.var.principal);
   const row = await findRow(c.env, c.req.param('id'));
-  if (isFinal(row.state) && row.version > 0) throw new DroverError('conflict', `the task is already ${row.state}`);
-  const out = await (await holderOf(c.env, row)).revoke(row.id);
+  if (endedForGood(row)) throw new DroverError('conflict', `the task is already ${row.state}`);
+  const holder = await holderOf(c.env, row);
+  // A failed task its queue no longer holds (a purged dead letter) ended for good too.
+  if (isFinal(row.state) && row.version > 0 && !(await holder.get(row.id))) throw new DroverError('conflict', `the task is already ${row.state}`);
+  const out = await holder.revoke(row.id);
   if (!out.ok) throw new DroverError(out.code, out.message);
   return c.json({ state: out.state });
 });

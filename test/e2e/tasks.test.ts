@@ -138,6 +138,36 @@ describe('revoke', () => {
     expect(res.status).toBe(409);
     expect(res.body.error.code).toBe('conflict');
   });
+
+  it('revokes a failed task replayed from the dead letters, and refuses one that failed for good', async () => {
+    const queue = uniqueQueue();
+    const fail = async (id: string) => {
+      const [job] = await claimAll(api, queue, 1);
+      expect(job.id).toBe(id);
+      expect((await api.post(`/v1/leases/${job.leaseId}/fail`, { error: { type: 'E', message: 'no' }, retry: false })).body).toEqual({ state: 'failed' });
+    };
+    const { body } = await api.post('/v1/tasks', { task: 't', queue });
+    await fail(body.id);
+    // A dead letter: it may still be replayed, but as it is, it is failed.
+    expect((await api.post(`/v1/tasks/${body.id}/revoke`)).status).toBe(409);
+    // Replayed, it is queued again at once, whatever D1 has heard yet.
+    expect((await api.post(`/v1/queues/${queue}/dead/replay`, {})).body).toEqual({ replayed: 1 });
+    expect((await api.get(`/v1/tasks/${body.id}`)).body.state).toBe('queued');
+    expect((await api.post(`/v1/tasks/${body.id}/revoke`)).body).toEqual({ state: 'revoked' });
+    // Failed again and purged from the dead letters, it stays failed.
+    const second = await api.post('/v1/tasks', { task: 't', queue });
+    await fail(second.body.id);
+    // A dead letter is purged once D1 has its last change.
+    let purged = 0;
+    for (let i = 0; i < 50 && purged === 0; i++) {
+      purged = (await api.request('DELETE', `/v1/queues/${queue}/dead`)).body.purged;
+      if (purged === 0) await sleep(100);
+    }
+    expect(purged).toBe(1);
+    const res = await api.post(`/v1/tasks/${second.body.id}/revoke`);
+    expect(res.status).toBe(409);
+    expect((await api.get(`/v1/tasks/${second.body.id}`)).body.state).toBe('failed');
+  });
 });
 
 describe('listing', () => {
