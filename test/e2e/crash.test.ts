@@ -1,16 +1,21 @@
 // kill -9 of the whole runtime under mixed load, three times in a row: a checker then finds nothing lost,
 // nothing with two results, nothing stuck; the schedule made one task per slot and the chord's body ran once.
-import { afterAll, describe, expect, it } from 'vitest';
+// Once with the queue in one object, once spread over three (DROVER_SHARDS).
+import { afterEach, describe, expect, it } from 'vitest';
 import { Api, TOKENS, sleep, startSystem, type System } from './system.ts';
 
 let system: System | undefined;
-afterAll(async () => {
+afterEach(async () => {
   await system?.stop();
+  system = undefined;
 });
 
-describe('crashes of the whole runtime', () => {
+describe.each<{ what: string; env: Record<string, string> }>([
+  { what: 'one object', env: {} },
+  { what: 'three shards', env: { DROVER_SHARDS: JSON.stringify({ crash: 3 }) } },
+])('crashes of the whole runtime, the queue in $what', ({ env }) => {
   it('lose no accepted task and record one result each', async () => {
-    system = await startSystem();
+    system = await startSystem({ env });
     const { port, stateDir } = system;
     const api = new Api(system.url);
     const worker = api.as(TOKENS.consume);
@@ -68,7 +73,7 @@ describe('crashes of the whole runtime', () => {
       await system.kill();
       mark(`kill -9 #${crash} with ${accepted.size} accepted, ${acked.size} acked`);
       await sleep(300);
-      system = await startSystem({ stateDir, port });
+      system = await startSystem({ stateDir, port, env });
       mark('restarted');
     }
     await sleep(2000);
