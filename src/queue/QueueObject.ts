@@ -94,7 +94,13 @@ export class QueueObject extends DurableObject<Env> {
   private d1Failing = false;
   /** Enqueues waiting for D1 to hold their tasks: each until the insert log's place `upTo` is written. */
   private recordWaiters: { upTo: number; ok: () => void; fail: (err: unknown) => void }[] = [];
-  private readonly claimWaiters = new Set<() => void>();
+  /**
+   * Claims waiting for work, oldest first, each with its place in line. A wake carries the place
+   * of the last claim waiting when it came (`baton`): a claim it finds nothing for passes it on to
+   * the next of those.
+   */
+  private readonly claimWaiters = new Map<(baton?: number) => void, number>();
+  private waiterSeq = 0;
   /** Counts wakes of waiting claims: a claim that asked sibling shards meanwhile (awaiting them) missed none. */
   private wakes = 0;
   private readonly finalWaiters = new Map<string, Set<() => void>>();
@@ -225,9 +231,15 @@ export class QueueObject extends DurableObject<Env> {
     return next;
   }
 
-  private wakeClaims(): void {
+  /**
+   * Wakes claims waiting here: `count` of them (as many as tasks became claimable), or all when
+   * the queue has limits or is paused, where a claim may wait with work ready and so take older
+   * work than the work that woke it.
+   */
+  private wakeClaims(count = Infinity): void {
     this.wakes++;
-    for (const wake of [...this.claimWaiters]) wake();
+    const limited = this.paused || this.bucket !== null || this.config.concurrency !== null || this.nameBuckets.size > 0;
+    this.wakeWaiters(limited ? Infinity : count, this.waiterSeq);
     if (this.watchers.size === 0) return;
     // Sibling shards with claims waiting for work: each is told once, and asks again if it waits again.
     const now = Date.now();
@@ -268,7 +280,7 @@ export class QueueObject extends DurableObject<Env> {
     // Nothing written (a claim that found no work): nothing to wake, sync or re-arm.
     if (this.sql.writes === writes) return out;
     if (step.readyLanes.size) {
-      this.wakeClaims();
+      this.wakeClaims(step.readyCount);
       this.regions.wake(step.readyLanes);
     }
     for (const id of step.finished) {
@@ -279,6 +291,16 @@ export class QueueObject extends DurableObject<Env> {
     this.flushSoon();
     this.rearm(false);
     return out;
+  }
+
+  /** Wakes up to `count` of the claims that were waiting at place `upTo` or earlier, oldest first. */
+  private wakeWaiters(count: number, upTo: number): void {
+    const woken: ((baton: number) => void)[] = [];
+    for (const [wake, place] of this.claimWaiters) {
+      if (woken.length >= count || place > upTo) break;
+      woken.push(wake);
+    }
+    for (const wake of woken) wake(upTo);
   }
 
   /**
@@ -615,33 +637,47 @@ export class QueueObject extends DurableObject<Env> {
     const deadline = Date.now() + waitMs;
     const { names, index } = this.shardPlace();
     const shards = Math.max(1, names.length);
-    for (;;) {
-      // Its socket is gone: whatever this claim took would only wait for its leases to expire.
-      if (req.socket && this.closedSockets.has(req.socket)) return [];
-      // A sharded queue's claim tries each shard, from the one whose turn it is, until one has work.
-      let jobs: t.ClaimedRow[] = [];
-      let retryMs = Infinity;
-      const wakes = this.wakes;
-      const first = this.turn++ % shards;
-      for (let k = 0; k < shards && jobs.length === 0; k++) {
-        const i = (first + k) % shards;
-        const out = shards === 1 || i === index ? this.claimHere(req) : await this.claimFrom(names[i], req, deadline);
-        jobs = out.jobs;
-        retryMs = Math.min(retryMs, out.retryMs);
+    // The wake this claim holds and has found nothing for yet.
+    let baton: number | null = null;
+    try {
+      for (;;) {
+        // Its socket is gone: whatever this claim took would only wait for its leases to expire.
+        if (req.socket && this.closedSockets.has(req.socket)) return [];
+        // A sharded queue's claim tries each shard, from the one whose turn it is, until one has work.
+        let jobs: t.ClaimedRow[] = [];
+        let retryMs = Infinity;
+        const wakes = this.wakes;
+        const first = this.turn++ % shards;
+        for (let k = 0; k < shards && jobs.length === 0; k++) {
+          const i = (first + k) % shards;
+          const out = shards === 1 || i === index ? this.claimHere(req) : await this.claimFrom(names[i], req, deadline);
+          jobs = out.jobs;
+          retryMs = Math.min(retryMs, out.retryMs);
+        }
+        const left = deadline - Date.now();
+        if (jobs.length) {
+          baton = null;
+          return jobs;
+        }
+        // A wake this claim could not use goes to the next claim in line, before this one waits again.
+        if (baton !== null) this.wakeWaiters(1, baton);
+        baton = null;
+        if (left <= 0) return jobs;
+        // Work came, or a sibling said it has some, while this claim was asking the siblings: look again now.
+        if (this.wakes !== wakes) continue;
+        baton = await new Promise<number | null>((resolve) => {
+          const wake = (held?: number) => {
+            clearTimeout(timer);
+            this.claimWaiters.delete(wake);
+            resolve(held ?? null);
+          };
+          const timer = setTimeout(wake, Math.min(left, retryMs));
+          this.claimWaiters.set(wake, ++this.waiterSeq);
+        });
       }
-      const left = deadline - Date.now();
-      if (jobs.length || left <= 0) return jobs;
-      // Work came, or a sibling said it has some, while this claim was asking the siblings: look again now.
-      if (this.wakes !== wakes) continue;
-      await new Promise<void>((resolve) => {
-        const wake = () => {
-          clearTimeout(timer);
-          this.claimWaiters.delete(wake);
-          resolve();
-        };
-        const timer = setTimeout(wake, Math.min(left, retryMs));
-        this.claimWaiters.add(wake);
-      });
+    } finally {
+      // Nor is a wake dropped when the claim ends without using it (its socket closed, a failure).
+      if (baton !== null) this.wakeWaiters(1, baton);
     }
   }
 
@@ -697,7 +733,7 @@ export class QueueObject extends DurableObject<Env> {
   /** A sibling shard gained work: claims waiting here look again. */
   async nudge(): Promise<void> {
     this.wakes++;
-    for (const wake of [...this.claimWaiters]) wake();
+    this.wakeWaiters(Infinity, this.waiterSeq);
   }
 
   /**

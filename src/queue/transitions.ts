@@ -13,6 +13,8 @@ export interface Step {
   random: () => number;
   /** Region lanes ('' untagged) where work became claimable: wake their claims and consumers. */
   readyLanes: Set<string>;
+  /** How many tasks became claimable (in `readyLanes`): as many waiting claims are woken. */
+  readyCount: number;
   /** Tasks that reached a final state: answer their `?wait` readers. */
   finished: string[];
   /** Task names with a rate limit: they go to lanes of their own. */
@@ -24,7 +26,13 @@ export interface Step {
 }
 
 export function newStep(sql: Sql, now = Date.now(), random: () => number = Math.random): Step {
-  return { sql, now, random, readyLanes: new Set(), finished: [], limitedTasks: new Set(), counters: new Map(), touched: new Set() };
+  return { sql, now, random, readyLanes: new Set(), readyCount: 0, finished: [], limitedTasks: new Set(), counters: new Map(), touched: new Set() };
+}
+
+/** A task in `lane` became claimable. */
+function readied(s: Step, lane: string): void {
+  s.readyLanes.add(lane);
+  s.readyCount++;
 }
 
 /** Runs a transition and writes what it counted; call inside the transaction. */
@@ -143,7 +151,7 @@ function place(s: Step, id: string, readyAt: number, key: string | null, expires
     `UPDATE tasks SET phase = ?, state = ?, version = version + 1 WHERE id = ? RETURNING lane`, phase, state, id,
   );
   touch(s, id);
-  if (phase === 'ready' && placed) s.readyLanes.add(placed.lane);
+  if (phase === 'ready' && placed) readied(s, placed.lane);
 }
 
 /** Tasks of a key that hold one of its places: ready, waiting for their time, or running. */
@@ -280,7 +288,7 @@ export function deliver(s: Step, specs: TaskSpec[]): number {
         t.id, t.task, t.args, t.kwargs, lane, t.priority, ready ? 'ready' : 'scheduled', ready ? 'queued' : 'delayed', readyAt, t.expiresAt,
         t.maxRetries, t.retryDelay, t.timeout, t.parentId, t.rootId, t.workflowId ?? null, http, callback, t.createdAt,
       ]);
-      if (ready) s.readyLanes.add(lane);
+      if (ready) readied(s, lane);
       continue;
     }
     s.sql.run(
@@ -538,7 +546,7 @@ export function release(s: Step, leaseId: string, owner: string | null): Outcome
     r.id,
   );
   touch(s, r.id);
-  s.readyLanes.add(r.lane);
+  readied(s, r.lane);
   return { ok: true, state: 'queued' };
 }
 
@@ -570,7 +578,7 @@ function failAttempt(s: Step, r: LiveRow, error: TaskError, retry: boolean, dela
     );
     touch(s, r.id);
     count(s, 'retries');
-    if (phase === 'ready') s.readyLanes.add(r.lane);
+    if (phase === 'ready') readied(s, r.lane);
     return { state, nextAttemptAt: readyAt };
   }
   finish(s, r.id, 'dead', 'failed', { error }, r);
@@ -620,7 +628,7 @@ export function promoteDue(s: Step, limit: number): number {
   );
   for (const { id, lane } of due) {
     touch(s, id);
-    s.readyLanes.add(lane);
+    readied(s, lane);
   }
   return due.length;
 }
