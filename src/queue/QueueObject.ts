@@ -5,7 +5,7 @@ import { isFinal, regionOfLane } from '../core/states.ts';
 import { parseRate, TokenBucket } from '../core/limits.ts';
 import type { Env } from '../env.ts';
 import { Sql } from './sql.ts';
-import { flushToD1, insertedBefore, logInserts, syncOwed, UNSYNCED_IDS } from './sync.ts';
+import { flushToD1, insertedBefore, logInserts, SYNC_OWED_COLUMNS, syncOwedOf, type SyncOwedRow, UNSYNCED_IDS } from './sync.ts';
 import { eventsObject, type TaskEvent } from '../events/EventsObject.ts';
 import { migrate } from './tables.ts';
 import * as t from './transitions.ts';
@@ -308,15 +308,16 @@ export class QueueObject extends DurableObject<Env> {
    * harmless (it recomputes), so it only ever moves earlier outside the alarm handler.
    */
   private rearm(force: boolean): void {
-    const step = t.newStep(this.sql);
-    let at = t.nextWakeAt(step, this.retentionMs());
-    const owed = this.sql.one<{ workflow: number; callback: number | null }>(
-      `SELECT EXISTS (SELECT 1 FROM workflow_outbox) AS workflow, (SELECT MIN(next_at) FROM callback_outbox) AS callback`,
+    // One statement, as this runs after every transaction that writes.
+    const owed = this.sql.one<t.NextWakeRow & SyncOwedRow & { workflow: number; callback: number | null }>(
+      `SELECT ${t.NEXT_WAKE_COLUMNS}, ${SYNC_OWED_COLUMNS},
+         EXISTS (SELECT 1 FROM workflow_outbox) AS workflow, (SELECT MIN(next_at) FROM callback_outbox) AS callback`,
     )!;
+    let at = t.nextWakeOf(owed, this.retentionMs());
     // Changes due now (a waiting one overdue among them) are retried after an interval, so a
     // failing D1 never makes the alarm spin; a waiting change is written when it falls due.
     const now = Date.now();
-    const sync = syncOwed(this.sql);
+    const sync = syncOwedOf(owed);
     const overdue = sync.later !== null && sync.later <= now;
     const times = [owed.workflow || sync.due || overdue ? now + FLUSH_RETRY_MS : null, overdue ? null : sync.later];
     for (const time of times) if (time !== null) at = at === null ? time : Math.min(at, time);

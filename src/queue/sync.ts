@@ -49,15 +49,16 @@ export function insertedBefore(sql: Sql): number {
   return sql.one<{ seq: number | null }>(`SELECT MIN(seq) AS seq FROM sync_insert`)!.seq ?? Infinity;
 }
 
+/** What D1 is owed, as a SELECT list (QueueObject's rearm reads it with others in one statement). */
+export const SYNC_OWED_COLUMNS = `EXISTS (SELECT 1 FROM sync_log) OR EXISTS (SELECT 1 FROM sync_insert) AS due,
+  (SELECT due_at FROM sync_later ORDER BY seq LIMIT 1) AS later`;
+export type SyncOwedRow = { due: number; later: number | null };
+
 /**
- * What D1 is owed: whether changes are due now, and when the first waiting change falls due
- * (they wait in the order they were made), or null.
+ * What D1 is owed, from a row of SYNC_OWED_COLUMNS: whether changes are due now, and when the
+ * first waiting change falls due (they wait in the order they were made), or null.
  */
-export function syncOwed(sql: Sql): { due: boolean; later: number | null } {
-  const r = sql.one<{ due: number; later: number | null }>(
-    `SELECT EXISTS (SELECT 1 FROM sync_log) OR EXISTS (SELECT 1 FROM sync_insert) AS due,
-       (SELECT due_at FROM sync_later ORDER BY seq LIMIT 1) AS later`,
-  )!;
+export function syncOwedOf(r: SyncOwedRow): { due: boolean; later: number | null } {
   return { due: r.due === 1, later: r.later };
 }
 

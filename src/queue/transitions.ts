@@ -692,13 +692,18 @@ export function oldestReady(s: Step): number | null {
 
 /** The earliest time the object has work of its own to do, or null. */
 export function nextWakeAt(s: Step, retentionMs: number): number | null {
-  // One statement: this runs after every transaction that writes.
-  const at = s.sql.one<{ scheduled: number | null; leased: number | null; expires: number | null; done: number | null }>(
-    `SELECT (SELECT MIN(ready_at) FROM tasks WHERE phase = 'scheduled') AS scheduled,
-       (SELECT MIN(lease_expires_at) FROM tasks WHERE phase = 'leased') AS leased,
-       (SELECT MIN(expires_at) FROM tasks WHERE expires_at IS NOT NULL AND attempts = 0 AND phase IN ('ready', 'scheduled', 'blocked')) AS expires,
-       (SELECT MIN(finished_at) FROM tasks WHERE phase = 'done') AS done`,
-  )!;
+  return nextWakeOf(s.sql.one<NextWakeRow>(`SELECT ${NEXT_WAKE_COLUMNS}`)!, retentionMs);
+}
+
+/** The columns `nextWakeAt` reads: a SELECT list, for one statement with others after every transaction that writes. */
+export const NEXT_WAKE_COLUMNS = `(SELECT MIN(ready_at) FROM tasks WHERE phase = 'scheduled') AS scheduled,
+  (SELECT MIN(lease_expires_at) FROM tasks WHERE phase = 'leased') AS leased,
+  (SELECT MIN(expires_at) FROM tasks WHERE expires_at IS NOT NULL AND attempts = 0 AND phase IN ('ready', 'scheduled', 'blocked')) AS expires,
+  (SELECT MIN(finished_at) FROM tasks WHERE phase = 'done') AS done`;
+export type NextWakeRow = { scheduled: number | null; leased: number | null; expires: number | null; done: number | null };
+
+/** `nextWakeAt` from a row of NEXT_WAKE_COLUMNS. */
+export function nextWakeOf(at: NextWakeRow, retentionMs: number): number | null {
   const times = [at.scheduled, at.leased, at.expires, at.done === null ? null : at.done + retentionMs];
   const present = times.filter((t): t is number => t != null);
   return present.length ? Math.min(...present) : null;
