@@ -1,6 +1,8 @@
 // drover under bench: a fresh `npm start`, pull workers of the SDK (PullWorker) in child processes.
 import { fork, type ChildProcess } from 'node:child_process';
-import { resolve } from 'node:path';
+import { accessSync, constants, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
 import { Api, startSystem, TOKENS, type System } from '../e2e/system.ts';
 import type { BenchSystem, Latency } from './types.ts';
 import { quantiles } from './stats.ts';
@@ -19,6 +21,7 @@ interface Worker {
 }
 
 export interface DroverBench extends BenchSystem {
+  readonly stateOn: StateOn;
   /** `drain` and `endToEnd` on a queue of `shards` QueueObjects (SHARD_COUNTS). */
   drainSharded(n: number, shards: number): Promise<number>;
   endToEndSharded(n: number, shards: number): Promise<number>;
@@ -32,8 +35,27 @@ export interface DroverBench extends BenchSystem {
 export const SHARD_COUNTS = [2, 4, 8];
 const SHARDS = JSON.stringify(Object.fromEntries(SHARD_COUNTS.map((n) => [`bench-s${n}-*`, n])));
 
-export function drover(): DroverBench {
+/**
+ * Where the hub keeps its state under bench. 'memory': a tmpfs (/dev/shm), the footing of the
+ * peers' redis-server, which runs without persistence (no RDB, no AOF). 'disk': the temporary
+ * directory, where every Durable Object and D1 commit is an fsync, as under `npm start`.
+ */
+export type StateOn = 'memory' | 'disk';
+
+/** /dev/shm when it is a writable tmpfs here; BENCH_DROVER_STATE=disk puts the state on disk. */
+export function defaultStateOn(): StateOn {
+  if (process.env.BENCH_DROVER_STATE === 'disk') return 'disk';
+  try {
+    accessSync('/dev/shm', constants.W_OK);
+    return 'memory';
+  } catch {
+    return 'disk';
+  }
+}
+
+export function drover(stateOn: StateOn = defaultStateOn()): DroverBench {
   let system: System | null = null;
+  let stateDir: string | null = null;
   let api: Api;
   let queues = 0;
   /** A fresh queue; `shards` > 1 names one that DROVER_SHARDS (below) spreads over that many objects. */
@@ -104,14 +126,18 @@ export function drover(): DroverBench {
 
   return {
     name: 'drover',
-    setup: `${WORKERS} pull worker processes (SDK PullWorker), ${CONCURRENCY} jobs each at once; producer: the SDK's ${HTTP ? 'client over HTTP' : 'producer over one socket'}; workers ${HTTP ? 'over HTTP' : 'over sockets'}; hub: npm start (wrangler dev, workerd)`,
+    stateOn,
+    setup: `state ${stateOn === 'memory' ? 'in /dev/shm (tmpfs; the peers run redis without persistence)' : 'on disk'}; ${WORKERS} pull worker processes (SDK PullWorker), ${CONCURRENCY} jobs each at once; producer: the SDK's ${HTTP ? 'client over HTTP' : 'producer over one socket'}; workers ${HTTP ? 'over HTTP' : 'over sockets'}; hub: npm start (wrangler dev, workerd)`,
     async start() {
-      system = await startSystem({ env: { DROVER_SHARDS: SHARDS } });
+      stateDir = mkdtempSync(join(stateOn === 'memory' ? '/dev/shm' : tmpdir(), 'drover-bench-'));
+      system = await startSystem({ stateDir, env: { DROVER_SHARDS: SHARDS } });
       api = new Api(system.url, TOKENS.admin);
     },
     async stop() {
       await system?.stop();
       system = null;
+      if (stateDir) rmSync(stateDir, { recursive: true, force: true });
+      stateDir = null;
     },
     backlog: (sizes, samples, log) => backlog(api, sizes, samples, () => runtimeRss(system!.pgid), log),
     runtimeCpu: () => runtimeCpu(system!.pgid),

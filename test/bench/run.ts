@@ -1,5 +1,7 @@
 // npm run bench: drover, BullMQ and Celery on this machine, the same scenarios one after another.
-//   node test/bench/run.ts [--quick] [--runs N] [--out FILE] [--chart FILE] [--only drover,bullmq,celery] [--no-backlog]
+//   node test/bench/run.ts [--quick] [--runs N] [--out FILE] [--chart FILE] [--only drover,bullmq,celery] [--no-backlog] [--no-shards] [--no-disk]
+// drover's state sits in /dev/shm, as the peers' redis runs without persistence; its latency is
+// measured again with the state on disk (--no-disk skips that; BENCH_DROVER_STATE=disk puts it all there).
 // Prints a table with drover/peer ratios, writes the figures as JSON and the throughput chart as SVG.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
@@ -7,7 +9,7 @@ import { dirname, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { BacklogPoint } from './backlog.ts';
 import { throughputChart } from './chart.ts';
-import { drover, SHARD_COUNTS } from './drover.ts';
+import { drover, SHARD_COUNTS, type DroverBench } from './drover.ts';
 import { bullmq } from './peers/bullmq.ts';
 import { celery } from './peers/celery.ts';
 import { findMissing } from './redis.ts';
@@ -41,6 +43,8 @@ export interface Result {
   backlog: BacklogPoint[] | null;
   /** drover's drain and end to end as one queue is spread over more QueueObjects. */
   shards: ShardPoint[] | null;
+  /** drover's latency again with its state on disk (every commit an fsync), when the rest ran in memory. */
+  diskLatency: { p50: Figure; p95: Figure; p99: Figure } | null;
 }
 
 export interface ShardPoint {
@@ -61,6 +65,7 @@ const { values } = parseArgs({
     only: { type: 'string', default: 'drover,bullmq,celery' },
     'no-backlog': { type: 'boolean', default: false },
     'no-shards': { type: 'boolean', default: false },
+    'no-disk': { type: 'boolean', default: false },
   },
 });
 const quick = values.quick!;
@@ -98,6 +103,7 @@ const record = (key: string, system: string, value: number) => {
 const fmt = (v: number, unit: string) => (unit === 'ms' ? `${v.toFixed(1)} ms` : `${Math.round(v).toLocaleString('en')}/s`);
 
 let backlogPoints: BacklogPoint[] | null = null;
+let diskLatency: Result['diskLatency'] = null;
 /** One queue over 1, 2, 4 and 8 QueueObjects (quick: 1 and 2), same sizes as drain and end to end. */
 const shardCounts = quick ? [1, 2] : [1, ...SHARD_COUNTS];
 const shardPoints: ShardPoint[] | null = values['no-shards'] || !wanted.includes('drover') ? null : shardCounts.map((shards) => ({ shards, drain: newFigure(), endToEnd: newFigure() }));
@@ -132,7 +138,7 @@ for (const system of systems) {
         log(`    ${byKey.get(key)!.title.padEnd(40)} ${fmt(v, 'ms')}`);
       }
       if (system.name === 'drover' && shardPoints) {
-        const d = system as ReturnType<typeof drover>;
+        const d = system as DroverBench;
         for (const point of shardPoints) {
           const drain = await d.drainSharded(size.drain, point.shards);
           const e2e = await d.endToEndSharded(size.endToEnd, point.shards);
@@ -144,6 +150,23 @@ for (const system of systems) {
     }
   } finally {
     await system.stop();
+  }
+  if (system.name === 'drover' && (system as DroverBench).stateOn === 'memory' && !values['no-disk']) {
+    log(`  latency again with the state on disk, on a fresh npm start`);
+    const onDisk = drover('disk');
+    await onDisk.start();
+    try {
+      diskLatency = { p50: newFigure(), p95: newFigure(), p99: newFigure() };
+      for (let run = 1; run <= runs; run++) {
+        const l = await onDisk.latency(size.latency[0], size.latency[1]);
+        add(diskLatency.p50, l.p50);
+        add(diskLatency.p95, l.p95);
+        add(diskLatency.p99, l.p99);
+        log(`    ${`latency at ${size.latency[0]}/s, state on disk`.padEnd(40)} ${[l.p50, l.p95, l.p99].map((v) => fmt(v, 'ms')).join(' / ')}`);
+      }
+    } finally {
+      await onDisk.stop();
+    }
   }
   if (system.name === 'drover' && !values['no-backlog']) {
     // On a fresh start, so the memory read is the backlog's and not the scenarios' before it.
@@ -170,6 +193,7 @@ const result: Result = {
   scenarios,
   backlog: backlogPoints,
   shards: shardPoints,
+  diskLatency,
 };
 
 // The table: median (min-max) per system, then drover's ratio to each peer (throughput: drover/peer,
@@ -200,6 +224,10 @@ if (shardPoints) {
   for (const p of shardPoints) {
     log(`  ${String(p.shards).padStart(2)} shard(s)  drain ${cell(p.drain, 'tasks/s')} ${(p.drain.median / one.drain.median).toFixed(2)}x  end to end ${cell(p.endToEnd, 'tasks/s')} ${(p.endToEnd.median / one.endToEnd.median).toFixed(2)}x`);
   }
+}
+if (diskLatency) {
+  const l = diskLatency;
+  log(`\nlatency at ${size.latency[0]}/s (drover, state on disk): p50 ${cell(l.p50, 'ms')}, p95 ${cell(l.p95, 'ms')}, p99 ${cell(l.p99, 'ms')}`);
 }
 for (const s of systems) log(`  ${s.name}: ${s.setup}`);
 log(`\n(${((performance.now() - started) / 60_000).toFixed(1)} min)`);

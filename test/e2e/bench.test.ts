@@ -6,6 +6,7 @@ import { resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { Result } from '../bench/run.ts';
 import { findMissing } from '../bench/redis.ts';
+import { defaultStateOn } from '../bench/drover.ts';
 
 const root = resolve(import.meta.dirname, '..', '..');
 const out = resolve(root, 'test-results', 'bench-quick.json');
@@ -47,6 +48,13 @@ describe('npm run bench --quick', () => {
     expect(result.shards?.map((p) => p.shards)).toEqual([1, 2]);
     for (const p of result.shards!) for (const f of [p.drain, p.endToEnd]) expect(f.median).toBeGreaterThan(0);
     expect(output).toMatch(/ 2 shard\(s\)  drain [\d,]+\/s/);
+    // The state sits in /dev/shm (where there is one) as the peers' redis keeps none; latency is
+    // then measured again with it on disk.
+    if (defaultStateOn() === 'memory') {
+      expect(result.systems[0].setup).toMatch(/^state in \/dev\/shm/);
+      for (const q of ['p50', 'p95', 'p99'] as const) expect(result.diskLatency?.[q].runs).toHaveLength(1);
+      expect(output).toMatch(/latency at 100\/s \(drover, state on disk\): p50 [\d.]+ ms/);
+    }
     // The table names every scenario with a ratio to each peer, and the chart draws a bar per system.
     for (const peer of peers) expect(output).toContain(`drover/${peer}`);
     expect(output).toContain('drain 2,000 waiting');
