@@ -647,16 +647,20 @@ export class QueueObject extends DurableObject<Env> {
         // A sharded queue's claim tries each shard, from the one whose turn it is, until one has work.
         let jobs: t.ClaimedRow[] = [];
         let retryMs = Infinity;
+        let fromHere = true;
         const wakes = this.wakes;
         const first = this.turn++ % shards;
         for (let k = 0; k < shards && jobs.length === 0; k++) {
           const i = (first + k) % shards;
-          const out = shards === 1 || i === index ? this.claimHere(req) : await this.claimFrom(names[i], req, deadline);
+          fromHere = shards === 1 || i === index;
+          const out = fromHere ? this.claimHere(req) : await this.claimFrom(names[i], req, deadline);
           jobs = out.jobs;
           retryMs = Math.min(retryMs, out.retryMs);
         }
         const left = deadline - Date.now();
         if (jobs.length) {
+          // A wake for work here that this claim spent on a sibling shard's work goes on too.
+          if (!fromHere && baton !== null) this.wakeWaiters(1, baton);
           baton = null;
           return jobs;
         }
