@@ -202,7 +202,7 @@ tasks.post('/:id/revoke', async (c) => {
   if (endedForGood(row)) throw new DroverError('conflict', `the task is already ${row.state}`);
   const holder = await holderOf(c.env, row);
   // A failed task its queue no longer holds (a purged dead letter) ended for good too.
-  if (isFinal(row.state) && row.version > 0 && !(await holder.get(row.id))) throw new DroverError('conflict', `the task is already ${row.state}`);
+  if (row.state === 'failed' && row.version > 0 && !(await holder.get(row.id))) throw new DroverError('conflict', `the task is already ${row.state}`);
   const out = await holder.revoke(row.id);
   if (!out.ok) throw new DroverError(out.code, out.message);
   return c.json({ state: out.state });

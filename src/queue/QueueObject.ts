@@ -659,9 +659,8 @@ export class QueueObject extends DurableObject<Env> {
         }
         const left = deadline - Date.now();
         if (jobs.length) {
-          // A wake for work here that this claim spent on a sibling shard's work goes on too.
-          if (!fromHere && baton !== null) this.wakeWaiters(1, baton);
-          baton = null;
+          // A wake for work here that this claim spent on a sibling shard's work goes on too (below).
+          if (fromHere) baton = null;
           return jobs;
         }
         // A wake this claim could not use goes to the next claim in line, before this one waits again.
@@ -681,7 +680,8 @@ export class QueueObject extends DurableObject<Env> {
         });
       }
     } finally {
-      // Nor is a wake dropped when the claim ends without using it (its socket closed, a failure).
+      // Nor is a wake dropped when the claim ends without using it (its socket closed, a failure,
+      // a sibling shard's work).
       if (baton !== null) this.wakeWaiters(1, baton);
     }
   }
