@@ -76,6 +76,40 @@ describe('long-poll', () => {
     expect(Date.now() - started).toBeLessThan(8000);
   });
 
+  it('answers the waiting claim that can take the new task at once, though claims that cannot waited longer', async () => {
+    const queue = uniqueQueue();
+    // Waiting first: a claim for other tasks, and one for another region. Each new task wakes the
+    // oldest waiting claim, which passes the wake on when it cannot take the task.
+    const others = api.post(`/v1/queues/${queue}/claim`, { worker: 'only-a', tasks: ['a'], waitSeconds: 6 });
+    await sleep(300);
+    const elsewhere = api.post(`/v1/queues/${queue}/claim`, { worker: 'in-cn', region: 'cn', tasks: ['b'], waitSeconds: 6 });
+    await sleep(300);
+    const started = Date.now();
+    const taker = api.post(`/v1/queues/${queue}/claim`, { worker: 'in-eu', region: 'eu', tasks: ['b'], waitSeconds: 20 });
+    await sleep(300);
+    const enq = await api.post('/v1/tasks', { task: 'b', queue, region: 'eu' });
+    const res = await taker;
+    expect(res.body.jobs.map((j: any) => j.id)).toEqual([enq.body.id]);
+    expect(Date.now() - started).toBeLessThan(3000); // well inside the other claims' 6 s
+    expect((await others).body.jobs).toEqual([]);
+    expect((await elsewhere).body.jobs).toEqual([]);
+  });
+
+  it('answers as many waiting claims as tasks came, and the rest keep waiting', async () => {
+    const queue = uniqueQueue();
+    const claims = ['w1', 'w2', 'w3'].map((worker) => api.post(`/v1/queues/${queue}/claim`, { worker, max: 1, waitSeconds: 4 }));
+    await sleep(500);
+    const started = Date.now();
+    const enq = await api.post('/v1/tasks/batch', { tasks: [{ task: 't', queue }, { task: 't', queue }] });
+    const answers = await Promise.all(claims.map(async (p) => ({ res: await p, at: Date.now() - started })));
+    const got = answers.filter((a) => a.res.body.jobs.length === 1);
+    expect(got.map((a) => a.res.body.jobs[0].id).sort()).toEqual(enq.body.tasks.map((t: any) => t.id).sort());
+    for (const a of got) expect(a.at).toBeLessThan(2000);
+    const empty = answers.filter((a) => a.res.body.jobs.length === 0);
+    expect(empty).toHaveLength(1);
+    expect(empty[0].at).toBeGreaterThanOrEqual(2500); // it waited out its wait
+  });
+
   it('answers an empty claim after waitSeconds', async () => {
     const queue = uniqueQueue();
     const started = Date.now();
