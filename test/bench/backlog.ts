@@ -1,5 +1,5 @@
-// Backlog cost (drover only): claim+ack over HTTP with 1k, 100k, 1M tasks waiting in one queue,
-// and the runtime's resident memory as the queue fills.
+// Backlog cost (drover only): claim+ack over HTTP with 1k, 100k, 1M tasks waiting in a queue
+// (one queue per size, measured in turn), and the runtime's resident memory as they fill.
 import type { Api } from '../e2e/system.ts';
 import { TOKENS } from '../e2e/system.ts';
 import { median } from './stats.ts';
@@ -11,7 +11,7 @@ export interface BacklogPoint {
   p90Ms: number;
   samples: number;
   fillPerSecond: number;
-  /** Peak resident memory of the runtime's processes while filling to this size, bytes. */
+  /** Peak resident memory of the runtime's processes while filling this size's queue (the smaller ones already full), bytes. */
   peakRssBytes: number;
 }
 
@@ -21,10 +21,10 @@ function bar(done: number, total: number): string {
   return `[${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${done.toLocaleString('en')}/${total.toLocaleString('en')}`;
 }
 
-/** Tops the queue up to `target` waiting tasks, 1,000 a request with 4 in flight, showing progress. */
-async function fillTo(api: Api, queue: string, have: number, target: number, rss: () => number): Promise<{ perSecond: number; peak: number }> {
+/** Fills a new queue with `target` waiting tasks, 1,000 a request with 4 in flight, showing progress. */
+async function fill(api: Api, queue: string, target: number, rss: () => number): Promise<{ perSecond: number; peak: number }> {
   const started = performance.now();
-  let sent = have;
+  let sent = 0;
   let peak = rss();
   const next = async (): Promise<void> => {
     while (sent < target) {
@@ -44,38 +44,50 @@ async function fillTo(api: Api, queue: string, have: number, target: number, rss
     await new Promise((r) => setTimeout(r, 500));
   }
   if (process.stdout.isTTY) process.stdout.write('\r\x1b[K');
-  return { perSecond: (target - have) / ((performance.now() - started) / 1000), peak };
+  return { perSecond: target / ((performance.now() - started) / 1000), peak };
 }
 
-async function claimAck(api: Api, queue: string, samples: number): Promise<number[]> {
-  const worker = api.as(TOKENS.consume);
-  const times: number[] = [];
-  for (let i = 0; i < samples + 20; i++) {
-    // Keep the backlog at its level: one task in (untimed) for each one out.
-    await api.post('/v1/tasks', { task: 'noop', queue });
-    const started = performance.now();
-    const { body } = await worker.post(`/v1/queues/${queue}/claim`, { worker: 'bench', max: 1 });
-    const ack = await worker.post(`/v1/leases/${body.jobs[0].leaseId}/ack`, { result: null });
-    if (ack.status !== 200) throw new Error(`ack failed: ${ack.text}`);
-    if (i >= 20) times.push(performance.now() - started); // the first 20 warm up
-  }
-  return times.sort((a, b) => a - b);
+/** One claim+ack over HTTP, timed, after one task in (untimed) to keep the queue at its level. */
+async function claimAck(api: Api, worker: Api, queue: string): Promise<number> {
+  await api.post('/v1/tasks', { task: 'noop', queue });
+  const started = performance.now();
+  const { body } = await worker.post(`/v1/queues/${queue}/claim`, { worker: 'bench', max: 1 });
+  const ack = await worker.post(`/v1/leases/${body.jobs[0].leaseId}/ack`, { result: null });
+  if (ack.status !== 200) throw new Error(`ack failed: ${ack.text}`);
+  return performance.now() - started;
 }
 
-/** Grows one queue through `sizes` (ascending) and measures claim+ack at each. */
+/**
+ * Fills one queue per size (ascending; each its own QueueObject) and measures claim+ack on
+ * each. The pairs are interleaved, one per queue in turn, so that the machine's speed drifting
+ * over the minutes of a run falls on every size alike instead of on whichever size ran then.
+ */
 export async function backlog(api: Api, sizes: number[], samples: number, rss: () => number, log: (m: string) => void): Promise<BacklogPoint[]> {
-  const queue = `backlog-${Date.now().toString(36)}`;
-  const out: BacklogPoint[] = [];
-  let have = 0;
+  const stamp = Date.now().toString(36);
+  const filled: { n: number; queue: string; perSecond: number; peak: number }[] = [];
   for (const n of sizes) {
-    const fill = await fillTo(api, queue, have, n, rss);
-    have = n;
-    const t = await claimAck(api, queue, samples);
-    const point = {
-      waiting: n, claimAckMs: median(t), p90Ms: t[Math.floor(t.length * 0.9)], samples, fillPerSecond: fill.perSecond, peakRssBytes: fill.peak,
-    };
-    out.push(point);
-    log(`    ${n.toLocaleString('en')} waiting: claim+ack ${point.claimAckMs.toFixed(2)} ms median (filled at ${Math.round(fill.perSecond)}/s, runtime RSS peak ${(fill.peak / 2 ** 20).toFixed(0)} MiB)`);
+    const queue = `backlog-${n}-${stamp}`;
+    const f = await fill(api, queue, n, rss);
+    filled.push({ n, queue, ...f });
+    log(`    ${n.toLocaleString('en')} waiting in ${queue} (filled at ${Math.round(f.perSecond)}/s, runtime RSS peak ${(f.peak / 2 ** 20).toFixed(0)} MiB)`);
   }
-  return out;
+  const worker = api.as(TOKENS.consume);
+  const times = filled.map(() => [] as number[]);
+  const warmup = 20;
+  for (let i = 0; i < samples + warmup; i++) {
+    // A different queue goes first each round, so none is always measured right after another.
+    for (let k = 0; k < filled.length; k++) {
+      const j = (i + k) % filled.length;
+      const ms = await claimAck(api, worker, filled[j].queue);
+      if (i >= warmup) times[j].push(ms);
+    }
+    if (process.stdout.isTTY) process.stdout.write(`\r    claim+ack: ${bar(i + 1, samples + warmup)}`);
+  }
+  if (process.stdout.isTTY) process.stdout.write('\r\x1b[K');
+  return filled.map((f, j) => {
+    const t = times[j].sort((a, b) => a - b);
+    const point = { waiting: f.n, claimAckMs: median(t), p90Ms: t[Math.floor(t.length * 0.9)], samples, fillPerSecond: f.perSecond, peakRssBytes: f.peak };
+    log(`    ${f.n.toLocaleString('en')} waiting: claim+ack ${point.claimAckMs.toFixed(2)} ms median, p90 ${point.p90Ms.toFixed(2)} ms`);
+    return point;
+  });
 }

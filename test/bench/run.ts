@@ -212,7 +212,7 @@ log(`\n${result.machine}, ${result.date}; median of ${runs} run(s), (min-max)`);
 log(header.map((h, i) => h.padEnd(widths[i])).join('  '));
 for (const r of rows) log(r.map((c, i) => c.padEnd(widths[i])).join('  '));
 if (backlogPoints) {
-  log('\nbacklog (drover): claim+ack over HTTP, one at a time');
+  log(`\nbacklog (drover): claim+ack over HTTP, one at a time, the sizes in turn`);
   const first = backlogPoints[0];
   for (const p of backlogPoints) {
     log(`  ${p.waiting.toLocaleString('en').padStart(9)} waiting  ${p.claimAckMs.toFixed(2)} ms median  ${(p.claimAckMs / first.claimAckMs).toFixed(2)}x of ${first.waiting.toLocaleString('en')}  runtime RSS peak ${(p.peakRssBytes / 2 ** 20).toFixed(0)} MiB`);
