@@ -1,8 +1,9 @@
 // The D1 record: idempotency keys hold their first task for 24 hours, the redelivery sweep finds the undelivered, and rows travel in chunks D1 can bind.
 import { env } from 'cloudflare:test';
 import { describe, expect, it } from 'vitest';
+import type { TaskSpec } from '../core/states.ts';
 import { taskSpec } from '../../test/specs.ts';
-import { IDEMPOTENCY_MS, recordTasks, undeliveredSpecs } from './records.ts';
+import { IDEMPOTENCY_MS, loadSpecs, recordTasks, undeliveredSpecs } from './records.ts';
 import { jsonChunks, utf8Bytes } from './params.ts';
 
 
@@ -38,6 +39,25 @@ describe('the undelivered', () => {
     expect(found.map((s) => s.id)).toContain(old.id);
     expect(found.map((s) => s.id)).not.toContain(recent.id);
     expect(found.find((s) => s.id === old.id)).toEqual(old);
+  });
+});
+
+describe('the record', () => {
+  it('keeps every field of a task, set or left unset', async () => {
+    const now = Date.now();
+    const bare = taskSpec({ queue: 'fields', priority: 0, maxRetries: 0 });
+    const full = taskSpec({
+      queue: 'fields', region: 'eu', priority: 9, eta: now + 60_000, expiresAt: now + 120_000, maxRetries: 7, retryDelay: 2.5,
+      timeout: 30, idempotencyKey: `fields-${now}`, orderingKey: 'o', groupKey: 'g', groupLimit: 2, parentId: 'p', rootId: 'r',
+      workflowId: 'w', http: { url: 'https://example.com/run', method: 'POST', headers: { a: 'b' } } as TaskSpec['http'],
+      callback: { url: 'https://example.com/done' } as TaskSpec['callback'], args: '[1,"two",null]', kwargs: '{"k":null}', shard: 1,
+    });
+    await recordTasks(env.DB, [bare, full], now);
+    const rows = await loadSpecs(env.DB, [bare.id, full.id]);
+    expect(rows.find((r) => r.id === bare.id)).toEqual(bare);
+    expect(rows.find((r) => r.id === full.id)).toEqual(full);
+    const states = await env.DB.prepare('SELECT id, state FROM tasks WHERE id IN (?, ?)').bind(bare.id, full.id).all<{ id: string; state: string }>();
+    expect(Object.fromEntries(states.results.map((r) => [r.id, r.state]))).toEqual({ [bare.id]: 'queued', [full.id]: 'delayed' });
   });
 });
 

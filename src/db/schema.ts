@@ -48,13 +48,15 @@ export const tasks = sqliteTable(
     index('tasks_queue_id').on(t.queue, t.id),
     index('tasks_state_id').on(t.state, t.id),
     index('tasks_task_id').on(t.task, t.id),
-    index('tasks_region_id').on(t.region, t.id),
+    // Partial on what their queries ask for (a region, a key, a finish time), so the many tasks
+    // without one cost no entry in them: an enqueue of a plain task writes three indexes fewer.
+    index('tasks_region_id').on(t.region, t.id).where(sql`region IS NOT NULL`),
     // Tasks the bus has not yet carried to their QueueObject: the redelivery sweep reads these.
     index('tasks_undelivered').on(t.createdAt).where(sql`version = 0`),
     // A schedule's tasks carry the key schedule:<id>:<slot>, so they are found by key range.
-    index('tasks_idempotency_key').on(t.idempotencyKey),
+    index('tasks_idempotency_key').on(t.idempotencyKey).where(sql`idempotency_key IS NOT NULL`),
     // Retention removes a queue's oldest finished records, a bounded batch at a time.
-    index('tasks_queue_finished').on(t.queue, t.finishedAt),
+    index('tasks_queue_finished').on(t.queue, t.finishedAt).where(sql`finished_at IS NOT NULL`),
   ],
 );
 

@@ -1,7 +1,7 @@
 // Writes QueueObject changes to D1 in batches: the change logs make them durable, versions keep them in order.
 import type { TaskSpec } from '../core/states.ts';
 import { jsonChunks, utf8Bytes } from '../db/params.ts';
-import { INSERT_TASKS } from '../db/records.ts';
+import { INSERT_TASKS, recordJson } from '../db/records.ts';
 import type { Sql } from './sql.ts';
 
 /**
@@ -40,7 +40,7 @@ export function logChanges(sql: Sql, ids: string[], now: number, dueAt: number):
 
 /** Queues tasks D1 has no record of yet for insertion; returns the last one's place in that log. */
 export function logInserts(sql: Sql, specs: TaskSpec[]): number {
-  sql.run(`INSERT INTO sync_insert (spec) SELECT value FROM json_each(?)`, JSON.stringify(specs));
+  sql.run(`INSERT INTO sync_insert (spec) SELECT value FROM json_each(?)`, `[${specs.map(recordJson).join(',')}]`);
   return sql.one<{ seq: number }>(`SELECT MAX(seq) AS seq FROM sync_insert`)!.seq;
 }
 
