@@ -2,6 +2,7 @@
 import { DurableObject } from 'cloudflare:workers';
 import type { Env } from '../env.ts';
 import { queueOfObject, shardName } from '../core/shards.ts';
+import { Sql } from '../queue/sql.ts';
 
 /** A task's change, as subscribers get it. */
 export interface TaskEvent {
@@ -40,10 +41,12 @@ const FORGET_MS = 24 * 3600 * 1000;
 export class EventsObject extends DurableObject<Env> {
   private readonly subscribers = new Set<WritableStreamDefaultWriter<Uint8Array>>();
   private keepalive: ReturnType<typeof setInterval> | null = null;
+  private readonly sql: Sql;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
-    ctx.storage.sql.exec(
+    this.sql = new Sql(ctx.storage.sql);
+    this.sql.run(
       `CREATE TABLE IF NOT EXISTS workers (name TEXT NOT NULL, queue TEXT NOT NULL, region TEXT, last_seen INTEGER NOT NULL, in_hand INTEGER NOT NULL,
          PRIMARY KEY (name, queue))`,
     );
@@ -76,7 +79,7 @@ export class EventsObject extends DurableObject<Env> {
   /** Takes a batch from a QueueObject; answers how many are listening. */
   async publish(tasks: TaskEvent[], workers: WorkerSeen[]): Promise<number> {
     for (const w of workers) {
-      this.ctx.storage.sql.exec(
+      this.sql.run(
         `INSERT INTO workers (name, queue, region, last_seen, in_hand) VALUES (?, ?, ?, ?, ?)
          ON CONFLICT (name, queue) DO UPDATE SET region = excluded.region, last_seen = excluded.last_seen, in_hand = excluded.in_hand`,
         // A row per queue it claimed from, and per shard of a sharded one: the shard's object name.

@@ -29,9 +29,17 @@ export class Sql {
     return this.all<T>(query, ...params)[0];
   }
 
-  /** Runs a statement; returns the number of rows it wrote. */
+  /**
+   * Runs a statement; returns the number of rows it wrote. The cursor is read to its end: that
+   * hands the compiled statement back to the runtime's cache. A cursor left open holds it until
+   * it is garbage, and each run of the same SQL meanwhile is compiled again (a third of the
+   * SQLite time of a task at 100/s went to compiling).
+   */
   run(query: string, ...params: SqlValue[]): number {
-    const written = this.storage.exec(query, ...params).rowsWritten;
+    const cursor = this.storage.exec(query, ...params);
+    const rows = cursor.raw();
+    while (!rows.next().done);
+    const written = cursor.rowsWritten;
     this.writes += written;
     return written;
   }
