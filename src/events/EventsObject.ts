@@ -98,12 +98,10 @@ export class EventsObject extends DurableObject<Env> {
 
   /** The workers seen in the last day, one entry per worker with the queues it claimed from. */
   async workers(): Promise<{ name: string; region: string | null; queues: string[]; lastSeen: string; inHand: number }[]> {
-    const rows = this.ctx.storage.sql
-      .exec<{ name: string; queue: string; region: string | null; last_seen: number; in_hand: number }>(
-        `SELECT * FROM workers WHERE last_seen > ? ORDER BY name, queue`,
-        Date.now() - FORGET_MS,
-      )
-      .toArray();
+    const rows = this.sql.all<{ name: string; queue: string; region: string | null; last_seen: number; in_hand: number }>(
+      `SELECT * FROM workers WHERE last_seen > ? ORDER BY name, queue`,
+      Date.now() - FORGET_MS,
+    );
     const byName = new Map<string, { name: string; region: string | null; queues: string[]; lastSeen: string; inHand: number }>();
     for (const r of rows) {
       const w = byName.get(r.name) ?? { name: r.name, region: r.region, queues: [], lastSeen: new Date(r.last_seen).toISOString(), inHand: 0 };
