@@ -145,7 +145,7 @@ describe('other routes', () => {
   });
 
   it('validates list and wait queries', async () => {
-    for (const q of ['limit=0', 'limit=501', 'limit=abc', 'state=done', 'cursor=xyz', 'queue=BAD', 'foo=1']) {
+    for (const q of ['limit=0', 'limit=501', 'limit=abc', 'state=done', 'cursor=xyz', 'queue=BAD', 'region=BAD', 'foo=1']) {
       expect((await api.get(`/v1/tasks?${q}`)).status, q).toBe(400);
     }
     expect((await api.get('/v1/tasks/01ARZ3NDEKTSV4RRFFQ69G5FAV?wait=61')).status).toBe(400);

@@ -1,4 +1,4 @@
-// Tasks over HTTP: the tour, read-your-writes, ?wait, delay/eta/expires, idempotency, revoke, list.
+// Tasks over HTTP: the tour, read-your-writes, ?wait, delay/eta/expires, idempotency, revoke, list (by region too).
 import { describe, expect, inject, it } from 'vitest';
 import { Api, TOKENS, claimAll, sleep, uniqueQueue } from './system.ts';
 
@@ -188,6 +188,30 @@ describe('listing', () => {
     await sleep(300);
     const succeeded = await api.get(`/v1/tasks?queue=${queue}&state=succeeded`);
     expect(succeeded.body.tasks.map((t: any) => t.id)).toEqual([job.id]);
+  });
+});
+
+describe('listing by region', () => {
+  it('finds a large batch (recorded in D1 first) and a single enqueue (recorded by its queue) alike, page by page', async () => {
+    const queue = uniqueQueue();
+    const region = `r${Date.now().toString(36)}`;
+    const made = await api.post('/v1/tasks/batch', {
+      tasks: Array.from({ length: 60 }, (_, i) => ({ task: 'regional', queue, priority: i % 10, maxRetries: 0, ...(i % 3 === 0 && { region }) })),
+    });
+    expect(made.status).toBe(202);
+    const single = await api.post('/v1/tasks', { task: 'regional', queue, region, kwargs: { k: 1 }, delay: 60 });
+    expect(single.status).toBe(202);
+    const want = [...made.body.tasks.filter((_: unknown, i: number) => i % 3 === 0).map((t: any) => t.id), single.body.id].reverse();
+    const page1 = await api.get(`/v1/tasks?region=${region}&limit=15`);
+    const page2 = await api.get(`/v1/tasks?region=${region}&limit=15&cursor=${page1.body.cursor}`);
+    expect([...page1.body.tasks, ...page2.body.tasks].map((t: any) => t.id)).toEqual(want);
+    expect(page2.body.cursor).toBeNull();
+    expect(page1.body.tasks[0]).toMatchObject({ id: single.body.id, region, state: 'delayed', kwargs: { k: 1 }, priority: 5, maxRetries: 3 });
+    expect(page2.body.tasks.at(-1)).toMatchObject({ id: made.body.tasks[0].id, region, state: 'queued', priority: 0, maxRetries: 0, kwargs: {} });
+    // The tasks without a region are listed too, by their queue.
+    const all = await api.get(`/v1/tasks?queue=${queue}&limit=500`);
+    expect(all.body.tasks).toHaveLength(61);
+    expect(all.body.tasks.filter((t: any) => t.region === null)).toHaveLength(40);
   });
 });
 
