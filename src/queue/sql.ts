@@ -37,8 +37,9 @@ export class Sql {
    */
   run(query: string, ...params: SqlValue[]): number {
     const cursor = this.storage.exec(query, ...params);
-    const rows = cursor.raw();
-    while (!rows.next().done);
+    // The cursor's own next(), not raw(): a raw iterator is one more runtime object per
+    // statement, and the runtime's wrapper objects are what start its full collections.
+    while (!cursor.next().done);
     const written = cursor.rowsWritten;
     this.writes += written;
     return written;
