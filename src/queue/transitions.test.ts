@@ -274,6 +274,13 @@ describe('ordering keys', () => {
       at(T0 + 20, (s) => t.revoke(s, a.id));
       expect(at(T0 + 20, (s) => t.claim(s, claimReq())).map((j) => j.id)).toEqual([c.id]);
     }));
+
+  it('hands out, in the same claim, the task that an expiry it met made ready', () =>
+    withTables((at) => {
+      const [a, b] = [spec({ orderingKey: 'k', expiresAt: T0 + 10 }), spec({ orderingKey: 'k' })];
+      at(T0, (s) => t.deliver(s, [a, b]));
+      expect(at(T0 + 20, (s) => t.claim(s, claimReq({ max: 10 }))).map((j) => j.id)).toEqual([b.id]);
+    }));
 });
 
 describe('group keys', () => {

@@ -373,10 +373,16 @@ export function claim(s: Step, req: ClaimRequest): ClaimedRow[] {
   for (let round = 0; round < 20 && out.length < req.max; round++) {
     const need = req.max - out.length;
     type Candidate = { id: string; priority: number; readyAt: number; expires_at: number | null; attempts: number; name?: string };
+    // A lane that gave fewer rows than asked has none left; when every lane did and all were
+    // picked, another round would only read nothing again.
+    let exhausted = true;
     const candidates = lanes.map(({ lane, cap, name }): Candidate[] => {
       const room = name ? cap - (takenByName.get(name) ?? 0) : need;
-      if (room <= 0) return [];
-      return s.sql
+      if (room <= 0) {
+        exhausted = false;
+        return [];
+      }
+      const rows = s.sql
         .all<{ id: string; priority: number; ready_at: number; expires_at: number | null; lane: string; attempts: number }>(
           `SELECT id, priority, ready_at, expires_at, lane, attempts FROM tasks WHERE phase = 'ready' AND lane = ?${name ? '' : filter}
            ORDER BY priority DESC, ready_at, id LIMIT ?`,
@@ -385,6 +391,8 @@ export function claim(s: Step, req: ClaimRequest): ClaimedRow[] {
           Math.min(need, room),
         )
         .map((c) => ({ id: c.id, priority: c.priority, readyAt: c.ready_at, expires_at: c.expires_at, attempts: c.attempts, name }));
+      if (rows.length >= Math.min(need, room)) exhausted = false;
+      return rows;
     });
     const picked: Candidate[] = [];
     for (const c of mergeLanes(candidates, need + lanes.length * need)) {
@@ -397,14 +405,20 @@ export function claim(s: Step, req: ClaimRequest): ClaimedRow[] {
       picked.push(c);
     }
     if (picked.length === 0) break;
+    if (picked.length < candidates.reduce((n, c) => n + c.length, 0)) exhausted = false;
     // Expiry is for tasks never started; a retry of a started one runs whatever the clock says.
     const take: string[] = [];
     for (const c of picked) {
       if (c.expires_at !== null && c.attempts === 0 && c.expires_at <= s.now) {
         finish(s, c.id, 'done', 'expired', { error: { type: 'Expired', message: 'the task expired before it started' } });
+        // A finish may make the next task of its ordering key or group ready: look again.
+        exhausted = false;
       } else take.push(c.id);
     }
-    if (take.length === 0) continue;
+    if (take.length === 0) {
+      if (exhausted) break;
+      continue;
+    }
     // One statement leases them all; each lease id is queue.taskId.<24 random hex digits>.
     const leased = s.sql.all<ClaimedRow>(
       `UPDATE tasks SET phase = 'leased', state = 'running', attempts = attempts + 1,
@@ -419,6 +433,7 @@ export function claim(s: Step, req: ClaimRequest): ClaimedRow[] {
     // RETURNING comes in no promised order: hand them out in claim order.
     const byId = new Map(leased.map((r) => [r.id, r]));
     for (const id of take) out.push(byId.get(id)!);
+    if (exhausted) break;
   }
   return out;
 }
