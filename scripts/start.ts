@@ -108,7 +108,7 @@ try {
 // The Worker runtime (workerd) through Miniflare, as wrangler dev runs it, but with no proxy in
 // front: clients reach the hub on PORT directly. wrangler's own Miniflare, so the two agree.
 const fromWrangler = createRequire(join(root, 'node_modules', 'wrangler', 'package.json'));
-const { unstable_getMiniflareWorkerOptions: workerOptionsOf } = fromWrangler('wrangler') as typeof import('wrangler');
+const { unstable_readConfig: readConfig, unstable_getMiniflareWorkerOptions: workerOptionsOf } = fromWrangler('wrangler') as typeof import('wrangler');
 const { Miniflare, Log, LogLevel, convertV4MiniflareOptions } = fromWrangler('miniflare') as typeof import('miniflare');
 
 const hubVars: Record<string, string> = { DROVER_TOKENS: tokenList, DROVER_REDELIVER_AFTER: redeliverAfter, DROVER_SIGNING_KEYS: signingKeys() };
@@ -116,13 +116,13 @@ for (const name of ['DROVER_HTTP_ALLOW', 'DROVER_CORS_ORIGINS', 'DROVER_SOCKET_S
   if (process.env[name]) hubVars[name] = process.env[name]!;
 }
 const workerList = workers.map(({ config, out }, i) => {
-  const { workerOptions } = workerOptionsOf(config);
+  const parsed = readConfig({ config });
+  const { workerOptions } = workerOptionsOf(parsed);
   // Module rules and the root are for unbundled sources; the bundle is one module.
   const { modulesRules: _rules, rootPath: _root, ...options } = workerOptions as Record<string, unknown> & { bindings?: Record<string, unknown> };
-  const name = readFileSync(config, 'utf8').match(/^name\s*=\s*"([^"]+)"/m)![1];
   // Regional consumers ask the hub for the signing keys over RPC, so only the hub gets them.
   const bindings = i === 0 ? { ...options.bindings, ...hubVars } : options.bindings;
-  return { ...options, name, bindings, modules: true, modulesRoot: out, scriptPath: join(out, 'index.js') };
+  return { ...options, name: parsed.name, bindings, modules: true, modulesRoot: out, scriptPath: join(out, 'index.js') };
 });
 
 // DROVER_LOG_LEVEL: debug, info (default), warn, error or none; below info, no line per request.
