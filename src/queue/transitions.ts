@@ -377,8 +377,8 @@ export function claim(s: Step, req: ClaimRequest): ClaimedRow[] {
     // picked, another round would only read nothing again.
     let exhausted = true;
     const candidates = lanes.map(({ lane, cap, name }): Candidate[] => {
-      const room = name ? cap - (takenByName.get(name) ?? 0) : need;
-      if (room <= 0) {
+      const limit = Math.min(need, name ? cap - (takenByName.get(name) ?? 0) : need);
+      if (limit <= 0) {
         exhausted = false;
         return [];
       }
@@ -388,10 +388,10 @@ export function claim(s: Step, req: ClaimRequest): ClaimedRow[] {
            ORDER BY priority DESC, ready_at, id LIMIT ?`,
           lane,
           ...(name ? [] : (req.tasks ?? [])),
-          Math.min(need, room),
+          limit,
         )
         .map((c) => ({ id: c.id, priority: c.priority, readyAt: c.ready_at, expires_at: c.expires_at, attempts: c.attempts, name }));
-      if (rows.length >= Math.min(need, room)) exhausted = false;
+      if (rows.length >= limit) exhausted = false;
       return rows;
     });
     const picked: Candidate[] = [];
