@@ -137,7 +137,7 @@ it(`answers ${COUNT} fuzzed requests with 2xx or 4xx and the error shape, never 
           if (method === 'POST' && path('x') === '/v1/schedules' && parsed.id) acceptedSchedules.add(parsed.id);
         }
       } catch (err) {
-        problems.push(`no answer for ${label}: ${(err as Error).message}`);
+        problems.push(`no answer for ${label}: ${(err as Error).message}${(err as Error).cause ? ` (${String((err as Error).cause)})` : ''}`);
       }
     }
   };
