@@ -5,6 +5,7 @@ import { auditRoutes } from './audit.ts';
 import type { Env } from '../env.ts';
 import { eventsObject } from '../events/EventsObject.ts';
 import { authenticate, requireEnqueue, type AuthVars } from './auth.ts';
+import { discardRest } from '../core/bytes.ts';
 import { DroverError, errorResponse, onError } from './errors.ts';
 import { claims, leases } from './leases.ts';
 import { queues } from './queues.ts';
@@ -19,6 +20,24 @@ import { workflows } from './workflows.ts';
 export const app = new Hono<AuthVars>();
 
 app.onError(onError);
+
+/**
+ * How much of a refused request's body the hub still reads, and for how long. A server that answers
+ * before the body has ended must read the rest or close the connection, and the runtime closes it
+ * once more than 64 KiB is left, after its answer went out without `Connection: close`: a client
+ * that had already sent its next request on that connection loses it. Past these bounds (far above
+ * any body the API takes) the connection does close.
+ */
+const DISCARD_BYTES = 64 * 1024 * 1024;
+const DISCARD_MS = 10_000;
+
+/** Every answer leaves the request's body read to its end: refusals (auth, 404, 413, 400) answer before reading it all. */
+app.use('*', async function readBodyToItsEnd(c, next) {
+  await next();
+  const request = c.req.raw;
+  // A handler that succeeded has read its body to the end, or never looked at it.
+  if (request.body && (c.res.status >= 400 || !request.bodyUsed)) await discardRest(request.body, DISCARD_BYTES, DISCARD_MS);
+});
 app.notFound((c) => errorResponse(c, 'not_found', `no route ${c.req.method} ${c.req.path}`));
 
 app.get('/healthz', async (c) => {

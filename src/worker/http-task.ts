@@ -147,7 +147,12 @@ export function retryAfter(value: string | null, now = Date.now()): number | und
 
 async function readCapped(res: Response): Promise<string | null> {
   const bytes = await readUpTo(res.body, MAX_RESPONSE_BYTES);
-  return bytes === null ? null : new TextDecoder().decode(bytes);
+  if (bytes === null) {
+    // The rest is not wanted: cancelling lets the runtime drop the connection's remaining bytes.
+    await res.body?.cancel().catch(() => {});
+    return null;
+  }
+  return new TextDecoder().decode(bytes);
 }
 
 /**

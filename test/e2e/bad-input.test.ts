@@ -1,8 +1,10 @@
 // Bad input: every malformed request gets the right 4xx with a readable message, and changes nothing.
+import { connect } from 'node:net';
 import { describe, expect, inject, it } from 'vitest';
-import { Api, claimAll, uniqueQueue } from './system.ts';
+import { Api, claimAll, TOKENS, uniqueQueue } from './system.ts';
 
-const api = new Api(inject('hubUrl'));
+const url = inject('hubUrl');
+const api = new Api(url);
 
 async function count(queue: string): Promise<number> {
   return (await api.get(`/v1/tasks?queue=${queue}&limit=500`)).body.tasks.length;
@@ -158,8 +160,61 @@ describe('other routes', () => {
     expect((await api.request('DELETE', '/v1/tasks')).status).toBe(404);
   });
 
-  it('answers 413 for a huge body without reading it all', async () => {
+  it('answers 413 for a body over the 16 MiB batch limit', async () => {
     const res = await api.post('/v1/tasks/batch', 'x'.repeat(17 * 1024 * 1024));
     expect(res.status).toBe(413);
+  });
+});
+
+/**
+ * Sends `first` and then `GET /healthz` on one connection, written back to back: the statuses of
+ * the answers it got, then the socket's error if the hub dropped the connection.
+ */
+async function pipelined(first: string): Promise<(number | string)[]> {
+  const { hostname, port } = new URL(url);
+  const socket = connect(Number(port), hostname);
+  let received = '';
+  let error: string | undefined;
+  socket.on('data', (d) => (received += d.toString('latin1')));
+  socket.on('error', (err: NodeJS.ErrnoException) => (error ??= err.code ?? err.message));
+  await new Promise((ok) => socket.once('connect', ok));
+  socket.write(first);
+  socket.write(`GET /healthz HTTP/1.1\r\nhost: ${hostname}\r\nconnection: close\r\n\r\n`);
+  await new Promise((ok) => socket.once('close', ok));
+  const statuses = [...received.matchAll(/HTTP\/1\.1 (\d{3}) /g)].map((m) => Number(m[1]));
+  return error ? [...statuses, error] : statuses;
+}
+
+function post(path: string, body: string, headers: Record<string, string> = {}): string {
+  const lines = Object.entries({ host: '127.0.0.1', 'content-type': 'application/json', 'content-length': String(body.length), ...headers });
+  return `POST ${path} HTTP/1.1\r\n${lines.map(([k, v]) => `${k}: ${v}\r\n`).join('')}\r\n${body}`;
+}
+
+function chunked(path: string, body: string, headers: Record<string, string>): string {
+  const lines = Object.entries({ host: '127.0.0.1', 'content-type': 'application/json', 'transfer-encoding': 'chunked', ...headers });
+  const chunks = body.match(/[^]{1,16384}/g)!.map((c) => `${c.length.toString(16)}\r\n${c}\r\n`);
+  return `POST ${path} HTTP/1.1\r\n${lines.map(([k, v]) => `${k}: ${v}\r\n`).join('')}\r\n${chunks.join('')}0\r\n\r\n`;
+}
+
+describe('a refused request keeps its connection', () => {
+  // A client that reuses a keep-alive connection may send its next request as soon as an answer
+  // arrives; a hub that answered before reading a large body must not then drop that connection.
+  const big = JSON.stringify({ task: 't', args: ['x'.repeat(300_000)] });
+  const admin = { authorization: `Bearer ${TOKENS.admin}` };
+  const queue = uniqueQueue('conn');
+
+  it.each([
+    ['no token (401)', post('/v1/tasks', big), 401],
+    ['no such route (404)', post('/v1/nope', big, admin), 404],
+    ['a declared length over the claim limit (413)', post(`/v1/queues/${queue}/claim`, big, admin), 413],
+    ['a chunked body that grows past the claim limit (413)', chunked(`/v1/queues/${queue}/claim`, big, admin), 413],
+    ['a body over 16 MiB (413)', post('/v1/tasks/batch', 'x'.repeat(17 * 1024 * 1024), admin), 413],
+  ])('answers the request after one refused for %s', async (_name, request, status) => {
+    expect(await pipelined(request)).toEqual([status, 200]);
+  });
+
+  it('answers the request after one that succeeded without reading its body', async () => {
+    expect(await pipelined(post(`/v1/queues/${queue}/pause`, big, admin))).toEqual([200, 200]);
+    expect((await api.get(`/v1/queues/${queue}`)).body.paused).toBe(true);
   });
 });
