@@ -1,7 +1,8 @@
-// `npm start`: the whole drover system on this machine (hub + regional workers in one wrangler), on persistent state.
-import { spawn, spawnSync } from 'node:child_process';
+// `npm start`: the whole drover system on this machine (hub + regional workers in one workerd), on persistent state.
+import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { createServer } from 'node:net';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -74,71 +75,99 @@ function configs(): string[] {
   return [join(root, 'wrangler.toml'), ...regional];
 }
 
-// Wrangler's local trace collector records a span for every SQL statement, RPC and fetch, and
-// took more than half the runtime's CPU under load: off unless X_LOCAL_OBSERVABILITY=true.
-const childEnv = {
-  ...process.env,
-  WRANGLER_SEND_METRICS: 'false',
-  NO_D1_WARNING: 'true',
-  FORCE_COLOR: '0',
-  X_LOCAL_OBSERVABILITY: process.env.X_LOCAL_OBSERVABILITY ?? 'false',
-};
+const childEnv = { ...process.env, WRANGLER_SEND_METRICS: 'false', NO_D1_WARNING: 'true', FORCE_COLOR: '0' };
 
 mkdirSync(stateDir, { recursive: true });
 const { value: tokenList, printed } = tokens();
 
-log(`applying D1 migrations in ${stateDir}`);
-const migrate = spawnSync(
-  process.execPath,
-  [wrangler, 'd1', 'migrations', 'apply', 'drover', '--local', '--persist-to', stateDir, '-c', join(root, 'wrangler.toml')],
-  { cwd: root, env: { ...childEnv, CI: 'true' }, encoding: 'utf8' },
-);
-if (migrate.status !== 0) {
-  process.stderr.write(migrate.stdout + migrate.stderr);
-  log('D1 migrations failed');
+function wranglerRun(args: string[]): Promise<void> {
+  return new Promise((ok, fail) => {
+    let output = '';
+    const child = spawn(process.execPath, [wrangler, ...args], { cwd: root, env: { ...childEnv, CI: 'true' }, stdio: ['ignore', 'pipe', 'pipe'] });
+    child.stdout.on('data', (d) => (output += d));
+    child.stderr.on('data', (d) => (output += d));
+    child.on('exit', (code) => (code === 0 ? ok() : fail(new Error(`wrangler ${args[0]} ${args[1]} failed:\n${output}`))));
+  });
+}
+
+// Each Worker runs as `wrangler deploy` would upload it: bundled by wrangler (a dry run), beside the migrations.
+const build = join(stateDir, 'build');
+const workers = configs().map((config, i) => ({ config, out: join(build, String(i)) }));
+log(`applying D1 migrations and bundling ${workers.length} Workers in ${stateDir}`);
+try {
+  await Promise.all([
+    wranglerRun(['d1', 'migrations', 'apply', 'drover', '--local', '--persist-to', stateDir, '-c', join(root, 'wrangler.toml')]),
+    ...workers.map((w) => wranglerRun(['deploy', '--dry-run', '--outdir', w.out, '-c', w.config])),
+  ]);
+} catch (err) {
+  process.stderr.write(`${(err as Error).message}\n`);
+  log('could not prepare the system');
   process.exit(1);
 }
 
-// DROVER_INSPECTOR_PORT fixes the DevTools port (the bench's profiler connects there).
-const inspectorPort = Number(process.env.DROVER_INSPECTOR_PORT) || (await freePort());
-const args = [wrangler, 'dev'];
-for (const config of configs()) args.push('-c', config);
-args.push(
-  '--ip', '127.0.0.1',
-  '--port', String(port),
-  '--inspector-port', String(inspectorPort),
-  '--persist-to', stateDir,
-  '--show-interactive-dev-session=false',
-  '--var', `DROVER_TOKENS:${tokenList}`,
-  '--var', `DROVER_REDELIVER_AFTER:${redeliverAfter}`,
-);
-// Regional consumers ask the hub for the signing keys over RPC, so only the hub gets them.
-args.push('--var', `DROVER_SIGNING_KEYS:${signingKeys()}`);
-for (const name of ['DROVER_HTTP_ALLOW', 'DROVER_CORS_ORIGINS', 'DROVER_SOCKET_SECONDS', 'DROVER_SHARDS']) {
-  if (process.env[name]) args.push('--var', `${name}:${process.env[name]}`);
-}
-// DROVER_LOG_LEVEL=warn quiets wrangler's line per request (each costs the runtime a call out to log).
-if (process.env.DROVER_LOG_LEVEL) args.push('--log-level', process.env.DROVER_LOG_LEVEL);
-const child = spawn(process.execPath, args, { cwd: root, env: childEnv, stdio: ['ignore', 'inherit', 'inherit'] });
+// The Worker runtime (workerd) through Miniflare, as wrangler dev runs it, but with no proxy in
+// front: clients reach the hub on PORT directly. wrangler's own Miniflare, so the two agree.
+const fromWrangler = createRequire(join(root, 'node_modules', 'wrangler', 'package.json'));
+const { unstable_readConfig: readConfig, unstable_getMiniflareWorkerOptions: workerOptionsOf } = fromWrangler('wrangler') as typeof import('wrangler');
+const { Miniflare, Log, LogLevel, convertV4MiniflareOptions } = fromWrangler('miniflare') as typeof import('miniflare');
 
-let stopping = false;
-for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-  process.on(signal, () => {
-    stopping = true;
-    child.kill('SIGTERM');
-    setTimeout(() => child.kill('SIGKILL'), 5000).unref();
-  });
+const hubVars: Record<string, string> = { DROVER_TOKENS: tokenList, DROVER_REDELIVER_AFTER: redeliverAfter, DROVER_SIGNING_KEYS: signingKeys() };
+for (const name of ['DROVER_HTTP_ALLOW', 'DROVER_CORS_ORIGINS', 'DROVER_SOCKET_SECONDS', 'DROVER_SHARDS']) {
+  if (process.env[name]) hubVars[name] = process.env[name]!;
 }
-child.on('exit', (code, signal) => {
-  if (!stopping) log(`wrangler exited (${signal ?? code})`);
-  process.exit(stopping ? 0 : (code ?? 1));
+const workerList = workers.map(({ config, out }, i) => {
+  const parsed = readConfig({ config });
+  const { workerOptions } = workerOptionsOf(parsed);
+  // Module rules and the root are for unbundled sources; the bundle is one module.
+  const { modulesRules: _rules, rootPath: _root, ...options } = workerOptions as Record<string, unknown> & { bindings?: Record<string, unknown> };
+  // Regional consumers ask the hub for the signing keys over RPC, so only the hub gets them.
+  const bindings = i === 0 ? { ...options.bindings, ...hubVars } : options.bindings;
+  return { ...options, name: parsed.name, bindings, modules: true, modulesRoot: out, scriptPath: join(out, 'index.js') };
 });
 
-/** Local wrangler never fires cron triggers: fire them as Cloudflare would, once a minute. */
+// DROVER_LOG_LEVEL: debug, info (default), warn, error or none; below info, no line per request.
+const levels: Record<string, number> = { none: LogLevel.NONE, error: LogLevel.ERROR, warn: LogLevel.WARN, info: LogLevel.INFO, debug: LogLevel.DEBUG };
+const level = levels[process.env.DROVER_LOG_LEVEL ?? 'info'] ?? LogLevel.INFO;
+// DROVER_INSPECTOR_PORT fixes the DevTools port (the bench's profiler connects there).
+const inspectorPort = Number(process.env.DROVER_INSPECTOR_PORT) || (await freePort());
+const mf = new Miniflare(
+  convertV4MiniflareOptions({
+    host: '127.0.0.1',
+    port,
+    inspectorPort,
+    resourcePersistencePath: join(stateDir, 'v3'),
+    // GET /cdn-cgi/local/scheduled?cron=&time= runs the cron trigger (below, once a minute).
+    unsafeTriggerHandlers: true,
+    // The local trace collector records a span for every SQL statement, RPC and fetch, and took
+    // more than half the runtime's CPU under load: off unless X_LOCAL_OBSERVABILITY=true.
+    unsafeObservability: process.env.X_LOCAL_OBSERVABILITY === 'true',
+    // Request.cf is not fetched from the network; drover reads none of it.
+    cf: false,
+    log: new Log(level),
+    logRequests: level >= LogLevel.INFO,
+    workers: workerList,
+  } as Parameters<typeof convertV4MiniflareOptions>[0]),
+);
+try {
+  await mf.ready;
+} catch (err) {
+  process.stderr.write(`${(err as Error).stack ?? err}\n`);
+  log('the Worker runtime did not start');
+  process.exit(1);
+}
+
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.on(signal, () => {
+    setTimeout(() => process.exit(0), 5000).unref();
+    void mf.dispose().finally(() => process.exit(0));
+  });
+}
+
+/** Nothing local fires cron triggers: fire them as Cloudflare would, once a minute. */
 async function fireScheduled(time: number): Promise<void> {
   const cron = encodeURIComponent('* * * * *');
   try {
-    const res = await fetch(`${url}/cdn-cgi/handler/scheduled?cron=${cron}&time=${time}`);
+    const res = await fetch(`${url}/cdn-cgi/local/scheduled?cron=${cron}&time=${time}`);
     await res.arrayBuffer();
   } catch (err) {
     log(`scheduled trigger failed: ${(err as Error).message}`);

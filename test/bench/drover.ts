@@ -127,7 +127,7 @@ export function drover(stateOn: StateOn = defaultStateOn()): DroverBench {
   return {
     name: 'drover',
     stateOn,
-    setup: `state ${stateOn === 'memory' ? 'in /dev/shm (tmpfs; the peers run redis without persistence)' : 'on disk'}; ${WORKERS} pull worker processes (SDK PullWorker), ${CONCURRENCY} jobs each at once; producer: the SDK's ${HTTP ? 'client over HTTP' : 'producer over one socket'}; workers ${HTTP ? 'over HTTP' : 'over sockets'}; hub: npm start (wrangler dev, workerd)`,
+    setup: `state ${stateOn === 'memory' ? 'in /dev/shm (tmpfs; the peers run redis without persistence)' : 'on disk'}; ${WORKERS} pull worker processes (SDK PullWorker), ${CONCURRENCY} jobs each at once; producer: the SDK's ${HTTP ? 'client over HTTP' : 'producer over one socket'}; workers ${HTTP ? 'over HTTP' : 'over sockets'}; hub: npm start (workerd through Miniflare)`,
     async start() {
       stateDir = mkdtempSync(join(stateOn === 'memory' ? '/dev/shm' : tmpdir(), 'drover-bench-'));
       system = await startSystem({ stateDir, env: { DROVER_SHARDS: SHARDS } });

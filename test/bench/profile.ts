@@ -1,4 +1,4 @@
-// Profiles the hub (workerd, through wrangler's DevTools inspector) while one bench scenario runs.
+// Profiles the hub (workerd's DevTools inspector, on DROVER_INSPECTOR_PORT) while one bench scenario runs.
 //   node test/bench/profile.ts drain [n]     (also: batch, single, e2e, latency)
 // Writes test-results/hub.cpuprofile (open it in Chrome DevTools) and prints the hottest functions.
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -16,9 +16,11 @@ await system.start();
 interface Node { id: number; callFrame: { functionName: string; url: string; lineNumber: number }; hitCount?: number; children?: number[] }
 
 async function inspector(): Promise<(method: string, params?: object) => Promise<any>> {
-  const targets = (await (await fetch(`http://127.0.0.1:${port}/json`)).json()) as { webSocketDebuggerUrl: string; title?: string }[];
-  // wrangler's inspector proxy wants the DevTools front end's Origin (an undici extension sets it).
-  const ws: any = new WebSocket(targets[0].webSocketDebuggerUrl, { headers: { origin: 'https://devtools.devprod.cloudflare.dev' } } as never);
+  const targets = (await (await fetch(`http://127.0.0.1:${port}/json`)).json()) as { id: string; webSocketDebuggerUrl: string }[];
+  // One target per Worker of the runtime (Miniflare's own among them); the hub's is named after it.
+  const hub = targets.find((t) => t.id === 'core:user:drover');
+  if (!hub) throw new Error(`the inspector lists no hub Worker: ${targets.map((t) => t.id).join(', ')}`);
+  const ws: any = new WebSocket(hub.webSocketDebuggerUrl);
   await new Promise((ok, fail) => ((ws.onopen = ok), (ws.onerror = fail)));
   let id = 0;
   const waiting = new Map<number, (v: any) => void>();
