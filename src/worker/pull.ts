@@ -102,7 +102,13 @@ export class PullWorker {
   private readonly options: PullWorkerOptions;
   private readonly client: Client;
   private readonly registry: Map<string, TaskDefinition>;
+  /** Jobs claimed and not yet reported to the hub: running, or finished with their ack or fail on its way. */
   private readonly running = new Map<string, { job: Job; done: Promise<unknown> }>();
+  /**
+   * Of those, the jobs whose handler has finished. Their slot is free at once: the next claim
+   * goes out while their acks are still on the way, instead of after the hub confirmed them.
+   */
+  private readonly reporting = new Set<string>();
   private readonly acks: AckBatcher;
   private readonly stopping = new AbortController();
   private slotFreed: (() => void) | null = null;
@@ -138,8 +144,12 @@ export class PullWorker {
           throw err;
         }
       },
-      ack: (job, result) => this.acks.add(job, result),
+      ack: (job, result) => {
+        this.ran(job);
+        return this.acks.add(job, result);
+      },
       fail: async (job, error, retry, delaySeconds) => {
+        this.ran(job);
         for (let attempt = 1; ; attempt++) {
           try {
             await client.fail(job.leaseId, error, { retry, delaySeconds });
@@ -170,24 +180,26 @@ export class PullWorker {
     // its last claim found at least half a batch. Otherwise a freed slot claims at once, so a
     // lightly loaded queue does not wait for company that is not coming.
     const batch = Math.min(100, concurrency);
+    // Free slots: not running a handler, and no more than `concurrency` jobs awaiting their
+    // report besides (a hub slow to answer acks slows claims rather than piling them up).
+    const free = () => Math.min(concurrency - (this.running.size - this.reporting.size), 2 * concurrency - this.running.size);
     let busy = false;
     while (!this.stopping.signal.aborted) {
-      if (concurrency - this.running.size <= 0) {
+      if (free() <= 0) {
         await new Promise<void>((r) => (this.slotFreed = r));
         continue;
       }
       const gather = Date.now() + 10;
-      while (busy && concurrency - this.running.size < batch && this.running.size > 0 && Date.now() < gather) {
+      while (busy && free() < batch && this.running.size > this.reporting.size && Date.now() < gather) {
         await Promise.race([new Promise<void>((r) => (this.slotFreed = r)), sleep(gather - Date.now())]);
       }
-      const free = concurrency - this.running.size;
       let jobs: Job[];
       try {
         const claim = {
           worker: this.name,
           region,
           tasks: [...this.registry.keys()],
-          max: Math.min(100, free),
+          max: Math.min(100, free()),
           waitSeconds: this.options.waitSeconds ?? 5,
         };
         const socket = await this.line?.get();
@@ -219,10 +231,21 @@ export class PullWorker {
       .catch((err) => this.log(`job ${job.id} could not be reported: ${(err as Error).message}`))
       .finally(() => {
         this.running.delete(job.id);
-        this.slotFreed?.();
-        this.slotFreed = null;
+        this.reporting.delete(job.id);
+        this.wake();
       });
     this.running.set(job.id, { job, done });
+  }
+
+  /** The job's handler has finished: its slot is free, though its ack or fail is still on the way. */
+  private ran(job: Job): void {
+    this.reporting.add(job.id);
+    this.wake();
+  }
+
+  private wake(): void {
+    this.slotFreed?.();
+    this.slotFreed = null;
   }
 
   private async handBack(job: Job): Promise<void> {
@@ -240,15 +263,17 @@ export class PullWorker {
    */
   async stop(): Promise<void> {
     if (this.stopping.signal.aborted) return this.loop ?? undefined;
-    this.log(`stopping: ${this.running.size} job(s) running`);
+    this.log(`stopping: ${this.running.size - this.reporting.size} job(s) running`);
     this.stopping.abort();
-    this.slotFreed?.();
+    this.wake();
     const grace = (this.options.graceSeconds ?? 30) * 1000;
     const all = Promise.all([...this.running.values()].map((r) => r.done));
     const timedOut = await Promise.race([all.then(() => false), sleep(grace).then(() => true)]);
     if (timedOut) {
-      this.log(`grace period over: handing back ${this.running.size} unfinished job(s)`);
-      await Promise.all([...this.running.values()].map((r) => this.handBack(r.job)));
+      // A job whose handler finished is being reported; only the ones still running go back.
+      const unfinished = [...this.running.values()].filter((r) => !this.reporting.has(r.job.id));
+      this.log(`grace period over: handing back ${unfinished.length} unfinished job(s)`);
+      await Promise.all(unfinished.map((r) => this.handBack(r.job)));
     }
     await this.loop;
     await this.acks.flush();

@@ -1,8 +1,11 @@
 // Pull workers over HTTP: region isolation under concurrency, the typed SDK client, and a worker with no SDK.
 import { spawnSync } from 'node:child_process';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { resolve } from 'node:path';
 import { describe, expect, inject, it } from 'vitest';
-import { createClient, TaskFailedError } from '../../src/worker/index.ts';
+import { createClient, defineTask, TaskFailedError } from '../../src/worker/index.ts';
+import { PullWorker } from '../../src/worker/pull.ts';
 import { echo, nap, refuse } from '../fixtures/tasks.ts';
 import { Api, TOKENS, uniqueQueue } from './system.ts';
 import { spawnWorker, waitFor } from './workers.ts';
@@ -98,5 +101,87 @@ describe('a worker written without the SDK', () => {
     expect(results.slice(0, 20).map((t: any) => t.result)).toEqual(Array.from({ length: 20 }, (_, i) => ({ sum: 2 * i + 1, by: 'python' })));
     expect(results[20]).toMatchObject({ state: 'succeeded', result: 'done', worker: 'python-1' });
     expect(results[21]).toMatchObject({ state: 'failed', error: { type: 'Rejected' } });
+  });
+});
+
+describe('a busy worker', () => {
+  // A hub whose answers to acks wait until the test lets them go: what a worker does meanwhile
+  // cannot be arranged with the real hub, which answers as soon as it can.
+  async function slowAckHub(jobs: number) {
+    const claims: number[] = [];
+    const acked: string[] = [];
+    let held: (() => void)[] = [];
+    let heldAcks = 0;
+    let handedOut = 0;
+    const server = createServer(async (req: IncomingMessage, res: ServerResponse) => {
+      let text = '';
+      for await (const chunk of req) text += chunk;
+      const body = JSON.parse(text || '{}');
+      const answer = (value: unknown) => res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(value));
+      if (req.url === '/v1/queues/busy/claim') {
+        claims.push(body.max);
+        const n = Math.min(body.max, jobs - handedOut);
+        const expires = new Date(Date.now() + 60_000).toISOString();
+        const given = Array.from({ length: n }, (_, i) => {
+          const id = `job-${handedOut + i}`;
+          return { id, task: 'busy.noop', args: [], kwargs: {}, queue: 'busy', region: null, priority: 0, maxRetries: 0, leaseId: `lease-${id}`, attempt: 1, leaseExpiresAt: expires };
+        });
+        handedOut += n;
+        if (n === 0) await new Promise((r) => setTimeout(r, 50));
+        return answer({ jobs: given });
+      }
+      if (req.url === '/v1/leases/ack') {
+        heldAcks += body.acks.length;
+        await new Promise<void>((r) => held.push(r));
+        heldAcks -= body.acks.length;
+        acked.push(...body.acks.map((a: { leaseId: string }) => a.leaseId));
+        return answer({ results: body.acks.map((a: { leaseId: string }) => ({ leaseId: a.leaseId, state: 'succeeded' })) });
+      }
+      res.writeHead(404).end();
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    return {
+      url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+      claims,
+      acked,
+      /** Acks sent and not yet answered. */
+      heldAcks: () => heldAcks,
+      letAcksGo: () => {
+        for (const go of held) go();
+        held = [];
+      },
+      close: () => new Promise((r) => server.close(r)),
+    };
+  }
+
+  it('claims its next jobs while the acks of its last ones are on the way, up to its concurrency of them', async () => {
+    const hub = await slowAckHub(30);
+    const noop = defineTask('busy.noop', async () => null);
+    const worker = new PullWorker({ url: hub.url, token: 't', queue: 'busy', tasks: [noop], concurrency: 10, socket: false, waitSeconds: 1, log: () => {} });
+    void worker.run();
+    try {
+      await waitFor('two claims, both answered in full', async () => hub.claims.length >= 2 || null, 5_000);
+      await waitFor('the acks of both claims sent', async () => hub.heldAcks() >= 20 || null, 5_000);
+      // 20 jobs await their acks' answers: twice its concurrency, so it claims no more until they come.
+      await new Promise((r) => setTimeout(r, 300));
+      expect(hub.claims).toEqual([10, 10]);
+      expect(hub.acked).toEqual([]);
+      expect(worker.counts.succeeded).toBe(0);
+
+      hub.letAcksGo();
+      await waitFor('the last 10 jobs claimed', async () => hub.claims.length >= 3 || null, 5_000);
+      expect(hub.claims[2]).toBe(10);
+      await waitFor('all 30 acked', async () => {
+        hub.letAcksGo();
+        return hub.acked.length >= 30 || null;
+      }, 5_000);
+      expect(new Set(hub.acked).size).toBe(30);
+      await waitFor('every ack answered', async () => worker.counts.succeeded === 30 || null, 5_000);
+    } finally {
+      const stopped = worker.stop();
+      hub.letAcksGo();
+      await stopped;
+      await hub.close();
+    }
   });
 });
