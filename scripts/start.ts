@@ -105,13 +105,25 @@ try {
   process.exit(1);
 }
 
-// The Worker runtime (workerd) through Miniflare, as wrangler dev runs it, but with no proxy in
-// front: clients reach the hub on PORT directly. wrangler's own Miniflare, so the two agree.
+// The Worker runtime (workerd) through Miniflare, as wrangler dev runs it, but with nothing in
+// front: the hub answers on PORT from its own socket, as a deployed hub answers Cloudflare's edge.
+// (Miniflare's entry Worker would re-make every response: it gzips JSON, calls out to log each
+// request, and negotiates WebSocket compression whatever the hub answers.) The entry Worker keeps
+// a port of its own for the local cron route. wrangler's own Miniflare, so the two agree.
 const fromWrangler = createRequire(join(root, 'node_modules', 'wrangler', 'package.json'));
 const { unstable_readConfig: readConfig, unstable_getMiniflareWorkerOptions: workerOptionsOf } = fromWrangler('wrangler') as typeof import('wrangler');
 const { Miniflare, Log, LogLevel, convertV4MiniflareOptions } = fromWrangler('miniflare') as typeof import('miniflare');
 
-const hubVars: Record<string, string> = { DROVER_TOKENS: tokenList, DROVER_REDELIVER_AFTER: redeliverAfter, DROVER_SIGNING_KEYS: signingKeys() };
+// DROVER_LOG_LEVEL: debug, info (default), warn, error or none; below info, no line per request.
+const levels: Record<string, number> = { none: LogLevel.NONE, error: LogLevel.ERROR, warn: LogLevel.WARN, info: LogLevel.INFO, debug: LogLevel.DEBUG };
+const level = levels[process.env.DROVER_LOG_LEVEL ?? 'info'] ?? LogLevel.INFO;
+
+const hubVars: Record<string, string> = {
+  DROVER_TOKENS: tokenList,
+  DROVER_REDELIVER_AFTER: redeliverAfter,
+  DROVER_SIGNING_KEYS: signingKeys(),
+  DROVER_LOG_REQUESTS: String(level >= LogLevel.INFO),
+};
 for (const name of ['DROVER_HTTP_ALLOW', 'DROVER_CORS_ORIGINS', 'DROVER_SOCKET_SECONDS', 'DROVER_SHARDS']) {
   if (process.env[name]) hubVars[name] = process.env[name]!;
 }
@@ -121,22 +133,21 @@ const workerList = workers.map(({ config, out }, i) => {
   // Module rules and the root are for unbundled sources; the bundle is one module.
   const { modulesRules: _rules, rootPath: _root, ...options } = workerOptions as Record<string, unknown> & { bindings?: Record<string, unknown> };
   // Regional consumers ask the hub for the signing keys over RPC, so only the hub gets them.
-  const bindings = i === 0 ? { ...options.bindings, ...hubVars } : options.bindings;
-  return { ...options, name: parsed.name, bindings, modules: true, modulesRoot: out, scriptPath: join(out, 'index.js') };
+  const hub = i === 0 ? { bindings: { ...options.bindings, ...hubVars }, unsafeDirectSockets: [{ host: '127.0.0.1', port }] } : {};
+  return { ...options, name: parsed.name, ...hub, modules: true, modulesRoot: out, scriptPath: join(out, 'index.js') };
 });
 
-// DROVER_LOG_LEVEL: debug, info (default), warn, error or none; below info, no line per request.
-const levels: Record<string, number> = { none: LogLevel.NONE, error: LogLevel.ERROR, warn: LogLevel.WARN, info: LogLevel.INFO, debug: LogLevel.DEBUG };
-const level = levels[process.env.DROVER_LOG_LEVEL ?? 'info'] ?? LogLevel.INFO;
 // DROVER_INSPECTOR_PORT fixes the DevTools port (the bench's profiler connects there).
 const inspectorPort = Number(process.env.DROVER_INSPECTOR_PORT) || (await freePort());
+const triggersPort = await freePort();
+const triggers = `http://127.0.0.1:${triggersPort}`;
 const mf = new Miniflare(
   convertV4MiniflareOptions({
     host: '127.0.0.1',
-    port,
+    port: triggersPort,
     inspectorPort,
     resourcePersistencePath: join(stateDir, 'v3'),
-    // GET /cdn-cgi/local/scheduled?cron=&time= runs the cron trigger (below, once a minute).
+    // GET /cdn-cgi/local/scheduled?cron=&time= on `triggers` runs the cron trigger (below, once a minute).
     unsafeTriggerHandlers: true,
     // The local trace collector records a span for every SQL statement, RPC and fetch, and took
     // more than half the runtime's CPU under load: off unless X_LOCAL_OBSERVABILITY=true.
@@ -144,7 +155,8 @@ const mf = new Miniflare(
     // Request.cf is not fetched from the network; drover reads none of it.
     cf: false,
     log: new Log(level),
-    logRequests: level >= LogLevel.INFO,
+    // The hub logs its own requests (DROVER_LOG_REQUESTS); the entry Worker serves only the cron route.
+    logRequests: false,
     workers: workerList,
   } as Parameters<typeof convertV4MiniflareOptions>[0]),
 );
@@ -167,7 +179,7 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
 async function fireScheduled(time: number): Promise<void> {
   const cron = encodeURIComponent('* * * * *');
   try {
-    const res = await fetch(`${url}/cdn-cgi/local/scheduled?cron=${cron}&time=${time}`);
+    const res = await fetch(`${triggers}/cdn-cgi/local/scheduled?cron=${cron}&time=${time}`);
     await res.arrayBuffer();
   } catch (err) {
     log(`scheduled trigger failed: ${(err as Error).message}`);
@@ -188,6 +200,7 @@ async function waitHealthy(): Promise<void> {
 }
 
 await waitHealthy();
+log(`local triggers at ${triggers} (GET /cdn-cgi/local/scheduled?cron=&time= runs the cron trigger)`);
 log(`hub ready at ${url}`);
 if (printed) log(`dev token (admin): ${printed}`);
 log(`state in ${stateDir}`);

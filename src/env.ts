@@ -30,4 +30,6 @@ export interface Env {
   DROVER_SOCKET_SECONDS?: string;
   /** Shards per queue, JSON: `{"scrape": 8, "bench-*": 4}` (src/core/shards.ts). Default: one each. */
   DROVER_SHARDS?: string;
+  /** "true": a line per HTTP request on the log (npm start sets it; Cloudflare keeps request logs of its own). */
+  DROVER_LOG_REQUESTS?: string;
 }

@@ -31,6 +31,14 @@ app.onError(onError);
 const DISCARD_BYTES = 64 * 1024 * 1024;
 const DISCARD_MS = 10_000;
 
+/** `npm start`'s line per request (DROVER_LOG_REQUESTS); a socket's line comes when it opens. */
+app.use('*', async function logRequest(c, next) {
+  if (c.env.DROVER_LOG_REQUESTS !== 'true') return next();
+  const started = Date.now();
+  await next();
+  console.log(`${c.req.method} ${c.req.path} ${c.res.status} (${Date.now() - started}ms)`);
+});
+
 /** Every answer leaves the request's body read to its end: refusals (auth, 404, 413, 400) answer before reading it all. */
 app.use('*', async function readBodyToItsEnd(c, next) {
   await next();

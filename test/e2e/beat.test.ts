@@ -13,7 +13,7 @@ afterAll(() => system?.stop());
 
 /** Fires the cron trigger as Cloudflare would, at the given time. */
 async function trigger(at: string): Promise<void> {
-  const res = await fetch(`${system.url}/cdn-cgi/local/scheduled?cron=${encodeURIComponent('* * * * *')}&time=${Date.parse(at)}`);
+  const res = await fetch(`${system.triggers}/cdn-cgi/local/scheduled?cron=${encodeURIComponent('* * * * *')}&time=${Date.parse(at)}`);
   await res.arrayBuffer();
   await sleep(300); // the handler's work runs after its answer
 }

@@ -119,7 +119,7 @@ describe('retention', () => {
     expect((await api.get(`/v1/tasks/${a}`)).status).toBe(200);
     await sleep(2500);
     // The cron trigger sweeps D1 (npm start fires it each minute; here, now).
-    await fetch(`${url}/cdn-cgi/local/scheduled?cron=${encodeURIComponent('* * * * *')}&time=${Date.now()}`).then((r) => r.arrayBuffer());
+    await fetch(`${inject('triggersUrl')}/cdn-cgi/local/scheduled?cron=${encodeURIComponent('* * * * *')}&time=${Date.now()}`).then((r) => r.arrayBuffer());
     await sleep(500);
     expect((await api.get(`/v1/tasks/${a}`)).status).toBe(404);
     expect((await tasksOf(queue)).map((t) => t.id)).toEqual([dead]);

@@ -8,6 +8,7 @@ export async function setup(project: TestProject) {
   // Queues named sharded-* have three shards (test/e2e/shards.test.ts).
   system = await startSystem({ env: { DROVER_SHARDS: JSON.stringify({ 'sharded-*': 3 }) } });
   project.provide('hubUrl', system.url);
+  project.provide('triggersUrl', system.triggers);
 }
 
 export async function teardown() {
@@ -17,5 +18,6 @@ export async function teardown() {
 declare module 'vitest' {
   export interface ProvidedContext {
     hubUrl: string;
+    triggersUrl: string;
   }
 }

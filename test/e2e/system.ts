@@ -90,6 +90,8 @@ export class Api {
 
 export interface System {
   url: string;
+  /** Where the runtime takes local triggers: GET /cdn-cgi/local/scheduled?cron=&time= runs the cron trigger. */
+  triggers: string;
   port: number;
   stateDir: string;
   api: Api;
@@ -140,8 +142,14 @@ export async function startSystem(options: { stateDir?: string; port?: number; e
     if (output.includes('hub ready at')) break;
     await new Promise((r) => setTimeout(r, 100));
   }
+  const triggers = /local triggers at (\S+)/.exec(output)?.[1];
+  if (!triggers) {
+    killGroup('SIGKILL');
+    throw new Error(`npm start did not say where its local triggers are:\n${output}`);
+  }
   return {
     url,
+    triggers,
     port,
     stateDir,
     api: new Api(url),
