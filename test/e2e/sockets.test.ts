@@ -46,6 +46,20 @@ async function connect(url: string, queue: string | null, token: string) {
   return { ws, ask, next, closed, inbox };
 }
 
+describe('both sockets', () => {
+  it('decline the permessage-deflate that clients offer, and still carry messages', async () => {
+    const queue = uniqueQueue();
+    for (const [target, token] of [[queue, TOKENS.consume], [null, TOKENS.admin]] as const) {
+      const socket = await connect(hub, target, token);
+      // Node's WebSocket, like browsers', offers permessage-deflate on every upgrade.
+      expect(socket.ws.extensions).toBe('');
+      const reply = await socket.ask(target === null ? { id: 1, op: 'nope' } : { id: 1, op: 'claim', worker: 'w', max: 1, waitSeconds: 0 });
+      expect(reply).toMatchObject(target === null ? { id: 1, error: { code: 'invalid_request' } } : { id: 1, jobs: [] });
+      socket.ws.close();
+    }
+  });
+});
+
 describe('a worker socket', () => {
   it('holds a claim until work arrives, then acks it, and the task records the result', async () => {
     const queue = uniqueQueue();
