@@ -3,7 +3,7 @@ import { env } from 'cloudflare:test';
 import { describe, expect, it } from 'vitest';
 import type { TaskSpec } from '../core/states.ts';
 import { taskSpec } from '../../test/specs.ts';
-import { IDEMPOTENCY_MS, loadSpecs, recordTasks, undeliveredSpecs } from './records.ts';
+import { IDEMPOTENCY_MS, INSERT_TASKS, loadSpecs, recordRow, recordTasks, undeliveredSpecs } from './records.ts';
 import { jsonChunks, utf8Bytes } from './params.ts';
 
 
@@ -58,6 +58,20 @@ describe('the record', () => {
     expect(rows.find((r) => r.id === full.id)).toEqual(full);
     const states = await env.DB.prepare('SELECT id, state FROM tasks WHERE id IN (?, ?)').bind(bare.id, full.id).all<{ id: string; state: string }>();
     expect(Object.fromEntries(states.results.map((r) => [r.id, r.state]))).toEqual({ [bare.id]: 'queued', [full.id]: 'delayed' });
+  });
+});
+
+describe('a row an object logged before rows were arrays', () => {
+  it('is inserted with every field, as a row of today', async () => {
+    const now = Date.now();
+    const spec = taskSpec({
+      queue: 'oldrows', region: 'eu', priority: 3, eta: now + 60_000, idempotencyKey: null, orderingKey: 'o',
+      http: { url: 'https://example.com/run', method: 'POST' } as TaskSpec['http'], args: '[1]', kwargs: '{"a":2}',
+    });
+    // What an object logged then: the task's fields that were not null, by name.
+    const logged = JSON.stringify(Object.fromEntries(Object.entries(spec).filter(([, v]) => v !== null && v !== undefined)));
+    await env.DB.prepare(INSERT_TASKS).bind(now, `[${recordRow(logged)}]`).run();
+    expect(await loadSpecs(env.DB, [spec.id])).toEqual([spec]);
   });
 });
 

@@ -1,7 +1,7 @@
 // Writes QueueObject changes to D1 in batches: the change logs make them durable, versions keep them in order.
 import type { TaskSpec } from '../core/states.ts';
 import { jsonChunks, utf8Bytes } from '../db/params.ts';
-import { INSERT_TASKS, recordJson } from '../db/records.ts';
+import { INSERT_TASKS, recordJson, recordRow } from '../db/records.ts';
 import type { Sql } from './sql.ts';
 
 /**
@@ -134,7 +134,7 @@ function insertsDue(sql: Sql, queue: string | null, now: number): { statements: 
     bytes += r.bytes;
     last = r.seq;
   }
-  const specs = sql.all<{ spec: string }>(`SELECT spec FROM sync_insert WHERE seq <= ? ORDER BY seq`, last).map((r) => r.spec);
+  const specs = sql.all<{ spec: string }>(`SELECT spec FROM sync_insert WHERE seq <= ? ORDER BY seq`, last).map((r) => recordRow(r.spec));
   const statements: [string, ...unknown[]][] = jsonChunks(specs).map((chunk) => [INSERT_TASKS, now, chunk]);
   if (queue !== null) statements.push([`INSERT OR IGNORE INTO queues (name, created_at) VALUES (?, ?)`, queue, now]);
   return { statements, last };
