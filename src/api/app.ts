@@ -21,6 +21,14 @@ export const app = new Hono<AuthVars>();
 
 app.onError(onError);
 
+/** `npm start`'s line per request (DROVER_LOG_REQUESTS); a socket's line comes when it opens. */
+app.use('*', async function logRequest(c, next) {
+  if (c.env.DROVER_LOG_REQUESTS !== 'true') return next();
+  const started = Date.now();
+  await next();
+  console.log(`${c.req.method} ${c.req.path} ${c.res.status} (${Date.now() - started}ms)`);
+});
+
 /**
  * How much of a refused request's body the hub still reads, and for how long. A server that answers
  * before the body has ended must read the rest or close the connection, and the runtime closes it
@@ -31,14 +39,6 @@ app.onError(onError);
 const DISCARD_BYTES = 64 * 1024 * 1024;
 const DISCARD_MS = 10_000;
 
-/** `npm start`'s line per request (DROVER_LOG_REQUESTS); a socket's line comes when it opens. */
-app.use('*', async function logRequest(c, next) {
-  if (c.env.DROVER_LOG_REQUESTS !== 'true') return next();
-  const started = Date.now();
-  await next();
-  console.log(`${c.req.method} ${c.req.path} ${c.res.status} (${Date.now() - started}ms)`);
-});
-
 /** Every answer leaves the request's body read to its end: refusals (auth, 404, 413, 400) answer before reading it all. */
 app.use('*', async function readBodyToItsEnd(c, next) {
   await next();
@@ -46,6 +46,7 @@ app.use('*', async function readBodyToItsEnd(c, next) {
   // A handler that succeeded has read its body to the end, or never looked at it.
   if (request.body && (c.res.status >= 400 || !request.bodyUsed)) await discardRest(request.body, DISCARD_BYTES, DISCARD_MS);
 });
+
 app.notFound((c) => errorResponse(c, 'not_found', `no route ${c.req.method} ${c.req.path}`));
 
 app.get('/healthz', async (c) => {
