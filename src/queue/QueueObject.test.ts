@@ -292,8 +292,8 @@ describe('D1 sync', () => {
       await stub.ack(job.lease_id, null, 'null');
       await new Promise((r) => setTimeout(r, 100));
       expect(d1.calls).toBe(1);
-      expect((await getTaskRow(env.DB, a.id))!.version).toBe(0);
-      expect(await runDurableObjectAlarm(stub)).toBe(true);
+      // The alarm retries the write. Run it now, unless a busy machine let its interval pass and it fired already.
+      await runDurableObjectAlarm(stub);
       const row = await until(() => getTaskRow(env.DB, a.id), (r) => (r?.version ?? 0) > 0);
       expect(row!.version).toBeGreaterThan(0);
       expect(d1.calls).toBe(2);
@@ -375,7 +375,7 @@ describe('taking tasks D1 has no record of', () => {
       const [job] = await claim(stub);
       expect(job.id).toBe(a.id);
       await stub.ack(job.lease_id, null, 'null');
-      expect(await runDurableObjectAlarm(stub)).toBe(true);
+      await runDurableObjectAlarm(stub); // the retry, unless it has fired on its own already
       const row = await until(() => getTaskRow(env.DB, a.id), (r) => r?.state === 'succeeded');
       expect(row).toMatchObject({ state: 'succeeded', queue: 'unit' });
       expect(d1.calls).toBe(2);
