@@ -290,7 +290,8 @@ describe('D1 sync', () => {
       await stub.deliver([a]);
       const [job] = await claim(stub);
       await stub.ack(job.lease_id, null, 'null');
-      await new Promise((r) => setTimeout(r, 100));
+      await until(async () => d1.calls, (n) => n >= 1);
+      await new Promise((r) => setTimeout(r, 100)); // no second write right after the failed one
       expect(d1.calls).toBe(1);
       // The alarm retries the write. Run it now, unless a busy machine let its interval pass and it fired already.
       await runDurableObjectAlarm(stub);
