@@ -281,6 +281,38 @@ describe('D1 sync', () => {
     expect(await stub.purgeDead([a.id])).toBe(1);
   });
 
+  it('purges a dead letter at once after its failure, D1 having its end first', async () => {
+    const stub = env.QUEUES.getByName('sync-purge-at-once');
+    const a = taskSpec({ maxRetries: 0 });
+    await recordTasks(env.DB, [a]);
+    await stub.deliver([a]);
+    const [job] = await claim(stub);
+    await stub.fail(job.lease_id, null, { type: 'E', message: 'no' }, false, null);
+    expect(await stub.purgeDead([a.id])).toBe(1);
+    expect(await stub.dead(10)).toEqual([]);
+    expect(await getTaskRow(env.DB, a.id)).toMatchObject({ state: 'failed', attempts: 1 });
+  });
+
+  it('keeps a dead letter whose end D1 has not taken while its writes fail, and purges it once they work', async () => {
+    const stub = env.QUEUES.getByName('sync-purge-failing');
+    const a = taskSpec({ maxRetries: 0 });
+    await recordTasks(env.DB, [a]);
+    const d1 = await failingD1(stub, a.id, Infinity);
+    try {
+      await stub.deliver([a]);
+      const [job] = await claim(stub);
+      await stub.fail(job.lease_id, null, { type: 'E', message: 'no' }, false, null);
+      await until(async () => d1.calls, (n) => n >= 1);
+      expect(await stub.purgeDead([a.id])).toBe(0);
+      expect((await stub.dead(10)).map((d) => d.id)).toEqual([a.id]);
+    } finally {
+      d1.restore();
+    }
+    await runDurableObjectAlarm(stub); // the retry, unless it has fired on its own already
+    await until(() => getTaskRow(env.DB, a.id), (r) => r?.state === 'failed');
+    expect(await stub.purgeDead([a.id])).toBe(1);
+  });
+
   it('keeps changes through a failed D1 write and writes them on the next alarm', async () => {
     const stub = env.QUEUES.getByName('sync-b');
     const a = taskSpec();

@@ -32,6 +32,8 @@ export interface QueueConfig {
 }
 /** While D1 has not taken every change, the alarm tries again this often. */
 const FLUSH_RETRY_MS = 2000;
+/** The D1 writes a purge waits for, at most, for its dead letters to reach D1. */
+const PURGE_WAIT_WRITES = 3;
 /** Task events held for one publish at most; a stalled events object costs no more memory than this. */
 const MAX_EVENTS = 10_000;
 /** A D1 write waits this long for more changes to join it. */
@@ -915,10 +917,20 @@ export class QueueObject extends DurableObject<Env> {
     return this.transact((s) => t.replay(s, ids, 10_000));
   }
 
-  /** Removes dead letters (not ones whose last change D1 has yet to see). */
+  /**
+   * Removes dead letters. One whose last change D1 has yet to see waits for that write first (a
+   * purge right after a failure is the common case), for a few writes at most; while D1 writes
+   * fail it stays, so D1 never loses a task's end, and the answer counts only what went.
+   */
   async purgeDead(ids: string[] | null): Promise<number> {
     const filter = ids ? ` AND id IN (SELECT value FROM json_each(?))` : '';
     const params = ids ? [JSON.stringify(ids)] : [];
+    const unsynced = () =>
+      this.sql.one<{ n: number }>(`SELECT EXISTS (SELECT 1 FROM tasks WHERE phase = 'dead' AND id IN (${UNSYNCED_IDS})${filter}) AS n`, ...params)!.n === 1;
+    for (let writes = 0; writes < PURGE_WAIT_WRITES && !this.d1Failing && unsynced(); writes++) {
+      this.flushSoon();
+      if (this.flushing) await this.flushing;
+    }
     return this.transact((s) =>
       s.sql.run(`DELETE FROM tasks WHERE phase = 'dead' AND id NOT IN (${UNSYNCED_IDS})${filter}`, ...params),
     );
