@@ -7,9 +7,8 @@ import { depth, MAX_DEPTH, parseWith } from './body.ts';
 import { DroverError, errorOf } from './errors.ts';
 import { ackLeases, claimRequest, jobsJson, type QueueCalls } from './leases.ts';
 import { ackManyBody, claimBody } from './schemas.ts';
+import { SOCKET_MAX_IN_FLIGHT } from '../core/limits.ts';
 
-/** Requests one socket may have unanswered; more are refused with rate_limited. */
-const MAX_IN_FLIGHT = 64;
 /** After asking its client to reconnect, the hub waits this long for in-flight work before closing. */
 const DRAIN_MS = 60_000;
 
@@ -172,7 +171,7 @@ export class Session {
         throw new DroverError('payload_too_large', `a "${op}" message is larger than ${Math.round(handler.maxBytes / 1024)} KiB`);
       }
       if (depth(message) > MAX_DEPTH) throw new DroverError('invalid_request', `the JSON nests deeper than ${MAX_DEPTH} levels`);
-      if (this.inFlight >= MAX_IN_FLIGHT) throw new DroverError('rate_limited', `at most ${MAX_IN_FLIGHT} requests may wait on one socket`);
+      if (this.inFlight >= SOCKET_MAX_IN_FLIGHT) throw new DroverError('rate_limited', `at most ${SOCKET_MAX_IN_FLIGHT} requests may wait on one socket`);
       this.inFlight++;
       try {
         const answer = await handler.run(body);

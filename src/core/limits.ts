@@ -1,4 +1,8 @@
-// Per-queue limits as pure functions: rate strings, and a token bucket with an injected clock.
+// Limits: per-queue ones as pure functions (rate strings, a token bucket with an injected clock),
+// and the bound on one socket's unanswered requests that the hub and the SDK share.
+
+/** Requests one socket may have unanswered at the hub; it refuses more, so the SDK holds them back. */
+export const SOCKET_MAX_IN_FLIGHT = 64;
 
 /** "10/s", "100/m", "1000/h": at most N claims per second, minute or hour, across all workers. */
 export function parseRate(rate: string): { perMs: number; burst: number } | null {

@@ -1,6 +1,7 @@
 // HubSocket: requests to the hub over one WebSocket: a pull worker's claims and acks (GET /v1/queues/:queue/connect)
 // or a producer's enqueues (GET /v1/tasks/connect).
 import { HubError } from './errors.ts';
+import { SOCKET_MAX_IN_FLIGHT } from '../core/limits.ts';
 
 /** The HTTP status each protocol error code stands for, so socket errors read like HTTP ones. */
 const STATUS: Record<string, number> = {
@@ -20,6 +21,8 @@ interface Waiting {
 export class HubSocket {
   private readonly ws: WebSocket;
   private readonly waiting = new Map<number, Waiting>();
+  /** Requests beyond the hub's bound on unanswered ones, sent in order as answers come. */
+  private readonly held: { send: () => void; fail: (err: Error) => void }[] = [];
   private next = 1;
   private closed = false;
   /** The hub asked for a new socket: this one takes no new requests and closes once answered. */
@@ -69,18 +72,25 @@ export class HubSocket {
     return !this.closed && !this.retiring;
   }
 
-  /** Sends one request; resolves with the hub's answer, rejects with a HubError or when the socket ends. */
+  /**
+   * Sends one request; resolves with the hub's answer, rejects with a HubError or when the socket
+   * ends. Past the hub's bound on unanswered requests it waits here, not refused by the hub.
+   */
   request<T>(op: string, body: object, waitMs = 0): Promise<T> {
     if (this.closed) return Promise.reject(new Error('the socket to the hub is closed'));
-    const id = this.next++;
     return new Promise<T>((ok, fail) => {
-      const timer = setTimeout(() => {
-        // No answer long after it was due: the connection is dead even if the OS has not noticed.
-        this.close();
-        this.end(new Error('the hub did not answer on its socket'));
-      }, waitMs + ANSWER_GRACE_MS);
-      this.waiting.set(id, { ok, fail, timer });
-      this.ws.send(JSON.stringify({ ...body, id, op }));
+      const send = () => {
+        const id = this.next++;
+        const timer = setTimeout(() => {
+          // No answer long after it was due: the connection is dead even if the OS has not noticed.
+          this.close();
+          this.end(new Error('the hub did not answer on its socket'));
+        }, waitMs + ANSWER_GRACE_MS);
+        this.waiting.set(id, { ok, fail, timer });
+        this.ws.send(JSON.stringify({ ...body, id, op }));
+      };
+      if (this.waiting.size < SOCKET_MAX_IN_FLIGHT) send();
+      else this.held.push({ send, fail });
     });
   }
 
@@ -109,6 +119,7 @@ export class HubSocket {
     if (!waiter) return;
     this.waiting.delete(message.id as number);
     clearTimeout(waiter.timer);
+    this.held.shift()?.send();
     if (message.error) {
       const e = message.error;
       waiter.fail(new HubError(STATUS[e.code] ?? 500, e.code, e.message, e.details));
@@ -123,6 +134,7 @@ export class HubSocket {
       w.fail(err);
     }
     this.waiting.clear();
+    for (const h of this.held.splice(0)) h.fail(err);
   }
 }
 

@@ -221,6 +221,21 @@ describe('a producer socket', () => {
       await running;
     }
   });
+
+  it("holds back the SDK producer's enqueues past the hub's 64 unanswered on one socket, so none is refused", async () => {
+    const queue = uniqueQueue();
+    const logs: string[] = [];
+    const producer = createClient({ url: hub, token: TOKENS.enqueue }).producer({ log: (m) => logs.push(m) });
+    try {
+      // 300 at once: the hub answers each after its D1 write, and would refuse the 65th unanswered.
+      const outcomes = await Promise.allSettled(Array.from({ length: 300 }, (_, i) => producer.enqueue('many', [i], { queue })));
+      expect(outcomes.filter((o) => o.status === 'rejected').map((o) => String((o as PromiseRejectedResult).reason))).toEqual([]);
+      expect((await api.get(`/v1/queues/${queue}`)).body).toMatchObject({ ready: 300 });
+      expect(logs).toEqual([]); // all over the socket
+    } finally {
+      await producer.close();
+    }
+  });
 });
 
 describe('the PullWorker over sockets', () => {
