@@ -7,6 +7,7 @@ import type { Env } from '../env.ts';
 import { audit } from './audit.ts';
 import { requireAdmin, type AuthVars } from './auth.ts';
 import { parseWith, readJson } from './body.ts';
+import { checkSize, MAX_TASK_BYTES } from './enqueue.ts';
 import { DroverError } from './errors.ts';
 import { iso } from './present.ts';
 import { SCHEDULE_ID, scheduleBody, scheduleUpdateBody } from './schemas.ts';
@@ -55,7 +56,10 @@ function notDeclared(row: ScheduleRow): void {
 }
 
 schedules.post('/', async (c) => {
-  const def = parseWith(scheduleBody, await readJson(c, 256 * 1024), 'schedule');
+  const raw = await readJson(c, MAX_TASK_BYTES + 4096);
+  // Each slot enqueues the schedule's task: it must fit a task's limit, as an enqueue's would.
+  checkSize(raw);
+  const def = parseWith(scheduleBody, raw, 'schedule');
   if (!(await createSchedule(c.env.DB, def, 'api', Date.now()))) throw new DroverError('conflict', `a schedule with the id "${def.id}" exists already`);
   await beatObject(c.env).arm();
   await audit(c, 'schedule.create', def.id, def);
@@ -69,7 +73,9 @@ schedules.get('/:id', async (c) => c.json(present(await found(c.env, c.req.param
 schedules.put('/:id', async (c) => {
   const row = await found(c.env, c.req.param('id'));
   notDeclared(row);
-  const body = parseWith(scheduleUpdateBody, await readJson(c, 256 * 1024), 'schedule');
+  const raw = await readJson(c, MAX_TASK_BYTES + 4096);
+  checkSize(raw);
+  const body = parseWith(scheduleUpdateBody, raw, 'schedule');
   if (body.id !== undefined && body.id !== row.id) throw new DroverError('invalid_request', 'the id in the body differs from the id in the path');
   await updateSchedule(c.env.DB, { ...body, id: row.id }, Date.now());
   await beatObject(c.env).arm();

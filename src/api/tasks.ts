@@ -16,7 +16,11 @@ import { DroverError } from './errors.ts';
 import { presentTask } from './present.ts';
 import { batchBody, enqueueBody, listQuery, waitQuery } from './schemas.ts';
 
-/** A batch of 1000 tasks of a few KiB each fits; larger batches should be split. */
+/**
+ * A batch's JSON at most. Its tasks travel to their queue's object in one RPC, which Cloudflare
+ * caps at 32 MiB serialised (two bytes a character for text outside Latin-1): 16 MiB of JSON
+ * stays under it. Storage and the bus take them in chunks of their own limits.
+ */
 export const MAX_BATCH_BYTES = 16 * 1024 * 1024;
 
 export const tasks = new Hono<AuthVars>();

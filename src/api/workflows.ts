@@ -7,7 +7,7 @@ import { requireEnqueue, type AuthVars } from './auth.ts';
 import { describeIssues, readJson } from './body.ts';
 import { routed } from '../core/routes.ts';
 import { checkSize, checkTargets } from './enqueue.ts';
-import { route } from './tasks.ts';
+import { MAX_BATCH_BYTES, route } from './tasks.ts';
 import { DroverError } from './errors.ts';
 import { iso } from './present.ts';
 import { signatureBody, type Signature } from './schemas.ts';
@@ -65,7 +65,7 @@ function stub(env: Env, id: string) {
 
 workflows.post('/', async (c) => {
   requireEnqueue(c.var.principal);
-  const raw = await readJson(c, 16 * 1024 * 1024);
+  const raw = await readJson(c, MAX_BATCH_BYTES);
   const request = parseRequest(raw);
   const p = plan(request);
   p.steps.forEach((step, i) => step.tasks.forEach((t, j) => checkTargets(c.env, t.sig, `steps[${i}][${j}]`)));
@@ -103,6 +103,7 @@ workflows.get('/:id', async (c) => {
     shape: w.shape,
     state: w.state,
     result: parsed(w.result),
+    ...(w.resultOmitted && { resultOmitted: true }),
     createdAt: iso(w.createdAt),
     finishedAt: iso(w.finishedAt),
     tasks,

@@ -1,5 +1,6 @@
 // The bus message format (versioned): tasks packed into messages under the bus's size limits.
 import type { TaskSpec } from '../core/states.ts';
+import { utf8Bytes } from '../db/params.ts';
 
 /**
  * v1 carries whole tasks, or only the ids of tasks too large for one message: those
@@ -17,8 +18,10 @@ const BATCH_BYTES = 250_000;
 const BATCH_MESSAGES = 100;
 
 function size(spec: TaskSpec): number {
-  // JSON length is close to the bus's own serialisation and never below it for ASCII.
-  return JSON.stringify(spec).length + 16;
+  // UTF-8 bytes of the JSON: never below the bus's own (v8) serialisation, which spends one byte
+  // on a Latin-1 character and two on any other; JSON's length in characters is below it for text
+  // outside Latin-1 (a Chinese page in the args is twice its length).
+  return utf8Bytes(JSON.stringify(spec)) + 16;
 }
 
 /** Packs tasks into as few messages as fit, and messages into sendBatch-sized groups. */

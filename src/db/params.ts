@@ -1,7 +1,11 @@
-// Rows that travel to D1 as JSON parameters: one statement per chunk, each under D1's bound-value limit.
+// Rows that travel to SQLite as JSON parameters: one statement per chunk, each under the bound-value limit.
 
-/** D1 binds one value up to 2 MB: rows travel as JSON parameters below that. */
-const MAX_PARAM_BYTES = 900_000;
+/**
+ * D1 and Durable Object SQLite both bind one value of at most 2 MB ("Maximum string, BLOB or
+ * table row size", the platforms' limits pages), and a statement takes at most 100 bound
+ * parameters: rows travel as one JSON parameter each chunk, below this.
+ */
+export const MAX_PARAM_BYTES = 900_000;
 
 const encoder = new TextEncoder();
 

@@ -115,6 +115,22 @@ export async function recordTasks(db: D1Database, specs: TaskSpec[], now = Date.
   return { results, created };
 }
 
+/**
+ * Records tasks that end failed before they could be made, with `error` (a workflow step whose
+ * input grew past a task's size limit): in D1 only, as a dead letter its queue no longer holds
+ * reads, so no queue runs them and the redelivery sweep (version 0) passes them by. One D1 batch.
+ */
+export async function recordRefused(db: D1Database, specs: TaskSpec[], error: { type: string; message: string }, now = Date.now()): Promise<void> {
+  const ids = JSON.stringify(specs.map((s) => s.id));
+  await db.batch([
+    ...jsonChunks(specs.map(recordJson)).map((c) => db.prepare(INSERT_TASKS).bind(now, c)),
+    db
+      .prepare(`UPDATE tasks SET state = 'failed', error = ?, finished_at = ?, version = 1 WHERE id IN (SELECT value FROM json_each(?)) AND version = 0`)
+      .bind(JSON.stringify(error), now, ids),
+    db.prepare(`INSERT OR IGNORE INTO queues (name, created_at) SELECT DISTINCT value, ? FROM json_each(?)`).bind(now, JSON.stringify([...new Set(specs.map((s) => s.queue))])),
+  ]);
+}
+
 export function rowToSpec(r: TaskRow): TaskSpec {
   return {
     id: r.id,

@@ -1,6 +1,24 @@
 // A small typed wrapper over a Durable Object's synchronous SQLite API.
 
+import { utf8Bytes } from '../db/params.ts';
+
 export type SqlValue = string | number | null;
+
+/**
+ * Durable Object SQLite takes a string, BLOB or row of at most 2 MB on Cloudflare ("SQL limits",
+ * the Durable Objects limits page); the local runtime lets values of several times that through.
+ * Values are checked here so that what would fail on the platform fails in tests too.
+ */
+export const MAX_VALUE_BYTES = 2_000_000;
+
+function checkValues(params: SqlValue[]): void {
+  for (const p of params) {
+    // Three bytes a UTF-16 unit at most: most values are far below and cost one comparison.
+    if (typeof p === 'string' && p.length * 3 > MAX_VALUE_BYTES && utf8Bytes(p) > MAX_VALUE_BYTES) {
+      throw new Error(`a bound value of ${utf8Bytes(p)} bytes is over Durable Object SQLite's ${MAX_VALUE_BYTES} bytes: split it`);
+    }
+  }
+}
 
 export class Sql {
   /** Rows written through this wrapper so far: a transaction that adds none changed nothing. */
@@ -13,6 +31,7 @@ export class Sql {
    * cursor's own `toArray()`, which makes each object property by property through the runtime.
    */
   all<T>(query: string, ...params: SqlValue[]): T[] {
+    checkValues(params);
     const cursor = this.storage.exec(query, ...params);
     const names = cursor.columnNames;
     const rows: T[] = [];
@@ -36,6 +55,7 @@ export class Sql {
    * SQLite time of a task at 100/s went to compiling).
    */
   run(query: string, ...params: SqlValue[]): number {
+    checkValues(params);
     const cursor = this.storage.exec(query, ...params);
     // The cursor's own next(), not raw(): a raw iterator is one more runtime object per
     // statement, and the runtime's wrapper objects are what start its full collections.

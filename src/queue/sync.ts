@@ -40,7 +40,8 @@ export function logChanges(sql: Sql, ids: string[], now: number, dueAt: number):
 
 /** Queues tasks D1 has no record of yet for insertion; returns the last one's place in that log. */
 export function logInserts(sql: Sql, specs: TaskSpec[]): number {
-  sql.run(`INSERT INTO sync_insert (spec) SELECT value FROM json_each(?)`, `[${specs.map(recordJson).join(',')}]`);
+  // In chunks under SQLite's 2 MB a value: a batch of large tasks is many times that.
+  for (const chunk of jsonChunks(specs.map(recordJson))) sql.run(`INSERT INTO sync_insert (spec) SELECT value FROM json_each(?)`, chunk);
   return sql.one<{ seq: number }>(`SELECT MAX(seq) AS seq FROM sync_insert`)!.seq;
 }
 
@@ -161,6 +162,25 @@ export async function flushToD1(sql: Sql, db: D1Database, limit = 500, now = Dat
   return written;
 }
 
+/** The pending rows as one JSON array (null when over SQLite's string limit, or none) and the arrivals' ids. */
+function readPending(sql: Sql, last: number): { rows: string | null; arrived: string | null } {
+  try {
+    return sql.one<{ rows: string | null; arrived: string | null }>(
+      `SELECT '[' || group_concat(j, ',') || ']' AS rows, json_group_array(arrived) FILTER (WHERE arrived IS NOT NULL) AS arrived
+       FROM (${PENDING})`,
+      last,
+    )!;
+  } catch (err) {
+    if (!/SQLITE_TOOBIG|too big/i.test(String(err))) throw err;
+    const ids = sql.one<{ arrived: string | null; any: number }>(
+      `SELECT json_group_array(arrived) FILTER (WHERE arrived IS NOT NULL) AS arrived, COUNT(j) AS any FROM (${PENDING})`,
+      last,
+    )!;
+    // Not null: the windows below read the rows.
+    return { rows: ids.any > 0 ? '' : null, arrived: ids.arrived };
+  }
+}
+
 async function flushLog(sql: Sql, db: D1Database, limit: number, now: number, first: D1PreparedStatement[]): Promise<number> {
   promoteLater(sql, now);
   const head = sql.one<{ last: number | null; n: number }>(
@@ -171,14 +191,12 @@ async function flushLog(sql: Sql, db: D1Database, limit: number, now: number, fi
     if (first.length) await db.batch(first);
     return 0;
   }
-  // Usually all of it fits one parameter: one aggregate, no windows.
-  const read = sql.one<{ rows: string | null; arrived: string | null }>(
-    `SELECT '[' || group_concat(j, ',') || ']' AS rows, json_group_array(arrived) FILTER (WHERE arrived IS NOT NULL) AS arrived
-     FROM (${PENDING})`,
-    head.last,
-  )!;
+  // Usually all of it fits one parameter: one aggregate, no windows. Large results make the
+  // aggregate itself too big for SQLite (2 MB a string on Cloudflare): then only the ids are read
+  // here, and the rows in windows below.
+  const read = readPending(sql, head.last);
   let chunks: string[] = [];
-  if (read.rows !== null && utf8Bytes(read.rows) <= CHUNK_BYTES) chunks = [read.rows];
+  if (read.rows && utf8Bytes(read.rows) <= CHUNK_BYTES) chunks = [read.rows];
   else if (read.rows !== null) {
     read.rows = null; // large results: not held twice while the chunks are built
     chunks = sql

@@ -3,6 +3,7 @@ import { backoffSeconds } from '../core/backoff.ts';
 import { mergeLanes } from '../core/claim-order.ts';
 import { taskOfLease } from '../core/ids.ts';
 import { keyOf, laneOf, type TaskError, type TaskSpec } from '../core/states.ts';
+import { jsonChunks } from '../db/params.ts';
 import type { Sql } from './sql.ts';
 import { logChanges, UNSYNCED_IDS } from './sync.ts';
 
@@ -302,14 +303,17 @@ export function deliver(s: Step, specs: TaskSpec[]): number {
   }
   if (plain.length) {
     // Each row's JSON is read once (MATERIALIZED), not once per field.
+    // In chunks under SQLite's 2 MB a value: a batch of large tasks is many times that.
     const v = (i: number) => `v->>'$[${i}]'`;
-    s.sql.run(
-      `WITH rows AS MATERIALIZED (SELECT value AS v FROM json_each(?))
-       INSERT INTO tasks (id, task, args, kwargs, lane, priority, phase, state, ready_at, expires_at,
-         max_retries, retry_delay, timeout, parent_id, root_id, workflow_id, http, callback, created_at, version)
-       SELECT ${Array.from({ length: 19 }, (_, i) => v(i)).join(', ')}, 1 FROM rows`,
-      JSON.stringify(plain),
-    );
+    for (const chunk of jsonChunks(plain.map((row) => JSON.stringify(row)))) {
+      s.sql.run(
+        `WITH rows AS MATERIALIZED (SELECT value AS v FROM json_each(?))
+         INSERT INTO tasks (id, task, args, kwargs, lane, priority, phase, state, ready_at, expires_at,
+           max_retries, retry_delay, timeout, parent_id, root_id, workflow_id, http, callback, created_at, version)
+         SELECT ${Array.from({ length: 19 }, (_, i) => v(i)).join(', ')}, 1 FROM rows`,
+        chunk,
+      );
+    }
     touchAll(s, plain.map((r) => r[0] as string));
   }
   return added;
@@ -533,15 +537,18 @@ export function ackMany(s: Step, acks: { leaseId: string; result: string }[], ow
     plain.push([r.id, a.result]);
     out[i] = { ok: true, state: 'succeeded' };
   });
-  if (plain.length) {
+  // In chunks under SQLite's 2 MB a value: a hundred acks of large results are many times that.
+  for (const chunk of jsonChunks(plain.map((p) => JSON.stringify(p)))) {
     s.sql.run(
       `WITH rows AS MATERIALIZED (SELECT value->>'$[0]' AS id, value->>'$[1]' AS result FROM json_each(?2))
        UPDATE tasks SET phase = 'done', state = 'succeeded', finished_at = ?1, lease_id = NULL, lease_expires_at = NULL,
          result = rows.result, error = NULL, version = version + 1
        FROM rows WHERE tasks.id = rows.id`,
       s.now,
-      JSON.stringify(plain),
+      chunk,
     );
+  }
+  if (plain.length) {
     touchAll(s, plain.map((p) => p[0]));
   }
   for (const i of slow) out[i] = ack(s, acks[i].leaseId, owner, acks[i].result);

@@ -1,9 +1,10 @@
 // WorkflowObject: one per workflow; told of each task's end by its QueueObject, it starts the next step.
 import { DurableObject } from 'cloudflare:workers';
-import { toSpec } from '../api/enqueue.ts';
+import { MAX_TASK_BYTES, toSpec } from '../api/enqueue.ts';
 import { handOff } from '../bus/handoff.ts';
 import type { TaskSpec } from '../core/states.ts';
-import { recordTasks } from '../db/records.ts';
+import { recordRefused, recordTasks } from '../db/records.ts';
+import { utf8Bytes } from '../db/params.ts';
 import type { Env } from '../env.ts';
 import { Sql } from '../queue/sql.ts';
 import { argsFor, stepResult, type Plan } from './plan.ts';
@@ -33,13 +34,30 @@ export interface WorkflowView {
   state: WorkflowState;
   createdAt: number;
   finishedAt: number | null;
-  /** JSON text, as are the tasks' results and errors. */
+  /** JSON text, as are the tasks' results and errors; null and `resultOmitted` past the view's budget. */
   result: string | null;
-  steps: { group: boolean; tasks: { id: string; task: string; queue: string; state: string | null; result: string | null; error: string | null }[] }[];
+  resultOmitted?: true;
+  steps: {
+    group: boolean;
+    tasks: { id: string; task: string; queue: string; state: string | null; result: string | null; resultOmitted?: true; error: string | null }[];
+  }[];
 }
 
 /** If the first step could not be queued at start, the alarm tries again this soon. */
 const RETRY_MS = 5000;
+
+/**
+ * Stored text is cut into parts of at most this many UTF-16 units: three bytes each at most in
+ * UTF-8, under Durable Object SQLite's 2 MB a value (a plan of 1,000 tasks runs to 16 MiB).
+ */
+const PART_CHARS = 600_000;
+
+/**
+ * The results a workflow's view carries at most, in bytes: a group of a thousand tasks of 128 KiB
+ * results is 128 MiB, more than an isolate's memory (128 MB) and an RPC (32 MiB). Results past it
+ * are left out (`resultOmitted`); GET /v1/tasks/:id reads each.
+ */
+export const VIEW_RESULT_BYTES = 4 * 1024 * 1024;
 
 export class WorkflowObject extends DurableObject<Env> {
   private readonly sql: Sql;
@@ -60,8 +78,22 @@ export class WorkflowObject extends DurableObject<Env> {
     this.sql.run(`INSERT INTO wf (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value`, key, value);
   }
 
+  /** Text of any length: the first part under `key`, the rest under `key#1`, `key#2`, ... */
+  private setLong(key: string, value: string): void {
+    this.set(key, value.slice(0, PART_CHARS));
+    for (let i = 1; i * PART_CHARS < value.length; i++) this.set(`${key}#${i}`, value.slice(i * PART_CHARS, (i + 1) * PART_CHARS));
+  }
+
+  private getLong(key: string): string | undefined {
+    const parts = this.sql.all<{ value: string }>(
+      `SELECT value FROM wf WHERE key = ?1 OR key GLOB ?1 || '#*' ORDER BY length(key), key`,
+      key,
+    );
+    return parts.length ? parts.map((p) => p.value).join('') : undefined;
+  }
+
   private plan(): Plan | null {
-    const text = this.get('plan');
+    const text = this.getLong('plan');
     return text ? (JSON.parse(text) as Plan) : null;
   }
 
@@ -70,7 +102,7 @@ export class WorkflowObject extends DurableObject<Env> {
     if (!this.get('plan')) {
       this.ctx.storage.transactionSync(() => {
         this.set('id', id);
-        this.set('plan', JSON.stringify(plan));
+        this.setLong('plan', JSON.stringify(plan));
         this.set('state', 'running');
         this.set('createdAt', String(now));
       });
@@ -95,15 +127,30 @@ export class WorkflowObject extends DurableObject<Env> {
     await this.advance();
   }
 
-  private outcomes(): Map<string, { state: string; result: string | null; error: string | null }> {
-    const rows = this.sql.all<{ task_id: string; state: string; result: string | null; error: string | null }>(`SELECT * FROM outcomes`);
+  /** Each ended task's state; results stay in storage until a step needs them (they may be large). */
+  private outcomes(): Map<string, { state: string; error: string | null }> {
+    const rows = this.sql.all<{ task_id: string; state: string; error: string | null }>(`SELECT task_id, state, error FROM outcomes`);
     return new Map(rows.map((r) => [r.task_id, r]));
   }
 
-  private finish(state: WorkflowState, result: unknown): void {
+  /** The JSON results of these tasks, or null if together they are over `budget` bytes. */
+  private results(ids: string[], budget: number): Map<string, string | null> | null {
+    const list = JSON.stringify(ids);
+    const size = this.sql.one<{ bytes: number | null }>(
+      `SELECT SUM(length(CAST(result AS BLOB))) AS bytes FROM outcomes WHERE task_id IN (SELECT value FROM json_each(?))`,
+      list,
+    )!.bytes ?? 0;
+    if (size > budget) return null;
+    const rows = this.sql.all<{ task_id: string; result: string | null }>(
+      `SELECT task_id, result FROM outcomes WHERE task_id IN (SELECT value FROM json_each(?))`,
+      list,
+    );
+    return new Map(rows.map((r) => [r.task_id, r.result]));
+  }
+
+  private finish(state: WorkflowState): void {
     this.set('state', state);
     this.set('finishedAt', String(Date.now()));
-    if (result !== undefined) this.set('result', JSON.stringify(result));
   }
 
   /** Moves the workflow on as far as its outcomes allow: fail, finish, or start the next step. */
@@ -111,61 +158,108 @@ export class WorkflowObject extends DurableObject<Env> {
     const plan = this.plan();
     if (!plan || this.get('state') !== 'running') return;
     const outcomes = this.outcomes();
-    const results = new Map<string, unknown>();
-    for (const [id, o] of outcomes) if (o.state === 'succeeded') results.set(id, o.result === null ? null : JSON.parse(o.result));
-    let previous: { value: unknown } | null = null;
     for (let i = 0; i < plan.steps.length; i++) {
       const step = plan.steps[i];
       if (!this.sql.one(`SELECT 1 FROM started WHERE step = ?`, i)) {
-        await this.startStep(plan, i, previous);
+        await this.startStep(plan, i);
         return;
       }
       const ended = step.tasks.map((t) => outcomes.get(t.id));
       const failed = ended.find((o) => o && o.state !== 'succeeded');
       if (failed) {
         // A failed step ends the workflow; later steps never start.
-        this.finish('failed', undefined);
+        this.finish('failed');
         return;
       }
       if (ended.some((o) => !o)) return; // still running
-      previous = { value: stepResult(step, results) };
     }
-    this.finish('succeeded', previous?.value ?? null);
+    this.finish('succeeded');
     await this.ctx.storage.deleteAlarm();
   }
 
-  private async startStep(plan: Plan, index: number, previous: { value: unknown } | null): Promise<void> {
+  /**
+   * Makes a step's tasks, the step before's result first in their arguments. A task that would
+   * be over a task's size limit with it (a chord's body after a thousand large results) is not
+   * queued: it is recorded failed with PayloadTooLarge, and so the workflow fails.
+   */
+  private async startStep(plan: Plan, index: number): Promise<void> {
     const id = this.get('id')!;
     const now = Date.now();
     const rootId = plan.steps[0].tasks[0].id;
     const parentId = index > 0 ? plan.steps[index - 1].tasks[0].id : null;
-    const specs: TaskSpec[] = plan.steps[index].tasks.map((t) => {
-      const { immutable: _immutable, ...body } = t.sig;
-      return { ...toSpec({ ...body, args: argsFor(t, previous) }, now), id: t.id, parentId, rootId, workflowId: id };
-    });
-    const recorded = await recordTasks(this.env.DB, placeTasks(this.env, specs), now);
+    const before = index > 0 ? plan.steps[index - 1] : null;
+    const found = before ? this.results(before.tasks.map((t) => t.id), MAX_TASK_BYTES) : new Map<string, string | null>();
+    const previous = before && found ? { value: stepResult(before, new Map([...found].map(([k, v]) => [k, v === null ? null : JSON.parse(v)]))) } : null;
+    const made: TaskSpec[] = [];
+    const refused: TaskSpec[] = [];
+    for (const t of plan.steps[index].tasks) {
+      const { immutable, ...body } = t.sig;
+      const tooLarge = before !== null && !found && !immutable;
+      const args = tooLarge ? [] : argsFor(t, previous);
+      const spec: TaskSpec = { ...toSpec({ ...body, args }, now), id: t.id, parentId, rootId, workflowId: id };
+      if (tooLarge || utf8Bytes(JSON.stringify({ ...body, args })) > MAX_TASK_BYTES) refused.push({ ...spec, args: '[]' });
+      else made.push(spec);
+    }
+    if (refused.length) {
+      const error = {
+        type: 'PayloadTooLarge',
+        message: `with the results of the step before, its arguments are over ${MAX_TASK_BYTES / 1024} KiB, the most a task may carry; it was not queued`,
+      };
+      await recordRefused(this.env.DB, placeTasks(this.env, refused), error, now);
+      for (const t of refused) {
+        this.sql.run(`INSERT OR IGNORE INTO outcomes (task_id, state, result, error) VALUES (?, 'failed', NULL, ?)`, t.id, JSON.stringify(error));
+      }
+    }
+    const recorded = made.length ? await recordTasks(this.env.DB, placeTasks(this.env, made), now) : { created: [] };
     if (recorded.created.length) {
       await handOff(this.env, recorded.created);
     }
     this.sql.run(`INSERT OR IGNORE INTO started (step) VALUES (?)`, index);
+    if (refused.length) await this.advance();
   }
 
+  /** The workflow and each task's outcome, results within VIEW_RESULT_BYTES (in plan order). */
   async describe(): Promise<WorkflowView | null> {
     const plan = this.plan();
     if (!plan) return null;
     const outcomes = this.outcomes();
+    const ids = plan.steps.flatMap((s) => s.tasks.map((t) => t.id));
+    const sizes = new Map(
+      this.sql.all<{ task_id: string; bytes: number | null }>(`SELECT task_id, length(CAST(result AS BLOB)) AS bytes FROM outcomes`).map((r) => [r.task_id, r.bytes ?? 0]),
+    );
+    let budget = VIEW_RESULT_BYTES;
+    const shown = ids.filter((id) => {
+      const bytes = sizes.get(id) ?? 0;
+      if (bytes > budget) return false;
+      budget -= bytes;
+      return true;
+    });
+    const results = this.results(shown, Infinity)!;
+    const state = this.get('state') as WorkflowState;
+    const last = plan.steps[plan.steps.length - 1];
+    // A finished workflow's result is its last step's: a group's is the list of its results.
+    const lastShown = last.tasks.every((t) => results.has(t.id));
+    const result =
+      state === 'succeeded' && lastShown
+        ? JSON.stringify(stepResult(last, new Map(last.tasks.map((t) => [t.id, JSON.parse(results.get(t.id) ?? 'null')]))))
+        : null;
     return {
       id: this.get('id')!,
       shape: plan.shape,
-      state: this.get('state') as WorkflowState,
+      state,
       createdAt: Number(this.get('createdAt')),
       finishedAt: this.get('finishedAt') ? Number(this.get('finishedAt')) : null,
-      result: this.get('result') ?? null,
+      result: result ?? this.get('result') ?? null,
+      ...(state === 'succeeded' && !lastShown && { resultOmitted: true as const }),
       steps: plan.steps.map((step) => ({
         group: step.group,
         tasks: step.tasks.map((t) => {
           const o = outcomes.get(t.id);
-          return { id: t.id, task: t.sig.task, queue: t.sig.queue, state: o?.state ?? null, result: o?.result ?? null, error: o?.error ?? null };
+          const omitted = o !== undefined && !results.has(t.id);
+          return {
+            id: t.id, task: t.sig.task, queue: t.sig.queue, state: o?.state ?? null,
+            result: results.get(t.id) ?? null, ...(omitted && { resultOmitted: true as const }), error: o?.error ?? null,
+          };
         }),
       })),
     };
@@ -175,7 +269,7 @@ export class WorkflowObject extends DurableObject<Env> {
   async revoke(): Promise<{ id: string; queue: string; orderingKey: string | null; groupKey: string | null }[] | null> {
     const plan = this.plan();
     if (!plan) return null;
-    if (this.get('state') === 'running') this.finish('revoked', undefined);
+    if (this.get('state') === 'running') this.finish('revoked');
     const outcomes = this.outcomes();
     return plan.steps
       .filter((_, i) => this.sql.one(`SELECT 1 FROM started WHERE step = ?`, i))
