@@ -74,4 +74,17 @@ describe('packing', () => {
     }
     expect(count).toBe(1000);
   });
+
+  it('packs by UTF-8 bytes: no message is over the bus\'s 128 KB, whatever the text, and few tasks read back at once', async () => {
+    // 30,000 characters of three bytes: 90 KB each, though 30,000 long as a string.
+    const cjk = Array.from({ length: 20 }, () => taskSpec({ queue: 'bus-e', args: JSON.stringify(['页'.repeat(30_000)]) }));
+    const large = Array.from({ length: 200 }, () => taskSpec({ queue: 'bus-e', args: JSON.stringify(['页'.repeat(45_000)]) }));
+    const messages = pack([...cjk, ...large], true).flat();
+    const encoder = new TextEncoder();
+    for (const m of messages) expect(encoder.encode(JSON.stringify(m)).byteLength).toBeLessThanOrEqual(128_000);
+    const refs = messages.flatMap((m) => ('refs' in m ? [m.refs.length] : []));
+    expect(refs.reduce((a, b) => a + b, 0)).toBe(200);
+    expect(Math.max(...refs)).toBeLessThanOrEqual(64);
+    expect(messages.flatMap((m) => ('tasks' in m ? m.tasks : [])).length).toBe(20);
+  });
 });
