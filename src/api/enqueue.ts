@@ -58,11 +58,15 @@ export function checkTargets(env: { DROVER_SIGNING_KEYS?: string; DROVER_HTTP_AL
   }
 }
 
-/** Refuses a task whose JSON is over the bus's message limit; `index` names it within a batch. */
-export function checkSize(raw: unknown, index?: number): void {
+/**
+ * Refuses a task whose JSON, as the client sent it, is over the bus's message limit. `at` names
+ * it: an index within a batch, or a path within a workflow.
+ */
+export function checkSize(raw: unknown, at?: number | string): void {
   const bytes = utf8Bytes(JSON.stringify(raw));
   if (bytes > MAX_TASK_BYTES) {
-    const where = index === undefined ? 'the task' : `tasks[${index}]`;
-    throw new DroverError('payload_too_large', `${where} is ${Math.ceil(bytes / 1024)} KiB of JSON; a task may be at most 128 KiB`, index === undefined ? undefined : { index });
+    const where = at === undefined ? 'the task' : typeof at === 'number' ? `tasks[${at}]` : at;
+    const details = at === undefined ? undefined : typeof at === 'number' ? { index: at } : { path: at };
+    throw new DroverError('payload_too_large', `${where} is ${Math.ceil(bytes / 1024)} KiB of JSON; a task may be at most 128 KiB`, details);
   }
 }

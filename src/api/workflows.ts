@@ -23,6 +23,7 @@ function fail(message: string, path: string): never {
 }
 
 function signature(value: unknown, path: string): Signature {
+  checkSize(value, path);
   const parsed = signatureBody.safeParse(value);
   if (!parsed.success) throw new DroverError('invalid_request', `invalid workflow: ${describeIssues(parsed.error, [path])}`, { path });
   return routed(value as object, parsed.data, route);
@@ -71,7 +72,6 @@ workflows.post('/', async (c) => {
   p.steps.forEach((step, i) => step.tasks.forEach((t, j) => checkTargets(c.env, t.sig, `steps[${i}][${j}]`)));
   const ids = taskIds(p);
   if (ids.length > MAX_TASKS) fail(`has ${ids.length} tasks; a workflow may have at most ${MAX_TASKS}`, '');
-  p.steps.forEach((step, i) => step.tasks.forEach((t, j) => checkSize(t.sig, i * 10_000 + j)));
   const id = newTaskId();
   await stub(c.env, id).start(id, p, Date.now());
   return c.json({ id, tasks: ids }, 202);
