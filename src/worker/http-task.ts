@@ -130,8 +130,8 @@ export async function verifyWebhook(
 
 // ---- The call -------------------------------------------------------------------------------
 
-/** The longest response body read back as a task's result. */
-export const MAX_RESPONSE_BYTES = 1024 * 1024;
+/** The longest response body read back as a task's result: a result's limit, as an ack's is. */
+export const MAX_RESPONSE_BYTES = 128 * 1024;
 
 export type HttpOutcome =
   | { ok: true; result: unknown }

@@ -1,4 +1,5 @@
 // Large bodies at the limits: whatever is answered 2xx fits every store and hop and runs; what cannot fit is 413 and changes nothing.
+import { createServer } from 'node:http';
 import { describe, expect, inject, it } from 'vitest';
 import { Api, claimAll, uniqueQueue } from './system.ts';
 import { waitFor } from './workers.ts';
@@ -125,5 +126,33 @@ describe('what cannot fit is refused and changes nothing', () => {
     expect(res.status).toBe(413);
     expect(res.body.error.code).toBe('payload_too_large');
     expect((await api.get(`/v1/schedules/${id}`)).status).toBe(404);
+  });
+});
+
+describe('an HTTP task\'s answer is a result', () => {
+  it('an answer of up to 128 KiB is the result; a larger one fails the task as HttpResponseTooLarge', async () => {
+    // Answers /<n> with a JSON string of n bytes in all.
+    const server = createServer((req, res) => {
+      req.resume();
+      req.on('end', () => {
+        res.setHeader('content-type', 'application/json');
+        res.end(JSON.stringify('a'.repeat(Number(req.url!.slice(1)) - 2)));
+      });
+    });
+    await new Promise<void>((ok) => server.listen(0, '127.0.0.1', ok));
+    try {
+      const base = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
+      const queue = uniqueQueue('big-http');
+      const fits = await api.post('/v1/tasks', { task: 'hook.big', queue, maxRetries: 0, http: { url: `${base}/${128 * 1024}` } });
+      const over = await api.post('/v1/tasks', { task: 'hook.big', queue, maxRetries: 0, http: { url: `${base}/${128 * 1024 + 1}` } });
+      const a = (await api.get(`/v1/tasks/${fits.body.id}?wait=30`)).body;
+      const b = (await api.get(`/v1/tasks/${over.body.id}?wait=30`)).body;
+      expect(a.state).toBe('succeeded');
+      expect(a.result).toHaveLength(128 * 1024 - 2);
+      expect(b.state).toBe('failed');
+      expect(b.error).toMatchObject({ type: 'HttpResponseTooLarge' });
+    } finally {
+      await new Promise<void>((ok) => server.close(() => ok()));
+    }
   });
 });
