@@ -210,6 +210,24 @@ describe('D1 sync', () => {
     expect(row?.state).toBe('running');
   });
 
+  it('writes a hundred large results whose rows together are too big for one SQLite string', async () => {
+    const stub = env.QUEUES.getByName('sync-toobig');
+    const specs = Array.from({ length: 100 }, () => taskSpec());
+    await recordTasks(env.DB, specs);
+    await stub.deliver(specs);
+    const jobs = await claim(stub, { max: 100 });
+    expect(jobs).toHaveLength(100);
+    // 100 results of 120 KiB: 12 MB of rows, past SQLite's string limit (2 MB on Cloudflare,
+    // several times that locally) if read as one.
+    const results = jobs.map((j, i) => JSON.stringify(`${i}:${'r'.repeat(120 * 1024)}`));
+    const acked = await stub.ackMany(jobs.map((j, i) => ({ leaseId: j.lease_id, result: results[i] })), null);
+    expect(acked.every((a) => a.ok)).toBe(true);
+    for (const [i, j] of jobs.entries()) {
+      const row = await until(() => getTaskRow(env.DB, j.id), (r) => r?.state === 'succeeded', 10_000);
+      expect(row?.result).toBe(results[i]);
+    }
+  }, 30_000);
+
   it('sends a result too large to share a D1 parameter alone', async () => {
     const stub = env.QUEUES.getByName('sync-huge');
     const specs = Array.from({ length: 4 }, () => taskSpec());
