@@ -2,10 +2,10 @@
 import { desc } from 'drizzle-orm';
 import { drizzle } from 'drizzle-orm/d1';
 import { Hono, type Context } from 'hono';
-import { z } from 'zod';
 import { auditLog } from '../db/schema.ts';
 import { requireAdmin, type AuthVars } from './auth.ts';
 import { parseWith } from './body.ts';
+import { auditQuery } from './schemas.ts';
 import { iso } from './present.ts';
 
 /** Records an action that succeeded. The actor is the token's fingerprint, never the token. */
@@ -17,10 +17,6 @@ export async function audit(c: Context<AuthVars>, action: string, target: string
 }
 
 export const auditRoutes = new Hono<AuthVars>();
-
-const auditQuery = z.strictObject({
-  limit: z.string().regex(/^\d+$/, 'must be a whole number 1-500').transform(Number).pipe(z.number().min(1).max(500)).default(100),
-});
 
 auditRoutes.get('/', async (c) => {
   requireAdmin(c.var.principal);

@@ -4,18 +4,23 @@ import { utf8Bytes } from '../db/params.ts';
 import type { TaskSpec } from '../core/states.ts';
 import { allowList, refusal } from '../worker/http-task.ts';
 import { DroverError } from './errors.ts';
+import { readInstant } from './times.ts';
 import type { EnqueueBody } from './schemas.ts';
 
 /** PROTOCOL.md: a task message is at most 128 KiB of JSON. */
 export const MAX_TASK_BYTES = 128 * 1024;
 
+/** Seconds from now, or an RFC 3339 time the schema has checked: read by readInstant, not Date.parse, which bends impossible dates. */
 function resolveTime(value: number | string | undefined, now: number): number | null {
   if (value === undefined) return null;
-  return typeof value === 'number' ? now + Math.round(value * 1000) : Date.parse(value);
+  if (typeof value === 'number') return now + Math.round(value * 1000);
+  const read = readInstant(value);
+  if (!read.ok) throw new DroverError('invalid_request', `invalid time ${JSON.stringify(value)}: ${read.problem}`);
+  return read.ms;
 }
 
 export function toSpec(body: EnqueueBody, now: number): TaskSpec {
-  const eta = body.eta !== undefined ? Date.parse(body.eta) : body.delay ? now + Math.round(body.delay * 1000) : null;
+  const eta = resolveTime(body.eta ?? (body.delay || undefined), now);
   return {
     id: newTaskId(now),
     task: body.task,

@@ -1,7 +1,7 @@
 // GET /openapi.json and /docs: the API described from the same zod schemas that validate requests.
 import { z } from 'zod';
 import {
-  ackBody, ackManyBody, claimBody, deadQuery, enqueueBody, failBody, heartbeatBody, listQuery, queueConfigBody,
+  ackBody, ackManyBody, auditQuery, claimBody, deadQuery, enqueueBody, failBody, heartbeatBody, listQuery, queueConfigBody,
   replayBody, scheduleBody, scheduleUpdateBody, signatureBody, waitQuery,
 } from './schemas.ts';
 
@@ -62,7 +62,7 @@ const OPERATIONS: Operation[] = [
   { method: 'post', path: '/v1/workflows/{id}/revoke', id: 'revokeWorkflow', summary: 'Revoke what has not run', scope: 'enqueue' },
   { method: 'get', path: '/v1/events', id: 'events', summary: 'Server-Sent Events of task changes and workers', scope: 'enqueue' },
   { method: 'get', path: '/v1/workers', id: 'listWorkers', summary: 'Workers seen in the last day', scope: 'any token' },
-  { method: 'get', path: '/v1/audit', id: 'audit', summary: 'The audit log of admin actions', scope: 'admin' },
+  { method: 'get', path: '/v1/audit', id: 'audit', summary: 'The audit log of admin actions', scope: 'admin', query: auditQuery },
   { method: 'get', path: '/healthz', id: 'health', summary: 'Ready to accept work', scope: 'none' },
 ];
 
@@ -110,7 +110,16 @@ export function openapi(): Record<string, unknown> {
   }
   cached = {
     openapi: '3.1.0',
-    info: { title: 'drover', version: '1', description: 'A task queue on Cloudflare. PROTOCOL.md is the contract; this document is generated from the schemas the hub validates requests with.' },
+    info: {
+      title: 'drover',
+      version: '1',
+      description:
+        'A task queue on Cloudflare. PROTOCOL.md is the contract; this document is generated from the schemas the hub validates requests with. ' +
+        'Every number and time has the range its minimum, maximum and description state; anything outside is refused with 400 invalid_request, ' +
+        'naming the field and the range, and nothing is clamped. Times are RFC 3339 and must name a real date and time. ' +
+        'A JSON number too large for a double (1e400, which would read as Infinity) is refused wherever it appears, args, kwargs and results included. ' +
+        'Socket messages are checked the same way.',
+    },
     servers: [{ url: '/' }],
     security: [{ bearer: [] }],
     components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } }, schemas: { Error: errorSchema } },

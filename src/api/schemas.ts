@@ -2,11 +2,11 @@
 import { z } from 'zod';
 import { checkTimezone, parseCron } from '../beat/slots.ts';
 import { parseRate } from '../core/limits.ts';
+import { readInstant, RFC3339 } from './times.ts';
 
 export const TASK_NAME = /^[A-Za-z0-9_.:/-]{1,200}$/;
 export const QUEUE_NAME = /^[a-z0-9_-]{1,64}$/;
 export const REGION_NAME = /^[a-z0-9-]{1,32}$/;
-const RFC3339 = /^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$/;
 /** No control characters and no lone surrogates: these strings are matched, stored and shown. */
 const PLAIN = /^[^\p{Cc}\p{Cs}]*$/u;
 
@@ -14,17 +14,90 @@ const PLAIN = /^[^\p{Cc}\p{Cs}]*$/u;
 export const MAX_DELAY_SECONDS = 365 * 86_400;
 export const MAX_RETRY_DELAY_SECONDS = 86_400;
 export const MAX_LEASE_SECONDS = 43_200;
+/**
+ * The shortest lease (timeout, leaseSeconds, extendSeconds): the SDK heartbeats no more often than every
+ * 0.5 s (src/worker/execute.ts), so a shorter lease cannot be kept alive and expires under any
+ * attempt that takes longer than the claim's and the ack's round trips. 1e-9 is a unit mistake.
+ */
+export const MIN_LEASE_SECONDS = 1;
+/** The hub's clock counts milliseconds: a shorter non-zero duration would round to nothing. */
+export const MIN_STEP_SECONDS = 0.001;
 
 export const taskName = z.string().regex(TASK_NAME, 'must be 1-200 characters of letters, digits and _ . : / -');
 export const queueName = z.string().regex(QUEUE_NAME, 'must be 1-64 characters of a-z, 0-9, _ and -');
 export const regionName = z.string().regex(REGION_NAME, 'must be 1-32 characters of a-z, 0-9 and -');
 const plainString = (max: number) =>
   z.string().min(1, 'must not be empty').max(max, `must be at most ${max} characters`).regex(PLAIN, 'must not contain control characters or unpaired surrogates');
-const time = z
-  .string()
-  .regex(RFC3339, 'must be an RFC 3339 time such as 2026-11-21T08:00:00Z')
-  .refine((s) => Number.isFinite(Date.parse(s)), 'is not a real date and time');
-const seconds = (max: number) => z.number().min(0, 'must not be negative').max(max, `must be at most ${max} seconds`);
+
+// Every number and time below has a range, stated in its refusal and in the OpenAPI document
+// (`minimum`, `maximum`, `format` and `description` come from these schemas). Nothing is clamped.
+
+const inDays = (s: number) => (s >= 86_400 && s % 86_400 === 0 ? ` (${s / 86_400} day${s === 86_400 ? '' : 's'})` : '');
+
+/** A whole number in [min, max]: priorities, counts, limits. Past 2^53 is past any max here. */
+const whole = (min: number, max: number, description: string) => {
+  const range = `must be a whole number from ${min} to ${max}`;
+  return z.number({ error: range }).int(range).min(min, range).max(max, range).meta({ description: `${description} A whole number, ${min}-${max}.` });
+};
+
+/** Seconds in [min, max], fractions allowed. */
+const seconds = (min: number, max: number, description: string) => {
+  const range = `must be between ${min} and ${max} seconds${inDays(max)}`;
+  return z.number({ error: range }).min(min, range).max(max, range).meta({ description: `${description} Seconds, ${min}-${max}${inDays(max)}.` });
+};
+
+/** Seconds that may be 0 (none); a non-zero value is at least a millisecond, the hub's clock's step. */
+const secondsOrNone = (max: number, description: string) => {
+  const range = `must be 0, or between ${MIN_STEP_SECONDS} and ${max} seconds${inDays(max)}`;
+  return z
+    .number({ error: range })
+    .min(0, range)
+    .max(max, range)
+    .refine((v) => v === 0 || v >= MIN_STEP_SECONDS, range)
+    .meta({ description: `${description} Seconds: 0, or ${MIN_STEP_SECONDS}-${max}${inDays(max)}.` });
+};
+
+const WINDOW = `${MAX_DELAY_SECONDS / 86_400} days`;
+const iso = (ms: number) => new Date(ms).toISOString().replace('.000Z', 'Z');
+
+interface Window {
+  /** In words, for the description and the refusal. */
+  words: string;
+  /** The bounds at `now`, as a refusal states them. */
+  bounds(now: number): string;
+  holds(ms: number, now: number): boolean;
+}
+
+/** eta: a year either way. In the past, the task is ready at once and is ordered by that eta. */
+const ETA_WINDOW: Window = {
+  words: `within ${WINDOW} of now, either way`,
+  bounds: (now) => `between ${iso(now - MAX_DELAY_SECONDS * 1000)} and ${iso(now + MAX_DELAY_SECONDS * 1000)}`,
+  holds: (ms, now) => Math.abs(ms - now) <= MAX_DELAY_SECONDS * 1000,
+};
+
+/** expires: after now (a task expired at birth could never run), and at most a year ahead. */
+const EXPIRES_WINDOW: Window = {
+  words: `after now and at most ${WINDOW} ahead`,
+  bounds: (now) => `after ${iso(now)} and no later than ${iso(now + MAX_DELAY_SECONDS * 1000)}`,
+  holds: (ms, now) => ms > now && ms <= now + MAX_DELAY_SECONDS * 1000,
+};
+
+/**
+ * An RFC 3339 time (UTC or with an offset) that names a real instant inside `window`, checked
+ * against the hub's clock when the request arrives.
+ */
+const time = (window: Window, description: string) =>
+  z
+    .string({ error: 'must be an RFC 3339 time such as 2026-11-21T08:00:00Z' })
+    .regex(RFC3339, 'must be an RFC 3339 time such as 2026-11-21T08:00:00Z')
+    .superRefine((text, ctx) => {
+      if (!RFC3339.test(text)) return;
+      const read = readInstant(text);
+      if (!read.ok) return void ctx.addIssue({ code: 'custom', message: read.problem });
+      const now = Date.now();
+      if (!window.holds(read.ms, now)) ctx.addIssue({ code: 'custom', message: `must be ${window.words}: ${window.bounds(now)}` });
+    })
+    .meta({ format: 'date-time', description: `${description} An RFC 3339 time in UTC or with an offset, such as 2026-11-21T08:00:00Z: a real date and time ${window.words}.` });
 
 /** What a task is and how it runs, with PROTOCOL.md's defaults: shared by enqueue and schedules. */
 const taskFields = {
@@ -33,10 +106,10 @@ const taskFields = {
   kwargs: z.record(z.string(), z.unknown(), 'must be a JSON object').default({}),
   queue: queueName.default('default'),
   region: regionName.nullable().default(null),
-  priority: z.number().int('must be a whole number').min(0, 'must be 0-9').max(9, 'must be 0-9').default(5),
-  maxRetries: z.number().int('must be a whole number').min(0).max(100, 'must be 0-100').default(3),
-  retryDelay: seconds(MAX_RETRY_DELAY_SECONDS).default(1),
-  timeout: z.number().positive('must be a positive number of seconds').max(MAX_LEASE_SECONDS).default(60),
+  priority: whole(0, 9, 'Higher runs first. Default 5.').default(5),
+  maxRetries: whole(0, 100, 'Attempts after the first before the task fails. Default 3.').default(3),
+  retryDelay: secondsOrNone(MAX_RETRY_DELAY_SECONDS, 'Base of the exponential backoff between attempts, with jitter. Default 1.').default(1),
+  timeout: seconds(MIN_LEASE_SECONDS, MAX_LEASE_SECONDS, 'Lease length of one attempt; a worker must ack, fail or heartbeat within it. Default 60.').default(60),
 };
 
 /** Headers an HTTP task may not set: the request's framing and its signature are drover's. */
@@ -59,14 +132,19 @@ const enqueueFields = {
   http: httpTarget.optional(),
   /** The task record is POSTed here when the task ends, signed, until a 2xx. */
   callback: z.strictObject({ url: z.string().max(2048) }).optional(),
-  delay: seconds(MAX_DELAY_SECONDS).optional(),
-  eta: time.optional(),
-  expires: z.union([z.number().positive('must be a positive number of seconds').max(MAX_DELAY_SECONDS), time]).optional(),
+  delay: secondsOrNone(MAX_DELAY_SECONDS, 'How long before the task may run. Give "delay" or "eta", not both.').optional(),
+  eta: time(ETA_WINDOW, 'When the task may run; in the past, it is ready at once and ordered by this eta. Give "delay" or "eta", not both.').optional(),
+  expires: z
+    .union([
+      seconds(MIN_STEP_SECONDS, MAX_DELAY_SECONDS, 'From now: a task not started by then ends "expired".'),
+      time(EXPIRES_WINDOW, 'A task not started by then ends "expired".'),
+    ], { error: `must be seconds from now (${MIN_STEP_SECONDS}-${MAX_DELAY_SECONDS}) or an RFC 3339 time ${EXPIRES_WINDOW.words}` })
+    .optional(),
   idempotencyKey: plainString(200).optional(),
   orderingKey: plainString(200).optional(),
   /** At most `groupLimit` tasks with this key run at once, across workers (a tenant, an API account). */
   groupKey: plainString(200).optional(),
-  groupLimit: z.number().int('must be a whole number').min(1, 'must be 1-10000').max(10_000, 'must be 1-10000').optional(),
+  groupLimit: whole(1, 10_000, 'At most this many tasks of the same "groupKey" run at once. Default 1.').optional(),
 };
 
 function enqueueRules<T extends { delay?: number; eta?: string; kwargs: unknown; orderingKey?: string; groupKey?: string; groupLimit?: number }>(
@@ -95,13 +173,13 @@ export const claimBody = z.strictObject({
   worker: plainString(200),
   region: regionName.nullable().default(null),
   tasks: z.array(taskName).min(1).max(100).optional(),
-  max: z.number().int('must be a whole number').min(1, 'must be 1-100').max(100, 'must be 1-100').default(1),
-  leaseSeconds: z.number().positive().max(MAX_LEASE_SECONDS).optional(),
-  waitSeconds: z.number().min(0, 'must be 0-30').max(30, 'must be 0-30').default(0),
+  max: whole(1, 100, 'Most jobs to claim. Default 1.').default(1),
+  leaseSeconds: seconds(MIN_LEASE_SECONDS, MAX_LEASE_SECONDS, "Lease length of each job. Default each task's timeout.").optional(),
+  waitSeconds: secondsOrNone(30, 'With nothing ready, hold the request this long for work to arrive. Default 0.').default(0),
 });
 
 export const heartbeatBody = z.strictObject({
-  extendSeconds: z.number().positive().max(MAX_LEASE_SECONDS).optional(),
+  extendSeconds: seconds(MIN_LEASE_SECONDS, MAX_LEASE_SECONDS, "The lease now ends this long from now. Default the task's timeout.").optional(),
   progress: z.unknown().optional(),
 });
 
@@ -121,40 +199,57 @@ export const failBody = z.strictObject({
     stack: z.string().max(65_536).optional(),
   }),
   retry: z.boolean().default(true),
-  delaySeconds: seconds(MAX_RETRY_DELAY_SECONDS).optional(),
+  delaySeconds: secondsOrNone(MAX_RETRY_DELAY_SECONDS, "Wait this long before the next attempt, instead of the task's backoff.").optional(),
 });
 
 export const replayBody = z.strictObject({
   ids: z.array(z.string().max(64)).min(1).max(10_000).optional(),
 });
 
-const intParam = (min: number, max: number) =>
+/**
+ * A query parameter read as a number: digits only (no signs, exponents or hex), then the range
+ * (hundreds of digits read as Infinity, which the range refuses too).
+ * The document shows it as the number it stands for, with its range.
+ */
+const numberParam = (pattern: RegExp, inner: z.ZodType<number, number>, range: string, meta: Record<string, unknown>) =>
   z
     .string()
-    .regex(/^\d+$/, `must be a whole number ${min}-${max}`)
+    .regex(pattern, range)
     .transform(Number)
-    .pipe(z.number().min(min, `must be ${min}-${max}`).max(max, `must be ${min}-${max}`));
+    .pipe(inner)
+    .meta({ ...meta, pattern: undefined });
+
+const intParam = (min: number, max: number, description: string) => {
+  const range = `must be a whole number from ${min} to ${max}`;
+  return numberParam(/^\d+$/, z.number({ error: range }).min(min, range).max(max, range), range, {
+    type: 'integer', minimum: min, maximum: max, description: `${description} A whole number, ${min}-${max}.`,
+  });
+};
 
 export const listQuery = z.strictObject({
   queue: queueName.optional(),
   task: taskName.optional(),
   state: z.enum(['queued', 'delayed', 'running', 'succeeded', 'failed', 'revoked', 'expired']).optional(),
   region: regionName.optional(),
-  limit: intParam(1, 500).default(50),
+  limit: intParam(1, 500, 'Most tasks to list. Default 50.').default(50),
   cursor: z.string().regex(/^[0-9A-HJKMNP-TV-Z]{26}$/, 'is not a cursor this hub gave out').optional(),
   schedule: z.string().regex(/^[A-Za-z0-9_.:-]{1,100}$/, 'is not a schedule id').optional(),
 });
 
+const WAIT_RANGE = `must be 0, or between ${MIN_STEP_SECONDS} and 60 seconds`;
+
 export const waitQuery = z.strictObject({
-  wait: z
-    .string()
-    .regex(/^\d+(\.\d+)?$/, 'must be 0-60 seconds')
-    .transform(Number)
-    .pipe(z.number().max(60, 'must be 0-60 seconds'))
-    .optional(),
+  wait: numberParam(
+    /^\d+(\.\d+)?$/,
+    z.number({ error: WAIT_RANGE }).max(60, WAIT_RANGE).refine((v) => v === 0 || v >= MIN_STEP_SECONDS, WAIT_RANGE),
+    WAIT_RANGE,
+    { type: 'number', minimum: 0, maximum: 60, description: `Hold the request until the task is final or this many seconds pass: 0, or ${MIN_STEP_SECONDS}-60.` },
+  ).optional(),
 });
 
-export const deadQuery = z.strictObject({ limit: intParam(1, 1000).default(100) });
+export const deadQuery = z.strictObject({ limit: intParam(1, 1000, 'Most dead letters to list. Default 100.').default(100) });
+
+export const auditQuery = z.strictObject({ limit: intParam(1, 500, 'Most entries to list, newest first. Default 100.').default(100) });
 
 function tryOrMessage(check: () => void): string | null {
   try {
@@ -168,7 +263,7 @@ function tryOrMessage(check: () => void): string | null {
 /** What a schedule runs and when; the id travels in the path for PUT. */
 const scheduleFields = {
   cron: z.string().min(1).max(200).optional(),
-  every: z.number().min(1, 'must be at least 1 second').max(MAX_DELAY_SECONDS).optional(),
+  every: seconds(1, MAX_DELAY_SECONDS, 'Run every this long, from when the schedule was made. Give "cron" or "every", exactly one.').optional(),
   timezone: z.string().min(1).max(64).default('UTC'),
   ...taskFields,
   enabled: z.boolean().default(true),
@@ -200,13 +295,13 @@ export type ScheduleDefinition = z.output<typeof scheduleBody>;
 
 /** A queue's settings; a field left out keeps its value, null restores the default. */
 export const queueConfigBody = z.strictObject({
-  retentionSeconds: z.number().min(1, 'must be at least 1 second').max(MAX_DELAY_SECONDS).nullable().optional(),
+  retentionSeconds: seconds(1, MAX_DELAY_SECONDS, 'How long finished tasks are kept; null restores the default of 7 days.').nullable().optional(),
   rateLimit: z
     .string()
     .refine((r) => parseRate(r) !== null, 'must look like "10/s", "100/m" or "1000/h"')
     .nullable()
     .optional(),
-  concurrency: z.number().int('must be a whole number').min(1).max(100_000).nullable().optional(),
+  concurrency: whole(1, 100_000, 'At most this many tasks of the queue run at once. null removes the limit.').nullable().optional(),
   taskRateLimits: z
     .record(taskName, z.string().refine((r) => parseRate(r) !== null, 'must look like "10/s", "100/m" or "1000/h"'))
     .refine((m) => Object.keys(m).length <= 100, 'at most 100 task names')
