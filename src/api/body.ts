@@ -26,7 +26,7 @@ export async function readJson(c: Context, maxBytes: number): Promise<unknown> {
   } catch (err) {
     throw new DroverError('invalid_request', `the request body is not valid JSON: ${(err as Error).message}`);
   }
-  if (depth(value) > MAX_DEPTH) throw new DroverError('invalid_request', `the JSON nests deeper than ${MAX_DEPTH} levels`);
+  checkJson(value);
   return value;
 }
 
@@ -34,18 +34,50 @@ function tooLarge(maxBytes: number): DroverError {
   return new DroverError('payload_too_large', `the request body is larger than ${Math.round(maxBytes / 1024)} KiB`);
 }
 
-/** Nesting depth, measured without recursion so hostile input cannot exhaust the stack. */
-export function depth(value: unknown): number {
-  let max = 0;
-  const stack: [unknown, number][] = [[value, 1]];
+/** An object or array met on the walk: its nesting depth, and where it sits, to name a child in a refusal. */
+interface Visit {
+  value: object;
+  depth: number;
+  up: Visit | null;
+  key: PropertyKey;
+}
+
+/**
+ * Refuses parsed JSON that nests deeper than MAX_DEPTH, or that holds a number too large for a
+ * double: JSON.parse reads 1e400 as Infinity, which every later JSON.stringify writes as null, so
+ * the client's number would silently come back as null. One walk, without recursion so that
+ * hostile input cannot exhaust the stack; leaves cost a typeof each. (Integers past 2^53 stay
+ * doubles, rounded, as JSON itself has them.)
+ */
+export function checkJson(value: unknown): void {
+  const stack: Visit[] = [];
+  const meet = (v: unknown, up: Visit | null, key: PropertyKey) => {
+    if (typeof v === 'number') {
+      if (!Number.isFinite(v)) tooLargeNumber(v, up, key);
+    } else if (typeof v === 'object' && v !== null) {
+      const depth = up ? up.depth + 1 : 1;
+      if (depth > MAX_DEPTH) throw new DroverError('invalid_request', `the JSON nests deeper than ${MAX_DEPTH} levels`);
+      stack.push({ value: v, depth, up, key });
+    }
+  };
+  meet(value, null, '');
   while (stack.length) {
-    const [v, d] = stack.pop()!;
-    if (typeof v !== 'object' || v === null) continue;
-    if (d > max) max = d;
-    if (max > MAX_DEPTH) return max;
-    for (const child of Array.isArray(v) ? v : Object.values(v)) stack.push([child, d + 1]);
+    const visit = stack.pop()!;
+    const v = visit.value;
+    if (Array.isArray(v)) for (let i = 0; i < v.length; i++) meet(v[i], visit, i);
+    else for (const key in v) meet((v as Record<string, unknown>)[key], visit, key);
   }
-  return max;
+}
+
+function tooLargeNumber(v: number, up: Visit | null, key: PropertyKey): never {
+  const keys: PropertyKey[] = up ? [key] : [];
+  for (let at = up; at?.up; at = at.up) keys.push(at.key);
+  const path = pathOf(keys.reverse());
+  throw new DroverError(
+    'invalid_request',
+    `${path || 'the body'}: must be a number between -1.8e308 and 1.8e308, the range of a JSON number here (this one overflows to ${v}); send larger numbers as strings`,
+    { path },
+  );
 }
 
 /** A path like tasks[3].priority, for messages a person can act on. */
@@ -56,13 +88,14 @@ function pathOf(path: PropertyKey[]): string {
 }
 
 export function describeIssues(error: z.ZodError, prefix: PropertyKey[] = []): string {
-  return error.issues
-    .slice(0, 5)
-    .map((i) => {
+  // A number past 2^53 fails both "whole number" and "at most": one range, said once.
+  const said = new Set(
+    error.issues.map((i) => {
       const path = pathOf([...prefix, ...i.path]);
       return path ? `${path}: ${i.message}` : i.message;
-    })
-    .join('; ');
+    }),
+  );
+  return [...said].slice(0, 5).join('; ');
 }
 
 /** Validates with a schema, turning its issues into one 400 with a readable message. */

@@ -3,7 +3,7 @@
 import type { Env } from '../env.ts';
 import type { ClaimedRow } from '../queue/transitions.ts';
 import type { Principal } from './auth.ts';
-import { depth, MAX_DEPTH, parseWith } from './body.ts';
+import { checkJson, parseWith } from './body.ts';
 import { DroverError, errorOf } from './errors.ts';
 import { ackLeases, claimRequest, jobsJson, type QueueCalls } from './leases.ts';
 import { ackManyBody, claimBody } from './schemas.ts';
@@ -170,7 +170,7 @@ export class Session {
       if (new TextEncoder().encode(data).byteLength > handler.maxBytes) {
         throw new DroverError('payload_too_large', `a "${op}" message is larger than ${Math.round(handler.maxBytes / 1024)} KiB`);
       }
-      if (depth(message) > MAX_DEPTH) throw new DroverError('invalid_request', `the JSON nests deeper than ${MAX_DEPTH} levels`);
+      checkJson(message);
       if (this.inFlight >= SOCKET_MAX_IN_FLIGHT) throw new DroverError('rate_limited', `at most ${SOCKET_MAX_IN_FLIGHT} requests may wait on one socket`);
       this.inFlight++;
       try {
