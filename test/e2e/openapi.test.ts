@@ -43,6 +43,57 @@ describe('the OpenAPI document', () => {
     expect(enqueue.additionalProperties).toBe(false);
   });
 
+  it('states the range of every number and time a request may send', async () => {
+    const doc = (await api.as(null).get('/openapi.json')).body;
+    // Every number anywhere in a request has a minimum, a maximum and a description; every time a format and a description.
+    const numbers: string[] = [];
+    const walk = (schema: any, at: string) => {
+      if (typeof schema !== 'object' || schema === null) return;
+      if (schema.type === 'number' || schema.type === 'integer') {
+        numbers.push(at);
+        expect(schema, at).toMatchObject({ minimum: expect.any(Number), maximum: expect.any(Number), description: expect.any(String) });
+        expect(schema.description, at).toMatch(new RegExp(`${schema.type === 'integer' ? 'A whole number, ' : ''}[^.]*${schema.minimum}.*${schema.maximum}`));
+      }
+      if (schema.format === 'date-time') expect(schema.description, at).toMatch(/RFC 3339.*within 365 days|RFC 3339.*365 days ahead/);
+      for (const [k, v] of Object.entries(schema)) walk(v, `${at}.${k}`);
+    };
+    for (const [path, methods] of Object.entries<any>(doc.paths)) {
+      for (const [method, op] of Object.entries<any>(methods)) {
+        walk(op.requestBody?.content['application/json'].schema, `${method} ${path} body`);
+        for (const p of op.parameters ?? []) walk(p.schema, `${method} ${path} ?${p.name}`);
+      }
+    }
+    expect(numbers.length).toBeGreaterThan(30);
+
+    const body = (path: string, method = 'post') => doc.paths[path][method].requestBody.content['application/json'].schema;
+    const task = body('/v1/tasks').properties;
+    expect(task.timeout).toMatchObject({ type: 'number', minimum: 1, maximum: 43200, default: 60 });
+    expect(task.delay).toMatchObject({ type: 'number', minimum: 0, maximum: 31536000 });
+    expect(task.delay.description).toMatch(/0, or 0\.001-31536000/);
+    expect(task.retryDelay).toMatchObject({ minimum: 0, maximum: 86400 });
+    expect(task.maxRetries).toMatchObject({ type: 'integer', minimum: 0, maximum: 100 });
+    expect(task.groupLimit).toMatchObject({ type: 'integer', minimum: 1, maximum: 10000 });
+    expect(task.eta).toMatchObject({ type: 'string', format: 'date-time' });
+    expect(task.expires.anyOf).toEqual([
+      expect.objectContaining({ type: 'number', minimum: 0.001, maximum: 31536000 }),
+      expect.objectContaining({ type: 'string', format: 'date-time' }),
+    ]);
+    const claim = body('/v1/queues/{queue}/claim').properties;
+    expect(claim.leaseSeconds).toMatchObject({ minimum: 1, maximum: 43200 });
+    expect(claim.waitSeconds).toMatchObject({ minimum: 0, maximum: 30 });
+    expect(claim.max).toMatchObject({ type: 'integer', minimum: 1, maximum: 100 });
+    expect(body('/v1/leases/{leaseId}/heartbeat').properties.extendSeconds).toMatchObject({ minimum: 1, maximum: 43200 });
+    expect(body('/v1/leases/{leaseId}/fail').properties.delaySeconds).toMatchObject({ minimum: 0, maximum: 86400 });
+    expect(body('/v1/schedules').properties.every).toMatchObject({ minimum: 1, maximum: 31536000 });
+    expect(body('/v1/queues/{queue}/config', 'put').properties.concurrency.anyOf[0]).toMatchObject({ type: 'integer', minimum: 1, maximum: 100000 });
+    const param = (path: string, name: string) => doc.paths[path].get.parameters.find((p: any) => p.name === name).schema;
+    expect(param('/v1/tasks/{id}', 'wait')).toMatchObject({ type: 'number', minimum: 0, maximum: 60 });
+    expect(param('/v1/tasks', 'limit')).toMatchObject({ type: 'integer', minimum: 1, maximum: 500 });
+    expect(param('/v1/queues/{queue}/dead', 'limit')).toMatchObject({ type: 'integer', minimum: 1, maximum: 1000 });
+    expect(param('/v1/audit', 'limit')).toMatchObject({ type: 'integer', minimum: 1, maximum: 500 });
+    expect(doc.info.description).toMatch(/1e400/);
+  });
+
   it('drives a client that enqueues a task and reads it back', async () => {
     const doc = (await api.as(null).get('/openapi.json')).body;
     const call = clientFrom(doc, TOKENS.admin);
