@@ -27,7 +27,7 @@ export interface StorageSample {
     /** Finished rows older than retention plus slack: the object's alarm should have removed them. */
     pastRetention: number;
   };
-  /** Workflow objects untouched for longer than retention plus slack: finished workflows kept past retention. */
+  /** Workflow objects untouched for longer than retention plus slack that still hold rows: finished workflows kept past retention. */
   staleWorkflowObjects: { count: number; bytes: number };
 }
 
@@ -154,11 +154,29 @@ function lastWrite(file: string): number {
   return at;
 }
 
-function staleWorkflows(stateDir: string, cutoff: number): { count: number; bytes: number } {
+/** Rows in an object's own tables (not the runtime's _cf_ ones): an object that deleted its storage has none. */
+async function rowsIn(file: string): Promise<number> {
+  const { DatabaseSync } = await loadSqlite();
+  let db;
+  try {
+    db = new DatabaseSync(file, { readOnly: true });
+    const tables = db.prepare(`SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE '\\_cf\\_%' ESCAPE '\\' AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\'`).all() as { name: string }[];
+    let n = 0;
+    for (const t of tables) n += Number((db.prepare(`SELECT count(*) AS n FROM "${t.name.replace(/"/g, '""')}"`).get() as { n: number }).n);
+    return n;
+  } catch {
+    return 1; // unreadable this time: it is there, so it counts as kept
+  } finally {
+    db?.close();
+  }
+}
+
+/** Workflow objects last written before the cutoff that still hold their workflow. */
+async function staleWorkflows(stateDir: string, cutoff: number): Promise<{ count: number; bytes: number }> {
   let count = 0;
   let bytes = 0;
   for (const file of objectFiles(stateDir, 'WorkflowObject')) {
-    if (lastWrite(file) >= cutoff) continue;
+    if (lastWrite(file) >= cutoff || (await rowsIn(file)) === 0) continue;
     count++;
     for (const f of [file, `${file}-wal`, `${file}-shm`]) {
       try {
@@ -185,7 +203,7 @@ export async function sampleStorage(stateDir: string, t: number, retentionMs: nu
     objects,
     d1: await d1Rows(stateDir, slackMs),
     queueObjects: await queueRows(stateDir, cutoff),
-    staleWorkflowObjects: staleWorkflows(stateDir, cutoff),
+    staleWorkflowObjects: await staleWorkflows(stateDir, cutoff),
   };
 }
 
