@@ -2,64 +2,42 @@
 import { readUpTo } from '../core/bytes.ts';
 import type { HttpTarget } from '../core/states.ts';
 import type { Job } from './client.ts';
+import { canonicalHost, inCidr, notGlobal, parseAddress, parseCidr, specialName } from './hosts.ts';
 
 const encoder = new TextEncoder();
 
 // ---- Where a task may send a request -------------------------------------------------------
-
-function ipv4(host: string): number[] | null {
-  const m = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.exec(host);
-  if (!m) return null;
-  const parts = m.slice(1).map(Number);
-  return parts.every((p) => p <= 255) ? parts : null;
-}
-
-function inCidr(ip: number[], cidr: string): boolean {
-  const [base, bits] = cidr.split('/');
-  const b = ipv4(base);
-  const n = bits === undefined ? 32 : Number(bits);
-  if (!b || !(n >= 0 && n <= 32)) return false;
-  const toInt = (p: number[]) => ((p[0] << 24) | (p[1] << 16) | (p[2] << 8) | p[3]) >>> 0;
-  const mask = n === 0 ? 0 : (0xffffffff << (32 - n)) >>> 0;
-  return (toInt(ip) & mask) === (toInt(b) & mask);
-}
-
-/** Private, loopback, link-local (the cloud metadata address among them), shared and reserved IPv4. */
-const PRIVATE_V4 = ['0.0.0.0/8', '10.0.0.0/8', '100.64.0.0/10', '127.0.0.0/8', '169.254.0.0/16', '172.16.0.0/12', '192.0.0.0/24', '192.168.0.0/16', '198.18.0.0/15', '224.0.0.0/3'];
-const PRIVATE_NAMES = /^(localhost|metadata|metadata\.google\.internal)$|\.(localhost|local|internal|home\.arpa)$/i;
-
-function privateHost(host: string): boolean {
-  const v4 = ipv4(host);
-  if (v4) return PRIVATE_V4.some((c) => inCidr(v4, c));
-  if (host.startsWith('[')) {
-    const v6 = host.slice(1, -1).toLowerCase();
-    // IPv4 inside IPv6 (mapped ::ffff:, or NAT64 64:ff9b::), which URL parsing writes in hex.
-    const dotted = /^(?:::ffff:|64:ff9b::)(\d+\.\d+\.\d+\.\d+)$/.exec(v6);
-    if (dotted) return privateHost(dotted[1]);
-    const hex = /^(?:::ffff:|64:ff9b::)([0-9a-f]{1,4}):([0-9a-f]{1,4})$/.exec(v6);
-    if (hex) {
-      const [hi, lo] = [parseInt(hex[1], 16), parseInt(hex[2], 16)];
-      return privateHost(`${hi >> 8}.${hi & 255}.${lo >> 8}.${lo & 255}`);
-    }
-    return v6 === '::' || v6 === '::1' || /^f[cd]/.test(v6) || /^fe[89ab]/.test(v6);
-  }
-  return PRIVATE_NAMES.test(host) || !host.includes('.');
-}
-
-function allowed(host: string, allow: string[]): boolean {
-  const v4 = ipv4(host);
-  return allow.some((a) => a.toLowerCase() === host.toLowerCase() || (v4 !== null && a.includes('/') && inCidr(v4, a)));
-}
+//
+// Decided on the host as the URL parser leaves it (lowercase, IPv4 in any spelling made dotted
+// decimal, IPv6 compressed), without its trailing dot. Names are judged by what they are; what
+// they resolve to is judged where the request is made. workerd has no DNS API, but on Cloudflare
+// a Worker's subrequest to a name that resolves to a prohibited address is refused by Cloudflare
+// itself, error 1000 "DNS points to prohibited IP" (developers.cloudflare.com/support/
+// troubleshooting/http-status-codes/cloudflare-1xxx-errors/error-1000/); under `npm start`,
+// scripts/start.ts gives the Workers an outbound network that connects only to addresses
+// `notGlobal` passes, checked on the address it connects to (no second lookup to rebind).
 
 /** DROVER_HTTP_ALLOW, as a list. */
 export function allowList(raw: string | undefined): string[] {
   return (raw ?? '').split(',').map((a) => a.trim()).filter(Boolean);
 }
 
+/** Whether DROVER_HTTP_ALLOW names the host: the same name, or an address in a listed block (IPv4 or IPv6). */
+function allowed(host: string, allow: string[]): boolean {
+  const address = parseAddress(host);
+  return allow.some((entry) => {
+    const e = canonicalHost(entry);
+    if (e === null) return false;
+    if (!address) return e === host;
+    const block = parseCidr(e);
+    return block !== null && inCidr(address, block);
+  });
+}
+
 /**
- * Why a URL may not be called, or null if it may: https only, and never a private,
- * loopback, link-local or metadata address, unless the allow list names the host.
- * Checked at enqueue and again before every call.
+ * Why a URL may not be called, or null if it may: https only, and never a host that is not on the
+ * public internet (IANA's special-purpose addresses, special-use names), unless the allow list
+ * names it. Checked at enqueue and again before every call; redirects are never followed.
  */
 export function refusal(url: string, allow: string[]): string | null {
   let u: URL;
@@ -69,11 +47,15 @@ export function refusal(url: string, allow: string[]): string | null {
     return 'is not a URL';
   }
   if (u.username || u.password) return 'must not carry credentials; use headers';
-  const host = u.hostname;
+  if (u.protocol !== 'https:' && u.protocol !== 'http:') return 'must be https';
+  const host = canonicalHost(u.hostname);
+  if (host === null) return `has a host with an empty label (${u.hostname})`;
   const isAllowed = allowed(host, allow);
-  if (u.protocol !== 'https:' && !(u.protocol === 'http:' && isAllowed)) return 'must be https';
-  if (privateHost(host) && !isAllowed) return `points at a private, loopback or metadata address (${host}); DROVER_HTTP_ALLOW can allow it`;
-  return null;
+  if (u.protocol !== 'https:' && !isAllowed) return 'must be https';
+  if (isAllowed) return null;
+  const address = parseAddress(host);
+  const why = address ? notGlobal(address) : specialName(host);
+  return why && `points at a private, loopback or otherwise not public host (${u.hostname}: ${why}); DROVER_HTTP_ALLOW can allow it`;
 }
 
 // ---- Standard Webhooks signatures ----------------------------------------------------------

@@ -34,6 +34,10 @@ beforeAll(async () => {
           return res.end('busy');
         }
       }
+      if (path.startsWith('/redirect')) {
+        res.writeHead(302, { location: `${base}/ok${path.slice('/redirect'.length)}` });
+        return res.end();
+      }
       if (path.startsWith('/missing')) {
         res.writeHead(404);
         return res.end('no such page');
@@ -101,6 +105,60 @@ describe('HTTP tasks', () => {
     expect((await api.post('/v1/tasks', { task: 'h', queue, callback: { url: 'https://10.0.0.1/cb' } })).status).toBe(400);
     expect((await api.post('/v1/tasks', { task: 'h', queue, http: { url: `${base}/ok`, headers: { 'webhook-signature': 'forged' } } })).status).toBe(400);
     expect((await api.get(`/v1/tasks?queue=${queue}`)).body.tasks).toEqual([]);
+  });
+});
+
+describe('the guard on where HTTP tasks and callbacks go', () => {
+  // Each was taken at 823f1f8: a trailing dot, IPv4 inside IPv6, IANA blocks the guard did not list,
+  // and a public name that wildcard DNS answers with a private address.
+  const bypasses = [
+    'https://localhost./x',
+    'https://metadata.google.internal./computeMetadata/v1/',
+    'https://intranet./x',
+    'https://[::127.0.0.1]/x',
+    'https://[::ffff:0:127.0.0.1]/x',
+    'https://[64:ff9b:1::a00:1]/x',
+    'https://[2002:a9fe:a9fe::]/latest/meta-data/',
+    'https://[fec0::1]/x',
+    'https://[ff02::1]/x',
+    'https://192.0.2.1/x',
+    'https://127.0.0.1.nip.io/x',
+    'https://169-254-169-254.sslip.io/latest/meta-data/',
+  ];
+
+  it('refuses every spelling of a private, loopback or reserved host with 400, and enqueues nothing', async () => {
+    const queue = uniqueQueue('guard');
+    for (const url of bypasses) {
+      const http = await api.post('/v1/tasks', { task: 'hook.bad', queue, http: { url } });
+      expect(http.status, url).toBe(400);
+      expect(http.body.error).toMatchObject({ code: 'invalid_request', details: { field: 'http.url' } });
+      expect(http.body.error.message, url).toMatch(/not public host .*DROVER_HTTP_ALLOW can allow it/);
+      const callback = await api.post('/v1/tasks', { task: 'hook.bad', queue, callback: { url } });
+      expect(callback.status, url).toBe(400);
+      expect(callback.body.error).toMatchObject({ code: 'invalid_request', details: { field: 'callback.url' } });
+    }
+    expect((await api.get(`/v1/tasks?queue=${queue}`)).body.tasks).toEqual([]);
+  });
+
+  it('lets the allow-listed 127.0.0.1 through in other spellings of the same address', async () => {
+    const queue = uniqueQueue('guard');
+    const port = new URL(base).port;
+    const { body } = await api.post('/v1/tasks', { task: 'hook.ok', queue, http: { url: `http://127.0.0.1.:${port}/ok/dot-${queue}` } });
+    expect(await wait(body.id)).toMatchObject({ state: 'succeeded', result: { path: `/ok/dot-${queue}` } });
+  });
+
+  it('never follows a redirect: the task fails as the 302, the callback is tried again, the target is never called', async () => {
+    const queue = uniqueQueue('guard');
+    const { body } = await api.post('/v1/tasks', {
+      task: 'hook.moved', queue, maxRetries: 3, http: { url: `${base}/redirect/task-${queue}` }, callback: { url: `${base}/redirect/cb-${queue}` },
+    });
+    expect(await wait(body.id)).toMatchObject({ state: 'failed', attempts: 1, error: { type: 'Http302' } });
+    // The callback answered 302 twice (tried again after a second): it was not taken as delivered, nor followed.
+    for (const deadline = Date.now() + 20_000; hits.filter((h) => h.path === `/redirect/cb-${queue}`).length < 2; ) {
+      if (Date.now() > deadline) throw new Error('the callback was not tried again');
+      await sleep(100);
+    }
+    expect(hits.filter((h) => h.path.startsWith('/ok/') && h.path.endsWith(queue))).toEqual([]);
   });
 });
 
