@@ -1,12 +1,16 @@
 // `npm start`: the whole drover system on this machine (hub + regional workers in one workerd), on persistent state.
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { lookup } from 'node:dns/promises';
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { createServer } from 'node:net';
+import { rootCertificates } from 'node:tls';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { compileShards } from '../src/core/shards.ts';
+import { allowList } from '../src/worker/http-task.ts';
+import { canonicalHost, inCidr, NAT64, notGlobalCidrs, parseCidr } from '../src/worker/hosts.ts';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const wrangler = join(root, 'node_modules', 'wrangler', 'bin', 'wrangler.js');
@@ -127,6 +131,62 @@ const hubVars: Record<string, string> = {
 for (const name of ['DROVER_HTTP_ALLOW', 'DROVER_CORS_ORIGINS', 'DROVER_SOCKET_SECONDS', 'DROVER_SHARDS']) {
   if (process.env[name]) hubVars[name] = process.env[name]!;
 }
+
+/**
+ * Where the Workers' fetch() may connect under npm start: globally reachable addresses, and what
+ * DROVER_HTTP_ALLOW lists (names in it resolved now, once). On Cloudflare, Cloudflare refuses a
+ * subrequest to a name that resolves to a prohibited address (error 1000); workerd's own network
+ * would connect anywhere. A workerd network service checks every address a name resolves to and
+ * connects only to one that passes: no second lookup can answer differently (DNS rebinding).
+ * Miniflare takes no network service as a Worker's outbound, so a small Worker hands requests to one.
+ */
+async function outboundNetwork(): Promise<{ allow: string[]; deny: string[] }> {
+  const allowed: string[] = [];
+  for (const entry of allowList(process.env.DROVER_HTTP_ALLOW)) {
+    const host = canonicalHost(entry);
+    const block = host === null ? null : parseCidr(host);
+    if (block) allowed.push(`${host!.split('/')[0]}/${block.bits}`);
+    else if (host) {
+      try {
+        for (const { address, family } of await lookup(host, { all: true })) allowed.push(`${address}/${family === 4 ? 32 : 128}`);
+      } catch (err) {
+        log(`DROVER_HTTP_ALLOW: ${host} does not resolve (${(err as Error).message}); Workers cannot reach it`);
+      }
+    }
+  }
+  // workerd lets an allowed block win only over a wider denied one: a denied block inside an allowed one goes.
+  const blocks = allowed.map((c) => parseCidr(c)!);
+  const deny = notGlobalCidrs().filter((c) => {
+    const d = parseCidr(c)!;
+    return !blocks.some((a) => a.bits <= d.bits && inCidr(d, a));
+  });
+  return { allow: ['0.0.0.0/0', '::/0', NAT64, ...allowed], deny };
+}
+
+/** The certificates Miniflare's own outbound network trusts beside the browsers' (Windows' store, NODE_EXTRA_CA_CERTS). */
+function trustedCertificates(): string[] {
+  const extra = process.env.NODE_EXTRA_CA_CERTS && existsSync(process.env.NODE_EXTRA_CA_CERTS) ? readFileSync(process.env.NODE_EXTRA_CA_CERTS, 'utf8') : '';
+  return [...(process.platform === 'win32' ? rootCertificates : []), ...(extra.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? [])];
+}
+
+const outbound = {
+  name: 'drover-outbound',
+  modules: true,
+  // Redirects go back to the caller, which follows them (or not) through here again: every hop is filtered.
+  script: `export default {
+    async fetch(request, env) {
+      try {
+        return await env.NETWORK.fetch(new Request(request, { redirect: 'manual' }));
+      } catch {
+        throw new Error('could not connect to ' + new URL(request.url).host + ': nothing answered, or it resolves only to '
+          + 'addresses that are not public, which Workers may not reach (DROVER_HTTP_ALLOW can allow them)');
+      }
+    },
+  };`,
+  compatibilityDate: '2026-10-01',
+  serviceBindings: { NETWORK: { network: { ...(await outboundNetwork()), tlsOptions: { trustBrowserCas: true, trustedCertificates: trustedCertificates() } } } },
+};
+
 const workerList = workers.map(({ config, out }, i) => {
   const parsed = readConfig({ config });
   const { workerOptions } = workerOptionsOf(parsed);
@@ -134,7 +194,7 @@ const workerList = workers.map(({ config, out }, i) => {
   const { modulesRules: _rules, rootPath: _root, ...options } = workerOptions as Record<string, unknown> & { bindings?: Record<string, unknown> };
   // Regional consumers ask the hub for the signing keys over RPC, so only the hub gets them.
   const hub = i === 0 ? { bindings: { ...options.bindings, ...hubVars }, unsafeDirectSockets: [{ host: '127.0.0.1', port }] } : {};
-  return { ...options, name: parsed.name, ...hub, modules: true, modulesRoot: out, scriptPath: join(out, 'index.js') };
+  return { ...options, name: parsed.name, ...hub, modules: true, modulesRoot: out, scriptPath: join(out, 'index.js'), outboundService: outbound.name };
 });
 
 // DROVER_INSPECTOR_PORT fixes the DevTools port (the bench's profiler connects there).
@@ -157,7 +217,7 @@ const mf = new Miniflare(
     log: new Log(level),
     // The hub logs its own requests (DROVER_LOG_REQUESTS); the entry Worker serves only the cron route.
     logRequests: false,
-    workers: workerList,
+    workers: [...workerList, outbound],
   } as Parameters<typeof convertV4MiniflareOptions>[0]),
 );
 try {

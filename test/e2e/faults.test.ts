@@ -1,4 +1,6 @@
 // Faults against npm start: a worker frozen past its lease, and a poison task among healthy ones.
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Api, TOKENS, sleep, startSystem, uniqueQueue, type System } from './system.ts';
 import { spawnWorker, waitFor } from './workers.ts';
@@ -67,5 +69,32 @@ describe('HTTP tasks without an allow list', () => {
     }
     expect((await api.post('/v1/tasks', { task: 'hook', queue, callback: { url: 'https://127.0.0.1/cb' } })).status).toBe(400);
     expect((await api.get(`/v1/tasks?queue=${queue}`)).body.tasks).toEqual([]);
+  });
+});
+
+describe('Workers without an allow list', () => {
+  // On Cloudflare a subrequest to a name that resolves to a private or loopback address is refused
+  // (error 1000); npm start refuses it too, on the address it would connect to.
+  it('cannot reach loopback, by address or by a name that resolves to it', async () => {
+    const visits: string[] = [];
+    const site = createServer((req, res) => {
+      visits.push(req.url!);
+      res.end('<title>loopback</title>');
+    });
+    await new Promise<void>((ok) => site.listen(0, '127.0.0.1', ok));
+    try {
+      const port = (site.address() as AddressInfo).port;
+      const queue = uniqueQueue('outbound');
+      for (const host of ['127.0.0.1', 'localhost', 'localhost.']) {
+        // A regional consumer's task fetches the URL it is given: what an HTTP task's name resolving to loopback would do.
+        const url = `http://${host}:${port}/weur/${queue}`;
+        const { body } = await api.post('/v1/tasks', { task: 'scrape.page', args: [url], queue, region: 'weur', maxRetries: 0 });
+        const done = (await api.get(`/v1/tasks/${body.id}?wait=30`)).body;
+        expect(done, host).toMatchObject({ state: 'failed', worker: 'weur-regional', error: { message: expect.stringMatching(/could not connect to .*not public/) } });
+      }
+      expect(visits).toEqual([]);
+    } finally {
+      await new Promise<void>((ok) => site.close(() => ok()));
+    }
   });
 });
