@@ -130,7 +130,7 @@ export function judge(input: {
   }
   const openWorkflows = [...ledger.workflows.values()].filter((w) => !w.end).map((w) => ({ id: w.id, shape: w.shape }));
 
-  const slotsTwice = [...ledger.slots].filter(([, ids]) => ids.size > 1).map(([key, ids]) => ({ key, ids: [...ids] }));
+  const slotsTwice = [...ledger.slots].filter(([key, ids]) => ids.size > 1 || !key.startsWith('schedule:')).map(([key, ids]) => ({ key, ids: [...ids] }));
 
   const last = input.samples[input.samples.length - 1];
   // Each sample where something finished longer ago than retention (plus the sweep's slack) was still kept.
@@ -148,7 +148,7 @@ export function judge(input: {
     wrongEnd: violation('tasks that ended otherwise than designed (not explained by a lapsed lease)', wrongEnd),
     workflows: violation('workflows unfinished, with a wrong result, or with a step made twice', [...openWorkflows.map((w) => ({ ...w, why: 'never finished' })), ...badWorkflows]),
     serverErrors: violation('answers 5xx (or no answer in 120 s while the runtime was up), to the load, the checks or the workers', [...ledger.answered.serverErrors, ...folded.workerErrors]),
-    slotsTwice: violation('schedule slots that made more than one task', slotsTwice),
+    slotsTwice: violation('schedule slots that made more than one task (or a schedule task without its slot key)', slotsTwice),
     idempotency: violation('repeats of an idempotency key that named another task', ledger.keyMismatches),
     refused: violation('4xx answers to requests the soak built valid', ledger.answered.refused),
     storage: violation('samples where D1 or a queue object kept finished task records past retention', storage),

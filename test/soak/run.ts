@@ -128,7 +128,7 @@ try {
   fleet = new Fleet({ url, token: TOKENS.consume, queues: [QUEUE, FLOW_QUEUE], concurrency: 8, dir: journals });
   for (let i = 0; i < opts.workers; i++) fleet.start();
   const verifier = new Verifier(hub, ledger);
-  verifier.start(16, SCHEDULE);
+  verifier.start(16);
   const load = new Load({ hub, ledger, seed: opts.seed, rate: opts.rate, producers: 4, maxOpen: Math.max(2000, opts.rate * 60), queue: QUEUE, flowQueue: FLOW_QUEUE, paused: () => paused });
   const loadStart = Date.now();
   load.start();
@@ -183,7 +183,7 @@ try {
   await load.stop(drainEnds);
   await admin.call('DELETE', `/v1/schedules/${SCHEDULE}`, undefined, { count: false });
   await sleep(2000);
-  await verifier.readSlots(SCHEDULE);
+  await verifier.readSlots();
   while (Date.now() < drainEnds && (verifier.open.tasks > 0 || verifier.open.workflows > 0)) await sleep(500);
   // Workflows that finished in the last poll made their last members owed: one more look at those.
   while (Date.now() < drainEnds && verifier.open.tasks > 0) await sleep(500);

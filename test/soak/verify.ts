@@ -64,9 +64,9 @@ export class Verifier {
     ledger.onOwe = (t) => this.due.push(Math.max(t.due, Date.now() + 100), t);
   }
 
-  start(probes: number, scheduleId: string): void {
+  start(probes: number): void {
     this.running = true;
-    this.loops = [...Array.from({ length: probes }, () => this.probe()), this.workflows(), this.schedule(scheduleId)];
+    this.loops = [...Array.from({ length: probes }, () => this.probe()), this.workflows(), this.schedule()];
   }
 
   async stop(): Promise<void> {
@@ -113,21 +113,25 @@ export class Verifier {
     }
   }
 
-  /** Reads the schedule's tasks every few seconds (before retention takes them), slot by slot. */
-  private async schedule(id: string): Promise<void> {
+  /**
+   * Reads the schedule's tasks every few seconds (before retention takes them), by their task name
+   * (only the schedule makes soak.beat tasks), and files them by slot: the key schedule:<id>:<slot>.
+   */
+  private async schedule(): Promise<void> {
     while (this.running) {
-      await this.readSlots(id);
+      await this.readSlots();
       for (let i = 0; i < 50 && this.running; i++) await sleep(100);
     }
   }
 
-  async readSlots(id: string): Promise<void> {
-    const res = await this.get(`/v1/tasks?schedule=${encodeURIComponent(id)}&limit=500`);
+  async readSlots(): Promise<void> {
+    const res = await this.get(`/v1/tasks?task=soak.beat&limit=500`);
     if (res.status !== 200) return;
-    for (const t of res.body.tasks as { id: string; idempotencyKey: string; createdAt: string }[]) {
-      const ids = this.ledger.slots.get(t.idempotencyKey) ?? new Set<string>();
+    for (const t of res.body.tasks as { id: string; idempotencyKey: string | null; createdAt: string }[]) {
+      const key = t.idempotencyKey ?? `no key: ${t.id}`;
+      const ids = this.ledger.slots.get(key) ?? new Set<string>();
       ids.add(t.id);
-      this.ledger.slots.set(t.idempotencyKey, ids);
+      this.ledger.slots.set(key, ids);
       this.ledger.owe({ id: t.id, task: 'soak.beat', via: 'schedule', expect: 'succeeded', at: Date.parse(t.createdAt), due: Date.parse(t.createdAt) });
     }
   }
