@@ -97,6 +97,24 @@ describe('ends that must happen once', () => {
     }));
 });
 
+describe('fail', () => {
+  it('holds a retry delay that skipped the API\'s checks (a huge Retry-After, Infinity) to a day, and never before now', () =>
+    withTables((at) => {
+      const delays: number[] = [];
+      for (const asked of [1e12, Infinity, -5]) {
+        at(T0, (s) => t.deliver(s, [spec({ maxRetries: 3 })]));
+        const [job] = at(T0, (s) => t.claim(s, claimReq({ max: 1 })));
+        const out = at(T0, (s) => t.fail(s, job.lease_id, 'o', { type: 'Http503', message: 'busy' }, true, asked));
+        expect(out).toMatchObject({ ok: true });
+        delays.push(((out as { nextAttemptAt?: number }).nextAttemptAt ?? T0) - T0);
+      }
+      expect(delays[0]).toBe(86_400_000);
+      expect(delays[1]).toBeGreaterThan(0); // Infinity: the task's own backoff
+      expect(delays[1]).toBeLessThanOrEqual(86_400_000);
+      expect(delays[2]).toBe(0);
+    }));
+});
+
 describe('claim', () => {
   it('keeps region lanes apart', () =>
     withTables((at) => {

@@ -1,5 +1,5 @@
 // Every state change of a live task: synchronous functions run inside one SQLite transaction each.
-import { backoffSeconds } from '../core/backoff.ts';
+import { backoffSeconds, MAX_BACKOFF_SECONDS } from '../core/backoff.ts';
 import { mergeLanes } from '../core/claim-order.ts';
 import { taskOfLease } from '../core/ids.ts';
 import { keyOf, laneOf, type TaskError, type TaskSpec } from '../core/states.ts';
@@ -590,7 +590,10 @@ function failAttempt(s: Step, r: LiveRow, error: TaskError, retry: boolean, dela
     return { state: 'revoked' };
   }
   if (retry && r.attempts <= r.max_retries) {
-    const delay = delaySeconds ?? backoffSeconds(r.attempts, r.retry_delay, s.random);
+    // A delay that did not pass the API's checks (an HTTP task's Retry-After, read by the hub's
+    // own runner) is held to the backoff's bounds too: never before now, never past a day.
+    const asked = delaySeconds === null || !Number.isFinite(delaySeconds) ? null : Math.min(Math.max(delaySeconds, 0), MAX_BACKOFF_SECONDS);
+    const delay = asked ?? backoffSeconds(r.attempts, r.retry_delay, s.random);
     const readyAt = s.now + Math.round(delay * 1000);
     const [phase, state] = readyAt > s.now ? ['scheduled', 'delayed'] : ['ready', 'queued'];
     s.sql.run(
