@@ -138,6 +138,23 @@ async function readCapped(res: Response): Promise<string | null> {
 }
 
 /**
+ * An answer as JSON when it is JSON that survives storing: a number past a double's range parses
+ * to Infinity, which JSON writes back as null, so such an answer is kept as its text.
+ */
+function asJson(text: string): unknown {
+  let lossy = false;
+  try {
+    const value = JSON.parse(text, (_key, v: unknown) => {
+      if (typeof v === 'number' && !Number.isFinite(v)) lossy = true;
+      return v;
+    });
+    return lossy ? text : value;
+  } catch {
+    return text;
+  }
+}
+
+/**
  * Sends an HTTP task's request, signed: a 2xx is the result (JSON if it parses);
  * 408, 429, 5xx and network errors are retried (after Retry-After when given);
  * any other answer, a redirect, or an oversized body fails the task for good.
@@ -167,11 +184,7 @@ export async function callHttpTask(
   const text = await readCapped(res);
   if (res.status >= 200 && res.status < 300) {
     if (text === null) return { ok: false, error: { type: 'HttpResponseTooLarge', message: `the answer is over ${MAX_RESPONSE_BYTES} bytes` }, retry: false };
-    try {
-      return { ok: true, result: text === '' ? null : JSON.parse(text) };
-    } catch {
-      return { ok: true, result: text };
-    }
+    return { ok: true, result: text === '' ? null : asJson(text) };
   }
   const message = `${target.method} ${target.url} answered ${res.status}${text ? `: ${text.slice(0, 500)}` : ''}`;
   if (res.status === 408 || res.status === 429 || res.status >= 500) {

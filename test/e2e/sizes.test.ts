@@ -130,13 +130,13 @@ describe('what cannot fit is refused and changes nothing', () => {
 });
 
 describe('an HTTP task\'s answer is a result', () => {
-  it('an answer of up to 128 KiB is the result; a larger one fails the task as HttpResponseTooLarge', async () => {
+  it('an answer of up to 128 KiB is the result, one that JSON cannot keep is kept as text, a larger one fails the task as HttpResponseTooLarge', async () => {
     // Answers /<n> with a JSON string of n bytes in all.
     const server = createServer((req, res) => {
       req.resume();
       req.on('end', () => {
         res.setHeader('content-type', 'application/json');
-        res.end(JSON.stringify('a'.repeat(Number(req.url!.slice(1)) - 2)));
+        res.end(req.url === '/inf' ? '{"n": 1e400}' : JSON.stringify('a'.repeat(Number(req.url!.slice(1)) - 2)));
       });
     });
     await new Promise<void>((ok) => server.listen(0, '127.0.0.1', ok));
@@ -151,6 +151,9 @@ describe('an HTTP task\'s answer is a result', () => {
       expect(a.result).toHaveLength(128 * 1024 - 2);
       expect(b.state).toBe('failed');
       expect(b.error).toMatchObject({ type: 'HttpResponseTooLarge' });
+      // A number past a double's range would be stored as null: the answer is kept as its text.
+      const inf = await api.post('/v1/tasks', { task: 'hook.inf', queue, maxRetries: 0, http: { url: `${base}/inf` } });
+      expect((await api.get(`/v1/tasks/${inf.body.id}?wait=30`)).body).toMatchObject({ state: 'succeeded', result: '{"n": 1e400}' });
     } finally {
       await new Promise<void>((ok) => server.close(() => ok()));
     }
