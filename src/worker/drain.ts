@@ -25,6 +25,18 @@ export function toJob(r: ClaimedRow, queue: string): Job {
   };
 }
 
+/** A runtime's location in a message: a file URL or absolute path to a script, with its line (a bundle's, the runtime's). */
+const SCRIPT_PLACE = /(?:file:\/\/)?(?:\/[\w.@+-]+)+\.(?:[cm]?js|ts|wasm)(?::\d+){1,2}/g;
+
+/**
+ * The error stored for a job that ran here, on Cloudflare: its type and message. The stack of an
+ * error thrown here is this runtime's (the runner's frames and the bundle's paths), not a task's
+ * traceback, and any token that reads the task would see it; a message keeps no script paths.
+ */
+export function storedError(error: { type: string; message: string }): { type: string; message: string } {
+  return { type: error.type, message: error.message.replace(SCRIPT_PLACE, '<script>') };
+}
+
 function rpcTransport(hub: DurableObjectStub<QueueObject>): JobTransport {
   return {
     async heartbeat(job, progress) {
@@ -35,7 +47,7 @@ function rpcTransport(hub: DurableObjectStub<QueueObject>): JobTransport {
       await hub.ack(job.leaseId, null, JSON.stringify(result));
     },
     async fail(job, error, retry, delaySeconds) {
-      await hub.fail(job.leaseId, null, error, retry, delaySeconds ?? null);
+      await hub.fail(job.leaseId, null, storedError(error), retry, delaySeconds ?? null);
     },
   };
 }

@@ -1,6 +1,6 @@
 // Security against npm start: admin actions are audited, dead letters can be purged, no CORS by default.
 import { describe, expect, inject, it } from 'vitest';
-import { Api, TOKENS, claimAll, uniqueQueue } from './system.ts';
+import { Api, TOKENS, claimAll, freePort, uniqueQueue } from './system.ts';
 
 const api = new Api(inject('hubUrl'));
 
@@ -45,6 +45,27 @@ describe('the surface', () => {
     ]) {
       expect(Object.keys(res.body.error).sort()).toEqual(expect.arrayContaining(['code', 'message']));
       expect(res.text).not.toMatch(/\.ts:\d+|node_modules|at [A-Za-z]+ \(/);
+    }
+  });
+
+  it('stores a failed HTTP task\'s error as a type and a message, never the runner\'s stack or paths', async () => {
+    const queue = uniqueQueue('leak');
+    const closed = await freePort(); // nothing listens there now
+    const ids: string[] = [];
+    for (const region of [null, 'weur']) {
+      const { body } = await api.post('/v1/tasks', { task: 'hook.closed', queue, region, maxRetries: 0, http: { url: `http://127.0.0.1:${closed}/x` } });
+      ids.push(body.id);
+    }
+    // Read with the least token that may read tasks: what anyone who may enqueue sees.
+    const reader = api.as(TOKENS.enqueue);
+    for (const [i, id] of ids.entries()) {
+      const { body: task } = await reader.get(`/v1/tasks/${id}?wait=30`);
+      expect(task).toMatchObject({ state: 'failed', worker: i === 0 ? 'hub-http' : 'weur-regional' });
+      expect(Object.keys(task.error).sort()).toEqual(['message', 'type']);
+      expect(task.error.type).toBe('HttpNetworkError');
+      expect(task.error.message).toMatch(new RegExp(`127\\.0\\.0\\.1:${closed}|connect|connection`, 'i'));
+      // No frame of a stack (a new line then "at"), no script path or line, no build directory.
+      expect(JSON.stringify(task)).not.toMatch(/\\n\s*at |\.(?:js|ts):\d+|file:\/\/|node_modules|drover-e2e-/);
     }
   });
 });
