@@ -3,10 +3,10 @@ import { cloudflareTest, readD1Migrations } from '@cloudflare/vitest-plugin';
 import { defineProject } from 'vitest/config';
 
 /** Stand-ins for the regional consumers the hub wakes: they record each wake for the tests to read. */
-const wakes: { region: string; body: string }[] = [];
+const wakes: { region: string; body: string; authorization: string | null }[] = [];
 const regionStandIn = (region: string) => async (request: Request) => {
   if (request.method === 'GET') return Response.json(wakes.filter((w) => w.region === region));
-  wakes.push({ region, body: await request.text() });
+  wakes.push({ region, body: await request.text(), authorization: request.headers.get('authorization') });
   return new Response(null, { status: 202 });
 };
 

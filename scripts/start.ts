@@ -192,8 +192,9 @@ const workerList = workers.map(({ config, out }, i) => {
   const { workerOptions } = workerOptionsOf(parsed);
   // Module rules and the root are for unbundled sources; the bundle is one module.
   const { modulesRules: _rules, rootPath: _root, ...options } = workerOptions as Record<string, unknown> & { bindings?: Record<string, unknown> };
-  // Regional consumers ask the hub for the signing keys over RPC, so only the hub gets them.
-  const hub = i === 0 ? { bindings: { ...options.bindings, ...hubVars }, unsafeDirectSockets: [{ host: '127.0.0.1', port }] } : {};
+  // Regional consumers ask the hub for the signing keys over RPC, so only the hub gets them; they
+  // get the hub's tokens, to let in the hub's wakes (and an operator's token) and no one else.
+  const hub = i === 0 ? { bindings: { ...options.bindings, ...hubVars }, unsafeDirectSockets: [{ host: '127.0.0.1', port }] } : { bindings: { ...options.bindings, DROVER_TOKENS: tokenList } };
   return { ...options, name: parsed.name, ...hub, modules: true, modulesRoot: out, scriptPath: join(out, 'index.js'), outboundService: outbound.name };
 });
 

@@ -5,8 +5,9 @@ import { describe, expect, it } from 'vitest';
 import { taskSpec } from '../../test/specs.ts';
 import type { QueueObject } from './QueueObject.ts';
 import type { ClaimedRow, ClaimRequest } from './transitions.ts';
+import { wakeToken } from './wake.ts';
 
-async function wakesOf(region: 'WEUR' | 'APAC'): Promise<{ body: string }[]> {
+async function wakesOf(region: 'WEUR' | 'APAC'): Promise<{ body: string; authorization: string | null }[]> {
   return (await env[`REGION_${region}`].fetch('https://stand-in/')).json();
 }
 
@@ -23,8 +24,22 @@ describe('region wakes', () => {
     expect(weur.length).toBeGreaterThanOrEqual(1);
     expect(weur.length).toBeLessThanOrEqual(2);
     expect(JSON.parse(weur[0].body)).toEqual({ queue, region: 'weur' });
+    // Regional consumers answer only to a token (the unit hub's DROVER_TOKENS is one admin token).
+    expect(weur.map((w) => w.authorization)).toEqual(weur.map(() => 'Bearer unit-admin'));
     expect((await wakesOf('APAC')).length).toBe(before.apac);
     expect((await stub.stats()).regionWakes).toBe(weur.length);
+  });
+});
+
+describe('the token a wake carries', () => {
+  it('is the narrowest of the hub\'s tokens that may consume from the region', () => {
+    const tokens = ' a:admin , e:enqueue, any:consume+enqueue ,cn:consume@cn, weur:enqueue+consume@weur,bad';
+    expect(wakeToken(tokens, 'weur')).toBe('weur');
+    expect(wakeToken(tokens, 'cn')).toBe('cn');
+    expect(wakeToken(tokens, 'apac')).toBe('any');
+    expect(wakeToken('a:admin,e:enqueue', 'apac')).toBe('a');
+    expect(wakeToken('e:enqueue,cn:consume@cn', 'apac')).toBeNull();
+    expect(wakeToken(undefined, 'apac')).toBeNull();
   });
 });
 

@@ -12,6 +12,23 @@ export function regionBinding(env: object, lane: string): Fetcher | undefined {
 }
 
 /**
+ * The token the hub shows a region's consumer, from its own DROVER_TOKENS: the narrowest that may
+ * consume from the region (consume@<region>, then consume, then admin), which the consumer's
+ * DROVER_TOKENS must hold too. Null if none may.
+ */
+export function wakeToken(tokens: string | undefined, region: string): string | null {
+  let best: { token: string; rank: number } | null = null;
+  for (const entry of (tokens ?? '').split(',')) {
+    const at = entry.trim().lastIndexOf(':');
+    if (at <= 0) continue;
+    const scopes = entry.trim().slice(at + 1).split('+');
+    const rank = scopes.includes(`consume@${region}`) ? 0 : scopes.includes('consume') ? 1 : scopes.includes('admin') ? 2 : 3;
+    if (rank < 3 && (!best || rank < best.rank)) best = { token: entry.trim().slice(0, at), rank };
+  }
+  return best?.token ?? null;
+}
+
+/**
  * Consumers on Cloudflare do not poll: the queue tells them. Untagged work wakes no
  * region (pull workers serve it; a regional consumer that is awake takes it too).
  * A wake that is lost is repaired by the next change in that lane: a new task, a
@@ -58,9 +75,17 @@ export class RegionWaker {
     const region = regionOfLane(lane);
     const binding = regionBinding(this.env, region);
     if (!binding) return;
+    const token = wakeToken((this.env as { DROVER_TOKENS?: string }).DROVER_TOKENS, region);
+    if (!token) {
+      console.error(`cannot wake region ${region}: no token in DROVER_TOKENS may consume from it (admin, consume or consume@${region})`);
+      return;
+    }
     const request = binding
-      .fetch('https://drover.internal/wake', { method: 'POST', body: JSON.stringify({ queue, region }) })
-      .then((res) => res.body?.cancel())
+      .fetch('https://drover.internal/wake', { method: 'POST', headers: { authorization: `Bearer ${token}` }, body: JSON.stringify({ queue, region }) })
+      .then(async (res) => {
+        if (!res.ok) console.error(`region ${region} refused its wake (${res.status}): does its DROVER_TOKENS hold the hub's token for it? ${await res.text()}`);
+        else await res.body?.cancel();
+      })
       .catch((err) => console.error(`waking region ${lane} failed`, err));
     this.ctx.waitUntil(request);
   }

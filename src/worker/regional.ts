@@ -4,12 +4,19 @@ import type { QueueObject } from '../queue/QueueObject.ts';
 import { drainQueue, WakeDrainer } from './drain.ts';
 import type { TaskDefinition } from './task.ts';
 import { queueOfObject } from '../core/shards.ts';
+import { principalOf, requireClaim } from '../api/auth.ts';
+import { DroverError, errorOf, STATUS } from '../api/errors.ts';
 
 export interface RegionalEnv {
   /** The hub's QueueObject class, bound across scripts (script_name = "drover"). */
   QUEUES: DurableObjectNamespace<QueueObject>;
   /** This script's own consumer object. */
   CONSUMER: DurableObjectNamespace;
+  /**
+   * The tokens that may call this Worker, as the hub's DROVER_TOKENS (a secret): one with admin,
+   * consume or consume@<region>. The hub wakes it with one of its own; unset, every call is refused.
+   */
+  DROVER_TOKENS?: string;
 }
 
 export interface RegionalOptions {
@@ -25,7 +32,8 @@ export interface RegionalOptions {
 }
 
 /**
- * Builds a regional consumer Worker: its fetch handler takes the hub's wake-up call and
+ * Builds a regional consumer Worker: its fetch handler takes the hub's wake-up call (with a token
+ * from DROVER_TOKENS that may consume from the region, as every route of it needs) and
  * passes it to one consumer object per region, created near the region; the object
  * claims from the hub's QueueObject over RPC until the region's lanes are empty (its
  * tasks, then its HTTP tasks), then sleeps. No timer, no polling: an idle region makes no calls.
@@ -71,16 +79,29 @@ export function regionalConsumer(options: RegionalOptions) {
     return stub as unknown as DurableObjectStub<RegionalConsumerObject>;
   }
 
+  /** Every route needs a token that may consume from this region: the hub's wake, or an operator's. */
+  async function route(request: Request, env: RegionalEnv): Promise<Response> {
+    requireClaim(await principalOf(request.headers.get('authorization') ?? undefined, env.DROVER_TOKENS), options.region);
+    const url = new URL(request.url);
+    if (request.method === 'POST' && url.pathname === '/wake') {
+      const body = (await request.json().catch(() => null)) as { queue?: unknown } | null;
+      if (typeof body?.queue !== 'string' || body.queue === '') throw new DroverError('invalid_request', 'send {"queue": "<the queue object to drain>"}');
+      await consumer(env).wake(body.queue);
+      return new Response(null, { status: 202 });
+    }
+    if (request.method === 'GET' && url.pathname === '/stats') return Response.json(await consumer(env).stats());
+    throw new DroverError('not_found', `no route ${request.method} ${url.pathname}`);
+  }
+
   const worker = {
     async fetch(request: Request, env: RegionalEnv): Promise<Response> {
-      const url = new URL(request.url);
-      if (request.method === 'POST' && url.pathname === '/wake') {
-        const { queue } = (await request.json()) as { queue: string };
-        await consumer(env).wake(queue);
-        return new Response(null, { status: 202 });
+      try {
+        return await route(request, env);
+      } catch (err) {
+        // The hub's error shape, and nothing of this runtime's internals.
+        const { code, message, details } = errorOf(err, `${options.region} ${request.method} ${new URL(request.url).pathname}`);
+        return Response.json({ error: { code, message, ...(details === undefined ? {} : { details }) } }, { status: STATUS[code] });
       }
-      if (request.method === 'GET' && url.pathname === '/stats') return Response.json(await consumer(env).stats());
-      return new Response('not found', { status: 404 });
     },
   } satisfies ExportedHandler<RegionalEnv>;
 

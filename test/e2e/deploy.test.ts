@@ -1,5 +1,6 @@
 // The repository deploys unchanged: wrangler bundles and checks the hub and each regional consumer with no account.
 import { spawnSync } from 'node:child_process';
+import { createRequire } from 'node:module';
 import { existsSync, mkdtempSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -19,4 +20,14 @@ it.each(configs)('passes `wrangler deploy --dry-run -c %s`', (config) => {
   expect(run.stdout + run.stderr).toMatch(/--dry-run: exiting now/);
   expect(readdirSync(outdir).some((f) => f.endsWith('.js'))).toBe(true);
   expect(existsSync(join(outdir, 'index.js'))).toBe(true);
+});
+
+// A Worker without routes deploys to workers.dev unless workers_dev is false, and an unset preview_urls
+// keeps whatever the account has: both must be false, read as deploy reads the config.
+const { unstable_readConfig: readConfig } = createRequire(import.meta.url)('wrangler') as typeof import('wrangler');
+
+it.each(configs.filter((c) => c.startsWith('workers/')))('deploys %s with no public address: workers_dev and preview_urls off', (config) => {
+  const parsed = readConfig({ config: join(root, config) });
+  expect(parsed.workers_dev).toBe(false);
+  expect(parsed.preview_urls).toBe(false);
 });

@@ -1,10 +1,18 @@
 // Regional consumers on Cloudflare (workers/weur, workers/apac under npm start): woken by the hub, never polling.
 import { createServer, type Server } from 'node:http';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { Api, sleep, uniqueQueue } from './system.ts';
+import { Api, TOKENS, sleep, uniqueQueue } from './system.ts';
 import { waitFor } from './workers.ts';
 
 const api = new Api(inject('hubUrl'));
+/**
+ * The runtime's own entry (npm start's "local triggers" port) passes a request to the Worker that
+ * MF-Route-Override names: here that is what a regional consumer's workers.dev address would be.
+ */
+function regional(service: string, method: string, path: string, token?: string, body?: string) {
+  const headers: Record<string, string> = { 'mf-route-override': service, ...(token ? { authorization: `Bearer ${token}` } : {}) };
+  return fetch(inject('triggersUrl') + path, { method, headers, body });
+}
 /** Which worker fetched each page, as the site saw it. */
 const visits: { path: string; worker: string; region: string }[] = [];
 let site: Server;
@@ -55,5 +63,24 @@ describe('regional consumers', () => {
     const later = (await api.get(`/v1/queues/${queue}`)).body;
     expect(later.claimCalls).toBe(stats.claimCalls);
     expect(later).toMatchObject({ ready: 1, running: 0 });
+  });
+
+  it('answer nobody without a token: /wake and /stats are 401 in the error shape, a wrong region 403', async () => {
+    const wake = JSON.stringify({ queue: uniqueQueue('scrape'), region: 'weur' });
+    for (const service of ['drover-weur', 'drover-apac']) {
+      for (const [method, path, body] of [['POST', '/wake', wake], ['GET', '/stats', undefined]] as const) {
+        for (const token of [undefined, 'not-a-token']) {
+          const res = await regional(service, method, path, token, body);
+          expect(res.status, `${service} ${method} ${path} ${token}`).toBe(401);
+          expect(await res.json()).toEqual({ error: { code: 'unauthorized', message: expect.any(String) } });
+        }
+      }
+    }
+    // A token for weur is a token for weur only; the enqueue-only token is no consumer's.
+    expect((await regional('drover-apac', 'GET', '/stats', TOKENS.weur)).status).toBe(403);
+    expect((await regional('drover-weur', 'GET', '/stats', TOKENS.enqueue)).status).toBe(403);
+    const stats = await regional('drover-weur', 'GET', '/stats', TOKENS.weur);
+    expect(stats.status).toBe(200);
+    expect(await stats.json()).toMatchObject({ region: 'weur', worker: 'weur-regional' });
   });
 });
