@@ -7,6 +7,7 @@ import { eventsObject } from '../events/EventsObject.ts';
 import { authenticate, requireEnqueue, type AuthVars } from './auth.ts';
 import { discardRest } from '../core/bytes.ts';
 import { DroverError, errorResponse, onError } from './errors.ts';
+import { page, securityHeaders } from './headers.ts';
 import { claims, leases } from './leases.ts';
 import { queues } from './queues.ts';
 import { dashboardPage } from './dashboard.ts';
@@ -20,6 +21,9 @@ import { workflows } from './workflows.ts';
 export const app = new Hono<AuthVars>();
 
 app.onError(onError);
+
+/** Every answer, errors included: no framing, no sniffing, no referrer, a content policy (pages: their own). */
+app.use('*', securityHeaders);
 
 /** `npm start`'s line per request (DROVER_LOG_REQUESTS); a socket's line comes when it opens. */
 app.use('*', async function logRequest(c, next) {
@@ -59,10 +63,10 @@ app.get('/healthz', async (c) => {
   return c.json({ ok: true });
 });
 
-app.get('/', (c) => c.html(dashboardPage()));
+app.get('/', (c) => page(c, dashboardPage()));
 app.get('/metrics', metrics);
 app.get('/openapi.json', (c) => c.json(openapi()));
-app.get('/docs', (c) => c.html(docsPage()));
+app.get('/docs', (c) => page(c, docsPage()));
 
 /** No CORS unless DROVER_CORS_ORIGINS names the origins (comma-separated) that may call the API from a browser. */
 app.use('/v1/*', async function corsIfConfigured(c, next) {

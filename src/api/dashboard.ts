@@ -1,12 +1,15 @@
 // The dashboard at GET /: one page, no build step, live from the event stream. It asks for a token once.
+// It runs under a content policy that lets in only its own <script> and <style> blocks, by hash
+// (src/api/headers.ts): no inline handlers or style attributes, here or in the HTML it writes.
 
 const STYLE = `
 :root{--bg:#f6f7f9;--card:#fff;--ink:#1d2433;--muted:#6b7385;--line:#e4e7ee;--accent:#3b5bdb;--ok:#2f9e44;--bad:#e03131;--warn:#e8590c;--wait:#868e96}
 *{box-sizing:border-box}body{margin:0;font:14px/1.5 system-ui,-apple-system,Segoe UI,sans-serif;background:var(--bg);color:var(--ink)}
 header{display:flex;align-items:center;gap:1rem;padding:.9rem 1.5rem;background:var(--card);border-bottom:1px solid var(--line)}
 header h1{font-size:18px;margin:0;letter-spacing:.02em}header .live{font-size:12px;color:var(--muted)}header .live b{color:var(--ok)}
-main{display:grid;grid-template-columns:repeat(auto-fit,minmax(420px,1fr));gap:1rem;padding:1rem 1.5rem}
-section{background:var(--card);border:1px solid var(--line);border-radius:10px;padding:1rem 1.1rem}section.wide{grid-column:1/-1}
+main{display:grid;grid-template-columns:repeat(auto-fit,minmax(min(420px,100%),1fr));gap:1rem;padding:1rem 1.5rem}
+section{background:var(--card);border:1px solid var(--line);border-radius:10px;padding:1rem 1.1rem;min-width:0;overflow-x:auto}section.wide{grid-column:1/-1}
+.grow{flex:1}
 h2{font-size:13px;text-transform:uppercase;letter-spacing:.08em;color:var(--muted);margin:0 0 .7rem}
 table{width:100%;border-collapse:collapse}th,td{text-align:left;padding:.35rem .4rem;border-bottom:1px solid var(--line);font-variant-numeric:tabular-nums}
 th{font-weight:500;color:var(--muted);font-size:12px}td.n{text-align:right}
@@ -18,6 +21,7 @@ input,select{font:inherit;border:1px solid var(--line);border-radius:6px;padding
 #login{max-width:420px;margin:15vh auto;background:var(--card);border:1px solid var(--line);border-radius:12px;padding:1.5rem}
 #login input{width:100%;margin:.6rem 0}canvas{width:100%;height:180px}
 .legend span{margin-right:1rem;font-size:12px}.legend i{display:inline-block;width:10px;height:10px;border-radius:2px;margin-right:.3rem;vertical-align:-1px}
+.legend i.succeeded{background:var(--ok)}.legend i.failed{background:var(--bad)}
 `;
 
 const SCRIPT = `
@@ -158,9 +162,9 @@ export function dashboardPage(): string {
 <form id="login" hidden><h1>drover</h1><p class="muted">Paste an access token: admin to act, enqueue to watch. It stays in this browser.</p>
 <input id="token" type="password" placeholder="token" autocomplete="off" required><button>Open the dashboard</button></form>
 <div id="app">
-<header><h1>drover</h1><span id="live" class="live">connecting</span><span style="flex:1"></span><a href="/docs" class="muted">API</a><button id="logout">Forget token</button></header>
+<header><h1>drover</h1><span id="live" class="live">connecting</span><span class="grow"></span><a href="/docs" class="muted">API</a><button id="logout">Forget token</button></header>
 <main>
-<section class="wide"><h2>Throughput</h2><div class="legend"><span><i style="background:#2f9e44"></i>succeeded</span><span><i style="background:#e03131"></i>failed</span><span id="rate" class="muted"></span></div><canvas id="chart"></canvas></section>
+<section class="wide"><h2>Throughput</h2><div class="legend"><span><i class="succeeded"></i>succeeded</span><span><i class="failed"></i>failed</span><span id="rate" class="muted"></span></div><canvas id="chart"></canvas></section>
 <section class="wide"><h2>Queues</h2><table><thead><tr><th>queue</th><th class="n">ready</th><th class="n">delayed</th><th class="n">running</th><th class="n">failed</th><th>regions (ready/running)</th><th></th></tr></thead><tbody id="queues"></tbody></table></section>
 <section><h2>Workers</h2><table><thead><tr><th>worker</th><th>region</th><th>queues</th><th class="n">in hand</th><th>last seen</th></tr></thead><tbody id="workers"></tbody></table></section>
 <section><h2>Schedules</h2><table><thead><tr><th>id</th><th>when</th><th>task</th><th>next run</th></tr></thead><tbody id="schedules"></tbody></table></section>
