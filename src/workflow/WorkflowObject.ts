@@ -9,6 +9,7 @@ import type { Env } from '../env.ts';
 import { Sql } from '../queue/sql.ts';
 import { argsFor, stepResult, type Plan } from './plan.ts';
 import { placeTasks } from '../core/shards.ts';
+import { DEFAULT_RETENTION_MS } from '../queue/QueueObject.ts';
 
 /**
  * Progress is pushed, never polled: a QueueObject writes a task's final state to an
@@ -61,6 +62,8 @@ export const VIEW_RESULT_BYTES = 4 * 1024 * 1024;
 
 export class WorkflowObject extends DurableObject<Env> {
   private readonly sql: Sql;
+  /** Its retention is over and its storage deleted: it answers as a workflow never made. */
+  private purged = false;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -111,8 +114,9 @@ export class WorkflowObject extends DurableObject<Env> {
     await this.advance();
   }
 
-  /** The QueueObjects report finished tasks here; repeats are harmless. */
+  /** The QueueObjects report finished tasks here; repeats are harmless, and so are reports after the purge. */
   async tasksFinished(outcomes: TaskOutcome[]): Promise<void> {
+    if (this.purged || !this.get('id')) return;
     for (const o of outcomes) {
       this.sql.run(
         `INSERT INTO outcomes (task_id, state, result, error) VALUES (?, ?, ?, ?)
@@ -123,8 +127,18 @@ export class WorkflowObject extends DurableObject<Env> {
     await this.advance();
   }
 
+  /** Starts a step that could not be queued, or, once a finished workflow's retention is over, deletes it. */
   override async alarm(): Promise<void> {
+    if (this.purged) return;
+    const purgeAt = Number(this.get('purgeAt') ?? NaN);
+    if (purgeAt <= Date.now()) {
+      await this.ctx.storage.deleteAlarm();
+      await this.ctx.storage.deleteAll();
+      this.purged = true;
+      return;
+    }
     await this.advance();
+    if (purgeAt > Date.now()) await this.ctx.storage.setAlarm(purgeAt);
   }
 
   /** Each ended task's state; results stay in storage until a step needs them (they may be large). */
@@ -148,9 +162,23 @@ export class WorkflowObject extends DurableObject<Env> {
     return new Map(rows.map((r) => [r.task_id, r.result]));
   }
 
-  private finish(state: WorkflowState): void {
+  /**
+   * Ends the workflow, and sets its deletion for when its record is no longer kept: the longest
+   * retention of its queues (as their task records), from now.
+   */
+  private async finish(state: WorkflowState): Promise<void> {
+    const now = Date.now();
     this.set('state', state);
-    this.set('finishedAt', String(Date.now()));
+    this.set('finishedAt', String(now));
+    const queues = [...new Set(this.plan()!.steps.flatMap((step) => step.tasks.map((t) => t.sig.queue)))];
+    const kept = await this.env.DB.prepare(`SELECT MAX(retention_ms) AS ms, COUNT(retention_ms) = COUNT(*) AS all_set FROM queues WHERE name IN (SELECT value FROM json_each(?))`)
+      .bind(JSON.stringify(queues))
+      .first<{ ms: number | null; all_set: number }>()
+      .catch(() => null);
+    // A queue without a retention of its own keeps records for the default.
+    const ms = kept?.all_set ? (kept.ms ?? DEFAULT_RETENTION_MS) : Math.max(kept?.ms ?? 0, DEFAULT_RETENTION_MS);
+    this.set('purgeAt', String(now + ms));
+    await this.ctx.storage.setAlarm(now + ms);
   }
 
   /** Moves the workflow on as far as its outcomes allow: fail, finish, or start the next step. */
@@ -168,13 +196,12 @@ export class WorkflowObject extends DurableObject<Env> {
       const failed = ended.find((o) => o && o.state !== 'succeeded');
       if (failed) {
         // A failed step ends the workflow; later steps never start.
-        this.finish('failed');
+        await this.finish('failed');
         return;
       }
       if (ended.some((o) => !o)) return; // still running
     }
-    this.finish('succeeded');
-    await this.ctx.storage.deleteAlarm();
+    await this.finish('succeeded');
   }
 
   /**
@@ -220,6 +247,7 @@ export class WorkflowObject extends DurableObject<Env> {
 
   /** The workflow and each task's outcome, results within VIEW_RESULT_BYTES (in plan order). */
   async describe(): Promise<WorkflowView | null> {
+    if (this.purged) return null;
     const plan = this.plan();
     if (!plan) return null;
     const outcomes = this.outcomes();
@@ -267,9 +295,10 @@ export class WorkflowObject extends DurableObject<Env> {
 
   /** Stops the workflow: no further step starts. Returns the started tasks that have not ended, to revoke. */
   async revoke(): Promise<{ id: string; queue: string; orderingKey: string | null; groupKey: string | null }[] | null> {
+    if (this.purged) return null;
     const plan = this.plan();
     if (!plan) return null;
-    if (this.get('state') === 'running') this.finish('revoked');
+    if (this.get('state') === 'running') await this.finish('revoked');
     const outcomes = this.outcomes();
     return plan.steps
       .filter((_, i) => this.sql.one(`SELECT 1 FROM started WHERE step = ?`, i))

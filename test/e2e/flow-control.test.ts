@@ -1,7 +1,7 @@
 // Flow control against npm start: a queue's rate and concurrency limits hold for all workers together; retention.
 import { describe, expect, inject, it } from 'vitest';
 import { Api, TOKENS, claimAll, sleep, uniqueQueue } from './system.ts';
-import { spawnWorker, type WorkerProcess } from './workers.ts';
+import { spawnWorker, waitFor, type WorkerProcess } from './workers.ts';
 
 const url = inject('hubUrl');
 const api = new Api(url);
@@ -124,6 +124,26 @@ describe('retention', () => {
     expect((await api.get(`/v1/tasks/${a}`)).status).toBe(404);
     expect((await tasksOf(queue)).map((t) => t.id)).toEqual([dead]);
     expect((await api.get(`/v1/queues/${queue}/dead`)).body.tasks.map((t: any) => t.id)).toEqual([dead]);
+  });
+});
+
+describe('workflow retention', () => {
+  it('deletes a finished workflow once its queues\' retention is over: its view answers 404', async () => {
+    const queue = uniqueQueue('keep-wf');
+    await api.request('PUT', `/v1/queues/${queue}/config`, { retentionSeconds: 1 });
+    const started = await api.post('/v1/workflows', { chain: [{ task: 'a', queue }, { task: 'b', queue }] });
+    expect(started.status).toBe(202);
+    for (let step = 0; step < 2; step++) {
+      const [job] = await claimAll(api, queue, 1);
+      await api.post(`/v1/leases/${job.leaseId}/ack`, { result: step });
+    }
+    const done = await waitFor('the chain to succeed', async () => {
+      const view = await api.get(`/v1/workflows/${started.body.id}`);
+      return view.body.state === 'succeeded' && view;
+    });
+    expect(done.status).toBe(200);
+    // Its alarm deletes it a second after it ended.
+    await waitFor('the workflow to be deleted', async () => (await api.get(`/v1/workflows/${started.body.id}`)).status === 404, 20_000);
   });
 });
 
