@@ -60,6 +60,11 @@ const PART_CHARS = 600_000;
  */
 export const VIEW_RESULT_BYTES = 4 * 1024 * 1024;
 
+/** Results as stored (JSON text) to values, for stepResult. */
+function parsed(results: Map<string, string | null>): Map<string, unknown> {
+  return new Map([...results].map(([id, text]) => [id, text === null ? null : JSON.parse(text)]));
+}
+
 export class WorkflowObject extends DurableObject<Env> {
   private readonly sql: Sql;
   /** Its retention is over and its storage deleted: it answers as a workflow never made. */
@@ -150,11 +155,13 @@ export class WorkflowObject extends DurableObject<Env> {
   /** The JSON results of these tasks, or null if together they are over `budget` bytes. */
   private results(ids: string[], budget: number): Map<string, string | null> | null {
     const list = JSON.stringify(ids);
-    const size = this.sql.one<{ bytes: number | null }>(
-      `SELECT SUM(length(CAST(result AS BLOB))) AS bytes FROM outcomes WHERE task_id IN (SELECT value FROM json_each(?))`,
-      list,
-    )!.bytes ?? 0;
-    if (size > budget) return null;
+    if (budget !== Infinity) {
+      const size = this.sql.one<{ bytes: number | null }>(
+        `SELECT SUM(length(CAST(result AS BLOB))) AS bytes FROM outcomes WHERE task_id IN (SELECT value FROM json_each(?))`,
+        list,
+      )!.bytes ?? 0;
+      if (size > budget) return null;
+    }
     const rows = this.sql.all<{ task_id: string; result: string | null }>(
       `SELECT task_id, result FROM outcomes WHERE task_id IN (SELECT value FROM json_each(?))`,
       list,
@@ -216,7 +223,7 @@ export class WorkflowObject extends DurableObject<Env> {
     const parentId = index > 0 ? plan.steps[index - 1].tasks[0].id : null;
     const before = index > 0 ? plan.steps[index - 1] : null;
     const found = before ? this.results(before.tasks.map((t) => t.id), MAX_TASK_BYTES) : new Map<string, string | null>();
-    const previous = before && found ? { value: stepResult(before, new Map([...found].map(([k, v]) => [k, v === null ? null : JSON.parse(v)]))) } : null;
+    const previous = before && found ? { value: stepResult(before, parsed(found)) } : null;
     const made: TaskSpec[] = [];
     const refused: TaskSpec[] = [];
     for (const t of plan.steps[index].tasks) {
@@ -269,7 +276,7 @@ export class WorkflowObject extends DurableObject<Env> {
     const lastShown = last.tasks.every((t) => results.has(t.id));
     const result =
       state === 'succeeded' && lastShown
-        ? JSON.stringify(stepResult(last, new Map(last.tasks.map((t) => [t.id, JSON.parse(results.get(t.id) ?? 'null')]))))
+        ? JSON.stringify(stepResult(last, parsed(results)))
         : null;
     return {
       id: this.get('id')!,
