@@ -537,3 +537,69 @@ describe('waiting', () => {
     expect(await waiting).toMatchObject({ state: 'succeeded', result: '7' });
   });
 });
+
+/** The object's own tables (not the runtime's): none until something is written. */
+const tablesOf = (stub: DurableObjectStub<QueueObject>) =>
+  runInDurableObject(stub, (_, state) => state.storage.sql.exec(`SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE '\\_cf\\_%' ESCAPE '\\'`).toArray().length);
+
+describe('an object nothing was written to', () => {
+  it('answers claims, reads and made-up leases as an empty queue, and makes no tables until a task comes', async () => {
+    const queue = 'never-written';
+    const stub = env.QUEUES.getByName(queue);
+    const lease = `${queue}.01JZZZZZZZZZZZZZZZZZZZZZZZ.0123456789abcdef01234567`;
+    expect(await claim(stub, { queue })).toEqual([]);
+    for (const out of [
+      await stub.ack(lease, null, 'null'),
+      await stub.heartbeat(lease, null, 30, null),
+      await stub.fail(lease, null, { type: 'E', message: 'm' }, true, null),
+      await stub.release(lease, null),
+      ...(await stub.ackMany([{ leaseId: lease, result: 'null' }], null)),
+    ]) {
+      expect(out).toMatchObject({ ok: false, code: 'lease_lost' });
+    }
+    expect(await stub.get('01JZZZZZZZZZZZZZZZZZZZZZZZ')).toBeNull();
+    expect(await stub.waitFor('01JZZZZZZZZZZZZZZZZZZZZZZZ', 0)).toBeNull();
+    expect(await stub.stats()).toMatchObject({ ready: 0, delayed: 0, running: 0, failed: 0, paused: false });
+    expect(await stub.metrics()).toMatchObject({ counters: {}, oldestReadyMs: null, dead: 0 });
+    expect(await stub.dead(10)).toEqual([]);
+    expect(await stub.replay(null)).toBe(0);
+    expect(await stub.purgeDead(null)).toBe(0);
+    expect(await runDurableObjectAlarm(stub)).toBe(false);
+    expect(await tablesOf(stub)).toBe(0);
+
+    // The first task makes them, and the object works as any other.
+    const a = taskSpec({ queue });
+    await take(stub, [a]);
+    expect(await tablesOf(stub)).toBeGreaterThan(0);
+    const [job] = await claim(stub, { queue });
+    expect(job.id).toBe(a.id);
+    expect(await stub.ack(job.lease_id, null, '1')).toMatchObject({ ok: true, state: 'succeeded' });
+  });
+
+  it('a claim waiting on it is woken by the task that makes its tables', async () => {
+    const queue = 'never-written-wait';
+    const stub = env.QUEUES.getByName(queue);
+    const pending = stub.claim({ queue, worker: 'w', region: null, tasks: null, max: 1, leaseSeconds: null, owner: null }, 10_000);
+    await until(() => stub.stats(), (s) => s.claimCalls === 1);
+    const a = taskSpec({ queue });
+    await stub.deliver([a]);
+    expect((await pending).map((j) => j.id)).toEqual([a.id]);
+  });
+
+  it('a revoke of a task still on its way marks it, tables and all, so that it never runs', async () => {
+    const queue = 'never-written-revoke';
+    const stub = env.QUEUES.getByName(queue);
+    const a = taskSpec({ queue });
+    expect(await stub.revoke(a.id)).toMatchObject({ ok: true, state: 'revoked' });
+    await stub.deliver([a]);
+    expect(await claim(stub, { queue })).toEqual([]);
+    expect(await stub.get(a.id)).toMatchObject({ state: 'revoked' });
+  });
+
+  it('a pause or a setting is a write: the queue keeps it', async () => {
+    const stub = env.QUEUES.getByName('never-written-pause');
+    await stub.setPaused(true);
+    expect(await tablesOf(stub)).toBeGreaterThan(0);
+    expect((await stub.stats()).paused).toBe(true);
+  });
+});

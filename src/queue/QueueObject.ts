@@ -83,8 +83,20 @@ export interface DeadTask {
   finishedAt: number | null;
 }
 
+/** What an object without tables reads: no rows. */
+const NO_ROWS = { all: <T>(): T[] => [] };
+
 export class QueueObject extends DurableObject<Env> {
   private readonly sql: Sql;
+  /**
+   * The object has its tables: it was written to. Until something is (tasks, settings, a pause),
+   * it makes none, and answers every read and every lease call as an empty queue does: a
+   * Durable Object that never stores anything leaves nothing behind, so a claim, a read, or a
+   * made-up lease id naming a queue or shard that does not exist costs no storage.
+   */
+  private stored: boolean;
+  /** Settings this shard took from shard 0 while it had no tables: written with them. */
+  private copied = false;
   private paused = false;
   private alarmAt: number | null = null;
   private flushing: Promise<void> | null = null;
@@ -140,18 +152,19 @@ export class QueueObject extends DurableObject<Env> {
     super(ctx, env);
     this.sql = new Sql(ctx.storage.sql);
     this.regions = new RegionWaker(env, ctx, () => this.objectName);
+    this.stored = this.sql.hasTable('tasks');
     ctx.blockConcurrencyWhile(async () => {
-      migrate(this.sql);
-      this.name = this.sql.one<{ value: string }>(`SELECT value FROM meta WHERE key = 'name'`)?.value ?? null;
-      this.objectName = this.sql.one<{ value: string }>(`SELECT value FROM meta WHERE key = 'object'`)?.value ?? this.name;
+      if (this.stored) migrate(this.sql);
+      this.name = this.meta('name') ?? null;
+      this.objectName = this.meta('object') ?? this.name;
       // A named id says which queue and shard this is (an alarm may wake the object without it).
       const named = ctx.id.name ? parseShardName(ctx.id.name) : null;
       if (named) {
         this.namedById = true;
         if (this.objectName !== ctx.id.name) this.remember(named.queue, ctx.id.name!);
       }
-      const pausedRow = this.sql.one<{ value: string }>(`SELECT value FROM meta WHERE key = 'paused'`)?.value;
-      const saved = this.sql.one<{ value: string }>(`SELECT value FROM meta WHERE key = 'config'`)?.value;
+      const pausedRow = this.meta('paused');
+      const saved = this.meta('config');
       this.paused = pausedRow === '1';
       if (saved) this.applyConfig(JSON.parse(saved));
       // A shard added to a queue takes the queue's settings (kept the same on every shard) from shard 0.
@@ -162,16 +175,35 @@ export class QueueObject extends DurableObject<Env> {
     });
   }
 
+  /** A value of the meta table; none while the object has no tables. */
+  private meta(key: string): string | undefined {
+    return this.stored ? this.sql.one<{ value: string }>(`SELECT value FROM meta WHERE key = ?`, key)?.value : undefined;
+  }
+
+  /** Makes the tables, before the object's first write: with its name and any settings it copied. */
+  private store(): void {
+    if (this.stored) return;
+    migrate(this.sql);
+    this.stored = true;
+    if (this.name !== null) this.remember(this.name, this.objectName ?? this.name);
+    if (this.copied) this.saveSettings();
+  }
+
+  private saveSettings(): void {
+    this.sql.run(
+      `INSERT INTO meta (key, value) VALUES ('config', ?), ('paused', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value`,
+      JSON.stringify(this.config),
+      this.paused ? '1' : '0',
+    );
+  }
+
   private async copySettings(queue: string): Promise<void> {
     try {
       const { config, paused } = await queueObject(this.env, queue).settings();
-      this.sql.run(
-        `INSERT INTO meta (key, value) VALUES ('config', ?), ('paused', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value`,
-        JSON.stringify(config),
-        paused ? '1' : '0',
-      );
       this.paused = paused;
       this.applyConfig(config);
+      this.copied = true;
+      if (this.stored) this.saveSettings();
     } catch (err) {
       console.error(`shard ${this.objectName} could not read its queue's settings from shard 0; it asks again when it next starts`, err);
     }
@@ -220,6 +252,7 @@ export class QueueObject extends DurableObject<Env> {
     const next = { ...this.config, ...patch };
     const was = new Set(Object.keys(this.config.taskRateLimits ?? {}));
     const now = new Set(Object.keys(next.taskRateLimits ?? {}));
+    this.store();
     this.ctx.storage.transactionSync(() => {
       this.sql.run(`INSERT INTO meta (key, value) VALUES ('config', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value`, JSON.stringify(next));
       // Waiting tasks of a name move to its own lanes when it gains a limit, and back when it loses it.
@@ -310,6 +343,7 @@ export class QueueObject extends DurableObject<Env> {
    * harmless (it recomputes), so it only ever moves earlier outside the alarm handler.
    */
   private rearm(force: boolean): void {
+    if (!this.stored) return;
     // One statement, as this runs after every transaction that writes.
     const owed = this.sql.one<t.NextWakeRow & SyncOwedRow & { workflow: number; callback: number | null }>(
       `SELECT ${t.NEXT_WAKE_COLUMNS}, ${SYNC_OWED_COLUMNS},
@@ -380,12 +414,13 @@ export class QueueObject extends DurableObject<Env> {
         // single enqueues at a steady rate share writes with each other and their acks.
         await scheduler.wait(FLUSH_GAP_MS);
         this.flushAgain = false;
-        for (;;) {
+        // An object without tables owes D1 nothing; it still reports the workers that claimed here.
+        for (; this.stored; ) {
           const written = await flushToD1(this.sql, this.env.DB, 500, Date.now(), this.name);
           this.answerRecorded();
           if (written < 500) break;
         }
-        while ((await this.reportToWorkflows()) === 200);
+        while (this.stored && (await this.reportToWorkflows()) === 200);
         synced = true;
       } catch (err) {
         console.error('D1 sync failed; the alarm retries', err);
@@ -467,6 +502,7 @@ export class QueueObject extends DurableObject<Env> {
    * other answer, a refused URL or no answer tries again later, backing off to an hour.
    */
   private async deliverCallbacks(): Promise<number> {
+    if (!this.stored) return 0;
     const due = this.sql.all<{ task_id: string; url: string; attempts: number }>(
       `SELECT task_id, url, attempts FROM callback_outbox WHERE next_at <= ? ORDER BY next_at LIMIT 20`,
       Date.now(),
@@ -525,7 +561,7 @@ export class QueueObject extends DurableObject<Env> {
     const due = [...this.sightings].filter(([, w]) => now - w.reported >= 10_000);
     if (!due.length && !this.events.length) return;
     const inHand = new Map(
-      this.sql.all<{ worker: string; n: number }>(`SELECT worker, COUNT(*) AS n FROM tasks WHERE phase = 'leased' GROUP BY worker`).map((r) => [r.worker, r.n]),
+      (this.stored ? this.sql : NO_ROWS).all<{ worker: string; n: number }>(`SELECT worker, COUNT(*) AS n FROM tasks WHERE phase = 'leased' GROUP BY worker`).map((r) => [r.worker, r.n]),
     );
     const tasks = this.events.splice(0);
     const shard = this.objectName ? (parseShardName(this.objectName)?.shard ?? 0) : 0;
@@ -541,6 +577,7 @@ export class QueueObject extends DurableObject<Env> {
 
   override async alarm(): Promise<void> {
     this.alarmAt = null;
+    if (!this.stored) return;
     this.freeingSlot(this.transact((s) => {
       t.expireDue(s, ALARM_BATCH);
       t.expireLeases(s, ALARM_BATCH);
@@ -562,7 +599,7 @@ export class QueueObject extends DurableObject<Env> {
   private remember(queue: string, objectName: string): void {
     this.name = queue;
     this.objectName = objectName;
-    this.sql.run(`INSERT INTO meta (key, value) VALUES ('name', ?), ('object', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value`, queue, objectName);
+    if (this.stored) this.sql.run(`INSERT INTO meta (key, value) VALUES ('name', ?), ('object', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value`, queue, objectName);
   }
 
   /**
@@ -582,6 +619,7 @@ export class QueueObject extends DurableObject<Env> {
 
   async deliver(specs: TaskSpec[]): Promise<number> {
     if (specs.length) this.learnName(specs[0].queue);
+    this.store();
     return this.transact((s) => t.deliver(s, specs));
   }
 
@@ -596,6 +634,7 @@ export class QueueObject extends DurableObject<Env> {
     if (this.d1Failing) return { refused: 'the queue cannot write D1 at the moment' };
     if (specs.length === 0) return { added: 0, upTo: 0 };
     this.learnName(specs[0].queue);
+    this.store();
     let upTo = 0;
     const added = this.transact((s) => {
       upTo = logInserts(s.sql, specs);
@@ -611,7 +650,7 @@ export class QueueObject extends DurableObject<Env> {
    * later write.
    */
   async recorded(upTo: number): Promise<{ ok: true } | { ok: false; message: string }> {
-    if (upTo < insertedBefore(this.sql)) return { ok: true };
+    if (!this.stored || upTo < insertedBefore(this.sql)) return { ok: true };
     const failed = await new Promise<unknown>((ok) => {
       this.recordWaiters.push({ upTo, ok: () => ok(null), fail: ok });
       if (!this.flushing) this.flushSoon();
@@ -693,6 +732,8 @@ export class QueueObject extends DurableObject<Env> {
    * long until a rate limit's next token (Infinity: a new task or a finished lease wakes claims).
    */
   private claimHere(req: t.ClaimRequest): { jobs: t.ClaimedRow[]; retryMs: number } {
+    // No tables, no tasks: a task's arrival wakes the claim.
+    if (!this.stored) return { jobs: [], retryMs: Infinity };
     const { max, retryMs: queueRetryMs } = this.paused ? { max: 0, retryMs: null } : this.allowance(req.max);
     const now = Date.now();
     const named = [...this.nameBuckets].map(([task, b]) => ({ task, max: b.available(now) })).filter((n) => n.max > 0);
@@ -788,6 +829,7 @@ export class QueueObject extends DurableObject<Env> {
   async heartbeat(leaseId: string, owner: string | null, extendSeconds: number | null, progress: string | null): Promise<t.Outcome<{ leaseExpiresAt: number; revoked: boolean; worker: string | null }>> {
     const holder = this.leaseHolder(leaseId);
     if (holder) return holder.heartbeat(leaseId, owner, extendSeconds, progress);
+    if (!this.stored) return t.LEASE_ENDED;
     // A heartbeat that arrives after the lease expired ends it: a concurrency slot frees.
     const out = this.freeingSlot(this.transact((s) => t.heartbeat(s, leaseId, owner, extendSeconds, progress)));
     // A heartbeat is a sighting too: the workers list shows each worker's latest sign of life.
@@ -799,6 +841,7 @@ export class QueueObject extends DurableObject<Env> {
   async ack(leaseId: string, owner: string | null, result: string): Promise<t.Outcome<{ state: string }>> {
     const holder = this.leaseHolder(leaseId);
     if (holder) return holder.ack(leaseId, owner, result);
+    if (!this.stored) return t.LEASE_ENDED;
     return this.freeingSlot(this.transact((s) => t.ack(s, leaseId, owner, result)));
   }
 
@@ -809,27 +852,33 @@ export class QueueObject extends DurableObject<Env> {
   }
 
   /** Acks many leases in one transaction; each gets its own outcome. */
-  async ackMany(acks: { leaseId: string; result: string }[], owner: string | null) {
+  async ackMany(acks: { leaseId: string; result: string }[], owner: string | null): Promise<t.Outcome<{ state: string }>[]> {
+    if (!this.stored) return acks.map(() => t.LEASE_ENDED);
     return this.freeingSlot(this.transact((s) => t.ackMany(s, acks, owner)));
   }
 
   async release(leaseId: string, owner: string | null): Promise<t.Outcome<{ state: string }>> {
     const holder = this.leaseHolder(leaseId);
     if (holder) return holder.release(leaseId, owner);
+    if (!this.stored) return t.LEASE_ENDED;
     return this.freeingSlot(this.transact((s) => t.release(s, leaseId, owner)));
   }
 
   async fail(leaseId: string, owner: string | null, error: TaskError, retry: boolean, delaySeconds: number | null): Promise<t.Outcome<{ state: string; nextAttemptAt?: number }>> {
     const holder = this.leaseHolder(leaseId);
     if (holder) return holder.fail(leaseId, owner, error, retry, delaySeconds);
+    if (!this.stored) return t.LEASE_ENDED;
     return this.freeingSlot(this.transact((s) => t.fail(s, leaseId, owner, error, retry, delaySeconds)));
   }
 
+  /** Revokes a task: one not here yet (on its way on the bus) is marked so that it never runs. */
   async revoke(id: string) {
+    this.store();
     return this.transact((s) => t.revoke(s, id));
   }
 
   async get(id: string): Promise<LiveTask | null> {
+    if (!this.stored) return null;
     const r = this.sql.one<t.LiveRow>(`SELECT * FROM tasks WHERE id = ?`, id);
     if (!r) return null;
     return {
@@ -867,7 +916,7 @@ export class QueueObject extends DurableObject<Env> {
   }
 
   async stats(): Promise<QueueStats> {
-    const rows = this.sql.all<{ lane: string; state: string; n: number }>(
+    const rows = (this.stored ? this.sql : NO_ROWS).all<{ lane: string; state: string; n: number }>(
       `SELECT lane, state, COUNT(*) AS n FROM tasks WHERE phase != 'done' GROUP BY lane, state`,
     );
     const stats: QueueStats = {
@@ -887,6 +936,7 @@ export class QueueObject extends DurableObject<Env> {
 
   /** What GET /metrics reports of this queue: counters, depth by state and region, the oldest ready task's age. */
   async metrics(): Promise<{ counters: Record<string, number>; stats: QueueStats; oldestReadyMs: number | null; dead: number }> {
+    if (!this.stored) return { counters: {}, stats: await this.stats(), oldestReadyMs: null, dead: 0 };
     const counters = Object.fromEntries(
       this.sql.all<{ key: string; value: string }>(`SELECT key, value FROM meta WHERE key LIKE 'm:%'`).map((r) => [r.key.slice(2), Number(r.value)]),
     );
@@ -896,7 +946,7 @@ export class QueueObject extends DurableObject<Env> {
   }
 
   async dead(limit: number): Promise<DeadTask[]> {
-    return this.sql
+    return (this.stored ? this.sql : NO_ROWS)
       .all<t.LiveRow>(`SELECT * FROM tasks WHERE phase = 'dead' ORDER BY finished_at DESC LIMIT ?`, limit)
       .map((r) => ({
         id: r.id,
@@ -914,6 +964,7 @@ export class QueueObject extends DurableObject<Env> {
   }
 
   async replay(ids: string[] | null): Promise<number> {
+    if (!this.stored) return 0;
     return this.transact((s) => t.replay(s, ids, 10_000));
   }
 
@@ -923,6 +974,7 @@ export class QueueObject extends DurableObject<Env> {
    * fail it stays, so D1 never loses a task's end, and the answer counts only what went.
    */
   async purgeDead(ids: string[] | null): Promise<number> {
+    if (!this.stored) return 0;
     const filter = ids ? ` AND id IN (SELECT value FROM json_each(?))` : '';
     const params = ids ? [JSON.stringify(ids)] : [];
     const unsynced = () =>
@@ -945,6 +997,7 @@ export class QueueObject extends DurableObject<Env> {
   }
 
   async setPaused(paused: boolean): Promise<boolean> {
+    this.store();
     this.sql.run(`INSERT INTO meta (key, value) VALUES ('paused', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value`, paused ? '1' : '0');
     this.paused = paused;
     if (!paused) this.wakeClaims();

@@ -48,6 +48,11 @@ export class Sql {
     return this.all<T>(query, ...params)[0];
   }
 
+  /** Whether the object's database has this table: an object that never wrote has none. */
+  hasTable(name: string): boolean {
+    return this.one(`SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?`, name) !== undefined;
+  }
+
   /**
    * Runs a statement; returns the number of rows it wrote. The cursor is read to its end: that
    * hands the compiled statement back to the runtime's cache. A cursor left open holds it until

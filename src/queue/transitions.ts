@@ -442,10 +442,13 @@ export function claim(s: Step, req: ClaimRequest): ClaimedRow[] {
   return out;
 }
 
+/** A call on a lease that is not live: ended, never given out, or of an object that holds nothing. */
+export const LEASE_ENDED = { ok: false, code: 'lease_lost', message: 'this lease has ended (acked, failed or expired); the task is no longer yours' } as const;
+
 /** Finds the live lease, ending it first if it has expired; checks its owner. */
 function leaseOf(s: Step, leaseId: string, owner: string | null): Outcome<{ row: LiveRow }> {
   const r = s.sql.one<LiveRow>(`SELECT * FROM tasks WHERE id = ? AND lease_id = ?`, taskOfLease(leaseId), leaseId);
-  if (!r || r.phase !== 'leased') return { ok: false, code: 'lease_lost', message: 'this lease has ended (acked, failed or expired); the task is no longer yours' };
+  if (!r || r.phase !== 'leased') return LEASE_ENDED;
   if (r.lease_expires_at! <= s.now) {
     expireLease(s, r);
     return { ok: false, code: 'lease_lost', message: 'this lease expired before the call arrived; the attempt counts as failed' };
