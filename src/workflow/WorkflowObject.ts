@@ -67,15 +67,24 @@ function parsed(results: Map<string, string | null>): Map<string, unknown> {
 
 export class WorkflowObject extends DurableObject<Env> {
   private readonly sql: Sql;
-  /** Its retention is over and its storage deleted: it answers as a workflow never made. */
-  private purged = false;
+  /**
+   * It has its tables: a workflow was started here and has not been purged. An id nobody
+   * started (or one whose retention is over) has none, and every call answers as for a
+   * workflow never made, without making any: a read of a made-up id leaves nothing behind.
+   */
+  private stored: boolean;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     this.sql = new Sql(ctx.storage.sql);
+    this.stored = this.sql.hasTable('wf');
+  }
+
+  private makeTables(): void {
     this.sql.run(`CREATE TABLE IF NOT EXISTS wf (key TEXT PRIMARY KEY, value TEXT)`);
     this.sql.run(`CREATE TABLE IF NOT EXISTS outcomes (task_id TEXT PRIMARY KEY, state TEXT NOT NULL, result TEXT, error TEXT)`);
     this.sql.run(`CREATE TABLE IF NOT EXISTS started (step INTEGER PRIMARY KEY)`);
+    this.stored = true;
   }
 
   private get(key: string): string | undefined {
@@ -107,8 +116,9 @@ export class WorkflowObject extends DurableObject<Env> {
 
   /** Stores the plan and queues its first step. Safe to call again with the same plan. */
   async start(id: string, plan: Plan, now: number): Promise<void> {
-    if (!this.get('plan')) {
+    if (!this.stored || !this.get('plan')) {
       this.ctx.storage.transactionSync(() => {
+        this.makeTables();
         this.set('id', id);
         this.setLong('plan', JSON.stringify(plan));
         this.set('state', 'running');
@@ -121,7 +131,7 @@ export class WorkflowObject extends DurableObject<Env> {
 
   /** The QueueObjects report finished tasks here; repeats are harmless, and so are reports after the purge. */
   async tasksFinished(outcomes: TaskOutcome[]): Promise<void> {
-    if (this.purged || !this.get('id')) return;
+    if (!this.stored || !this.get('id')) return;
     for (const o of outcomes) {
       this.sql.run(
         `INSERT INTO outcomes (task_id, state, result, error) VALUES (?, ?, ?, ?)
@@ -134,12 +144,12 @@ export class WorkflowObject extends DurableObject<Env> {
 
   /** Starts a step that could not be queued, or, once a finished workflow's retention is over, deletes it. */
   override async alarm(): Promise<void> {
-    if (this.purged) return;
+    if (!this.stored) return;
     const purgeAt = Number(this.get('purgeAt') ?? NaN);
     if (purgeAt <= Date.now()) {
       await this.ctx.storage.deleteAlarm();
       await this.ctx.storage.deleteAll();
-      this.purged = true;
+      this.stored = false;
       return;
     }
     await this.advance();
@@ -254,7 +264,7 @@ export class WorkflowObject extends DurableObject<Env> {
 
   /** The workflow and each task's outcome, results within VIEW_RESULT_BYTES (in plan order). */
   async describe(): Promise<WorkflowView | null> {
-    if (this.purged) return null;
+    if (!this.stored) return null;
     const plan = this.plan();
     if (!plan) return null;
     const outcomes = this.outcomes();
@@ -302,7 +312,7 @@ export class WorkflowObject extends DurableObject<Env> {
 
   /** Stops the workflow: no further step starts. Returns the started tasks that have not ended, to revoke. */
   async revoke(): Promise<{ id: string; queue: string; orderingKey: string | null; groupKey: string | null }[] | null> {
-    if (this.purged) return null;
+    if (!this.stored) return null;
     const plan = this.plan();
     if (!plan) return null;
     if (this.get('state') === 'running') await this.finish('revoked');
