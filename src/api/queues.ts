@@ -73,7 +73,8 @@ queues.post('/:queue/dead/replay', async (c) => {
   const name = queueOf(c);
   const ids = await deadLetterIds(c, 'replay');
   const replayed = sum(await everyShard(c.env, name, (o) => o.replay(ids)));
-  await audit(c, 'dead.replay', name, { ids: ids ?? 'all', replayed });
+  // What changed nothing leaves nothing behind, in the audit log neither.
+  if (replayed > 0) await audit(c, 'dead.replay', name, { ids: ids ?? 'all', replayed });
   return c.json({ replayed });
 });
 
@@ -83,7 +84,7 @@ queues.delete('/:queue/dead', async (c) => {
   const name = queueOf(c);
   const ids = await deadLetterIds(c, 'purge');
   const purged = sum(await everyShard(c.env, name, (o) => o.purgeDead(ids)));
-  await audit(c, 'dead.purge', name, { ids: ids ?? 'all', purged });
+  if (purged > 0) await audit(c, 'dead.purge', name, { ids: ids ?? 'all', purged });
   return c.json({ purged });
 });
 
