@@ -239,3 +239,71 @@ export async function d1States(stateDir: string, ids: string[]): Promise<Map<str
   }
   return out;
 }
+
+/** What storage holds, object by object and table by table: what a request that changes nothing must leave as it was. */
+export interface Census {
+  /** Rows in each Durable Object that holds any table, by `<class>/<file>`, table by table. */
+  objects: Record<string, Record<string, number>>;
+  /** Each of those objects' and D1's size: its pages as a reader sees them, write-ahead log included (so a checkpoint changes nothing). */
+  bytes: Record<string, number>;
+  /**
+   * Durable Objects the runtime opened that hold no table. The local runtime keeps an empty
+   * database file (a 4 KiB header) for every object it ever started; on Cloudflare an object
+   * that never wrote anything has no storage.
+   */
+  empty: number;
+  /** D1's rows, table by table. */
+  d1: Record<string, number>;
+}
+
+/** Rows of each of a database's own tables (not SQLite's, not the runtime's `_cf_` ones). */
+function tableRows(db: import('node:sqlite').DatabaseSync): Record<string, number> {
+  const tables = db
+    .prepare(`SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE '\\_cf\\_%' ESCAPE '\\' AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' AND name NOT LIKE '\\_%' ESCAPE '\\'`)
+    .all() as { name: string }[];
+  const out: Record<string, number> = {};
+  for (const t of tables) out[t.name] = Number((db.prepare(`SELECT count(*) AS n FROM "${t.name.replace(/"/g, '""')}"`).get() as { n: number }).n);
+  return out;
+}
+
+/** Every object's and D1's rows, read beside the running runtime (read-only, WAL mode). */
+export async function census(stateDir: string): Promise<Census> {
+  const { DatabaseSync } = await loadSqlite();
+  const read = (file: string) => {
+    const db = new DatabaseSync(file, { readOnly: true });
+    try {
+      const pages = db.prepare(`SELECT page_count * page_size AS n FROM pragma_page_count(), pragma_page_size()`).get() as { n: number };
+      return { rows: tableRows(db), bytes: Number(pages.n) };
+    } finally {
+      db.close();
+    }
+  };
+  const out: Census = { objects: {}, bytes: {}, empty: 0, d1: {} };
+  const doDir = join(stateDir, 'v3', 'do');
+  let classes: string[] = [];
+  try {
+    classes = readdirSync(doDir).filter((d) => d.startsWith('drover-'));
+  } catch {
+    // no object yet
+  }
+  for (const dir of classes) {
+    const className = dir.slice('drover-'.length);
+    for (const file of objectFiles(stateDir, className)) {
+      const { rows, bytes } = read(file);
+      if (Object.keys(rows).length === 0) {
+        out.empty++;
+        continue;
+      }
+      const name = `${className}/${file.slice(file.lastIndexOf('/') + 1, file.lastIndexOf('/') + 13)}`;
+      out.objects[name] = rows;
+      out.bytes[name] = bytes;
+    }
+  }
+  const d1 = d1File(stateDir);
+  if (d1) {
+    const { rows, bytes } = read(d1);
+    out.d1 = rows;
+    out.bytes.d1 = bytes;
+  }
+  return out;
+}
