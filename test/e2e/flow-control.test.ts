@@ -117,10 +117,11 @@ describe('retention', () => {
     }
     const [a, , dead] = made.body.tasks.map((t: any) => t.id);
     expect((await api.get(`/v1/tasks/${a}`)).status).toBe(200);
-    await sleep(2500);
-    // The cron trigger sweeps D1 (npm start fires it each minute; here, now).
-    await fetch(`${inject('triggersUrl')}/cdn-cgi/local/scheduled?cron=${encodeURIComponent('* * * * *')}&time=${Date.now()}`).then((r) => r.arrayBuffer());
-    await sleep(500);
+    // The cron trigger sweeps D1 (npm start fires it each minute; here, until the records are past retention and gone).
+    await waitFor('the finished records to be swept', async () => {
+      await fetch(`${inject('triggersUrl')}/cdn-cgi/local/scheduled?cron=${encodeURIComponent('* * * * *')}&time=${Date.now()}`).then((r) => r.arrayBuffer());
+      return (await tasksOf(queue)).length === 1;
+    });
     expect((await api.get(`/v1/tasks/${a}`)).status).toBe(404);
     expect((await tasksOf(queue)).map((t) => t.id)).toEqual([dead]);
     expect((await api.get(`/v1/queues/${queue}/dead`)).body.tasks.map((t: any) => t.id)).toEqual([dead]);
