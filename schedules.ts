@@ -1,6 +1,6 @@
 // Schedules declared in code: the hub applies this list at start and on every cron tick, without duplicates.
 // Schedules made through the API (POST /v1/schedules) live beside these; an id may be used by only one of them.
-import type { ScheduleDefinition } from './src/api/schemas.ts';
+import type { ScheduleDefinition } from './src/protocol/schemas.ts';
 // import { defineSchedule } from './src/beat/declare.ts';
 
 const schedules: ScheduleDefinition[] = [

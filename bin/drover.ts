@@ -3,8 +3,8 @@
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
-import { PullWorker } from '../src/worker/pull.ts';
-import { tasksOf } from '../src/worker/task.ts';
+import { PullWorker } from '../src/sdk/pull.ts';
+import { tasksOf } from '../src/sdk/task.ts';
 
 const USAGE = `usage: drover worker --url URL --token TOKEN --queue QUEUE [--region R] [--concurrency N]
                      [--name NAME] [--grace SECONDS] ./tasks.ts

@@ -3,7 +3,7 @@ import { spawn } from 'node:child_process';
 import { createServer } from 'node:http';
 import { join } from 'node:path';
 import { fetchPage } from '../examples/scrape/tasks.ts';
-import { createClient } from '../src/worker/index.ts';
+import { createClient } from '../src/sdk/index.ts';
 import { freePort, startSystem } from '../test/e2e/system.ts';
 
 const root = join(import.meta.dirname, '..');

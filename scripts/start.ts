@@ -9,8 +9,8 @@ import { rootCertificates } from 'node:tls';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { compileShards } from '../src/core/shards.ts';
-import { allowList } from '../src/worker/http-task.ts';
-import { canonicalHost, inCidr, NAT64, notGlobalCidrs, parseCidr } from '../src/worker/hosts.ts';
+import { allowList } from '../src/http-tasks/call.ts';
+import { canonicalHost, inCidr, NAT64, notGlobalCidrs, parseCidr } from '../src/http-tasks/hosts.ts';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const wrangler = join(root, 'node_modules', 'wrangler', 'bin', 'wrangler.js');

@@ -1,7 +1,7 @@
 // The bindings and settings the hub Worker runs with (wrangler.toml, secrets, --var).
 import type { BeatObject } from './beat/BeatObject.ts';
 import type { EventsObject } from './events/EventsObject.ts';
-import type { HttpRunnerObject } from './http/HttpRunnerObject.ts';
+import type { HttpRunnerObject } from './consumers/HttpRunnerObject.ts';
 import type { QueueObject } from './queue/QueueObject.ts';
 import type { WorkflowObject } from './workflow/WorkflowObject.ts';
 import type { Envelope } from './bus/envelope.ts';

@@ -1,5 +1,5 @@
 // The scraping example's task: fetch a page and report its title, size, and which worker of which region fetched it.
-import { defineTask, NonRetryableError } from '../../src/worker/index.ts';
+import { defineTask, NonRetryableError } from '../../src/sdk/index.ts';
 
 /**
  * Fetches one page. Enqueue it with the page's region (`cn`, `weur`, `apac`): only a

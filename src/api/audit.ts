@@ -3,10 +3,11 @@ import { desc } from 'drizzle-orm';
 import { drizzle } from 'drizzle-orm/d1';
 import { Hono, type Context } from 'hono';
 import { auditLog } from '../db/schema.ts';
-import { requireAdmin, type AuthVars } from './auth.ts';
-import { parseWith } from './body.ts';
-import { auditQuery } from './schemas.ts';
-import { iso } from './present.ts';
+import type { AuthVars } from './auth.ts';
+import { requireAdmin } from '../protocol/principals.ts';
+import { parseWith } from '../protocol/parse.ts';
+import { auditQuery } from '../protocol/schemas.ts';
+import { iso } from '../protocol/times.ts';
 
 /** Records an action that succeeded. The actor is the token's fingerprint, never the token. */
 export async function audit(c: Context<AuthVars>, action: string, target: string, details?: unknown): Promise<void> {

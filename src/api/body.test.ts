@@ -1,7 +1,7 @@
 // The one check every parsed body and socket message passes: nesting depth, and numbers that overflowed to Infinity.
 import { describe, expect, it } from 'vitest';
-import { checkJson, MAX_DEPTH } from './body.ts';
-import { DroverError } from './errors.ts';
+import { checkJson, MAX_DEPTH } from '../protocol/parse.ts';
+import { DroverError } from '../protocol/errors.ts';
 
 function refusal(text: string): DroverError | null {
   try {

@@ -2,27 +2,21 @@
 import { Hono } from 'hono';
 import { LEASE_ID } from '../core/ids.ts';
 import type { Env } from '../env.ts';
-import type { QueueObject } from '../queue/QueueObject.ts';
-import type { ClaimedRow, ClaimRequest } from '../queue/transitions.ts';
 import type { z } from 'zod';
-import { leaseOwner, requireClaim, requireConsumer, type AuthVars, type Principal } from './auth.ts';
-import { parseWith, readJson } from './body.ts';
-import { MAX_TASK_BYTES } from './enqueue.ts';
-import { DroverError } from './errors.ts';
-import { iso, jobJson } from './present.ts';
+import type { AuthVars } from './auth.ts';
+import { leaseOwner, requireConsumer, type Principal } from '../protocol/principals.ts';
+import { readJson } from './body.ts';
+import { parseWith } from '../protocol/parse.ts';
+import { MAX_TASK_BYTES } from '../protocol/sizes.ts';
+import { DroverError } from '../protocol/errors.ts';
+import { ackLeases, claimRequest, jobsJson } from '../queue/calls.ts';
+import { iso } from '../protocol/times.ts';
 import { queueOf } from './queues.ts';
 import { anyShard, queueObject } from '../queue/stubs.ts';
-import { ackBody, ackManyBody, claimBody, failBody, heartbeatBody } from './schemas.ts';
+import { ackBody, ackManyBody, claimBody, failBody, heartbeatBody } from '../protocol/schemas.ts';
 
 export const claims = new Hono<AuthVars>();
 export const leases = new Hono<AuthVars>();
-
-/** What a worker's socket asks of its queue: the object itself where the socket lives in it. */
-export interface QueueCalls {
-  claim(req: ClaimRequest, waitMs: number): Promise<ClaimedRow[]>;
-  ackMany: QueueObject['ackMany'];
-  release: QueueObject['release'];
-}
 
 claims.post('/:queue/claim', async (c) => {
   const queue = queueOf(c);
@@ -30,26 +24,6 @@ claims.post('/:queue/claim', async (c) => {
   c.header('content-type', 'application/json');
   return c.body(await claimJobs(c.env, c.var.principal, queue, body));
 });
-
-/** The object's claim request for a checked claim body (HTTP and worker sockets alike). */
-export function claimRequest(principal: Principal, queue: string, body: z.output<typeof claimBody>, socket?: string): ClaimRequest {
-  requireClaim(principal, body.region);
-  return {
-    queue,
-    worker: body.worker,
-    region: body.region,
-    tasks: body.tasks ?? null,
-    max: body.max,
-    leaseSeconds: body.leaseSeconds ?? null,
-    owner: leaseOwner(principal),
-    socket,
-  };
-}
-
-/** A claim's answer: `{"jobs": [...]}` as JSON text. */
-export function jobsJson(rows: ClaimedRow[], queue: string): string {
-  return `{"jobs":[${rows.map((r) => jobJson(r, queue)).join(',')}]}`;
-}
 
 async function claimJobs(env: Env, principal: Principal, queue: string, body: z.output<typeof claimBody>): Promise<string> {
   const rows = await anyShard(env, queue).claim(claimRequest(principal, queue, body), Math.round(body.waitSeconds * 1000));
@@ -72,43 +46,6 @@ leases.post('/ack', async (c) => {
   const body = parseWith(ackManyBody, await readJson(c, 4 * 1024 * 1024), 'acks');
   return c.json({ results: await ackLeases(c.env, c.var.principal, body) });
 });
-
-/** Settles a checked batch of acks, object by object (a lease names its queue's shard); each lease gets its own outcome. */
-export async function ackLeases(
-  env: Env,
-  principal: Principal,
-  body: z.output<typeof ackManyBody>,
-  local?: { queue: string; object: QueueCalls },
-): Promise<Record<string, unknown>[]> {
-  requireConsumer(principal);
-  const owner = leaseOwner(principal);
-  const byQueue = new Map<string, { index: number; leaseId: string; result: string }[]>();
-  const results: Record<string, unknown>[] = new Array(body.acks.length);
-  body.acks.forEach((a, index) => {
-    const m = LEASE_ID.exec(a.leaseId);
-    const result = JSON.stringify(a.result ?? null);
-    if (!m) {
-      results[index] = { leaseId: a.leaseId, error: { code: 'not_found', message: 'this is not a lease id the hub gave out' } };
-      return;
-    }
-    if (new TextEncoder().encode(result).byteLength > MAX_TASK_BYTES) {
-      throw new DroverError('payload_too_large', `acks[${index}].result is larger than 128 KiB`, { index });
-    }
-    const group = byQueue.get(m[1]) ?? [];
-    group.push({ index, leaseId: a.leaseId, result });
-    byQueue.set(m[1], group);
-  });
-  await Promise.all(
-    [...byQueue].map(async ([queue, group]) => {
-      const outcomes = await (local?.queue === queue ? local.object : queueObject(env, queue)).ackMany(group, owner);
-      outcomes.forEach((out, i) => {
-        const { index, leaseId } = group[i];
-        results[index] = out.ok ? { leaseId, state: out.state } : { leaseId, error: { code: out.code, message: out.message } };
-      });
-    }),
-  );
-  return results;
-}
 
 /** Hands back a job the worker never started: the attempt does not count and the task keeps its place. */
 leases.post('/:leaseId/release', async (c) => {

@@ -3,7 +3,8 @@ import type { Context } from 'hono';
 import { queueNames } from '../db/records.ts';
 import { ACK_BUCKETS } from '../queue/transitions.ts';
 import { queueMetrics } from '../queue/stubs.ts';
-import { principalOf, requireAdmin, type AuthVars } from './auth.ts';
+import type { AuthVars } from './auth.ts';
+import { principalOf, requireAdmin } from '../protocol/principals.ts';
 
 type Sample = [labels: Record<string, string>, value: number];
 

@@ -3,7 +3,7 @@ import { z } from 'zod';
 import {
   ackBody, ackManyBody, auditQuery, claimBody, deadQuery, enqueueBody, failBody, heartbeatBody, listQuery, queueConfigBody,
   replayBody, scheduleBody, scheduleUpdateBody, signatureBody, waitQuery,
-} from './schemas.ts';
+} from '../protocol/schemas.ts';
 
 type Scope = 'enqueue' | 'consume' | 'admin' | 'any token' | 'none';
 

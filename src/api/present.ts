@@ -1,12 +1,7 @@
 // How tasks, jobs and dead letters look on the wire: times as RFC 3339, JSON text spliced in unparsed.
-import { regionOfLane } from '../core/states.ts';
 import type { TaskRow } from '../db/schema.ts';
-import type { LiveTask, DeadTask } from '../queue/QueueObject.ts';
-import type { ClaimedRow } from '../queue/transitions.ts';
-
-export function iso(ms: number | null | undefined): string | null {
-  return ms == null ? null : new Date(ms).toISOString();
-}
+import type { LiveTask, DeadTask } from '../queue/types.ts';
+import { iso } from '../protocol/times.ts';
 
 function parsed(text: string | null): unknown {
   return text == null ? null : JSON.parse(text);
@@ -44,24 +39,6 @@ export function presentTask(row: TaskRow, live: LiveTask | null): Record<string,
     progress: l ? parsed(l.progress) : null,
     revokeRequested: l?.revokeRequested ?? false,
   };
-}
-
-/** One claimed job as JSON text: args and kwargs go out exactly as they came in. */
-export function jobJson(r: ClaimedRow, queue: string): string {
-  const head = JSON.stringify({
-    id: r.id,
-    leaseId: r.lease_id,
-    task: r.task,
-    queue,
-    region: regionOfLane(r.lane) || null,
-    priority: r.priority,
-    attempt: r.attempts,
-    maxRetries: r.max_retries,
-    leaseExpiresAt: iso(r.lease_expires_at),
-    parentId: r.parent_id,
-    rootId: r.root_id,
-  });
-  return `${head.slice(0, -1)},"args":${r.args},"kwargs":${r.kwargs}}`;
 }
 
 export function presentDead(d: DeadTask, queue: string): Record<string, unknown> {

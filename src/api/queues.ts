@@ -4,14 +4,16 @@ import { queueNames } from '../db/records.ts';
 import { everyShard, queueObject, queueStats } from '../queue/stubs.ts';
 import { shardCount, shardNames } from '../core/shards.ts';
 import { parseRate } from '../core/limits.ts';
-import { DroverError } from './errors.ts';
+import { DroverError } from '../protocol/errors.ts';
 import type { z } from 'zod';
 import type { Env } from '../env.ts';
 import { audit } from './audit.ts';
-import { requireAdmin, type AuthVars } from './auth.ts';
-import { parseWith, readJson } from './body.ts';
+import type { AuthVars } from './auth.ts';
+import { requireAdmin } from '../protocol/principals.ts';
+import { readJson } from './body.ts';
+import { parseWith } from '../protocol/parse.ts';
 import { presentDead } from './present.ts';
-import { deadQuery, queueConfigBody, queueName, replayBody } from './schemas.ts';
+import { deadQuery, queueConfigBody, queueName, replayBody } from '../protocol/schemas.ts';
 
 export const queues = new Hono<AuthVars>();
 

@@ -5,12 +5,15 @@ import { createSchedule, deleteSchedule, getSchedule, listSchedules, updateSched
 import type { ScheduleRow } from '../db/schema.ts';
 import type { Env } from '../env.ts';
 import { audit } from './audit.ts';
-import { requireAdmin, type AuthVars } from './auth.ts';
-import { parseWith, readJson } from './body.ts';
-import { checkSize, MAX_TASK_BYTES } from './enqueue.ts';
-import { DroverError } from './errors.ts';
-import { iso } from './present.ts';
-import { SCHEDULE_ID, scheduleBody, scheduleUpdateBody } from './schemas.ts';
+import type { AuthVars } from './auth.ts';
+import { requireAdmin } from '../protocol/principals.ts';
+import { readJson } from './body.ts';
+import { parseWith } from '../protocol/parse.ts';
+import { checkSize } from '../intake/spec.ts';
+import { MAX_TASK_BYTES } from '../protocol/sizes.ts';
+import { DroverError } from '../protocol/errors.ts';
+import { iso } from '../protocol/times.ts';
+import { SCHEDULE_ID, scheduleBody, scheduleUpdateBody } from '../protocol/schemas.ts';
 
 export const schedules = new Hono<AuthVars>();
 

@@ -1,12 +1,14 @@
 // Sockets: a pull worker's claims and acks, or a producer's enqueues, over one WebSocket instead of an HTTP request each.
 import { Hono, type Context } from 'hono';
-import { requireConsumer, requireEnqueue, type AuthVars } from './auth.ts';
-import { MAX_TASK_BYTES } from './enqueue.ts';
-import { DroverError } from './errors.ts';
+import type { AuthVars } from './auth.ts';
+import { requireConsumer, requireEnqueue } from '../protocol/principals.ts';
+import { MAX_TASK_BYTES } from '../protocol/sizes.ts';
+import { DroverError } from '../protocol/errors.ts';
 import { queueOf } from './queues.ts';
 import { anyShard } from '../queue/stubs.ts';
-import { acceptSocket, PRINCIPAL_HEADER, principalText, socketLifetimeMs } from './session.ts';
-import { enqueueBatch, groupEnqueuer, MAX_BATCH_BYTES } from './tasks.ts';
+import { acceptSocket, PRINCIPAL_HEADER, principalText, socketLifetimeMs } from '../queue/session.ts';
+import { enqueueBatch, groupEnqueuer } from './tasks.ts';
+import { MAX_BATCH_BYTES } from '../protocol/sizes.ts';
 
 export const sockets = new Hono<AuthVars>();
 

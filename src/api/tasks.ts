@@ -9,19 +9,16 @@ import { isFinal, type TaskSpec } from '../core/states.ts';
 import { ULID_PATTERN } from '../core/ids.ts';
 import { enqueuedState, getTaskRow, listTaskRows, recordTasks, type Recorded } from '../db/records.ts';
 import type { Env } from '../env.ts';
-import { requireEnqueue, type AuthVars } from './auth.ts';
-import { describeIssues, parseWith, readJson } from './body.ts';
-import { checkSize, checkTargets, MAX_TASK_BYTES, toSpec } from './enqueue.ts';
-import { DroverError } from './errors.ts';
+import type { AuthVars } from './auth.ts';
+import { requireEnqueue } from '../protocol/principals.ts';
+import { readJson } from './body.ts';
+import { describeIssues, parseWith } from '../protocol/parse.ts';
+import { checkSize, checkTargets, toSpec } from '../intake/spec.ts';
+import { MAX_BATCH_BYTES, MAX_TASK_BYTES } from '../protocol/sizes.ts';
+import { DroverError } from '../protocol/errors.ts';
 import { presentTask } from './present.ts';
-import { batchBody, enqueueBody, listQuery, waitQuery } from './schemas.ts';
+import { batchBody, enqueueBody, listQuery, waitQuery } from '../protocol/schemas.ts';
 
-/**
- * A batch's JSON at most. Its tasks travel to their queue's object in one RPC, which Cloudflare
- * caps at 32 MiB serialised (two bytes a character for text outside Latin-1): 16 MiB of JSON
- * stays under it. Storage and the bus take them in chunks of their own limits.
- */
-export const MAX_BATCH_BYTES = 16 * 1024 * 1024;
 
 export const tasks = new Hono<AuthVars>();
 

@@ -1,5 +1,5 @@
 // defineSchedule: a schedule declared in code (schedules.ts), checked when the module loads.
-import { scheduleBody, type ScheduleDefinition } from '../api/schemas.ts';
+import { scheduleBody, type ScheduleDefinition } from '../protocol/schemas.ts';
 
 /**
  * Declares a schedule the hub applies at start and on every cron tick. Editing it

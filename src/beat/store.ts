@@ -1,9 +1,9 @@
 // Schedules in D1: create, change, list, and the bookkeeping of slots run.
 import { and, asc, eq, inArray, isNotNull, isNull, lte, min, or } from 'drizzle-orm';
 import { drizzle } from 'drizzle-orm/d1';
-import type { ScheduleDefinition } from '../api/schemas.ts';
+import type { ScheduleDefinition } from '../protocol/schemas.ts';
 import { schedules, type ScheduleRow } from '../db/schema.ts';
-import { nextSlot, type Timing } from './slots.ts';
+import { nextSlot, type Timing } from '../core/slots.ts';
 
 export function timingOf(s: Pick<ScheduleRow, 'cron' | 'every' | 'timezone' | 'anchorAt' | 'catchUp'>): Timing {
   return { cron: s.cron, every: s.every, timezone: s.timezone, anchorAt: s.anchorAt, catchUp: s.catchUp as Timing['catchUp'] };

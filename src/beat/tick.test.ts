@@ -1,8 +1,8 @@
 // Beat through the scheduled handler (createScheduledController), and schedules declared in code.
 import { createExecutionContext, createScheduledController, env, waitOnExecutionContext } from 'cloudflare:test';
 import { describe, expect, it } from 'vitest';
-import worker from '../index.ts';
-import { scheduleBody } from '../api/schemas.ts';
+import worker from '../hub.ts';
+import { scheduleBody } from '../protocol/schemas.ts';
 import { getSchedule, createSchedule } from './store.ts';
 import { runBeat } from './tick.ts';
 

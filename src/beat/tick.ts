@@ -6,9 +6,9 @@ import type { TaskSpec } from '../core/states.ts';
 import { recordTasks } from '../db/records.ts';
 import type { ScheduleRow } from '../db/schema.ts';
 import type { Env } from '../env.ts';
-import { dueSlots, nextSlot } from './slots.ts';
+import { dueSlots, nextSlot } from '../core/slots.ts';
 import { advance, dueSchedules, syncDeclared, timingOf } from './store.ts';
-import type { ScheduleDefinition } from '../api/schemas.ts';
+import type { ScheduleDefinition } from '../protocol/schemas.ts';
 import { placeTasks } from '../core/shards.ts';
 
 /** The idempotency key of a slot's task: repeats of the slot find the first task. */

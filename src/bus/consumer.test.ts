@@ -1,7 +1,7 @@
 // The bus consumer: batches reach their QueueObjects at least once, repeats change nothing, junk is dropped.
 import { createExecutionContext, createMessageBatch, env, getQueueResult } from 'cloudflare:test';
 import { describe, expect, it } from 'vitest';
-import worker from '../index.ts';
+import worker from '../hub.ts';
 import { taskSpec } from '../../test/specs.ts';
 import { getTaskRow, recordTasks } from '../db/records.ts';
 import type { Envelope } from './envelope.ts';

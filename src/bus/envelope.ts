@@ -1,6 +1,6 @@
 // The bus message format (versioned): tasks packed into messages under the bus's size limits.
 import type { TaskSpec } from '../core/states.ts';
-import { utf8Bytes } from '../db/params.ts';
+import { utf8Bytes } from '../core/params.ts';
 
 /**
  * v1 carries whole tasks, or only the ids of tasks too large for one message: those

@@ -1,7 +1,7 @@
 // The redelivery sweep, driven through the scheduled handler: recorded tasks the bus dropped reach their queue.
 import { createExecutionContext, createScheduledController, env, waitOnExecutionContext } from 'cloudflare:test';
 import { describe, expect, it } from 'vitest';
-import worker from '../index.ts';
+import worker from '../hub.ts';
 import { taskSpec } from '../../test/specs.ts';
 import { getTaskRow, recordTasks } from '../db/records.ts';
 

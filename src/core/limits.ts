@@ -1,5 +1,8 @@
-// Limits: per-queue ones as pure functions (rate strings, a token bucket with an injected clock),
+// Limits: the default retention, per-queue limits as pure functions (rate strings, a token bucket with an injected clock),
 // and the bound on one socket's unanswered requests that the hub and the SDK share.
+
+/** Finished tasks are kept this long unless the queue's config says otherwise. */
+export const DEFAULT_RETENTION_MS = 7 * 24 * 3600 * 1000;
 
 /** Requests one socket may have unanswered at the hub; it refuses more, so the SDK holds them back. */
 export const SOCKET_MAX_IN_FLIGHT = 64;

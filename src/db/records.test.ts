@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import type { TaskSpec } from '../core/states.ts';
 import { taskSpec } from '../../test/specs.ts';
 import { IDEMPOTENCY_MS, INSERT_TASKS, loadSpecs, recordRow, recordTasks, undeliveredSpecs } from './records.ts';
-import { jsonChunks, utf8Bytes } from './params.ts';
+import { jsonChunks, utf8Bytes } from '../core/params.ts';
 
 
 describe('idempotency keys', () => {

@@ -2,7 +2,7 @@
 import { and, desc, eq, gte, lt, type SQL } from 'drizzle-orm';
 import { drizzle } from 'drizzle-orm/d1';
 import type { TaskSpec } from '../core/states.ts';
-import { jsonChunks } from './params.ts';
+import { jsonChunks } from '../core/params.ts';
 import { queues, tasks, type TaskRow } from './schema.ts';
 
 /** How long an idempotency key holds its first task. */

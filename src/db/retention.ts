@@ -1,5 +1,5 @@
 // Retention in D1: finished task records past their queue's retention, and expired idempotency keys, go.
-import { DEFAULT_RETENTION_MS } from '../queue/QueueObject.ts';
+import { DEFAULT_RETENTION_MS } from '../core/limits.ts';
 
 /** Rows removed per statement, and statements per queue per tick: small steps, so writers never wait long. */
 const BATCH = 1000;

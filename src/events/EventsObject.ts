@@ -2,7 +2,7 @@
 import { DurableObject } from 'cloudflare:workers';
 import type { Env } from '../env.ts';
 import { queueOfObject, shardName } from '../core/shards.ts';
-import { Sql } from '../queue/sql.ts';
+import { Sql } from '../db/sql.ts';
 
 /** A task's change, as subscribers get it. */
 export interface TaskEvent {

@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { taskSpec } from '../../test/specs.ts';
 import { getTaskRow, recordTasks } from '../db/records.ts';
 import type { QueueObject } from './QueueObject.ts';
-import { Sql } from './sql.ts';
+import { Sql } from '../db/sql.ts';
 import { migrate } from './tables.ts';
 import { LAZY_RUNNING_MS } from './transitions.ts';
 

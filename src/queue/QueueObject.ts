@@ -2,9 +2,10 @@
 import { DurableObject } from 'cloudflare:workers';
 import type { TaskError, TaskSpec } from '../core/states.ts';
 import { isFinal, regionOfLane } from '../core/states.ts';
-import { parseRate, TokenBucket } from '../core/limits.ts';
+import { DEFAULT_RETENTION_MS, parseRate, TokenBucket } from '../core/limits.ts';
 import type { Env } from '../env.ts';
-import { Sql } from './sql.ts';
+import { Sql } from '../db/sql.ts';
+import type { DeadTask, LiveTask, QueueConfig, QueueStats } from './types.ts';
 import { flushToD1, insertedBefore, logInserts, SYNC_OWED_COLUMNS, syncOwedOf, type SyncOwedRow, UNSYNCED_IDS } from './sync.ts';
 import { eventsObject, type TaskEvent } from '../events/EventsObject.ts';
 import { migrate } from './tables.ts';
@@ -13,23 +14,11 @@ import { RegionWaker } from './wake.ts';
 import { parseShardName, shardNames } from '../core/shards.ts';
 import { queueObject } from './stubs.ts';
 import { LEASE_ID } from '../core/ids.ts';
-import { allowList, refusal, signatureHeaders } from '../worker/http-task.ts';
-import { acceptSocket, PRINCIPAL_HEADER, principalFrom, socketLifetimeMs, workerOps } from '../api/session.ts';
+import { allowList, refusal } from '../http-tasks/call.ts';
+import { signatureHeaders } from '../core/signing.ts';
+import { acceptSocket, PRINCIPAL_HEADER, principalFrom, socketLifetimeMs, workerOps } from './session.ts';
 
-/** Finished tasks are kept this long unless the queue's config says otherwise. */
-export const DEFAULT_RETENTION_MS = 7 * 24 * 3600 * 1000;
 
-/** A queue's own settings (PUT /v1/queues/:queue/config). */
-export interface QueueConfig {
-  /** How long finished tasks are kept, here and in D1; dead letters stay until replayed or purged. */
-  retentionMs: number | null;
-  /** "10/s", "100/m", "1000/h": claims handed out across all workers together. */
-  rateLimit: string | null;
-  /** At most this many of the queue's tasks running at once, across all workers. */
-  concurrency: number | null;
-  /** Rate limits of single task names in this queue: { "scrape.page": "5/s" }. */
-  taskRateLimits: Record<string, string> | null;
-}
 /** While D1 has not taken every change, the alarm tries again this often. */
 const FLUSH_RETRY_MS = 2000;
 /** The D1 writes a purge waits for, at most, for its dead letters to reach D1. */
@@ -41,47 +30,8 @@ const FLUSH_GAP_MS = 25;
 /** Work the alarm does per wake; the rest waits for the next (immediate) wake. */
 const ALARM_BATCH = 1000;
 
-/** The live fields of a task; args, kwargs, result and error stay JSON text. */
-export interface LiveTask {
-  id: string;
-  state: string;
-  attempts: number;
-  result: string | null;
-  error: string | null;
-  progress: string | null;
-  startedAt: number | null;
-  finishedAt: number | null;
-  worker: string | null;
-  leaseExpiresAt: number | null;
-  revokeRequested: boolean;
-}
 
-export interface QueueStats {
-  ready: number;
-  delayed: number;
-  running: number;
-  failed: number;
-  paused: boolean;
-  regions: Record<string, { ready: number; running: number }>;
-  /** Since the object last started. */
-  claimCalls: number;
-  regionWakes: number;
-  config: QueueConfig;
-}
 
-export interface DeadTask {
-  id: string;
-  task: string;
-  args: string;
-  kwargs: string;
-  region: string | null;
-  priority: number;
-  attempts: number;
-  maxRetries: number;
-  error: string | null;
-  createdAt: number;
-  finishedAt: number | null;
-}
 
 /** What an object without tables reads: no rows. */
 const NO_ROWS = { all: <T>(): T[] => [] };

@@ -2,7 +2,7 @@
 import type { TaskSpec } from '../core/states.ts';
 import { shardNames, taskShardName, type Placeable } from '../core/shards.ts';
 import type { Env } from '../env.ts';
-import type { QueueStats } from './QueueObject.ts';
+import type { QueueStats } from './types.ts';
 
 type Queues = Pick<Env, 'QUEUES' | 'DROVER_SHARDS'>;
 

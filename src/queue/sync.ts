@@ -1,8 +1,8 @@
 // Writes QueueObject changes to D1 in batches: the change logs make them durable, versions keep them in order.
 import type { TaskSpec } from '../core/states.ts';
-import { jsonChunks, utf8Bytes } from '../db/params.ts';
+import { jsonChunks, utf8Bytes } from '../core/params.ts';
 import { INSERT_TASKS, recordJson, recordRow } from '../db/records.ts';
-import type { Sql } from './sql.ts';
+import type { Sql } from '../db/sql.ts';
 
 /**
  * Two append-only logs of changed task ids, so that queueing a change and forgetting it once

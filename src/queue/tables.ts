@@ -1,5 +1,5 @@
 // The QueueObject's own SQLite tables and indexes, created idempotently at start.
-import type { Sql } from './sql.ts';
+import type { Sql } from '../db/sql.ts';
 import { LOG_TABLES } from './sync.ts';
 
 /**

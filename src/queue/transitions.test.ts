@@ -2,7 +2,7 @@
 import { env, runInDurableObject } from 'cloudflare:test';
 import { describe, expect, it } from 'vitest';
 import { taskSpec } from '../../test/specs.ts';
-import { Sql } from './sql.ts';
+import { Sql } from '../db/sql.ts';
 import { migrate } from './tables.ts';
 import * as t from './transitions.ts';
 

@@ -3,8 +3,8 @@ import { backoffSeconds, MAX_BACKOFF_SECONDS } from '../core/backoff.ts';
 import { mergeLanes } from '../core/claim-order.ts';
 import { taskOfLease } from '../core/ids.ts';
 import { keyOf, laneOf, type TaskError, type TaskSpec } from '../core/states.ts';
-import { jsonChunks } from '../db/params.ts';
-import type { Sql } from './sql.ts';
+import { jsonChunks } from '../core/params.ts';
+import type { Sql } from '../db/sql.ts';
 import { logChanges, UNSYNCED_IDS } from './sync.ts';
 
 /** What a transition needs (an injected clock) and what it leaves for the object to do after commit. */

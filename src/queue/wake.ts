@@ -1,5 +1,5 @@
 // Wakes the consumer of a lane that gained work: a region's through REGION_<NAME>, or the hub's HTTP runner.
-import type { HttpRunnerObject } from '../http/HttpRunnerObject.ts';
+import type { Env } from '../env.ts';
 import { regionOfLane } from '../core/states.ts';
 
 /** At most one wake per lane in this window; a trailing wake covers work that came during it. */
@@ -68,7 +68,7 @@ export class RegionWaker {
     this.wakes++;
     if (lane === 'http:') {
       // HTTP tasks that name no region: the hub's own runner for this queue.
-      const runners = (this.env as { HTTP_RUNNER: DurableObjectNamespace<HttpRunnerObject> }).HTTP_RUNNER;
+      const runners = (this.env as Pick<Env, 'HTTP_RUNNER'>).HTTP_RUNNER;
       this.ctx.waitUntil(runners.get(runners.idFromName(queue)).wake(queue).catch((err) => console.error('waking the HTTP runner failed', err)));
       return;
     }

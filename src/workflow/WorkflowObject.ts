@@ -1,15 +1,16 @@
 // WorkflowObject: one per workflow; told of each task's end by its QueueObject, it starts the next step.
 import { DurableObject } from 'cloudflare:workers';
-import { MAX_TASK_BYTES, toSpec } from '../api/enqueue.ts';
+import { toSpec } from '../intake/spec.ts';
+import { MAX_TASK_BYTES } from '../protocol/sizes.ts';
 import { handOff } from '../bus/handoff.ts';
 import type { TaskSpec } from '../core/states.ts';
 import { recordRefused, recordTasks } from '../db/records.ts';
-import { utf8Bytes } from '../db/params.ts';
+import { utf8Bytes } from '../core/params.ts';
 import type { Env } from '../env.ts';
-import { Sql } from '../queue/sql.ts';
+import { Sql } from '../db/sql.ts';
 import { argsFor, stepResult, type Plan } from './plan.ts';
 import { placeTasks } from '../core/shards.ts';
-import { DEFAULT_RETENTION_MS } from '../queue/QueueObject.ts';
+import { DEFAULT_RETENTION_MS } from '../core/limits.ts';
 
 /**
  * Progress is pushed, never polled: a QueueObject writes a task's final state to an

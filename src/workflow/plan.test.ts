@@ -1,6 +1,6 @@
 // Workflow plans: shapes normalised to steps, ids fixed up front, arguments built from previous results.
 import { describe, expect, it } from 'vitest';
-import { signatureBody } from '../api/schemas.ts';
+import { signatureBody } from '../protocol/schemas.ts';
 import { argsFor, plan, stepResult, taskIds } from './plan.ts';
 
 const s = (task: string, args: unknown[] = [], immutable = false) => signatureBody.parse({ task, args, immutable });

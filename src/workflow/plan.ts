@@ -1,5 +1,5 @@
 // Workflow plans as data: chain, group and chord normalised to steps, with every task's id fixed up front.
-import type { Signature } from '../api/schemas.ts';
+import type { Signature } from '../protocol/schemas.ts';
 import { newTaskId } from '../core/ids.ts';
 
 export interface PlannedTask {

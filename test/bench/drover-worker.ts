@@ -1,7 +1,7 @@
 // A bench worker process: the SDK's PullWorker over the no-op task, telling its parent how many
 // jobs it finished (acked) and when each started, over IPC. Starts claiming on the parent's 'run'.
-import { PullWorker } from '../../src/worker/pull.ts';
-import { defineTask } from '../../src/worker/index.ts';
+import { PullWorker } from '../../src/sdk/pull.ts';
+import { defineTask } from '../../src/sdk/index.ts';
 
 const [url, token, queue, concurrency] = process.argv.slice(2);
 const starts: number[] = [];

@@ -8,7 +8,7 @@ import type { BenchSystem, Latency } from './types.ts';
 import { quantiles } from './stats.ts';
 import { runtimeCpu, runtimeRss } from './procs.ts';
 import { backlog, type BacklogPoint } from './backlog.ts';
-import { createClient } from '../../src/worker/client.ts';
+import { createClient } from '../../src/sdk/client.ts';
 
 const WORKERS = Number(process.env.BENCH_DROVER_WORKERS ?? 2);
 const CONCURRENCY = Number(process.env.BENCH_DROVER_CONCURRENCY ?? 100);

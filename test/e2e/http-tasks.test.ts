@@ -1,7 +1,7 @@
 // HTTP tasks and callbacks against npm start and a local endpoint: signed, retried as promised, guarded.
 import { createServer, type Server } from 'node:http';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { verifyWebhook } from '../../src/worker/http-task.ts';
+import { verifyWebhook } from '../../src/core/signing.ts';
 import { Api, SIGNING_KEY, sleep, uniqueQueue } from './system.ts';
 
 const api = new Api(inject('hubUrl'));

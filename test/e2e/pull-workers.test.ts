@@ -4,8 +4,8 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo } from 'node:net';
 import { resolve } from 'node:path';
 import { describe, expect, inject, it } from 'vitest';
-import { createClient, defineTask, TaskFailedError } from '../../src/worker/index.ts';
-import { PullWorker } from '../../src/worker/pull.ts';
+import { createClient, defineTask, TaskFailedError } from '../../src/sdk/index.ts';
+import { PullWorker } from '../../src/sdk/pull.ts';
 import { echo, nap, refuse } from '../fixtures/tasks.ts';
 import { Api, TOKENS, uniqueQueue } from './system.ts';
 import { spawnWorker, waitFor } from './workers.ts';

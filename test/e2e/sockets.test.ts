@@ -1,7 +1,7 @@
 // Worker sockets: claims and acks over one WebSocket, as the SDK's PullWorker uses them by default.
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { createClient, defineTask } from '../../src/worker/index.ts';
-import { PullWorker } from '../../src/worker/pull.ts';
+import { createClient, defineTask } from '../../src/sdk/index.ts';
+import { PullWorker } from '../../src/sdk/pull.ts';
 import { Api, TOKENS, claimAll, sleep, startSystem, uniqueQueue, type System } from './system.ts';
 
 const hub = inject('hubUrl');

@@ -1,6 +1,6 @@
 // Workflows with real pull workers: chains pass results on, chords run their body once, failures stop them.
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { chain, chord, createClient, group, link, sig } from '../../src/worker/index.ts';
+import { chain, chord, createClient, group, link, sig } from '../../src/sdk/index.ts';
 import { add, refuse } from '../fixtures/tasks.ts';
 import { Api, TOKENS, claimAll, sleep, uniqueQueue } from './system.ts';
 import { spawnWorker, waitFor, type WorkerProcess } from './workers.ts';

@@ -1,6 +1,6 @@
 // The soak's tasks: what each does is written in its arguments, so the soak knows what every task should end as.
-import { defineTask, NonRetryableError } from '../../src/worker/index.ts';
-import type { TaskContext, TaskDefinition } from '../../src/worker/index.ts';
+import { defineTask, NonRetryableError } from '../../src/sdk/index.ts';
+import type { TaskContext, TaskDefinition } from '../../src/sdk/index.ts';
 
 /** How a `soak.work` task behaves, chosen by the load generator. */
 export interface WorkSpec {

@@ -3,7 +3,7 @@
 // The soak kills it with SIGKILL and starts another; the journal (written synchronously, line by line)
 // survives the kill up to the last line written. It exits when its parent goes (the IPC channel closes).
 import { closeSync, openSync, writeSync } from 'node:fs';
-import { PullWorker } from '../../src/worker/pull.ts';
+import { PullWorker } from '../../src/sdk/pull.ts';
 import { observedFetch, observeSockets, type JournalLine } from './observe.ts';
 import { onRun, TASKS } from './tasks.ts';
 

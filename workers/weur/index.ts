@@ -1,6 +1,6 @@
 // The weur regional consumer: the scraping tasks, run on Cloudflare near Western Europe.
-import { regionalConsumer } from '../../src/worker/regional.ts';
-import { tasksOf } from '../../src/worker/task.ts';
+import { regionalConsumer } from '../../src/consumers/regional.ts';
+import { tasksOf } from '../../src/sdk/task.ts';
 import * as scrape from '../../examples/scrape/tasks.ts';
 
 const { worker, RegionalConsumerObject } = regionalConsumer({ region: 'weur', locationHint: 'weur', tasks: tasksOf(scrape) });

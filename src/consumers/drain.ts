@@ -2,10 +2,10 @@
 import type { QueueObject } from '../queue/QueueObject.ts';
 import type { ClaimedRow } from '../queue/transitions.ts';
 import { regionOfLane, type HttpTarget } from '../core/states.ts';
-import type { Job } from './client.ts';
-import { executeJob, type JobOutcome, type JobTransport } from './execute.ts';
-import { callHttpTask } from './http-task.ts';
-import type { TaskDefinition } from './task.ts';
+import type { Job } from '../protocol/wire.ts';
+import { executeJob, type JobOutcome, type JobTransport } from '../sdk/execute.ts';
+import { callHttpTask } from '../http-tasks/call.ts';
+import type { TaskDefinition } from '../sdk/task.ts';
 
 export function toJob(r: ClaimedRow, queue: string): Job {
   return {

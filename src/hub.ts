@@ -9,7 +9,7 @@ import type { Env } from './env.ts';
 
 export { BeatObject } from './beat/BeatObject.ts';
 export { EventsObject } from './events/EventsObject.ts';
-export { HttpRunnerObject } from './http/HttpRunnerObject.ts';
+export { HttpRunnerObject } from './consumers/HttpRunnerObject.ts';
 export { QueueObject } from './queue/QueueObject.ts';
 export { WorkflowObject } from './workflow/WorkflowObject.ts';
 

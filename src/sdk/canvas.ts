@@ -1,5 +1,5 @@
 // chain, group and chord built on defineTask, so that each step's result type flows into the next.
-import { enqueueBody, type EnqueueOptions } from './client.ts';
+import { enqueueBody, type EnqueueOptions } from './enqueue-body.ts';
 import type { TaskDefinition } from './task.ts';
 
 type Body = Record<string, unknown>;

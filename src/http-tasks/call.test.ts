@@ -1,6 +1,7 @@
 // HTTP tasks: which URLs may be called, Standard Webhooks signatures with rotation, Retry-After.
 import { describe, expect, it } from 'vitest';
-import { refusal, retryAfter, signatureHeaders, verifyWebhook } from './http-task.ts';
+import { refusal, retryAfter } from './call.ts';
+import { signatureHeaders, verifyWebhook } from '../core/signing.ts';
 
 describe('who may be called', () => {
   it('only https, never private, loopback, link-local or metadata addresses', () => {

@@ -7,4 +7,4 @@ export { chain, chord, group, link, sig, type Group, type Link, type Signature, 
 export { HubError, NonRetryableError, RetryLaterError, TaskFailedError } from './errors.ts';
 export { executeJob, type JobTransport } from './execute.ts';
 export { PullWorker, type PullWorkerOptions } from './pull.ts';
-export { verifyWebhook, signatureHeaders } from './http-task.ts';
+export { verifyWebhook, signatureHeaders } from '../core/signing.ts';

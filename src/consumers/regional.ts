@@ -2,10 +2,10 @@
 import { DurableObject } from 'cloudflare:workers';
 import type { QueueObject } from '../queue/QueueObject.ts';
 import { drainQueue, WakeDrainer } from './drain.ts';
-import type { TaskDefinition } from './task.ts';
+import type { TaskDefinition } from '../sdk/task.ts';
 import { queueOfObject } from '../core/shards.ts';
-import { principalOf, requireClaim } from '../api/auth.ts';
-import { DroverError, errorOf, STATUS } from '../api/errors.ts';
+import { principalOf, requireClaim } from '../protocol/principals.ts';
+import { DroverError, errorOf, STATUS } from '../protocol/errors.ts';
 
 export interface RegionalEnv {
   /** The hub's QueueObject class, bound across scripts (script_name = "drover"). */

@@ -1,14 +1,13 @@
 // From a validated enqueue body to a task spec: defaults applied, times resolved, size checked.
 import { newTaskId } from '../core/ids.ts';
-import { utf8Bytes } from '../db/params.ts';
+import { utf8Bytes } from '../core/params.ts';
 import type { TaskSpec } from '../core/states.ts';
-import { allowList, refusal } from '../worker/http-task.ts';
-import { DroverError } from './errors.ts';
-import { readInstant } from './times.ts';
-import type { EnqueueBody } from './schemas.ts';
+import { allowList, refusal } from '../http-tasks/call.ts';
+import { DroverError } from '../protocol/errors.ts';
+import { MAX_TASK_BYTES } from '../protocol/sizes.ts';
+import { readInstant } from '../protocol/times.ts';
+import type { EnqueueBody } from '../protocol/schemas.ts';
 
-/** PROTOCOL.md: a task message is at most 128 KiB of JSON. */
-export const MAX_TASK_BYTES = 128 * 1024;
 
 /** Seconds from now, or an RFC 3339 time the schema has checked: read by readInstant, not Date.parse, which bends impossible dates. */
 function resolveTime(value: number | string | undefined, now: number): number | null {

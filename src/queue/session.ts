@@ -1,12 +1,12 @@
 // A socket's session: each message `{id, op, ...body}` runs one op and is answered `{id, ...}` or `{id, error}`.
 // Producer sockets live in the hub's Worker; worker sockets in their queue's object, next to the claims they wait on.
 import type { Env } from '../env.ts';
-import type { ClaimedRow } from '../queue/transitions.ts';
-import type { Principal } from './auth.ts';
-import { checkJson, parseWith } from './body.ts';
-import { DroverError, errorOf } from './errors.ts';
-import { ackLeases, claimRequest, jobsJson, type QueueCalls } from './leases.ts';
-import { ackManyBody, claimBody } from './schemas.ts';
+import type { ClaimedRow } from './transitions.ts';
+import type { Principal } from '../protocol/principals.ts';
+import { checkJson, parseWith } from '../protocol/parse.ts';
+import { DroverError, errorOf } from '../protocol/errors.ts';
+import { ackLeases, claimRequest, jobsJson, type QueueCalls } from './calls.ts';
+import { ackManyBody, claimBody } from '../protocol/schemas.ts';
 import { SOCKET_MAX_IN_FLIGHT } from '../core/limits.ts';
 
 /** After asking its client to reconnect, the hub waits this long for in-flight work before closing. */

@@ -3,6 +3,11 @@ import { HubError, TaskFailedError } from './errors.ts';
 import { SocketLine } from './socket.ts';
 import type { Workflow } from './canvas.ts';
 import type { TaskDefinition } from './task.ts';
+import type { Job, TaskRecord, WorkflowRecord } from '../protocol/wire.ts';
+import { enqueueBody, type EnqueueOptions } from './enqueue-body.ts';
+
+export type { Job, TaskRecord, WorkflowRecord } from '../protocol/wire.ts';
+export type { EnqueueOptions } from './enqueue-body.ts';
 
 export interface ClientOptions {
   /** The hub's base URL, e.g. http://127.0.0.1:8787 */
@@ -10,56 +15,6 @@ export interface ClientOptions {
   token: string;
   /** A fetch of your own (tests, proxies); the global one by default. */
   fetch?: typeof fetch;
-}
-
-export interface EnqueueOptions {
-  kwargs?: Record<string, unknown>;
-  queue?: string;
-  region?: string | null;
-  priority?: number;
-  /** Seconds before it may run; or `eta`, not both. */
-  delay?: number;
-  eta?: Date | string;
-  /** Seconds from now, or a time: not started by then, it expires. */
-  expires?: number | Date | string;
-  maxRetries?: number;
-  retryDelay?: number;
-  timeout?: number;
-  idempotencyKey?: string;
-  orderingKey?: string;
-}
-
-/** What a task is, as both a job and a task record show it. */
-interface TaskFields {
-  id: string;
-  task: string;
-  args: unknown[];
-  kwargs: Record<string, unknown>;
-  queue: string;
-  region: string | null;
-  priority: number;
-  maxRetries: number;
-  parentId: string | null;
-  rootId: string | null;
-}
-
-/** A claimed attempt of a task, as the hub hands it to a worker. */
-export interface Job extends TaskFields {
-  leaseId: string;
-  attempt: number;
-  leaseExpiresAt: string;
-}
-
-/** A task as `GET /v1/tasks/:id` shows it. */
-export interface TaskRecord<R = unknown> extends TaskFields {
-  state: 'queued' | 'delayed' | 'running' | 'succeeded' | 'failed' | 'revoked' | 'expired';
-  attempts: number;
-  result: R | null;
-  error: { type: string; message: string; stack?: string } | null;
-  createdAt: string;
-  startedAt: string | null;
-  finishedAt: string | null;
-  worker: string | null;
 }
 
 export interface TaskHandle<R> {
@@ -73,16 +28,6 @@ export interface TaskHandle<R> {
   wait(options?: { timeoutSeconds?: number }): Promise<R>;
 }
 
-export interface WorkflowRecord<R = unknown> {
-  id: string;
-  shape: 'chain' | 'group' | 'chord';
-  state: 'running' | 'succeeded' | 'failed' | 'revoked';
-  result: R | null;
-  createdAt: string;
-  finishedAt: string | null;
-  tasks: { id: string; task: string; queue: string; step: number; state: string; result: unknown; error: { type: string; message: string } | null }[];
-}
-
 export interface WorkflowHandle<R> {
   id: string;
   /** Every task id of the workflow, in plan order (later steps exist once their turn comes). */
@@ -93,15 +38,6 @@ export interface WorkflowHandle<R> {
 }
 
 const FINAL = new Set(['succeeded', 'failed', 'revoked', 'expired']);
-
-export function enqueueBody(task: string, args: unknown[], options: EnqueueOptions, defaults: object): Record<string, unknown> {
-  const { eta, expires, ...rest } = options;
-  const body: Record<string, unknown> = { ...defaults, ...rest, task, args };
-  if (eta !== undefined) body.eta = eta instanceof Date ? eta.toISOString() : eta;
-  if (expires !== undefined) body.expires = expires instanceof Date ? expires.toISOString() : expires;
-  for (const key of Object.keys(body)) if (body[key] === undefined) delete body[key];
-  return body;
-}
 
 /**
  * A client of one hub with one token.

@@ -1,7 +1,7 @@
 // What a runner on Cloudflare stores when a job fails: a type and a message, nothing of the runtime.
 import { describe, expect, it } from 'vitest';
 import { storedError } from './drain.ts';
-import { toTaskError } from './execute.ts';
+import { toTaskError } from '../sdk/execute.ts';
 
 describe('the error a runner on Cloudflare stores', () => {
   it('is the type and message of what was thrown, with no stack and no script paths', () => {

@@ -1,6 +1,6 @@
 // A small typed wrapper over a Durable Object's synchronous SQLite API.
 
-import { utf8Bytes } from '../db/params.ts';
+import { utf8Bytes } from '../core/params.ts';
 
 export type SqlValue = string | number | null;
 

@@ -1,8 +1,8 @@
 // HttpRunnerObject: the hub's own runner of HTTP tasks that name no region, one per queue (per shard of a sharded one), woken by its QueueObject.
 import { DurableObject } from 'cloudflare:workers';
 import type { Env } from '../env.ts';
-import { drainQueue, WakeDrainer } from '../worker/drain.ts';
-import { allowList } from '../worker/http-task.ts';
+import { drainQueue, WakeDrainer } from './drain.ts';
+import { allowList } from '../http-tasks/call.ts';
 import { queueOfObject } from '../core/shards.ts';
 
 /** HTTP requests run at once per queue: they wait on the network, not on CPU. */

@@ -1,6 +1,6 @@
 // The request schemas of the HTTP API: the one place names, ranges and defaults of PROTOCOL.md are checked.
 import { z } from 'zod';
-import { checkTimezone, parseCron } from '../beat/slots.ts';
+import { checkTimezone, parseCron } from '../core/slots.ts';
 import { parseRate } from '../core/limits.ts';
 import { readInstant, RFC3339 } from './times.ts';
 
@@ -16,7 +16,7 @@ export const MAX_RETRY_DELAY_SECONDS = 86_400;
 export const MAX_LEASE_SECONDS = 43_200;
 /**
  * The shortest lease (timeout, leaseSeconds, extendSeconds): the SDK heartbeats no more often than every
- * 0.5 s (src/worker/execute.ts), so a shorter lease cannot be kept alive and expires under any
+ * 0.5 s (src/sdk/execute.ts), so a shorter lease cannot be kept alive and expires under any
  * attempt that takes longer than the claim's and the ack's round trips. 1e-9 is a unit mistake.
  */
 export const MIN_LEASE_SECONDS = 1;

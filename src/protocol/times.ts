@@ -45,3 +45,8 @@ export function readInstant(text: string): Instant {
   at.setUTCHours(hour, minute, second, Number(((m[7] ?? '') + '000').slice(0, 3)));
   return { ok: true, ms: at.getTime() - offset };
 }
+
+/** A time as the API writes it: RFC 3339 in UTC, or null. */
+export function iso(ms: number | null | undefined): string | null {
+  return ms == null ? null : new Date(ms).toISOString();
+}

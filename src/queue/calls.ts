@@ -1,0 +1,94 @@
+// What workers ask of a queue, over HTTP and over their socket alike: the claim request, the claim's answer, acks of many.
+import type { z } from 'zod';
+import type { Env } from '../env.ts';
+import { LEASE_ID } from '../core/ids.ts';
+import { regionOfLane } from '../core/states.ts';
+import { DroverError } from '../protocol/errors.ts';
+import { leaseOwner, requireClaim, requireConsumer, type Principal } from '../protocol/principals.ts';
+import type { ackManyBody, claimBody } from '../protocol/schemas.ts';
+import { MAX_TASK_BYTES } from '../protocol/sizes.ts';
+import { iso } from '../protocol/times.ts';
+import { queueObject } from './stubs.ts';
+import type { ClaimedRow, ClaimRequest, Outcome } from './transitions.ts';
+
+/** What a worker's socket asks of its queue: the object itself where the socket lives in it. */
+export interface QueueCalls {
+  claim(req: ClaimRequest, waitMs: number): Promise<ClaimedRow[]>;
+  ackMany(acks: { leaseId: string; result: string }[], owner: string | null): Promise<Outcome<{ state: string }>[]>;
+  release(leaseId: string, owner: string | null): Promise<Outcome<{ state: string }>>;
+}
+
+/** The object's claim request for a checked claim body (HTTP and worker sockets alike). */
+export function claimRequest(principal: Principal, queue: string, body: z.output<typeof claimBody>, socket?: string): ClaimRequest {
+  requireClaim(principal, body.region);
+  return {
+    queue,
+    worker: body.worker,
+    region: body.region,
+    tasks: body.tasks ?? null,
+    max: body.max,
+    leaseSeconds: body.leaseSeconds ?? null,
+    owner: leaseOwner(principal),
+    socket,
+  };
+}
+
+/** A claim's answer: `{"jobs": [...]}` as JSON text. */
+export function jobsJson(rows: ClaimedRow[], queue: string): string {
+  return `{"jobs":[${rows.map((r) => jobJson(r, queue)).join(',')}]}`;
+}
+
+/** One claimed job as JSON text: args and kwargs go out exactly as they came in. */
+export function jobJson(r: ClaimedRow, queue: string): string {
+  const head = JSON.stringify({
+    id: r.id,
+    leaseId: r.lease_id,
+    task: r.task,
+    queue,
+    region: regionOfLane(r.lane) || null,
+    priority: r.priority,
+    attempt: r.attempts,
+    maxRetries: r.max_retries,
+    leaseExpiresAt: iso(r.lease_expires_at),
+    parentId: r.parent_id,
+    rootId: r.root_id,
+  });
+  return `${head.slice(0, -1)},"args":${r.args},"kwargs":${r.kwargs}}`;
+}
+
+/** Settles a checked batch of acks, object by object (a lease names its queue's shard); each lease gets its own outcome. */
+export async function ackLeases(
+  env: Env,
+  principal: Principal,
+  body: z.output<typeof ackManyBody>,
+  local?: { queue: string; object: QueueCalls },
+): Promise<Record<string, unknown>[]> {
+  requireConsumer(principal);
+  const owner = leaseOwner(principal);
+  const byQueue = new Map<string, { index: number; leaseId: string; result: string }[]>();
+  const results: Record<string, unknown>[] = new Array(body.acks.length);
+  body.acks.forEach((a, index) => {
+    const m = LEASE_ID.exec(a.leaseId);
+    const result = JSON.stringify(a.result ?? null);
+    if (!m) {
+      results[index] = { leaseId: a.leaseId, error: { code: 'not_found', message: 'this is not a lease id the hub gave out' } };
+      return;
+    }
+    if (new TextEncoder().encode(result).byteLength > MAX_TASK_BYTES) {
+      throw new DroverError('payload_too_large', `acks[${index}].result is larger than 128 KiB`, { index });
+    }
+    const group = byQueue.get(m[1]) ?? [];
+    group.push({ index, leaseId: a.leaseId, result });
+    byQueue.set(m[1], group);
+  });
+  await Promise.all(
+    [...byQueue].map(async ([queue, group]) => {
+      const outcomes = await (local?.queue === queue ? local.object : queueObject(env, queue)).ackMany(group, owner);
+      outcomes.forEach((out, i) => {
+        const { index, leaseId } = group[i];
+        results[index] = out.ok ? { leaseId, state: out.state } : { leaseId, error: { code: out.code, message: out.message } };
+      });
+    }),
+  );
+  return results;
+}

@@ -1,0 +1,55 @@
+// What a queue object answers with: its settings, stats, a live task, a dead letter.
+
+/** A queue's own settings (PUT /v1/queues/:queue/config). */
+export interface QueueConfig {
+  /** How long finished tasks are kept, here and in D1; dead letters stay until replayed or purged. */
+  retentionMs: number | null;
+  /** "10/s", "100/m", "1000/h": claims handed out across all workers together. */
+  rateLimit: string | null;
+  /** At most this many of the queue's tasks running at once, across all workers. */
+  concurrency: number | null;
+  /** Rate limits of single task names in this queue: { "scrape.page": "5/s" }. */
+  taskRateLimits: Record<string, string> | null;
+}
+
+/** The live fields of a task; args, kwargs, result and error stay JSON text. */
+export interface LiveTask {
+  id: string;
+  state: string;
+  attempts: number;
+  result: string | null;
+  error: string | null;
+  progress: string | null;
+  startedAt: number | null;
+  finishedAt: number | null;
+  worker: string | null;
+  leaseExpiresAt: number | null;
+  revokeRequested: boolean;
+}
+
+export interface QueueStats {
+  ready: number;
+  delayed: number;
+  running: number;
+  failed: number;
+  paused: boolean;
+  regions: Record<string, { ready: number; running: number }>;
+  /** Since the object last started. */
+  claimCalls: number;
+  regionWakes: number;
+  config: QueueConfig;
+}
+
+export interface DeadTask {
+  id: string;
+  task: string;
+  args: string;
+  kwargs: string;
+  region: string | null;
+  priority: number;
+  attempts: number;
+  maxRetries: number;
+  error: string | null;
+  createdAt: number;
+  finishedAt: number | null;
+}
