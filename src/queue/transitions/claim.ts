@@ -1,0 +1,128 @@
+// A claim: the next tasks of the worker's lanes in claim order, leased to it.
+import { mergeLanes } from '../../core/claim-order.ts';
+import { laneOf } from '../../core/states.ts';
+import { type Step, LAZY_RUNNING_MS, touchAll, finish } from './step.ts';
+import { promoteDue } from './timers.ts';
+
+export interface ClaimRequest {
+  queue: string;
+  worker: string;
+  region: string | null;
+  tasks: string[] | null;
+  max: number;
+  leaseSeconds: number | null;
+  /** Who may later heartbeat, ack or fail the leases (a token's fingerprint). */
+  owner: string | null;
+  /** Runners of HTTP tasks claim their lanes ("http:", "http:<region>") instead of a worker's. */
+  http?: boolean;
+  /** Rate-limited task names this claim may take, and how many of each (their tokens now). */
+  named?: { task: string; max: number }[];
+  /** The worker socket that sent the claim: a waiting claim ends empty once cancelClaims names it. */
+  socket?: string;
+}
+
+export interface ClaimedRow {
+  id: string;
+  task: string;
+  args: string;
+  kwargs: string;
+  lane: string;
+  priority: number;
+  attempts: number;
+  max_retries: number;
+  parent_id: string | null;
+  root_id: string | null;
+  lease_id: string;
+  lease_expires_at: number;
+  /** JSON of the request, for an HTTP task. */
+  http: string | null;
+  timeout: number;
+}
+
+/**
+ * claim: leases up to `max` ready tasks to one worker.
+ * Guarantee: a task tagged R goes only to a claim of region R; order is priority,
+ * then ready time, then enqueue order; each lane is read by an index walk of at most
+ * `max` rows, so the cost does not grow with the backlog.
+ */
+export function claim(s: Step, req: ClaimRequest): ClaimedRow[] {
+  promoteDue(s, 1000);
+  const regions = req.region ? [req.region, null] : [null];
+  const filter = req.tasks?.length ? ` AND task IN (${req.tasks.map(() => '?').join(', ')})` : '';
+  // The plain lanes of the claim's regions, then each rate-limited name's lanes, capped by its tokens.
+  const lanes: { lane: string; cap: number; name?: string }[] = regions.map((r) => ({ lane: laneOf(r, !!req.http), cap: Infinity }));
+  if (!req.http) {
+    for (const n of req.named ?? []) {
+      if (req.tasks && !req.tasks.includes(n.task)) continue;
+      for (const r of regions) lanes.push({ lane: laneOf(r, false, n.task), cap: n.max, name: n.task });
+    }
+  }
+  const takenByName = new Map<string, number>();
+  const out: ClaimedRow[] = [];
+  for (let round = 0; round < 20 && out.length < req.max; round++) {
+    const need = req.max - out.length;
+    type Candidate = { id: string; priority: number; readyAt: number; expires_at: number | null; attempts: number; name?: string };
+    // A lane that gave fewer rows than asked has none left; when every lane did and all were
+    // picked, another round would only read nothing again.
+    let exhausted = true;
+    const candidates = lanes.map(({ lane, cap, name }): Candidate[] => {
+      const limit = Math.min(need, name ? cap - (takenByName.get(name) ?? 0) : need);
+      if (limit <= 0) {
+        exhausted = false;
+        return [];
+      }
+      const rows = s.sql
+        .all<{ id: string; priority: number; ready_at: number; expires_at: number | null; lane: string; attempts: number }>(
+          `SELECT id, priority, ready_at, expires_at, lane, attempts FROM tasks WHERE phase = 'ready' AND lane = ?${name ? '' : filter}
+           ORDER BY priority DESC, ready_at, id LIMIT ?`,
+          lane,
+          ...(name ? [] : (req.tasks ?? [])),
+          limit,
+        )
+        .map((c) => ({ id: c.id, priority: c.priority, readyAt: c.ready_at, expires_at: c.expires_at, attempts: c.attempts, name }));
+      if (rows.length >= limit) exhausted = false;
+      return rows;
+    });
+    const picked: Candidate[] = [];
+    for (const c of mergeLanes(candidates, need + lanes.length * need)) {
+      if (picked.length >= need) break;
+      if (c.name) {
+        const taken = takenByName.get(c.name) ?? 0;
+        if (taken >= (lanes.find((l) => l.name === c.name)?.cap ?? 0)) continue;
+        takenByName.set(c.name, taken + 1);
+      }
+      picked.push(c);
+    }
+    if (picked.length === 0) break;
+    if (picked.length < candidates.reduce((n, c) => n + c.length, 0)) exhausted = false;
+    // Expiry is for tasks never started; a retry of a started one runs whatever the clock says.
+    const take: string[] = [];
+    for (const c of picked) {
+      if (c.expires_at !== null && c.attempts === 0 && c.expires_at <= s.now) {
+        finish(s, c.id, 'done', 'expired', { error: { type: 'Expired', message: 'the task expired before it started' } });
+        // A finish may make the next task of its ordering key or group ready: look again.
+        exhausted = false;
+      } else take.push(c.id);
+    }
+    if (take.length === 0) {
+      if (exhausted) break;
+      continue;
+    }
+    // One statement leases them all; each lease id is queue.taskId.<24 random hex digits>.
+    const leased = s.sql.all<ClaimedRow>(
+      `UPDATE tasks SET phase = 'leased', state = 'running', attempts = attempts + 1,
+         lease_id = ? || '.' || id || '.' || lower(hex(randomblob(12))),
+         lease_expires_at = ? + CAST(COALESCE(?, timeout) * 1000 AS INTEGER), lease_owner = ?, worker = ?,
+         started_at = ?, progress = NULL, version = version + 1
+       WHERE id IN (SELECT value FROM json_each(?))
+       RETURNING id, task, args, kwargs, lane, priority, attempts, max_retries, parent_id, root_id, lease_id, lease_expires_at, http, timeout`,
+      req.queue, s.now, req.leaseSeconds, req.owner, req.worker, s.now, JSON.stringify(take),
+    );
+    touchAll(s, take, LAZY_RUNNING_MS);
+    // RETURNING comes in no promised order: hand them out in claim order.
+    const byId = new Map(leased.map((r) => [r.id, r]));
+    for (const id of take) out.push(byId.get(id)!);
+    if (exhausted) break;
+  }
+  return out;
+}

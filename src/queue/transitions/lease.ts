@@ -1,0 +1,182 @@
+// Calls on a lease: heartbeat, ack (one or many), release, fail; and a lease that ran out.
+import { backoffSeconds, MAX_BACKOFF_SECONDS } from '../../core/backoff.ts';
+import { taskOfLease } from '../../core/ids.ts';
+import type { TaskError } from '../../core/states.ts';
+import { jsonChunks } from '../../core/params.ts';
+import { type Step, readied, type Outcome, type LiveRow, ACK_BUCKETS, count, touch, touchAll, row, finish, ended } from './step.ts';
+
+/** A call on a lease that is not live: ended, never given out, or of an object that holds nothing. */
+export const LEASE_ENDED = { ok: false, code: 'lease_lost', message: 'this lease has ended (acked, failed or expired); the task is no longer yours' } as const;
+
+/** Finds the live lease, ending it first if it has expired; checks its owner. */
+export function leaseOf(s: Step, leaseId: string, owner: string | null): Outcome<{ row: LiveRow }> {
+  const r = s.sql.one<LiveRow>(`SELECT * FROM tasks WHERE id = ? AND lease_id = ?`, taskOfLease(leaseId), leaseId);
+  if (!r || r.phase !== 'leased') return LEASE_ENDED;
+  if (r.lease_expires_at! <= s.now) {
+    expireLease(s, r);
+    return { ok: false, code: 'lease_lost', message: 'this lease expired before the call arrived; the attempt counts as failed' };
+  }
+  if (owner !== null && r.lease_owner !== owner) return { ok: false, code: 'forbidden', message: 'this lease was claimed with another token' };
+  return { ok: true, row: r };
+}
+
+/**
+ * The live lease a worker is ending, or the outcome already settled: the lease is
+ * lost, or not the caller's, or its task was revoked meanwhile (which ends it revoked).
+ */
+export function endingLease(s: Step, leaseId: string, owner: string | null): Outcome<{ state: string }> | LiveRow {
+  const found = leaseOf(s, leaseId, owner);
+  if (!found.ok) return found;
+  if (found.row.revoke_requested) {
+    finish(s, found.row.id, 'done', 'revoked', {}, found.row);
+    return { ok: true, state: 'revoked' };
+  }
+  return found.row;
+}
+
+/**
+ * heartbeat: extends a live lease and records progress.
+ * Guarantee: an ended lease is refused and nothing changes.
+ */
+export function heartbeat(
+  s: Step, leaseId: string, owner: string | null, extendSeconds: number | null, progress: string | null,
+): Outcome<{ leaseExpiresAt: number; revoked: boolean; worker: string | null }> {
+  const found = leaseOf(s, leaseId, owner);
+  if (!found.ok) return found;
+  const r = found.row;
+  const leaseExpiresAt = s.now + Math.round((extendSeconds ?? r.timeout) * 1000);
+  s.sql.run(
+    `UPDATE tasks SET lease_expires_at = MAX(lease_expires_at, ?), progress = COALESCE(?, progress) WHERE id = ?`,
+    leaseExpiresAt, progress, r.id,
+  );
+  return { ok: true, leaseExpiresAt: Math.max(leaseExpiresAt, r.lease_expires_at!), revoked: r.revoke_requested === 1, worker: r.worker };
+}
+
+/** The claim-to-ack histogram's share of one ack. */
+export function countAck(s: Step, startedAt: number | null): void {
+  const seconds = (s.now - (startedAt ?? s.now)) / 1000;
+  for (const le of ACK_BUCKETS) if (seconds <= le) count(s, `ack_le:${le}`);
+  count(s, 'ack_count');
+  count(s, 'ack_sum', seconds);
+}
+
+/**
+ * ack: the attempt succeeded.
+ * Guarantee: the result is recorded once; a task revoked while running ends revoked.
+ */
+export function ack(s: Step, leaseId: string, owner: string | null, result: string): Outcome<{ state: string }> {
+  const r = endingLease(s, leaseId, owner);
+  if ('ok' in r) return r;
+  countAck(s, r.started_at);
+  finish(s, r.id, 'done', 'succeeded', { result, error: null }, r);
+  return { ok: true, state: 'succeeded' };
+}
+
+/**
+ * ackMany: `ack` for a batch of leases, each with its own outcome.
+ * Guarantee: as `ack`, one by one. The common case (a live lease of the caller's, no
+ * revoke, key, workflow or callback waiting on its end) is done in three statements for
+ * the whole batch; every other lease, and a lease named twice, goes through `ack`.
+ */
+export function ackMany(s: Step, acks: { leaseId: string; result: string }[], owner: string | null): Outcome<{ state: string }>[] {
+  const rows = s.sql.all<LiveRow>(
+    `SELECT id, lease_id, phase, lease_expires_at, lease_owner, revoke_requested, started_at, ordering_key, workflow_id, callback
+     FROM tasks WHERE id IN (SELECT value FROM json_each(?))`,
+    JSON.stringify(acks.map((a) => taskOfLease(a.leaseId))),
+  );
+  const byLease = new Map(rows.map((r) => [r.lease_id, r]));
+  const out: Outcome<{ state: string }>[] = new Array(acks.length);
+  const plain: [string, string][] = [];
+  const slow: number[] = [];
+  acks.forEach((a, i) => {
+    const r = byLease.get(a.leaseId);
+    byLease.delete(a.leaseId); // named twice: the second goes the slow way and finds the lease ended
+    const simple = r && r.phase === 'leased' && r.lease_expires_at! > s.now && (owner === null || r.lease_owner === owner) &&
+      !r.revoke_requested && r.ordering_key === null && r.workflow_id === null && r.callback === null;
+    if (!simple) {
+      slow.push(i);
+      return;
+    }
+    countAck(s, r.started_at);
+    count(s, 'final:succeeded');
+    s.finished.push(r.id);
+    plain.push([r.id, a.result]);
+    out[i] = { ok: true, state: 'succeeded' };
+  });
+  // In chunks under SQLite's 2 MB a value: a hundred acks of large results are many times that.
+  for (const chunk of jsonChunks(plain.map((p) => JSON.stringify(p)))) {
+    s.sql.run(
+      `WITH rows AS MATERIALIZED (SELECT value->>'$[0]' AS id, value->>'$[1]' AS result FROM json_each(?2))
+       UPDATE tasks SET phase = 'done', state = 'succeeded', finished_at = ?1, lease_id = NULL, lease_expires_at = NULL,
+         result = rows.result, error = NULL, version = version + 1
+       FROM rows WHERE tasks.id = rows.id`,
+      s.now,
+      chunk,
+    );
+  }
+  if (plain.length) {
+    touchAll(s, plain.map((p) => p[0]));
+  }
+  for (const i of slow) out[i] = ack(s, acks[i].leaseId, owner, acks[i].result);
+  return out;
+}
+
+/**
+ * release: a worker hands back a job it has not started (it is shutting down).
+ * Guarantee: the attempt is not counted and the task keeps its place in the queue.
+ */
+export function release(s: Step, leaseId: string, owner: string | null): Outcome<{ state: string }> {
+  const r = endingLease(s, leaseId, owner);
+  if ('ok' in r) return r;
+  s.sql.run(
+    `UPDATE tasks SET phase = 'ready', state = 'queued', attempts = attempts - 1, lease_id = NULL,
+       lease_expires_at = NULL, worker = NULL, started_at = NULL, version = version + 1 WHERE id = ?`,
+    r.id,
+  );
+  touch(s, r.id);
+  readied(s, r.lane);
+  return { ok: true, state: 'queued' };
+}
+
+/**
+ * fail: the attempt failed. It runs again after backoff while retries remain and the
+ * worker allows it; otherwise the task is failed and kept as a dead letter.
+ */
+export function fail(
+  s: Step, leaseId: string, owner: string | null, error: TaskError, retry: boolean, delaySeconds: number | null,
+): Outcome<{ state: string; nextAttemptAt?: number }> {
+  const found = leaseOf(s, leaseId, owner);
+  if (!found.ok) return found;
+  return { ok: true, ...failAttempt(s, found.row, error, retry, delaySeconds) };
+}
+
+export function failAttempt(s: Step, r: LiveRow, error: TaskError, retry: boolean, delaySeconds: number | null): { state: string; nextAttemptAt?: number } {
+  if (r.revoke_requested) {
+    finish(s, r.id, 'done', 'revoked', { error }, r);
+    return { state: 'revoked' };
+  }
+  if (retry && r.attempts <= r.max_retries) {
+    // A delay that did not pass the API's checks (an HTTP task's Retry-After, read by the hub's
+    // own runner) is held to the backoff's bounds too: never before now, never past a day.
+    const asked = delaySeconds === null || !Number.isFinite(delaySeconds) ? null : Math.min(Math.max(delaySeconds, 0), MAX_BACKOFF_SECONDS);
+    const delay = asked ?? backoffSeconds(r.attempts, r.retry_delay, s.random);
+    const readyAt = s.now + Math.round(delay * 1000);
+    const [phase, state] = readyAt > s.now ? ['scheduled', 'delayed'] : ['ready', 'queued'];
+    s.sql.run(
+      `UPDATE tasks SET phase = ?, state = ?, ready_at = ?, error = ?, lease_id = NULL, lease_expires_at = NULL,
+         version = version + 1 WHERE id = ?`,
+      phase, state, readyAt, JSON.stringify(error), r.id,
+    );
+    touch(s, r.id);
+    count(s, 'retries');
+    if (phase === 'ready') readied(s, r.lane);
+    return { state, nextAttemptAt: readyAt };
+  }
+  finish(s, r.id, 'dead', 'failed', { error }, r);
+  return { state: 'failed' };
+}
+
+export function expireLease(s: Step, r: LiveRow): void {
+  const seconds = Math.round((r.lease_expires_at! - (r.started_at ?? r.lease_expires_at!)) / 1000);
+  failAttempt(s, r, { type: 'LeaseExpired', message: `the worker held the task ${seconds}s without ack, fail or heartbeat` }, true, null);
+}

@@ -1,0 +1,232 @@
+// The Step every transition runs in (an injected clock, what it leaves for after commit), and the
+// moves transitions share: placing a task, passing an ordering or group key on, ending a task.
+import type { TaskError, TaskSpec } from '../../core/states.ts';
+import type { Sql } from '../../db/sql.ts';
+import { logChanges } from '../sync.ts';
+
+/** What a transition needs (an injected clock) and what it leaves for the object to do after commit. */
+export interface Step {
+  sql: Sql;
+  now: number;
+  random: () => number;
+  /** Region lanes ('' untagged) where work became claimable: wake their claims and consumers. */
+  readyLanes: Set<string>;
+  /** How many tasks became claimable (in `readyLanes`): as many waiting claims are woken. */
+  readyCount: number;
+  /** Tasks that reached a final state: answer their `?wait` readers. */
+  finished: string[];
+  /** Task names with a rate limit: they go to lanes of their own. */
+  limitedTasks: { has(task: string): boolean };
+  /** Counter increments, written once per transaction by `commit` (an ack touches ~16 of them). */
+  counters: Map<string, number>;
+  /** Tasks this step changed (each `touch`): event subscribers hear of each. */
+  touched: Set<string>;
+}
+
+export function newStep(sql: Sql, now = Date.now(), random: () => number = Math.random): Step {
+  return { sql, now, random, readyLanes: new Set(), readyCount: 0, finished: [], limitedTasks: new Set(), counters: new Map(), touched: new Set() };
+}
+
+/** A task in `lane` became claimable. */
+export function readied(s: Step, lane: string): void {
+  s.readyLanes.add(lane);
+  s.readyCount++;
+}
+
+/** Runs a transition and writes what it counted; call inside the transaction. */
+export function commit<T>(s: Step, fn: (s: Step) => T): T {
+  const out = fn(s);
+  if (s.counters.size) {
+    // One statement for all of them: an ack alone moves ~16 (its histogram buckets).
+    s.sql.run(
+      `INSERT INTO meta (key, value) SELECT 'm:' || j.key, j.value FROM json_each(?) AS j WHERE true
+       ON CONFLICT (key) DO UPDATE SET value = CAST(value AS REAL) + excluded.value`,
+      JSON.stringify(Object.fromEntries(s.counters)),
+    );
+  }
+  s.counters.clear();
+  return out;
+}
+
+/** Expected outcomes travel as codes; the API maps each to one error. */
+export type Outcome<T> = ({ ok: true } & T) | { ok: false; code: 'lease_lost' | 'forbidden' | 'conflict' | 'not_found'; message: string };
+
+export interface LiveRow {
+  id: string;
+  task: string | null;
+  args: string | null;
+  kwargs: string | null;
+  lane: string;
+  priority: number;
+  phase: string;
+  state: string;
+  ready_at: number;
+  expires_at: number | null;
+  attempts: number;
+  max_retries: number;
+  retry_delay: number;
+  timeout: number;
+  ordering_key: string | null;
+  key_limit: number;
+  parent_id: string | null;
+  root_id: string | null;
+  workflow_id: string | null;
+  http: string | null;
+  callback: string | null;
+  created_at: number;
+  started_at: number | null;
+  finished_at: number | null;
+  worker: string | null;
+  result: string | null;
+  error: string | null;
+  progress: string | null;
+  lease_id: string | null;
+  lease_expires_at: number | null;
+  lease_owner: string | null;
+  revoke_requested: number;
+  version: number;
+}
+
+export const LIVE_ORDERED = `phase IN ('ready', 'scheduled', 'leased', 'blocked')`;
+
+/** Upper bounds of the claim-to-ack histogram, seconds (Prometheus `le`). */
+export const ACK_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300];
+
+/** Adds to one of the object's counters (metrics); `commit` writes them in the transition's own transaction. */
+export function count(s: Step, key: string, by = 1): void {
+  s.counters.set(key, (s.counters.get(key) ?? 0) + by);
+}
+
+/**
+ * How long D1 may lag behind a change that only the object's own readers need at once. A claimed
+ * task's `running` is usually overtaken by its end within this time, so D1 gets one write, not two.
+ */
+export const LAZY_RUNNING_MS = 1000;
+
+/**
+ * Queues the row's current version for the next D1 write, due after `lazyMs`. Call after every
+ * change. A lazy change never holds back one due now: D1 may hold a final state a replay has just
+ * undone, and a read by id trusts D1's final states.
+ */
+export function touch(s: Step, id: string, lazyMs = 0): void {
+  touchAll(s, [id], lazyMs);
+}
+
+/** `touch` for many rows in one statement. */
+export function touchAll(s: Step, ids: string[], lazyMs = 0): void {
+  if (ids.length === 0) return;
+  for (const id of ids) s.touched.add(id);
+  logChanges(s.sql, ids, s.now, s.now + lazyMs);
+}
+
+export function row(s: Step, id: string): LiveRow | undefined {
+  return s.sql.one<LiveRow>(`SELECT * FROM tasks WHERE id = ?`, id);
+}
+
+/**
+ * Puts a task that enters the live set (new, replayed, or unblocked) in its phase:
+ * expired if its expiry passed before it started; blocked while its key (an
+ * orderingKey, or a group key) has `key_limit` tasks active or others already waiting,
+ * so waiters keep their enqueue order; scheduled until ready_at; else ready.
+ */
+export function place(s: Step, id: string, readyAt: number, key: string | null, expiresAt: number | null, attempts: number): void {
+  if (expiresAt !== null && attempts === 0 && expiresAt <= s.now) {
+    finish(s, id, 'done', 'expired', { error: { type: 'Expired', message: 'the task expired before it started' } });
+    return;
+  }
+  if (key !== null) {
+    const limit = s.sql.one<{ key_limit: number }>(`SELECT key_limit FROM tasks WHERE id = ?`, id)?.key_limit ?? 1;
+    const waiting = s.sql.one(`SELECT 1 FROM tasks WHERE ordering_key = ? AND ${LIVE_ORDERED} AND phase = 'blocked' AND id != ? LIMIT 1`, key, id);
+    if (waiting || activeWithKey(s, key, id) >= limit) {
+      const state = readyAt > s.now ? 'delayed' : 'queued';
+      s.sql.run(`UPDATE tasks SET phase = 'blocked', state = ?, version = version + 1 WHERE id = ?`, state, id);
+      touch(s, id);
+      return;
+    }
+  }
+  const [phase, state] = readyAt > s.now ? ['scheduled', 'delayed'] : ['ready', 'queued'];
+  const placed = s.sql.one<{ lane: string }>(
+    `UPDATE tasks SET phase = ?, state = ?, version = version + 1 WHERE id = ? RETURNING lane`, phase, state, id,
+  );
+  touch(s, id);
+  if (phase === 'ready' && placed) readied(s, placed.lane);
+}
+
+/** Tasks of a key that hold one of its places: ready, waiting for their time, or running. */
+export function activeWithKey(s: Step, key: string, except = ''): number {
+  return s.sql.one<{ n: number }>(
+    `SELECT COUNT(*) AS n FROM tasks WHERE ordering_key = ? AND ${LIVE_ORDERED} AND phase != 'blocked' AND id != ?`,
+    key,
+    except,
+  )!.n;
+}
+
+/** Hands a key's free places to its waiting tasks, oldest first. */
+export function passKey(s: Step, key: string | null): void {
+  while (key !== null) {
+    const next = s.sql.one<LiveRow>(
+      `SELECT id, ready_at, expires_at, attempts, key_limit FROM tasks WHERE ordering_key = ? AND ${LIVE_ORDERED} AND phase = 'blocked' ORDER BY id LIMIT 1`,
+      key,
+    );
+    if (!next || activeWithKey(s, key) >= next.key_limit) return;
+    // Out of the waiting line first, so `place` neither waits behind itself nor counts itself.
+    s.sql.run(`UPDATE tasks SET phase = 'scheduled' WHERE id = ?`, next.id);
+    place(s, next.id, next.ready_at, null, next.expires_at, next.attempts);
+  }
+}
+
+/** Ends a task: it leaves the live set, its lease ends, its key passes on. A task already ended is left alone. */
+export function finish(
+  s: Step,
+  id: string,
+  phase: 'done' | 'dead',
+  state: string,
+  fields: { result?: string | null; error?: TaskError | null } = {},
+  known?: LiveRow,
+): void {
+  const before = known ?? row(s, id);
+  if (before && (before.phase === 'done' || before.phase === 'dead')) return;
+  s.sql.run(
+    `UPDATE tasks SET phase = ?, state = ?, finished_at = ?, lease_id = NULL, lease_expires_at = NULL,
+       result = COALESCE(?, result), error = CASE WHEN ? THEN ? ELSE error END, version = version + 1
+     WHERE id = ?`,
+    phase,
+    state,
+    s.now,
+    fields.result ?? null,
+    fields.error === undefined ? 0 : 1,
+    fields.error ? JSON.stringify(fields.error) : null,
+    id,
+  );
+  touch(s, id);
+  ended(s, id, state, true, before);
+  if (before && before.phase !== 'blocked') passKey(s, before.ordering_key);
+}
+
+/**
+ * What every end of a task owes, in the transaction that ends it: its `?wait` readers,
+ * its counter, its workflow's outbox row, and its callback (keyed by the row's version,
+ * so a later end of the same task is a new callback and an old delivery cannot settle it).
+ */
+export function ended(s: Step, id: string, state: string, counted = true, known?: LiveRow): void {
+  s.finished.push(id);
+  if (counted) count(s, `final:${state}`);
+  // A row read before this change tells whether there is a workflow or callback to owe at all.
+  if (known && known.workflow_id === null && known.callback === null) return;
+  s.sql.run(
+    `INSERT INTO workflow_outbox (task_id, workflow_id, state, result, error)
+       SELECT id, workflow_id, state, result, error FROM tasks WHERE id = ? AND workflow_id IS NOT NULL
+     ON CONFLICT (task_id) DO UPDATE SET state = excluded.state, result = excluded.result, error = excluded.error`,
+    id,
+  );
+  s.sql.run(
+    `INSERT INTO callback_outbox (task_id, url, attempts, next_at)
+       SELECT id, callback->>'url', version, ? FROM tasks WHERE id = ? AND callback IS NOT NULL
+     ON CONFLICT (task_id) DO UPDATE SET url = excluded.url, attempts = excluded.attempts, next_at = excluded.next_at`,
+    s.now, id,
+  );
+}
+
+export function limited(s: Step, t: TaskSpec): string | undefined {
+  return !t.http && s.limitedTasks.has(t.task) ? t.task : undefined;
+}
