@@ -7,7 +7,7 @@ import { DroverError } from '../protocol/errors.ts';
 import { queueOf } from './queues.ts';
 import { anyShard } from '../queue/stubs.ts';
 import { acceptSocket, PRINCIPAL_HEADER, principalText, socketLifetimeMs } from '../queue/session.ts';
-import { enqueueBatch, groupEnqueuer } from './tasks.ts';
+import { enqueueBatch, groupEnqueuer } from '../intake/enqueue.ts';
 import { MAX_BATCH_BYTES } from '../protocol/sizes.ts';
 
 export const sockets = new Hono<AuthVars>();

@@ -1,86 +1,21 @@
 // Task routes: enqueue one or a batch, read, list, revoke.
 import { Hono } from 'hono';
-import { handOff } from '../bus/handoff.ts';
-import { byShard, holderOf, queueObject } from '../queue/stubs.ts';
-import { placeTasks } from '../core/shards.ts';
-import declaredRoutes from '../../routes.ts';
-import { compileRoutes, routed } from '../core/routes.ts';
-import { isFinal, type TaskSpec } from '../core/states.ts';
+import { holderOf } from '../queue/stubs.ts';
+import { isFinal } from '../core/states.ts';
 import { ULID_PATTERN } from '../core/ids.ts';
-import { enqueuedState, getTaskRow, listTaskRows, recordTasks, type Recorded } from '../db/records.ts';
+import { getTaskRow, listTaskRows } from '../db/records.ts';
 import type { Env } from '../env.ts';
 import type { AuthVars } from './auth.ts';
 import { requireEnqueue } from '../protocol/principals.ts';
 import { readJson } from './body.ts';
-import { describeIssues, parseWith } from '../protocol/parse.ts';
-import { checkSize, checkTargets, toSpec } from '../intake/spec.ts';
+import { parseWith } from '../protocol/parse.ts';
+import { enqueueBatch, enqueueOne } from '../intake/enqueue.ts';
 import { MAX_BATCH_BYTES, MAX_TASK_BYTES } from '../protocol/sizes.ts';
 import { DroverError } from '../protocol/errors.ts';
 import { presentTask } from './present.ts';
-import { batchBody, enqueueBody, listQuery, waitQuery } from '../protocol/schemas.ts';
-
+import { listQuery, waitQuery } from '../protocol/schemas.ts';
 
 export const tasks = new Hono<AuthVars>();
-
-/** routes.ts, checked when the hub loads: a bad table fails the deploy, not an enqueue. */
-export const route = compileRoutes(declaredRoutes);
-
-/** Enqueues of this many tasks or more are written to D1 first, as before objects recorded tasks. */
-const LARGE_ENQUEUE = 50;
-
-/**
- * A 2xx means durable and in D1. Tasks with an idempotency key are recorded in D1 first (it
- * decides which are repeats), then handed to their queues. Tasks without one go straight to
- * their queue's object, which records them in D1 itself with its next write: they are claimable
- * before that write, so a start waits for no D1 write of its enqueue. Large enqueues go D1 first.
- * A queue whose object cannot take them (unreachable, or its D1 writes failing) has them
- * recorded here first and sent the old way, so a failure then changes nothing.
- *
- * In two steps: the first hands the tasks over; the answer (its promise) waits for D1.
- */
-async function handIn(env: Env, specs: TaskSpec[]): Promise<() => Promise<Recorded['results']>> {
-  placeTasks(env, specs);
-  const recordFirst = async (list: TaskSpec[]) => {
-    const recorded = await recordTasks(env.DB, list);
-    if (recorded.created.length) await handOff(env, recorded.created);
-    return recorded.results;
-  };
-  // A large enqueue gains little from starting before D1 has it, and its object would store it
-  // twice (the task and its D1 insert): it goes D1 first too.
-  if (specs.length >= LARGE_ENQUEUE || specs.some((s) => s.idempotencyKey !== null)) {
-    const results = await recordFirst(specs);
-    return async () => results;
-  }
-  const now = Date.now();
-  const results = specs.map((s) => ({ id: s.id, state: enqueuedState(s, now) }));
-  const taken = await Promise.all(
-    [...byShard(env, specs)].map(async ([queue, list]) => {
-      const out = await queueObject(env, queue).take(list).catch((err: unknown) => ({ refused: String(err) }));
-      if ('upTo' in out) return { queue, list, upTo: out.upTo };
-      console.error(`queue ${queue} did not take its tasks (${out.refused}); recording them here first`);
-      await recordFirst(list);
-      return null;
-    }),
-  );
-  return async () => {
-    await Promise.all(
-      taken.map(async (t) => {
-        if (!t) return;
-        const out = await queueObject(env, t.queue).recorded(t.upTo).catch((err: unknown) => ({ ok: false as const, message: String(err) }));
-        if (out.ok) return;
-        // The object holds them durably and writes D1 when it can; a write here now gives read
-        // your writes meanwhile. If D1 fails here too they are still enqueued: the answer is 2xx.
-        console.error(`queue ${t.queue} has not recorded its tasks in D1 yet (${out.message}); recording them here`);
-        await recordTasks(env.DB, t.list).catch((err: unknown) => console.error('D1 failed; the queue records the tasks when it can', err));
-      }),
-    );
-    return results;
-  };
-}
-
-async function enqueue(env: Env, specs: TaskSpec[]): Promise<Recorded['results']> {
-  return (await handIn(env, specs))();
-}
 
 tasks.post('/', async (c) => {
   requireEnqueue(c.var.principal);
@@ -93,78 +28,6 @@ tasks.post('/batch', async (c) => {
   return c.json({ tasks: await enqueueBatch(c.env, await readJson(c, MAX_BATCH_BYTES)) }, 202);
 });
 
-/** Checks one POST /v1/tasks body (already read as JSON) and makes its task. */
-function taskSpec(env: Env, raw: unknown): TaskSpec {
-  const body = routed(raw as object, parseWith(enqueueBody, raw, 'task'), route);
-  checkTargets(env, body);
-  return toSpec(body, Date.now());
-}
-
-/** POST /v1/tasks for a body already read as JSON. */
-export async function enqueueOne(env: Env, raw: unknown) {
-  const [result] = await enqueue(env, [taskSpec(env, raw)]);
-  return result;
-}
-
-type Enqueued = Awaited<ReturnType<typeof enqueue>>[number];
-
-/** Tasks that wait for a write under way go together in the next one, at most this many (a socket has 64 in flight at most). */
-const GROUP_MAX = 100;
-
-/**
- * Single enqueues for a caller with many in flight (a producer's socket): each is checked
- * on its own, and those that arrive while a write is under way are written together in the
- * next one (group commit), each with its own answer. The first of a quiet spell goes at once.
- * The outcome is what one call each in arrival order gives, duplicates of an idempotency key
- * included; a failed write fails every task of its group, as it would each call.
- */
-export function groupEnqueuer(env: Env): (raw: unknown) => Promise<Enqueued> {
-  const waiting: { spec: TaskSpec; ok: (r: Enqueued) => void; fail: (err: unknown) => void }[] = [];
-  let writing = false;
-  const write = async () => {
-    writing = true;
-    while (waiting.length) {
-      const group = waiting.splice(0, GROUP_MAX);
-      try {
-        // The next group goes once this one is handed over; its answers wait for D1 meanwhile.
-        const answer = await handIn(env, group.map((g) => g.spec));
-        answer().then(
-          (results) => group.forEach((g, i) => g.ok(results[i])),
-          (err: unknown) => group.forEach((g) => g.fail(err)),
-        );
-      } catch (err) {
-        for (const g of group) g.fail(err);
-      }
-    }
-    writing = false;
-  };
-  return async (raw) => {
-    const spec = taskSpec(env, raw);
-    return new Promise((ok, fail) => {
-      waiting.push({ spec, ok, fail });
-      if (!writing) void write();
-    });
-  };
-}
-
-/** POST /v1/tasks/batch for a body already read as JSON: all or nothing. */
-export async function enqueueBatch(env: Env, body: unknown) {
-  const raw = parseWith(batchBody, body, 'batch');
-  const now = Date.now();
-  const specs = raw.tasks.map((entry, index) => {
-    checkSize(entry, index);
-    const parsed = enqueueBody.safeParse(entry);
-    if (!parsed.success) {
-      throw new DroverError('invalid_request', `invalid batch, nothing was enqueued: ${describeIssues(parsed.error, ['tasks', index])}`, {
-        index,
-        issues: parsed.error.issues.map((i) => ({ path: i.path.map(String), message: i.message })),
-      });
-    }
-    checkTargets(env, parsed.data, `tasks[${index}]`);
-    return toSpec(routed(entry as object, parsed.data, route), now);
-  });
-  return enqueue(env, specs);
-}
 
 tasks.get('/', async (c) => {
   requireEnqueue(c.var.principal);

@@ -1,15 +1,13 @@
 // One beat: every schedule with a slot due enqueues one task per slot, however often the trigger fires.
 import declared from '../../schedules.ts';
-import { handOff } from '../bus/handoff.ts';
 import { newTaskId } from '../core/ids.ts';
 import type { TaskSpec } from '../core/states.ts';
-import { recordTasks } from '../db/records.ts';
+import { recordFirst } from '../intake/enqueue.ts';
 import type { ScheduleRow } from '../db/schema.ts';
 import type { Env } from '../env.ts';
 import { dueSlots, nextSlot } from '../core/slots.ts';
 import { advance, dueSchedules, syncDeclared, timingOf } from './store.ts';
 import type { ScheduleDefinition } from '../protocol/schemas.ts';
-import { placeTasks } from '../core/shards.ts';
 
 /** The idempotency key of a slot's task: repeats of the slot find the first task. */
 export function slotKey(scheduleId: string, slot: number): string {
@@ -57,10 +55,7 @@ export async function runBeat(
     const slots = dueSlots(timing, s.lastSlotAt, now);
     let lastTaskId = s.lastTaskId;
     if (slots.length) {
-      const recorded = await recordTasks(env.DB, placeTasks(env, slots.map((slot) => specFor(s, slot, now))), now);
-      if (recorded.created.length) {
-        await handOff(env, recorded.created);
-      }
+      const recorded = await recordFirst(env, slots.map((slot) => specFor(s, slot, now)), now);
       enqueued += recorded.created.length;
       repeats += slots.length - recorded.created.length;
       lastTaskId = recorded.results[recorded.results.length - 1].id;

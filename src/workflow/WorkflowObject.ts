@@ -2,9 +2,9 @@
 import { DurableObject } from 'cloudflare:workers';
 import { toSpec } from '../intake/spec.ts';
 import { MAX_TASK_BYTES } from '../protocol/sizes.ts';
-import { handOff } from '../bus/handoff.ts';
+import { recordFirst } from '../intake/enqueue.ts';
 import type { TaskSpec } from '../core/states.ts';
-import { recordRefused, recordTasks } from '../db/records.ts';
+import { recordRefused } from '../db/records.ts';
 import { utf8Bytes } from '../core/params.ts';
 import type { Env } from '../env.ts';
 import { Sql } from '../db/sql.ts';
@@ -255,10 +255,7 @@ export class WorkflowObject extends DurableObject<Env> {
         this.sql.run(`INSERT OR IGNORE INTO outcomes (task_id, state, result, error) VALUES (?, 'failed', NULL, ?)`, t.id, JSON.stringify(error));
       }
     }
-    const recorded = made.length ? await recordTasks(this.env.DB, placeTasks(this.env, made), now) : { created: [] };
-    if (recorded.created.length) {
-      await handOff(this.env, recorded.created);
-    }
+    if (made.length) await recordFirst(this.env, made, now);
     this.sql.run(`INSERT OR IGNORE INTO started (step) VALUES (?)`, index);
     if (refused.length) await this.advance();
   }

@@ -3,7 +3,7 @@ import { env } from 'cloudflare:test';
 import { describe, expect, it } from 'vitest';
 import type { Env } from '../env.ts';
 import { getTaskRow } from '../db/records.ts';
-import { groupEnqueuer } from './tasks.ts';
+import { groupEnqueuer } from './enqueue.ts';
 import type { TaskSpec } from '../core/states.ts';
 
 /** The test env with D1's batch (the write an enqueue makes) replaced by `batch`, which may call the real one. */
