@@ -37,8 +37,8 @@ const OPERATIONS: Operation[] = [
   { method: 'get', path: '/v1/tasks/{id}', id: 'getTask', summary: 'Read a task (?wait holds until final)', scope: 'enqueue', query: waitQuery },
   { method: 'post', path: '/v1/tasks/{id}/revoke', id: 'revokeTask', summary: 'Revoke a task', scope: 'enqueue' },
   { method: 'post', path: '/v1/queues/{queue}/claim', id: 'claim', summary: 'Claim jobs (long-poll with waitSeconds)', scope: 'consume', body: claimBody },
-  { method: 'get', path: '/v1/queues/{queue}/connect', id: 'workerSocket', summary: 'WebSocket for claims and acks (messages: {id, op: "claim" | "ack", ...body}; see the README)', scope: 'consume', status: 101 },
-  { method: 'get', path: '/v1/tasks/connect', id: 'producerSocket', summary: 'WebSocket for enqueues (messages: {id, op: "enqueue", task} or {id, op: "enqueueBatch", tasks}; see the README)', scope: 'enqueue', status: 101 },
+  { method: 'get', path: '/v1/queues/{queue}/connect', id: 'workerSocket', summary: 'WebSocket for claims and acks (messages: {id, op: "claim" | "ack", ...body}; see docs/protocol.md, "WebSockets")', scope: 'consume', status: 101 },
+  { method: 'get', path: '/v1/tasks/connect', id: 'producerSocket', summary: 'WebSocket for enqueues (messages: {id, op: "enqueue", task} or {id, op: "enqueueBatch", tasks}; see docs/protocol.md, "WebSockets")', scope: 'enqueue', status: 101 },
   { method: 'post', path: '/v1/leases/ack', id: 'ackMany', summary: 'Ack up to 100 leases', scope: 'consume', body: ackManyBody },
   { method: 'post', path: '/v1/leases/{leaseId}/heartbeat', id: 'heartbeat', summary: 'Extend a lease, report progress', scope: 'consume', body: heartbeatBody },
   { method: 'post', path: '/v1/leases/{leaseId}/ack', id: 'ack', summary: 'The attempt succeeded', scope: 'consume', body: ackBody },
@@ -114,7 +114,7 @@ export function openapi(): Record<string, unknown> {
       title: 'drover',
       version: '1',
       description:
-        'A task queue on Cloudflare. PROTOCOL.md is the contract; this document is generated from the schemas the hub validates requests with. ' +
+        'A task queue on Cloudflare. docs/protocol.md is the contract; this document is generated from the schemas the hub validates requests with. ' +
         'Every number and time has the range its minimum, maximum and description state; anything outside is refused with 400 invalid_request, ' +
         'naming the field and the range, and nothing is clamped. Times are RFC 3339 and must name a real date and time. ' +
         'A JSON number too large for a double (1e400, which would read as Infinity) is refused wherever it appears, args, kwargs and results included. ' +

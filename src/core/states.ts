@@ -1,6 +1,6 @@
 // The vocabulary of a task's life: public states, which are final, and the task spec the bus carries.
 
-/** The states PROTOCOL.md names. */
+/** The states docs/protocol.md names. */
 export const STATES = ['queued', 'delayed', 'running', 'succeeded', 'failed', 'revoked', 'expired'] as const;
 export type TaskState = (typeof STATES)[number];
 

@@ -1,4 +1,4 @@
-// The request schemas of the HTTP API: the one place names, ranges and defaults of PROTOCOL.md are checked.
+// The request schemas of the HTTP API: the one place names, ranges and defaults of docs/protocol.md are checked.
 import { z } from 'zod';
 import { checkTimezone, parseCron } from '../core/slots.ts';
 import { parseRate } from '../core/limits.ts';
@@ -99,7 +99,7 @@ const time = (window: Window, description: string) =>
     })
     .meta({ format: 'date-time', description: `${description} An RFC 3339 time in UTC or with an offset, such as 2026-11-21T08:00:00Z: a real date and time ${window.words}.` });
 
-/** What a task is and how it runs, with PROTOCOL.md's defaults: shared by enqueue and schedules. */
+/** What a task is and how it runs, with docs/protocol.md's defaults: shared by enqueue and schedules. */
 const taskFields = {
   task: taskName,
   args: z.array(z.unknown(), 'must be a JSON array').default([]),

@@ -25,7 +25,7 @@ describe('a worker killed mid-task', () => {
     const queue = uniqueQueue('kill');
     const { body } = await api.post('/v1/tasks', { task: 'test.stall', queue, region: 'cn', timeout: 2 });
     // One slot: while it runs the task, cn-a has no claim waiting at the hub. (A claim left
-    // waiting by a killed worker can take one more attempt: see README, "Known limits".)
+    // waiting by a killed worker can take one more attempt: see docs/operations.md, "Known limits".)
     const a = spawnWorker({ url, token: TOKENS.cn, queue, region: 'cn', name: 'cn-a', concurrency: 1 });
     await waitFor('cn-a to start the task', async () => (await api.get(`/v1/tasks/${body.id}`)).body.worker === 'cn-a');
     await sleep(2500); // past the first lease: only cn-a's heartbeats keep the task
