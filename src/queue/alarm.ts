@@ -1,0 +1,67 @@
+// A queue object's one alarm, set for the earliest work its tables hold: a timer, a D1 write owed, a report, a callback.
+import type { Settings } from './settings.ts';
+import type { Store } from './store.ts';
+import { SYNC_OWED_COLUMNS, syncOwedOf, type SyncOwedRow } from './sync.ts';
+import * as t from './transitions.ts';
+
+/** While D1 has not taken every change, the alarm tries again this often. */
+const FLUSH_RETRY_MS = 2000;
+
+export class Alarm {
+  /** When the alarm is set for, as far as this object knows (null: none). */
+  private at: number | null = null;
+
+  constructor(
+    private readonly store: Store,
+    private readonly settings: Settings,
+    private readonly storage: DurableObjectStorage,
+  ) {}
+
+  /** At start: the alarm a previous run of the object set. */
+  async load(): Promise<void> {
+    this.at = await this.storage.getAlarm();
+  }
+
+  /** The alarm fired: none is set until the next `rearm`. */
+  rang(): void {
+    this.at = null;
+  }
+
+  /**
+   * Keeps ONE alarm, computed from the tables. An alarm that fires early is
+   * harmless (it recomputes), so it only ever moves earlier outside the alarm handler.
+   */
+  rearm(force: boolean): void {
+    if (!this.store.stored) return;
+    // One statement, as this runs after every transaction that writes.
+    const owed = this.store.sql.one<t.NextWakeRow & SyncOwedRow & { workflow: number; callback: number | null }>(
+      `SELECT ${t.NEXT_WAKE_COLUMNS}, ${SYNC_OWED_COLUMNS},
+         EXISTS (SELECT 1 FROM workflow_outbox) AS workflow, (SELECT MIN(next_at) FROM callback_outbox) AS callback`,
+    )!;
+    let at = t.nextWakeOf(owed, this.settings.retentionMs());
+    // Changes due now (a waiting one overdue among them) are retried after an interval, so a
+    // failing D1 never makes the alarm spin; a waiting change is written when it falls due.
+    const now = Date.now();
+    const sync = syncOwedOf(owed);
+    const overdue = sync.later !== null && sync.later <= now;
+    const times = [owed.workflow || sync.due || overdue ? now + FLUSH_RETRY_MS : null, overdue ? null : sync.later];
+    for (const time of times) if (time !== null) at = at === null ? time : Math.min(at, time);
+    // Outbox work is retried by the flush; a due callback waits at least a retry interval, so a
+    // flush that keeps failing never makes the alarm fire again at once.
+    if (owed.callback != null) {
+      const due = Math.max(owed.callback, Date.now() + FLUSH_RETRY_MS);
+      at = at === null ? due : Math.min(at, due);
+    }
+    if (at === null) {
+      if (force && this.at !== null) {
+        this.at = null;
+        void this.storage.deleteAlarm();
+      }
+      return;
+    }
+    if (force || this.at === null || at < this.at) {
+      this.at = at;
+      void this.storage.setAlarm(at);
+    }
+  }
+}
