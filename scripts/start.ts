@@ -6,7 +6,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 
 import { createRequire } from 'node:module';
 import { createServer } from 'node:net';
 import { rootCertificates } from 'node:tls';
-import { dirname, join, resolve } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { compileShards } from '../src/core/shards.ts';
 import { allowList } from '../src/http-tasks/call.ts';
@@ -195,7 +195,7 @@ const workerList = workers.map(({ config, out }, i) => {
   // Regional consumers ask the hub for the signing keys over RPC, so only the hub gets them; they
   // get the hub's tokens, to let in the hub's wakes (and an operator's token) and no one else.
   const hub = i === 0 ? { bindings: { ...options.bindings, ...hubVars }, unsafeDirectSockets: [{ host: '127.0.0.1', port }] } : { bindings: { ...options.bindings, DROVER_TOKENS: tokenList } };
-  return { ...options, name: parsed.name, ...hub, modules: true, modulesRoot: out, scriptPath: join(out, 'index.js'), outboundService: outbound.name };
+  return { ...options, name: parsed.name, ...hub, modules: true, modulesRoot: out, scriptPath: join(out, `${basename(parsed.main!, '.ts')}.js`), outboundService: outbound.name };
 });
 
 // DROVER_INSPECTOR_PORT fixes the DevTools port (the bench's profiler connects there).

@@ -3,7 +3,7 @@ import { spawnSync } from 'node:child_process';
 import { createRequire } from 'node:module';
 import { existsSync, mkdtempSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { basename, join, resolve } from 'node:path';
 import { expect, it } from 'vitest';
 
 const root = resolve(import.meta.dirname, '..', '..');
@@ -19,7 +19,9 @@ it.each(configs)('passes `wrangler deploy --dry-run -c %s`', (config) => {
   expect(run.status, run.stdout + run.stderr).toBe(0);
   expect(run.stdout + run.stderr).toMatch(/--dry-run: exiting now/);
   expect(readdirSync(outdir).some((f) => f.endsWith('.js'))).toBe(true);
-  expect(existsSync(join(outdir, 'index.js'))).toBe(true);
+  // The bundle is named after the config's entry: hub.js for the hub, index.js for a regional consumer.
+  const main = basename(readConfig({ config: join(root, config) }).main!, '.ts');
+  expect(existsSync(join(outdir, `${main}.js`))).toBe(true);
 });
 
 // A Worker without routes deploys to workers.dev unless workers_dev is false, and an unset preview_urls
