@@ -1,6 +1,6 @@
 // `npm start`: the whole drover system on this machine (hub + regional workers in one workerd), on persistent state.
 import { spawn } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { lookup } from 'node:dns/promises';
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -94,14 +94,76 @@ function wranglerRun(args: string[]): Promise<void> {
   });
 }
 
+/**
+ * What a bundle is made from: every source a Worker may import (src/, workers/, examples/, the
+ * root's routes.ts and schedules.ts), its config, and the locked dependencies. The same inputs make
+ * the same bundle, so a restart (after a crash, in the tests' kill -9 runs) reuses the last one
+ * instead of spending a wrangler process on each Worker again.
+ */
+function sourceStamp(config: string): string {
+  const hash = createHash('sha256');
+  const add = (file: string) => hash.update(`${file}\0`).update(readFileSync(file)).update('\0');
+  const walk = (dir: string) => {
+    if (!existsSync(dir)) return;
+    for (const e of readdirSync(dir, { withFileTypes: true }).sort((a, b) => (a.name < b.name ? -1 : 1))) {
+      const path = join(dir, e.name);
+      if (e.isDirectory()) walk(path);
+      else if (/\.(ts|js|json|toml)$/.test(e.name)) add(path);
+    }
+  };
+  for (const dir of ['src', 'workers', 'examples']) walk(join(root, dir));
+  for (const file of ['routes.ts', 'schedules.ts', 'package-lock.json', 'tsconfig.json']) if (existsSync(join(root, file))) add(join(root, file));
+  add(config);
+  return hash.digest('hex');
+}
+
+/** Bundles a Worker as `wrangler deploy` would (a dry run), unless its last bundle was made from the same sources. */
+async function bundle(config: string, out: string): Promise<void> {
+  const stampFile = join(out, '.sources');
+  const stamp = sourceStamp(config);
+  if (existsSync(stampFile) && readFileSync(stampFile, 'utf8') === stamp && readdirSync(out).some((f) => f.endsWith('.js'))) return;
+  await wranglerRun(['deploy', '--dry-run', '--outdir', out, '-c', config]);
+  writeFileSync(stampFile, stamp);
+}
+
+/**
+ * Whether the local D1 already has every migration in migrations/: then a restart starts no
+ * wrangler process to apply them. Read-only, before the runtime starts; anything unreadable
+ * means "apply them", which wrangler does idempotently.
+ */
+async function migrationsApplied(): Promise<boolean> {
+  const dir = join(stateDir, 'v3', 'd1', 'miniflare-D1DatabaseObject');
+  const files = existsSync(dir) ? readdirSync(dir).filter((f) => /^[0-9a-f]{64}\.sqlite$/.test(f)) : [];
+  if (files.length !== 1) return false;
+  const wanted = readdirSync(join(root, 'migrations')).filter((f) => f.endsWith('.sql'));
+  // node:sqlite warns once that it is experimental: not a line for npm start's output.
+  const listeners = process.listeners('warning');
+  process.removeAllListeners('warning');
+  const { DatabaseSync } = await import('node:sqlite');
+  await new Promise((r) => setImmediate(r));
+  for (const l of listeners) process.on('warning', l);
+  let db;
+  try {
+    db = new DatabaseSync(join(dir, files[0]), { readOnly: true });
+    const applied = new Set((db.prepare('SELECT name FROM d1_migrations').all() as { name: string }[]).map((r) => r.name));
+    return wanted.every((name) => applied.has(name));
+  } catch {
+    return false;
+  } finally {
+    db?.close();
+  }
+}
+
 // Each Worker runs as `wrangler deploy` would upload it: bundled by wrangler (a dry run), beside the migrations.
 const build = join(stateDir, 'build');
 const workers = configs().map((config, i) => ({ config, out: join(build, String(i)) }));
 log(`applying D1 migrations and bundling ${workers.length} Workers in ${stateDir}`);
 try {
   await Promise.all([
-    wranglerRun(['d1', 'migrations', 'apply', 'drover', '--local', '--persist-to', stateDir, '-c', join(root, 'wrangler.toml')]),
-    ...workers.map((w) => wranglerRun(['deploy', '--dry-run', '--outdir', w.out, '-c', w.config])),
+    migrationsApplied().then((done) =>
+      done ? undefined : wranglerRun(['d1', 'migrations', 'apply', 'drover', '--local', '--persist-to', stateDir, '-c', join(root, 'wrangler.toml')]),
+    ),
+    ...workers.map((w) => bundle(w.config, w.out)),
   ]);
 } catch (err) {
   process.stderr.write(`${(err as Error).message}\n`);
