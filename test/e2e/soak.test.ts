@@ -14,7 +14,7 @@ describe('npm run soak, short', () => {
     rmSync(out, { force: true });
     const child = spawn(
       'npm',
-      ['run', 'soak', '--silent', '--', '--minutes', '0.75', '--kill-runtime-every', '20', '--kill-worker-every', '10', '--out', out],
+      ['run', 'soak', '--silent', '--', '--minutes', '0.75', '--kill-runtime-every', '30', '--kill-worker-every', '10', '--out', out],
       { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] },
     );
     let output = '';
