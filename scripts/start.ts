@@ -100,7 +100,7 @@ function wranglerRun(args: string[]): Promise<void> {
  * the same bundle, so a restart (after a crash, in the tests' kill -9 runs) reuses the last one
  * instead of spending a wrangler process on each Worker again.
  */
-function sourceStamp(config: string): string {
+function sourcesHash(): ReturnType<typeof createHash> {
   const hash = createHash('sha256');
   const add = (file: string) => hash.update(`${file}\0`).update(readFileSync(file)).update('\0');
   const walk = (dir: string) => {
@@ -113,8 +113,14 @@ function sourceStamp(config: string): string {
   };
   for (const dir of ['src', 'workers', 'examples']) walk(join(root, dir));
   for (const file of ['routes.ts', 'schedules.ts', 'package-lock.json', 'tsconfig.json']) if (existsSync(join(root, file))) add(join(root, file));
-  add(config);
-  return hash.digest('hex');
+  return hash;
+}
+
+/** The sources every Worker shares, read once per start; each Worker's stamp adds its config. */
+let shared: ReturnType<typeof createHash> | null = null;
+function sourceStamp(config: string): string {
+  shared ??= sourcesHash();
+  return shared.copy().update(`${config}\0`).update(readFileSync(config)).digest('hex');
 }
 
 /** Bundles a Worker as `wrangler deploy` would (a dry run), unless its last bundle was made from the same sources. */
