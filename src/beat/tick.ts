@@ -1,39 +1,34 @@
 // One beat: every schedule with a slot due enqueues one task per slot, however often the trigger fires.
 import declared from '../../schedules.ts';
-import { newTaskId } from '../core/ids.ts';
 import type { TaskSpec } from '../core/states.ts';
 import { recordFirst } from '../intake/enqueue.ts';
+import { toSpec } from '../intake/spec.ts';
 import type { ScheduleRow } from '../db/schema.ts';
 import type { Env } from '../env.ts';
 import { dueSlots, nextSlot } from '../core/slots.ts';
 import { advance, dueSchedules, syncDeclared, timingOf } from './store.ts';
-import type { ScheduleDefinition } from '../protocol/schemas.ts';
+import type { EnqueueBody, ScheduleDefinition } from '../protocol/schemas.ts';
 
 /** The idempotency key of a slot's task: repeats of the slot find the first task. */
 export function slotKey(scheduleId: string, slot: number): string {
   return `schedule:${scheduleId}:${new Date(slot).toISOString()}`;
 }
 
+/** A slot's task: the schedule's task as an enqueue body, built into a spec by the one builder every enqueue uses. */
 function specFor(s: ScheduleRow, slot: number, now: number): TaskSpec {
-  return {
-    id: newTaskId(now),
+  const body: EnqueueBody = {
     task: s.task,
-    args: s.args,
-    kwargs: s.kwargs,
+    args: JSON.parse(s.args) as unknown[],
+    kwargs: JSON.parse(s.kwargs) as Record<string, unknown>,
     queue: s.queue,
     region: s.region,
     priority: s.priority,
-    eta: null,
-    expiresAt: null,
     maxRetries: s.maxRetries,
     retryDelay: s.retryDelay,
     timeout: s.timeout,
     idempotencyKey: slotKey(s.id, slot),
-    orderingKey: null,
-    parentId: null,
-    rootId: null,
-    createdAt: now,
   };
+  return toSpec(body, now);
 }
 
 /**
