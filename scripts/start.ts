@@ -67,15 +67,18 @@ function freePort(): Promise<number> {
   });
 }
 
-/** Every Worker of the system: the hub first, then each regional consumer under workers/. */
+/**
+ * Every Worker of the system: the hub first, then each regional consumer, one folder each with a
+ * wrangler.toml: a deployment's own under workers/, and the examples' under examples/<name>/workers/.
+ */
 function configs(): string[] {
-  const dir = join(root, 'workers');
-  const regional = existsSync(dir)
-    ? readdirSync(dir)
-        .map((name) => join(dir, name, 'wrangler.toml'))
-        .filter((file) => existsSync(file))
-        .sort()
-    : [];
+  const folders = (dir: string) => (existsSync(dir) ? readdirSync(dir).map((name) => join(dir, name)) : []);
+  const homes = [join(root, 'workers'), ...folders(join(root, 'examples')).map((example) => join(example, 'workers'))];
+  const regional = homes
+    .flatMap(folders)
+    .map((dir) => join(dir, 'wrangler.toml'))
+    .filter((file) => existsSync(file))
+    .sort();
   return [join(root, 'wrangler.toml'), ...regional];
 }
 

@@ -39,7 +39,7 @@ export interface RegionalOptions {
  * tasks, then its HTTP tasks), then sleeps. No timer, no polling: an idle region makes no calls.
  *
  * @example
- * // workers/weur/index.ts
+ * // examples/scrape/workers/weur/index.ts
  * const { worker, RegionalConsumerObject } = regionalConsumer({ region: 'weur', locationHint: 'weur', tasks: [fetchPage] });
  * export { RegionalConsumerObject };
  * export default worker;

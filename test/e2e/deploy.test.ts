@@ -7,7 +7,13 @@ import { basename, join, resolve } from 'node:path';
 import { expect, it } from 'vitest';
 
 const root = resolve(import.meta.dirname, '..', '..');
-const configs = ['wrangler.toml', ...readdirSync(join(root, 'workers')).map((w) => `workers/${w}/wrangler.toml`)];
+/** The regional consumers npm start runs: a deployment's own under workers/, the examples' under examples/<name>/workers/. */
+const folders = (dir: string) => (existsSync(join(root, dir)) ? readdirSync(join(root, dir)).map((name) => `${dir}/${name}`) : []);
+const regional = ['workers', ...folders('examples').map((e) => `${e}/workers`)]
+  .flatMap(folders)
+  .map((dir) => `${dir}/wrangler.toml`)
+  .filter((file) => existsSync(join(root, file)));
+const configs = ['wrangler.toml', ...regional];
 
 it.each(configs)('passes `wrangler deploy --dry-run -c %s`', (config) => {
   const outdir = mkdtempSync(join(tmpdir(), 'drover-deploy-'));
@@ -28,8 +34,12 @@ it.each(configs)('passes `wrangler deploy --dry-run -c %s`', (config) => {
 // keeps whatever the account has: both must be false, read as deploy reads the config.
 const { unstable_readConfig: readConfig } = createRequire(import.meta.url)('wrangler') as typeof import('wrangler');
 
-it.each(configs.filter((c) => c.startsWith('workers/')))('deploys %s with no public address: workers_dev and preview_urls off', (config) => {
+it.each(regional)('deploys %s with no public address: workers_dev and preview_urls off', (config) => {
   const parsed = readConfig({ config: join(root, config) });
   expect(parsed.workers_dev).toBe(false);
   expect(parsed.preview_urls).toBe(false);
+});
+
+it('finds the regional consumers the scraping example ships, so the checks above are not run on nothing', () => {
+  expect(regional).toEqual(expect.arrayContaining(['examples/scrape/workers/apac/wrangler.toml', 'examples/scrape/workers/weur/wrangler.toml']));
 });

@@ -1,4 +1,4 @@
-// Regional consumers on Cloudflare (workers/weur, workers/apac under npm start): woken by the hub, never polling.
+// Regional consumers on Cloudflare (examples/scrape/workers/weur and apac, under npm start): woken by the hub, never polling.
 import { createServer, type Server } from 'node:http';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { Api, TOKENS, sleep, uniqueQueue } from './system.ts';
