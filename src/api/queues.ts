@@ -13,7 +13,8 @@ import { requireAdmin } from '../protocol/principals.ts';
 import { readJson } from './body.ts';
 import { parseWith } from '../protocol/parse.ts';
 import { presentDead } from './present.ts';
-import { deadQuery, queueConfigBody, queueName, replayBody } from '../protocol/schemas.ts';
+import { deadQuery, queueConfigBody, replayBody } from '../protocol/schemas.ts';
+import { queueName } from '../protocol/fields.ts';
 
 export const queues = new Hono<AuthVars>();
 
