@@ -4,6 +4,7 @@ import {
   ackBody, ackManyBody, auditQuery, claimBody, deadQuery, enqueueBody, failBody, heartbeatBody, listQuery, queueConfigBody,
   replayBody, scheduleBody, scheduleUpdateBody, signatureBody, waitQuery,
 } from '../protocol/schemas.ts';
+import { RECORDS } from '../protocol/records.ts';
 
 type Scope = 'enqueue' | 'consume' | 'admin' | 'any token' | 'none';
 
@@ -16,13 +17,25 @@ interface Operation {
   body?: z.ZodType;
   query?: z.ZodObject;
   status?: number;
+  /** The JSON Schema of the success answer, where it is one of the records. */
+  answer?: Record<string, unknown>;
 }
 
-/** The JSON Schema of what a request may send (zod's input side: before defaults and transforms). */
-function schemaOf(schema: z.ZodType): Record<string, unknown> {
-  const { $schema: _drop, ...rest } = z.toJSONSchema(schema, { io: 'input', unrepresentable: 'any' }) as Record<string, unknown>;
+/**
+ * The JSON Schema of a zod schema: for a request, what it may send (zod's input side: before
+ * defaults and transforms); for an answer, what the hub sends (the output side).
+ */
+function schemaOf(schema: z.ZodType, io: 'input' | 'output' = 'input'): Record<string, unknown> {
+  const { $schema: _drop, ...rest } = z.toJSONSchema(schema, { io, unrepresentable: 'any' }) as Record<string, unknown>;
   return rest;
 }
+
+const ref = (name: keyof typeof RECORDS) => ({ $ref: `#/components/schemas/${name}` });
+const listOf = (key: string, name: keyof typeof RECORDS, more: Record<string, unknown> = {}) => ({
+  type: 'object',
+  required: [key],
+  properties: { [key]: { type: 'array', items: ref(name) }, ...more },
+});
 
 const workflowBody = z.union([
   z.strictObject({ chain: z.array(z.union([signatureBody, z.strictObject({ group: z.array(signatureBody) })])).min(1) }),
@@ -33,10 +46,10 @@ const workflowBody = z.union([
 const OPERATIONS: Operation[] = [
   { method: 'post', path: '/v1/tasks', id: 'enqueueTask', summary: 'Enqueue a task', scope: 'enqueue', body: enqueueBody, status: 202 },
   { method: 'post', path: '/v1/tasks/batch', id: 'enqueueBatch', summary: 'Enqueue 1-1000 tasks, all or nothing', scope: 'enqueue', body: z.strictObject({ tasks: z.array(enqueueBody).min(1).max(1000) }), status: 202 },
-  { method: 'get', path: '/v1/tasks', id: 'listTasks', summary: 'List tasks, newest first', scope: 'enqueue', query: listQuery },
-  { method: 'get', path: '/v1/tasks/{id}', id: 'getTask', summary: 'Read a task (?wait holds until final)', scope: 'enqueue', query: waitQuery },
+  { method: 'get', path: '/v1/tasks', id: 'listTasks', summary: 'List tasks, newest first', scope: 'enqueue', query: listQuery, answer: listOf('tasks', 'Task', { cursor: { type: ['string', 'null'], description: 'Pass as ?cursor for the next page; null on the last.' } }) },
+  { method: 'get', path: '/v1/tasks/{id}', id: 'getTask', summary: 'Read a task (?wait holds until final)', scope: 'enqueue', query: waitQuery, answer: ref('Task') },
   { method: 'post', path: '/v1/tasks/{id}/revoke', id: 'revokeTask', summary: 'Revoke a task', scope: 'enqueue' },
-  { method: 'post', path: '/v1/queues/{queue}/claim', id: 'claim', summary: 'Claim jobs (long-poll with waitSeconds)', scope: 'consume', body: claimBody },
+  { method: 'post', path: '/v1/queues/{queue}/claim', id: 'claim', summary: 'Claim jobs (long-poll with waitSeconds)', scope: 'consume', body: claimBody, answer: listOf('jobs', 'Job') },
   { method: 'get', path: '/v1/queues/{queue}/connect', id: 'workerSocket', summary: 'WebSocket for claims and acks (messages: {id, op: "claim" | "ack", ...body}; see docs/protocol.md, "WebSockets")', scope: 'consume', status: 101 },
   { method: 'get', path: '/v1/tasks/connect', id: 'producerSocket', summary: 'WebSocket for enqueues (messages: {id, op: "enqueue", task} or {id, op: "enqueueBatch", tasks}; see docs/protocol.md, "WebSockets")', scope: 'enqueue', status: 101 },
   { method: 'post', path: '/v1/leases/ack', id: 'ackMany', summary: 'Ack up to 100 leases', scope: 'consume', body: ackManyBody },
@@ -49,7 +62,7 @@ const OPERATIONS: Operation[] = [
   { method: 'post', path: '/v1/queues/{queue}/pause', id: 'pauseQueue', summary: 'Pause a queue', scope: 'admin' },
   { method: 'post', path: '/v1/queues/{queue}/resume', id: 'resumeQueue', summary: 'Resume a queue', scope: 'admin' },
   { method: 'put', path: '/v1/queues/{queue}/config', id: 'configureQueue', summary: 'Retention, rate and concurrency limits', scope: 'admin', body: queueConfigBody },
-  { method: 'get', path: '/v1/queues/{queue}/dead', id: 'listDead', summary: 'Dead letters', scope: 'admin', query: deadQuery },
+  { method: 'get', path: '/v1/queues/{queue}/dead', id: 'listDead', summary: 'Dead letters', scope: 'admin', query: deadQuery, answer: listOf('tasks', 'DeadLetter') },
   { method: 'post', path: '/v1/queues/{queue}/dead/replay', id: 'replayDead', summary: 'Replay dead letters from attempt 1', scope: 'admin', body: replayBody },
   { method: 'delete', path: '/v1/queues/{queue}/dead', id: 'purgeDead', summary: 'Purge dead letters', scope: 'admin', body: replayBody },
   { method: 'post', path: '/v1/schedules', id: 'createSchedule', summary: 'Create a schedule', scope: 'admin', body: scheduleBody, status: 201 },
@@ -58,29 +71,13 @@ const OPERATIONS: Operation[] = [
   { method: 'put', path: '/v1/schedules/{id}', id: 'updateSchedule', summary: 'Change a schedule', scope: 'admin', body: scheduleUpdateBody },
   { method: 'delete', path: '/v1/schedules/{id}', id: 'deleteSchedule', summary: 'Delete a schedule', scope: 'admin' },
   { method: 'post', path: '/v1/workflows', id: 'startWorkflow', summary: 'Start a chain, group or chord', scope: 'enqueue', body: workflowBody, status: 202 },
-  { method: 'get', path: '/v1/workflows/{id}', id: 'getWorkflow', summary: 'A workflow\'s state and tasks', scope: 'enqueue' },
+  { method: 'get', path: '/v1/workflows/{id}', id: 'getWorkflow', summary: 'A workflow\'s state and tasks', scope: 'enqueue', answer: ref('Workflow') },
   { method: 'post', path: '/v1/workflows/{id}/revoke', id: 'revokeWorkflow', summary: 'Revoke what has not run', scope: 'enqueue' },
   { method: 'get', path: '/v1/events', id: 'events', summary: 'Server-Sent Events of task changes and workers', scope: 'enqueue' },
   { method: 'get', path: '/v1/workers', id: 'listWorkers', summary: 'Workers seen in the last day', scope: 'any token' },
   { method: 'get', path: '/v1/audit', id: 'audit', summary: 'The audit log of admin actions', scope: 'admin', query: auditQuery },
   { method: 'get', path: '/healthz', id: 'health', summary: 'Ready to accept work', scope: 'none' },
 ];
-
-const errorSchema = {
-  type: 'object',
-  required: ['error'],
-  properties: {
-    error: {
-      type: 'object',
-      required: ['code', 'message'],
-      properties: {
-        code: { type: 'string', enum: ['invalid_request', 'unauthorized', 'forbidden', 'not_found', 'lease_lost', 'conflict', 'payload_too_large', 'rate_limited', 'unavailable'] },
-        message: { type: 'string' },
-        details: {},
-      },
-    },
-  },
-};
 
 let cached: Record<string, unknown> | null = null;
 
@@ -103,7 +100,7 @@ export function openapi(): Record<string, unknown> {
       ...(params.length ? { parameters: params } : {}),
       ...(op.body ? { requestBody: { required: true, content: { 'application/json': { schema: schemaOf(op.body) } } } } : {}),
       responses: {
-        [String(op.status ?? 200)]: { description: 'Done', content: { [op.id === 'events' ? 'text/event-stream' : 'application/json']: { schema: {} } } },
+        [String(op.status ?? 200)]: { description: 'Done', content: { [op.id === 'events' ? 'text/event-stream' : 'application/json']: { schema: op.answer ?? {} } } },
         default: { description: 'An error, in the one error shape', content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } } },
       },
     };
@@ -122,7 +119,7 @@ export function openapi(): Record<string, unknown> {
     },
     servers: [{ url: '/' }],
     security: [{ bearer: [] }],
-    components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } }, schemas: { Error: errorSchema } },
+    components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } }, schemas: Object.fromEntries(Object.entries(RECORDS).map(([name, schema]) => [name, schemaOf(schema, 'output')])) },
     paths,
   };
   return cached;

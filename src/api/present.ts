@@ -2,28 +2,32 @@
 import type { TaskRow } from '../db/schema.ts';
 import type { LiveTask, DeadTask } from '../queue/types.ts';
 import { iso } from '../protocol/times.ts';
+import type { DeadLetter, TaskRecord, WorkflowRecord } from '../protocol/records.ts';
+import type { WorkflowView } from '../workflow/types.ts';
+import type { TaskState } from '../core/states.ts';
 
-function parsed(text: string | null): unknown {
-  return text == null ? null : JSON.parse(text);
+/** JSON text as the value it holds; null stays null. */
+export function parsed<T = unknown>(text: string | null): T | null {
+  return text == null ? null : (JSON.parse(text) as T);
 }
 
 /** The public task: D1's record, overlaid with the QueueObject's live fields when it has them. */
-export function presentTask(row: TaskRow, live: LiveTask | null): Record<string, unknown> {
+export function presentTask(row: TaskRow, live: LiveTask | null): TaskRecord {
   const l = live;
   return {
     id: row.id,
     task: row.task,
-    args: parsed(row.args),
-    kwargs: parsed(row.kwargs),
+    args: parsed<unknown[]>(row.args)!,
+    kwargs: parsed<Record<string, unknown>>(row.kwargs)!,
     queue: row.queue,
     region: row.region,
     priority: row.priority,
-    state: l?.state ?? row.state,
+    state: (l?.state ?? row.state) as TaskState,
     attempts: l?.attempts ?? row.attempts,
     maxRetries: row.maxRetries,
     result: parsed(l ? l.result : row.result),
-    error: parsed(l ? l.error : row.error),
-    createdAt: iso(row.createdAt),
+    error: parsed<TaskRecord['error']>(l ? l.error : row.error),
+    createdAt: iso(row.createdAt)!,
     startedAt: iso(l ? l.startedAt : row.startedAt),
     finishedAt: iso(l ? l.finishedAt : row.finishedAt),
     worker: l ? l.worker : row.worker,
@@ -41,20 +45,44 @@ export function presentTask(row: TaskRow, live: LiveTask | null): Record<string,
   };
 }
 
-export function presentDead(d: DeadTask, queue: string): Record<string, unknown> {
+export function presentDead(d: DeadTask, queue: string): DeadLetter {
   return {
     id: d.id,
     task: d.task,
-    args: parsed(d.args),
-    kwargs: parsed(d.kwargs),
+    args: parsed<unknown[]>(d.args)!,
+    kwargs: parsed<Record<string, unknown>>(d.kwargs)!,
     queue,
     region: d.region,
     priority: d.priority,
     state: 'failed',
     attempts: d.attempts,
     maxRetries: d.maxRetries,
-    error: parsed(d.error),
-    createdAt: iso(d.createdAt),
+    error: parsed<DeadLetter['error']>(d.error),
+    createdAt: iso(d.createdAt)!,
     finishedAt: iso(d.finishedAt),
+  };
+}
+
+/** A workflow with every task of every step; `live` has the state of tasks not ended yet, from their records. */
+export function presentWorkflow(w: WorkflowView, live: Map<string, string>): WorkflowRecord {
+  type StepState = WorkflowRecord['tasks'][number]['state'];
+  const tasks = w.steps.flatMap((s, step) =>
+    s.tasks.map((t) => ({
+      ...t,
+      step,
+      state: (t.state ?? live.get(t.id) ?? 'pending') as StepState,
+      result: parsed(t.result),
+      error: parsed<TaskRecord['error']>(t.error),
+    })),
+  );
+  return {
+    id: w.id,
+    shape: w.shape as WorkflowRecord['shape'],
+    state: w.state,
+    result: parsed(w.result),
+    ...(w.resultOmitted && { resultOmitted: true }),
+    createdAt: iso(w.createdAt)!,
+    finishedAt: iso(w.finishedAt),
+    tasks,
   };
 }

@@ -12,7 +12,7 @@ import { checkSize, checkTargets } from '../intake/spec.ts';
 import { route } from '../intake/enqueue.ts';
 import { MAX_BATCH_BYTES } from '../protocol/sizes.ts';
 import { DroverError } from '../protocol/errors.ts';
-import { iso } from '../protocol/times.ts';
+import { presentWorkflow } from './present.ts';
 import { signatureBody, type Signature } from '../protocol/schemas.ts';
 import { holderOf } from '../queue/stubs.ts';
 
@@ -61,8 +61,6 @@ function parseRequest(raw: unknown): Request {
   return fail(SHAPES, '');
 }
 
-const parsed = (text: string | null) => (text === null ? null : JSON.parse(text));
-
 function stub(env: Env, id: string) {
   return env.WORKFLOWS.get(env.WORKFLOWS.idFromName(id));
 }
@@ -98,19 +96,7 @@ workflows.get('/:id', async (c) => {
       .all<{ id: string; state: string }>();
     for (const r of rows.results) live.set(r.id, r.state);
   }
-  const tasks = w.steps.flatMap((s, step) =>
-    s.tasks.map((t) => ({ ...t, step, state: t.state ?? live.get(t.id) ?? 'pending', result: parsed(t.result), error: parsed(t.error) })),
-  );
-  return c.json({
-    id: w.id,
-    shape: w.shape,
-    state: w.state,
-    result: parsed(w.result),
-    ...(w.resultOmitted && { resultOmitted: true }),
-    createdAt: iso(w.createdAt),
-    finishedAt: iso(w.finishedAt),
-    tasks,
-  });
+  return c.json(presentWorkflow(w, live));
 });
 
 workflows.post('/:id/revoke', async (c) => {

@@ -2,7 +2,7 @@
 import type { QueueObject } from '../queue/QueueObject.ts';
 import type { ClaimedRow } from '../queue/transitions.ts';
 import { regionOfLane, type HttpTarget } from '../core/states.ts';
-import type { Job } from '../protocol/wire.ts';
+import type { Job } from '../protocol/records.ts';
 import { executeJob, type JobOutcome, type JobTransport } from '../sdk/execute.ts';
 import { callHttpTask } from '../http-tasks/call.ts';
 import type { TaskDefinition } from '../sdk/task.ts';

@@ -1,6 +1,7 @@
 // The D1 schema: the queryable record of every task. Migrations are generated from this file.
 import { sql } from 'drizzle-orm';
 import { index, integer, real, sqliteTable, text } from 'drizzle-orm/sqlite-core';
+import type { TaskRecord } from '../protocol/records.ts';
 
 /**
  * One row per task, written by the hub at enqueue (version 0) and then kept up to
@@ -76,6 +77,16 @@ export const queues = sqliteTable('queues', {
 });
 
 export type TaskRow = typeof tasks.$inferSelect;
+
+/**
+ * The task record (src/protocol/records.ts) is what this table keeps: every field it shows has a
+ * column of the same name (times as epoch milliseconds, JSON as text), but for what only the live
+ * queue object knows. A field added to the record does not compile here until it has a column.
+ */
+type LiveOnly = 'progress' | 'revokeRequested';
+type WithoutColumn = Exclude<keyof TaskRecord, LiveOnly | keyof TaskRow>;
+const everyRecordFieldHasAColumn: [WithoutColumn] extends [never] ? true : { missing: WithoutColumn } = true;
+void everyRecordFieldHasAColumn;
 
 /**
  * Periodic schedules (beat). `source` is 'api' or 'code' (declared in schedules.ts).

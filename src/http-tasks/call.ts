@@ -1,7 +1,7 @@
 // HTTP tasks and callbacks: who may be called (SSRF guard) and the call itself, signed (core/signing.ts).
 import { readUpTo } from '../core/bytes.ts';
 import type { HttpTarget } from '../core/states.ts';
-import type { Job } from '../protocol/wire.ts';
+import type { Job } from '../protocol/records.ts';
 import { signatureHeaders } from '../core/signing.ts';
 import { canonicalHost, inCidr, notGlobal, parseAddress, parseCidr, specialName } from './hosts.ts';
 

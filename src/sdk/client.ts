@@ -3,10 +3,10 @@ import { HubError, TaskFailedError } from './errors.ts';
 import { SocketLine } from './socket.ts';
 import type { Workflow } from './canvas.ts';
 import type { TaskDefinition } from './task.ts';
-import type { Job, TaskRecord, WorkflowRecord } from '../protocol/wire.ts';
+import type { Job, TaskRecord, WorkflowRecord } from '../protocol/records.ts';
 import { enqueueBody, type EnqueueOptions } from './enqueue-body.ts';
 
-export type { Job, TaskRecord, WorkflowRecord } from '../protocol/wire.ts';
+export type { Job, TaskRecord, WorkflowRecord } from '../protocol/records.ts';
 export type { EnqueueOptions } from './enqueue-body.ts';
 
 export interface ClientOptions {

@@ -1,5 +1,7 @@
 // The OpenAPI document: valid by a validator library, complete, and enough to drive a client.
 import { Validator } from '@seriousme/openapi-schema-validator';
+import { Ajv2020 } from 'ajv/dist/2020.js';
+import addFormats from 'ajv-formats';
 import { describe, expect, inject, it } from 'vitest';
 import { Api, TOKENS, uniqueQueue } from './system.ts';
 
@@ -103,6 +105,67 @@ describe('the OpenAPI document', () => {
     const read = await call('getTask', { id: made.body.id });
     expect(read.body).toMatchObject({ id: made.body.id, task: 'from.openapi', queue, state: 'queued' });
     expect((await call('enqueueTask', {}, { task: 'from.openapi', priority: 10 })).status).toBe(400);
+  });
+
+  it('describes what the hub answers: every job, task, dead letter, workflow and error matches its component', async () => {
+    const doc = (await api.as(null).get('/openapi.json')).body;
+    const ajv = new Ajv2020({ strict: false, allErrors: true });
+    addFormats.default(ajv);
+    ajv.addSchema({ $id: 'drover', components: doc.components });
+    const answer = (path: string, method = 'get') => doc.paths[path][method].responses['200'].content['application/json'].schema;
+    const matches = (schema: unknown, value: unknown, what: string) => {
+      const check = ajv.compile(JSON.parse(JSON.stringify(schema).replaceAll('"#/components/', '"drover#/components/')));
+      expect(check(value) ? [] : check.errors, what).toEqual([]);
+    };
+    const record = (name: string) => ({ $ref: `#/components/schemas/${name}` });
+    const admin = api;
+    const queue = uniqueQueue('oas-answers');
+
+    const made = await admin.post('/v1/tasks', { task: 'oas.answer', args: [1, 'two'], kwargs: { three: 3 }, queue, priority: 7, groupKey: 'tenant-1', expires: 3600 });
+    expect(made.status).toBe(202);
+    const queued = await admin.get(`/v1/tasks/${made.body.id}`);
+    expect(queued.body.state).toBe('queued');
+    matches(answer('/v1/tasks/{id}'), queued.body, 'a queued task');
+    matches(answer('/v1/tasks'), (await admin.get(`/v1/tasks?queue=${queue}`)).body, 'the task list');
+
+    const claimed = await admin.post(`/v1/queues/${queue}/claim`, { worker: 'oas-worker', max: 1, waitSeconds: 10 });
+    expect(claimed.body.jobs).toHaveLength(1);
+    matches(answer('/v1/queues/{queue}/claim', 'post'), claimed.body, 'a claim');
+    const job = claimed.body.jobs[0];
+    await admin.post(`/v1/leases/${job.leaseId}/heartbeat`, { progress: { done: 1 } });
+    const running = await admin.get(`/v1/tasks/${job.id}`);
+    expect(running.body).toMatchObject({ state: 'running', progress: { done: 1 } });
+    matches(record('Task'), running.body, 'a running task');
+    await admin.post(`/v1/leases/${job.leaseId}/ack`, { result: { ok: true } });
+    const done = await admin.get(`/v1/tasks/${job.id}?wait=10`);
+    expect(done.body.state).toBe('succeeded');
+    matches(record('Task'), done.body, 'a succeeded task');
+
+    const doomed = await admin.post('/v1/tasks', { task: 'oas.doomed', queue, maxRetries: 0 });
+    const [dying] = (await admin.post(`/v1/queues/${queue}/claim`, { worker: 'oas-worker', max: 1, waitSeconds: 10 })).body.jobs;
+    expect(dying.id).toBe(doomed.body.id);
+    await admin.post(`/v1/leases/${dying.leaseId}/fail`, { error: { type: 'Boom', message: 'it broke', stack: 'at line 1' }, retry: false });
+    const failed = await admin.get(`/v1/tasks/${dying.id}?wait=10`);
+    expect(failed.body).toMatchObject({ state: 'failed', error: { type: 'Boom' } });
+    matches(record('Task'), failed.body, 'a failed task');
+    const dead = await admin.get(`/v1/queues/${queue}/dead`);
+    expect(dead.body.tasks.map((t: any) => t.id)).toEqual([dying.id]);
+    matches(answer('/v1/queues/{queue}/dead'), dead.body, 'the dead letters');
+
+    const flow = await admin.post('/v1/workflows', { chain: [{ task: 'oas.step', queue }, { task: 'oas.step', queue }] });
+    expect(flow.status).toBe(202);
+    const workflow = await admin.get(`/v1/workflows/${flow.body.id}`);
+    expect(workflow.body).toMatchObject({ shape: 'chain', state: 'running' });
+    matches(answer('/v1/workflows/{id}'), workflow.body, 'a running workflow');
+
+    for (const refused of [await admin.get('/v1/tasks/01ARZ3NDEKTSV4RRFFQ69G5FAV'), await admin.post('/v1/tasks', { task: 'oas.bad', priority: 10 }), await api.as(null).get('/v1/queues')]) {
+      expect(refused.status).toBeGreaterThanOrEqual(400);
+      matches(record('Error'), refused.body, `a ${refused.status}`);
+    }
+    // The check is a real one: a record that lost a field, or grew a wrong type, does not match.
+    expect(ajv.validate({ $ref: 'drover#/components/schemas/Task' }, { ...done.body, state: 'done' })).toBe(false);
+    const { attempts: _gone, ...withoutAttempts } = done.body;
+    expect(ajv.validate({ $ref: 'drover#/components/schemas/Task' }, withoutAttempts)).toBe(false);
   });
 
   it('has a readable docs page', async () => {

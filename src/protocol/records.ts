@@ -1,0 +1,118 @@
+// What the HTTP API answers with: a job, a task record, a dead letter, a workflow record, an error.
+// A task's shape is written here once: the TypeScript types the hub's presenters and the SDK use,
+// the OpenAPI components, and the D1 table's column check (src/db/schema.ts) all derive from these.
+import { z } from 'zod';
+import { STATES } from '../core/states.ts';
+import { STATUS } from './errors.ts';
+
+/** A time as the hub writes it: RFC 3339 in UTC with milliseconds. */
+const time = z.string().meta({ format: 'date-time', description: 'RFC 3339, UTC, such as 2026-11-21T08:00:00.000Z.' });
+const int = z.number().int();
+/** Any JSON value, as the task's producer or worker gave it. */
+const json = z.unknown();
+
+/** A task failure is data, matched by `type`. */
+export const taskError = z.object({ type: z.string(), message: z.string(), stack: z.string().optional() });
+
+/** What a task is, as a job, a task record and a dead letter all show it. */
+const taskFields = {
+  id: z.string(),
+  task: z.string(),
+  args: z.array(json),
+  kwargs: z.record(z.string(), json),
+  queue: z.string(),
+  region: z.string().nullable(),
+  priority: int,
+  maxRetries: int,
+};
+
+/** The task that enqueued this one (a callback's or chain step's parent) and the first of its line. */
+const lineage = { parentId: z.string().nullable(), rootId: z.string().nullable() };
+
+/** A claimed attempt of a task, as the hub hands it to a worker. */
+export const jobRecord = z
+  .object({ ...taskFields, ...lineage, leaseId: z.string(), attempt: int, leaseExpiresAt: time })
+  .meta({ description: 'A claimed attempt: run it, then ack, fail or release its lease before leaseExpiresAt (or heartbeat to extend it).' });
+
+/** A task as `GET /v1/tasks/:id` and the task list show it. */
+export const taskRecord = z
+  .object({
+    ...taskFields,
+    ...lineage,
+    state: z.enum(STATES),
+    attempts: int,
+    result: json.meta({ description: 'What the last successful attempt returned; null until then.' }),
+    error: taskError.nullable(),
+    createdAt: time,
+    startedAt: time.nullable(),
+    finishedAt: time.nullable(),
+    worker: z.string().nullable(),
+    workflowId: z.string().nullable(),
+    eta: time.nullable(),
+    expiresAt: time.nullable(),
+    idempotencyKey: z.string().nullable(),
+    orderingKey: z.string().nullable(),
+    groupKey: z.string().nullable(),
+    groupLimit: int.nullable(),
+    progress: json.meta({ description: 'What the running attempt last reported with a heartbeat; null when none runs.' }),
+    revokeRequested: z.boolean(),
+  })
+  .meta({ description: 'A task: what it is, where it stands, and how it ended.' });
+
+/** A task that failed for good, as its queue's dead letters list it. */
+export const deadLetter = z
+  .object({
+    ...taskFields,
+    state: z.literal('failed'),
+    attempts: int,
+    error: taskError.nullable(),
+    createdAt: time,
+    finishedAt: time.nullable(),
+  })
+  .meta({ description: 'A task that failed for good; replay runs it again from attempt 1.' });
+
+/** A workflow as `GET /v1/workflows/:id` shows it, with every task of every step. */
+export const workflowRecord = z
+  .object({
+    id: z.string(),
+    shape: z.enum(['chain', 'group', 'chord']),
+    state: z.enum(['running', 'succeeded', 'failed', 'revoked']),
+    result: json,
+    /** The result was over the view's budget: read it from the last task instead. */
+    resultOmitted: z.literal(true).optional(),
+    createdAt: time,
+    finishedAt: time.nullable(),
+    tasks: z.array(
+      z.object({
+        id: z.string(),
+        task: z.string(),
+        queue: z.string(),
+        step: int,
+        state: z.enum([...STATES, 'pending'] as const),
+        result: json,
+        resultOmitted: z.literal(true).optional(),
+        error: taskError.nullable(),
+      }),
+    ),
+  })
+  .meta({ description: 'A chain, group or chord: its state and every task of every step.' });
+
+/** The one error shape of every refusal. */
+export const errorBody = z
+  .object({
+    error: z.object({
+      code: z.enum(Object.keys(STATUS) as [keyof typeof STATUS, ...(keyof typeof STATUS)[]]),
+      message: z.string(),
+      details: z.unknown().optional(),
+    }),
+  })
+  .meta({ description: 'An error, in the one error shape: a code, a message for people, and details naming the field where one is at fault.' });
+
+export type Job = z.output<typeof jobRecord>;
+export type TaskRecord<R = unknown> = Omit<z.output<typeof taskRecord>, 'result'> & { result: R | null };
+export type DeadLetter = z.output<typeof deadLetter>;
+export type WorkflowRecord<R = unknown> = Omit<z.output<typeof workflowRecord>, 'result'> & { result: R | null };
+export type ErrorBody = z.output<typeof errorBody>;
+
+/** The components of the OpenAPI document, by name. */
+export const RECORDS = { Job: jobRecord, Task: taskRecord, DeadLetter: deadLetter, Workflow: workflowRecord, Error: errorBody };
