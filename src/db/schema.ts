@@ -1,6 +1,7 @@
 // The D1 schema: the queryable record of every task. Migrations are generated from this file.
 import { sql } from 'drizzle-orm';
 import { index, integer, real, sqliteTable, text } from 'drizzle-orm/sqlite-core';
+import type { TaskSpec } from '../core/states.ts';
 import type { TaskRecord } from '../protocol/records.ts';
 
 /**
@@ -79,12 +80,13 @@ export const queues = sqliteTable('queues', {
 export type TaskRow = typeof tasks.$inferSelect;
 
 /**
- * The task record (src/protocol/records.ts) is what this table keeps: every field it shows has a
- * column of the same name (times as epoch milliseconds, JSON as text), but for what only the live
- * queue object knows. A field added to the record does not compile here until it has a column.
+ * This table keeps the task record (src/protocol/records.ts) and the spec the bus carries
+ * (src/core/states.ts): every field of either has a column of the same name (times as epoch
+ * milliseconds, JSON as text), but for what only the live queue object knows. A field added to
+ * the record or the spec does not compile here until it has a column.
  */
 type LiveOnly = 'progress' | 'revokeRequested';
-type WithoutColumn = Exclude<keyof TaskRecord, LiveOnly | keyof TaskRow>;
+type WithoutColumn = Exclude<keyof TaskRecord | keyof TaskSpec, LiveOnly | keyof TaskRow>;
 const everyRecordFieldHasAColumn: [WithoutColumn] extends [never] ? true : { missing: WithoutColumn } = true;
 void everyRecordFieldHasAColumn;
 
