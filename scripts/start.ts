@@ -99,7 +99,7 @@ function wranglerRun(args: string[]): Promise<void> {
 
 /**
  * What a bundle is made from: every source a Worker may import (src/, workers/, examples/, the
- * root's routes.ts and schedules.ts), its config, and the locked dependencies. The same inputs make
+ * root's hub.ts, routes.ts and schedules.ts), its config, and the locked dependencies. The same inputs make
  * the same bundle, so a restart (after a crash, in the tests' kill -9 runs) reuses the last one
  * instead of spending a wrangler process on each Worker again.
  */
@@ -115,7 +115,7 @@ function sourcesHash(): ReturnType<typeof createHash> {
     }
   };
   for (const dir of ['src', 'workers', 'examples']) walk(join(root, dir));
-  for (const file of ['routes.ts', 'schedules.ts', 'package-lock.json', 'tsconfig.json']) if (existsSync(join(root, file))) add(join(root, file));
+  for (const file of ['hub.ts', 'routes.ts', 'schedules.ts', 'package-lock.json', 'tsconfig.json']) if (existsSync(join(root, file))) add(join(root, file));
   return hash;
 }
 

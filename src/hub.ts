@@ -1,4 +1,6 @@
-// The hub Worker's entry: wires HTTP, the bus consumer and the cron trigger; it decides nothing itself.
+// drover/hub: the hub Worker's entry. It wires HTTP, the bus consumer and the cron trigger, and
+// decides nothing itself. A deployment's Worker re-exports the object classes and makes its default
+// export with createHub, giving the task routes and schedules it declares in code.
 import { app } from './api/app.ts';
 import { beatObject } from './beat/BeatObject.ts';
 import { runBeat } from './beat/tick.ts';
@@ -6,12 +8,19 @@ import { consume } from './bus/consumer.ts';
 import { redeliver } from './bus/redeliver.ts';
 import { sweepRetention } from './db/retention.ts';
 import type { Env } from './env.ts';
+import { declareRoutes } from './intake/routes.ts';
+import { declareSchedules } from './beat/declare.ts';
+import type { TaskRoute } from './core/routes.ts';
+import type { ScheduleDefinition } from './protocol/schemas.ts';
 
 export { BeatObject } from './beat/BeatObject.ts';
 export { EventsObject } from './events/EventsObject.ts';
 export { HttpRunnerObject } from './consumers/HttpRunnerObject.ts';
 export { QueueObject } from './queue/QueueObject.ts';
 export { WorkflowObject } from './workflow/WorkflowObject.ts';
+export { defineSchedule } from './beat/declare.ts';
+export type { Env } from './env.ts';
+export type { TaskRoute, ScheduleDefinition };
 
 /** The cron trigger: beat's due slots, the interval alarm kept armed, the bus redelivery sweep, retention. */
 async function scheduled(controller: ScheduledController, env: Env): Promise<void> {
@@ -24,8 +33,33 @@ async function scheduled(controller: ScheduledController, env: Env): Promise<voi
   for (const r of results) if (r.status === 'rejected') console.error('scheduled work failed', r.reason);
 }
 
-export default {
+const handlers = {
   fetch: app.fetch,
   queue: (batch, env) => consume(batch, env),
   scheduled: (controller, env, ctx) => ctx.waitUntil(scheduled(controller, env)),
 } satisfies ExportedHandler<Env>;
+
+export interface HubOptions {
+  /** Where a task goes when its producer does not say; first match wins. */
+  routes?: TaskRoute[];
+  /** Schedules declared in code, each made with defineSchedule; the cron trigger applies them. */
+  schedules?: ScheduleDefinition[];
+}
+
+/**
+ * The hub's handlers, with the routes and schedules a deployment declares in code. Call it once, at
+ * the top of the Worker's module: every isolate, the Durable Objects' included, loads that module
+ * first, so the declarations hold before any request. A bad route or schedule throws here, at load.
+ *
+ * @example
+ * export { BeatObject, EventsObject, HttpRunnerObject, QueueObject, WorkflowObject } from 'drover/hub';
+ * export default createHub({ routes: [{ match: 'scrape.cn.*', queue: 'scrape', region: 'cn' }] });
+ */
+export function createHub(options: HubOptions = {}): typeof handlers {
+  declareRoutes(options.routes ?? []);
+  declareSchedules(options.schedules ?? []);
+  return handlers;
+}
+
+/** A hub with no routes or schedules declared in code. */
+export default handlers;

@@ -9,7 +9,7 @@ import { readJson } from './body.ts';
 import { describeIssues } from '../protocol/parse.ts';
 import { routed } from '../core/routes.ts';
 import { checkSize, checkTargets } from '../intake/spec.ts';
-import { route } from '../intake/enqueue.ts';
+import { route } from '../intake/routes.ts';
 import { MAX_BATCH_BYTES } from '../protocol/sizes.ts';
 import { DroverError } from '../protocol/errors.ts';
 import { presentWorkflow } from './present.ts';

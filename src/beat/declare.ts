@@ -1,4 +1,5 @@
-// defineSchedule: a schedule declared in code (schedules.ts), checked when the module loads.
+// Schedules declared in code (createHub's `schedules`, each made with defineSchedule): checked when
+// the module loads, and set once then, before any request, in every isolate of the Worker.
 import { scheduleBody, type ScheduleDefinition } from '../protocol/schemas.ts';
 
 /**
@@ -14,4 +15,15 @@ export function defineSchedule(definition: Partial<ScheduleDefinition> & { id: s
   const parsed = scheduleBody.safeParse(definition);
   if (!parsed.success) throw new TypeError(`schedule "${definition.id}": ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
   return parsed.data;
+}
+
+let declared: ScheduleDefinition[] = [];
+
+/** Makes these the schedules declared in code: each cron tick applies them (src/beat/store.ts, syncDeclared). */
+export function declareSchedules(schedules: ScheduleDefinition[]): void {
+  declared = schedules.map((s) => defineSchedule(s));
+}
+
+export function declaredSchedules(): ScheduleDefinition[] {
+  return declared;
 }

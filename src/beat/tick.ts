@@ -1,5 +1,4 @@
 // One beat: every schedule with a slot due enqueues one task per slot, however often the trigger fires.
-import declared from '../../schedules.ts';
 import type { TaskSpec } from '../core/states.ts';
 import { recordFirst } from '../intake/enqueue.ts';
 import { toSpec } from '../intake/spec.ts';
@@ -7,6 +6,7 @@ import type { ScheduleRow } from '../db/schema.ts';
 import type { Env } from '../env.ts';
 import { dueSlots, nextSlot } from '../core/slots.ts';
 import { advance, dueSchedules, syncDeclared, timingOf } from './store.ts';
+import { declaredSchedules } from './declare.ts';
 import type { EnqueueBody, ScheduleDefinition } from '../protocol/schemas.ts';
 
 /** The idempotency key of a slot's task: repeats of the slot find the first task. */
@@ -42,7 +42,7 @@ export async function runBeat(
   now: number,
   options: { intervals?: boolean; declared?: ScheduleDefinition[] } = {},
 ): Promise<{ enqueued: number; repeats: number }> {
-  if (!options.intervals) await syncDeclared(env.DB, options.declared ?? declared, now);
+  if (!options.intervals) await syncDeclared(env.DB, options.declared ?? declaredSchedules(), now);
   let enqueued = 0;
   let repeats = 0;
   for (const s of await dueSchedules(env.DB, now, options.intervals ?? false)) {

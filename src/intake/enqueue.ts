@@ -4,8 +4,8 @@
 import { handOff } from '../bus/handoff.ts';
 import { byShard, queueObject } from '../queue/stubs.ts';
 import { placeTasks } from '../core/shards.ts';
-import declaredRoutes from '../../routes.ts';
-import { compileRoutes, routed } from '../core/routes.ts';
+import { routed } from '../core/routes.ts';
+import { route } from './routes.ts';
 import type { TaskSpec } from '../core/states.ts';
 import { enqueuedState, recordTasks, type Recorded } from '../db/records.ts';
 import type { Env } from '../env.ts';
@@ -13,9 +13,6 @@ import { describeIssues, parseWith } from '../protocol/parse.ts';
 import { checkSize, checkTargets, toSpec } from './spec.ts';
 import { DroverError } from '../protocol/errors.ts';
 import { batchBody, enqueueBody } from '../protocol/schemas.ts';
-
-/** routes.ts, checked when the hub loads: a bad table fails the deploy, not an enqueue. */
-export const route = compileRoutes(declaredRoutes);
 
 /**
  * Records tasks in D1 first (an idempotency key's repeat is found there), then hands the new ones
