@@ -2,7 +2,7 @@
 import { DurableObject } from 'cloudflare:workers';
 import type { QueueObject } from '../queue/QueueObject.ts';
 import { drainQueue, WakeDrainer } from './drain.ts';
-import type { TaskDefinition } from '../sdk/task.ts';
+import type { AnyTask } from '../sdk/task.ts';
 import { queueOfObject } from '../core/shards.ts';
 import { principalOf, requireClaim } from '../protocol/principals.ts';
 import { DroverError, errorOf, STATUS } from '../protocol/errors.ts';
@@ -26,7 +26,7 @@ export interface RegionalOptions {
   locationHint?: DurableObjectLocationHint;
   /** A hard guarantee instead: the object and its storage stay in this jurisdiction. */
   jurisdiction?: DurableObjectJurisdiction;
-  tasks: TaskDefinition[];
+  tasks: AnyTask[];
   /** Jobs claimed and run at once. Default 8. */
   concurrency?: number;
 }
@@ -44,7 +44,32 @@ export interface RegionalOptions {
  * export { RegionalConsumerObject };
  * export default worker;
  */
-export function regionalConsumer(options: RegionalOptions) {
+/** What a regional consumer's stats say (GET /stats). */
+export interface RegionalStats {
+  region: string;
+  worker: string;
+  tasks: string[];
+  wakes: number;
+  claims: number;
+  succeeded: number;
+  failed: number;
+  abandoned: number;
+}
+
+/** The consumer's Durable Object, as its Worker and the hub reach it. */
+export interface RegionalConsumer extends DurableObject<RegionalEnv> {
+  /** The hub says a queue has work for this region. */
+  wake(queue: string): Promise<void>;
+  stats(): Promise<RegionalStats>;
+}
+
+/** A regional consumer Worker: its handlers, and the object class to export as RegionalConsumerObject. */
+export interface RegionalWorker {
+  worker: { fetch(request: Request, env: RegionalEnv): Promise<Response> };
+  RegionalConsumerObject: new (ctx: DurableObjectState, env: RegionalEnv) => RegionalConsumer;
+}
+
+export function regionalConsumer(options: RegionalOptions): RegionalWorker {
   const registry = new Map(options.tasks.map((t) => [t.name, t]));
   const concurrency = options.concurrency ?? 8;
   const workerName = `${options.region}-regional`;
@@ -58,7 +83,7 @@ export function regionalConsumer(options: RegionalOptions) {
       this.drainer.wake(queue);
     }
 
-    async stats() {
+    async stats(): Promise<RegionalStats> {
       return { region: options.region, worker: workerName, tasks: [...registry.keys()], wakes: this.drainer.wakes, ...this.counts };
     }
 

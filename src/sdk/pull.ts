@@ -3,13 +3,13 @@ import { createClient, type Client, type Job } from './client.ts';
 import { HubError } from './errors.ts';
 import { executeJob, type JobTransport } from './execute.ts';
 import { SocketLine } from './socket.ts';
-import type { TaskDefinition } from './task.ts';
+import type { AnyTask, TaskDefinition } from './task.ts';
 
 export interface PullWorkerOptions {
   url: string;
   token: string;
   queue: string;
-  tasks: TaskDefinition[];
+  tasks: AnyTask[];
   /** Claim work of this region (and untagged work); null: untagged work only. */
   region?: string | null;
   /** Jobs run at once. Default 4. */

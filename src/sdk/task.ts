@@ -38,6 +38,12 @@ export interface TaskDefinition<A extends unknown[] = any[], R = unknown> {
   readonly run: TaskHandler<A, R>;
 }
 
+/**
+ * Any task, whatever its argument and result types: what a list of tasks (a worker's `tasks`) holds.
+ * `TaskDefinition` alone would refuse a task that takes `[number, number]` under strictFunctionTypes.
+ */
+export type AnyTask = TaskDefinition<any, any>;
+
 const NAME = /^[A-Za-z0-9_.:/-]{1,200}$/;
 
 /**
