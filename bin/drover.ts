@@ -16,6 +16,10 @@ function fail(message: string): never {
 }
 
 const [command, ...rest] = process.argv.slice(2);
+if (command === '--help' || command === '-h' || command === 'help' || rest.includes('--help')) {
+  process.stdout.write(`${USAGE}\n`);
+  process.exit(0);
+}
 if (command !== 'worker') fail(command ? `unknown command "${command}"` : 'a command is needed');
 
 const { values, positionals } = parseArgs({
