@@ -88,6 +88,12 @@ class AckBatcher {
   }
 }
 
+/** This process's id where there is one (Node, Bun, Deno's Node globals), else a random tag. */
+function instance(): string {
+  const pid = (globalThis as { process?: { pid?: number } }).process?.pid;
+  return pid === undefined ? Math.random().toString(36).slice(2, 8) : String(pid);
+}
+
 /**
  * Claims jobs of one queue, runs them with bounded concurrency, heartbeats long ones,
  * acks in batches, and drains cleanly on stop().
@@ -121,7 +127,7 @@ export class PullWorker {
 
   constructor(options: PullWorkerOptions) {
     this.options = options;
-    this.name = options.name ?? `${options.queue}-${options.region ?? 'any'}-${process.pid}`;
+    this.name = options.name ?? `${options.queue}-${options.region ?? 'any'}-${instance()}`;
     this.client = createClient({ url: options.url, token: options.token, fetch: options.fetch });
     this.registry = new Map(options.tasks.map((t) => [t.name, t]));
     this.log = options.log ?? ((m) => console.error(`[drover worker ${this.name}] ${m}`));
