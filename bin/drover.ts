@@ -1,14 +1,20 @@
 #!/usr/bin/env node
-// The drover command line: `drover worker` runs a Node pull worker over a module of defineTask()s.
+// The drover command line: `drover worker` runs a Node pull worker over a module of defineTask()s;
+// `drover init` lays out a project of one's own.
+import { createRequire } from 'node:module';
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { PullWorker } from '../src/sdk/pull.ts';
 import { tasksOf } from '../src/sdk/task.ts';
+import { init } from './init.ts';
 
 const USAGE = `usage: drover worker --url URL --token TOKEN --queue QUEUE [--region R] [--concurrency N]
                      [--name NAME] [--grace SECONDS] ./tasks.ts
-  --url and --token default to $DROVER_URL and $DROVER_TOKEN.`;
+         drover init DIR [--drover SPEC]
+  worker: runs the tasks a module exports; --url and --token default to $DROVER_URL and $DROVER_TOKEN.
+  init:   lays out a new project in DIR (a hub Worker, tasks, a worker, a producer, a README);
+          --drover sets its drover dependency (a version range, or a packed tarball's path).`;
 
 function fail(message: string): never {
   process.stderr.write(`${message}\n${USAGE}\n`);
@@ -18,6 +24,19 @@ function fail(message: string): never {
 const [command, ...rest] = process.argv.slice(2);
 if (command === '--help' || command === '-h' || command === 'help' || rest.includes('--help')) {
   process.stdout.write(`${USAGE}\n`);
+  process.exit(0);
+}
+if (command === 'init') {
+  const { values, positionals } = parseArgs({ args: rest, allowPositionals: true, options: { drover: { type: 'string' } } });
+  if (positionals.length !== 1) fail('init needs one folder, e.g. drover init my-app');
+  // The package's own package.json: its version, and the wrangler and TypeScript it is built and tested with.
+  const own = createRequire(import.meta.url)('../package.json') as { version: string; devDependencies: Record<string, string> };
+  const made = init({
+    dir: positionals[0],
+    drover: values.drover ? (/^[./~]|^[A-Za-z]:/.test(values.drover) ? `file:${resolve(values.drover)}` : values.drover) : `^${own.version}`,
+    versions: { wrangler: own.devDependencies.wrangler, workersTypes: own.devDependencies['@cloudflare/workers-types'], typescript: own.devDependencies.typescript },
+  });
+  process.stdout.write(`made ${made.dir}: ${made.written.join(', ')}\nlocal admin token (in .dev.vars): ${made.token}\nnext: cd ${positionals[0]} && npm install && npm run dev\n`);
   process.exit(0);
 }
 if (command !== 'worker') fail(command ? `unknown command "${command}"` : 'a command is needed');

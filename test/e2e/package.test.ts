@@ -2,10 +2,11 @@
 // repository, every entry imported on Node 22 and 24 (the hub's and the regional consumer's bundled
 // into Workers by wrangler), a consumer type-checked under `strict` without skipLibCheck, and the
 // `drover` command run.
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { freePort } from './system.ts';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 const root = resolve(import.meta.dirname, '..', '..');
@@ -18,16 +19,17 @@ function run(command: string, args: string[], cwd: string): string {
 }
 
 let out: string;
+let tarball: string;
 let app: string;
 
 beforeAll(() => {
   out = mkdtempSync(join(tmpdir(), 'drover-pack-'));
-  const [{ filename }] = JSON.parse(run('npm', ['pack', '--json', '--pack-destination', out], root)) as { filename: string }[];
+  [{ filename: tarball }] = JSON.parse(run('npm', ['pack', '--json', '--pack-destination', out], root)) as { filename: string }[];
   app = join(out, 'app');
   mkdirSync(app);
   writeFileSync(join(app, 'package.json'), JSON.stringify({ name: 'drover-user', private: true, type: 'module' }));
   // The same versions this repository has, so npm's cache serves them.
-  run('npm', ['install', '--prefer-offline', join(out, filename), `typescript@${versionOf('typescript')}`, `@types/node@${versionOf('@types/node')}`,
+  run('npm', ['install', '--prefer-offline', join(out, tarball), `typescript@${versionOf('typescript')}`, `@types/node@${versionOf('@types/node')}`,
     `@cloudflare/workers-types@${versionOf('@cloudflare/workers-types')}`], app);
 }, 300_000);
 
@@ -140,4 +142,47 @@ export const worker = new PullWorker({ url: 'http://127.0.0.1:8787', token: 'dev
     const help = run('npx', ['drover', '--help'], app);
     expect(help).toMatch(/usage: drover worker --url URL --token TOKEN --queue QUEUE/);
   }, 60_000);
+
+  it('scaffolds a project with drover init that, by its README\'s commands, starts, works a task and prints its result', async () => {
+    run('npx', ['drover', 'init', 'my-app', '--drover', join(out, tarball)], app);
+    const project = join(app, 'my-app');
+    const readme = readFileSync(join(project, 'README.md'), 'utf8');
+    for (const command of ['npm install', 'npm run dev', 'npm run worker', 'npm run enqueue -- Ada']) expect(readme).toContain(command);
+    const token = /DROVER_TOKENS=(\S+):admin/.exec(readFileSync(join(project, '.dev.vars'), 'utf8'))![1];
+    run('npm', ['install', '--prefer-offline'], project);
+    run('npx', ['tsc', '--noEmit'], project);
+
+    const port = await freePort();
+    const env = { ...process.env, DROVER_URL: `http://127.0.0.1:${port}`, DROVER_TOKEN: token, WRANGLER_SEND_METRICS: 'false' };
+    const started: ChildProcess[] = [];
+    const background = (args: string[]) => {
+      const child = spawn('npm', args, { cwd: project, env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+      let output = '';
+      child.stdout!.on('data', (d) => (output += d));
+      child.stderr!.on('data', (d) => (output += d));
+      started.push(child);
+      return () => output;
+    };
+    try {
+      const dev = background(['run', 'dev', '--', '--port', String(port), '--ip', '127.0.0.1']);
+      const deadline = Date.now() + 90_000;
+      for (;;) {
+        const res = await fetch(`${env.DROVER_URL}/healthz`).catch(() => null);
+        if (res?.ok) break;
+        if (Date.now() > deadline) throw new Error(`the scaffolded hub did not start:\n${dev()}`);
+        await new Promise((r) => setTimeout(r, 250));
+      }
+      background(['run', 'worker']);
+      const enqueued = spawnSync('npm', ['run', '--silent', 'enqueue', '--', 'Ada'], { cwd: project, env, encoding: 'utf8', timeout: 90_000 });
+      expect(enqueued.stdout.trim(), enqueued.stderr).toBe('hello, Ada');
+    } finally {
+      for (const child of started) {
+        try {
+          process.kill(-child.pid!, 'SIGKILL');
+        } catch {
+          // already gone
+        }
+      }
+    }
+  }, 300_000);
 });
