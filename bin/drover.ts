@@ -8,13 +8,19 @@ import { parseArgs } from 'node:util';
 import { PullWorker } from '../src/sdk/pull.ts';
 import { tasksOf } from '../src/sdk/task.ts';
 import { init } from './init.ts';
+import { deployCommand } from './deploy.ts';
 
 const USAGE = `usage: drover worker --url URL --token TOKEN --queue QUEUE [--region R] [--concurrency N]
                      [--name NAME] [--grace SECONDS] ./tasks.ts
          drover init DIR [--drover SPEC]
+         drover deploy [--dry-run] [--tokens TOKENS]
   worker: runs the tasks a module exports; --url and --token default to $DROVER_URL and $DROVER_TOKEN.
   init:   lays out a new project in DIR (a hub Worker, tasks, a worker, a producer, a README);
-          --drover sets its drover dependency (a version range, or a packed tarball's path).`;
+          --drover sets its drover dependency (a version range, or a packed tarball's path).
+  deploy: the hub of ./wrangler.toml and its regional consumers onto Cloudflare: creates its D1
+          database and queues if missing, applies remote migrations, sets DROVER_TOKENS to TOKENS
+          (the hub's; each regional consumer gets those that may consume from its region), deploys.
+          --dry-run prints the plan and changes nothing.`;
 
 function fail(message: string): never {
   process.stderr.write(`${message}\n${USAGE}\n`);
@@ -37,6 +43,16 @@ if (command === 'init') {
     versions: { wrangler: own.devDependencies.wrangler, workersTypes: own.devDependencies['@cloudflare/workers-types'], typescript: own.devDependencies.typescript },
   });
   process.stdout.write(`made ${made.dir}: ${made.written.join(', ')}\nlocal admin token (in .dev.vars): ${made.token}\nnext: cd ${positionals[0]} && npm install && npm run dev\n`);
+  process.exit(0);
+}
+if (command === 'deploy') {
+  const { values } = parseArgs({ args: rest, options: { 'dry-run': { type: 'boolean', default: false }, tokens: { type: 'string' } } });
+  try {
+    deployCommand({ dryRun: values['dry-run'], tokens: values.tokens });
+  } catch (err) {
+    process.stderr.write(`${(err as Error).message}\n`);
+    process.exit(1);
+  }
   process.exit(0);
 }
 if (command !== 'worker') fail(command ? `unknown command "${command}"` : 'a command is needed');

@@ -31,7 +31,7 @@ function files(name: string, options: InitOptions, token: string): Record<string
           dev: 'wrangler d1 migrations apply DB --local && wrangler dev',
           worker: 'drover worker --url ${DROVER_URL:-http://127.0.0.1:8787} --queue default ./src/tasks.ts',
           enqueue: 'node src/enqueue.ts',
-          deploy: 'wrangler d1 migrations apply DB --remote && wrangler deploy',
+          deploy: 'drover deploy',
           typecheck: 'tsc --noEmit',
         },
         dependencies: { drover: options.drover },
@@ -168,11 +168,15 @@ npm run enqueue -- Ada            # in a third: prints "hello, Ada"
 ## Deploy it
 
 \`\`\`sh
-npx wrangler d1 create ${name}            # put the id in wrangler.toml
-npx wrangler queues create ${name}-bus
-npx wrangler secret put DROVER_TOKENS     # e.g. s3cret-admin:admin,s3cret-worker:consume
-npm run deploy                            # remote migrations, then the hub
+npx wrangler login
+npm run deploy -- --dry-run                                   # the plan: what it would create, set and deploy
+npm run deploy -- --tokens s3cret-admin:admin,s3cret-worker:consume
 \`\`\`
+
+\`npm run deploy\` creates the D1 database (writing its id into wrangler.toml) and
+the queue when the account lacks them, applies the D1 migrations, sets the
+\`DROVER_TOKENS\` secret to the tokens given (left as it is without \`--tokens\`),
+and deploys the hub.
 
 Then run \`npm run worker\` with \`DROVER_URL\` set to the hub's address and
 \`DROVER_TOKEN\` to a token with the consume scope, wherever the tasks should run.

@@ -1,10 +1,10 @@
 // The repository deploys unchanged: wrangler bundles and checks the hub and each regional consumer with no account.
 import { spawnSync } from 'node:child_process';
 import { createRequire } from 'node:module';
-import { existsSync, mkdtempSync, readdirSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join, resolve } from 'node:path';
-import { expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 
 const root = resolve(import.meta.dirname, '..', '..');
 /** The regional consumers npm start runs: a deployment's own under workers/, the examples' under examples/<name>/workers/. */
@@ -42,4 +42,88 @@ it.each(regional)('deploys %s with no public address: workers_dev and preview_ur
 
 it('finds the regional consumers the scraping example ships, so the checks above are not run on nothing', () => {
   expect(regional).toEqual(expect.arrayContaining(['examples/scrape/workers/apac/wrangler.toml', 'examples/scrape/workers/weur/wrangler.toml']));
+});
+
+describe('npm run deploy', () => {
+  it('prints its plan with --dry-run, in order, and changes nothing', () => {
+    const before = readFileSync(join(root, 'wrangler.toml'), 'utf8');
+    const run = spawnSync('npm', ['run', '--silent', 'deploy', '--', '--dry-run', '--tokens', 'p1:enqueue,w1:consume@weur,a1:consume@apac,adm:admin'], {
+      cwd: root,
+      encoding: 'utf8',
+      env: { ...process.env, WRANGLER_SEND_METRICS: 'false' },
+    });
+    expect(run.status, run.stderr).toBe(0);
+    const steps = run.stdout.split('\n').filter((l) => /^\d+\. /.test(l));
+    expect(run.stdout).toMatch(/dry run: nothing is created, changed or deployed/);
+    expect(steps).toEqual([
+      '1. D1 database "drover" (binding DB): create it if the account has none by that name, and write its id into wrangler.toml',
+      '2. Queue "drover-bus": create it if the account lacks it',
+      '3. D1 migrations of "drover" (migrations): apply those the remote database lacks',
+      '4. Secret DROVER_TOKENS of "drover": set to the 4 token(s) given',
+      '5. Secret DROVER_TOKENS of regional consumer "drover-apac" (region apac): the 2 given token(s) that may consume from apac',
+      '6. Deploy regional consumer "drover-apac" (examples/scrape/workers/apac/wrangler.toml), woken by the hub as region apac',
+      '7. Secret DROVER_TOKENS of regional consumer "drover-weur" (region weur): the 2 given token(s) that may consume from weur',
+      '8. Deploy regional consumer "drover-weur" (examples/scrape/workers/weur/wrangler.toml), woken by the hub as region weur',
+      '9. Deploy the hub "drover" (wrangler.toml)',
+    ]);
+    expect(readFileSync(join(root, 'wrangler.toml'), 'utf8')).toBe(before);
+  });
+
+  it('leaves the secrets as they are without --tokens', () => {
+    const run = spawnSync('npm', ['run', '--silent', 'deploy', '--', '--dry-run'], { cwd: root, encoding: 'utf8', env: { ...process.env, WRANGLER_SEND_METRICS: 'false' } });
+    expect(run.status, run.stderr).toBe(0);
+    expect(run.stdout).toMatch(/Secret DROVER_TOKENS of "drover": left as it is \(no --tokens given\)/);
+    expect(run.stdout).not.toMatch(/Secret DROVER_TOKENS of regional consumer/);
+  });
+
+  it('creates what the account lacks, writes the database id, sets each Worker its tokens and deploys consumers before the hub', () => {
+    // A project whose wrangler is a stand-in: it reads configs as wrangler does, and its command line
+    // records each call (and what was piped in) and answers as an account without the database and queue would.
+    const project = mkdtempSync(join(tmpdir(), 'drover-deploy-project-'));
+    const fake = join(project, 'node_modules', 'wrangler');
+    mkdirSync(join(fake, 'bin'), { recursive: true });
+    const realWrangler = createRequire(import.meta.url).resolve('wrangler');
+    writeFileSync(join(fake, 'package.json'), JSON.stringify({ name: 'wrangler', main: 'index.cjs', exports: { '.': './index.cjs', './package.json': './package.json' } }));
+    writeFileSync(join(fake, 'index.cjs'), `module.exports = require(${JSON.stringify(realWrangler)});`);
+    writeFileSync(
+      join(fake, 'bin', 'wrangler.js'),
+      `const fs = require('node:fs');
+const args = process.argv.slice(2);
+const input = args[0] === 'secret' ? fs.readFileSync(0, 'utf8') : '';
+fs.appendFileSync('calls.log', JSON.stringify({ args, input }) + '\\n');
+const created = fs.existsSync('created');
+if (args[0] === 'd1' && args[1] === 'list') console.log(JSON.stringify(created ? [{ name: 'my-hub', uuid: '11111111-2222-4333-8444-555555555555' }] : []));
+if (args[0] === 'd1' && args[1] === 'create') fs.writeFileSync('created', '');
+`,
+    );
+    writeFileSync(join(project, 'package.json'), JSON.stringify({ name: 'my-hub', private: true }));
+    writeFileSync(
+      join(project, 'wrangler.toml'),
+      `name = "my-hub"\nmain = "hub.ts"\ncompatibility_date = "2026-10-01"\n[[d1_databases]]\nbinding = "DB"\ndatabase_name = "my-hub"\ndatabase_id = "00000000-0000-4000-8000-000000000000"\n` +
+        `[[queues.producers]]\nbinding = "BUS"\nqueue = "my-bus"\n[[services]]\nbinding = "REGION_WEUR"\nservice = "my-weur"\n`,
+    );
+    mkdirSync(join(project, 'workers', 'weur'), { recursive: true });
+    writeFileSync(join(project, 'workers', 'weur', 'wrangler.toml'), 'name = "my-weur"\nmain = "index.ts"\ncompatibility_date = "2026-10-01"\n');
+
+    const run = spawnSync(process.execPath, [join(root, 'bin', 'drover.ts'), 'deploy', '--tokens', 'p:enqueue,w:consume@weur,x:consume@apac'], { cwd: project, encoding: 'utf8' });
+    expect(run.status, run.stdout + run.stderr).toBe(0);
+    const calls = readFileSync(join(project, 'calls.log'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { args: string[]; input: string });
+    const weur = join(project, 'workers', 'weur', 'wrangler.toml');
+    const hub = join(project, 'wrangler.toml');
+    expect(calls.map((c) => c.args.join(' '))).toEqual([
+      'd1 list --json',
+      'd1 create my-hub',
+      'd1 list --json',
+      'queues list',
+      'queues create my-bus',
+      `d1 migrations apply DB --remote -c ${hub}`,
+      `secret put DROVER_TOKENS -c ${hub}`,
+      `secret put DROVER_TOKENS -c ${weur}`,
+      `deploy -c ${weur}`,
+      `deploy -c ${hub}`,
+    ]);
+    expect(calls[6].input).toBe('p:enqueue,w:consume@weur,x:consume@apac');
+    expect(calls[7].input).toBe('w:consume@weur');
+    expect(readFileSync(hub, 'utf8')).toContain('database_id = "11111111-2222-4333-8444-555555555555"');
+  });
 });
