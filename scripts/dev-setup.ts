@@ -1,0 +1,37 @@
+// wrangler.toml's custom build: under `wrangler dev` (WRANGLER_COMMAND=dev) it readies a fresh clone,
+// so `npx wrangler dev` serves a working hub: the local D1 migrations applied, and a development
+// token in .dev.vars when there is none, with a line saying so. Under deploy (and npm start's
+// bundling) it does nothing: remote migrations and secrets are `npm run deploy`'s.
+import { spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+
+if (process.env.WRANGLER_COMMAND === 'dev') {
+  const root = join(import.meta.dirname, '..');
+  const say = (line: string) => process.stdout.write(`drover: ${line}\n`);
+
+  // The migrations applied last time, by name: a rebuild (wrangler dev re-runs this on every change)
+  // spends no wrangler process when nothing new came.
+  const migrations = readdirSync(join(root, 'migrations')).filter((f) => f.endsWith('.sql')).sort().join('\n');
+  const stamp = join(root, '.wrangler', 'drover-local-migrations');
+  if (!existsSync(stamp) || readFileSync(stamp, 'utf8') !== migrations) {
+    const wrangler = join(root, 'node_modules', 'wrangler', 'bin', 'wrangler.js');
+    const applied = spawnSync(process.execPath, [wrangler, 'd1', 'migrations', 'apply', 'DB', '--local'], { cwd: root, encoding: 'utf8', env: { ...process.env, CI: 'true' } });
+    if (applied.status !== 0) {
+      process.stderr.write(`drover: applying the local D1 migrations failed:\n${applied.stdout}${applied.stderr}`);
+      process.exit(1);
+    }
+    mkdirSync(join(root, '.wrangler'), { recursive: true });
+    writeFileSync(stamp, migrations);
+    say('applied the D1 migrations to the local database');
+  }
+
+  const devVars = join(root, '.dev.vars');
+  const vars = existsSync(devVars) ? readFileSync(devVars, 'utf8') : '';
+  if (!/^DROVER_TOKENS=/m.test(vars)) {
+    const token = `dev-${randomBytes(12).toString('hex')}`;
+    writeFileSync(devVars, `${vars}${vars && !vars.endsWith('\n') ? '\n' : ''}# A development token, made by the first wrangler dev. name:scope, comma-separated.\nDROVER_TOKENS=${token}:admin\n`);
+    say(`wrote a development token to .dev.vars: ${token} (admin)`);
+  }
+}
