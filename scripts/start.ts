@@ -183,8 +183,10 @@ try {
 // The Worker runtime (workerd) through Miniflare, as wrangler dev runs it, but with nothing in
 // front: the hub answers on PORT from its own socket, as a deployed hub answers Cloudflare's edge.
 // (Miniflare's entry Worker would re-make every response: it gzips JSON, calls out to log each
-// request, and negotiates WebSocket compression whatever the hub answers.) The entry Worker keeps
-// a port of its own for the local cron route. wrangler's own Miniflare, so the two agree.
+// request, and negotiates WebSocket compression whatever the hub answers.) So the hub serves the
+// cron route of `wrangler dev --test-scheduled` itself (DROVER_LOCAL_CRON), and the entry Worker
+// keeps a port of its own for Miniflare's routes (its cron route, MF-Route-Override to another
+// Worker). wrangler's own Miniflare, so the two agree.
 const fromWrangler = createRequire(join(root, 'node_modules', 'wrangler', 'package.json'));
 const { unstable_readConfig: readConfig, unstable_getMiniflareWorkerOptions: workerOptionsOf } = fromWrangler('wrangler') as typeof import('wrangler');
 const { Miniflare, Log, LogLevel, convertV4MiniflareOptions } = fromWrangler('miniflare') as typeof import('miniflare');
@@ -198,6 +200,8 @@ const hubVars: Record<string, string> = {
   DROVER_REDELIVER_AFTER: redeliverAfter,
   DROVER_SIGNING_KEYS: signingKeys(),
   DROVER_LOG_REQUESTS: String(level >= LogLevel.INFO),
+  // The hub's own port serves /cdn-cgi/handler/scheduled, as `wrangler dev --test-scheduled` does; only here (src/local-cron.ts).
+  DROVER_LOCAL_CRON: 'true',
 };
 for (const name of ['DROVER_HTTP_ALLOW', 'DROVER_CORS_ORIGINS', 'DROVER_SOCKET_SECONDS', 'DROVER_SHARDS']) {
   if (process.env[name]) hubVars[name] = process.env[name]!;
@@ -287,7 +291,7 @@ const mf = new Miniflare(
     // Request.cf is not fetched from the network; drover reads none of it.
     cf: false,
     log: new Log(level),
-    // The hub logs its own requests (DROVER_LOG_REQUESTS); the entry Worker serves only the cron route.
+    // The hub logs its own requests (DROVER_LOG_REQUESTS); the entry Worker serves only Miniflare's routes.
     logRequests: false,
     workers: [...workerList, outbound],
   } as Parameters<typeof convertV4MiniflareOptions>[0]),
@@ -333,6 +337,7 @@ async function waitHealthy(): Promise<void> {
 
 await waitHealthy();
 log(`local triggers at ${triggers} (GET /cdn-cgi/local/scheduled?cron=&time= runs the cron trigger)`);
+log(`cron trigger on the hub's port, as wrangler dev --test-scheduled serves it: GET ${url}/cdn-cgi/handler/scheduled?cron=&time=`);
 log(`hub ready at ${url}`);
 if (printed) log(`dev token (admin): ${printed}`);
 log(`state in ${stateDir}`);

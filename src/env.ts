@@ -32,4 +32,6 @@ export interface Env {
   DROVER_SHARDS?: string;
   /** "true": a line per HTTP request on the log (npm start sets it; Cloudflare keeps request logs of its own). */
   DROVER_LOG_REQUESTS?: string;
+  /** "true": a request to /cdn-cgi/handler/scheduled runs the cron trigger (src/local-cron.ts). npm start sets it; never set it on a deployed hub. */
+  DROVER_LOCAL_CRON?: string;
 }

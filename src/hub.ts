@@ -12,6 +12,7 @@ import { declareRoutes } from './intake/routes.ts';
 import { declareSchedules } from './beat/declare.ts';
 import type { TaskRoute } from './core/routes.ts';
 import type { ScheduleDefinition } from './protocol/schemas.ts';
+import { withLocalCron } from './local-cron.ts';
 
 export { BeatObject } from './beat/BeatObject.ts';
 export { EventsObject } from './events/EventsObject.ts';
@@ -34,7 +35,8 @@ async function scheduled(controller: ScheduledController, env: Env): Promise<voi
 }
 
 const handlers = {
-  fetch: app.fetch,
+  // Under npm start only, /cdn-cgi/handler/scheduled runs the cron trigger too (local-cron.ts).
+  fetch: withLocalCron(app.fetch, scheduled),
   queue: (batch, env) => consume(batch, env),
   scheduled: (controller, env, ctx) => ctx.waitUntil(scheduled(controller, env)),
 } satisfies ExportedHandler<Env>;
