@@ -11,6 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { compileShards } from '../src/core/shards.ts';
 import { allowList } from '../src/http-tasks/call.ts';
 import { canonicalHost, inCidr, NAT64, notGlobalCidrs, parseCidr } from '../src/http-tasks/hosts.ts';
+import { isStopping, own, ownGroup, ownRuntime, stopWithParents } from './lifetime.ts';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const wrangler = join(root, 'node_modules', 'wrangler', 'bin', 'wrangler.js');
@@ -23,6 +24,9 @@ const redeliverAfter = process.env.DROVER_REDELIVER_AFTER ?? '3';
 function log(message: string): void {
   process.stdout.write(`[drover] ${message}\n`);
 }
+
+// Before anything starts: a signal or a dead parent from here on stops all that this process started.
+stopWithParents(log);
 
 // A shard table that could never be applied stops the start, not every enqueue after it.
 try {
@@ -90,7 +94,7 @@ const { value: tokenList, printed } = tokens();
 function wranglerRun(args: string[]): Promise<void> {
   return new Promise((ok, fail) => {
     let output = '';
-    const child = spawn(process.execPath, [wrangler, ...args], { cwd: root, env: { ...childEnv, CI: 'true' }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = own(spawn(process.execPath, [wrangler, ...args], { cwd: root, env: { ...childEnv, CI: 'true' }, stdio: ['ignore', 'pipe', 'pipe'], ...ownGroup }));
     child.stdout.on('data', (d) => (output += d));
     child.stderr.on('data', (d) => (output += d));
     child.on('exit', (code) => (code === 0 ? ok() : fail(new Error(`wrangler ${args[0]} ${args[1]} failed:\n${output}`))));
@@ -175,6 +179,8 @@ try {
     ...workers.map((w) => bundle(w.config, w.out)),
   ]);
 } catch (err) {
+  // A stop kills the wrangler runs; its own exit follows.
+  if (isStopping()) await new Promise(() => {});
   process.stderr.write(`${(err as Error).message}\n`);
   log('could not prepare the system');
   process.exit(1);
@@ -296,19 +302,15 @@ const mf = new Miniflare(
     workers: [...workerList, outbound],
   } as Parameters<typeof convertV4MiniflareOptions>[0]),
 );
+ownRuntime(mf);
 try {
   await mf.ready;
 } catch (err) {
+  // A stop disposes of the runtime while it starts; its own exit follows.
+  if (isStopping()) await new Promise(() => {});
   process.stderr.write(`${(err as Error).stack ?? err}\n`);
   log('the Worker runtime did not start');
   process.exit(1);
-}
-
-for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-  process.on(signal, () => {
-    setTimeout(() => process.exit(0), 5000).unref();
-    void mf.dispose().finally(() => process.exit(0));
-  });
 }
 
 /** Nothing local fires cron triggers: fire them as Cloudflare would, once a minute. */

@@ -96,19 +96,24 @@ export interface System {
   stateDir: string;
   api: Api;
   logs: () => string;
-  /** The process group of `npm start`: wrangler, workerd and all. */
+  /** The process group of `npm start`: wrangler, workerd and all. Its leader is `npm start`, or its parent with `parent`. */
   pgid: number;
   /** SIGKILL to the whole process group: wrangler, workerd and all. */
   kill(): Promise<void>;
   stop(): Promise<void>;
 }
 
-export async function startSystem(options: { stateDir?: string; port?: number; env?: Record<string, string> } = {}): Promise<System> {
+/** A parent for `npm start` that does nothing else, for tests of what its death does: its output is npm start's. */
+const PARENT = `import { spawn } from 'node:child_process';
+spawn('npm', ['start', '--silent'], { stdio: ['ignore', 'inherit', 'inherit'] });`;
+
+export async function startSystem(options: { stateDir?: string; port?: number; env?: Record<string, string>; parent?: boolean } = {}): Promise<System> {
   const port = options.port ?? (await freePort());
   const stateDir = options.stateDir ?? mkdtempSync(join(tmpdir(), 'drover-e2e-'));
   const url = `http://127.0.0.1:${port}`;
   let output = '';
-  const child: ChildProcess = spawn('npm', ['start', '--silent'], {
+  const [command, args] = options.parent ? [process.execPath, ['--input-type=module', '--eval', PARENT]] : ['npm', ['start', '--silent']];
+  const child: ChildProcess = spawn(command, args, {
     cwd: root,
     env: {
       ...process.env,
