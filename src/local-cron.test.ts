@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import hub from './hub.ts';
 import { LOCAL_CRON_PATH, withLocalCron } from './local-cron.ts';
 
-const cronUrl = (query = '') => `http://hub${LOCAL_CRON_PATH}${query}`;
+const cronUrl = (query = '') => `http://127.0.0.1:8787${LOCAL_CRON_PATH}${query}`;
 
 describe('the local cron route', () => {
   it('is a plain 404 on a hub without DROVER_LOCAL_CRON, as on a deployed one', async () => {
@@ -46,6 +46,27 @@ describe('the local cron route', () => {
     expect((await fetch(new Request(cronUrl('?time=soon')), on, createExecutionContext())).status).toBe(400);
     expect(seen).toHaveLength(2);
     expect((await fetch(new Request('http://hub/healthz'), on, createExecutionContext())).status).toBe(404);
+  });
+
+  it('refuses what a browser sends from another site, and a name that is not loopback', async () => {
+    let runs = 0;
+    const fetch = withLocalCron(
+      () => new Response(null, { status: 404 }),
+      async () => {
+        runs++;
+      },
+    );
+    const on = { ...env, DROVER_LOCAL_CRON: 'true' };
+    const from = (site: string) => fetch(new Request(cronUrl(), { headers: { 'sec-fetch-site': site } }), on, createExecutionContext());
+    expect((await from('cross-site')).status).toBe(403);
+    expect((await from('same-site')).status).toBe(403);
+    expect((await fetch(new Request(`http://rebound.example:8787${LOCAL_CRON_PATH}`), on, createExecutionContext())).status).toBe(403);
+    expect(runs).toBe(0);
+    // The address bar (none) and the hub's own pages (same-origin) may.
+    expect((await from('none')).status).toBe(200);
+    expect((await from('same-origin')).status).toBe(200);
+    expect((await fetch(new Request(`http://localhost:8787${LOCAL_CRON_PATH}`), on, createExecutionContext())).status).toBe(200);
+    expect(runs).toBe(3);
   });
 
   it('answers 500 "exception" when the trigger throws, as wrangler does', async () => {
