@@ -12,6 +12,7 @@ import { compileShards } from '../src/core/shards.ts';
 import { allowList } from '../src/http-tasks/call.ts';
 import { canonicalHost, inCidr, NAT64, notGlobalCidrs, parseCidr } from '../src/http-tasks/hosts.ts';
 import { isStopping, own, ownGroup, ownRuntime, stopWithParents } from './lifetime.ts';
+import { regionalConfigs } from '../bin/deploy.ts';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const wrangler = join(root, 'node_modules', 'wrangler', 'bin', 'wrangler.js');
@@ -71,19 +72,9 @@ function freePort(): Promise<number> {
   });
 }
 
-/**
- * Every Worker of the system: the hub first, then each regional consumer, one folder each with a
- * wrangler.toml: a deployment's own under workers/, and the examples' under examples/<name>/workers/.
- */
+/** Every Worker of the system: the hub first, then each regional consumer (those `npm run deploy` deploys). */
 function configs(): string[] {
-  const folders = (dir: string) => (existsSync(dir) ? readdirSync(dir).map((name) => join(dir, name)) : []);
-  const homes = [join(root, 'workers'), ...folders(join(root, 'examples')).map((example) => join(example, 'workers'))];
-  const regional = homes
-    .flatMap(folders)
-    .map((dir) => join(dir, 'wrangler.toml'))
-    .filter((file) => existsSync(file))
-    .sort();
-  return [join(root, 'wrangler.toml'), ...regional];
+  return [join(root, 'wrangler.toml'), ...regionalConfigs(root)];
 }
 
 const childEnv = { ...process.env, WRANGLER_SEND_METRICS: 'false', NO_D1_WARNING: 'true', FORCE_COLOR: '0' };

@@ -3,16 +3,13 @@ import { spawnSync } from 'node:child_process';
 import { createRequire } from 'node:module';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { basename, join, resolve } from 'node:path';
+import { basename, join, relative, resolve } from 'node:path';
+import { regionalConfigs } from '../../bin/deploy.ts';
 import { describe, expect, it } from 'vitest';
 
 const root = resolve(import.meta.dirname, '..', '..');
-/** The regional consumers npm start runs: a deployment's own under workers/, the examples' under examples/<name>/workers/. */
-const folders = (dir: string) => (existsSync(join(root, dir)) ? readdirSync(join(root, dir)).map((name) => `${dir}/${name}`) : []);
-const regional = ['workers', ...folders('examples').map((e) => `${e}/workers`)]
-  .flatMap(folders)
-  .map((dir) => `${dir}/wrangler.toml`)
-  .filter((file) => existsSync(join(root, file)));
+/** The regional consumers npm start runs and npm run deploy deploys, relative to the repository. */
+const regional = regionalConfigs(root).map((file) => relative(root, file));
 const configs = ['wrangler.toml', ...regional];
 
 it.each(configs)('passes `wrangler deploy --dry-run -c %s`', (config) => {
