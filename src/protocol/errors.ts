@@ -42,6 +42,9 @@ export function errorOf(err: unknown, where: string): { code: ErrorCode; message
     if (err.status === 413) return { code: 'payload_too_large', message: 'the request body is too large' };
     if (err.status < 500) return { code: 'invalid_request', message: err.message || 'the request could not be read' };
   }
+  // D1 without the hub's tables: the migrations have not run yet (npm start applies them just after
+  // the runtime starts; a deploy before them). Not the hub's fault, and over once they have run.
+  if (/^D1_ERROR: no such table/.test((err as Error)?.message ?? '')) return { code: 'unavailable', message: 'the database is not ready (have the D1 migrations been applied?)' };
   // Storage or object errors that the platform marks as passing are worth a retry.
   const transient = (err as { retryable?: boolean; overloaded?: boolean }).retryable || (err as { overloaded?: boolean }).overloaded;
   console.error('unhandled error', where, err);
