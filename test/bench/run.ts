@@ -1,7 +1,8 @@
 // npm run bench: drover, BullMQ and Celery on this machine, the same scenarios one after another.
-//   node test/bench/run.ts [--quick] [--runs N] [--out FILE] [--chart FILE] [--only drover,bullmq,celery] [--no-backlog] [--no-shards] [--no-disk]
+//   node test/bench/run.ts [--quick] [--runs N] [--out FILE] [--chart FILE] [--only drover,bullmq,celery] [--no-backlog] [--no-shards] [--no-disk] [--no-start]
 // drover's state sits in /dev/shm, as the peers' redis runs without persistence; its latency is
 // measured again with the state on disk (--no-disk skips that; BENCH_DROVER_STATE=disk puts it all there).
+// drover's start time to a healthy hub comes first (--no-start skips it).
 // Prints a table with drover/peer ratios, writes the figures as JSON and the throughput chart as SVG.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
@@ -13,6 +14,7 @@ import { drover, SHARD_COUNTS, type DroverBench } from './drover.ts';
 import { bullmq } from './peers/bullmq.ts';
 import { celery } from './peers/celery.ts';
 import { findMissing } from './redis.ts';
+import { startTimes } from './start.ts';
 import { median } from './stats.ts';
 import type { BenchSystem } from './types.ts';
 
@@ -45,6 +47,8 @@ export interface Result {
   shards: ShardPoint[] | null;
   /** drover's latency again with its state on disk (every commit an fsync), when the rest ran in memory. */
   diskLatency: { p50: Figure; p95: Figure; p99: Figure } | null;
+  /** Seconds from npm start to a healthy hub: on an empty state directory, and again on the same one. */
+  start: { first: Figure; warm: Figure } | null;
 }
 
 export interface ShardPoint {
@@ -66,6 +70,7 @@ const { values } = parseArgs({
     'no-backlog': { type: 'boolean', default: false },
     'no-shards': { type: 'boolean', default: false },
     'no-disk': { type: 'boolean', default: false },
+    'no-start': { type: 'boolean', default: false },
   },
 });
 const quick = values.quick!;
@@ -117,6 +122,17 @@ function add(f: Figure, value: number): void {
   f.max = Math.max(...f.runs);
 }
 const started = performance.now();
+let start: Result['start'] = null;
+if (wanted.includes('drover') && !values['no-start']) {
+  log('\ndrover: npm start to a healthy hub, on an empty state directory and again on the same one (state on disk)');
+  start = { first: newFigure(), warm: newFigure() };
+  for (let run = 1; run <= runs; run++) {
+    const t = await startTimes();
+    add(start.first, t.first);
+    add(start.warm, t.warm);
+    log(`    ${'start: empty state, same state again'.padEnd(40)} ${t.first.toFixed(1)} s, ${t.warm.toFixed(1)} s`);
+  }
+}
 for (const system of systems) {
   log(`\n${system.name}: ${system.setup}`);
   await system.start();
@@ -194,6 +210,7 @@ const result: Result = {
   backlog: backlogPoints,
   shards: shardPoints,
   diskLatency,
+  start,
 };
 
 // The table: median (min-max) per system, then drover's ratio to each peer (throughput: drover/peer,
@@ -228,6 +245,10 @@ if (shardPoints) {
 if (diskLatency) {
   const l = diskLatency;
   log(`\nlatency at ${size.latency[0]}/s (drover, state on disk): p50 ${cell(l.p50, 'ms')}, p95 ${cell(l.p95, 'ms')}, p99 ${cell(l.p99, 'ms')}`);
+}
+if (start) {
+  const secs = (f: Figure) => `${f.median.toFixed(1)} s (${f.min.toFixed(1)}-${f.max.toFixed(1)})`;
+  log(`\nstart (drover): a healthy hub ${secs(start.first)} after npm start on an empty state directory, ${secs(start.warm)} on the same one again`);
 }
 for (const s of systems) log(`  ${s.name}: ${s.setup}`);
 log(`\n(${((performance.now() - started) / 60_000).toFixed(1)} min)`);

@@ -44,6 +44,12 @@ describe('npm run bench --quick', () => {
       expect(p.claimAckMs).toBeGreaterThan(0);
       expect(p.peakRssBytes).toBeGreaterThan(10 * 2 ** 20);
     }
+    // npm start's time to a healthy hub, on an empty state directory and again on the same one.
+    for (const f of [result.start!.first, result.start!.warm]) {
+      expect(f.runs).toHaveLength(1);
+      expect(f.median).toBeGreaterThan(0);
+    }
+    expect(output).toMatch(/start \(drover\): a healthy hub [\d.]+ s \([\d.]+-[\d.]+\) after npm start on an empty state directory, [\d.]+ s/);
     // One queue over one and over two QueueObjects, each drained and run end to end.
     expect(result.shards?.map((p) => p.shards)).toEqual([1, 2]);
     for (const p of result.shards!) for (const f of [p.drain, p.endToEnd]) expect(f.median).toBeGreaterThan(0);
