@@ -131,6 +131,34 @@ async function bundle(config: string, out: string): Promise<void> {
 }
 
 /**
+ * Whether the local D1 already has every migration in migrations/: then a restart asks the runtime
+ * nothing about them. Read-only, before the runtime starts; anything unreadable means "apply
+ * them", which applyMigrations does idempotently.
+ */
+async function migrationsApplied(): Promise<boolean> {
+  const dir = join(stateDir, 'v3', 'd1', 'miniflare-D1DatabaseObject');
+  const files = existsSync(dir) ? readdirSync(dir).filter((f) => /^[0-9a-f]{64}\.sqlite$/.test(f)) : [];
+  if (files.length !== 1) return false;
+  const wanted = readdirSync(join(root, 'migrations')).filter((f) => f.endsWith('.sql'));
+  // node:sqlite warns once that it is experimental: not a line for npm start's output.
+  const listeners = process.listeners('warning');
+  process.removeAllListeners('warning');
+  const { DatabaseSync } = await import('node:sqlite');
+  await new Promise((r) => setImmediate(r));
+  for (const l of listeners) process.on('warning', l);
+  let db;
+  try {
+    db = new DatabaseSync(join(dir, files[0]), { readOnly: true });
+    const applied = new Set((db.prepare('SELECT name FROM d1_migrations').all() as { name: string }[]).map((r) => r.name));
+    return wanted.every((name) => applied.has(name));
+  } catch {
+    return false;
+  } finally {
+    db?.close();
+  }
+}
+
+/**
  * Applies the D1 migrations the local database lacks, through the runtime's own D1 binding, as
  * `wrangler d1 migrations apply --local` does: a file's statements (drizzle-kit parts them with
  * `--> statement-breakpoint`) and its row in the same d1_migrations table, in one batch, so wrangler
@@ -155,8 +183,9 @@ async function applyMigrations(db: D1Database): Promise<string[]> {
 const build = join(stateDir, 'build');
 const workers = configs().map((config, i) => ({ config, out: join(build, String(i)) }));
 log(`bundling ${workers.length} Workers in ${stateDir}`);
+let migrationsDone = false;
 try {
-  await Promise.all(workers.map((w) => bundle(w.config, w.out)));
+  [migrationsDone] = await Promise.all([migrationsApplied(), ...workers.map((w) => bundle(w.config, w.out))]);
 } catch (err) {
   // A stop kills the wrangler runs; its own exit follows.
   if (isStopping()) await new Promise(() => {});
@@ -292,7 +321,7 @@ try {
   process.exit(1);
 }
 try {
-  const applied = await applyMigrations((await mf.getD1Database('DB', workerList[0].name)) as unknown as D1Database);
+  const applied = migrationsDone ? [] : await applyMigrations((await mf.getD1Database('DB', workerList[0].name)) as unknown as D1Database);
   if (applied.length) log(`applied ${applied.length} D1 migration(s): ${applied.join(', ')}`);
 } catch (err) {
   if (isStopping()) await new Promise(() => {});
