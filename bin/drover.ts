@@ -6,6 +6,7 @@ import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { PullWorker } from '../src/sdk/pull.ts';
+import { HubError } from '../src/sdk/errors.ts';
 import { tasksOf } from '../src/sdk/task.ts';
 import { init } from './init.ts';
 import { deployCommand } from './deploy.ts';
@@ -98,4 +99,10 @@ for (const signal of ['SIGTERM', 'SIGINT'] as const) {
     void worker.stop().then(() => process.exit(0));
   });
 }
-await worker.run();
+try {
+  await worker.run();
+} catch (err) {
+  // A token the hub refuses (401, 403): usage or auth, exit 2. The worker logged what it needs.
+  if (err instanceof HubError && (err.status === 401 || err.status === 403)) process.exit(2);
+  throw err;
+}

@@ -117,6 +117,8 @@ export class PullWorker {
   private readonly reporting = new Set<string>();
   private readonly acks: AckBatcher;
   private readonly stopping = new AbortController();
+  /** The hub refused this worker's token (401 or 403): asking again would be refused again. */
+  private refused: HubError | null = null;
   private slotFreed: (() => void) | null = null;
   private loop: Promise<void> | null = null;
   /** Claims and acks go over this socket while the hub takes it (null: HTTP only). */
@@ -169,10 +171,17 @@ export class PullWorker {
     };
   }
 
-  /** Runs until stop(); resolves when drained. */
+  /**
+   * Runs until stop(); resolves when drained. Rejects with the hub's HubError (status 401 or 403)
+   * when the hub refuses the worker's token: it stops first, finishing what it runs.
+   */
   run(): Promise<void> {
     this.loop ??= this.claimLoop();
-    return this.loop;
+    return this.loop.then(async () => {
+      if (!this.refused) return;
+      await this.stop();
+      throw this.refused;
+    });
   }
 
   private async claimLoop(): Promise<void> {
@@ -216,6 +225,12 @@ export class PullWorker {
         if (backoff) this.log('the hub answers again; claiming');
         backoff = 0;
       } catch (err) {
+        if (err instanceof HubError && (err.status === 401 || err.status === 403)) {
+          const needs = `consume${region ? `@${region}` : ''}, consume or admin`;
+          this.log(`the hub refuses this worker's token (${err.status} ${err.code}: ${err.message}); claiming from queue "${queue}"${region ? ` in region ${region}` : ''} needs a token with the scope ${needs}`);
+          this.refused = err;
+          break;
+        }
         backoff = Math.min(30, backoff ? backoff * 2 : 0.5);
         const why = err instanceof HubError ? `${err.status} ${err.code}: ${err.message}` : `unreachable (${(err as Error).cause ?? (err as Error).message})`;
         this.log(`claim failed, hub ${why}; retrying in ${backoff}s`);

@@ -4,13 +4,14 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo } from 'node:net';
 import { resolve } from 'node:path';
 import { describe, expect, inject, it } from 'vitest';
-import { createClient, defineTask, TaskFailedError } from '../../src/sdk/index.ts';
+import { createClient, defineTask, HubError, TaskFailedError } from '../../src/sdk/index.ts';
 import { PullWorker } from '../../src/sdk/pull.ts';
 import { echo, nap, refuse } from '../fixtures/tasks.ts';
 import { Api, TOKENS, uniqueQueue } from './system.ts';
 import { spawnWorker, waitFor } from './workers.ts';
 
 const url = inject('hubUrl');
+const root = resolve(import.meta.dirname, '..', '..');
 const api = new Api(url);
 
 async function allFinal(queue: string, n: number) {
@@ -183,5 +184,33 @@ describe('a busy worker', () => {
       await stopped;
       await hub.close();
     }
+  });
+});
+
+describe('a token the hub refuses', () => {
+  it.each([
+    ['an unknown token', 'no-such-token', null, 401],
+    ['a token without the consume scope', TOKENS.enqueue, null, 403],
+    ['a token of another region', TOKENS.cn, 'weur', 403],
+  ])('ends the worker with the hub\'s error for %s, saying what it needs, instead of retrying forever', async (_what, token, region, status) => {
+    const logs: string[] = [];
+    const worker = new PullWorker({ url, token: token as string, queue: uniqueQueue('refused'), region: region as string | null, tasks: [echo], log: (m) => logs.push(m) });
+    const outcome = await worker.run().then(
+      () => null,
+      (err: unknown) => err,
+    );
+    expect(outcome).toBeInstanceOf(HubError);
+    expect((outcome as HubError).status).toBe(status);
+    expect(logs.join('\n')).toMatch(new RegExp(`refuses this worker's token \\(${status} .*needs a token with the scope consume${region ? `@${region}` : ''}, consume or admin`));
+    expect(logs.filter((l) => /retrying/.test(l))).toEqual([]);
+  });
+
+  it('makes `drover worker` exit 2 with that line', () => {
+    const run = spawnSync(process.execPath, [resolve(root, 'bin', 'drover.ts'), 'worker', '--url', url, '--token', TOKENS.enqueue, '--queue', uniqueQueue('refused'), resolve(root, 'test', 'fixtures', 'tasks.ts')], {
+      encoding: 'utf8',
+      timeout: 60_000,
+    });
+    expect(run.status, run.stderr).toBe(2);
+    expect(run.stderr).toMatch(/refuses this worker's token \(403 forbidden: .*needs a token with the scope consume, consume or admin/);
   });
 });
