@@ -27,7 +27,25 @@ export interface PullWorkerOptions {
    */
   socket?: boolean;
   log?: (message: string) => void;
+  /** Each job's life, one event at a time: received, then succeeded, failed or abandoned. */
+  onEvent?: (event: JobEvent) => void;
   fetch?: typeof fetch;
+}
+
+/** One step of a job on this worker, as `drover worker` logs it. */
+export interface JobEvent {
+  event: 'received' | 'succeeded' | 'failed' | 'abandoned';
+  task: string;
+  id: string;
+  /** This attempt, from 1. */
+  attempt: number;
+  /** Attempts the task may have in all: maxRetries + 1. */
+  attempts: number;
+  /** Seconds the handler ran (all but `received`). */
+  runtime?: number;
+  /** `failed`: the error reported, and whether the hub was asked to retry and attempts remain. */
+  error?: { type: string; message: string };
+  retrying?: boolean;
 }
 
 type AckResults = Awaited<ReturnType<Client['ackMany']>>;
@@ -108,7 +126,7 @@ export class PullWorker {
   private readonly options: PullWorkerOptions;
   private readonly client: Client;
   private readonly registry: Map<string, TaskDefinition>;
-  /** Jobs claimed and not yet reported to the hub: running, or finished with their ack or fail on its way. */
+  /** Jobs claimed and not yet reported to the hub, by lease (two attempts of one task may overlap): running, or finished with their ack or fail on its way. */
   private readonly running = new Map<string, { job: Job; done: Promise<unknown> }>();
   /**
    * Of those, the jobs whose handler has finished. Their slot is free at once: the next claim
@@ -117,6 +135,8 @@ export class PullWorker {
   private readonly reporting = new Set<string>();
   private readonly acks: AckBatcher;
   private readonly stopping = new AbortController();
+  /** What each failing attempt reported, by lease (a retry of the task may run before the report is done), until its `failed` event is told. */
+  private readonly failures = new Map<string, { error: { type: string; message: string }; retrying: boolean }>();
   /** The hub refused this worker's token (401 or 403): asking again would be refused again. */
   private refused: HubError | null = null;
   private slotFreed: (() => void) | null = null;
@@ -158,6 +178,7 @@ export class PullWorker {
       },
       fail: async (job, error, retry, delaySeconds) => {
         this.ran(job);
+        this.failures.set(job.leaseId, { error: { type: error.type, message: error.message }, retrying: retry && job.attempt <= job.maxRetries });
         for (let attempt = 1; ; attempt++) {
           try {
             await client.fail(job.leaseId, error, { retry, delaySeconds });
@@ -245,22 +266,28 @@ export class PullWorker {
   }
 
   private start(job: Job): void {
+    const began = performance.now();
+    const told = { task: job.task, id: job.id, attempt: job.attempt, attempts: job.maxRetries + 1 };
+    this.options.onEvent?.({ event: 'received', ...told });
     const done = executeJob(job, this.registry.get(job.task), this.transport(), this.name)
       .then((outcome) => {
         this.counts[outcome]++;
+        const failure = this.failures.get(job.leaseId);
+        this.failures.delete(job.leaseId);
+        this.options.onEvent?.({ event: outcome, ...told, runtime: (performance.now() - began) / 1000, ...(outcome === 'failed' && failure) });
       })
       .catch((err) => this.log(`job ${job.id} could not be reported: ${(err as Error).message}`))
       .finally(() => {
-        this.running.delete(job.id);
-        this.reporting.delete(job.id);
+        this.running.delete(job.leaseId);
+        this.reporting.delete(job.leaseId);
         this.wake();
       });
-    this.running.set(job.id, { job, done });
+    this.running.set(job.leaseId, { job, done });
   }
 
   /** The job's handler has finished: its slot is free, though its ack or fail is still on the way. */
   private ran(job: Job): void {
-    this.reporting.add(job.id);
+    this.reporting.add(job.leaseId);
     this.wake();
   }
 
@@ -292,7 +319,7 @@ export class PullWorker {
     const timedOut = await Promise.race([all.then(() => false), sleep(grace).then(() => true)]);
     if (timedOut) {
       // A job whose handler finished is being reported; only the ones still running go back.
-      const unfinished = [...this.running.values()].filter((r) => !this.reporting.has(r.job.id));
+      const unfinished = [...this.running.values()].filter((r) => !this.reporting.has(r.job.leaseId));
       this.log(`grace period over: handing back ${unfinished.length} unfinished job(s)`);
       await Promise.all(unfinished.map((r) => this.handBack(r.job)));
     }
