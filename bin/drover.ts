@@ -10,12 +10,16 @@ import { HubError } from '../src/sdk/errors.ts';
 import { tasksOf } from '../src/sdk/task.ts';
 import { init } from './init.ts';
 import { deployCommand } from './deploy.ts';
+import { LEVELS, workerLog, type Level } from './worker-log.ts';
 
 const USAGE = `usage: drover worker --url URL --token TOKEN --queue QUEUE [--region R] [--concurrency N]
-                     [--name NAME] [--grace SECONDS] ./tasks.ts
+                     [--name NAME] [--grace SECONDS] [--loglevel LEVEL] [--json] ./tasks.ts
          drover init DIR [--drover SPEC]
          drover deploy [--dry-run] [--tokens TOKENS]
   worker: runs the tasks a module exports; --url and --token default to $DROVER_URL and $DROVER_TOKEN.
+          Logs a line per task received, succeeded, failed (with its retry) or abandoned, on stderr;
+          --loglevel debug|info|warning|error (default info) hides what is below it, --json writes
+          one JSON object per line. Exits 2 when the hub refuses its token.
   init:   lays out a new project in DIR (a hub Worker, tasks, a worker, a producer, a README);
           --drover sets its drover dependency (a version range, or a packed tarball's path).
   deploy: the hub of ./wrangler.toml and its regional consumers onto Cloudflare: creates its D1
@@ -69,6 +73,8 @@ const { values, positionals } = parseArgs({
     concurrency: { type: 'string', default: '4' },
     name: { type: 'string' },
     grace: { type: 'string', default: '30' },
+    loglevel: { type: 'string', default: 'info' },
+    json: { type: 'boolean', default: false },
   },
 });
 if (!values.url) fail('--url (or DROVER_URL) is needed');
@@ -77,11 +83,15 @@ if (!values.queue) fail('--queue is needed');
 if (positionals.length !== 1) fail('one module of tasks is needed, e.g. ./tasks.ts');
 const concurrency = Number(values.concurrency);
 if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > 100) fail('--concurrency must be 1-100');
+const level = values.loglevel!.toLowerCase() as Level;
+if (!LEVELS.includes(level)) fail(`--loglevel must be one of ${LEVELS.join(', ')}`);
 
 const module = await import(pathToFileURL(resolve(positionals[0])).href);
 const tasks = tasksOf(module);
 if (tasks.length === 0) fail(`${positionals[0]} exports no tasks made with defineTask()`);
 
+let named = '';
+const out = workerLog(() => named, { level, json: values.json! });
 const worker = new PullWorker({
   url: values.url,
   token: values.token,
@@ -91,7 +101,10 @@ const worker = new PullWorker({
   name: values.name,
   graceSeconds: Number(values.grace),
   tasks,
+  log: (message) => out.message(message),
+  onEvent: (e) => out.event(e),
 });
+named = worker.name;
 let signals = 0;
 for (const signal of ['SIGTERM', 'SIGINT'] as const) {
   process.on(signal, () => {
@@ -103,6 +116,9 @@ try {
   await worker.run();
 } catch (err) {
   // A token the hub refuses (401, 403): usage or auth, exit 2. The worker logged what it needs.
-  if (err instanceof HubError && (err.status === 401 || err.status === 403)) process.exit(2);
+  if (err instanceof HubError && (err.status === 401 || err.status === 403)) {
+    out.message(`exiting: the hub refused the token (${err.status} ${err.code})`, 'error');
+    process.exit(2);
+  }
   throw err;
 }

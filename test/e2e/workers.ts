@@ -20,6 +20,8 @@ export function spawnWorker(options: {
   concurrency?: number;
   grace?: number;
   tasks?: string;
+  /** More flags, such as --json or --loglevel. */
+  flags?: string[];
 }): WorkerProcess {
   const args = [
     resolve(root, 'bin/drover.ts'), 'worker',
@@ -27,6 +29,7 @@ export function spawnWorker(options: {
     '--concurrency', String(options.concurrency ?? 4), '--grace', String(options.grace ?? 30),
   ];
   if (options.region) args.push('--region', options.region);
+  args.push(...(options.flags ?? []));
   args.push(options.tasks ?? resolve(root, 'test/fixtures/tasks.ts'));
   const child = spawn(process.execPath, args, { cwd: root, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
