@@ -7,9 +7,6 @@ import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join, relative, resolve } from 'node:path';
 
-/** The id wrangler.toml ships with until the database exists: `drover deploy` writes the real one. */
-export const PLACEHOLDER_DATABASE_ID = '00000000-0000-4000-8000-000000000000';
-
 export interface DeployOptions {
   /** The project: its wrangler.toml is the hub's. */
   root: string;
@@ -85,9 +82,8 @@ export function deploy(options: DeployOptions): void {
           if (!found) throw new Error(`D1 database "${dbName}" was created but is not listed`);
           log(`created D1 database "${dbName}" (${found.uuid})`);
         }
-        const text = readFileSync(hubConfig, 'utf8');
         if (db.database_id !== found.uuid) {
-          writeFileSync(hubConfig, text.replace(`database_id = "${db.database_id}"`, `database_id = "${found.uuid}"`));
+          writeFileSync(hubConfig, readFileSync(hubConfig, 'utf8').replace(`database_id = "${db.database_id}"`, `database_id = "${found.uuid}"`));
           log(`wrote database_id ${found.uuid} into ${name(hubConfig)}`);
         }
       },

@@ -13,6 +13,15 @@ export interface InitOptions {
   versions: { wrangler: string; workersTypes: string; typescript: string };
 }
 
+/** The hub's Durable Objects, binding and class: the config binds them, migrates them, and the hub re-exports them. */
+const OBJECTS = [
+  ['QUEUES', 'QueueObject'],
+  ['BEAT', 'BeatObject'],
+  ['WORKFLOWS', 'WorkflowObject'],
+  ['HTTP_RUNNER', 'HttpRunnerObject'],
+  ['EVENTS', 'EventsObject'],
+] as const;
+
 /** A Worker name: lower case letters, digits and -, as Cloudflare takes it. */
 function workerName(dir: string): string {
   const name = basename(resolve(dir)).toLowerCase().replace(/[^a-z0-9-]+/g, '-').replace(/^-+|-+$/g, '');
@@ -68,29 +77,10 @@ max_batch_size = 100
 max_batch_timeout = 0
 max_retries = 10
 
-[[durable_objects.bindings]]
-name = "QUEUES"
-class_name = "QueueObject"
-
-[[durable_objects.bindings]]
-name = "BEAT"
-class_name = "BeatObject"
-
-[[durable_objects.bindings]]
-name = "WORKFLOWS"
-class_name = "WorkflowObject"
-
-[[durable_objects.bindings]]
-name = "HTTP_RUNNER"
-class_name = "HttpRunnerObject"
-
-[[durable_objects.bindings]]
-name = "EVENTS"
-class_name = "EventsObject"
-
+${OBJECTS.map(([binding, cls]) => `[[durable_objects.bindings]]\nname = "${binding}"\nclass_name = "${cls}"\n`).join('\n')}
 [[migrations]]
 tag = "v1"
-new_sqlite_classes = ["QueueObject", "BeatObject", "WorkflowObject", "HttpRunnerObject", "EventsObject"]
+new_sqlite_classes = [${OBJECTS.map(([, cls]) => `"${cls}"`).join(', ')}]
 
 [triggers]
 # Beat, the bus redelivery sweep and retention run every minute.
@@ -126,7 +116,7 @@ DROVER_SHARDS = "{}"
     'src/hub.ts': `// The hub Worker (wrangler.toml's main): drover's hub, with this project's task routes and schedules.
 import { createHub, defineSchedule } from 'drover/hub';
 
-export { BeatObject, EventsObject, HttpRunnerObject, QueueObject, WorkflowObject } from 'drover/hub';
+export { ${OBJECTS.map(([, cls]) => cls).sort().join(', ')} } from 'drover/hub';
 
 export default createHub({
   // Where a task goes when its producer does not say; first match wins, \`*\` matches anything.
