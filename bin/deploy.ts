@@ -6,6 +6,8 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join, relative, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import type { Command } from './command.ts';
 
 export interface DeployOptions {
   /** The project: its wrangler.toml is the hub's. */
@@ -134,6 +136,24 @@ export function deploy(options: DeployOptions): void {
   if (!dryRun) log(`deployed "${hub.name}" and ${regional.length} regional consumer(s)`);
 }
 
-export function deployCommand(args: { dryRun: boolean; tokens?: string; root?: string }): void {
-  deploy({ root: resolve(args.root ?? '.'), dryRun: args.dryRun, tokens: args.tokens, log: (line) => process.stdout.write(`${line}\n`) });
-}
+const usage = `usage: drover deploy [--dry-run] [--tokens TOKENS]
+Deploys the hub of ./wrangler.toml and its regional consumers onto Cloudflare: creates its D1
+database and queues if missing, applies remote migrations, sets DROVER_TOKENS to TOKENS (the
+hub's; each regional consumer gets those that may consume from its region), deploys.
+--dry-run prints the plan and changes nothing.`;
+
+export const deployCommand: Command = {
+  name: 'deploy',
+  summary: 'deploy the hub and its regional consumers onto Cloudflare',
+  usage,
+  async run(args) {
+    const { values } = parseArgs({ args, options: { 'dry-run': { type: 'boolean', default: false }, tokens: { type: 'string' } } });
+    try {
+      deploy({ root: resolve('.'), dryRun: values['dry-run'], tokens: values.tokens, log: (line) => process.stdout.write(`${line}\n`) });
+    } catch (err) {
+      process.stderr.write(`${(err as Error).message}\n`);
+      return 1;
+    }
+    return 0;
+  },
+};

@@ -2,7 +2,10 @@
 // migrations from the package, a tasks file, a pull worker, a producer and a README.
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { basename, join, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { UsageError, type Command } from './command.ts';
 
 export interface InitOptions {
   /** Where the project goes: a new or empty folder. */
@@ -186,3 +189,26 @@ export function init(options: InitOptions): { dir: string; written: string[]; to
   }
   return { dir, written: Object.keys(layout), token };
 }
+
+const usage = `usage: drover init DIR [--drover SPEC]
+Lays out a new project in DIR: a hub Worker, tasks, a worker, a producer, a README.
+--drover sets its drover dependency (a version range, or a packed tarball's path).`;
+
+export const initCommand: Command = {
+  name: 'init',
+  summary: 'lay out a new project of your own',
+  usage,
+  async run(args) {
+    const { values, positionals } = parseArgs({ args, allowPositionals: true, options: { drover: { type: 'string' } } });
+    if (positionals.length !== 1) throw new UsageError('init needs one folder, e.g. drover init my-app');
+    // The package's own package.json: its version, and the wrangler and TypeScript it is built and tested with.
+    const own = createRequire(import.meta.url)('../package.json') as { version: string; devDependencies: Record<string, string> };
+    const made = init({
+      dir: positionals[0],
+      drover: values.drover ? (/^[./~]|^[A-Za-z]:/.test(values.drover) ? `file:${resolve(values.drover)}` : values.drover) : `^${own.version}`,
+      versions: { wrangler: own.devDependencies.wrangler, workersTypes: own.devDependencies['@cloudflare/workers-types'], typescript: own.devDependencies.typescript },
+    });
+    process.stdout.write(`made ${made.dir}: ${made.written.join(', ')}\nlocal admin token (in .dev.vars): ${made.token}\nnext: cd ${positionals[0]} && npm install && npm run dev\n`);
+    return 0;
+  },
+};

@@ -140,7 +140,8 @@ export const worker = new PullWorker({ url: 'http://127.0.0.1:8787', token: 'dev
 
   it('runs the drover command', () => {
     const help = run('npx', ['drover', '--help'], app);
-    expect(help).toMatch(/usage: drover worker --url URL --token TOKEN --queue QUEUE/);
+    expect(help).toMatch(/^\s+worker\s+run a pull worker/m);
+    expect(run('npx', ['drover', 'worker', '--help'], app)).toMatch(/usage: drover worker \[--url URL\] \[--token TOKEN\] --queue QUEUE/);
   }, 60_000);
 
   it('scaffolds a project with drover init that, by its README\'s commands, starts, works a task and prints its result', async () => {
