@@ -2,6 +2,7 @@
 // The drover command line. Each subcommand is a module of its own (bin/<name>.ts) exporting a
 // Command; this file only finds it, prints help, and turns what it returns or throws into an exit code.
 import { UsageError, type Command } from './command.ts';
+import { failure } from './hub.ts';
 
 const COMMANDS: Record<string, () => Promise<Command>> = {
   worker: async () => (await import('./worker.ts')).worker,
@@ -43,6 +44,12 @@ async function main(argv: string[]): Promise<number> {
     if (err instanceof UsageError || (typeof code === 'string' && code.startsWith('ERR_PARSE_ARGS'))) {
       process.stderr.write(`drover ${name}: ${(err as Error).message}\n${command.usage}\n`);
       return 2;
+    }
+    // The hub refused the token (401, 403): auth, exit 2. The hub said no, or is away: exit 1.
+    const why = failure(err, process.env.DROVER_URL);
+    if (why) {
+      process.stderr.write(`drover ${name}: ${why.line}\n`);
+      return why.auth ? 2 : 1;
     }
     // Anything else: what was asked for failed. The message, not a stack (DROVER_DEBUG=1 shows it).
     process.stderr.write(`drover ${name}: ${process.env.DROVER_DEBUG ? (err as Error).stack : (err as Error).message}\n`);

@@ -116,6 +116,15 @@ export function createClient(options: ClientOptions) {
   return {
     url: base,
 
+    /**
+     * Any route of the protocol (docs/protocol.md), for what the methods here do not cover:
+     * answers the parsed JSON; an error answer throws HubError.
+     *
+     * @example
+     * await drover.request('POST', '/v1/queues/scrape/pause');
+     */
+    request: call,
+
     ...enqueuers(postOne, postMany),
 
     /**
