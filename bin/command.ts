@@ -1,7 +1,8 @@
 // What every `drover` subcommand is: a name, a one-line summary for `drover --help`, its own
 // usage for `drover NAME --help`, and run(), which resolves to the exit code.
 // Exit codes: 0 done; 1 the thing asked for failed (the hub said no, a task failed, the hub is
-// away); 2 usage (a bad flag, a missing argument) or auth (the hub refused the token).
+// away); 2 usage (a bad flag, a missing argument, a request the hub found malformed) or auth
+// (the hub refused the token).
 
 export interface Command {
   name: string;

@@ -8,6 +8,16 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   worker: async () => (await import('./worker.ts')).worker,
   init: async () => (await import('./init.ts')).initCommand,
   deploy: async () => (await import('./deploy.ts')).deployCommand,
+  enqueue: async () => (await import('./tasks.ts')).enqueueCommand,
+  task: async () => (await import('./tasks.ts')).taskCommand,
+  tasks: async () => (await import('./tasks.ts')).tasksCommand,
+  revoke: async () => (await import('./tasks.ts')).revokeCommand,
+  queues: async () => (await import('./queues.ts')).queuesCommand,
+  queue: async () => (await import('./queues.ts')).queueCommand,
+  dead: async () => (await import('./queues.ts')).deadCommand,
+  schedules: async () => (await import('./schedules.ts')).schedulesCommand,
+  events: async () => (await import('./events.ts')).eventsCommand,
+  top: async () => (await import('./events.ts')).topCommand,
 };
 
 async function help(): Promise<string> {
@@ -16,7 +26,7 @@ async function help(): Promise<string> {
     const c = await load();
     lines.push(`  ${c.name.padEnd(10)} ${c.summary}`);
   }
-  lines.push('', 'exit codes: 0 done; 1 what was asked for failed; 2 usage, or the hub refused the token');
+  lines.push('', 'exit codes: 0 done; 1 what was asked for failed (or the hub is away); 2 usage: a bad flag, a request', '            the hub found malformed (400), or a token it refused (401, 403)');
   return lines.join('\n');
 }
 
@@ -45,11 +55,12 @@ async function main(argv: string[]): Promise<number> {
       process.stderr.write(`drover ${name}: ${(err as Error).message}\n${command.usage}\n`);
       return 2;
     }
-    // The hub refused the token (401, 403): auth, exit 2. The hub said no, or is away: exit 1.
+    // The hub refused the request as malformed or the token (400, 401, 403): exit 2. It said no
+    // to what was asked, or is away: exit 1.
     const why = failure(err, process.env.DROVER_URL);
     if (why) {
       process.stderr.write(`drover ${name}: ${why.line}\n`);
-      return why.auth ? 2 : 1;
+      return why.usage ? 2 : 1;
     }
     // Anything else: what was asked for failed. The message, not a stack (DROVER_DEBUG=1 shows it).
     process.stderr.write(`drover ${name}: ${process.env.DROVER_DEBUG ? (err as Error).stack : (err as Error).message}\n`);
