@@ -1,0 +1,87 @@
+"""Errors: the hub's refusals as exceptions named after its error codes, and a task that ended badly."""
+from __future__ import annotations
+
+from typing import Any
+
+
+class DroverError(Exception):
+    """An error answer from the hub: its HTTP status, the protocol's error code, the message, details."""
+
+    code = "unavailable"
+
+    def __init__(self, status: int, code: str, message: str, details: Any = None) -> None:
+        super().__init__(f"{status} {code}: {message}")
+        self.status = status
+        self.code = code
+        self.message = message
+        self.details = details
+
+
+class InvalidRequest(DroverError):
+    code = "invalid_request"
+
+
+class Unauthorized(DroverError):
+    code = "unauthorized"
+
+
+class Forbidden(DroverError):
+    code = "forbidden"
+
+
+class NotFound(DroverError):
+    code = "not_found"
+
+
+class LeaseLost(DroverError):
+    code = "lease_lost"
+
+
+class Conflict(DroverError):
+    code = "conflict"
+
+
+class PayloadTooLarge(DroverError):
+    code = "payload_too_large"
+
+
+class RateLimited(DroverError):
+    code = "rate_limited"
+
+
+class Internal(DroverError):
+    code = "internal"
+
+
+class Unavailable(DroverError):
+    """The hub answered 503, or could not be reached at all (status 0)."""
+
+    code = "unavailable"
+
+
+_BY_CODE: dict[str, type[DroverError]] = {
+    cls.code: cls
+    for cls in (InvalidRequest, Unauthorized, Forbidden, NotFound, LeaseLost, Conflict, PayloadTooLarge, RateLimited, Internal, Unavailable)
+}
+
+
+def error_for(status: int, code: str, message: str, details: Any = None) -> DroverError:
+    """The exception class of an error code (DroverError itself for a code this version does not know)."""
+    return _BY_CODE.get(code, DroverError)(status, code, message, details)
+
+
+class TaskFailed(Exception):
+    """`AsyncResult.get()` of a task that ended other than succeeded (failed, revoked, expired)."""
+
+    def __init__(self, task_id: str, state: str, error: dict[str, Any] | None) -> None:
+        detail = f": {error.get('type')}: {error.get('message')}" if error else ""
+        super().__init__(f"task {task_id} ended {state}{detail}")
+        self.task_id = task_id
+        self.state = state
+        self.error = error
+        self.type: str | None = error.get("type") if error else None
+        self.traceback: str | None = error.get("stack") if error else None
+
+
+class TimeoutError(Exception):  # noqa: A001 - Celery's name, celery.exceptions.TimeoutError
+    """`AsyncResult.get(timeout=...)` ran out of time before the task ended."""
