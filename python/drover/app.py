@@ -1,6 +1,7 @@
 """Drover: the app object, shaped like Celery's: `@app.task`, `.delay()`, `.apply_async()`, `send_task()`."""
 from __future__ import annotations
 
+import asyncio
 import functools
 import os
 from typing import Any, Callable, Generic, Iterable, TypeVar
@@ -24,7 +25,7 @@ class Task(Generic[R]):
         self.name = name
         self.options = options
         self.bind = bind
-        functools.update_wrapper(self, fn)  # type: ignore[arg-type]
+        functools.update_wrapper(self, fn)
 
     def __call__(self, *args: Any, **kwargs: Any) -> R:
         return self.run(*args, **kwargs)
@@ -37,6 +38,12 @@ class Task(Generic[R]):
 
     def apply_async(self, args: Iterable[Any] | None = None, kwargs: dict[str, Any] | None = None, **options: Any) -> AsyncResult:
         return self.app.send_task(self.name, args, kwargs, **{**self.options, **options})
+
+    async def adelay(self, *args: Any, **kwargs: Any) -> AsyncResult:
+        return await self.aapply_async(args, kwargs)
+
+    async def aapply_async(self, args: Iterable[Any] | None = None, kwargs: dict[str, Any] | None = None, **options: Any) -> AsyncResult:
+        return await asyncio.to_thread(self.apply_async, args, kwargs, **options)
 
     def s(self, *args: Any, **kwargs: Any) -> Any:
         from .canvas import Signature
@@ -117,6 +124,12 @@ class Drover:
             made = self.hub.call("POST", "/v1/tasks/batch", {"tasks": bodies[start : start + BATCH_LIMIT]})
             results.extend(AsyncResult(t["id"], self) for t in made["tasks"])
         return results
+
+    async def asend_task(self, name: str, args: Iterable[Any] | None = None, kwargs: dict[str, Any] | None = None, **options: Any) -> AsyncResult:
+        return await asyncio.to_thread(self.send_task, name, args, kwargs, **options)
+
+    async def asend_many(self, calls: Iterable[Any]) -> list[AsyncResult]:
+        return await asyncio.to_thread(self.send_many, list(calls))
 
     def AsyncResult(self, id: str) -> AsyncResult:  # noqa: N802,A002 - Celery's names
         return AsyncResult(id, self)

@@ -1,8 +1,9 @@
 """Signatures, chain, group and chord, as Celery writes them, sent as one drover workflow."""
 from __future__ import annotations
 
+import asyncio
 import time
-from typing import TYPE_CHECKING, Any, Iterable, Union
+from typing import TYPE_CHECKING, Any, Iterable, Union, cast
 
 from .errors import TaskFailed, TimeoutError
 from .options import enqueue_body
@@ -39,6 +40,9 @@ class Signature:
 
     def apply_async(self, args: Iterable[Any] | None = None, kwargs: dict[str, Any] | None = None, **options: Any) -> AsyncResult:
         return self.app.send_task(self.name, (*(args or ()), *self.args), {**self.kwargs, **(kwargs or {})}, **{**self.options, **options})
+
+    async def aapply_async(self, args: Iterable[Any] | None = None, kwargs: dict[str, Any] | None = None, **options: Any) -> AsyncResult:
+        return await asyncio.to_thread(self.apply_async, args, kwargs, **options)
 
     def __or__(self, other: Canvas) -> chain:
         return chain(self, other)
@@ -89,6 +93,12 @@ class WorkflowResult:
         answer: dict[str, Any] = self.app.hub.call("POST", f"/v1/workflows/{self.id}/revoke", {})
         return int(answer["revoked"])
 
+    async def aget(self, timeout: float | None = None, propagate: bool = True) -> Any:
+        return await asyncio.to_thread(self.get, timeout, propagate)
+
+    async def arevoke(self) -> int:
+        return await asyncio.to_thread(self.revoke)
+
 
 class _Workflow:
     app: Drover
@@ -103,8 +113,11 @@ class _Workflow:
     def delay(self) -> WorkflowResult:
         return self.apply_async()
 
+    async def aapply_async(self) -> WorkflowResult:
+        return await asyncio.to_thread(self.apply_async)
+
     def __or__(self, other: Canvas) -> chain:
-        return chain(self, other)
+        return chain(cast("Canvas", self), other)
 
 
 class group(_Workflow):  # noqa: N801 - Celery's name
@@ -126,6 +139,8 @@ class group(_Workflow):  # noqa: N801 - Celery's name
 class chain(_Workflow):  # noqa: N801
     """Each step after the one before succeeds, given its result first; a group may be a step.
     A chain ending in a group followed by a signature is a chord, as in Celery."""
+
+    steps: list[Signature | group]
 
     def __init__(self, *steps: Canvas) -> None:
         flat: list[Signature | group] = []

@@ -1,6 +1,7 @@
 """AsyncResult: a task by id, read from the hub, shaped like Celery's."""
 from __future__ import annotations
 
+import asyncio
 import time
 from typing import TYPE_CHECKING, Any
 
@@ -113,6 +114,28 @@ class AsyncResult:
             return "running"
         answer: dict[str, Any] = self.app.hub.call("POST", f"/v1/tasks/{self.id}/revoke", {})
         return str(answer["state"])
+
+    async def ainfo(self, wait: float | None = None) -> dict[str, Any]:
+        return await _in_thread(self.info, wait)  # type: ignore[no-any-return]
+
+    async def astate(self) -> str:
+        return await _in_thread(lambda: self.state)  # type: ignore[no-any-return]
+
+    async def aready(self) -> bool:
+        return await _in_thread(self.ready)  # type: ignore[no-any-return]
+
+    async def aget(self, timeout: float | None = None, propagate: bool = True) -> Any:
+        return await _in_thread(self.get, timeout, propagate)
+
+    async def arevoke(self, terminate: bool = False) -> str:
+        return await _in_thread(self.revoke, terminate)  # type: ignore[no-any-return]
+
+
+# The asyncio variants: the same calls, run in a worker thread so the event loop is not blocked
+# (http.client is blocking; the standard library has no asyncio HTTP client).
+
+async def _in_thread(fn: Any, *args: Any, **kwargs: Any) -> Any:
+    return await asyncio.to_thread(fn, *args, **kwargs)
 
 
 def _outcome(record: dict[str, Any]) -> Any:

@@ -31,3 +31,9 @@ def test_pip_installs_it_offline_with_no_dependencies(tmp_path: Path) -> None:
     where, typed, version = check.stdout.split()
     assert where.startswith(str(env)) and typed == "True" and version == "0.1.0"
     assert sys.version_info >= (3, 10)
+
+
+def test_the_package_is_clean_under_mypy_strict() -> None:
+    # Debian's mypy (.ci/run installs it): the package ships py.typed, so its types are a promise.
+    run = subprocess.run([sys.executable, "-m", "mypy", "--strict", "drover"], capture_output=True, text=True, cwd=HERE)
+    assert run.returncode == 0, run.stdout + run.stderr

@@ -147,3 +147,17 @@ def test_errors_are_exceptions_with_the_hubs_codes(hub_url: str, app: Drover) ->
     with pytest.raises(Unavailable) as away:
         Drover(f"http://127.0.0.1:{free_port()}", "t").send_task("x")
     assert "cannot reach the hub" in str(away.value)
+
+
+def test_asyncio_variants(app: Drover, math: Any) -> None:
+    import asyncio
+
+    async def main() -> list[Any]:
+        # Several at once on one event loop: enqueue, wait, a workflow, a revoke.
+        results = await asyncio.gather(*(math.adelay(i, 10) for i in range(5)))
+        values = await asyncio.gather(*(r.aget(timeout=30) for r in results))
+        flow = await chain(math.s(1), math.s(2)).aapply_async()
+        parked = await app.asend_task("report.build", queue=queue(), countdown=600)
+        return [values, await flow.aget(timeout=30), await parked.arevoke(), await parked.astate(), len(await app.asend_many([math.s(1)]))]
+
+    assert asyncio.run(main()) == [[10, 11, 12, 13, 14], 3, "revoked", "REVOKED", 1]
