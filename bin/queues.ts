@@ -122,8 +122,14 @@ async function queue(args: string[]): Promise<number> {
     }
     case 'purge': {
       if (!(await confirmed(`remove every waiting task of ${name}?`, values.force!))) return 1;
-      const out = await hub.call<{ name: string; purged: number }>('POST', `${path}/purge`);
-      show(values.json!, out, () => `${out.name}: ${out.purged} waiting task(s) purged`);
+      // One call purges a bounded number of tasks and answers more: true while some still wait.
+      let purged = 0;
+      for (;;) {
+        const out = await hub.call<{ name: string; purged: number; more: boolean }>('POST', `${path}/purge`);
+        purged += out.purged;
+        if (!out.more) break;
+      }
+      show(values.json!, { name, purged }, () => `${name}: ${purged} waiting task(s) purged`);
       return 0;
     }
     default:
