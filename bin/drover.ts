@@ -8,6 +8,9 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   worker: async () => (await import('./worker.ts')).worker,
   init: async () => (await import('./init.ts')).initCommand,
   deploy: async () => (await import('./deploy.ts')).deployCommand,
+  workers: async () => (await import('./workers.ts')).workersCommand,
+  control: async () => (await import('./control.ts')).controlCommand,
+  broadcast: async () => (await import('./broadcast.ts')).broadcastCommand,
 };
 
 async function help(): Promise<string> {
