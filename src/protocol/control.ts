@@ -84,3 +84,22 @@ export const broadcastBody = z.strictObject({
   region: regionName.optional(),
 });
 export type BroadcastBody = z.output<typeof broadcastBody>;
+
+/** A worker as `GET /v1/workers` lists it (src/events/roster.ts builds it). */
+export const workerRecord = z
+  .object({
+    name: z.string(),
+    state: z.enum(['alive', 'stale', 'gone']),
+    region: z.string().nullable(),
+    queues: z.array(z.string()),
+    lastSeen: z.string().meta({ format: 'date-time', description: 'RFC 3339, UTC: its latest heartbeat or claim.' }),
+    inHand: z.number().int(),
+    concurrency: z.number().int().nullable(),
+    active: z.array(z.object({ id: z.string(), task: z.string(), queue: z.string(), startedAt: z.string() })).nullable(),
+    activeCount: z.number().int().nullable(),
+    processed: z.number().int().nullable(),
+    failed: z.number().int().nullable(),
+    tasks: z.array(z.string()).nullable(),
+    omitted: z.literal(true).optional(),
+  })
+  .meta({ description: 'A worker seen in the last day: alive, stale or gone; the heartbeat fields are null for a worker seen only claiming.' });

@@ -254,3 +254,13 @@ describe('broadcasts', () => {
     expect((await api.get('/v1/broadcasts/01JNOSUCHBROADCAST00000000')).status).toBe(404);
   });
 });
+
+it('are in the OpenAPI document, with their bodies and the Worker record', async () => {
+  const doc = (await api.as(null).get('/openapi.json')).body;
+  expect(doc.paths['/v1/workers/{name}/heartbeat'].post.requestBody.content['application/json'].schema.required).toEqual(['queues', 'concurrency']);
+  expect(doc.paths['/v1/control'].post.requestBody.content['application/json'].schema.properties.command.enum).toEqual(['ping', 'shutdown', 'grow', 'shrink', 'rate-limit', 'cancel-consumer']);
+  expect(doc.paths['/v1/broadcasts'].post.responses['202']).toBeDefined();
+  expect(doc.paths['/v1/control/{id}'].get).toBeDefined();
+  expect(doc.paths['/v1/broadcasts/{id}'].get).toBeDefined();
+  expect(doc.components.schemas.Worker.properties.state.enum).toEqual(['alive', 'stale', 'gone']);
+});
