@@ -264,3 +264,13 @@ it('are in the OpenAPI document, with their bodies and the Worker record', async
   expect(doc.paths['/v1/broadcasts/{id}'].get).toBeDefined();
   expect(doc.components.schemas.Worker.properties.state.enum).toEqual(['alive', 'stale', 'gone']);
 });
+
+it('take any worker name of 1-200 characters without control characters, URL-encoded in the path', async () => {
+  const name = `${uniqueWorker('odd')} / ü?#`;
+  const res = await heartbeat(name, { queues: [uniqueQueue('odd')] });
+  expect(res.status).toBe(200);
+  expect(await listed(name)).toMatchObject({ name, state: 'alive' });
+  const sent = await api.post('/v1/control', { workers: [name], command: 'ping', waitSeconds: 0 });
+  expect(sent.body.pending).toEqual([name]);
+  expect((await heartbeat(name, { queues: [uniqueQueue('odd')] })).body.commands).toHaveLength(1);
+});
