@@ -18,6 +18,9 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   schedules: async () => (await import('./schedules.ts')).schedulesCommand,
   events: async () => (await import('./events.ts')).eventsCommand,
   top: async () => (await import('./events.ts')).topCommand,
+  workers: async () => (await import('./workers.ts')).workersCommand,
+  control: async () => (await import('./control.ts')).controlCommand,
+  broadcast: async () => (await import('./broadcast.ts')).broadcastCommand,
 };
 
 async function help(): Promise<string> {
@@ -57,7 +60,7 @@ async function main(argv: string[]): Promise<number> {
     }
     // The hub refused the request as malformed or the token (400, 401, 403): exit 2. It said no
     // to what was asked, or is away: exit 1.
-    const why = failure(err, process.env.DROVER_URL);
+    const why = failure(err);
     if (why) {
       process.stderr.write(`drover ${name}: ${why.line}\n`);
       return why.usage ? 2 : 1;

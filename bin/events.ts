@@ -23,10 +23,12 @@ interface StreamEvent {
 
 /**
  * Reads the stream until `signal` fires, calling `on` per event. A dropped connection is opened
- * again after a second (with `Last-Event-ID` when the hub gives ids); a refusal (401, 403) throws.
+ * again after a second (with `Last-Event-ID` when the hub gives ids); a refusal (401, 403), or a
+ * hub that does not answer the first time, throws.
  */
 export async function follow(hub: Hub, on: (e: StreamEvent) => void, signal: AbortSignal, onDrop?: (why: string) => void): Promise<void> {
   let lastId: string | null = null;
+  let connected = false; // a hub that cannot be reached at the start is an error; later, a drop
   while (!signal.aborted) {
     try {
       const res = await hub.fetch('/v1/events', { signal, headers: lastId ? { 'last-event-id': lastId } : {} });
@@ -38,6 +40,7 @@ export async function follow(hub: Hub, on: (e: StreamEvent) => void, signal: Abo
         } catch {}
         throw new HubError(res.status, error.code ?? 'unavailable', error.message ?? `the hub answered ${res.status}`);
       }
+      connected = true;
       const decoder = new TextDecoder();
       let buffer = '';
       for await (const chunk of res.body) {
@@ -61,7 +64,7 @@ export async function follow(hub: Hub, on: (e: StreamEvent) => void, signal: Abo
     } catch (err) {
       if (signal.aborted) return;
       const status = (err as { status?: number }).status;
-      if (status !== undefined && status < 500) throw err;
+      if (!connected || (status !== undefined && status < 500)) throw err;
       onDrop?.((err as Error).message);
     }
     await new Promise((r) => setTimeout(r, 1000));

@@ -19,14 +19,35 @@ export interface Hub {
   fetch(path: string, init?: RequestInit): Promise<Response>;
 }
 
+/** The hub could not be reached at all (refused, no route, DNS): names the address tried. */
+class Unreachable extends Error {
+  constructor(url: string, err: Error) {
+    const cause = (err as { cause?: { code?: string; message?: string } }).cause;
+    super(`cannot reach the hub at ${url}: ${cause?.code ?? cause?.message ?? err.message}`);
+    this.name = 'Unreachable';
+  }
+}
+
 export function hubOf(values: { url?: string; token?: string }): Hub {
   const url = (values.url ?? process.env.DROVER_URL ?? '').replace(/\/+$/, '');
   const token = values.token ?? process.env.DROVER_TOKEN;
   if (!url) throw new UsageError('--url (or DROVER_URL) is needed');
   if (!token) throw new UsageError('--token (or DROVER_TOKEN) is needed');
-  const fetchWithToken = (path: string, init: RequestInit = {}) =>
-    fetch(url + path, { ...init, headers: { ...(init.headers as Record<string, string>), authorization: `Bearer ${token}` } });
-  return { url, call: createClient({ url, token }).request, fetch: fetchWithToken };
+  const reached = async <T>(p: Promise<T>): Promise<T> => {
+    try {
+      return await p;
+    } catch (err) {
+      // fetch's own failure (not an answer from the hub, nor an abort we asked for).
+      if (err instanceof TypeError && /fetch failed/.test(err.message)) throw new Unreachable(url, err);
+      throw err;
+    }
+  };
+  const request = createClient({ url, token }).request;
+  return {
+    url,
+    call: (method, path, body) => reached(request(method, path, body)),
+    fetch: (path, init = {}) => reached(fetch(url + path, { ...init, headers: { ...(init.headers as Record<string, string>), authorization: `Bearer ${token}` } })),
+  };
 }
 
 /**
@@ -34,12 +55,9 @@ export function hubOf(values: { url?: string; token?: string }): Hub {
  * and whether it is the caller's (exit 2: a request the hub found malformed, 400, or a token it
  * refused, 401 and 403) rather than a failure of what was asked (exit 1: 404, 409, 413, 429, 5xx).
  */
-export function failure(err: unknown, url?: string): { line: string; usage: boolean } | null {
+export function failure(err: unknown): { line: string; usage: boolean } | null {
   if (err instanceof HubError) return { line: `${err.status} ${err.code}: ${err.message}`, usage: [400, 401, 403].includes(err.status) };
-  if (err instanceof TypeError && /fetch failed/.test(err.message)) {
-    const cause = (err as { cause?: { code?: string; message?: string } }).cause;
-    return { line: `cannot reach the hub${url ? ` at ${url}` : ''}: ${cause?.code ?? cause?.message ?? err.message}`, usage: false };
-  }
+  if (err instanceof Unreachable) return { line: err.message, usage: false };
   return null;
 }
 

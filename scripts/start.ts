@@ -217,7 +217,7 @@ const hubVars: Record<string, string> = {
   // The hub's own port serves /cdn-cgi/handler/scheduled, as `wrangler dev --test-scheduled` does; only here (src/local-cron.ts).
   DROVER_LOCAL_CRON: 'true',
 };
-for (const name of ['DROVER_HTTP_ALLOW', 'DROVER_CORS_ORIGINS', 'DROVER_SOCKET_SECONDS', 'DROVER_SHARDS']) {
+for (const name of ['DROVER_HTTP_ALLOW', 'DROVER_CORS_ORIGINS', 'DROVER_SOCKET_SECONDS', 'DROVER_SHARDS', 'DROVER_WORKER_INTERVAL_SECONDS', 'DROVER_WORKER_STALE_SECONDS']) {
   if (process.env[name]) hubVars[name] = process.env[name]!;
 }
 

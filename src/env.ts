@@ -30,6 +30,10 @@ export interface Env {
   DROVER_SOCKET_SECONDS?: string;
   /** Shards per queue, JSON: `{"scrape": 8, "bench-*": 4}` (src/core/shards.ts). Default: one each. */
   DROVER_SHARDS?: string;
+  /** Seconds a worker may take between heartbeats (their answer's `intervalSeconds`); alive within three of them. Default 10. */
+  DROVER_WORKER_INTERVAL_SECONDS?: string;
+  /** Seconds after its last sign of life a worker is listed gone rather than stale. Default 300. */
+  DROVER_WORKER_STALE_SECONDS?: string;
   /** "true": a line per HTTP request on the log (npm start sets it; Cloudflare keeps request logs of its own). */
   DROVER_LOG_REQUESTS?: string;
   /** "true": a request to /cdn-cgi/handler/scheduled runs the cron trigger (src/local-cron.ts). npm start sets it; never set it on a deployed hub. */

@@ -2,6 +2,7 @@
 import { Hono } from 'hono';
 import { cors } from 'hono/cors';
 import { auditRoutes } from './audit.ts';
+import { broadcasts, control, workers } from './control.ts';
 import type { Env } from '../env.ts';
 import { eventsObject } from '../events/EventsObject.ts';
 import { authenticate, type AuthVars } from './auth.ts';
@@ -84,15 +85,15 @@ app.route('/v1/leases', leases);
 app.route('/v1/schedules', schedules);
 app.route('/v1/workflows', workflows);
 app.route('/v1/audit', auditRoutes);
+app.route('/v1/workers', workers);
+app.route('/v1/control', control);
+app.route('/v1/broadcasts', broadcasts);
 
 /** Server-Sent Events: `event: task` for each task change, `event: worker` for workers claiming. */
 app.get('/v1/events', async (c) => {
   requireEnqueue(c.var.principal);
   return eventsObject(c.env).fetch(c.req.raw);
 });
-
-/** The workers seen in the last day: region, queues, last seen, tasks in hand. */
-app.get('/v1/workers', async (c) => c.json({ workers: await eventsObject(c.env).workers() }));
 
 export type App = typeof app;
 export type { Env };

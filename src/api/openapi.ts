@@ -5,6 +5,7 @@ import {
   replayBody, scheduleBody, scheduleUpdateBody, signatureBody, waitQuery,
 } from '../protocol/schemas.ts';
 import { RECORDS } from '../protocol/records.ts';
+import { broadcastBody, controlBody, workerHeartbeatBody } from '../protocol/control.ts';
 
 type Scope = 'enqueue' | 'consume' | 'admin' | 'any token' | 'none';
 
@@ -74,7 +75,12 @@ const OPERATIONS: Operation[] = [
   { method: 'get', path: '/v1/workflows/{id}', id: 'getWorkflow', summary: 'A workflow\'s state and tasks', scope: 'enqueue', answer: ref('Workflow') },
   { method: 'post', path: '/v1/workflows/{id}/revoke', id: 'revokeWorkflow', summary: 'Revoke what has not run', scope: 'enqueue' },
   { method: 'get', path: '/v1/events', id: 'events', summary: 'Server-Sent Events of task changes and workers', scope: 'enqueue' },
-  { method: 'get', path: '/v1/workers', id: 'listWorkers', summary: 'Workers seen in the last day', scope: 'any token' },
+  { method: 'get', path: '/v1/workers', id: 'listWorkers', summary: 'Workers seen in the last day: alive, stale or gone', scope: 'any token', answer: listOf('workers', 'Worker') },
+  { method: 'post', path: '/v1/workers/{name}/heartbeat', id: 'workerHeartbeat', summary: 'A worker\'s heartbeat: its state and replies in, its commands out (held up to waitSeconds)', scope: 'consume', body: workerHeartbeatBody },
+  { method: 'post', path: '/v1/control', id: 'control', summary: 'Send workers a command and wait for their replies', scope: 'admin', body: controlBody },
+  { method: 'get', path: '/v1/control/{id}', id: 'getControl', summary: 'A control call\'s replies', scope: 'admin' },
+  { method: 'post', path: '/v1/broadcasts', id: 'broadcast', summary: 'Run a task once on every alive worker of a queue', scope: 'enqueue', body: broadcastBody, status: 202 },
+  { method: 'get', path: '/v1/broadcasts/{id}', id: 'getBroadcast', summary: 'A broadcast\'s result on each worker', scope: 'enqueue' },
   { method: 'get', path: '/v1/audit', id: 'audit', summary: 'The audit log of admin actions', scope: 'admin', query: auditQuery },
   { method: 'get', path: '/healthz', id: 'health', summary: 'Ready to accept work', scope: 'none' },
 ];

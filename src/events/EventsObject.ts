@@ -3,6 +3,10 @@ import { DurableObject } from 'cloudflare:workers';
 import type { Env } from '../env.ts';
 import { queueOfObject, shardName } from '../core/shards.ts';
 import { Sql } from '../db/sql.ts';
+import { livenessOf } from '../core/worker-states.ts';
+import type { BroadcastBody, ControlBody, WorkerHeartbeat } from '../protocol/control.ts';
+import type { SendKind } from './commands.ts';
+import { WorkerControl } from './control.ts';
 
 /** A task's change, as subscribers get it. */
 export interface TaskEvent {
@@ -30,9 +34,6 @@ export interface WorkerSeen {
 const encoder = new TextEncoder();
 /** A comment line this often keeps idle connections (and proxies) open. */
 const KEEPALIVE_MS = 15_000;
-/** Workers not seen for this long leave the list. */
-const FORGET_MS = 24 * 3600 * 1000;
-
 /**
  * QueueObjects publish the changes they already batch for D1, and only while someone
  * listens (publish answers the number of subscribers); so events cost nothing when
@@ -42,6 +43,13 @@ export class EventsObject extends DurableObject<Env> {
   private readonly subscribers = new Set<WritableStreamDefaultWriter<Uint8Array>>();
   private keepalive: ReturnType<typeof setInterval> | null = null;
   private readonly sql: Sql;
+  /**
+   * Worker heartbeats, remote control and broadcasts live here too, not in an object of their own:
+   * this object already keeps the workers seen claiming, which the workers list merges with those
+   * that heartbeat, and a hub has one of it. Heartbeats are one request per worker every
+   * ~10-30 s, far under the ~1,000 requests/s an object serves; held ones cost a timer each.
+   */
+  private readonly control: WorkerControl;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -49,6 +57,11 @@ export class EventsObject extends DurableObject<Env> {
     this.sql.run(
       `CREATE TABLE IF NOT EXISTS workers (name TEXT NOT NULL, queue TEXT NOT NULL, region TEXT, last_seen INTEGER NOT NULL, in_hand INTEGER NOT NULL,
          PRIMARY KEY (name, queue))`,
+    );
+    this.control = new WorkerControl(
+      this.sql,
+      livenessOf(env.DROVER_WORKER_INTERVAL_SECONDS, env.DROVER_WORKER_STALE_SECONDS),
+      (fn) => ctx.storage.transactionSync(fn),
     );
   }
 
@@ -96,23 +109,35 @@ export class EventsObject extends DurableObject<Env> {
     return this.subscribers.size;
   }
 
-  /** The workers seen in the last day, one entry per worker with the queues it claimed from. */
-  async workers(): Promise<{ name: string; region: string | null; queues: string[]; lastSeen: string; inHand: number }[]> {
-    const rows = this.sql.all<{ name: string; queue: string; region: string | null; last_seen: number; in_hand: number }>(
-      `SELECT * FROM workers WHERE last_seen > ? ORDER BY name, queue`,
-      Date.now() - FORGET_MS,
-    );
-    const byName = new Map<string, { name: string; region: string | null; queues: string[]; lastSeen: string; inHand: number }>();
-    for (const r of rows) {
-      const w = byName.get(r.name) ?? { name: r.name, region: r.region, queues: [], lastSeen: new Date(r.last_seen).toISOString(), inHand: 0 };
-      // A sharded queue's shards each have a row: one queue, their jobs in hand added up.
-      const queue = queueOfObject(r.queue);
-      if (!w.queues.includes(queue)) w.queues.push(queue);
-      w.inHand += r.in_hand;
-      if (r.last_seen > Date.parse(w.lastSeen)) w.lastSeen = new Date(r.last_seen).toISOString();
-      byName.set(r.name, w);
-    }
-    return [...byName.values()];
+  /** The workers seen in the last day, heartbeating or claiming, each with its state. */
+  async workers() {
+    return this.control.workers();
+  }
+
+  /** A worker's heartbeat (POST /v1/workers/:name/heartbeat): its commands, at once or when one arrives. */
+  async heartbeat(name: string, body: WorkerHeartbeat, who: { id: string; admin: boolean }) {
+    const out = await this.control.heartbeat(name, body, who);
+    // Command args are any JSON: they travel as text (RPC's types have no "any JSON").
+    return out.ok ? { ok: true as const, json: JSON.stringify({ commands: out.commands, intervalSeconds: out.intervalSeconds }) } : out;
+  }
+
+  async sendControl(body: ControlBody) {
+    return this.control.sendControl(body);
+  }
+
+  /** The send's view as JSON text (replies are any JSON), or null. */
+  async awaitSend(id: string, waitMs: number): Promise<string | null> {
+    const view = await this.control.awaitSend(id, waitMs);
+    return view && JSON.stringify(view);
+  }
+
+  async sendBroadcast(body: BroadcastBody) {
+    return this.control.sendBroadcast(body);
+  }
+
+  async view(id: string, kind: SendKind): Promise<string | null> {
+    const view = this.control.view(id, kind);
+    return view && JSON.stringify(view);
   }
 }
 

@@ -4,6 +4,7 @@
 import { z } from 'zod';
 import { STATES } from '../core/states.ts';
 import { STATUS } from './errors.ts';
+import { workerRecord } from './control.ts';
 
 /** A time as the hub writes it: RFC 3339 in UTC with milliseconds. */
 const time = z.string().meta({ format: 'date-time', description: 'RFC 3339, UTC, such as 2026-11-21T08:00:00.000Z.' });
@@ -115,4 +116,4 @@ export type WorkflowRecord<R = unknown> = Omit<z.output<typeof workflowRecord>, 
 export type ErrorBody = z.output<typeof errorBody>;
 
 /** The components of the OpenAPI document, by name. */
-export const RECORDS = { Job: jobRecord, Task: taskRecord, DeadLetter: deadLetter, Workflow: workflowRecord, Error: errorBody };
+export const RECORDS = { Job: jobRecord, Task: taskRecord, DeadLetter: deadLetter, Workflow: workflowRecord, Worker: workerRecord, Error: errorBody };

@@ -114,6 +114,10 @@ describe('tasks', () => {
     const run = await drover(['queues'], { DROVER_URL: `http://127.0.0.1:${closed}` });
     expect(run.code).toBe(1);
     expect(run.stderr).toMatch(new RegExp(`cannot reach the hub at http://127.0.0.1:${closed}: ECONNREFUSED`));
+    // The address tried is the one named, flag or environment; a stream fails the same way.
+    const flagged = await drover(['events', '--url', `http://127.0.0.1:${closed}`]);
+    expect(flagged.code).toBe(1);
+    expect(flagged.stderr).toMatch(new RegExp(`cannot reach the hub at http://127.0.0.1:${closed}: ECONNREFUSED`));
   });
 });
 
