@@ -238,6 +238,12 @@ export class QueueObject extends DurableObject<Env> {
     return this.transact((s) => t.revoke(s, id));
   }
 
+  /** Ends up to `limit` waiting tasks revoked, in one transaction; `more` while others wait (POST /v1/queues/:queue/purge). */
+  async purge(limit: number): Promise<{ purged: number; more: boolean }> {
+    if (!this.store.stored) return { purged: 0, more: false };
+    return this.transact((s) => t.purgeWaiting(s, limit));
+  }
+
   async get(id: string): Promise<LiveTask | null> {
     return liveTask(this.store, id);
   }
