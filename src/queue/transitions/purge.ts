@@ -6,7 +6,7 @@ import { type Step, type LiveRow, LIVE_ORDERED, count, touchAll, finish } from '
  * however many tasks wait): those blocked behind a key first, so that ending a key's ready task
  * hands its place to none of them, then the scheduled, then the ready.
  */
-const WAITING = [
+export const WAITING = [
   `ordering_key IS NOT NULL AND ${LIVE_ORDERED} AND phase = 'blocked'`,
   `phase = 'scheduled'`,
   `phase = 'ready'`,
