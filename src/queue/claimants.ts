@@ -5,8 +5,8 @@ import type { Claimant } from '../core/unserved.ts';
 export const MAX_CLAIMANTS = 1000;
 /**
  * A worker not seen claiming (or heartbeating a lease) for this long is forgotten, and serves no
- * task in "waiting for a worker": an idle worker long-polls at least every 30 s (a claim's
- * longest wait), and a busy one heartbeats its leases.
+ * task in "waiting for a worker": one waiting for work claims again at least every 30 s (a
+ * claim's longest wait), and a busy one heartbeats its leases.
  */
 export const CLAIMANT_TTL_MS = 60_000;
 
