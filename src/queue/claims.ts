@@ -56,8 +56,9 @@ export class Claims {
   async claim(req: t.ClaimRequest, waitMs: number): Promise<t.ClaimedRow[]> {
     this.claimCalls++;
     this.sighted(req);
-    // Runners of HTTP tasks take only HTTP tasks: they serve no worker task name.
-    if (!req.http) this.claimants.claimed(req.worker, req.region, req.tasks);
+    // Runners of HTTP tasks take only HTTP tasks: they serve no worker task name. An empty list of
+    // names takes any name, as the claim itself reads it.
+    if (!req.http) this.claimants.claimed(req.worker, req.region, req.tasks?.length ? req.tasks : null);
     const deadline = Date.now() + waitMs;
     const { names, index } = this.store.shardPlace();
     const shards = Math.max(1, names.length);
