@@ -57,8 +57,10 @@ function draw() {
 function queues() {
   return api('GET', '/v1/queues').then(function (d) {
     $('queues').innerHTML = d.queues.length ? d.queues.map(function (q) {
+      // Task names and regions come from clients: escaped like every other value.
+      var waiting = (q.unserved || []).map(function (u) { return '<div class="muted">waiting for a worker that runs ' + esc(u.task) + (u.region ? ' in ' + esc(u.region) : '') + ' (' + Number(u.ready) + ' ready)</div>'; }).join('');
       var regions = Object.keys(q.regions).map(function (r) { return '<span class="pill">' + esc(r) + ' ' + q.regions[r].ready + '/' + q.regions[r].running + '</span>'; }).join(' ');
-      return '<tr data-queue="' + esc(q.name) + '"><td><b>' + esc(q.name) + '</b>' + (q.paused ? ' <span class="pill">paused</span>' : '') + '</td>' +
+      return '<tr data-queue="' + esc(q.name) + '"><td><b>' + esc(q.name) + '</b>' + (q.paused ? ' <span class="pill">paused</span>' : '') + waiting + '</td>' +
         '<td class="n ready">' + q.ready + '</td><td class="n delayed">' + q.delayed + '</td><td class="n running">' + q.running + '</td><td class="n failed">' + q.failed + '</td>' +
         '<td>' + regions + '</td><td><button data-act="' + (q.paused ? 'resume' : 'pause') + '" data-q="' + esc(q.name) + '">' + (q.paused ? 'Resume' : 'Pause') + '</button> ' +
         '<button data-act="dead" data-q="' + esc(q.name) + '">Dead letters</button></td></tr>';

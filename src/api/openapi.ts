@@ -38,6 +38,24 @@ const listOf = (key: string, name: keyof typeof RECORDS, more: Record<string, un
   properties: { [key]: { type: 'array', items: ref(name) }, ...more },
 });
 
+/** The answer of a queue purge. */
+const PURGED = {
+  type: 'object',
+  required: ['name', 'purged', 'more'],
+  properties: {
+    name: { type: 'string' },
+    purged: { type: 'integer', description: 'Waiting tasks this call ended revoked.' },
+    more: { type: 'boolean', description: 'Waiting tasks remain past what one call ends: call again.' },
+  },
+};
+
+/** The answer of an enqueue of one task. */
+const ENQUEUED = {
+  type: 'object',
+  required: ['id', 'state'],
+  properties: { id: { type: 'string' }, state: { type: 'string', enum: ['queued', 'delayed'] } },
+};
+
 const workflowBody = z.union([
   z.strictObject({ chain: z.array(z.union([signatureBody, z.strictObject({ group: z.array(signatureBody) })])).min(1) }),
   z.strictObject({ group: z.array(signatureBody).min(1) }),
@@ -58,8 +76,9 @@ const OPERATIONS: Operation[] = [
   { method: 'post', path: '/v1/leases/{leaseId}/ack', id: 'ack', summary: 'The attempt succeeded', scope: 'consume', body: ackBody },
   { method: 'post', path: '/v1/leases/{leaseId}/fail', id: 'fail', summary: 'The attempt failed', scope: 'consume', body: failBody },
   { method: 'post', path: '/v1/leases/{leaseId}/release', id: 'release', summary: 'Hand back a job not started', scope: 'consume' },
-  { method: 'get', path: '/v1/queues', id: 'listQueues', summary: 'Queue statistics', scope: 'any token' },
-  { method: 'get', path: '/v1/queues/{queue}', id: 'getQueue', summary: 'One queue\'s statistics and config', scope: 'any token' },
+  { method: 'get', path: '/v1/queues', id: 'listQueues', summary: 'Queue statistics', scope: 'any token', answer: listOf('queues', 'Queue') },
+  { method: 'get', path: '/v1/queues/{queue}', id: 'getQueue', summary: 'One queue\'s statistics and config', scope: 'any token', answer: ref('Queue') },
+  { method: 'post', path: '/v1/queues/{queue}/purge', id: 'purgeQueue', summary: 'End the queue\'s waiting tasks revoked (not running ones)', scope: 'admin', answer: PURGED },
   { method: 'post', path: '/v1/queues/{queue}/pause', id: 'pauseQueue', summary: 'Pause a queue', scope: 'admin' },
   { method: 'post', path: '/v1/queues/{queue}/resume', id: 'resumeQueue', summary: 'Resume a queue', scope: 'admin' },
   { method: 'put', path: '/v1/queues/{queue}/config', id: 'configureQueue', summary: 'Retention, rate and concurrency limits', scope: 'admin', body: queueConfigBody },
@@ -71,6 +90,7 @@ const OPERATIONS: Operation[] = [
   { method: 'get', path: '/v1/schedules/{id}', id: 'getSchedule', summary: 'Read a schedule', scope: 'admin' },
   { method: 'put', path: '/v1/schedules/{id}', id: 'updateSchedule', summary: 'Change a schedule', scope: 'admin', body: scheduleUpdateBody },
   { method: 'delete', path: '/v1/schedules/{id}', id: 'deleteSchedule', summary: 'Delete a schedule', scope: 'admin' },
+  { method: 'post', path: '/v1/schedules/{id}/run', id: 'runSchedule', summary: 'Enqueue the schedule\'s task once, now', scope: 'admin', status: 202, answer: ENQUEUED },
   { method: 'post', path: '/v1/workflows', id: 'startWorkflow', summary: 'Start a chain, group or chord', scope: 'enqueue', body: workflowBody, status: 202 },
   { method: 'get', path: '/v1/workflows/{id}', id: 'getWorkflow', summary: 'A workflow\'s state and tasks', scope: 'enqueue', answer: ref('Workflow') },
   { method: 'post', path: '/v1/workflows/{id}/revoke', id: 'revokeWorkflow', summary: 'Revoke what has not run', scope: 'enqueue' },

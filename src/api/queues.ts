@@ -1,4 +1,4 @@
-// Queue routes: stats, pause and resume, dead letters and their replay.
+// Queue routes: stats, pause and resume, purge of waiting tasks, dead letters and their replay.
 import { Hono, type Context } from 'hono';
 import { queueNames } from '../db/records.ts';
 import { everyShard, queueObject, queueStats } from '../queue/stubs.ts';
@@ -89,6 +89,38 @@ queues.delete('/:queue/dead', async (c) => {
   const purged = sum(await everyShard(c.env, name, (o) => o.purgeDead(ids)));
   if (purged > 0) await audit(c, 'dead.purge', name, { ids: ids ?? 'all', purged });
   return c.json({ purged });
+});
+
+/**
+ * A purge ends at most this many tasks per call on a shard, in one transaction of the shard's
+ * object: about what its alarm does per wake, so claims and acks wait behind it only briefly.
+ */
+const PURGE_BATCH = 1000;
+/**
+ * Calls on the queue's objects one purge request makes at most, shared among its shards (one
+ * each at least), well under a Worker request's subrequest limit (1,000 on the paid plan). So one
+ * request purges up to 64,000 tasks of an unsharded queue; beyond, it answers `more: true`.
+ */
+const PURGE_CALLS = 64;
+
+/** Ends the queue's waiting tasks (queued or delayed, not running) revoked, every shard's. */
+queues.post('/:queue/purge', async (c) => {
+  requireAdmin(c.var.principal);
+  const name = queueOf(c);
+  const calls = Math.max(1, Math.floor(PURGE_CALLS / shardCount(c.env, name)));
+  const shards = await everyShard(c.env, name, async (o) => {
+    let purged = 0;
+    for (let i = 0; i < calls; i++) {
+      const out = await o.purge(PURGE_BATCH);
+      purged += out.purged;
+      if (!out.more) return { purged, more: false };
+    }
+    return { purged, more: true };
+  });
+  const purged = sum(shards.map((s) => s.purged));
+  const more = shards.some((s) => s.more);
+  if (purged > 0) await audit(c, 'queue.purge', name, { purged, more });
+  return c.json({ name, purged, more });
 });
 
 /**

@@ -1,6 +1,7 @@
-// Schedule routes (admin): create, read, change and delete periodic tasks.
+// Schedule routes (admin): create, read, change and delete periodic tasks, and run one now.
 import { Hono } from 'hono';
 import { beatObject } from '../beat/BeatObject.ts';
+import { runNow } from '../beat/tick.ts';
 import { createSchedule, deleteSchedule, getSchedule, listSchedules, updateSchedule } from '../beat/store.ts';
 import type { ScheduleRow } from '../db/schema.ts';
 import type { Env } from '../env.ts';
@@ -93,4 +94,12 @@ schedules.delete('/:id', async (c) => {
   await beatObject(c.env).arm();
   await audit(c, 'schedule.delete', row.id);
   return c.json({ id: row.id, deleted: true });
+});
+
+/** Enqueues the schedule's task once, now, whatever its slots and `enabled` say; answers as an enqueue does. */
+schedules.post('/:id/run', async (c) => {
+  const row = await found(c.env, c.req.param('id'));
+  const task = await runNow(c.env, row);
+  await audit(c, 'schedule.run', row.id, { taskId: task.id });
+  return c.json(task, 202);
 });

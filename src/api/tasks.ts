@@ -13,6 +13,7 @@ import { enqueueBatch, enqueueOne } from '../intake/enqueue.ts';
 import { MAX_BATCH_BYTES, MAX_TASK_BYTES } from '../protocol/sizes.ts';
 import { DroverError } from '../protocol/errors.ts';
 import { presentTask } from './present.ts';
+import { readInstant } from '../protocol/times.ts';
 import { listQuery, waitQuery } from '../protocol/schemas.ts';
 
 export const tasks = new Hono<AuthVars>();
@@ -32,7 +33,8 @@ tasks.post('/batch', async (c) => {
 tasks.get('/', async (c) => {
   requireEnqueue(c.var.principal);
   const q = parseWith(listQuery, c.req.query(), 'query');
-  const { rows, cursor } = await listTaskRows(c.env.DB, q);
+  const since = q.since === undefined ? undefined : readInstant(q.since);
+  const { rows, cursor } = await listTaskRows(c.env.DB, { ...q, since: since?.ok ? since.ms : undefined });
   return c.json({ tasks: rows.map((r) => presentTask(r, null)), cursor });
 });
 

@@ -1,4 +1,5 @@
-// One beat: every schedule with a slot due enqueues one task per slot, however often the trigger fires.
+// One beat: every schedule with a slot due enqueues one task per slot, however often the trigger fires;
+// and a schedule's task run once by hand.
 import type { TaskSpec } from '../core/states.ts';
 import { recordFirst } from '../intake/enqueue.ts';
 import { toSpec } from '../intake/spec.ts';
@@ -14,8 +15,16 @@ export function slotKey(scheduleId: string, slot: number): string {
   return `schedule:${scheduleId}:${new Date(slot).toISOString()}`;
 }
 
-/** A slot's task: the schedule's task as an enqueue body, built into a spec by the one builder every enqueue uses. */
-function specFor(s: ScheduleRow, slot: number, now: number): TaskSpec {
+/**
+ * The idempotency key of a run asked for by hand: unique to the run (the task's id), and under the
+ * schedule's own prefix, so that `GET /v1/tasks?schedule=<id>` lists it with the slots' tasks.
+ */
+export function runKey(scheduleId: string, taskId: string): string {
+  return `schedule:${scheduleId}:run:${taskId}`;
+}
+
+/** The schedule's task as an enqueue body, built into a spec by the one builder every enqueue uses. */
+function specFor(s: ScheduleRow, key: (id: string) => string, now: number): TaskSpec {
   const body: EnqueueBody = {
     task: s.task,
     args: JSON.parse(s.args) as unknown[],
@@ -26,9 +35,18 @@ function specFor(s: ScheduleRow, slot: number, now: number): TaskSpec {
     maxRetries: s.maxRetries,
     retryDelay: s.retryDelay,
     timeout: s.timeout,
-    idempotencyKey: slotKey(s.id, slot),
   };
-  return toSpec(body, now);
+  const spec = toSpec(body, now);
+  return { ...spec, idempotencyKey: key(spec.id) };
+}
+
+/**
+ * Enqueues the schedule's task once, now, as a slot would (same task, arguments, queue and
+ * options), whether or not the schedule is enabled; its slots and their bookkeeping are untouched.
+ */
+export async function runNow(env: Env, s: ScheduleRow, now = Date.now()): Promise<{ id: string; state: string }> {
+  const { results } = await recordFirst(env, [specFor(s, (id) => runKey(s.id, id), now)], now);
+  return { id: results[0].id, state: results[0].state };
 }
 
 /**
@@ -50,7 +68,7 @@ export async function runBeat(
     const slots = dueSlots(timing, s.lastSlotAt, now);
     let lastTaskId = s.lastTaskId;
     if (slots.length) {
-      const recorded = await recordFirst(env, slots.map((slot) => specFor(s, slot, now)), now);
+      const recorded = await recordFirst(env, slots.map((slot) => specFor(s, () => slotKey(s.id, slot), now)), now);
       enqueued += recorded.created.length;
       repeats += slots.length - recorded.created.length;
       lastTaskId = recorded.results[recorded.results.length - 1].id;

@@ -203,6 +203,8 @@ export interface TaskFilter {
   region?: string;
   /** Tasks a schedule made: their idempotency keys are schedule:<id>:<slot>. */
   schedule?: string;
+  /** Tasks created at or after this time (epoch ms). */
+  since?: number;
   cursor?: string;
   limit: number;
 }
@@ -215,6 +217,8 @@ export async function listTaskRows(db: D1Database, f: TaskFilter): Promise<{ row
   if (f.state) where.push(eq(tasks.state, f.state));
   if (f.region) where.push(eq(tasks.region, f.region));
   if (f.schedule) where.push(gte(tasks.idempotencyKey, `schedule:${f.schedule}:`), lt(tasks.idempotencyKey, `schedule:${f.schedule};`));
+  // By created_at, not by the id's time: a workflow's later steps have ids made when it started.
+  if (f.since !== undefined) where.push(gte(tasks.createdAt, f.since));
   if (f.cursor) where.push(lt(tasks.id, f.cursor));
   const rows = await drizzle(db)
     .select()

@@ -1,4 +1,4 @@
-// What the HTTP API answers with: a job, a task record, a dead letter, a workflow record, an error.
+// What the HTTP API answers with: a job, a task record, a dead letter, a workflow record, a queue, an error.
 // A task's shape is written here once: the TypeScript types the hub's presenters and the SDK use,
 // the OpenAPI components, and the D1 table's column check (src/db/schema.ts) all derive from these.
 import { z } from 'zod';
@@ -98,6 +98,30 @@ export const workflowRecord = z
   })
   .meta({ description: 'A chain, group or chord: its state and every task of every step.' });
 
+/** A queue as `GET /v1/queues` and `GET /v1/queues/:queue` show it. */
+export const queueRecord = z
+  .object({
+    name: z.string(),
+    ready: int,
+    delayed: int,
+    running: int,
+    failed: int,
+    paused: z.boolean(),
+    regions: z.record(z.string(), z.object({ ready: int, running: int })),
+    unserved: z
+      .array(z.object({ task: z.string(), region: z.string().nullable(), ready: int }))
+      .meta({ description: 'Ready tasks, by name and region (null: untagged), that no worker seen claiming in the last minute would take: "waiting for a worker that runs X". At most 100, those with the most ready tasks.' }),
+    claimCalls: int,
+    regionWakes: int,
+    config: z.object({
+      retentionSeconds: z.number().nullable(),
+      rateLimit: z.string().nullable(),
+      concurrency: int.nullable(),
+      taskRateLimits: z.record(z.string(), z.string()).nullable(),
+    }),
+  })
+  .meta({ description: "A queue's live tasks by state and region, the tasks no worker would take, and its settings." });
+
 /** The one error shape of every refusal. */
 export const errorBody = z
   .object({
@@ -116,4 +140,4 @@ export type WorkflowRecord<R = unknown> = Omit<z.output<typeof workflowRecord>, 
 export type ErrorBody = z.output<typeof errorBody>;
 
 /** The components of the OpenAPI document, by name. */
-export const RECORDS = { Job: jobRecord, Task: taskRecord, DeadLetter: deadLetter, Workflow: workflowRecord, Worker: workerRecord, Error: errorBody };
+export const RECORDS = { Job: jobRecord, Task: taskRecord, DeadLetter: deadLetter, Workflow: workflowRecord, Queue: queueRecord, Worker: workerRecord, Error: errorBody };

@@ -122,6 +122,7 @@ export const listQuery = z.strictObject({
   limit: intParam(1, 500, 'Most tasks to list. Default 50.').default(50),
   cursor: z.string().regex(/^[0-9A-HJKMNP-TV-Z]{26}$/, 'is not a cursor this hub gave out').optional(),
   schedule: z.string().regex(/^[A-Za-z0-9_.:-]{1,100}$/, 'is not a schedule id').optional(),
+  since: time(ETA_WINDOW, 'Only tasks created at or after this time (in a query string, write an offset\'s + as %2B).').optional(),
 });
 
 const WAIT_RANGE = `must be 0, or between ${MIN_STEP_SECONDS} and 60 seconds`;

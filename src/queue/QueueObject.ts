@@ -17,6 +17,7 @@ import { D1Writer } from './writer.ts';
 import { Claims, type Look } from './claims.ts';
 import { Leases } from './leases.ts';
 import { deadTasks, EndWaits, liveTask, metricRows, taskCounts } from './reads.ts';
+import { unserved, type ReadyGroup } from '../core/unserved.ts';
 
 /** The D1 writes a purge waits for, at most, for its dead letters to reach D1. */
 const PURGE_WAIT_WRITES = 3;
@@ -212,7 +213,10 @@ export class QueueObject extends DurableObject<Env> {
   }
 
   async heartbeat(leaseId: string, owner: string | null, extendSeconds: number | null, progress: string | null): Promise<t.Outcome<{ leaseExpiresAt: number; revoked: boolean; worker: string | null }>> {
-    return this.leases.heartbeat(leaseId, owner, extendSeconds, progress);
+    const out = await this.leases.heartbeat(leaseId, owner, extendSeconds, progress);
+    // A worker busy with long tasks claims seldom: its heartbeats say it is still there.
+    if (out.ok && out.worker) this.claims.claimants.alive(out.worker);
+    return out;
   }
 
   async ack(leaseId: string, owner: string | null, result: string): Promise<t.Outcome<{ state: string }>> {
@@ -238,6 +242,12 @@ export class QueueObject extends DurableObject<Env> {
     return this.transact((s) => t.revoke(s, id));
   }
 
+  /** Ends up to `limit` waiting tasks revoked, in one transaction; `more` while others wait (POST /v1/queues/:queue/purge). */
+  async purge(limit: number): Promise<{ purged: number; more: boolean }> {
+    if (!this.store.stored) return { purged: 0, more: false };
+    return this.transact((s) => t.purgeWaiting(s, limit));
+  }
+
   async get(id: string): Promise<LiveTask | null> {
     return liveTask(this.store, id);
   }
@@ -251,7 +261,12 @@ export class QueueObject extends DurableObject<Env> {
   }
 
   async stats(): Promise<QueueStats> {
-    return taskCounts(this.store, this.queueSettings, this.claims.calls, this.regions.wakes);
+    return taskCounts(this.store, this.queueSettings, this.claims.calls, this.regions.wakes, this.claims.claimants.recent());
+  }
+
+  /** Of a sharded queue's unserved groups (each shard's), those no worker claiming here would take either. */
+  async unservedOf(groups: ReadyGroup[]): Promise<ReadyGroup[]> {
+    return unserved(groups, this.claims.claimants.recent());
   }
 
   /** What GET /metrics reports of this queue: counters, depth by state and region, the oldest ready task's age. */

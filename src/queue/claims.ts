@@ -1,5 +1,6 @@
 // Claims that wait for work: the line of waiting claims, the wakes that end their wait, and a sharded queue's claims across its shards.
 import type { Env } from '../env.ts';
+import { Claimants } from './claimants.ts';
 import type { Outbox } from './outbox.ts';
 import type { Settings } from './settings.ts';
 import type { Store } from './store.ts';
@@ -24,6 +25,8 @@ export class Claims {
   private readonly watchers = new Map<string, number>();
   /** Which shard a claim tries first; shards take turns, so no shard's work waits behind another's. */
   private turn = 0;
+  /** The workers that claimed here lately, with the task names and region they claim for. */
+  readonly claimants = new Claimants();
   /** Claim calls served, HTTP and RPC alike: an idle system should make none. */
   private claimCalls = 0;
   /** Worker sockets that closed, and until when a claim naming one is refused (it may still be on its way). */
@@ -53,6 +56,9 @@ export class Claims {
   async claim(req: t.ClaimRequest, waitMs: number): Promise<t.ClaimedRow[]> {
     this.claimCalls++;
     this.sighted(req);
+    // Runners of HTTP tasks take only HTTP tasks: they serve no worker task name. An empty list of
+    // names takes any name, as the claim itself reads it.
+    if (!req.http) this.claimants.claimed(req.worker, req.region, req.tasks?.length ? req.tasks : null);
     const deadline = Date.now() + waitMs;
     const { names, index } = this.store.shardPlace();
     const shards = Math.max(1, names.length);

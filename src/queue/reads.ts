@@ -2,6 +2,7 @@
 import { regionOfLane } from '../core/states.ts';
 import type { Sql } from '../db/sql.ts';
 import type { Store } from './store.ts';
+import { unserved, type Claimant, type ReadyGroup } from '../core/unserved.ts';
 import * as t from './transitions.ts';
 import type { DeadTask, LiveTask, QueueStats } from './types.ts';
 
@@ -53,16 +54,25 @@ export class EndWaits {
   }
 }
 
-/** The queue's unfinished tasks by state and region, with its settings and the object's own counts. */
-export function taskCounts(store: Store, settings: Pick<QueueStats, 'paused' | 'config'>, claimCalls: number, regionWakes: number): QueueStats {
-  const rows = store.rows<{ lane: string; state: string; n: number }>(
-    `SELECT lane, state, COUNT(*) AS n FROM tasks WHERE phase != 'done' GROUP BY lane, state`,
+/**
+ * The queue's unfinished tasks by state and region, with its settings and the object's own counts,
+ * and the ready tasks none of `claimants` would take. One scan: ready worker tasks (not HTTP
+ * tasks, which runners take) are grouped by name too.
+ */
+export function taskCounts(
+  store: Store, settings: Pick<QueueStats, 'paused' | 'config'>, claimCalls: number, regionWakes: number, claimants: Claimant[],
+): QueueStats {
+  const rows = store.rows<{ lane: string; state: string; task: string | null; n: number }>(
+    `SELECT lane, state, CASE WHEN state = 'queued' AND http IS NULL THEN task END AS task, COUNT(*) AS n
+     FROM tasks WHERE phase != 'done' GROUP BY lane, state, 3`,
   );
   const stats: QueueStats = {
-    ready: 0, delayed: 0, running: 0, failed: 0, paused: settings.paused, regions: {},
+    ready: 0, delayed: 0, running: 0, failed: 0, paused: settings.paused, regions: {}, unserved: [],
     claimCalls, regionWakes, config: settings.config,
   };
-  for (const { lane, state, n } of rows) {
+  const named: ReadyGroup[] = [];
+  for (const { lane, state, task, n } of rows) {
+    if (task !== null) named.push({ task, region: regionOfLane(lane) || null, ready: n });
     const key = state === 'queued' ? 'ready' : state === 'delayed' ? 'delayed' : state === 'running' ? 'running' : 'failed';
     stats[key] += n;
     if (key === 'ready' || key === 'running') {
@@ -70,6 +80,7 @@ export function taskCounts(store: Store, settings: Pick<QueueStats, 'paused' | '
       region[key] += n;
     }
   }
+  stats.unserved = unserved(named, claimants);
   return stats;
 }
 

@@ -3,6 +3,7 @@ import type { TaskSpec } from '../core/states.ts';
 import { shardNames, taskShardName, type Placeable } from '../core/shards.ts';
 import type { Env } from '../env.ts';
 import type { QueueStats } from './types.ts';
+import { unserved, type ReadyGroup } from '../core/unserved.ts';
 
 type Queues = Pick<Env, 'QUEUES' | 'DROVER_SHARDS'>;
 
@@ -56,6 +57,8 @@ export function mergeStats(all: QueueStats[]): QueueStats {
   const out: QueueStats = { ...all[0], regions: {} };
   for (const key of ['ready', 'delayed', 'running', 'failed', 'claimCalls', 'regionWakes'] as const) out[key] = all.reduce((sum, s) => sum + s[key], 0);
   out.paused = all.some((s) => s.paused);
+  // Each shard's own view; queueStats then keeps what no shard's workers would take.
+  out.unserved = unserved(all.flatMap((s) => s.unserved), []);
   for (const s of all) {
     for (const [region, r] of Object.entries(s.regions)) {
       const into = (out.regions[region] ??= { ready: 0, running: 0 });
@@ -66,9 +69,17 @@ export function mergeStats(all: QueueStats[]): QueueStats {
   return out;
 }
 
-/** A queue's stats, its shards' together. */
+/**
+ * A queue's stats, its shards' together. A worker claims through one shard (and takes from the
+ * others), so a group one shard's workers leave is unserved only if no other shard's would take it.
+ */
 export async function queueStats(env: Queues, queue: string): Promise<QueueStats> {
-  return mergeStats(await everyShard(env, queue, (o) => o.stats()));
+  const stats = mergeStats(await everyShard(env, queue, (o) => o.stats()));
+  if (stats.unserved.length === 0 || shardNames(env, queue).length === 1) return stats;
+  const left = await everyShard(env, queue, (o) => o.unservedOf(stats.unserved));
+  const key = (g: ReadyGroup) => JSON.stringify([g.task, g.region]);
+  const everywhere = left.map((groups) => new Set(groups.map(key)));
+  return { ...stats, unserved: stats.unserved.filter((g) => everywhere.every((set) => set.has(key(g)))) };
 }
 
 /** What GET /metrics reports of a queue, its shards' together. */

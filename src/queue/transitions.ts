@@ -6,3 +6,4 @@ export * from './transitions/deliver.ts';
 export * from './transitions/claim.ts';
 export * from './transitions/lease.ts';
 export * from './transitions/timers.ts';
+export * from './transitions/purge.ts';

@@ -1,4 +1,5 @@
 // What a queue object answers with: its settings, stats, a live task, a dead letter.
+import type { ReadyGroup } from '../core/unserved.ts';
 
 /** A queue's own settings (PUT /v1/queues/:queue/config). */
 export interface QueueConfig {
@@ -34,6 +35,8 @@ export interface QueueStats {
   failed: number;
   paused: boolean;
   regions: Record<string, { ready: number; running: number }>;
+  /** Ready tasks, by name and region, that no worker seen claiming lately would take. */
+  unserved: ReadyGroup[];
   /** Since the object last started. */
   claimCalls: number;
   regionWakes: number;
