@@ -208,7 +208,48 @@ describe('with a worker', () => {
   });
 });
 
+describe('waiting tasks', () => {
+  it('shows the names waiting for a worker that runs them, and purges the waiting tasks', async () => {
+    const queue = uniqueQueue('clip');
+    await api.post('/v1/tasks/batch', { tasks: [
+      { task: 'report.build', queue }, { task: 'report.build', queue }, { task: 'scrape.page', queue, region: 'cn' },
+      { task: 'report.build', queue, delay: 600 },
+    ] });
+    const listed = await drover(['queues']);
+    expect(listed.stdout).toMatch(new RegExp(`^${queue}\\s+3\\s+1\\s+0\\s+0\\s+.*report\\.build`, 'm'));
+    expect(listed.stdout).toMatch(new RegExp(`^${queue}\\s.*scrape\\.page@cn`, 'm'));
+    const stats = await drover(['queue', queue]);
+    expect(stats.stdout).toMatch(/^waiting for a worker that runs report\.build: 2 ready$/m);
+    expect(stats.stdout).toMatch(/^waiting for a worker that runs scrape\.page in region cn: 1 ready$/m);
+
+    const refused = await drover(['queue', queue, 'purge']);
+    expect(refused.code).toBe(2); // no terminal to ask on, no --force
+    expect((await api.get(`/v1/queues/${queue}`)).body.ready).toBe(3);
+    const purged = await drover(['queue', queue, 'purge', '--force']);
+    expect(purged.stdout.trim()).toBe(`${queue}: 4 waiting task(s) purged`);
+    expect(await json(['queue', queue])).toMatchObject({ ready: 0, delayed: 0 });
+    const revoked = await json(['tasks', '--queue', queue, '--state', 'revoked', '--since', '5m']);
+    expect(revoked.tasks).toHaveLength(4);
+    expect((await json(['tasks', '--queue', queue, '--since', new Date(Date.now() + 60_000).toISOString()])).tasks).toHaveLength(0);
+  });
+});
+
 describe('schedules', () => {
+  it('runs a schedule now, whatever its slots', async () => {
+    const id = `cli-run-${Date.now()}`;
+    const queue = uniqueQueue('clir');
+    await drover(['schedules', 'add', id, 'report.build', '--every', '3600', '--queue', queue, '--disabled']);
+    const ran = await drover(['schedules', 'run', id]);
+    expect(ran.code, ran.stderr).toBe(0);
+    const taskId = /task (\S+) queued/.exec(ran.stdout)![1];
+    const made = await json(['tasks', '--schedule', id]);
+    expect(made.tasks.map((t: any) => t.id)).toEqual([taskId]);
+    expect(made.tasks[0]).toMatchObject({ task: 'report.build', queue });
+    const missing = await drover(['schedules', 'run', 'no-such-schedule']);
+    expect(missing.code).toBe(1);
+    expect(missing.stderr).toMatch(/404 not_found/);
+  });
+
   it('adds, lists, pauses, resumes and removes a schedule', async () => {
     const id = `cli-${Date.now()}`;
     const added = await drover(['schedules', 'add', id, 'report.build', '--every', '3600', '--args', '[1]', '--queue', uniqueQueue('clis')]);
