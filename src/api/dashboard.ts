@@ -69,9 +69,11 @@ function queues() {
 }
 function workers() {
   return api('GET', '/v1/workers').then(function (d) {
-    $('workers').innerHTML = d.workers.length ? d.workers.map(function (w) {
-      return '<tr><td>' + esc(w.name) + '</td><td>' + esc(w.region || 'any') + '</td><td>' + esc(w.queues.join(', ')) + '</td><td class="n">' + w.inHand + '</td><td class="muted">' + ago(w.lastSeen) + '</td></tr>';
-    }).join('') : '<tr><td class="muted" colspan="5">No worker has claimed yet.</td></tr>';
+    // Gone workers (stopped, or silent for minutes) are left out: 'drover workers --all' lists them.
+    var live = d.workers.filter(function (w) { return w.state !== 'gone'; });
+    $('workers').innerHTML = live.length ? live.map(function (w) {
+      return '<tr><td>' + esc(w.name) + '</td><td>' + esc(w.state) + '</td><td>' + esc(w.region || 'any') + '</td><td>' + esc(w.queues.join(', ')) + '</td><td class="n">' + w.inHand + '</td><td class="muted">' + ago(w.lastSeen) + '</td></tr>';
+    }).join('') : '<tr><td class="muted" colspan="6">No worker is alive.</td></tr>';
   });
 }
 function schedules() {
@@ -168,7 +170,7 @@ export function dashboardPage(): string {
 <main>
 <section class="wide"><h2>Throughput</h2><div class="legend"><span><i class="succeeded"></i>succeeded</span><span><i class="failed"></i>failed</span><span id="rate" class="muted"></span></div><canvas id="chart"></canvas></section>
 <section class="wide"><h2>Queues</h2><table><thead><tr><th>queue</th><th class="n">ready</th><th class="n">delayed</th><th class="n">running</th><th class="n">failed</th><th>regions (ready/running)</th><th></th></tr></thead><tbody id="queues"></tbody></table></section>
-<section><h2>Workers</h2><table><thead><tr><th>worker</th><th>region</th><th>queues</th><th class="n">in hand</th><th>last seen</th></tr></thead><tbody id="workers"></tbody></table></section>
+<section><h2>Workers</h2><table><thead><tr><th>worker</th><th>state</th><th>region</th><th>queues</th><th class="n">in hand</th><th>last seen</th></tr></thead><tbody id="workers"></tbody></table></section>
 <section><h2>Schedules</h2><table><thead><tr><th>id</th><th>when</th><th>task</th><th>next run</th></tr></thead><tbody id="schedules"></tbody></table></section>
 <section><h2>Tasks</h2><form id="search"><input id="f-queue" placeholder="queue" size="10"> <input id="f-task" placeholder="task" size="12"> <select id="f-state"><option value="">any state</option><option>queued</option><option>delayed</option><option>running</option><option>succeeded</option><option>failed</option><option>revoked</option><option>expired</option></select> <button>Search</button></form>
 <table><thead><tr><th>id</th><th>task</th><th>queue</th><th>state</th><th class="n">attempts</th></tr></thead><tbody id="tasks"></tbody></table></section>

@@ -120,6 +120,15 @@ describe('the dashboard', () => {
     await page.click(`tr[data-dead="${dead.id}"] button[data-act="replay"]`);
     await expect.poll(async () => (await api.get(`/v1/tasks/${dead.id}`)).body.state, { timeout: 10_000 }).toBe('queued');
     await expect.poll(() => page.textContent(`${row} td.ready`), { timeout: 10_000 }).toBe('2');
+
+    // Workers by state: one heartbeating is alive; one that said it was leaving is not listed.
+    const [alive, leaving] = [`${queue}-alive`, `${queue}-leaving`];
+    for (const [name, left] of [[alive, false], [leaving, true]] as const) {
+      const beat = await worker.post(`/v1/workers/${name}/heartbeat`, { queues: [queue], concurrency: 2, leaving: left });
+      expect(beat.status).toBe(200);
+    }
+    await expect.poll(() => page.textContent('#workers'), { timeout: 15_000 }).toContain(`${alive}alive`);
+    expect(await page.textContent('#workers')).not.toContain(leaving);
     expect(errors).toEqual([]);
 
     // The token stays: a second visit goes straight to the dashboard.
