@@ -45,7 +45,7 @@ export function statusLine(stream: { write(s: string): unknown; columns?: number
     if (!numbers) return;
     const t = now();
     ended = ended.filter((e) => t - e <= RATE_WINDOW_S * 1000);
-    const text = renderStatus({ ...numbers(), rate: rateOf(ended, t) }, stream.columns ?? 80);
+    const text = renderStatus({ ...numbers(), rate: rateOf(ended, t) }, stream.columns || 80);
     if (text !== shown) stream.write(`${CLEAR}${text}`);
     shown = text;
   };
