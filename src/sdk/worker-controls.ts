@@ -36,8 +36,8 @@ export class WorkerControls implements Controlled {
     const { counts } = this.w;
     return {
       region: this.w.region,
-      queues: [...this.w.queues],
-      tasks: [...this.w.registry.keys()],
+      queues: this.w.queues.slice(0, 100), // the heartbeat's bounds
+      tasks: [...this.w.registry.keys()].slice(0, 1000),
       concurrency: this.w.slots.current,
       active: this.w.active().map((r) => ({ id: r.job.id, task: r.job.task, queue: r.job.queue, startedAt: r.startedAt })),
       processed: counts.succeeded + counts.failed + counts.abandoned,
