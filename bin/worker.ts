@@ -70,7 +70,7 @@ async function run(args: string[]): Promise<number> {
   const level = values.loglevel!.toLowerCase() as Level;
   if (!LEVELS.includes(level)) throw new UsageError(`--loglevel must be one of ${LEVELS.join(', ')}`);
   // One name across recycles: the supervisor's pid, not each fresh process's.
-  const name = values.name ?? `${queues.join('+')}-${values.region ?? 'any'}-${process.env.DROVER_WORKER_SUPERVISOR ?? process.pid}`;
+  const name = values.name ?? `${queues.join('+').slice(0, 150)}-${values.region ?? 'any'}-${process.env.DROVER_WORKER_SUPERVISOR ?? process.pid}`;
   const status = !values.json && !values['no-status'] && process.stderr.isTTY ? statusLine(process.stderr) : null;
   const out = workerLog(() => name, { level, json: values.json!, write: status ? (line) => status.print(line) : undefined });
 

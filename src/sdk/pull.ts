@@ -72,7 +72,7 @@ export class PullWorker {
     this.queues = [...(options.queues ?? (options.queue ? [options.queue] : []))];
     if (this.queues.length === 0) throw new TypeError('a PullWorker needs a queue (or queues)');
     this.region = options.region ?? null;
-    this.name = options.name ?? `${this.queues.join('+')}-${this.region ?? 'any'}-${instance()}`;
+    this.name = options.name ?? `${this.queues.join('+').slice(0, 150)}-${this.region ?? 'any'}-${instance()}`; // names: 1-200 chars
     this.client = createClient({ url: options.url, token: options.token, fetch: options.fetch });
     this.registry = new Map(options.tasks.map((t) => [t.name, t]));
     this.log = options.log ?? ((m, level = 'info') => level !== 'debug' && console.error(`[drover worker ${this.name}] ${m}`));

@@ -98,10 +98,13 @@ describe('--max-tasks', () => {
 });
 
 describe('a second SIGTERM', () => {
-  it('exits 1 at once, releasing the running task so another worker finishes it long before its lease ends', async () => {
+  it.each([
+    ['a worker', []],
+    ['a recycling worker (the signals pass through its supervisor)', ['--max-tasks', '100']],
+  ])('makes %s exit 1 at once, releasing the running task so another worker finishes it long before its lease ends', async (_what, flags) => {
     const queue = uniqueQueue('cold');
     const [id] = await enqueueMany([{ task: 'test.nap', args: [2000], queue, timeout: 120 }]);
-    const a = spawnWorker({ url, token: TOKENS.consume, queue, name: 'cold-a', concurrency: 1 });
+    const a = spawnWorker({ url, token: TOKENS.consume, queue, name: 'cold-a', concurrency: 1, flags });
     await waitFor('cold-a to run the nap', async () => (await api.get(`/v1/tasks/${id}`)).body.state === 'running');
     const signalled = Date.now();
     a.signal('SIGTERM');
