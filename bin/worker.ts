@@ -10,11 +10,11 @@ import { LEVELS, workerLog, type Level } from './worker-log.ts';
 import { isRecycledChild, leaveSupervisor, supervise } from './worker-supervisor.ts';
 import { statusLine } from './worker-status.ts';
 
-const usage = `usage: drover worker [--url URL] [--token TOKEN] -Q QUEUE[,QUEUE...] [--region R]
+const usage = `usage: drover worker [--url URL] [--token TOKEN] --queue QUEUE[,QUEUE...] [--region R]
                      [--concurrency N | --autoscale MAX,MIN] [--max-tasks N] [--name NAME]
                      [--grace SECONDS] [--loglevel LEVEL] [--json] [--no-status] ./tasks.ts
 Runs the tasks a module exports. --url and --token default to $DROVER_URL and $DROVER_TOKEN.
--Q/--queue takes several queues in priority order: a free slot takes a job from the first that
+--queue (or -Q) takes several queues in priority order: a free slot takes a job from the first that
 has one ready. --autoscale MAX,MIN: start with MIN slots, add one while claims come back full,
 drop one per 30 s idle. --max-tasks N: after N tasks the worker process is replaced by a fresh one.
 Logs a line per task received, succeeded, failed, retried, revoked or abandoned, on stderr;
