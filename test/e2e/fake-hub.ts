@@ -12,6 +12,8 @@ export interface Heartbeat {
 export interface FakeHub {
   url: string;
   heartbeats: Heartbeat[];
+  /** Heartbeats refused (404 or 401). */
+  refusedHeartbeats: () => number;
   claims: { queue: string; body: any }[];
   releases: string[];
   /** Queues a command; it is sent on every heartbeat until replied to, and `times` more times after (a lost answer). */
@@ -29,6 +31,7 @@ export async function fakeHub(options: { heartbeat?: 'ok' | 404 | 401 } = {}): P
   const claims: { queue: string; body: any }[] = [];
   const releases: string[] = [];
   const replies: any[] = [];
+  let refusedHeartbeats = 0;
   const pending: { id: string; command: string; args: Record<string, unknown>; extra: number; replied: boolean }[] = [];
   const ready = new Map<string, any[]>();
   const arrived: (() => void)[] = [];
@@ -40,6 +43,7 @@ export async function fakeHub(options: { heartbeat?: 'ok' | 404 | 401 } = {}): P
     const path = req.url ?? '';
     let m = /^\/v1\/workers\/([^/]+)\/heartbeat$/.exec(path);
     if (m) {
+      if (options.heartbeat === 404 || options.heartbeat === 401) refusedHeartbeats++;
       if (options.heartbeat === 404) return answer(404, { error: { code: 'not_found', message: 'no such route' } });
       if (options.heartbeat === 401) return answer(401, { error: { code: 'unauthorized', message: 'no such token' } });
       heartbeats.push({ name: decodeURIComponent(m[1]), body });
@@ -81,6 +85,7 @@ export async function fakeHub(options: { heartbeat?: 'ok' | 404 | 401 } = {}): P
   return {
     url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
     heartbeats,
+    refusedHeartbeats: () => refusedHeartbeats,
     claims,
     releases,
     replies,

@@ -125,11 +125,14 @@ describe('worker heartbeats', () => {
   });
 
   it('are tolerated by a hub without them: one debug line, a rare retry, and the worker works on', async () => {
-    const { hub, worker, running, logs } = await start({ heartbeat: 404 }, { control: { absentRetrySeconds: 1 } });
+    const { hub, worker, running, logs } = await start({ heartbeat: 404 }, { control: { absentRetrySeconds: 2 } });
     hub.jobs('b', [fakeJob('b', 'j1', 'ctl.echo', [1])]);
     await waitFor('the job run', async () => worker.counts.succeeded === 1, 5_000);
-    await new Promise((r) => setTimeout(r, 1500));
-    expect(logs.filter((l) => /no worker heartbeats/.test(l))).toEqual(['debug the hub has no worker heartbeats (404); trying again every 1s']);
+    expect(hub.refusedHeartbeats()).toBe(1);
+    await waitFor('a second try after the pause', async () => hub.refusedHeartbeats() >= 2, 5_000);
+    await new Promise((r) => setTimeout(r, 300));
+    expect(hub.refusedHeartbeats()).toBe(2); // one try per pause, not a busy loop
+    expect(logs.filter((l) => /no worker heartbeats/.test(l))).toEqual(['debug the hub has no worker heartbeats (404); trying again every 2s']);
     await worker.stop();
     await running;
   });
