@@ -1,7 +1,7 @@
 // What `drover worker` prints: a line per job event and per worker message, in the bracketed form
 // Celery's worker uses and people grep (`[time: LEVEL/worker] Task name[id] succeeded in 0.012s`),
 // or with --json one JSON object per line. --loglevel hides what is below it.
-import type { JobEvent } from '../src/sdk/pull.ts';
+import type { JobEvent } from '../src/sdk/pull-options.ts';
 
 export const LEVELS = ['debug', 'info', 'warning', 'error'] as const;
 export type Level = (typeof LEVELS)[number];
@@ -20,7 +20,7 @@ function stamp(d: Date): string {
 
 function levelOf(e: JobEvent): Level {
   if (e.event === 'failed') return e.retrying ? 'warning' : 'error';
-  if (e.event === 'abandoned') return 'warning';
+  if (e.event === 'abandoned' || e.event === 'revoked') return 'warning';
   return 'info';
 }
 
@@ -34,6 +34,13 @@ function describe(e: JobEvent): string {
       return `${task} succeeded${took}`;
     case 'failed':
       return `${task} failed${took} (attempt ${e.attempt} of ${e.attempts}, ${e.retrying ? 'will retry' : 'failed for good'}): ${e.error?.type}: ${e.error?.message}`;
+    case 'retried': {
+      const at = e.nextAttemptAt ? new Date(e.nextAttemptAt) : new Date();
+      const wait = Math.max(0, (at.getTime() - Date.now()) / 1000);
+      return `${task} retried: attempt ${e.attempt + 1} of ${e.attempts} at ${stamp(at)} (in ${wait.toFixed(1)}s)`;
+    }
+    case 'revoked':
+      return `${task} revoked: its handler's ctx.signal fired; what it reports will not count`;
     case 'abandoned':
       return `${task} abandoned after${took.slice(3)}: it was revoked or its lease was lost, so its outcome does not count`;
   }

@@ -23,9 +23,16 @@ export function heartbeatEvery(job: Job, now = Date.now()): number {
   return Math.min(10_000, Math.max(500, (Date.parse(job.leaseExpiresAt) - now) / 3));
 }
 
-export async function executeJob(job: Job, task: TaskDefinition | undefined, transport: JobTransport, worker: string): Promise<JobOutcome> {
+/** The failure of a job whose task this worker does not run: retried, since another worker may run it. */
+export function notRegistered(task: string, known?: string[]): { type: string; message: string } {
+  const runs = known === undefined ? '' : known.length ? ` (it runs ${known.map((k) => `"${k}"`).join(', ')})` : ' (it runs no tasks)';
+  return { type: 'NotRegistered', message: `task "${task}" is not registered on this worker${runs}`.slice(0, 10_000) };
+}
+
+/** Runs one job; `known` (the names this worker runs) goes into the NotRegistered message when `task` is missing. */
+export async function executeJob(job: Job, task: TaskDefinition | undefined, transport: JobTransport, worker: string, known?: string[]): Promise<JobOutcome> {
   if (!task) {
-    await transport.fail(job, { type: 'UnknownTask', message: `this worker has no task named "${job.task}"` }, true);
+    await transport.fail(job, notRegistered(job.task, known), true);
     return 'failed';
   }
   const controller = new AbortController();

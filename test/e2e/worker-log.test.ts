@@ -19,6 +19,34 @@ const final = (id: string) => waitFor(`task ${id} to end`, async () => {
 });
 
 describe('drover worker logs', () => {
+  it('a revoked event when a heartbeat answers revoked, and a retried event with the next attempt\'s time', async () => {
+    const queue = uniqueQueue('log-revoke');
+    const w = spawnWorker({ url, token: TOKENS.consume, queue, name: 'revoke-worker', flags: ['--json'] });
+    try {
+      const long = await enqueue({ task: 'test.nap', args: [20_000], queue, timeout: 3 });
+      const flaky = await enqueue({ task: 'test.flaky', queue, maxRetries: 1, retryDelay: 2 });
+      await waitFor('the nap to run', async () => (await api.get(`/v1/tasks/${long}`)).body.state === 'running');
+      expect((await api.post(`/v1/tasks/${long}/revoke`, {})).status).toBe(200);
+      await final(flaky);
+      await waitFor('the revoked and retried events', async () => {
+        const events = w.output().trim().split('\n').map((l) => JSON.parse(l));
+        const revoked = events.find((e) => e.event === 'revoked' && e.id === long);
+        const retried = events.find((e) => e.event === 'retried' && e.id === flaky);
+        return revoked && retried && { revoked, retried };
+      }, 20_000).then(({ revoked, retried }) => {
+        expect(revoked).toMatchObject({ level: 'warning', task: 'test.nap', attempt: 1 });
+        expect(retried).toMatchObject({ level: 'info', task: 'test.flaky', attempt: 1, attempts: 2 });
+        // Equal jitter: the retry comes between half and all of the 2 s backoff after the failure.
+        const wait = Date.parse(retried.nextAttemptAt) - Date.parse(retried.time);
+        expect(wait).toBeGreaterThan(500);
+        expect(wait).toBeLessThanOrEqual(2_100);
+      });
+    } finally {
+      w.signal('SIGTERM');
+      await w.exited;
+    }
+  });
+
   it('a line per task received, succeeded, failed with its retry, and failed for good', async () => {
     const queue = uniqueQueue('log');
     const w = spawnWorker({ url, token: TOKENS.consume, queue, name: 'log-worker' });
@@ -35,6 +63,8 @@ describe('drover worker logs', () => {
       expect(out).toMatch(line('ERROR', `Task test\\.refuse\\[${refused}\\] failed in \\d+\\.\\d{3}s \\(attempt 1 of 4, failed for good\\): NonRetryableError: because`));
       expect(out).toMatch(line('WARNING', `Task test\\.flaky\\[${flaky}\\] failed in \\d+\\.\\d{3}s \\(attempt 1 of 2, will retry\\): Error: always broken`));
       expect(out).toMatch(line('ERROR', `Task test\\.flaky\\[${flaky}\\] failed in \\d+\\.\\d{3}s \\(attempt 2 of 2, failed for good\\): Error: always broken`));
+      expect(out).toMatch(line('INFO', `Task test\\.flaky\\[${flaky}\\] retried: attempt 2 of 2 at \\d{4}-\\d\\d-\\d\\d \\d\\d:\\d\\d:\\d\\d,\\d{3} \\(in \\d+\\.\\ds\\)`));
+      expect(out.match(/retried/g)).toHaveLength(1);
     } finally {
       w.signal('SIGTERM');
       await w.exited;

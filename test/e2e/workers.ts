@@ -6,6 +6,7 @@ const root = resolve(import.meta.dirname, '..', '..');
 
 export interface WorkerProcess {
   name: string;
+  pid: number;
   output: () => string;
   exited: Promise<number | null>;
   signal(signal: NodeJS.Signals): void;
@@ -17,7 +18,8 @@ export function spawnWorker(options: {
   queue: string;
   name: string;
   region?: string;
-  concurrency?: number;
+  /** Slots; null: no --concurrency flag (with --autoscale in `flags`). */
+  concurrency?: number | null;
   grace?: number;
   tasks?: string;
   /** More flags, such as --json or --loglevel. */
@@ -26,8 +28,9 @@ export function spawnWorker(options: {
   const args = [
     resolve(root, 'bin/drover.ts'), 'worker',
     '--url', options.url, '--token', options.token, '--queue', options.queue, '--name', options.name,
-    '--concurrency', String(options.concurrency ?? 4), '--grace', String(options.grace ?? 30),
+    '--grace', String(options.grace ?? 30),
   ];
+  if (options.concurrency !== null) args.push('--concurrency', String(options.concurrency ?? 4));
   if (options.region) args.push('--region', options.region);
   args.push(...(options.flags ?? []));
   args.push(options.tasks ?? resolve(root, 'test/fixtures/tasks.ts'));
@@ -38,6 +41,7 @@ export function spawnWorker(options: {
   const exited = new Promise<number | null>((ok) => child.once('exit', (code) => ok(code)));
   return {
     name: options.name,
+    pid: child.pid!,
     output: () => output,
     exited,
     signal(signal) {
