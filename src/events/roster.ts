@@ -127,6 +127,7 @@ export class Roster {
       now - FORGET_MS,
     );
     const seenAt = new Map<string, number>();
+    const queueSeenAt = new Map<string, number>(); // `${name}\n${queue}`: its latest claim there
     for (const r of claimed) {
       const w = byName.get(r.name) ?? {
         name: r.name, state: 'gone', region: r.region, queues: [], lastSeen: '', inHand: 0,
@@ -135,6 +136,8 @@ export class Roster {
       // A sharded queue's shards each have a row: one queue, their jobs in hand added up.
       const queue = queueOfObject(r.queue);
       if (!w.queues.includes(queue)) w.queues.push(queue);
+      const key = `${r.name}\n${queue}`;
+      queueSeenAt.set(key, Math.max(queueSeenAt.get(key) ?? 0, r.last_seen));
       w.inHand += r.in_hand;
       seenAt.set(r.name, Math.max(seenAt.get(r.name) ?? 0, r.last_seen));
       byName.set(r.name, w);
@@ -148,7 +151,9 @@ export class Roster {
     for (const r of this.sql.all<RosterRow>(`SELECT * FROM roster WHERE last_seen > ? ORDER BY name`, now - FORGET_MS)) {
       const claims = byName.get(r.name);
       const queues = JSON.parse(r.queues) as string[];
-      for (const q of claims?.queues ?? []) if (!queues.includes(q)) queues.push(q);
+      // The heartbeat names the queues the worker claims from now (remote control may have
+      // cancelled one); a claim elsewhere counts only if it came after that heartbeat.
+      for (const q of claims?.queues ?? []) if (!queues.includes(q) && (queueSeenAt.get(`${r.name}\n${q}`) ?? 0) > r.last_seen) queues.push(q);
       const claimedAt = seenAt.get(r.name) ?? 0;
       // A claim after the worker said it was leaving is a sign of life all the same.
       const leaving = r.leaving === 1 && claimedAt <= r.last_seen;

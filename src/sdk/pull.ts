@@ -109,10 +109,10 @@ export class PullWorker {
     return this.running.size - this.reporting.size;
   }
 
-  /** Every claimed job comes here: started if a slot and its rate allow, else handed back at once. */
+  /** Claimed jobs: started if a slot and rate allow, else handed back (a cancelled queue's too). */
   private deliver(jobs: Job[]): void {
     for (const job of jobs) {
-      if (this.stopping.signal.aborted || this.free() <= 0 || !this.rates.take(job.task)) this.handBack(job);
+      if (this.stopping.signal.aborted || this.free() <= 0 || !this.queues.includes(job.queue) || !this.rates.take(job.task)) this.handBack(job);
       else this.start(job);
     }
   }
