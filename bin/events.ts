@@ -2,19 +2,10 @@
 // view of queues, their rates, and workers, built from that stream and the queue and worker lists.
 import { parseArgs } from 'node:util';
 import { HubError } from '../src/sdk/errors.ts';
+import type { TaskEvent } from '../src/events/EventsObject.ts';
+import type { QueueRecord } from '../src/protocol/records.ts';
 import type { Command } from './command.ts';
 import { HUB_FLAGS, ago, hubOf, numberFlag, table, type Hub } from './hub.ts';
-
-interface TaskEvent {
-  id: string;
-  task: string;
-  queue: string;
-  region: string | null;
-  state: string;
-  attempts: number;
-  worker: string | null;
-  at: string;
-}
 
 interface StreamEvent {
   event: string;
@@ -129,15 +120,7 @@ seconds (default 2). q or Ctrl-C quits. --once prints one view after one interva
 what it does when stdout is not a terminal).
   --url URL, --token TOKEN   the hub and a token with enqueue (default $DROVER_URL, $DROVER_TOKEN)`;
 
-interface QueueRow {
-  name: string;
-  ready: number;
-  delayed: number;
-  running: number;
-  failed: number;
-  paused: boolean;
-  unserved?: { task: string; region: string | null; ready: number }[];
-}
+type QueueRow = QueueRecord;
 
 interface WorkerRow {
   name: string;

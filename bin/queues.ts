@@ -1,36 +1,11 @@
 // The queue commands: `drover queues`, `drover queue NAME stats|pause|resume|purge`, `drover dead`.
 import { createInterface } from 'node:readline/promises';
 import { parseArgs } from 'node:util';
+import type { DeadLetter, QueueRecord } from '../src/protocol/records.ts';
 import { UsageError, type Command } from './command.ts';
 import { HUB_FLAGS, ago, hubOf, numberFlag, show, table, type Hub } from './hub.ts';
 
-interface Unserved {
-  task: string;
-  region: string | null;
-  ready: number;
-}
-
-interface Queue {
-  name: string;
-  ready: number;
-  delayed: number;
-  running: number;
-  failed: number;
-  paused: boolean;
-  regions: Record<string, { ready: number; running: number }>;
-  config: { retentionSeconds: number | null; rateLimit: string | null; concurrency: number | null; taskRateLimits: Record<string, string> | null };
-  /** Ready tasks no worker seen lately would take. */
-  unserved?: Unserved[];
-}
-
-interface DeadLetter {
-  id: string;
-  task: string;
-  region: string | null;
-  attempts: number;
-  error: { type: string; message: string } | null;
-  finishedAt: string | null;
-}
+type Queue = QueueRecord;
 
 const HUB_USAGE = `  --url URL, --token TOKEN   the hub and a token (default $DROVER_URL, $DROVER_TOKEN)
   --json                      the hub's answer as JSON, for scripts`;

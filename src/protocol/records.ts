@@ -136,6 +136,7 @@ export const errorBody = z
 export type Job = z.output<typeof jobRecord>;
 export type TaskRecord<R = unknown> = Omit<z.output<typeof taskRecord>, 'result'> & { result: R | null };
 export type DeadLetter = z.output<typeof deadLetter>;
+export type QueueRecord = z.output<typeof queueRecord>;
 export type WorkflowRecord<R = unknown> = Omit<z.output<typeof workflowRecord>, 'result'> & { result: R | null };
 export type ErrorBody = z.output<typeof errorBody>;
 

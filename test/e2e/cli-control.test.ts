@@ -1,31 +1,15 @@
 // drover workers, drover control and drover broadcast as subprocesses against npm start, the test acting as the worker.
-import { spawn } from 'node:child_process';
-import { resolve } from 'node:path';
 import { describe, expect, inject, it } from 'vitest';
+import { runDrover } from './drover-cli.ts';
 import { Api, TOKENS, freePort, uniqueQueue } from './system.ts';
 
 const url = inject('hubUrl');
 const api = new Api(url);
-const root = resolve(import.meta.dirname, '..', '..');
 
 let counter = 0;
 const uniqueWorker = (prefix = 'cli') => `${prefix}-${process.pid}-${Date.now().toString(36)}-${counter++}`;
 
-/** Runs `drover ARGS` with DROVER_URL and DROVER_TOKEN set; resolves to its exit code and output. */
-function drover(args: string[], env: Record<string, string> = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((ok) => {
-    const child = spawn(process.execPath, [resolve(root, 'bin/drover.ts'), ...args], {
-      cwd: root,
-      env: { ...process.env, DROVER_URL: url, DROVER_TOKEN: TOKENS.admin, ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
-    child.once('exit', (code) => ok({ code, stdout, stderr }));
-  });
-}
+const drover = (args: string[], env: Record<string, string> = {}) => runDrover(url, args, env);
 
 function heartbeat(name: string, body: Record<string, unknown>) {
   return api.as(TOKENS.consume).post(`/v1/workers/${name}/heartbeat`, { concurrency: 4, ...body });

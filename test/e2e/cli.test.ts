@@ -1,35 +1,14 @@
 // The operator's command line, run as a user runs it: `node bin/drover.ts COMMAND` as a subprocess
 // against the test system, configured by DROVER_URL and DROVER_TOKEN, including its failures.
-import { spawn } from 'node:child_process';
-import { resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { runDrover, type Run } from './drover-cli.ts';
 import { Api, TOKENS, freePort, uniqueQueue } from './system.ts';
 import { spawnWorker, waitFor, type WorkerProcess } from './workers.ts';
 
 const url = inject('hubUrl');
 const api = new Api(url);
-const root = resolve(import.meta.dirname, '..', '..');
 
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-/** Runs `drover ARGS` to its end; env adds to (or, with undefined, removes from) DROVER_URL/TOKEN. */
-function drover(args: string[], env: Record<string, string | undefined> = {}, onStdout?: (text: string) => void): Promise<Run> {
-  const vars: Record<string, string | undefined> = { ...process.env, DROVER_URL: url, DROVER_TOKEN: TOKENS.admin, ...env };
-  for (const [k, v] of Object.entries(vars)) if (v === undefined) delete vars[k];
-  const child = spawn(process.execPath, [resolve(root, 'bin/drover.ts'), ...args], { cwd: root, env: vars as NodeJS.ProcessEnv, stdio: ['ignore', 'pipe', 'pipe'] });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (d) => {
-    stdout += d;
-    onStdout?.(stdout);
-  });
-  child.stderr.on('data', (d) => (stderr += d));
-  return new Promise((ok) => child.once('close', (code) => ok({ code, stdout, stderr })));
-}
+const drover = (args: string[], env: Record<string, string | undefined> = {}) => runDrover(url, args, env);
 
 async function json(args: string[], env: Record<string, string | undefined> = {}) {
   const run = await drover([...args, '--json'], env);

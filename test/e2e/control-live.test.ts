@@ -1,29 +1,14 @@
 // Remote control end to end: the real `drover worker` heartbeating to the hub, commanded by the
 // real `drover control` and `drover broadcast`, each a subprocess, against npm start.
-import { spawn } from 'node:child_process';
-import { resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { runDrover } from './drover-cli.ts';
 import { Api, TOKENS, uniqueQueue } from './system.ts';
 import { spawnWorker, waitFor, type WorkerProcess } from './workers.ts';
 
 const url = inject('hubUrl');
 const api = new Api(url);
-const root = resolve(import.meta.dirname, '..', '..');
 
-function drover(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((ok) => {
-    const child = spawn(process.execPath, [resolve(root, 'bin/drover.ts'), ...args], {
-      cwd: root,
-      env: { ...process.env, DROVER_URL: url, DROVER_TOKEN: TOKENS.admin },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
-    child.once('close', (code) => ok({ code, stdout, stderr }));
-  });
-}
+const drover = (args: string[]) => runDrover(url, args);
 
 async function listed(name: string): Promise<any> {
   const { body } = await api.get('/v1/workers');
