@@ -59,6 +59,7 @@ class Worker:
         self.counts = {"succeeded": 0, "failed": 0, "retried": 0, "revoked": 0, "abandoned": 0, "released": 0}
         self.pool: ThreadPool | PreforkPool = PreforkPool(settings.spec, self.concurrency) if settings.pool == "prefork" else ThreadPool(app)
         self.reporter = Reporter(self, AckBatcher(self.hub, log))
+        self.claimer = threading.Thread(target=self.claim_loop, name="claims", daemon=True)
         names = sorted(app.tasks)
         # Past a claim's 100 names the worker claims any task and answers NotRegistered for the rest.
         self.claim_tasks = names if len(names) <= CLAIM_LIMIT else None
@@ -196,8 +197,7 @@ class Worker:
         """Works until stop() (warm) and then cold() or the grace ends; answers the exit status."""
         s = self.settings
         self.log.message(f"{self.name} working {', '.join(s.queues)}{f' in region {s.region}' if s.region else ''} with {self.concurrency} slot(s) ({s.pool}), pid {os.getpid()}; tasks: {', '.join(sorted(self.app.tasks))}")
-        claimer = threading.Thread(target=self.claim_loop, name="claims", daemon=True)
-        claimer.start()
+        self.claimer.start()
         threading.Thread(target=self.lease_loop, name="leases", daemon=True).start()
         while not self.stopping.is_set():
             self.stopping.wait(0.2)
@@ -216,7 +216,7 @@ class Worker:
         if unfinished:
             self.log.message(f"grace period over: handing back {len(unfinished)} unfinished job(s)", "warning")
             self.hand_back(unfinished)
-        claimer.join(s.wait_seconds + 10)
+        self.claimer.join(s.wait_seconds + 10)
         self.reporter.acks.flush(30)
         self.pool.close()
         self.log.message(f"stopped: {self.counts}")
@@ -232,6 +232,9 @@ class Worker:
             held = [a for a in self.active.values() if not a.finished]
         self.log.message(f"cold shutdown: handing back {len(held)} running job(s) at once", "warning")
         self.hand_back(held)
+        # A claim still waiting at the hub would get those very jobs back: it ends within its
+        # wait and the claim loop hands back what it brings.
+        self.claimer.join(self.settings.wait_seconds + 10)
         self.reporter.acks.flush(5)
         self.pool.close()
         return 1
