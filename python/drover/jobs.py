@@ -2,7 +2,8 @@
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
 from .acks import AckBatcher
@@ -25,6 +26,7 @@ class Active:
     stopped: str | None = None
     finished: bool = False  # the handler returned
     runtime: float | None = None
+    started_at: str = field(default_factory=lambda: datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z"))
 
     @property
     def attempts(self) -> int:

@@ -41,6 +41,9 @@ class ThreadPool:
     def stop(self, request: Request) -> None:
         request.aborted.set()
 
+    def resize(self, size: int) -> None:
+        pass  # a thread per attempt: the worker's slots are the bound
+
     def close(self) -> None:
         pass
 
@@ -148,6 +151,20 @@ class PreforkPool:
             running = [c for c in self.children if c.request is request]
         for child in running:
             child.process.kill()
+
+    def resize(self, size: int) -> None:
+        """Starts children up to `size` (in the background: each takes a moment to import the app).
+        Fewer slots leave the extra children idle."""
+
+        def grow() -> None:
+            with self.lock:
+                missing = size - len(self.children)
+            for _ in range(missing):
+                child = self.replacement()
+                if child is not None:
+                    self.idle.put(child)
+
+        threading.Thread(target=grow, name="grow", daemon=True).start()
 
     def close(self) -> None:
         self.closed = True

@@ -11,6 +11,7 @@ from typing import Any
 
 from .acks import AckBatcher
 from .app import Drover
+from .control import Control
 from .errors import DroverError, Forbidden, InvalidRequest, LeaseLost, Unauthorized
 from .execute import Outcome
 from .jobs import Active, Reporter
@@ -60,6 +61,7 @@ class Worker:
         self.pool: ThreadPool | PreforkPool = PreforkPool(settings.spec, self.concurrency) if settings.pool == "prefork" else ThreadPool(app)
         self.reporter = Reporter(self, AckBatcher(self.hub, log))
         self.claimer = threading.Thread(target=self.claim_loop, name="claims", daemon=True)
+        self.control = Control(self)
         names = sorted(app.tasks)
         # Past a claim's 100 names the worker claims any task and answers NotRegistered for the rest.
         self.claim_tasks = names if len(names) <= CLAIM_LIMIT else None
@@ -199,6 +201,7 @@ class Worker:
         self.log.message(f"{self.name} working {', '.join(s.queues)}{f' in region {s.region}' if s.region else ''} with {self.concurrency} slot(s) ({s.pool}), pid {os.getpid()}; tasks: {', '.join(sorted(self.app.tasks))}")
         self.claimer.start()
         threading.Thread(target=self.lease_loop, name="leases", daemon=True).start()
+        threading.Thread(target=self.control.loop, name="control", daemon=True).start()
         while not self.stopping.is_set():
             self.stopping.wait(0.2)
         if self.refused is not None:
@@ -219,6 +222,7 @@ class Worker:
         self.claimer.join(s.wait_seconds + 10)
         self.reporter.acks.flush(30)
         self.pool.close()
+        self.control.leave()
         self.log.message(f"stopped: {self.counts}")
         return 0
 
@@ -237,4 +241,5 @@ class Worker:
         self.claimer.join(self.settings.wait_seconds + 10)
         self.reporter.acks.flush(5)
         self.pool.close()
+        self.control.leave()
         return 1

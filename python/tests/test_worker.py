@@ -236,3 +236,45 @@ def test_prefork_runs_tasks_in_other_processes(app: Drover, start_worker: StartW
     pid = int(mark.read_text())
     wait_for(lambda: not Path(f"/proc/{pid}").exists() or "zombie" in Path(f"/proc/{pid}/status").read_text(), 10, "the child is gone")
     assert app.send_task("py.add", [2, 2], queue=q).get(timeout=30) == 4
+
+
+def test_queues_are_claimed_in_the_order_given(app: Drover, start_worker: StartWorker) -> None:
+    first, second = queue(), queue()
+    later = app.send_task("py.add", [2], queue=second)
+    sooner = app.send_task("py.add", [1], queue=first)
+    start_worker(f"{first},{second}", "-c", "1")
+    assert sooner.get(timeout=30) == 1 and later.get(timeout=30) == 2
+    assert sooner.info()["startedAt"] < later.info()["startedAt"]
+
+
+def test_an_unreachable_hub_is_retried_with_a_log_line(start_worker: StartWorker) -> None:
+    from .conftest import free_port
+
+    away = start_worker(queue(), "--url", f"http://127.0.0.1:{free_port()}", ready=False)
+    wait_for(lambda: "claim failed" in away.output() and "retrying in" in away.output(), 30, "the worker says it will try again")
+    assert away.proc.poll() is None
+
+
+def test_remote_control_ping_grow_shrink_broadcast_and_shutdown(app: Drover, start_worker: StartWorker) -> None:
+    q = queue()
+    worker = start_worker(q, name=f"py-ctl-{q}")
+    name = f"py-ctl-{q}"
+
+    def control(command: str, **args: Any) -> dict[str, Any]:
+        answer: dict[str, Any] = app.hub.call("POST", "/v1/control", {"workers": [name], "command": command, "args": args, "waitSeconds": 10})
+        assert answer["replies"], answer
+        return answer["replies"][0]  # type: ignore[no-any-return]
+
+    wait_for(lambda: any(w["name"] == name and w["concurrency"] == 4 for w in app.hub.call("GET", "/v1/workers")["workers"]), 30, "the worker is listed")
+    assert control("ping") == {"worker": name, "ok": True, "reply": "pong"}
+    assert control("grow", n=2)["reply"] == {"concurrency": 6}
+    assert control("shrink", n=10)["reply"] == {"concurrency": 1}
+    assert control("cancel-consumer", queue="elsewhere")["error"]["type"] == "NotConsuming"
+    sent = app.hub.call("POST", "/v1/broadcasts", {"task": "py.add", "args": [1, 2], "queue": q})
+    assert sent["workers"] == [name]
+    done = wait_for(lambda: (b := app.hub.call("GET", f"/v1/broadcasts/{sent['id']}"))["workers"][0]["state"] != "pending" and b, 30, "the broadcast runs")
+    assert done["workers"][0]["result"] == 3
+    assert control("shutdown")["reply"] == {"stopping": True}
+    assert worker.proc.wait(timeout=30) == 0
+    listed = {w["name"]: w for w in app.hub.call("GET", "/v1/workers")["workers"]}
+    assert listed[name]["state"] == "gone"
