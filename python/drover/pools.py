@@ -6,9 +6,12 @@ runs on, holding its slot until it returns. A child process is killed and replac
 """
 from __future__ import annotations
 
+import ctypes
 import multiprocessing
+import os
 import queue
 import signal
+import sys
 import threading
 from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
@@ -53,6 +56,7 @@ def child_main(spec: str, conn: Connection) -> None:
     # The parent decides when to stop (warm, then cold); a signal to the whole group is its to read.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    die_with_parent()
     from .loading import load_app
 
     app = load_app(spec)
@@ -68,6 +72,20 @@ def child_main(spec: str, conn: Connection) -> None:
             conn.send(outcome)
         except (OSError, ValueError):
             return
+
+
+def die_with_parent() -> None:
+    """On Linux, the kernel kills this child when the worker dies (SIGKILL included): a task left
+    running would otherwise run on beside the attempt the hub hands to another worker."""
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        return
+    if os.getppid() == 1:
+        os._exit(0)  # the worker died before the call: nothing to run for
 
 
 class Child:

@@ -105,7 +105,8 @@ class Worker:
                 self.refused = err
                 region = self.settings.region
                 needs = f"consume@{region}, consume or admin" if region else "consume or admin"
-                self.log.message(f"the hub refuses this worker's claim ({err}); claiming from {', '.join(queues)}{f' in region {region}' if region else ''} needs a token with the scope {needs}", "error")
+                scope = f"; claiming from {', '.join(queues)}{f' in region {region}' if region else ''} needs a token with the scope {needs}"
+                self.log.message(f"the hub refuses this worker's claim ({err}){'' if isinstance(err, InvalidRequest) else scope}", "error")
                 self.stopping.set()
                 break
             except DroverError as err:
