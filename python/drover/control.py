@@ -25,6 +25,7 @@ class Control:
         self.done: OrderedDict[str, dict[str, Any]] = OrderedDict()  # command id -> its reply
         self.replies: list[dict[str, Any]] = []
         self.stopped = threading.Event()
+        self.asked_to_stop = False
 
     def body(self, leaving: bool) -> dict[str, Any]:
         w = self.worker
@@ -78,9 +79,10 @@ class Control:
 
     def leave(self) -> None:
         """The last heartbeat: replies still owed (a shutdown's among them), and `leaving`."""
-        # A heartbeat still held at the hub ends when this one arrives; a moment for the loop to
-        # file the reply to a shutdown it has just run.
-        self.stopped.wait(1.0)
+        # A heartbeat still held at the hub ends when this one arrives; after a shutdown command,
+        # a moment for the loop to file its reply.
+        if self.asked_to_stop:
+            self.stopped.wait(1.0)
         try:
             self.send(leaving=True)
         except DroverError:
@@ -100,6 +102,7 @@ class Control:
             return {"ok": True, "reply": "pong"}
         if command == "shutdown":
             w.log.message("shutdown asked by remote control", "warning")
+            self.asked_to_stop = True
             w.stopping.set()
             return {"ok": True, "reply": {"stopping": True}}
         if command in ("grow", "shrink"):

@@ -191,11 +191,12 @@ def test_warm_shutdown_lets_a_running_task_finish(app: Drover, start_worker: Sta
     r = app.send_task("py.mark", [str(mark), 2], queue=q)
     wait_for(started(mark), 30, "the task starts")
     os.kill(worker.proc.pid, signal.SIGTERM)
+    wait_for(lambda: "warm shutdown" in worker.output(), 10, "the warm shutdown begins")
+    # Enqueued while it stops: it claims nothing more.
+    waiting = app.send_task("py.add", [1], queue=q)
     assert worker.proc.wait(timeout=30) == 0
     assert r.info()["state"] == "succeeded" and r.get(timeout=5)["hostname"] == "py-warm"
-    assert "warm shutdown" in worker.output()
-    # It claims nothing once stopping.
-    assert app.send_task("py.add", [1], queue=q).drover_state == "queued"
+    assert waiting.drover_state == "queued"
 
 
 def test_cold_shutdown_hands_the_task_back_at_once(app: Drover, start_worker: StartWorker, tmp_path: Path) -> None:
