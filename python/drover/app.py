@@ -4,10 +4,14 @@ from __future__ import annotations
 import asyncio
 import functools
 import os
+import threading
+from datetime import datetime, timezone
 from typing import Any, Callable, Generic, Iterable, TypeVar
 
 from ._http import Hub
+from .errors import MaxRetriesExceededError, Retry
 from .options import enqueue_body
+from .request import Request
 from .result import AsyncResult
 
 R = TypeVar("R")
@@ -17,18 +21,67 @@ BATCH_LIMIT = 1000
 
 
 class Task(Generic[R]):
-    """A function registered as a task: calling it runs it here; delay() and apply_async() enqueue it."""
+    """A function registered as a task: calling it runs it here; delay() and apply_async() enqueue it.
 
-    def __init__(self, app: Drover, fn: Callable[..., R], name: str, options: dict[str, Any], bind: bool) -> None:
+    In a worker, a task made with `bind=True` gets the task as its first argument: `self.request`
+    is the attempt being run, `self.retry(...)` asks for another.
+    """
+
+    def __init__(self, app: Drover, fn: Callable[..., R], name: str, options: dict[str, Any], bind: bool, retrying: dict[str, Any] | None = None) -> None:
         self.app = app
         self.run = fn
         self.name = name
         self.options = options
         self.bind = bind
+        retrying = retrying or {}
+        self.autoretry_for: tuple[type[BaseException], ...] = tuple(retrying.get("autoretry_for") or ())
+        self.retry_backoff: float | None = retrying.get("retry_backoff")
+        self.retry_backoff_max: float = retrying.get("retry_backoff_max", 600.0)
+        self.retry_jitter: bool = retrying.get("retry_jitter", True)
+        self.max_retries: int | None = options.get("max_retries")
+        self.time_limit: float | None = options.get("time_limit")
+        # Each thread runs its own attempt: the request is per thread, as Celery's request stack is.
+        self._local = threading.local()
         functools.update_wrapper(self, fn)
 
     def __call__(self, *args: Any, **kwargs: Any) -> R:
-        return self.run(*args, **kwargs)
+        return self.run(self, *args, **kwargs) if self.bind else self.run(*args, **kwargs)
+
+    @property
+    def request(self) -> Request:
+        """The attempt this thread runs; outside a worker, a blank one (empty id, no retries)."""
+        current: Request | None = getattr(self._local, "request", None)
+        return current or Request(id="", task=self.name, args=[], kwargs={}, retries=0, max_retries=self.max_retries or 0, queue="", region=None, hostname="", lease_id="")
+
+    def _running(self, request: Request | None) -> None:
+        self._local.request = request
+
+    def is_aborted(self) -> bool:
+        """True once the running attempt was revoked, lost its lease or passed its time limit."""
+        return self.request.revoked()
+
+    def retry(self, exc: BaseException | None = None, countdown: float | None = None, eta: datetime | None = None, max_retries: int | None = None, throw: bool = True) -> Retry:
+        """Ends this attempt and asks for another after `countdown` seconds (or at `eta`; the
+        hub's backoff when neither), as Celery's does: `raise self.retry(exc=err, countdown=5)`.
+
+        Once `max_retries` (the call's, else the task's) are spent, it raises `exc` (or
+        MaxRetriesExceededError) and the task fails for good. The hub's `maxRetries` of the task
+        bounds it too: past it, the task fails whatever this says.
+        """
+        request = self.request
+        limit = self.max_retries if max_retries is None else max_retries
+        if limit is not None and request.retries >= limit:
+            request.given_up = True
+            if exc is not None:
+                raise exc
+            raise MaxRetriesExceededError(f"Can't retry {self.name}[{request.id}] args:{request.args} kwargs:{request.kwargs}")
+        if eta is not None:
+            moment = eta if eta.tzinfo else eta.replace(tzinfo=timezone.utc)
+            countdown = max(0.0, (moment - datetime.now(timezone.utc)).total_seconds())
+        signal = Retry(exc, countdown)
+        if throw:
+            raise signal
+        return signal
 
     def __repr__(self) -> str:
         return f"<@task: {self.name}>"
@@ -89,22 +142,31 @@ class Drover:
         region: str | None = None,
         priority: int | None = None,
         max_retries: int | None = None,
-        retry_backoff: float | None = None,
+        retry_backoff: bool | float | None = None,
         time_limit: float | None = None,
+        autoretry_for: Iterable[type[BaseException]] = (),
+        retry_backoff_max: float = 600.0,
+        retry_jitter: bool = True,
     ) -> Any:
         """Registers a function as a task, with or without arguments: `@app.task` or `@app.task(queue=...)`.
 
-        The options become the defaults of each enqueue (apply_async's options win). The name
-        defaults to `module.function`, as Celery's does.
+        The enqueue options (queue, region, priority, max_retries, retry_backoff, time_limit)
+        become the defaults of each enqueue (apply_async's options win). The name defaults to
+        `module.function`, as Celery's does. In a worker: `bind=True` passes the task as `self`;
+        `autoretry_for` retries only those exceptions (others fail the task for good), after
+        `retry_backoff` x 2^retries seconds (True: 1), at most `retry_backoff_max`, with full
+        jitter unless `retry_jitter=False`; `time_limit` is the most one attempt may run.
         """
+        backoff = 1.0 if retry_backoff is True else (float(retry_backoff) if retry_backoff else None)
         options = {
             k: v
-            for k, v in dict(queue=queue, region=region, priority=priority, max_retries=max_retries, retry_backoff=retry_backoff, time_limit=time_limit).items()
+            for k, v in dict(queue=queue, region=region, priority=priority, max_retries=max_retries, retry_backoff=backoff, time_limit=time_limit).items()
             if v is not None
         }
+        retrying = dict(autoretry_for=tuple(autoretry_for), retry_backoff=backoff, retry_backoff_max=retry_backoff_max, retry_jitter=retry_jitter)
 
         def register(f: Callable[..., R]) -> Task[R]:
-            task = Task(self, f, name or f"{f.__module__}.{f.__qualname__}", options, bind)
+            task = Task(self, f, name or f"{f.__module__}.{f.__qualname__}", options, bind, retrying)
             self.tasks[task.name] = task
             return task
 

@@ -85,3 +85,29 @@ class TaskFailed(Exception):
 
 class TimeoutError(Exception):  # noqa: A001 - Celery's name, celery.exceptions.TimeoutError
     """`AsyncResult.get(timeout=...)` ran out of time before the task ended."""
+
+
+# Raised inside a task, read by the worker (Celery's names, from celery.exceptions).
+
+class Retry(Exception):
+    """`raise self.retry(...)`: this attempt fails and the task runs again after `countdown`
+    seconds (the hub's backoff when None). The worker reports `exc` as the attempt's error."""
+
+    def __init__(self, exc: BaseException | None = None, countdown: float | None = None) -> None:
+        super().__init__(f"Retry in {countdown:g}s" if countdown is not None else "Retry")
+        self.exc = exc
+        self.countdown = countdown
+
+
+class MaxRetriesExceededError(Exception):
+    """`self.retry()` with no exception to raise once the task's retries are spent."""
+
+
+class NonRetryableError(Exception):
+    """Fails the task at once, without retries (the TypeScript SDK's error of the same name)."""
+
+    retryable = False
+
+
+class NotRegistered(Exception):
+    """A job for a task this worker does not know."""
