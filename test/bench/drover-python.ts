@@ -14,7 +14,7 @@ const DIR = resolve(import.meta.dirname, 'python');
 const PACKAGE = resolve(import.meta.dirname, '..', '..', 'python');
 // As Celery's: one worker process per core.
 const WORKERS = Number(process.env.BENCH_PY_WORKERS ?? 2);
-const CONCURRENCY = Number(process.env.BENCH_PY_CONCURRENCY ?? 4);
+const CONCURRENCY = Number(process.env.BENCH_PY_CONCURRENCY ?? 16);
 const POOL = process.env.BENCH_PY_POOL ?? 'threads';
 
 interface Worker {
