@@ -16,6 +16,7 @@ from .errors import DroverError, Forbidden, InvalidRequest, LeaseLost, Unauthori
 from .execute import Outcome
 from .jobs import Active, Reporter
 from .pools import PreforkPool, ThreadPool
+from .rates import TaskRates
 from .request import Request
 from .worker_log import WorkerLog
 
@@ -67,6 +68,10 @@ class Worker:
         names = sorted(app.tasks)
         # Past a claim's 100 names the worker claims any task and answers NotRegistered for the rest.
         self.claim_tasks = names if len(names) <= CLAIM_LIMIT else None
+        self.rates = TaskRates()
+        for task in app.tasks.values():
+            if task.rate_limit is not None:
+                self.rates.set(task.name, task.rate_limit)
 
     # -- claiming -------------------------------------------------------------------------------
 
@@ -75,10 +80,35 @@ class Worker:
         to their ack or fail besides: a hub slow to answer slows claims rather than piling them up."""
         return min(self.concurrency - self.running, 2 * self.concurrency - len(self.active))
 
+    def open_tasks(self) -> tuple[list[str] | None, int]:
+        """The task names a claim asks for (None: any) and how many jobs it may take: every
+        registered task not held back by its rate limit now; when all of them have a limit, no more
+        jobs than their limits allow to start now."""
+        most = min(CLAIM_LIMIT, max(1, self.free()))
+        if self.claim_tasks is None:
+            return None, most  # any task: jobs over a limit are handed back as they come
+        names: list[str] = []
+        allowed = 0
+        for name in self.claim_tasks:
+            starts = self.rates.starts(name)
+            if starts is None:
+                allowed = most
+            if starts is None or starts > 0:
+                names.append(name)
+                allowed += starts or 0
+        return names, min(most, allowed)
+
     def claim(self, queue: str, wait: float) -> list[dict[str, Any]]:
-        body: dict[str, Any] = {"worker": self.name, "region": self.settings.region, "max": min(CLAIM_LIMIT, max(1, self.free())), "waitSeconds": wait}
-        if self.claim_tasks is not None:
-            body["tasks"] = self.claim_tasks
+        tasks, most = self.open_tasks()
+        if tasks == [] or most <= 0:
+            return []
+        if tasks is not None and len(tasks) < len(self.claim_tasks or ()):
+            # A task is held back by its limit: the claim waits no longer than until it may start,
+            # so that its jobs are not kept waiting behind a wait for the others.
+            wait = min(wait, max(0.001, self.rates.next_opening()))
+        body: dict[str, Any] = {"worker": self.name, "region": self.settings.region, "max": most, "waitSeconds": wait}
+        if tasks is not None:
+            body["tasks"] = tasks
         jobs: list[dict[str, Any]] = self.hub.call("POST", f"/v1/queues/{queue}/claim", body)["jobs"]
         return jobs
 
@@ -99,6 +129,11 @@ class Worker:
                 gather = time.monotonic() + GATHER_SECONDS
                 while busy and self.free() < batch and self.running > 0 and not self.stopping.is_set() and (left := gather - time.monotonic()) > 0:
                     self.cond.wait(left)
+                if self.open_tasks()[0] == []:
+                    # Every task is at its rate limit: claim again when the first may start (or a
+                    # remote control command changes a limit and notifies).
+                    self.cond.wait(min(0.2, self.rates.next_opening()))
+                    continue
             if self.stopping.is_set():
                 break
             try:
@@ -129,7 +164,8 @@ class Worker:
                 self.stopping.wait(backoff)
                 continue
             for job in jobs:
-                if self.stopping.is_set():
+                # A job over its task's rate limit goes back to its queue (the attempt does not count).
+                if self.stopping.is_set() or not self.rates.take(job["task"]):
                     self.release(job["leaseId"], job["id"])
                 else:
                     self.start(job)
