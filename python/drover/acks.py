@@ -1,4 +1,6 @@
-"""Acks gathered for a few milliseconds and sent in one POST /v1/leases/ack (at most 100 a call)."""
+"""Acks sent in batches by one POST /v1/leases/ack (at most 100 a call). A batch waits for the tasks
+still running (up to a few ms) and no longer: fast tasks claimed together are acked together in
+one call, and the last task of a batch, or a lone one, is acked at once."""
 from __future__ import annotations
 
 import threading
@@ -19,9 +21,10 @@ Answer = Callable[[str | None], None]
 class AckBatcher:
     """Each lease is acked once: an entry leaves `pending` when its batch is sent, whatever the answer."""
 
-    def __init__(self, hub: Hub, log: WorkerLog) -> None:
+    def __init__(self, hub: Hub, log: WorkerLog, running: Callable[[], int]) -> None:
         self.hub = hub
         self.log = log
+        self.running = running  # tasks whose outcome may join the batch soon
         self.pending: list[tuple[str, Any, Answer]] = []
         self.sending = 0
         self.cond = threading.Condition()
@@ -42,8 +45,10 @@ class AckBatcher:
         while True:
             with self.cond:
                 self.cond.wait_for(lambda: bool(self.pending))
-                if len(self.pending) < BATCH:
-                    self.cond.wait(GATHER_SECONDS)
+                # add() notifies: each task that ends wakes this to look again.
+                gather = time.monotonic() + GATHER_SECONDS
+                while len(self.pending) < BATCH and self.running() > 0 and (left := gather - time.monotonic()) > 0:
+                    self.cond.wait(left)
                 batch = self.pending[:BATCH]
                 del self.pending[:BATCH]
                 self.sending = len(batch)

@@ -11,6 +11,7 @@ from typing import Any, Callable, Generic, Iterable, TypeVar
 from ._http import Hub
 from .errors import MaxRetriesExceededError, Retry
 from .options import enqueue_body
+from .rates import parse_rate
 from .request import Request
 from .result import AsyncResult
 
@@ -40,6 +41,8 @@ class Task(Generic[R]):
         self.retry_jitter: bool = retrying.get("retry_jitter", True)
         self.max_retries: int | None = options.get("max_retries")
         self.time_limit: float | None = options.get("time_limit")
+        # Starts per worker ("10/s"); a worker's own, not sent with the task (remote control may change it there).
+        self.rate_limit: str | None = None
         # Each thread runs its own attempt: the request is per thread, as Celery's request stack is.
         self._local = threading.local()
         functools.update_wrapper(self, fn)
@@ -147,6 +150,7 @@ class Drover:
         autoretry_for: Iterable[type[BaseException]] = (),
         retry_backoff_max: float = 600.0,
         retry_jitter: bool = True,
+        rate_limit: str | None = None,
     ) -> Any:
         """Registers a function as a task, with or without arguments: `@app.task` or `@app.task(queue=...)`.
 
@@ -155,8 +159,11 @@ class Drover:
         `module.function`, as Celery's does. In a worker: `bind=True` passes the task as `self`;
         `autoretry_for` retries only those exceptions (others fail the task for good), after
         `retry_backoff` x 2^retries seconds (True: 1), at most `retry_backoff_max`, with full
-        jitter unless `retry_jitter=False`; `time_limit` is the most one attempt may run.
+        jitter unless `retry_jitter=False`; `time_limit` is the most one attempt may run;
+        `rate_limit` ("10/s", "100/m", "1000/h") is the most of it each worker starts, as Celery's.
         """
+        if rate_limit is not None and parse_rate(rate_limit) is None:
+            raise ValueError(f"rate_limit {rate_limit!r} is not N/s, N/m or N/h")
         backoff = 1.0 if retry_backoff is True else (float(retry_backoff) if retry_backoff else None)
         options = {
             k: v
@@ -167,6 +174,7 @@ class Drover:
 
         def register(f: Callable[..., R]) -> Task[R]:
             task = Task(self, f, name or f"{f.__module__}.{f.__qualname__}", options, bind, retrying)
+            task.rate_limit = rate_limit
             self.tasks[task.name] = task
             return task
 

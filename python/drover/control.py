@@ -1,5 +1,5 @@
 """The worker's heartbeat to the hub (POST /v1/workers/:name/heartbeat): what it runs, out; remote
-control commands (ping, shutdown, grow, shrink, cancel-consumer, run), in; their replies, out on the next."""
+control commands (ping, shutdown, grow, shrink, rate-limit, cancel-consumer, run), in; their replies, out on the next."""
 from __future__ import annotations
 
 import threading
@@ -131,5 +131,15 @@ class Control:
                 error = error_of(exc)
                 return {"ok": False, "error": {"type": error["type"], "message": error["message"]}}
         if command == "rate-limit":
-            return {"ok": False, "error": {"type": "NotSupported", "message": "the Python worker takes no rate limit of its own; set the queue's taskRateLimits"}}
+            task, rate = args.get("task"), args.get("rate")
+            if not isinstance(task, str) or not (rate is None or isinstance(rate, str)):
+                return {"ok": False, "error": {"type": "InvalidArgs", "message": 'rate-limit takes {"task": name, "rate": "N/s" | "N/m" | "N/h" | null}'}}
+            if task not in w.app.tasks:
+                return {"ok": False, "error": {"type": "NotRegistered", "message": f"task {task!r} is not registered on this worker"}}
+            if not w.rates.set(task, rate):
+                return {"ok": False, "error": {"type": "InvalidArgs", "message": f"rate {rate!r} is not N/s, N/m or N/h"}}
+            with w.cond:
+                w.cond.notify_all()  # a claim loop waiting for a limit to open looks again
+            w.log.message(f"rate-limit by remote control: {task} starts at most {rate}" if rate else f"rate-limit by remote control: no limit on {task}")
+            return {"ok": True, "reply": {"task": task, "rate": rate}}
         return {"ok": False, "error": {"type": "UnknownCommand", "message": f"this worker does not know the command {command!r}"}}

@@ -4,7 +4,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Callable
 
 from .acks import AckBatcher
 from .errors import DroverError, LeaseLost
@@ -47,8 +47,25 @@ class Reporter:
             with self.worker.cond:
                 self.worker.counts[event] += 1
 
-    def report(self, active: Active, outcome: Outcome) -> None:
-        """Runs in the job's thread once its handler returned."""
+    def report(self, active: Active, outcome: Outcome, then: Callable[[], None]) -> None:
+        """Runs in the job's thread once its handler returned; `then` once the hub has the outcome
+        (an ack's answer comes later, from the ack batcher's thread)."""
+        if outcome["kind"] == "ok" and active.stopped not in ("time_limit", "lost", "released"):
+
+            def answered(state: str | None) -> None:
+                try:
+                    self.acked(active, outcome["result"], state)
+                finally:
+                    then()
+
+            self.acks.add(active.request.lease_id, outcome["result"], answered)
+            return
+        try:
+            self.report_now(active, outcome)
+        finally:
+            then()
+
+    def report_now(self, active: Active, outcome: Outcome) -> None:
         stopped = active.stopped
         if stopped == "time_limit":
             return  # logged and reported when the limit passed
@@ -64,9 +81,6 @@ class Reporter:
                 error = {"type": "WorkerLostError", "message": "the process running the task exited before it returned"}
                 state = self.fail(active, error, retry=True)
                 self.event("failed", active, "error", error=error, retrying=state in ("queued", "delayed"))
-            return
-        if outcome["kind"] == "ok":
-            self.acks.add(active.request.lease_id, outcome["result"], lambda state: self.acked(active, outcome["result"], state))
             return
         state = self.fail(active, outcome["error"], outcome["retry"], outcome["delay"])
         retrying = state in ("queued", "delayed")

@@ -28,24 +28,39 @@ KILLED: Outcome = {"kind": "killed"}
 
 
 class ThreadPool:
-    """One daemon thread per attempt: a task stuck past a cold shutdown does not hold the exit."""
+    """Daemon threads that each run one attempt at a time, kept between attempts (starting a thread
+    costs more than a no-op task); one more starts whenever none is idle, so the worker's slots are
+    the bound. Daemons: a task stuck past a cold shutdown does not hold the exit."""
 
     kills = False
 
     def __init__(self, app: Drover) -> None:
         self.app = app
+        self.attempts: queue.SimpleQueue[tuple[Request, Done]] = queue.SimpleQueue()
+        self.idle = 0
+        self.lock = threading.Lock()
 
     def run(self, request: Request, done: Done) -> None:
-        def attempt() -> None:
-            done(execute(self.app.tasks.get(request.task), request))
+        with self.lock:
+            start = self.idle == 0
+            if not start:
+                self.idle -= 1
+        self.attempts.put((request, done))
+        if start:
+            threading.Thread(target=self.serve, name="task", daemon=True).start()
 
-        threading.Thread(target=attempt, name=f"task-{request.id}", daemon=True).start()
+    def serve(self) -> None:
+        while True:
+            request, done = self.attempts.get()
+            done(execute(self.app.tasks.get(request.task), request))
+            with self.lock:
+                self.idle += 1
 
     def stop(self, request: Request) -> None:
         request.aborted.set()
 
     def resize(self, size: int) -> None:
-        pass  # a thread per attempt: the worker's slots are the bound
+        pass  # threads start as attempts need them: the worker's slots are the bound
 
     def close(self) -> None:
         pass

@@ -16,11 +16,14 @@ from .errors import DroverError, Forbidden, InvalidRequest, LeaseLost, Unauthori
 from .execute import Outcome
 from .jobs import Active, Reporter
 from .pools import PreforkPool, ThreadPool
+from .rates import TaskRates
 from .request import Request
 from .worker_log import WorkerLog
 
 # docs/protocol.md: a claim takes at most 100 task names and hands out at most 100 jobs.
 CLAIM_LIMIT = 100
+# How long a busy worker waits for more of its slots to free before it claims.
+GATHER_SECONDS = 0.01
 
 
 def beat_every(lease_expires_at: str) -> float:
@@ -59,33 +62,78 @@ class Worker:
         self.refused: DroverError | None = None
         self.counts = {"succeeded": 0, "failed": 0, "retried": 0, "revoked": 0, "abandoned": 0, "released": 0}
         self.pool: ThreadPool | PreforkPool = PreforkPool(settings.spec, self.concurrency) if settings.pool == "prefork" else ThreadPool(app)
-        self.reporter = Reporter(self, AckBatcher(self.hub, log))
+        self.reporter = Reporter(self, AckBatcher(self.hub, log, lambda: self.running))
         self.claimer = threading.Thread(target=self.claim_loop, name="claims", daemon=True)
         self.control = Control(self)
         names = sorted(app.tasks)
         # Past a claim's 100 names the worker claims any task and answers NotRegistered for the rest.
         self.claim_tasks = names if len(names) <= CLAIM_LIMIT else None
+        self.rates = TaskRates()
+        for task in app.tasks.values():
+            if task.rate_limit is not None:
+                self.rates.set(task.name, task.rate_limit)
 
     # -- claiming -------------------------------------------------------------------------------
 
     def free(self) -> int:
-        return self.concurrency - self.running
+        """Slots not running a handler, and no more than `concurrency` jobs awaiting the hub's answer
+        to their ack or fail besides: a hub slow to answer slows claims rather than piling them up."""
+        return min(self.concurrency - self.running, 2 * self.concurrency - len(self.active))
+
+    def open_tasks(self) -> tuple[list[str] | None, int]:
+        """The task names a claim asks for (None: any) and how many jobs it may take: every
+        registered task not held back by its rate limit now; when all of them have a limit, no more
+        jobs than their limits allow to start now."""
+        most = min(CLAIM_LIMIT, max(1, self.free()))
+        if self.claim_tasks is None:
+            return None, most  # any task: jobs over a limit are handed back as they come
+        names: list[str] = []
+        allowed = 0
+        for name in self.claim_tasks:
+            starts = self.rates.starts(name)
+            if starts is None:
+                allowed = most
+            if starts is None or starts > 0:
+                names.append(name)
+                allowed += starts or 0
+        return names, min(most, allowed)
 
     def claim(self, queue: str, wait: float) -> list[dict[str, Any]]:
-        body: dict[str, Any] = {"worker": self.name, "region": self.settings.region, "max": min(CLAIM_LIMIT, max(1, self.free())), "waitSeconds": wait}
-        if self.claim_tasks is not None:
-            body["tasks"] = self.claim_tasks
+        tasks, most = self.open_tasks()
+        if tasks == [] or most <= 0:
+            return []
+        if tasks is not None and len(tasks) < len(self.claim_tasks or ()):
+            # A task is held back by its limit: the claim waits no longer than until it may start,
+            # so that its jobs are not kept waiting behind a wait for the others.
+            wait = min(wait, max(0.001, self.rates.next_opening()))
+        body: dict[str, Any] = {"worker": self.name, "region": self.settings.region, "max": most, "waitSeconds": wait}
+        if tasks is not None:
+            body["tasks"] = tasks
         jobs: list[dict[str, Any]] = self.hub.call("POST", f"/v1/queues/{queue}/claim", body)["jobs"]
         return jobs
 
     def claim_loop(self) -> None:
-        queues = self.settings.queues
         backoff = 0.0
+        # A busy worker claims in batches, as the Node worker does: it gives all its slots (at most
+        # a claim's 100) up to 10 ms to free, so fast tasks cost one large claim per round rather
+        # than one per job, while a slot freed beside long tasks is still filled 10 ms later. Busy:
+        # its last claim found at least half a batch. Otherwise a freed slot claims at once.
+        busy = False
         while not self.stopping.is_set():
+            queues = self.settings.queues
             with self.cond:
                 # A timeout: a signal sets `stopping` without notifying this condition.
                 while self.free() <= 0 and not self.stopping.is_set():
                     self.cond.wait(0.2)
+                batch = min(CLAIM_LIMIT, self.concurrency)
+                gather = time.monotonic() + GATHER_SECONDS
+                while busy and self.free() < batch and self.running > 0 and not self.stopping.is_set() and (left := gather - time.monotonic()) > 0:
+                    self.cond.wait(left)
+                if self.open_tasks()[0] == []:
+                    # Every task is at its rate limit: claim again when the first may start (or a
+                    # remote control command changes a limit and notifies).
+                    self.cond.wait(min(0.2, self.rates.next_opening()))
+                    continue
             if self.stopping.is_set():
                 break
             try:
@@ -98,6 +146,7 @@ class Worker:
                         break
                 if not jobs and len(queues) > 1:
                     jobs = self.claim(queues[0], min(1.0, self.settings.wait_seconds))
+                busy = len(jobs) >= (batch + 1) // 2
                 if backoff:
                     self.log.message("the hub answers again; claiming")
                 backoff = 0.0
@@ -115,7 +164,8 @@ class Worker:
                 self.stopping.wait(backoff)
                 continue
             for job in jobs:
-                if self.stopping.is_set():
+                # A job over its task's rate limit goes back to its queue (the attempt does not count).
+                if self.stopping.is_set() or not self.rates.take(job["task"]):
                     self.release(job["leaseId"], job["id"])
                 else:
                     self.start(job)
@@ -138,10 +188,7 @@ class Worker:
             active.runtime = time.monotonic() - active.started
             self.running -= 1
             self.cond.notify_all()
-        try:
-            self.reporter.report(active, outcome)
-        finally:
-            self.forget(active)
+        self.reporter.report(active, outcome, lambda: self.forget(active))
 
     def forget(self, active: Active) -> None:
         with self.cond:

@@ -49,6 +49,8 @@ class WorkerLog:
 
     def event(self, event: str, task: str, id: str, attempt: int, attempts: int, level: str = "info", runtime: float | None = None, **more: Any) -> None:  # noqa: A002
         """One step of a job: received, succeeded, failed, retried, revoked or abandoned."""
+        if LEVELS.index(level) < self.level:
+            return  # before the line is made: at -l warning a busy worker makes none per task
         name = f"Task {task}[{id}]"
         took = "" if runtime is None else f" in {runtime:.3f}s"
         of = f"attempt {attempt} of {attempts}"

@@ -66,3 +66,9 @@ def limited(path: str) -> str:
     Path(path).write_text(str(os.getpid()))
     time.sleep(60)
     return "never"
+
+
+@app.task(name="py.rated", rate_limit="5/s")
+def rated(folder: str, n: int) -> None:
+    """Writes when it started (time.time()) to `folder`/`n`: a test reads the starts of many."""
+    Path(folder, str(n)).write_text(repr(time.time()))

@@ -1,5 +1,6 @@
-// npm run bench: drover, BullMQ and Celery on this machine, the same scenarios one after another.
-//   node test/bench/run.ts [--quick] [--runs N] [--out FILE] [--chart FILE] [--only drover,bullmq,celery] [--no-backlog] [--no-shards] [--no-disk] [--no-start]
+// npm run bench: drover, BullMQ and Celery on this machine, the same scenarios one after another;
+// drover-python is drover's hub with the Python package as producer and worker, beside Celery.
+//   node test/bench/run.ts [--quick] [--runs N] [--out FILE] [--chart FILE] [--only drover,drover-python,bullmq,celery] [--no-backlog] [--no-shards] [--no-disk] [--no-start]
 // drover's state sits in /dev/shm, as the peers' redis runs without persistence; its latency is
 // measured again with the state on disk (--no-disk skips that; BENCH_DROVER_STATE=disk puts it all there).
 // drover's start time to a healthy hub comes first (--no-start skips it).
@@ -11,6 +12,7 @@ import { parseArgs } from 'node:util';
 import type { BacklogPoint } from './backlog.ts';
 import { throughputChart } from './chart.ts';
 import { drover, SHARD_COUNTS, type DroverBench } from './drover.ts';
+import { droverPython } from './drover-python.ts';
 import { bullmq } from './peers/bullmq.ts';
 import { celery } from './peers/celery.ts';
 import { findMissing } from './redis.ts';
@@ -66,7 +68,7 @@ const { values } = parseArgs({
     runs: { type: 'string' },
     out: { type: 'string', default: 'test-results/bench.json' },
     chart: { type: 'string', default: 'test-results/bench.svg' },
-    only: { type: 'string', default: 'drover,bullmq,celery' },
+    only: { type: 'string', default: 'drover,drover-python,bullmq,celery' },
     'no-backlog': { type: 'boolean', default: false },
     'no-shards': { type: 'boolean', default: false },
     'no-disk': { type: 'boolean', default: false },
@@ -80,15 +82,17 @@ const wanted = values.only!.split(',');
 const log = (m: string) => console.log(m);
 
 const missing = findMissing();
-const peersWanted = wanted.filter((n) => n !== 'drover');
+/** drover's own rows (the Node and the Python stacks) need no Debian packages; the peers do. */
+const ours = (name: string) => name === 'drover' || name === 'drover-python';
+const peersWanted = wanted.filter((n) => !ours(n));
 if (missing.length && peersWanted.length) {
   log(`BullMQ and Celery need Debian packages that are missing: ${missing.join(', ')}`);
   log(`  install them with: apt-get install -y ${missing.join(' ')}`);
   if (process.env.CI || !quick) process.exit(2);
   log('  (quick mode outside CI: benching drover alone)');
 }
-const systems: BenchSystem[] = [drover(), bullmq(), celery()].filter(
-  (s) => wanted.includes(s.name) && (s.name === 'drover' || missing.length === 0),
+const systems: BenchSystem[] = [drover(), droverPython(), bullmq(), celery()].filter(
+  (s) => wanted.includes(s.name) && (ours(s.name) || missing.length === 0),
 );
 
 const scenarios: Scenario[] = [
@@ -213,16 +217,17 @@ const result: Result = {
   start,
 };
 
-// The table: median (min-max) per system, then drover's ratio to each peer (throughput: drover/peer,
-// higher is better; latency: drover/peer, lower is better).
+// The table: median (min-max) per system, then the ratio of each of drover's rows to each peer
+// (throughput: drover/peer, higher is better; latency: drover/peer, lower is better).
 const names = systems.map((s) => s.name);
-const peers = names.filter((n) => n !== 'drover');
+const peers = names.filter((n) => !ours(n));
+const pairs = names.filter(ours).flatMap((d) => peers.map((p) => [d, p] as const));
 const cell = (f: Figure | undefined, unit: string) => (f ? `${fmt(f.median, unit)} (${fmt(f.min, unit).replace(/\/s| ms/, '')}-${fmt(f.max, unit).replace(/\/s| ms/, '')})` : '-');
-const header = ['scenario', ...names, ...peers.map((p) => `drover/${p}`)];
+const header = ['scenario', ...names, ...pairs.map(([d, p]) => `${d}/${p}`)];
 const rows = scenarios.map((s) => [
   s.title,
   ...names.map((n) => cell(s.figures[n], s.unit)),
-  ...peers.map((p) => (s.figures.drover && s.figures[p] ? `${(s.figures.drover.median / s.figures[p].median).toFixed(2)}x` : '-')),
+  ...pairs.map(([d, p]) => (s.figures[d] && s.figures[p] ? `${(s.figures[d].median / s.figures[p].median).toFixed(2)}x` : '-')),
 ]);
 const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
 log(`\n${result.machine}, ${result.date}; median of ${runs} run(s), (min-max)`);

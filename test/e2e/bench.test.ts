@@ -1,5 +1,6 @@
 // The bench in quick mode, so it never rots: every system runs every scenario once and the
-// figures, the table and the chart come out whole.
+// figures, the table and the chart come out whole. drover-python (the hub with the Python
+// package as producer and worker) needs only /usr/bin/python3, so it always runs.
 import { spawn } from 'node:child_process';
 import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { resolve } from 'node:path';
@@ -13,11 +14,12 @@ const out = resolve(root, 'test-results', 'bench-quick.json');
 const chart = resolve(root, 'test-results', 'bench-quick.svg');
 
 describe('npm run bench --quick', () => {
-  it('measures drover, BullMQ and Celery on every scenario and writes the JSON and the chart', async () => {
+  it('measures drover, drover-python, BullMQ and Celery on every scenario and writes the JSON and the chart', async () => {
     // CI installs the peers' Debian packages; elsewhere the bench says what is missing and runs drover alone.
     const peers = findMissing().length === 0 || process.env.CI ? ['bullmq', 'celery'] : [];
+    const ours = ['drover', 'drover-python'];
     for (const f of [out, chart]) rmSync(f, { force: true });
-    const child = spawn('npm', ['run', 'bench', '--silent', '--', '--quick', '--out', out, '--chart', chart, '--only', ['drover', ...peers].join(',')], {
+    const child = spawn('npm', ['run', 'bench', '--silent', '--', '--quick', '--out', out, '--chart', chart, '--only', [...ours, ...peers].join(',')], {
       cwd: root,
       stdio: ['ignore', 'pipe', 'pipe'],
     });
@@ -28,9 +30,9 @@ describe('npm run bench --quick', () => {
     expect(code, output).toBe(0);
 
     const result = JSON.parse(readFileSync(out, 'utf8')) as Result;
-    expect(result.systems.map((s) => s.name)).toEqual(['drover', ...peers]);
+    expect(result.systems.map((s) => s.name)).toEqual([...ours, ...peers]);
     for (const s of result.scenarios) {
-      for (const name of ['drover', ...peers]) {
+      for (const name of [...ours, ...peers]) {
         const f = s.figures[name];
         expect(f, `${s.key} of ${name}`).toBeDefined();
         expect(f.runs).toHaveLength(1);
@@ -62,12 +64,12 @@ describe('npm run bench --quick', () => {
       expect(output).toMatch(/latency at 100\/s \(drover, state on disk\): p50 [\d.]+ ms/);
     }
     // The table names every scenario with a ratio to each peer, and the chart draws a bar per system.
-    for (const peer of peers) expect(output).toContain(`drover/${peer}`);
+    for (const peer of peers) for (const name of ours) expect(output).toContain(`${name}/${peer}`);
     expect(output).toContain('drain 2,000 waiting');
     expect(existsSync(chart)).toBe(true);
     const svg = readFileSync(chart, 'utf8');
     expect(svg.startsWith('<svg')).toBe(true);
-    expect(svg.match(/<rect class="bar"/g)?.length).toBe(4 * (1 + peers.length));
+    expect(svg.match(/<rect class="bar"/g)?.length).toBe(4 * (ours.length + peers.length));
     expect(svg.match(/<rect class="shard-bar"/g)?.length).toBe(2 * 2);
   }, 600_000);
 });
