@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { startSystem, TOKENS, type System } from '../e2e/system.ts';
 import { defaultStateOn } from './drover.ts';
-import { latencyOf, PYTHON, terminate, track } from './redis.ts';
+import { latencyOf, PYTHON, runDriver, terminate, track } from './redis.ts';
 import type { BenchSystem, Latency } from './types.ts';
 
 const DIR = resolve(import.meta.dirname, 'python');
@@ -65,25 +65,7 @@ export function droverPython(): BenchSystem {
     const doneDir = mkdtempSync(join(tmpdir(), 'drover-py-bench-'));
     try {
       if (withWorkers) startWorkers(queue, doneDir);
-      const child = spawn(PYTHON, ['bench_driver.py', ...args.map(String)], { cwd: DIR, env: env(queue, doneDir), stdio: ['ignore', 'pipe', 'pipe'] });
-      const exited = track(child);
-      let out = '';
-      let err = '';
-      child.stdout!.on('data', (d) => (out += d));
-      child.stderr!.on('data', (d) => (err += d));
-      // A worker that dies mid-scenario would leave the driver waiting: stop the driver with it.
-      const onWorkerExit = () => child.kill('SIGKILL');
-      for (const w of workers) w.child.once('exit', onWorkerExit);
-      try {
-        await exited;
-      } finally {
-        for (const w of workers) w.child.off('exit', onWorkerExit);
-      }
-      if (child.exitCode !== 0) {
-        const logs = workers.map((w) => `\n${w.name}:\n${w.output()}`).join('');
-        throw new Error(`bench_driver.py ${args.join(' ')} failed (${child.exitCode ?? child.signalCode}):\n${err}${logs}`);
-      }
-      return JSON.parse(out.trim().split('\n').pop()!) as T;
+      return await runDriver<T>('bench_driver.py', args, { cwd: DIR, env: env(queue, doneDir), workers });
     } finally {
       await stopWorkers();
       rmSync(doneDir, { recursive: true, force: true });

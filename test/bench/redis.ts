@@ -46,6 +46,36 @@ export function track(child: ChildProcess): Promise<void> {
   });
 }
 
+/**
+ * Runs a Python bench driver (`celery_bench.py`, `bench_driver.py`) to its end and returns the JSON
+ * of its last line. A worker that dies meanwhile would leave the driver waiting, so the driver is
+ * stopped with it; a failure carries the driver's stderr and each worker's output.
+ */
+export async function runDriver<T>(
+  script: string,
+  args: (string | number)[],
+  options: { cwd: string; env: NodeJS.ProcessEnv; workers: { child: ChildProcess; output: () => string; name?: string }[] },
+): Promise<T> {
+  const child = spawn(PYTHON, [script, ...args.map(String)], { cwd: options.cwd, env: options.env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const exited = track(child);
+  let out = '';
+  let err = '';
+  child.stdout!.on('data', (d) => (out += d));
+  child.stderr!.on('data', (d) => (err += d));
+  const onWorkerExit = () => child.kill('SIGKILL');
+  for (const w of options.workers) w.child.once('exit', onWorkerExit);
+  try {
+    await exited;
+  } finally {
+    for (const w of options.workers) w.child.off('exit', onWorkerExit);
+  }
+  if (child.exitCode !== 0) {
+    const logs = options.workers.map((w, i) => `\n${w.name ?? `worker ${i + 1}`}:\n${w.output()}`).join('');
+    throw new Error(`${script} ${args.join(' ')} failed (${child.exitCode ?? child.signalCode}):\n${err}${logs}`);
+  }
+  return JSON.parse(out.trim().split('\n').pop()!) as T;
+}
+
 /** Sends `signal`, then SIGKILL if `child` has not exited within `graceMs`. */
 export async function terminate(child: ChildProcess, exited: Promise<void>, signal: NodeJS.Signals = 'SIGTERM', graceMs = 5000) {
   if (child.exitCode !== null || child.signalCode !== null) return;

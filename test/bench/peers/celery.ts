@@ -1,7 +1,7 @@
 // Celery as a bench peer: its own redis-server as broker, worker instances (celery_app.py) started
 // per scenario, and the producer side in Python (celery_bench.py), which does its own timing.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { findMissing, latencyOf, PYTHON, startRedis, terminate, track, type Redis } from '../redis.ts';
+import { findMissing, latencyOf, PYTHON, runDriver, startRedis, terminate, track, type Redis } from '../redis.ts';
 import type { BenchSystem, Latency } from '../types.ts';
 
 const DIR = import.meta.dirname;
@@ -33,25 +33,7 @@ export function celery(): BenchSystem {
 
   /** Runs one celery_bench.py scenario and returns its JSON line. */
   async function bench<T>(...args: (string | number)[]): Promise<T> {
-    const child = spawn(PYTHON, ['celery_bench.py', ...args.map(String)], { cwd: DIR, env: env(), stdio: ['ignore', 'pipe', 'pipe'] });
-    const exited = track(child);
-    let out = '';
-    let err = '';
-    child.stdout!.on('data', (d) => (out += d));
-    child.stderr!.on('data', (d) => (err += d));
-    // A worker that dies mid-scenario would leave the driver waiting: stop the driver with it.
-    const onWorkerExit = () => child.kill('SIGKILL');
-    for (const w of workers) w.child.once('exit', onWorkerExit);
-    try {
-      await exited;
-    } finally {
-      for (const w of workers) w.child.off('exit', onWorkerExit);
-    }
-    if (child.exitCode !== 0) {
-      const logs = workers.map((w, i) => `\nworker ${i + 1}:\n${w.output()}`).join('');
-      throw new Error(`celery_bench.py ${args.join(' ')} failed (${child.exitCode ?? child.signalCode}):\n${err}${logs}`);
-    }
-    return JSON.parse(out.trim().split('\n').pop()!) as T;
+    return runDriver<T>('celery_bench.py', args, { cwd: DIR, env: env(), workers });
   }
 
   /** Starts the worker instances; celery_bench.py waits until all answer a ping before timing. */
