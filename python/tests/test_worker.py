@@ -143,6 +143,10 @@ def test_autoretry_for_retries_only_those_errors(app: Drover, start_worker: Star
     assert failed.value.type == "ValueError" and other.info()["attempts"] == 1
     assert failed.value.traceback is not None and 'raise ValueError("not in autoretry_for' in failed.value.traceback
     assert "failed for good): ValueError: not in autoretry_for" in worker.output()
+    # The operator's CLI shows the same Python traceback.
+    shown = subprocess.run([node(), "bin/drover.ts", "task", other.id, "--url", app.hub.url, "--token", TOKENS["admin"]], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert shown.returncode == 0, shown.stderr
+    assert "traceback:" in shown.stdout and 'raise ValueError("not in autoretry_for' in shown.stdout and "Traceback (most recent call last)" in shown.stdout
 
 
 def test_bind_gives_the_request(app: Drover, start_worker: StartWorker) -> None:
