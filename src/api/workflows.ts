@@ -2,7 +2,7 @@
 import { Hono } from 'hono';
 import { newTaskId, ULID_PATTERN } from '../core/ids.ts';
 import type { Env } from '../env.ts';
-import { plan, taskIds, type Request } from '../workflow/plan.ts';
+import { plan, taskIds, type Plan, type Request } from '../workflow/plan.ts';
 import type { AuthVars } from './auth.ts';
 import { requireEnqueue } from '../protocol/principals.ts';
 import { readJson } from './body.ts';
@@ -61,6 +61,20 @@ function parseRequest(raw: unknown): Request {
   return fail(SHAPES, '');
 }
 
+/**
+ * Ids the producer chose for members must be new and distinct: a member whose id a task has
+ * already would be that task, which the workflow does not follow, and the workflow would wait on
+ * it for ever. Refused before anything is made.
+ */
+async function checkChosenIds(env: Env, p: Plan): Promise<void> {
+  const chosen = p.steps.flatMap((s) => s.tasks).filter((t) => t.sig.id !== undefined).map((t) => t.id);
+  if (chosen.length === 0) return;
+  const twice = chosen.find((id, i) => chosen.indexOf(id) !== i);
+  if (twice) fail(`the id "${twice}" is given to two members`, '');
+  const found = await env.DB.prepare(`SELECT id FROM tasks WHERE id IN (SELECT value FROM json_each(?)) LIMIT 1`).bind(JSON.stringify(chosen)).first<{ id: string }>();
+  if (found) throw new DroverError('conflict', `a task has the id "${found.id}" already: a workflow member's id must be new`, { id: found.id });
+}
+
 function stub(env: Env, id: string) {
   return env.WORKFLOWS.get(env.WORKFLOWS.idFromName(id));
 }
@@ -73,6 +87,7 @@ workflows.post('/', async (c) => {
   p.steps.forEach((step, i) => step.tasks.forEach((t, j) => checkTargets(c.env, t.sig, `steps[${i}][${j}]`)));
   const ids = taskIds(p);
   if (ids.length > MAX_TASKS) fail(`has ${ids.length} tasks; a workflow may have at most ${MAX_TASKS}`, '');
+  await checkChosenIds(c.env, p);
   const id = newTaskId();
   await stub(c.env, id).start(id, p, Date.now());
   return c.json({ id, tasks: ids }, 202);

@@ -40,7 +40,7 @@ const taskHeaders = z
   .record(z.string().max(200), z.unknown(), 'must be a JSON object')
   .meta({ description: 'Kept with the task and handed to its workers in every job: what the task needs beside its arguments.' });
 
-const stepFields = {
+const enqueueFields = {
   ...taskFields,
   /** The task is this HTTP request, made by a runner of its region: no worker code needed. */
   http: httpTarget.optional(),
@@ -60,11 +60,7 @@ const stepFields = {
   groupKey: plainString(200).optional(),
   groupLimit: whole(1, 10_000, 'At most this many tasks of the same "groupKey" run at once. Default 1.').optional(),
   headers: taskHeaders.optional(),
-};
-
-/** A task enqueued on its own may name its id: a client that must know it before sending (Celery does). */
-const enqueueFields = {
-  ...stepFields,
+  /** A client that must know the id before sending (Celery does) names it. */
   id: z
     .string()
     .regex(TASK_ID_PATTERN_ANY_CASE, 'must be a UUID (8-4-4-4-12 hex digits) or a ULID (26 base-32 characters)')
@@ -87,7 +83,7 @@ function enqueueRules<T extends { delay?: number; eta?: string; kwargs: unknown;
 export const enqueueBody = enqueueRules(z.strictObject(enqueueFields));
 
 /** A workflow step: an enqueue body; `immutable` keeps the previous result out of its arguments. */
-export const signatureBody = enqueueRules(z.strictObject({ ...stepFields, immutable: z.boolean().default(false) }));
+export const signatureBody = enqueueRules(z.strictObject({ ...enqueueFields, immutable: z.boolean().default(false) }));
 export type Signature = z.output<typeof signatureBody>;
 
 export type EnqueueBody = z.output<typeof enqueueBody>;

@@ -26,7 +26,8 @@ export type Request =
   | { group: Signature[] }
   | { chord: { header: Signature[]; body: Signature } };
 
-const planned = (sig: Signature, now: number): PlannedTask => ({ id: newTaskId(now), sig });
+/** A member keeps the id its producer chose (the route refuses one a task has already). */
+const planned = (sig: Signature, now: number): PlannedTask => ({ id: sig.id ?? newTaskId(now), sig });
 
 export function plan(request: Request, now = Date.now()): Plan {
   if ('chain' in request) {

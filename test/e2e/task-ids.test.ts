@@ -7,6 +7,44 @@ import { Api, claimAll, uniqueQueue } from './system.ts';
 const api = new Api(inject('hubUrl'));
 
 describe('a task id the producer chose', () => {
+  it('may name workflow members: a chord runs its members and body under the ids given', async () => {
+    const queue = uniqueQueue('ids-chord');
+    const [a, b, body] = [randomUUID(), randomUUID(), randomUUID()];
+    const wf = await api.post('/v1/workflows', {
+      chord: {
+        header: [
+          { id: a, task: 'ids.part', args: [1], queue, headers: { n: 1 } },
+          { id: b, task: 'ids.part', args: [2], queue },
+        ],
+        body: { id: body, task: 'ids.sum', queue, headers: { n: 'body' } },
+      },
+    });
+    expect(wf.status, wf.text).toBe(202);
+    expect(wf.body.tasks).toEqual([a, b, body]);
+    // A producer that sends a member again (Celery publishes a chord's header after telling its
+    // backend) makes nothing new.
+    expect((await api.post('/v1/tasks', { id: a, task: 'ids.part', args: [1], queue })).body).toMatchObject({ id: a, duplicate: true });
+
+    const parts = await claimAll(api, queue, 2, { max: 10 });
+    expect(parts.map((j: any) => j.id).sort()).toEqual([a, b].sort());
+    expect(parts.find((j: any) => j.id === a)).toMatchObject({ headers: { n: 1 }, workflowId: wf.body.id });
+    for (const j of parts) expect((await api.post(`/v1/leases/${j.leaseId}/ack`, { result: j.args[0] * 10 })).status).toBe(200);
+
+    const [last] = await claimAll(api, queue, 1, { max: 10 });
+    expect(last).toMatchObject({ id: body, task: 'ids.sum', args: [[10, 20]], headers: { n: 'body' }, workflowId: wf.body.id });
+    await api.post(`/v1/leases/${last.leaseId}/ack`, { result: 30 });
+    expect((await api.get(`/v1/workflows/${wf.body.id}`)).body.state).toBe('succeeded');
+
+    // Ids a task has already, or given twice: refused, and nothing is made.
+    const reused = await api.post('/v1/workflows', { group: [{ id: randomUUID(), task: 'ids.part', queue }, { id: a, task: 'ids.part', queue }] });
+    expect(reused.status).toBe(409);
+    expect(reused.body.error.message).toContain(a);
+    const twice = randomUUID();
+    expect((await api.post('/v1/workflows', { group: [{ id: twice, task: 'ids.part', queue }, { id: twice, task: 'ids.part', queue }] })).status).toBe(400);
+    expect((await api.get(`/v1/tasks/${twice}`)).status).toBe(404);
+    expect((await api.get(`/v1/queues/${queue}`)).body).toMatchObject({ ready: 0, running: 0 });
+  });
+
   it('is the task id everywhere: the answer, the record, the job, its lease, and the ack', async () => {
     const queue = uniqueQueue('ids');
     const id = randomUUID();
@@ -78,9 +116,6 @@ describe('a task id the producer chose', () => {
     const headers = await api.post('/v1/tasks', { task: 'ids.bad', queue, headers: ['not', 'an', 'object'] });
     expect(headers.status).toBe(400);
     expect(headers.body.error.message).toContain('headers');
-    // A chosen id is not allowed inside a workflow: its steps' ids are the workflow's to make.
-    const wf = await api.post('/v1/workflows', { chain: [{ id: randomUUID(), task: 'ids.bad', queue }] });
-    expect(wf.status).toBe(400);
 
     const listed = (await api.get(`/v1/tasks?queue=${queue}`)).body.tasks;
     expect(listed.map((t: any) => t.task)).toEqual(['ids.ulid']);
