@@ -83,7 +83,8 @@ class DroverBackend(BaseBackend):  # type: ignore[misc]
             record: dict[str, Any] = self.hub.call("GET", f"/v1/tasks/{task_id}{query}")
         except NotFound:
             return {"task_id": task_id, "status": states.PENDING, "result": None, "traceback": None, "children": []}
-        return self.meta_from_decoded(meta_of(record))
+        meta: dict[str, Any] = self.meta_from_decoded(meta_of(record))
+        return meta
 
     def wait_for(self, task_id: str, timeout: float | None = None, interval: float = 0.5, no_ack: bool = True, on_interval: Any = None) -> dict[str, Any]:
         """Waits for the task to end: the hub holds each read until it does (60 s at most), so this

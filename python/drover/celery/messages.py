@@ -77,7 +77,7 @@ def seconds_until(value: Any, now: datetime | None = None) -> float:
 
 def body_text(message: dict[str, Any]) -> str:
     """A message's body as text, whatever kombu's body encoding."""
-    body = message.get("body")
+    body: Any = message.get("body") or b""
     if (message.get("properties") or {}).get("body_encoding") == "base64":
         body = base64.b64decode(body)
     if isinstance(body, bytes):

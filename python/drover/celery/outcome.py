@@ -46,14 +46,12 @@ def error_of(exc: BaseException, stack: str | None) -> dict[str, str]:
     return {"type": error_type(exc)[:200], "message": str(exc)[:MESSAGE_LIMIT], "stack": text[-STACK_LIMIT:]}
 
 
-@signals.task_prerun.connect
 def on_prerun(task_id: str, task: Any, **_: Any) -> None:
     lease = getattr(task.request, "drover_lease", None)
     if lease:
         RUNNING[task_id] = lease
 
 
-@signals.task_failure.connect
 def on_failure(sender: Any, task_id: str, exception: BaseException, einfo: Any = None, **_: Any) -> None:
     error = error_of(exception, getattr(einfo, "traceback", None))
     if task_id in RUNNING:
@@ -66,7 +64,6 @@ def on_failure(sender: Any, task_id: str, exception: BaseException, einfo: Any =
         end(held.hub, held.lease_id, "fail", {"error": error, "retry": False})
 
 
-@signals.task_retry.connect
 def on_retry(sender: Any, request: Any, reason: Any, einfo: Any = None, **_: Any) -> None:
     task_id = getattr(request, "id", None)
     if task_id in RUNNING:
@@ -74,7 +71,6 @@ def on_retry(sender: Any, request: Any, reason: Any, einfo: Any = None, **_: Any
         ERRORS[str(task_id)] = error_of(cause, getattr(einfo, "traceback", None)) if isinstance(cause, BaseException) else {"type": "Retry", "message": str(reason)[:MESSAGE_LIMIT]}
 
 
-@signals.task_postrun.connect
 def on_postrun(task_id: str, task: Any, retval: Any = None, state: str | None = None, **_: Any) -> None:
     lease = RUNNING.pop(task_id, None)
     error = ERRORS.pop(task_id, None)
@@ -112,7 +108,6 @@ def acked(hub: Any, lease: str, task_id: str, result: Any) -> None:
     end(hub, lease, "ack", {"result": value})
 
 
-@signals.task_revoked.connect
 def on_revoked(sender: Any, request: Any, terminated: bool = False, expired: bool = False, **_: Any) -> None:
     """Celery's worker discarded or terminated the task (its revoked list, an expiry, revoke with
     terminate): the hub's task ends revoked too, and the lease is handed back."""
@@ -130,13 +125,21 @@ def on_revoked(sender: Any, request: Any, terminated: bool = False, expired: boo
     end(held.hub, held.lease_id, "release")
 
 
-@signals.worker_init.connect
 def on_worker_init(sender: Any, **_: Any) -> None:
     from .transport import WORKER
 
     WORKER["name"] = str(getattr(sender, "hostname", None) or WORKER["name"])
 
 
-@signals.worker_ready.connect
 def on_worker_ready(sender: Any, **_: Any) -> None:
     LEASES.consumer = sender
+
+
+# Connected strongly: the handlers live as long as the process.
+signals.task_prerun.connect(on_prerun, weak=False)
+signals.task_failure.connect(on_failure, weak=False)
+signals.task_retry.connect(on_retry, weak=False)
+signals.task_postrun.connect(on_postrun, weak=False)
+signals.task_revoked.connect(on_revoked, weak=False)
+signals.worker_init.connect(on_worker_init, weak=False)
+signals.worker_ready.connect(on_worker_ready, weak=False)

@@ -43,7 +43,7 @@ class Channel(virtual.Channel):  # type: ignore[misc]
         options = self.client.transport_options or {}
         self.lease_seconds = float(options.get("lease_seconds", DEFAULT_LEASE_SECONDS))
         self._next_queue = 0
-        self._by_tag: dict[str, str] = {}
+        self._by_tag: dict[str, str | None] = {}
 
     @property
     def hub(self) -> Hub:
