@@ -213,3 +213,15 @@ def test_messages_map_celery_priority_and_queue_names() -> None:
     assert not messages.is_drover_queue("celery@host.celery.pidbox")
     with pytest.raises(messages.MessageRefused, match="json"):
         messages.to_task({"headers": {"task": "t", "id": "x"}, "content-type": "application/x-python-serialize", "body": b""}, "q")
+
+
+def test_drover_states_read_as_celerys() -> None:
+    from drover.celery.backend import meta_of
+
+    base = {"id": "t", "task": "cel.add", "attempts": 1, "error": None, "result": None}
+    assert meta_of({**base, "state": "delayed", "attempts": 0})["status"] == "PENDING"
+    assert meta_of({**base, "state": "running"})["status"] == "STARTED"
+    retrying = meta_of({**base, "state": "delayed", "error": {"type": "tests.celeryapp.Boom", "message": "m", "stack": "tb"}})
+    assert (retrying["status"], retrying["result"]["exc_module"], retrying["result"]["exc_type"], retrying["traceback"]) == ("RETRY", "tests.celeryapp", "Boom", "tb")
+    assert meta_of({**base, "state": "expired"})["result"]["exc_type"] == "TaskRevokedError"
+    assert meta_of({**base, "state": "failed", "error": {"type": "ValueError", "message": "x"}})["result"]["exc_module"] == "builtins"
