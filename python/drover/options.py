@@ -6,6 +6,8 @@ from typing import Any
 
 # Celery's option name -> the enqueue body's field (docs/protocol.md, "The enqueue body").
 FIELDS = {
+    "task_id": "id",
+    "headers": "headers",
     "queue": "queue",
     "region": "region",
     "priority": "priority",

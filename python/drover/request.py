@@ -10,8 +10,8 @@ from typing import Any
 class Request:
     """One claimed attempt of a task. `retries` counts the attempts before this one, as Celery's does.
 
-    The job the hub hands out carries no eta and no workflow id: `eta` is None, and a workflow
-    member knows its line by `root_id` (the workflow's first task) and `parent_id`.
+    `eta` is when the task was due as enqueued (RFC 3339, None for at once); `workflow_id` names the
+    chain, group or chord it is a step of, and `headers` is what the producer gave as headers.
     """
 
     id: str
@@ -27,6 +27,8 @@ class Request:
     parent_id: str | None = None
     root_id: str | None = None
     eta: str | None = None
+    workflow_id: str | None = None
+    headers: dict[str, Any] = field(default_factory=dict)
     # Set when the task is revoked, its lease lost or its time limit passed: its outcome will
     # not count. A thread cannot be stopped from outside, so a long task should look at it.
     aborted: threading.Event = field(default_factory=threading.Event, repr=False, compare=False)
@@ -40,8 +42,8 @@ class Request:
 
     @property
     def workflow(self) -> str | None:
-        """The first task of the workflow this one belongs to (its root), None outside one."""
-        return self.root_id
+        """The workflow (chain, group or chord) this task is a step of, None outside one."""
+        return self.workflow_id
 
     def revoked(self) -> bool:
         """True once the task was revoked, its lease lost or its time limit passed: stop, it will not count."""
@@ -65,8 +67,10 @@ class Request:
             parent_id=job.get("parentId"),
             root_id=job.get("rootId"),
             eta=job.get("eta"),
+            workflow_id=job.get("workflowId"),
+            headers=dict(job.get("headers") or {}),
         )
 
     def plain(self) -> dict[str, Any]:
         """Its fields as plain data, to cross to a child process."""
-        return {k: getattr(self, k) for k in ("id", "task", "args", "kwargs", "retries", "max_retries", "queue", "region", "hostname", "lease_id", "parent_id", "root_id", "eta")}
+        return {k: getattr(self, k) for k in ("id", "task", "args", "kwargs", "retries", "max_retries", "queue", "region", "hostname", "lease_id", "parent_id", "root_id", "eta", "workflow_id", "headers")}

@@ -23,7 +23,7 @@ def add(*numbers: Any) -> Any:
 @app.task(name="py.whoami", bind=True)
 def whoami(self: Any, *args: Any) -> dict[str, Any]:
     r = self.request
-    return {"args": list(args), "id": r.id, "retries": r.retries, "queue": r.queue, "region": r.region, "hostname": r.hostname, "root_id": r.root_id, "parent_id": r.parent_id, "eta": r.eta, "pid": os.getpid()}
+    return {"args": list(args), "id": r.id, "retries": r.retries, "queue": r.queue, "region": r.region, "hostname": r.hostname, "root_id": r.root_id, "parent_id": r.parent_id, "eta": r.eta, "workflow": r.workflow, "headers": r.headers, "pid": os.getpid()}
 
 
 @app.task(name="py.countdown", bind=True, max_retries=3)

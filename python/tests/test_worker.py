@@ -8,6 +8,7 @@ import subprocess
 import tempfile
 import time
 import uuid
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
@@ -147,14 +148,23 @@ def test_autoretry_for_retries_only_those_errors(app: Drover, start_worker: Star
 def test_bind_gives_the_request(app: Drover, start_worker: StartWorker) -> None:
     q = queue()
     worker = start_worker(q, "-r", "cn", name="py-bound")
-    r = app.send_task("py.whoami", queue=q, region="cn")
+    task_id = str(uuid.uuid4())
+    due = datetime.now(timezone.utc) + timedelta(seconds=1)
+    r = app.send_task("py.whoami", queue=q, region="cn", task_id=task_id, eta=due, headers={"tenant": "t1"})
+    assert r.id == task_id
     fields = r.get(timeout=30)
-    assert fields["id"] == r.id and fields["retries"] == 0 and fields["queue"] == q and fields["region"] == "cn"
+    assert fields["id"] == task_id and fields["retries"] == 0 and fields["queue"] == q and fields["region"] == "cn"
     assert fields["hostname"] == "py-bound" and fields["pid"] == worker.proc.pid and fields["root_id"] is None
+    assert fields["eta"] is not None and abs(datetime.fromisoformat(fields["eta"].replace("Z", "+00:00")) - due) < timedelta(milliseconds=2)
+    assert fields["workflow"] is None and fields["headers"] == {"tenant": "t1"}
+    # The same id again makes nothing new: it names the task that has it.
+    assert app.send_task("py.whoami", queue=q, task_id=task_id.upper()).id == task_id
+    assert app.AsyncResult(task_id).get(timeout=5) == fields
     whoami = app.task(name="py.whoami", queue=q, region="cn")(lambda *a: None)
     flow = chain(whoami.s(), whoami.s()).apply_async()
     last = flow.get(timeout=30)
     assert last["root_id"] == flow.results[0].id and last["parent_id"] == flow.results[0].id and last["args"][0]["id"] == flow.results[0].id
+    assert last["workflow"] == flow.id and last["eta"] is None
 
 
 def test_an_unknown_task_fails_not_registered(app: Drover, start_worker: StartWorker) -> None:

@@ -25,6 +25,7 @@ export function presentTask(row: TaskRow, live: LiveTask | null): TaskRecord {
     state: (l?.state ?? row.state) as TaskState,
     attempts: l?.attempts ?? row.attempts,
     maxRetries: row.maxRetries,
+    headers: parsed<Record<string, unknown>>(row.headers) ?? {},
     result: parsed(l ? l.result : row.result),
     error: parsed<TaskRecord['error']>(l ? l.error : row.error),
     createdAt: iso(row.createdAt)!,

@@ -2,7 +2,7 @@
 import { Hono } from 'hono';
 import { holderOf } from '../queue/stubs.ts';
 import { isFinal } from '../core/states.ts';
-import { ULID_PATTERN } from '../core/ids.ts';
+import { TASK_ID_PATTERN_ANY_CASE, taskId } from '../core/ids.ts';
 import { getTaskRow, listTaskRows } from '../db/records.ts';
 import type { Env } from '../env.ts';
 import type { AuthVars } from './auth.ts';
@@ -48,7 +48,7 @@ function endedForGood(row: { state: string; version: number }): boolean {
 }
 
 async function findRow(env: Env, id: string) {
-  const row = ULID_PATTERN.test(id) ? await getTaskRow(env.DB, id) : undefined;
+  const row = TASK_ID_PATTERN_ANY_CASE.test(id) ? await getTaskRow(env.DB, taskId(id)) : undefined;
   if (!row) throw new DroverError('not_found', `no task has the id "${id.slice(0, 64)}"`);
   return row;
 }

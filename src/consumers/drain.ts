@@ -22,6 +22,9 @@ export function toJob(r: ClaimedRow, queue: string): Job {
     leaseExpiresAt: new Date(r.lease_expires_at).toISOString(),
     parentId: r.parent_id,
     rootId: r.root_id,
+    workflowId: r.workflow_id,
+    eta: r.eta === null ? null : new Date(r.eta).toISOString(),
+    headers: r.headers ? JSON.parse(r.headers) : {},
   };
 }
 

@@ -1,7 +1,22 @@
-// Task ids: ULIDs (time-ordered, so "newest first" is an index walk), monotonic within an isolate.
+// Task ids: ULIDs the hub makes (time-ordered, monotonic within an isolate), or a UUID or ULID a
+// client chose (Celery's task ids are UUIDs: a Celery task keeps its id on drover).
 
 const ALPHABET = '0123456789ABCDEFGHJKMNPQRSTVWXYZ';
 export const ULID_PATTERN = /^[0-9A-HJKMNP-TV-Z]{26}$/;
+const UUID = '[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}';
+/** 128 bits in 26 base-32 characters: the first carries 3 of them. */
+const ULID = '[0-7][0-9A-HJKMNP-TV-Z]{25}';
+
+/** A task id as a client may write it: a UUID in either case. */
+export const TASK_ID_PATTERN_ANY_CASE = new RegExp(`^(?:${ULID}|${UUID})$`, 'i');
+
+/** A task list's cursor: the creation time (ms) and id of the last task of the page before. */
+export const LIST_CURSOR = new RegExp(`^(\\d{1,15})\\.([0-9A-HJKMNP-TV-Z]{26}|${UUID})$`);
+
+/** A task id as the hub keeps it: a UUID in lowercase, a ULID in uppercase, whichever case it came in. */
+export function taskId(id: string): string {
+  return id.length === 36 ? id.toLowerCase() : id.toUpperCase();
+}
 
 let lastTime = -1;
 const lastRandom = new Uint8Array(10);
@@ -57,7 +72,7 @@ export function newTaskId(now: number = Date.now()): string {
  * A lease id is object.taskId.nonce: the object's name (its queue's, with `~i` for shard i > 0)
  * routes a call to it, the task id finds the row.
  */
-export const LEASE_ID = /^([a-z0-9_-]{1,64}(?:~[1-9][0-9]?)?)\.([0-9A-HJKMNP-TV-Z]{26})\.([0-9a-f]{24})$/;
+export const LEASE_ID = new RegExp(`^([a-z0-9_-]{1,64}(?:~[1-9][0-9]?)?)\\.([0-9A-HJKMNP-TV-Z]{26}|${UUID})\\.([0-9a-f]{24})$`);
 
 /** The task a lease id names (its row is found by primary key), or '' for a malformed id. */
 export function taskOfLease(leaseId: string): string {

@@ -52,6 +52,10 @@ export interface TaskSpec {
   http?: HttpTarget | null;
   /** Where the task record is POSTed when the task ends, until a 2xx. */
   callback?: { url: string } | null;
+  /** JSON text of the headers the producer gave (an object), handed to workers with every job; absent: none. */
+  headers?: string | null;
+  /** The producer chose the id: it may name a task that exists already (intake checks in D1 first). */
+  chosenId?: boolean;
   /** The shard of its queue it was placed on at enqueue (src/core/shards.ts); absent: placed when delivered. */
   shard?: number | null;
   createdAt: number;

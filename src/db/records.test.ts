@@ -51,6 +51,7 @@ describe('the record', () => {
       timeout: 30, idempotencyKey: `fields-${now}`, orderingKey: 'o', groupKey: 'g', groupLimit: 2, parentId: 'p', rootId: 'r',
       workflowId: 'w', http: { url: 'https://example.com/run', method: 'POST', headers: { a: 'b' } } as TaskSpec['http'],
       callback: { url: 'https://example.com/done' } as TaskSpec['callback'], args: '[1,"two",null]', kwargs: '{"k":null}', shard: 1,
+      headers: '{"lang":"py","retries":2}',
     });
     await recordTasks(env.DB, [bare, full], now);
     const rows = await loadSpecs(env.DB, [bare.id, full.id]);

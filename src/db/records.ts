@@ -1,5 +1,6 @@
 // Reads and batched writes of the D1 task record: enqueue with idempotency, lookups, lists, the undelivered.
-import { and, desc, eq, gte, lt, type SQL } from 'drizzle-orm';
+import { and, desc, eq, gte, lt, sql, type SQL } from 'drizzle-orm';
+import { LIST_CURSOR } from '../core/ids.ts';
 import { drizzle } from 'drizzle-orm/d1';
 import type { TaskSpec } from '../core/states.ts';
 import { jsonChunks } from '../core/params.ts';
@@ -27,7 +28,7 @@ const CLAIM_KEYS = `INSERT INTO idempotency_keys (key, task_id, expires_at)
 const RECORD_FIELDS = [
   'id', 'task', 'queue', 'region', 'priority', 'args', 'kwargs', 'maxRetries', 'retryDelay', 'timeout', 'eta',
   'expiresAt', 'idempotencyKey', 'orderingKey', 'parentId', 'rootId', 'workflowId', 'http', 'callback',
-  'groupKey', 'groupLimit', 'createdAt', 'shard',
+  'groupKey', 'groupLimit', 'createdAt', 'shard', 'headers',
 ] as const satisfies readonly (keyof TaskSpec)[];
 
 /** A field of the row: `->>` for SQL values, `->` for the JSON ones (http, callback). */
@@ -39,13 +40,13 @@ const at = (field: (typeof RECORD_FIELDS)[number], json = false) => `v->${json ?
 export const INSERT_TASKS = `WITH rows AS MATERIALIZED (SELECT jsonb(value) AS v FROM json_each(?2))
   INSERT OR IGNORE INTO tasks (id, task, queue, region, priority, state, args, kwargs,
     max_retries, retry_delay, timeout, eta, expires_at, idempotency_key, ordering_key, parent_id, root_id,
-    workflow_id, http, callback, group_key, group_limit, created_at, version, shard)
+    workflow_id, http, callback, group_key, group_limit, created_at, version, shard, headers)
   SELECT ${at('id')}, ${at('task')}, ${at('queue')}, ${at('region')}, ${at('priority')},
     CASE WHEN ${at('eta')} > ?1 THEN 'delayed' ELSE 'queued' END,
     ${at('args')}, ${at('kwargs')}, ${at('maxRetries')}, ${at('retryDelay')}, ${at('timeout')},
     ${at('eta')}, ${at('expiresAt')}, ${at('idempotencyKey')}, ${at('orderingKey')},
     ${at('parentId')}, ${at('rootId')}, ${at('workflowId')}, ${at('http', true)}, ${at('callback', true)},
-    ${at('groupKey')}, ${at('groupLimit')}, ${at('createdAt')}, 0, ${at('shard')}
+    ${at('groupKey')}, ${at('groupLimit')}, ${at('createdAt')}, 0, ${at('shard')}, ${at('headers')}
   FROM rows
   WHERE ${at('idempotencyKey')} IS NULL
      OR (SELECT task_id FROM idempotency_keys WHERE key = ${at('idempotencyKey')}) = ${at('id')}`;
@@ -76,6 +77,34 @@ export function enqueuedState(spec: Pick<TaskSpec, 'eta'>, now: number): 'delaye
  * names the first task instead. Safe to repeat with the same ids.
  */
 export async function recordTasks(db: D1Database, specs: TaskSpec[], now = Date.now()): Promise<Recorded> {
+  // An id the producer chose that a task has already: that task is the answer (read before the
+  // inserts, in the same transaction); a repeat within the call is a repeat of its first.
+  const chosen = specs.filter((s) => s.chosenId).map((s) => s.id);
+  const existing = new Map<string, string>();
+  if (chosen.length) {
+    const found = await db
+      .prepare(`SELECT id, state FROM tasks WHERE id IN (SELECT value FROM json_each(?))`)
+      .bind(JSON.stringify(chosen))
+      .all<{ id: string; state: string }>();
+    for (const r of found.results) existing.set(r.id, r.state);
+  }
+  const fresh: TaskSpec[] = [];
+  const firstOf = new Map<string, TaskSpec>();
+  for (const s of specs) {
+    if (!existing.has(s.id) && !firstOf.has(s.id)) {
+      firstOf.set(s.id, s);
+      fresh.push(s);
+    }
+  }
+  const recorded = await recordNew(db, fresh, now);
+  if (fresh.length === specs.length) return recorded;
+  const answers = new Map(fresh.map((s, i) => [s, recorded.results[i]]));
+  const results = specs.map((s) => answers.get(s) ?? { id: s.id, state: existing.get(s.id) ?? answers.get(firstOf.get(s.id)!)!.state, duplicate: true as const });
+  return { results, created: recorded.created };
+}
+
+async function recordNew(db: D1Database, specs: TaskSpec[], now: number): Promise<Recorded> {
+  if (specs.length === 0) return { results: [], created: [] };
   const json = specs.map(recordJson);
   const keyed = specs.filter((s) => s.idempotencyKey !== null);
   const statements: D1PreparedStatement[] = [];
@@ -154,6 +183,7 @@ export function rowToSpec(r: TaskRow): TaskSpec {
     workflowId: r.workflowId,
     http: r.http ? JSON.parse(r.http) : null,
     callback: r.callback ? JSON.parse(r.callback) : null,
+    ...(r.headers !== null && { headers: r.headers }),
     ...(r.shard !== null && { shard: r.shard }),
     createdAt: r.createdAt,
   };
@@ -209,7 +239,7 @@ export interface TaskFilter {
   limit: number;
 }
 
-/** Newest first; the cursor is the last id of the previous page. */
+/** Newest first by creation time; the cursor is the creation time and id of the previous page's last task. */
 export async function listTaskRows(db: D1Database, f: TaskFilter): Promise<{ rows: TaskRow[]; cursor: string | null }> {
   const where: SQL[] = [];
   if (f.queue) where.push(eq(tasks.queue, f.queue));
@@ -217,19 +247,20 @@ export async function listTaskRows(db: D1Database, f: TaskFilter): Promise<{ row
   if (f.state) where.push(eq(tasks.state, f.state));
   if (f.region) where.push(eq(tasks.region, f.region));
   if (f.schedule) where.push(gte(tasks.idempotencyKey, `schedule:${f.schedule}:`), lt(tasks.idempotencyKey, `schedule:${f.schedule};`));
-  // By created_at, not by the id's time: a workflow's later steps have ids made when it started.
   if (f.since !== undefined) where.push(gte(tasks.createdAt, f.since));
-  if (f.cursor) where.push(lt(tasks.id, f.cursor));
+  const after = f.cursor ? LIST_CURSOR.exec(f.cursor) : null;
+  if (after) where.push(sql`(${tasks.createdAt}, ${tasks.id}) < (${Number(after[1])}, ${after[2]})`);
   const rows = await drizzle(db)
     .select()
     .from(tasks)
     .where(where.length ? and(...where) : undefined)
-    .orderBy(desc(tasks.id))
+    .orderBy(desc(tasks.createdAt), desc(tasks.id))
     .limit(f.limit + 1)
     .all();
   const more = rows.length > f.limit;
   if (more) rows.pop();
-  return { rows, cursor: more ? rows[rows.length - 1].id : null };
+  const last = rows[rows.length - 1];
+  return { rows, cursor: more ? `${last.createdAt}.${last.id}` : null };
 }
 
 export async function queueNames(db: D1Database): Promise<string[]> {

@@ -38,6 +38,8 @@ export const tasks = sqliteTable(
     /** JSON: the request of an HTTP task, and where to POST the record at the end. */
     http: text('http'),
     callback: text('callback'),
+    /** JSON: the headers the producer gave, handed to workers with every job. */
+    headers: text('headers'),
     worker: text('worker'),
     createdAt: integer('created_at').notNull(),
     startedAt: integer('started_at'),
@@ -47,12 +49,15 @@ export const tasks = sqliteTable(
     shard: integer('shard'),
   },
   (t) => [
-    index('tasks_queue_id').on(t.queue, t.id),
-    index('tasks_state_id').on(t.state, t.id),
-    index('tasks_task_id').on(t.task, t.id),
+    // Task lists go newest first by creation time (ids a client chose, such as Celery's UUIDs,
+    // carry no time), filtered by one of these; a page starts after the cursor's (created_at, id).
+    index('tasks_created').on(t.createdAt, t.id),
+    index('tasks_queue_created').on(t.queue, t.createdAt, t.id),
+    index('tasks_state_created').on(t.state, t.createdAt, t.id),
+    index('tasks_task_created').on(t.task, t.createdAt, t.id),
     // Partial on what their queries ask for (a region, a key, a finish time), so the many tasks
     // without one cost no entry in them: an enqueue of a plain task writes three indexes fewer.
-    index('tasks_region_id').on(t.region, t.id).where(sql`region IS NOT NULL`),
+    index('tasks_region_created').on(t.region, t.createdAt, t.id).where(sql`region IS NOT NULL`),
     // Tasks the bus has not yet carried to their QueueObject: the redelivery sweep reads these.
     index('tasks_undelivered').on(t.createdAt).where(sql`version = 0`),
     // A schedule's tasks carry the key schedule:<id>:<slot>, so they are found by key range.
@@ -86,7 +91,9 @@ export type TaskRow = typeof tasks.$inferSelect;
  * the record or the spec does not compile here until it has a column.
  */
 type LiveOnly = 'progress' | 'revokeRequested';
-type WithoutColumn = Exclude<keyof TaskRecord | keyof TaskSpec, LiveOnly | keyof TaskRow>;
+/** Known only while a task is enqueued: the producer chose its id. */
+type IntakeOnly = 'chosenId';
+type WithoutColumn = Exclude<keyof TaskRecord | keyof TaskSpec, LiveOnly | IntakeOnly | keyof TaskRow>;
 const everyRecordFieldHasAColumn: [WithoutColumn] extends [never] ? true : { missing: WithoutColumn } = true;
 void everyRecordFieldHasAColumn;
 

@@ -29,8 +29,8 @@ export async function recordFirst(env: Env, specs: TaskSpec[], now = Date.now())
 const LARGE_ENQUEUE = 50;
 
 /**
- * A 2xx means durable and in D1. Tasks with an idempotency key are recorded in D1 first (it
- * decides which are repeats), then handed to their queues. Tasks without one go straight to
+ * A 2xx means durable and in D1. Tasks with an idempotency key or an id the producer chose are
+ * recorded in D1 first (it decides which are repeats), then handed to their queues. Tasks without one go straight to
  * their queue's object, which records them in D1 itself with its next write: they are claimable
  * before that write, so a start waits for no D1 write of its enqueue. Large enqueues go D1 first.
  * A queue whose object cannot take them (unreachable, or its D1 writes failing) has them
@@ -42,7 +42,7 @@ async function handIn(env: Env, specs: TaskSpec[]): Promise<() => Promise<Record
   placeTasks(env, specs);
   // A large enqueue gains little from starting before D1 has it, and its object would store it
   // twice (the task and its D1 insert): it goes D1 first too.
-  if (specs.length >= LARGE_ENQUEUE || specs.some((s) => s.idempotencyKey !== null)) {
+  if (specs.length >= LARGE_ENQUEUE || specs.some((s) => s.idempotencyKey !== null || s.chosenId)) {
     const { results } = await recordFirst(env, specs);
     return async () => results;
   }

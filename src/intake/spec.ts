@@ -21,7 +21,8 @@ function resolveTime(value: number | string | undefined, now: number): number | 
 export function toSpec(body: EnqueueBody, now: number): TaskSpec {
   const eta = resolveTime(body.eta ?? (body.delay || undefined), now);
   return {
-    id: newTaskId(now),
+    id: body.id ?? newTaskId(now),
+    ...(body.id && { chosenId: true }),
     task: body.task,
     args: JSON.stringify(body.args),
     kwargs: JSON.stringify(body.kwargs),
@@ -40,6 +41,7 @@ export function toSpec(body: EnqueueBody, now: number): TaskSpec {
     rootId: null,
     ...(body.http && { http: body.http }),
     ...(body.callback && { callback: body.callback }),
+    ...(body.headers && Object.keys(body.headers).length > 0 && { headers: JSON.stringify(body.headers) }),
     createdAt: now,
   };
 }

@@ -27,12 +27,24 @@ const taskFields = {
   maxRetries: int,
 };
 
+/** What the producer gave as `headers`, for the task's workers. */
+const headers = z.record(z.string(), json).meta({ description: 'What the producer gave as `headers`; {} for none.' });
+
 /** The task that enqueued this one (a callback's or chain step's parent) and the first of its line. */
 const lineage = { parentId: z.string().nullable(), rootId: z.string().nullable() };
 
 /** A claimed attempt of a task, as the hub hands it to a worker. */
 export const jobRecord = z
-  .object({ ...taskFields, ...lineage, leaseId: z.string(), attempt: int, leaseExpiresAt: time })
+  .object({
+    ...taskFields,
+    ...lineage,
+    leaseId: z.string(),
+    attempt: int,
+    leaseExpiresAt: time,
+    headers,
+    workflowId: z.string().nullable(),
+    eta: time.nullable().meta({ description: 'When the task was due, as enqueued; null: at once.' }),
+  })
   .meta({ description: 'A claimed attempt: run it, then ack, fail or release its lease before leaseExpiresAt (or heartbeat to extend it).' });
 
 /** A task as `GET /v1/tasks/:id` and the task list show it. */
@@ -40,6 +52,7 @@ export const taskRecord = z
   .object({
     ...taskFields,
     ...lineage,
+    headers,
     state: z.enum(STATES),
     attempts: int,
     result: json.meta({ description: 'What the last successful attempt returned; null until then.' }),

@@ -2,6 +2,7 @@
 import { z } from 'zod';
 import { checkTimezone, parseCron } from '../core/slots.ts';
 import { parseRate } from '../core/limits.ts';
+import { LIST_CURSOR, TASK_ID_PATTERN_ANY_CASE, taskId } from '../core/ids.ts';
 import {
   EXPIRES_WINDOW, ETA_WINDOW, intParam, MAX_DELAY_SECONDS, MAX_LEASE_SECONDS, MAX_RETRY_DELAY_SECONDS, MIN_LEASE_SECONDS, MIN_STEP_SECONDS,
   numberParam, plainString, queueName, regionName, seconds, secondsOrNone, taskName, time, whole,
@@ -34,7 +35,12 @@ const httpTarget = z.strictObject({
     .default({}),
 });
 
-const enqueueFields = {
+/** Headers a task carries for its workers (Celery's message headers ride here), within the task's 128 KiB. */
+const taskHeaders = z
+  .record(z.string().max(200), z.unknown(), 'must be a JSON object')
+  .meta({ description: 'Kept with the task and handed to its workers in every job: what the task needs beside its arguments.' });
+
+const stepFields = {
   ...taskFields,
   /** The task is this HTTP request, made by a runner of its region: no worker code needed. */
   http: httpTarget.optional(),
@@ -53,22 +59,35 @@ const enqueueFields = {
   /** At most `groupLimit` tasks with this key run at once, across workers (a tenant, an API account). */
   groupKey: plainString(200).optional(),
   groupLimit: whole(1, 10_000, 'At most this many tasks of the same "groupKey" run at once. Default 1.').optional(),
+  headers: taskHeaders.optional(),
 };
 
-function enqueueRules<T extends { delay?: number; eta?: string; kwargs: unknown; orderingKey?: string; groupKey?: string; groupLimit?: number }>(
+/** A task enqueued on its own may name its id: a client that must know it before sending (Celery does). */
+const enqueueFields = {
+  ...stepFields,
+  id: z
+    .string()
+    .regex(TASK_ID_PATTERN_ANY_CASE, 'must be a UUID (8-4-4-4-12 hex digits) or a ULID (26 base-32 characters)')
+    .transform(taskId)
+    .meta({ description: 'The task\'s id, chosen by the client: a UUID or a ULID. A task that already has it is answered instead, with "duplicate": true.' })
+    .optional(),
+};
+
+function enqueueRules<T extends { delay?: number; eta?: string; kwargs: unknown; headers?: unknown; orderingKey?: string; groupKey?: string; groupLimit?: number }>(
   schema: z.ZodType<T>,
 ) {
   return schema
     .refine((b) => b.delay === undefined || b.eta === undefined, { message: 'give "delay" or "eta", not both', path: ['eta'] })
     .refine((b) => b.orderingKey === undefined || b.groupKey === undefined, { message: 'give "orderingKey" or "groupKey", not both', path: ['groupKey'] })
     .refine((b) => b.groupLimit === undefined || b.groupKey !== undefined, { message: 'needs a "groupKey"', path: ['groupLimit'] })
-    .refine((b) => !Array.isArray(b.kwargs), { message: 'must be a JSON object', path: ['kwargs'] });
+    .refine((b) => !Array.isArray(b.kwargs), { message: 'must be a JSON object', path: ['kwargs'] })
+    .refine((b) => !Array.isArray(b.headers), { message: 'must be a JSON object', path: ['headers'] });
 }
 
 export const enqueueBody = enqueueRules(z.strictObject(enqueueFields));
 
 /** A workflow step: an enqueue body; `immutable` keeps the previous result out of its arguments. */
-export const signatureBody = enqueueRules(z.strictObject({ ...enqueueFields, immutable: z.boolean().default(false) }));
+export const signatureBody = enqueueRules(z.strictObject({ ...stepFields, immutable: z.boolean().default(false) }));
 export type Signature = z.output<typeof signatureBody>;
 
 export type EnqueueBody = z.output<typeof enqueueBody>;
@@ -120,7 +139,7 @@ export const listQuery = z.strictObject({
   state: z.enum(['queued', 'delayed', 'running', 'succeeded', 'failed', 'revoked', 'expired']).optional(),
   region: regionName.optional(),
   limit: intParam(1, 500, 'Most tasks to list. Default 50.').default(50),
-  cursor: z.string().regex(/^[0-9A-HJKMNP-TV-Z]{26}$/, 'is not a cursor this hub gave out').optional(),
+  cursor: z.string().regex(LIST_CURSOR, 'is not a cursor this hub gave out').optional(),
   schedule: z.string().regex(/^[A-Za-z0-9_.:-]{1,100}$/, 'is not a schedule id').optional(),
   since: time(ETA_WINDOW, 'Only tasks created at or after this time (in a query string, write an offset\'s + as %2B).').optional(),
 });

@@ -52,8 +52,10 @@ export function jobJson(r: ClaimedRow, queue: string): string {
     leaseExpiresAt: iso(r.lease_expires_at),
     parentId: r.parent_id,
     rootId: r.root_id,
+    workflowId: r.workflow_id,
+    eta: iso(r.eta),
   });
-  return `${head.slice(0, -1)},"args":${r.args},"kwargs":${r.kwargs}}`;
+  return `${head.slice(0, -1)},"args":${r.args},"kwargs":${r.kwargs},"headers":${r.headers ?? '{}'}}`;
 }
 
 /** Settles a checked batch of acks, object by object (a lease names its queue's shard); each lease gets its own outcome. */

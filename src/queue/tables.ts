@@ -36,6 +36,8 @@ const SCHEMA = [
     workflow_id TEXT,
     http TEXT,
     callback TEXT,
+    headers TEXT,
+    eta INTEGER,
     created_at INTEGER NOT NULL,
     started_at INTEGER,
     finished_at INTEGER,
@@ -81,6 +83,8 @@ const ADDED_COLUMNS: [table: string, column: string, type: string][] = [
   ['tasks', 'http', 'TEXT'],
   ['tasks', 'callback', 'TEXT'],
   ['tasks', 'key_limit', 'INTEGER NOT NULL DEFAULT 1'],
+  ['tasks', 'headers', 'TEXT'],
+  ['tasks', 'eta', 'INTEGER'],
 ];
 
 export function migrate(sql: Sql): void {

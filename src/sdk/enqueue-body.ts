@@ -1,7 +1,11 @@
 // The body of POST /v1/tasks for a task, its arguments and the caller's options.
 
 export interface EnqueueOptions {
+  /** The task's id, chosen here: a UUID or a ULID. A task that has it already is answered instead (`duplicate: true`). */
+  id?: string;
   kwargs?: Record<string, unknown>;
+  /** Kept with the task and handed to its workers (`ctx.headers`). */
+  headers?: Record<string, unknown>;
   queue?: string;
   region?: string | null;
   priority?: number;

@@ -48,8 +48,11 @@ export async function executeJob(job: Job, task: TaskDefinition | undefined, tra
     attempt: job.attempt,
     maxRetries: job.maxRetries,
     kwargs: job.kwargs,
+    headers: job.headers ?? {},
     queue: job.queue,
     region: job.region,
+    eta: job.eta ? new Date(job.eta) : null,
+    workflowId: job.workflowId ?? null,
     worker,
     signal: controller.signal,
     heartbeat: async (p?: unknown) => {

@@ -20,8 +20,14 @@ export interface TaskContext {
   attempt: number;
   maxRetries: number;
   kwargs: Record<string, unknown>;
+  /** What the producer gave as headers ({} for none). */
+  headers: Record<string, unknown>;
   queue: string;
   region: string | null;
+  /** When the task was due, as enqueued; null: at once. */
+  eta: Date | null;
+  /** The workflow (chain, group, chord) the task is a step of, or null. */
+  workflowId: string | null;
   /** The worker's name, as recorded on the task. */
   worker: string;
   /** Fires when the task is revoked or its lease is lost: stop, the result will not count. */

@@ -92,8 +92,11 @@ export class WorkerControls implements Controlled {
       attempt: 1,
       maxRetries: 0,
       kwargs,
+      headers: {},
       queue: '',
       region: this.w.region,
+      eta: null,
+      workflowId: null,
       worker: this.w.name,
       signal: new AbortController().signal, // a broadcast has no lease to lose and cannot be revoked
       heartbeat: async () => {},

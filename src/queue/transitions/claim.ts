@@ -37,6 +37,11 @@ export interface ClaimedRow {
   /** JSON of the request, for an HTTP task. */
   http: string | null;
   timeout: number;
+  /** JSON of the producer's headers (an object), or null for none. */
+  headers: string | null;
+  /** When the task was due (ms), as enqueued; null: at once. */
+  eta: number | null;
+  workflow_id: string | null;
 }
 
 /**
@@ -115,7 +120,8 @@ export function claim(s: Step, req: ClaimRequest): ClaimedRow[] {
          lease_expires_at = ? + CAST(COALESCE(?, timeout) * 1000 AS INTEGER), lease_owner = ?, worker = ?,
          started_at = ?, progress = NULL, version = version + 1
        WHERE id IN (SELECT value FROM json_each(?))
-       RETURNING id, task, args, kwargs, lane, priority, attempts, max_retries, parent_id, root_id, lease_id, lease_expires_at, http, timeout`,
+       RETURNING id, task, args, kwargs, lane, priority, attempts, max_retries, parent_id, root_id, lease_id, lease_expires_at, http, timeout,
+         headers, eta, workflow_id`,
       req.queue, s.now, req.leaseSeconds, req.owner, req.worker, s.now, JSON.stringify(take),
     );
     touchAll(s, take, LAZY_RUNNING_MS);

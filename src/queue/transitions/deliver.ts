@@ -35,9 +35,10 @@ export function deliver(s: Step, specs: TaskSpec[]): number {
         // knows its workflow and callback, tells them it ended.
         s.sql.run(
           `UPDATE tasks SET task = ?, args = ?, kwargs = ?, lane = ?, priority = ?, created_at = ?, workflow_id = ?, http = ?,
-             callback = ?, parent_id = ?, root_id = ?, max_retries = ?, version = version + 1 WHERE id = ?`,
+             callback = ?, parent_id = ?, root_id = ?, max_retries = ?, headers = ?, eta = ?, version = version + 1 WHERE id = ?`,
           t.task, t.args, t.kwargs, laneOf(t.region, !!t.http, limited(s, t)), t.priority, t.createdAt, t.workflowId ?? null,
-          t.http ? JSON.stringify(t.http) : null, t.callback ? JSON.stringify(t.callback) : null, t.parentId, t.rootId, t.maxRetries, t.id,
+          t.http ? JSON.stringify(t.http) : null, t.callback ? JSON.stringify(t.callback) : null, t.parentId, t.rootId, t.maxRetries,
+          t.headers ?? null, t.eta, t.id,
         );
         touch(s, t.id);
         known.set(t.id, t.task);
@@ -57,16 +58,19 @@ export function deliver(s: Step, specs: TaskSpec[]): number {
       plain.push([
         t.id, t.task, t.args, t.kwargs, lane, t.priority, ready ? 'ready' : 'scheduled', ready ? 'queued' : 'delayed', readyAt, t.expiresAt,
         t.maxRetries, t.retryDelay, t.timeout, t.parentId, t.rootId, t.workflowId ?? null, http, callback, t.createdAt,
+        t.headers ?? null, t.eta,
       ]);
       if (ready) readied(s, lane);
       continue;
     }
     s.sql.run(
       `INSERT INTO tasks (id, task, args, kwargs, lane, priority, phase, state, ready_at, expires_at,
-         max_retries, retry_delay, timeout, ordering_key, key_limit, parent_id, root_id, workflow_id, http, callback, created_at, version)
-       VALUES (?, ?, ?, ?, ?, ?, 'scheduled', 'delayed', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0)`,
+         max_retries, retry_delay, timeout, ordering_key, key_limit, parent_id, root_id, workflow_id, http, callback, created_at,
+         headers, eta, version)
+       VALUES (?, ?, ?, ?, ?, ?, 'scheduled', 'delayed', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0)`,
       t.id, t.task, t.args, t.kwargs, lane, t.priority, readyAt, t.expiresAt,
       t.maxRetries, t.retryDelay, t.timeout, key.key, key.limit, t.parentId, t.rootId, t.workflowId ?? null, http, callback, t.createdAt,
+      t.headers ?? null, t.eta,
     );
     place(s, t.id, readyAt, key.key, t.expiresAt, 0);
   }
@@ -78,8 +82,8 @@ export function deliver(s: Step, specs: TaskSpec[]): number {
       s.sql.run(
         `WITH rows AS MATERIALIZED (SELECT value AS v FROM json_each(?))
          INSERT INTO tasks (id, task, args, kwargs, lane, priority, phase, state, ready_at, expires_at,
-           max_retries, retry_delay, timeout, parent_id, root_id, workflow_id, http, callback, created_at, version)
-         SELECT ${Array.from({ length: 19 }, (_, i) => v(i)).join(', ')}, 1 FROM rows`,
+           max_retries, retry_delay, timeout, parent_id, root_id, workflow_id, http, callback, created_at, headers, eta, version)
+         SELECT ${Array.from({ length: 21 }, (_, i) => v(i)).join(', ')}, 1 FROM rows`,
         chunk,
       );
     }
