@@ -51,9 +51,9 @@ def boom(message: str) -> None:
 
 @app.task(name="cel.flaky", bind=True, max_retries=5)
 def flaky(self: Any, key: str, fails: int) -> int:
-    note(key, f"run {self.request.retries}")
+    note(key, f"run {self.request.retries} {time.time()}")
     if self.request.retries < fails:
-        raise self.retry(exc=Boom(f"failing {self.request.retries}"), countdown=1)
+        raise self.retry(exc=Boom(f"failing {self.request.retries}"), countdown=2)
     return int(self.request.retries)
 
 

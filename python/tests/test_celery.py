@@ -116,8 +116,15 @@ def test_delay_and_get_a_result_and_a_failure(pool: str, shared: dict[str, str],
 def test_retry_with_countdown_is_one_task_whose_attempts_count_the_retries(pool: str, shared: dict[str, str], hub: Hub, env: dict[str, str]) -> None:
     k = key()
     r = flaky.apply_async((k, 2), queue=shared[pool])
+    # Between attempts the task reads RETRY, with the error that asked for it.
+    wait_for(lambda: r.state == "RETRY", 30, "the first retry is pending")
+    assert isinstance(r.result, Boom) and "failing" in str(r.result)
     assert r.get(timeout=40) == 2
-    assert lines(Path(env["DROVER_CELERY_DIR"]) / k) == ["run 0", "run 1", "run 2"]
+    runs = [line.split() for line in lines(Path(env["DROVER_CELERY_DIR"]) / k)]
+    assert [run[1] for run in runs] == ["0", "1", "2"]
+    # countdown=2 is kept: each attempt starts 2 s after the last (the hub's own backoff would be 1 s or less).
+    starts = [float(run[2]) for run in runs]
+    assert all(b - a >= 1.9 for a, b in zip(starts, starts[1:])), starts
     task = hub.call("GET", f"/v1/tasks/{r.id}")
     assert (task["state"], task["attempts"]) == ("succeeded", 3)
     mine = [t for t in hub.call("GET", f"/v1/tasks?queue={shared[pool]}&task=cel.flaky&limit=500")["tasks"] if t["args"][0] == k]
