@@ -71,3 +71,8 @@ def slow(self: Any, key: str, seconds: float) -> str:
         time.sleep(0.05)
     note(key, f"done {os.environ.get('WORKER_TAG', '')}")
     return os.environ.get("WORKER_TAG", "")
+
+
+@app.task(name="cel.limited", rate_limit="1/m")
+def limited() -> str:
+    return os.environ.get("WORKER_TAG", "")

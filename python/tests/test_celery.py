@@ -18,7 +18,7 @@ from celery.exceptions import TaskRevokedError
 from drover._http import Hub
 from drover.celery import messages
 from tests import celeryapp
-from tests.celeryapp import Boom, add, boom, flaky, record, slow
+from tests.celeryapp import Boom, add, boom, flaky, limited, record, slow
 
 from .conftest import ROOT, TOKENS, Process
 
@@ -59,9 +59,9 @@ class Workers:
         self.env = env
         self.started: list[Process] = []
 
-    def start(self, queues: str, pool: str, tag: str) -> Process:
+    def start(self, queues: str, pool: str, tag: str, concurrency: int = 2) -> Process:
         log = Path(tempfile.mkdtemp(prefix="drover-celery-worker-")) / "worker.log"
-        args = [PYTHON, "-m", "celery", "-A", "tests.celeryapp", "worker", "-P", pool, "-c", "2", "-Q", queues, "-n", f"{tag}-{uuid.uuid4().hex[:6]}@%h", "--without-gossip", "--without-mingle", "--without-heartbeat", "-l", "INFO"]
+        args = [PYTHON, "-m", "celery", "-A", "tests.celeryapp", "worker", "-P", pool, "-c", str(concurrency), "-Q", queues, "-n", f"{tag}-{uuid.uuid4().hex[:6]}@%h", "--without-gossip", "--without-mingle", "--without-heartbeat", "-l", "INFO"]
         worker = Process(args, {**self.env, "WORKER_TAG": tag}, log)
         self.started.append(worker)
         wait_for(lambda: " ready." in worker.output() or worker.proc.poll() is not None, 60, f"the {pool} worker starts")
@@ -151,8 +151,10 @@ def test_expires_ends_a_task_not_started_in_time_as_revoked(env: dict[str, str])
 
 
 def test_revoke_of_a_queued_task(env: dict[str, str], hub: Hub) -> None:
-    r = record.apply_async((key(),), queue=f"cel-nobody-{key()[:6]}")
+    r = record.apply_async((key(),), queue=f"cel-nobody-{key()[:6]}", priority=2)
     assert r.state == "PENDING"
+    # Celery on Redis runs 0 first; drover runs 9 first: priority 2 is drover's 7.
+    assert hub.call("GET", f"/v1/tasks/{r.id}")["priority"] == 7
     r.revoke()
     wait_for(lambda: r.state == "REVOKED", 10, "the task is revoked")
     assert hub.call("GET", f"/v1/tasks/{r.id}")["state"] == "revoked"
@@ -205,6 +207,23 @@ def test_a_worker_killed_mid_task_its_task_finished_once_by_another(pool: str, w
     assert (task["state"], task["attempts"]) == ("succeeded", 2)
 
 
+@pytest.mark.parametrize("pool", POOLS)
+def test_a_warm_shutdown_hands_back_a_task_it_had_claimed_but_not_started(pool: str, workers: Workers, hub: Hub) -> None:
+    q = f"cel-stop-{key()[:6]}"
+    worker = workers.start(q, pool, "stopping")
+    first = limited.apply_async(queue=q)
+    assert first.get(timeout=30) == "stopping"
+    # Celery's rate limit (1/m) holds the second in the worker's memory, claimed and never started.
+    second = limited.apply_async(queue=q)
+    wait_for(lambda: "cel.limited[" + second.id + "] received" in worker.output(), 30, "the second task is claimed")
+    # SIGTERM to the worker alone, as `kill` or a service manager sends it: Celery's warm shutdown.
+    worker.proc.send_signal(signal.SIGTERM)
+    worker.proc.wait(timeout=30)
+    assert "Restoring 1 unacknowledged message(s)" in worker.output()
+    task = hub.call("GET", f"/v1/tasks/{second.id}")
+    assert (task["state"], task["attempts"]) == ("queued", 0)
+
+
 def test_a_region_queue_is_served_only_by_the_region_worker(workers: Workers) -> None:
     q = f"cel-r-{key()[:6]}"
     workers.start(q, "threads", "anywhere")
@@ -232,3 +251,17 @@ def test_drover_states_read_as_celerys() -> None:
     assert (retrying["status"], retrying["result"]["exc_module"], retrying["result"]["exc_type"], retrying["traceback"]) == ("RETRY", "tests.celeryapp", "Boom", "tb")
     assert meta_of({**base, "state": "expired"})["result"]["exc_type"] == "TaskRevokedError"
     assert meta_of({**base, "state": "failed", "error": {"type": "ValueError", "message": "x"}})["result"]["exc_module"] == "builtins"
+
+
+def test_the_token_may_come_from_the_transport_options_and_droverss_is_https() -> None:
+    from kombu import Connection
+
+    from drover.celery.connect import hub_for
+
+    hub = hub_for(Connection("drover://127.0.0.1:8787", transport_options={"token": "from-options"}))
+    assert (hub.url, hub.token) == ("http://127.0.0.1:8787", "from-options")
+    secure = hub_for(Connection("droverss://:in-url@hub.example.com"))
+    assert (secure.url, secure.token) == ("https://hub.example.com", "in-url")
+    assert hub_for(Connection("drover://:t@10.0.0.5")).url == "http://10.0.0.5:8787"
+    with pytest.raises(ValueError, match="token"):
+        hub_for(Connection("drover://127.0.0.1:8787"))

@@ -52,7 +52,9 @@ class DroverBackend(BaseBackend):  # type: ignore[misc]
         if not token:
             raise ValueError("drover's result backend needs a token: drover://:TOKEN@host:port, or result_backend_transport_options={'token': ...}")
         scheme = "https" if parts.scheme == "droverss" else "http"
-        self.hub_url = f"{scheme}://{parts.hostname or '127.0.0.1'}{f':{parts.port}' if parts.port else ''}"
+        # No port: npm start's 8787 over http, the https default over https (as the transport).
+        port = f":{parts.port}" if parts.port else (":8787" if scheme == "http" else "")
+        self.hub_url = f"{scheme}://{parts.hostname or '127.0.0.1'}{port}"
         self.url = url
         self.hub = Hub(self.hub_url, token)
 

@@ -25,7 +25,8 @@ def hub_for(connection: Any) -> Hub:
         raise ValueError("drover's broker needs a token: drover://:TOKEN@host:port, or broker_transport_options={'token': ...}")
     scheme = "https" if str(connection.transport_cls) in SECURE else "http"
     host = connection.hostname or "127.0.0.1"
-    port = f":{connection.port}" if connection.port else ""
+    # No port: npm start's 8787 over http, the https default over https.
+    port = f":{connection.port}" if connection.port else (":8787" if scheme == "http" else "")
     url = f"{scheme}://{host}{port}"
     key = (os.getpid(), url, token)
     with _lock:

@@ -35,7 +35,6 @@ class Channel(virtual.Channel):  # type: ignore[misc]
     supports_fanout = True
     # Messages are handed over as JSON text; no base64 on the way.
     body_encoding = None
-    do_restore = False  # unacked messages are leases: the hub takes them back, nothing to restore here
 
     def __init__(self, connection: Any, **kwargs: Any) -> None:
         super().__init__(connection, **kwargs)
@@ -174,6 +173,15 @@ class Channel(virtual.Channel):  # type: ignore[misc]
                 end(held.hub, held.lease_id, "fail", {"error": error, "retry": False})
         # kombu would put a requeued message back itself; the hub has it already.
         super().basic_reject(delivery_tag, requeue=False)
+
+    def _restore(self, message: Any) -> None:
+        # kombu restores the messages Celery never acked when the channel closes (a warm shutdown:
+        # prefetched, never started). Their leases go back to the hub: the attempt does not count
+        # and the task keeps its place, as the release route says.
+        lease = (message.headers or {}).get("drover_lease")
+        held = LEASES.get(lease) if lease else None
+        if held is not None:
+            end(held.hub, held.lease_id, "release")
 
     def _size(self, queue: str) -> int:
         return 0
