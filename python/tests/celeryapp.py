@@ -76,3 +76,12 @@ def slow(self: Any, key: str, seconds: float) -> str:
 @app.task(name="cel.limited", rate_limit="1/m")
 def limited() -> str:
     return os.environ.get("WORKER_TAG", "")
+
+
+@app.task(name="cel.progress", bind=True)
+def progress(self: Any, key: str) -> str:
+    self.update_state(state="PROGRESS", meta={"done": 1})
+    deadline = time.monotonic() + 30
+    while not (Path(os.environ.get("DROVER_CELERY_DIR", "/tmp")) / key).exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return "finished"

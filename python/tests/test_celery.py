@@ -18,7 +18,7 @@ from celery.exceptions import TaskRevokedError
 from drover._http import Hub
 from drover.celery import messages
 from tests import celeryapp
-from tests.celeryapp import Boom, add, boom, flaky, limited, record, slow
+from tests.celeryapp import Boom, add, boom, flaky, limited, progress, record, slow
 
 from .conftest import ROOT, TOKENS, Process
 
@@ -181,6 +181,16 @@ def test_chain_and_group(pool: str, shared: dict[str, str]) -> None:
     assert c.get(timeout=30) == 10
     g = group(add.s(i, i).set(queue=q) for i in range(5)).apply_async()
     assert g.get(timeout=30) == [0, 2, 4, 6, 8]
+
+
+@pytest.mark.parametrize("pool", POOLS)
+def test_update_state_is_the_running_tasks_progress(pool: str, shared: dict[str, str], env: dict[str, str]) -> None:
+    k = key()
+    r = progress.apply_async((k,), queue=shared[pool])
+    wait_for(lambda: r.state == "PROGRESS", 30, "the task reports progress")
+    assert r.info == {"done": 1}
+    (Path(env["DROVER_CELERY_DIR"]) / k).write_text("go")
+    assert r.get(timeout=30) == "finished"
 
 
 def test_a_task_enqueued_in_another_language_runs_in_celery(shared: dict[str, str], hub: Hub) -> None:

@@ -16,7 +16,7 @@ from celery.backends.base import BaseBackend
 from celery.exceptions import TimeoutError as CeleryTimeoutError
 
 from .._http import Hub
-from ..errors import NotFound
+from ..errors import DroverError, NotFound
 
 FINAL = frozenset({"succeeded", "failed", "revoked", "expired"})
 STATES = {
@@ -64,6 +64,14 @@ class DroverBackend(BaseBackend):  # type: ignore[misc]
     # Writing: the lease ends write results (outcome.py); these are what Celery's worker calls.
 
     def store_result(self, task_id: str, result: Any, state: str, traceback: Any = None, request: Any = None, **kwargs: Any) -> Any:
+        # A state of the task's own (task.update_state(state="PROGRESS", meta=...)) rides the
+        # lease's heartbeat as its progress; the others are the lease ends' to write.
+        lease = getattr(request, "drover_lease", None)
+        if lease and state not in states.ALL_STATES:
+            try:
+                self.hub.call("POST", f"/v1/leases/{lease}/heartbeat", {"progress": {"state": state, "meta": result}})
+            except DroverError:
+                pass  # progress is best effort: the lease may have ended
         return result
 
     def _store_result(self, *args: Any, **kwargs: Any) -> None:
@@ -119,6 +127,8 @@ def meta_of(record: dict[str, Any]) -> dict[str, Any]:
         result, traceback = exception_of(error), (error or {}).get("stack")
     elif state in ("revoked", "expired"):
         result = {"exc_type": "TaskRevokedError", "exc_module": "celery.exceptions", "exc_message": [state]}
+    elif state == "running" and isinstance(record.get("progress"), dict) and "state" in record["progress"]:
+        status, result = str(record["progress"]["state"]), record["progress"].get("meta")
     elif state in ("queued", "delayed") and error and record.get("attempts", 0) > 0:
         # Between attempts: the last one failed and another is due (Celery's RETRY).
         status, result, traceback = states.RETRY, exception_of(error), error.get("stack")
