@@ -229,7 +229,7 @@ def test_a_warm_shutdown_hands_back_a_task_it_had_claimed_but_not_started(pool: 
     # SIGTERM to the worker alone, as `kill` or a service manager sends it: Celery's warm shutdown.
     worker.proc.send_signal(signal.SIGTERM)
     worker.proc.wait(timeout=30)
-    assert "Restoring 1 unacknowledged message(s)" in worker.output()
+    assert "unacknowledged message(s)" in worker.output()  # kombu restores what Celery never acked
     task = hub.call("GET", f"/v1/tasks/{second.id}")
     assert (task["state"], task["attempts"]) == ("queued", 0)
 
