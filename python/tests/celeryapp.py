@@ -85,3 +85,8 @@ def progress(self: Any, key: str) -> str:
     while not (Path(os.environ.get("DROVER_CELERY_DIR", "/tmp")) / key).exists() and time.monotonic() < deadline:
         time.sleep(0.05)
     return "finished"
+
+
+@app.task(name="cel.replaced", bind=True)
+def replaced(self: Any) -> None:
+    raise self.replace(add.s(1, 2))

@@ -18,7 +18,7 @@ from celery.exceptions import TaskRevokedError
 from drover._http import Hub
 from drover.celery import messages
 from tests import celeryapp
-from tests.celeryapp import Boom, add, boom, flaky, limited, progress, record, slow
+from tests.celeryapp import Boom, add, boom, flaky, limited, progress, record, replaced, slow
 
 from .conftest import ROOT, TOKENS, Process
 
@@ -191,6 +191,12 @@ def test_update_state_is_the_running_tasks_progress(pool: str, shared: dict[str,
     assert r.info == {"done": 1}
     (Path(env["DROVER_CELERY_DIR"]) / k).write_text("go")
     assert r.get(timeout=30) == "finished"
+
+
+def test_task_replace_is_refused_clearly(shared: dict[str, str]) -> None:
+    # One drover task per Celery id: a replacement under the same id cannot be queued.
+    with pytest.raises(messages.MessageRefused, match="Task.replace"):
+        replaced.apply_async(queue=shared["threads"]).get(timeout=30)
 
 
 def test_a_task_enqueued_in_another_language_runs_in_celery(shared: dict[str, str], hub: Hub) -> None:

@@ -63,16 +63,20 @@ class Channel(virtual.Channel):  # type: ignore[misc]
             return
         headers = message.get("headers") or {}
         task_id = headers.get("id")
-        if task_id in RUNNING and headers.get("retries", 0) > 0:
-            # task.retry() sends the same id again with retries + 1 and an eta. That message is not
-            # sent: the attempt running here fails with retry (task_postrun), and the hub runs the
-            # same task again when the eta comes, as its next attempt.
-            RETRIES[task_id] = messages.seconds_until(headers.get("eta"))
-            return
+        if task_id in RUNNING:
+            if headers.get("retries", 0) > 0:
+                # task.retry() sends the same id again with retries + 1 and an eta. That message is
+                # not sent: the attempt running here fails with retry (task_postrun), and the hub
+                # runs the same task again when the eta comes, as its next attempt.
+                RETRIES[task_id] = messages.seconds_until(headers.get("eta"))
+                return
+            # Task.replace() sends its replacement under the running task's id (celery/app/task.py
+            # replace: sig.freeze(self.request.id)); one drover task per id cannot become another.
+            raise messages.MessageRefused(f"task {task_id} sent a new message under its own id (Task.replace): drover's transport keeps one task per id and cannot replace it")
         body = messages.to_task(message, queue)
         answer = self.hub.call("POST", "/v1/tasks", body)
         if answer.get("duplicate"):
-            log.warning("task %s was sent again; the hub already has it (%s), nothing new is queued", task_id, answer.get("state"))
+            log.error("task %s was sent again under an id the hub already has (%s): nothing new is queued (a Task.replace by a chain ends so)", task_id, answer.get("state"))
 
     def _put_fanout(self, exchange: str, message: dict[str, Any], routing_key: str, **kwargs: Any) -> None:
         # Revoke goes to the hub, not to the workers: the hub keeps it (a queued task never runs,
