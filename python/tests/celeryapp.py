@@ -90,3 +90,10 @@ def progress(self: Any, key: str) -> str:
 @app.task(name="cel.replaced", bind=True)
 def replaced(self: Any) -> None:
     raise self.replace(add.s(1, 2))
+
+
+@app.task(name="cel.collect")
+def collect(results: list[Any], key: str) -> list[Any]:
+    """A chord's body: notes that it ran (once, the tests check) and answers the members' results."""
+    note(key, f"collected {results} {os.environ.get('WORKER_TAG', '')}")
+    return results

@@ -12,13 +12,13 @@ from pathlib import Path
 from typing import Any, Callable, Iterator
 
 import pytest
-from celery import group
+from celery import chord, group
 from celery.exceptions import TaskRevokedError
 
 from drover._http import Hub
 from drover.celery import messages
 from tests import celeryapp
-from tests.celeryapp import Boom, add, boom, flaky, limited, progress, record, replaced, slow
+from tests.celeryapp import Boom, add, boom, collect, flaky, limited, progress, record, replaced, slow
 
 from .conftest import ROOT, TOKENS, Process
 
@@ -181,6 +181,40 @@ def test_chain_and_group(pool: str, shared: dict[str, str]) -> None:
     assert c.get(timeout=30) == 10
     g = group(add.s(i, i).set(queue=q) for i in range(5)).apply_async()
     assert g.get(timeout=30) == [0, 2, 4, 6, 8]
+
+
+@pytest.mark.parametrize("pool", POOLS)
+def test_a_chord_is_counted_by_the_hub_and_its_body_runs_once(pool: str, shared: dict[str, str], hub: Hub, env: dict[str, str]) -> None:
+    q = shared[pool]
+    k = key()
+    r = chord([add.s(i, i).set(queue=q) for i in range(4)], collect.s(k).set(queue=q)).apply_async()
+    assert r.get(timeout=30) == [0, 2, 4, 6]
+    assert len(lines(Path(env["DROVER_CELERY_DIR"]) / k)) == 1
+    # One drover chord workflow under Celery's ids: the members, then the body.
+    body = hub.call("GET", f"/v1/tasks/{r.id}")
+    # The workflow hears of its body's end just after the body's record does.
+    flow = wait_for(lambda: (f := hub.call("GET", f"/v1/workflows/{body['workflowId']}"))["state"] != "running" and f, 30, "the workflow ends")
+    assert (flow["shape"], flow["state"]) == ("chord", "succeeded")
+    assert [t["id"] for t in flow["tasks"]] == [m.id for m in r.parent.results] + [r.id]
+    # No chord_unlock task polled for the header.
+    assert hub.call("GET", "/v1/tasks?task=celery.chord_unlock")["tasks"] == []
+
+
+@pytest.mark.parametrize("pool", POOLS)
+def test_a_chord_whose_member_worker_is_killed_runs_its_body_once(pool: str, workers: Workers, hub: Hub, env: dict[str, str]) -> None:
+    q = f"cel-chord-{key()[:6]}"
+    slow_key, body_key = key(), key()
+    notes = Path(env["DROVER_CELERY_DIR"])
+    first = workers.start(q, pool, "first")
+    r = chord([slow.s(slow_key, 3).set(queue=q), add.s(1, 1).set(queue=q)], collect.s(body_key).set(queue=q)).apply_async()
+    wait_for(lambda: lines(notes / slow_key), 30, "the slow member starts")
+    os.killpg(first.proc.pid, signal.SIGKILL)
+    first.proc.wait()
+    workers.start(q, pool, "second")
+    assert r.get(timeout=60) == ["second", 2]
+    assert [line.split()[0] for line in lines(notes / slow_key)] == ["start", "start", "done"]
+    assert lines(notes / body_key) == ["collected ['second', 2] second"]
+    assert hub.call("GET", f"/v1/tasks/{r.id}")["attempts"] == 1
 
 
 @pytest.mark.parametrize("pool", POOLS)

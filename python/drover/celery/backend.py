@@ -17,6 +17,7 @@ from celery.exceptions import TimeoutError as CeleryTimeoutError
 
 from .._http import Hub
 from ..errors import DroverError, NotFound
+from . import chords
 
 FINAL = frozenset({"succeeded", "failed", "revoked", "expired"})
 STATES = {
@@ -73,6 +74,16 @@ class DroverBackend(BaseBackend):  # type: ignore[misc]
             except DroverError:
                 pass  # progress is best effort: the lease may have ended
         return result
+
+    def apply_chord(self, header_result_args: Any, body: Any, **kwargs: Any) -> None:
+        """The hub counts the chord (chords.py): its members' messages, published next, go to the hub
+        as one chord workflow, and the hub makes the body once they all succeeded. A chord it cannot
+        take is Celery's own way: a chord_unlock task that waits for the header."""
+        group_id, results = header_result_args[0], header_result_args[1]
+        if chords.handled_by_hub(body, len(results)):
+            chords.expect(self.app, group_id, [r.id for r in results], body)
+            return
+        super().apply_chord(header_result_args, body, **kwargs)
 
     def _store_result(self, *args: Any, **kwargs: Any) -> None:
         pass

@@ -18,7 +18,7 @@ from kombu.transport import virtual
 
 from .._http import Hub
 from ..errors import Conflict, NotFound, Unavailable
-from . import messages
+from . import chords, messages
 from .connect import hub_for
 from .leases import LEASES, end
 from .outcome import RETRIES, RUNNING
@@ -74,6 +74,12 @@ class Channel(virtual.Channel):  # type: ignore[misc]
             # replace: sig.freeze(self.request.id)); one drover task per id cannot become another.
             raise messages.MessageRefused(f"task {task_id} sent a new message under its own id (Task.replace): drover's transport keeps one task per id and cannot replace it")
         body = messages.to_task(message, queue)
+        kept, workflow = chords.keep(headers, body)
+        if kept:
+            # A member of a chord the hub counts: sent with the others, as one workflow.
+            if workflow is not None:
+                self.hub.call("POST", "/v1/workflows", workflow)
+            return
         answer = self.hub.call("POST", "/v1/tasks", body)
         if answer.get("duplicate"):
             log.error("task %s was sent again under an id the hub already has (%s): nothing new is queued (a Task.replace by a chain ends so)", task_id, answer.get("state"))
