@@ -13,7 +13,7 @@ from typing import Any, Callable, Iterator
 
 import pytest
 from celery import chord, group
-from celery.exceptions import TaskRevokedError
+from celery.exceptions import ChordError, TaskRevokedError
 
 from drover._http import Hub
 from drover.celery import messages
@@ -198,6 +198,13 @@ def test_a_chord_is_counted_by_the_hub_and_its_body_runs_once(pool: str, shared:
     assert [t["id"] for t in flow["tasks"]] == [m.id for m in r.parent.results] + [r.id]
     # No chord_unlock task polled for the header.
     assert hub.call("GET", "/v1/tasks?task=celery.chord_unlock")["tasks"] == []
+    # A member that fails: the body never runs; waiting on it raises the member's error (Celery
+    # looks at the header first), and the body itself reads FAILURE with Celery's ChordError.
+    failing = chord([add.s(1, 1).set(queue=q), boom.s("no").set(queue=q)], collect.s(key()).set(queue=q)).apply_async()
+    with pytest.raises(Boom):
+        failing.get(timeout=30)
+    wait_for(lambda: failing.state == "FAILURE", 30, "the body reads FAILURE")
+    assert isinstance(failing.result, ChordError) and "ended failed" in str(failing.result)
 
 
 @pytest.mark.parametrize("pool", POOLS)

@@ -145,17 +145,24 @@ async function recordNew(db: D1Database, specs: TaskSpec[], now: number): Promis
 }
 
 /**
- * Records tasks that end failed before they could be made, with `error` (a workflow step whose
- * input grew past a task's size limit): in D1 only, as a dead letter its queue no longer holds
- * reads, so no queue runs them and the redelivery sweep (version 0) passes them by. One D1 batch.
+ * Records tasks that end before they could be made, with `error`: failed (a workflow step whose
+ * input grew past a task's size limit), or revoked (a step its workflow's end left unstarted). In
+ * D1 only, as a dead letter its queue no longer holds reads, so no queue runs them and the
+ * redelivery sweep (version 0) passes them by. One D1 batch.
  */
-export async function recordRefused(db: D1Database, specs: TaskSpec[], error: { type: string; message: string }, now = Date.now()): Promise<void> {
+export async function recordRefused(
+  db: D1Database,
+  specs: TaskSpec[],
+  error: { type: string; message: string },
+  now = Date.now(),
+  state: 'failed' | 'revoked' = 'failed',
+): Promise<void> {
   const ids = JSON.stringify(specs.map((s) => s.id));
   await db.batch([
     ...jsonChunks(specs.map(recordJson)).map((c) => db.prepare(INSERT_TASKS).bind(now, c)),
     db
-      .prepare(`UPDATE tasks SET state = 'failed', error = ?, finished_at = ?, version = 1 WHERE id IN (SELECT value FROM json_each(?)) AND version = 0`)
-      .bind(JSON.stringify(error), now, ids),
+      .prepare(`UPDATE tasks SET state = ?, error = ?, finished_at = ?, version = 1 WHERE id IN (SELECT value FROM json_each(?)) AND version = 0`)
+      .bind(state, JSON.stringify(error), now, ids),
     db.prepare(`INSERT OR IGNORE INTO queues (name, created_at) SELECT DISTINCT value, ? FROM json_each(?)`).bind(now, JSON.stringify([...new Set(specs.map((s) => s.queue))])),
   ]);
 }

@@ -152,8 +152,10 @@ export class WorkflowObject extends DurableObject<Env> {
    * Ends the workflow, and sets its deletion for when its record is no longer kept: the longest
    * retention of its queues (as their task records), from now.
    */
-  private async finish(state: WorkflowState): Promise<void> {
+  private async finish(state: WorkflowState, cause?: { id: string; state: string }): Promise<void> {
     const now = Date.now();
+    // First, so that if D1 fails the workflow is still running and the next report tries again.
+    if (state !== 'succeeded') await this.endUnstarted(this.plan()!, state, cause, now);
     this.set('state', state);
     this.set('finishedAt', String(now));
     const queues = [...new Set(this.plan()!.steps.flatMap((step) => step.tasks.map((t) => t.sig.queue)))];
@@ -165,6 +167,31 @@ export class WorkflowObject extends DurableObject<Env> {
     const ms = kept?.all_set ? (kept.ms ?? DEFAULT_RETENTION_MS) : Math.max(kept?.ms ?? 0, DEFAULT_RETENTION_MS);
     this.set('purgeAt', String(now + ms));
     await this.ctx.storage.setAlarm(now + ms);
+  }
+
+  /**
+   * Records the tasks of steps that never started as revoked with the workflow, so whoever waits
+   * on one (a chord's body, a chain's last step) hears of the end instead of waiting for ever; the
+   * error says why: WorkflowFailed naming the task that failed, or WorkflowRevoked. In D1 only, as
+   * recordRefused records: no queue holds them.
+   */
+  private async endUnstarted(plan: Plan, state: WorkflowState, cause: { id: string; state: string } | undefined, now: number): Promise<void> {
+    const id = this.get('id')!;
+    const rootId = plan.steps[0].tasks[0].id;
+    const specs: TaskSpec[] = [];
+    plan.steps.forEach((step, index) => {
+      if (this.sql.one(`SELECT 1 FROM started WHERE step = ?`, index)) return;
+      const parentId = index > 0 ? plan.steps[index - 1].tasks[0].id : null;
+      for (const t of step.tasks) {
+        const { immutable: _, ...body } = t.sig;
+        specs.push({ ...toSpec(body, now), id: t.id, parentId, rootId, workflowId: id });
+      }
+    });
+    if (specs.length === 0) return;
+    const error = state === 'failed'
+      ? { type: 'WorkflowFailed', message: `the workflow ${id} failed${cause ? `: its task ${cause.id} ended ${cause.state}` : ''}; this task never ran` }
+      : { type: 'WorkflowRevoked', message: `the workflow ${id} was revoked; this task never ran` };
+    await recordRefused(this.env.DB, placeTasks(this.env, specs), error, now, 'revoked');
   }
 
   /** Moves the workflow on as far as its outcomes allow: fail, finish, or start the next step. */
@@ -179,10 +206,10 @@ export class WorkflowObject extends DurableObject<Env> {
         return;
       }
       const ended = step.tasks.map((t) => outcomes.get(t.id));
-      const failed = ended.find((o) => o && o.state !== 'succeeded');
-      if (failed) {
+      const failedAt = step.tasks.findIndex((t) => { const o = outcomes.get(t.id); return o && o.state !== 'succeeded'; });
+      if (failedAt >= 0) {
         // A failed step ends the workflow; later steps never start.
-        await this.finish('failed');
+        await this.finish('failed', { id: step.tasks[failedAt].id, state: ended[failedAt]!.state });
         return;
       }
       if (ended.some((o) => !o)) return; // still running

@@ -136,6 +136,9 @@ def meta_of(record: dict[str, Any]) -> dict[str, Any]:
         result = record.get("result")
     elif state == "failed":
         result, traceback = exception_of(error), (error or {}).get("stack")
+    elif state == "revoked" and error and error.get("type") == "WorkflowFailed":
+        # A chord's body the hub never ran because a member failed: Celery's ChordError.
+        status, result = states.FAILURE, {"exc_type": "ChordError", "exc_module": "celery.exceptions", "exc_message": [error["message"]]}
     elif state in ("revoked", "expired"):
         result = {"exc_type": "TaskRevokedError", "exc_module": "celery.exceptions", "exc_message": [state]}
     elif state == "running" and isinstance(record.get("progress"), dict) and "state" in record["progress"]:
