@@ -93,7 +93,7 @@ def timing_of(name: str, s: Any, zone: str) -> dict[str, Any]:
         every = s.run_every.total_seconds()
         if not EVERY_MIN <= every <= EVERY_MAX:
             raise ScheduleRefused(f"beat_schedule entry {name!r}: drover's hub runs every 1 to 31,536,000 seconds, not every {every:g}")
-        return {"every": int(every) if every == int(every) else every}
+        return {"every": int(every) if every == int(every) else every, "timezone": zone}
     if type(s) is crontab:
         return {"cron": cron_of(name, s), "timezone": zone}
     raise ScheduleRefused(
@@ -130,8 +130,9 @@ def definition(app: Any, name: str, entry: Any, sid: str, zone: str) -> tuple[di
     return body, left_out
 
 
-def differs(want: dict[str, Any], have: dict[str, Any]) -> bool:
-    return any(want.get(k) != have.get(k) for k in COMPARED)
+def differences(want: dict[str, Any], have: dict[str, Any]) -> list[str]:
+    """The fields of the hub's schedule that the config would change (`every` and `cron` absent are null)."""
+    return [k for k in COMPARED if want.get(k) != have.get(k)]
 
 
 def hub_of(app: Any) -> Hub:
@@ -246,13 +247,14 @@ class Scheduler(CeleryScheduler):  # type: ignore[misc]
                 # Another beat made it a moment ago: compare with theirs.
                 current = self.hub.call("GET", f"/v1/schedules/{sid}")
         assert current is not None
-        if not differs(body, current):
+        changing = differences(body, current)
+        if not changing:
             return current
         if current.get("source") == "code":
             logger.warning("beat: hub schedule %s is declared in the hub's schedules.ts; beat leaves it as it is", sid)
             return current
         changed: dict[str, Any] = self.hub.call("PUT", f"/v1/schedules/{sid}", {**body, "enabled": current.get("enabled", True)})
-        logger.info("beat: changed hub schedule %s (%s) to match beat_schedule", sid, body["task"])
+        logger.info("beat: changed hub schedule %s (%s) to match beat_schedule: %s", sid, body["task"], ", ".join(changing))
         return changed
 
     def _log_runs(self, ours: dict[str, dict[str, Any]]) -> None:
