@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import tempfile
 import uuid
 from datetime import datetime
@@ -34,11 +35,11 @@ def start_beat(hub_url: str) -> Iterator[StartBeat]:
     """Starts `celery -A tests.beatapp beat` with the test's entries; the test's beats stop at its end."""
     started: list[Process] = []
 
-    def start(prefix: str, entries: str, *, queue: str = "beat", scheduler_flag: bool = True, token: str = TOKENS["admin"]) -> Process:
+    def start(prefix: str, entries: str, *, queue: str = "beat", scheduler_flag: bool = True, token: str = TOKENS["admin"], url: str | None = None) -> Process:
         log = Path(tempfile.mkdtemp(prefix="drover-beat-")) / "beat.log"
         flags = ["-S", "drover.celery.beat:Scheduler"] if scheduler_flag else []
         args = [PYTHON, "-m", "celery", "-A", "tests.beatapp", "beat", *flags, "-l", "info", "--max-interval", "1"]
-        env = {"PYTHONPATH": str(ROOT / "python"), "DROVER_URL": hub_url, "DROVER_TOKEN": token, "BEAT_PREFIX": prefix, "BEAT_ENTRIES": entries, "BEAT_QUEUE": queue}
+        env = {"PYTHONPATH": str(ROOT / "python"), "DROVER_URL": url or hub_url, "DROVER_TOKEN": token, "BEAT_PREFIX": prefix, "BEAT_ENTRIES": entries, "BEAT_QUEUE": queue}
         if not scheduler_flag:
             env["BEAT_SCHEDULER_IN_CONFIG"] = "1"
         beat = Process(args, env, log)
@@ -171,6 +172,16 @@ def test_a_token_without_the_admin_scope_stops_beat_at_start(start_beat: StartBe
     wait_for(lambda: beat.proc.poll() is not None, 60, "beat stops")
     assert beat.proc.returncode != 0
     assert "refused beat's schedules: 403 forbidden" in beat.output(), beat.output()
+
+
+def test_a_beat_that_cannot_reach_the_hub_keeps_trying(start_beat: StartBeat) -> None:
+    prefix, q = names()
+    with socket.socket() as s:  # a port nothing listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    beat = start_beat(prefix, "every", queue=q, url=f"http://127.0.0.1:{port}")
+    wait_for(lambda: beat.output().count("could not sync with drover's hub") >= 2 or beat.proc.poll() is not None, 60, "beat tries twice")
+    assert beat.proc.poll() is None, beat.output()
 
 
 def test_the_hub_comes_from_the_drover_broker_url() -> None:

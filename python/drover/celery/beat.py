@@ -189,8 +189,9 @@ class Scheduler(CeleryScheduler):  # type: ignore[misc]
             self.sync_hub(starting=True)
         except DroverError as err:
             if isinstance(err, Unavailable):
-                # The hub keeps firing what it has; beat tries again on the next tick.
-                logger.error("beat: cannot reach drover's hub at %s (%s): trying again in %ss", self.hub.url, err, self.max_interval)
+                # The hub keeps firing what it has; beat tries again after max_interval.
+                self._last_sync_at = time.monotonic()
+                logger.error("beat: could not sync with drover's hub at %s (%s): trying again in %ss", self.hub.url, err, self.max_interval)
                 return
             raise ScheduleRefused(f"drover's hub at {self.hub.url} refused beat's schedules: {err}") from None
 
@@ -277,9 +278,11 @@ class Scheduler(CeleryScheduler):  # type: ignore[misc]
         if since is None or since >= self.max_interval:
             try:
                 self.sync_hub()
-            except Unavailable as err:
+            except (DroverError, ScheduleRefused) as err:
+                # Refused loudly at start; once running, the hub keeps firing what it has, so beat
+                # says why it could not sync and tries again rather than stop.
                 self._last_sync_at = time.monotonic()
-                logger.error("beat: cannot reach drover's hub at %s (%s): trying again in %ss", self.hub.url, err, self.max_interval)
+                logger.error("beat: could not sync with drover's hub at %s (%s): trying again in %ss", self.hub.url, err, self.max_interval)
             return float(self.max_interval)
         return float(self.max_interval) - since
 
