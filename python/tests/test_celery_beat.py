@@ -141,7 +141,7 @@ def test_slots_keep_coming_after_beat_is_killed(hub: Hub, start_beat: StartBeat)
 
 def test_an_entry_removed_from_the_config_is_deleted_and_others_schedules_stay(hub: Hub, start_beat: StartBeat) -> None:
     prefix, q = names()
-    theirs = {"id": f"other-{prefix}.keep", "every": 3600, "task": "someone.else", "queue": q}
+    theirs: dict[str, Any] = {"id": f"other-{prefix}.keep", "every": 3600, "task": "someone.else", "queue": q}
     hub.call("POST", "/v1/schedules", theirs)
     beat = start_beat(prefix, "every,extra", queue=q)
     wait_for(lambda: schedule(hub, f"{prefix}.extra"), 60, "beat makes the extra schedule")
