@@ -183,8 +183,9 @@ class Scheduler(CeleryScheduler):  # type: ignore[misc]
         return self._hub
 
     def setup_schedule(self) -> None:
-        self.install_default_entries(self.data)
+        # PersistentScheduler's order (celery/beat.py): merging first would drop Celery's own entry.
         self.merge_inplace(self.app.conf.beat_schedule)
+        self.install_default_entries(self.schedule)
         try:
             self.sync_hub(starting=True)
         except DroverError as err:
