@@ -87,14 +87,16 @@ def cron_of(name: str, c: Any) -> str:
     )
 
 
-def timing_of(name: str, s: Any, zone: str) -> dict[str, Any]:
+def timing_of(name: str, s: Any, zone: str | None) -> dict[str, Any]:
     """`every` or `cron` (with the zone) of an entry's schedule; anything else is refused."""
     if type(s) is schedule:
         every = s.run_every.total_seconds()
         if not EVERY_MIN <= every <= EVERY_MAX:
             raise ScheduleRefused(f"beat_schedule entry {name!r}: drover's hub runs every 1 to 31,536,000 seconds, not every {every:g}")
-        return {"every": int(every) if every == int(every) else every, "timezone": zone}
+        return {"every": int(every) if every == int(every) else every, "timezone": zone or "UTC"}
     if type(s) is crontab:
+        if zone is None:
+            raise ScheduleRefused(f"beat_schedule entry {name!r}: a crontab needs the app's timezone setting when enable_utc is False")
         return {"cron": cron_of(name, s), "timezone": zone}
     raise ScheduleRefused(
         f"beat_schedule entry {name!r}: drover's hub runs schedule(run_every=...) and crontab(...) only, not {type(s).__name__}; "
@@ -102,7 +104,7 @@ def timing_of(name: str, s: Any, zone: str) -> dict[str, Any]:
     )
 
 
-def definition(app: Any, name: str, entry: Any, sid: str, zone: str) -> tuple[dict[str, Any], list[str]]:
+def definition(app: Any, name: str, entry: Any, sid: str, zone: str | None) -> tuple[dict[str, Any], list[str]]:
     """The hub schedule (POST /v1/schedules body) of a beat entry, and what of the entry it leaves out."""
     left_out: list[str] = []
     args, kwargs = list(entry.args or ()), dict(entry.kwargs or {})
@@ -160,9 +162,6 @@ class Scheduler(CeleryScheduler):  # type: ignore[misc]
     """Keeps the hub's schedules equal to `beat_schedule`; the hub fires them, so `tick` sends nothing."""
 
     def __init__(self, app: Any, *args: Any, **kwargs: Any) -> None:
-        # Service passes schedule_filename to every scheduler class (celery/beat.py, get_scheduler):
-        # there is no file here.
-        kwargs.pop("schedule_filename", None)
         self._hub: Hub | None = None
         self._last_sync_at: float | None = None
         self._seen: dict[str, tuple[Any, Any]] = {}
@@ -199,9 +198,8 @@ class Scheduler(CeleryScheduler):  # type: ignore[misc]
     def desired(self, starting: bool) -> dict[str, dict[str, Any]]:
         """The hub schedule of each entry, by id; refuses entries the hub cannot run, naming them."""
         conf = self.app.conf
-        if not conf.timezone and not conf.enable_utc:
-            raise ScheduleRefused("drover's hub needs the zone of crontab entries: set timezone (enable_utc=False without it means the machine's zone)")
-        zone = str(conf.timezone or "UTC")
+        # enable_utc=False without a timezone is the machine's local time, which has no IANA name here.
+        zone = str(conf.timezone) if conf.timezone else ("UTC" if conf.enable_utc else None)
         bodies: dict[str, dict[str, Any]] = {}
         names: dict[str, str] = {}
         for name, entry in self.schedule.items():
