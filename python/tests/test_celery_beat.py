@@ -2,6 +2,7 @@
 app's beat_schedule, and the hub fires the slots (one task per slot, however many beats run)."""
 from __future__ import annotations
 
+import importlib.util
 import os
 import signal
 import socket
@@ -35,11 +36,11 @@ def start_beat(hub_url: str) -> Iterator[StartBeat]:
     """Starts `celery -A tests.beatapp beat` with the test's entries; the test's beats stop at its end."""
     started: list[Process] = []
 
-    def start(prefix: str, entries: str, *, queue: str = "beat", scheduler_flag: bool = True, token: str = TOKENS["admin"], url: str | None = None) -> Process:
+    def start(prefix: str, entries: str, *, queue: str = "beat", scheduler_flag: bool = True, token: str = TOKENS["admin"], url: str | None = None, broker: str = "") -> Process:
         log = Path(tempfile.mkdtemp(prefix="drover-beat-")) / "beat.log"
         flags = ["-S", "drover.celery.beat:Scheduler"] if scheduler_flag else []
         args = [PYTHON, "-m", "celery", "-A", "tests.beatapp", "beat", *flags, "-l", "info", "--max-interval", "1"]
-        env = {"PYTHONPATH": str(ROOT / "python"), "DROVER_URL": url or hub_url, "DROVER_TOKEN": token, "BEAT_PREFIX": prefix, "BEAT_ENTRIES": entries, "BEAT_QUEUE": queue}
+        env = {"PYTHONPATH": str(ROOT / "python"), "DROVER_URL": url or hub_url, "DROVER_TOKEN": token, "BEAT_PREFIX": prefix, "BEAT_ENTRIES": entries, "BEAT_QUEUE": queue, "BEAT_BROKER": broker}
         if not scheduler_flag:
             env["BEAT_SCHEDULER_IN_CONFIG"] = "1"
         beat = Process(args, env, log)
@@ -175,6 +176,32 @@ def test_a_token_without_the_admin_scope_stops_beat_at_start(start_beat: StartBe
     wait_for(lambda: beat.proc.poll() is not None, 60, "beat stops")
     assert beat.proc.returncode != 0
     assert "refused beat's schedules: 403 forbidden" in beat.output(), beat.output()
+
+
+@pytest.mark.skipif(importlib.util.find_spec("drover.celery.transport") is None, reason="drover's kombu transport is not in this tree")
+def test_the_hub_and_token_from_a_drover_broker_url(hub: Hub, hub_url: str, start_beat: StartBeat) -> None:
+    prefix, q = names()
+    broker = hub_url.replace("http://", f"drover://:{TOKENS['admin']}@")
+    beat = start_beat(prefix, "every", queue=q, broker=broker)
+    wait_for(lambda: slot_tasks(hub, f"{prefix}.every") or beat.proc.poll() is not None, 60, "a slot of the schedule beat made")
+    assert beat.proc.poll() is None, beat.output()
+
+
+@pytest.mark.skipif(importlib.util.find_spec("drover.celery.transport") is None, reason="drover's kombu transport is not in this tree")
+def test_a_celery_worker_over_drover_runs_the_slots(hub: Hub, hub_url: str, start_beat: StartBeat, tmp_path: Path) -> None:
+    prefix, q = names()
+    sid = f"{prefix}.every"
+    broker = hub_url.replace("http://", f"drover://:{TOKENS['admin']}@")
+    start_beat(prefix, "every", queue=q, broker=broker)
+    runs = tmp_path / "runs"
+    env = {"PYTHONPATH": str(ROOT / "python"), "BEAT_BROKER": broker, "BEAT_QUEUE": q, "BEAT_RUNS": str(runs), "BEAT_PREFIX": prefix}
+    worker = Process([PYTHON, "-m", "celery", "-A", "tests.beatapp", "worker", "-Q", f"{q}@cn", "-P", "threads", "-c", "2", "-l", "info"], env, tmp_path / "worker.log")
+    try:
+        lines = wait_for(lambda: runs.exists() and len(r := runs.read_text().splitlines()) >= 2 and r, 60, "the worker runs two slots")
+    finally:
+        worker.stop()
+    ids = {t["id"] for t in slot_tasks(hub, sid)}
+    assert {line.split()[0] for line in lines} <= ids and {line.split(" ", 1)[1] for line in lines} == {"1 2 y"}
 
 
 def test_a_beat_that_cannot_reach_the_hub_keeps_trying(start_beat: StartBeat) -> None:
