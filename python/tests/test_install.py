@@ -30,6 +30,13 @@ def test_pip_installs_it_offline_with_no_dependencies(tmp_path: Path) -> None:
     assert check.returncode == 0, check.stderr
     where, typed, version = check.stdout.split()
     assert where.startswith(str(env)) and typed == "True" and version == "0.1.0"
+    # The Celery integration comes along (celery itself is the app's: here, Debian's).
+    celery = subprocess.run(
+        [str(python), "-c", "import drover.celery, drover.celery.transport, drover.celery.beat as b; print(b.__file__)"],
+        capture_output=True, text=True, cwd=tmp_path,
+    )
+    assert celery.returncode == 0, celery.stderr
+    assert celery.stdout.strip().startswith(str(env))
     assert sys.version_info >= (3, 10)
 
 

@@ -42,6 +42,9 @@ def exception_of(error: dict[str, Any] | None, default_type: str = "Exception") 
 
 class DroverBackend(BaseBackend):  # type: ignore[misc]
     supports_native_join = False
+    # The hub removes task records once their queue's retention has passed (7 days by default):
+    # beat needs no celery.backend_cleanup task for them.
+    supports_autoexpire = True
     # One GET reads a task whatever its state; nothing here to retry but the hub's 503s.
 
     def __init__(self, app: Any, url: str | None = None, **kwargs: Any) -> None:
