@@ -24,6 +24,12 @@ app.conf.update(
     broker_connection_retry_on_startup=True,
 )
 
+# `celery beat` with Celery's own scheduler, when a test asks for it: one entry, every second.
+if os.environ.get("DROVER_CELERY_BEAT_QUEUE"):
+    app.conf.beat_schedule = {
+        "record-every-second": {"task": "cel.record", "schedule": 1.0, "args": [os.environ["DROVER_CELERY_BEAT_KEY"]], "options": {"queue": os.environ["DROVER_CELERY_BEAT_QUEUE"]}},
+    }
+
 
 class Boom(Exception):
     pass

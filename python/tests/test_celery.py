@@ -322,3 +322,24 @@ def test_the_token_may_come_from_the_transport_options_and_droverss_is_https() -
     assert hub_for(Connection("drover://:t@10.0.0.5")).url == "http://10.0.0.5:8787"
     with pytest.raises(ValueError, match="token"):
         hub_for(Connection("drover://127.0.0.1:8787"))
+
+
+def test_celery_beat_with_its_own_scheduler_sends_over_the_transport(workers: Workers, hub: Hub, env: dict[str, str]) -> None:
+    q = f"cel-beat-{key()[:6]}"
+    k = key()
+    notes = Path(env["DROVER_CELERY_DIR"])
+    workers.start(q, "threads", "beat-worker")
+    state = Path(tempfile.mkdtemp(prefix="drover-celery-beat-"))
+    beat = Process(
+        [PYTHON, "-m", "celery", "-A", "tests.celeryapp", "beat", "-s", str(state / "celerybeat-schedule"), "-l", "INFO"],
+        {**env, "DROVER_CELERY_BEAT_QUEUE": q, "DROVER_CELERY_BEAT_KEY": k},
+        state / "beat.log",
+    )
+    try:
+        wait_for(lambda: len(lines(notes / k)) >= 3, 60, "three of beat's tasks run on the worker")
+    finally:
+        beat.stop()
+    assert all(line.endswith(" beat-worker") for line in lines(notes / k))
+    sent = hub.call("GET", f"/v1/tasks?queue={q}&task=cel.record")["tasks"]
+    assert len(sent) >= 3 and "Sending due task record-every-second" in beat.output()
+
