@@ -12,13 +12,26 @@ import tempfile
 import time
 import urllib.request
 from pathlib import Path
-from typing import Iterator
+from typing import Any, Callable, Iterator
 
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
+# Debian's Python, which has celery, kombu and pytest (the `python3` first on PATH may be another).
+PYTHON = "/usr/bin/python3"
 TOKENS = {"admin": "py-admin-token", "enqueue": "py-enqueue-token", "consume": "py-consume-token"}
 TOKEN_LIST = ",".join(f"{t}:{scope}" for scope, t in TOKENS.items())
+
+
+def wait_for(check: Callable[[], Any], seconds: float, what: str) -> Any:
+    """Polls `check` until it answers something true, failing after `seconds`."""
+    deadline = time.monotonic() + seconds
+    while True:
+        value = check()
+        if value:
+            return value
+        assert time.monotonic() < deadline, f"not within {seconds}s: {what}"
+        time.sleep(0.05)
 
 
 def node() -> str:

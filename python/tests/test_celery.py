@@ -5,11 +5,10 @@ from __future__ import annotations
 import os
 import signal
 import tempfile
-import time
 import uuid
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Iterator
 
 import pytest
 from celery import chord, group
@@ -20,20 +19,9 @@ from drover.celery import messages
 from tests import celeryapp
 from tests.celeryapp import Boom, add, boom, collect, flaky, limited, progress, record, replaced, slow
 
-from .conftest import ROOT, TOKENS, Process
+from .conftest import PYTHON, ROOT, TOKENS, Process, wait_for
 
-PYTHON = "/usr/bin/python3"
 POOLS = ["prefork", "threads"]
-
-
-def wait_for(check: Callable[[], Any], seconds: float, what: str) -> Any:
-    deadline = time.monotonic() + seconds
-    while True:
-        value = check()
-        if value:
-            return value
-        assert time.monotonic() < deadline, f"not within {seconds}s: {what}"
-        time.sleep(0.05)
 
 
 def lines(path: Path) -> list[str]:

@@ -20,8 +20,7 @@ from drover._http import Hub
 from drover.celery.beat import ScheduleRefused, cron_of, hub_of, schedule_id
 from drover.errors import NotFound
 
-from .conftest import ROOT, TOKENS, Process
-from .test_worker import PYTHON, wait_for
+from .conftest import PYTHON, ROOT, TOKENS, Process, wait_for
 
 StartBeat = Callable[..., Process]
 

@@ -12,7 +12,8 @@ from drover import Drover, InvalidRequest
 
 from drover.rates import TaskRates, parse_rate
 
-from .test_worker import StartWorker, app, queue, start_worker, wait_for  # noqa: F401 - fixtures
+from .conftest import wait_for
+from .test_worker import StartWorker, app, queue, start_worker  # noqa: F401 - fixtures
 
 
 def starts(app: Drover, q: str, count: int, first: int = 0) -> list[float]:

@@ -16,24 +16,12 @@ import pytest
 
 from drover import Drover, TaskFailed, chain, chord
 
-from .conftest import ROOT, TOKENS, Process, node
+from .conftest import PYTHON, ROOT, TOKENS, Process, node, wait_for
 
-PYTHON = "/usr/bin/python3"
 
 
 def queue() -> str:
     return f"pyw-{uuid.uuid4().hex[:10]}"
-
-
-def wait_for(check: Callable[[], Any], seconds: float, what: str) -> Any:
-    """Polls `check` until it answers something true, failing after `seconds`."""
-    deadline = time.monotonic() + seconds
-    while True:
-        value = check()
-        if value:
-            return value
-        assert time.monotonic() < deadline, f"not within {seconds}s: {what}"
-        time.sleep(0.05)
 
 
 StartWorker = Callable[..., Process]
