@@ -228,6 +228,14 @@ def test_task_replace_is_refused_clearly(shared: dict[str, str]) -> None:
         replaced.apply_async(queue=shared["threads"]).get(timeout=30)
 
 
+def test_a_celery_task_runs_on_a_typescript_worker_and_its_result_reads_in_celery(env: dict[str, str], ts_worker: Process) -> None:
+    # The TypeScript worker of queue `py` (conftest) runs test.echo: a Celery message is an ordinary task to it.
+    r = celeryapp.app.send_task("test.echo", args=[2, "three"], queue="py")
+    result = r.get(timeout=30)
+    assert result["args"] == [2, "three"] and result["worker"] == "ts-worker" and result["attempt"] == 1
+    assert r.state == "SUCCESS"
+
+
 def test_a_task_enqueued_in_another_language_runs_in_celery(shared: dict[str, str], hub: Hub) -> None:
     made = hub.call("POST", "/v1/tasks", {"task": "cel.add", "args": [2, 5], "queue": shared["threads"]})
     assert celeryapp.app.AsyncResult(made["id"]).get(timeout=30) == 7
