@@ -131,6 +131,20 @@ def test_an_eta_in_the_future_is_delivered_once_when_it_comes(pool: str, shared:
     assert hub.call("GET", f"/v1/tasks/{r.id}")["attempts"] == 1
 
 
+def test_a_two_hour_countdown_waits_in_the_hub_not_in_a_worker(workers: Workers, hub: Hub) -> None:
+    q = f"cel-later-{key()[:6]}"
+    worker = workers.start(q, "threads", "later")
+    later = record.apply_async((key(),), countdown=7200, queue=q)
+    # A task sent after it runs at once: the worker has claimed since, and was not given the later one.
+    assert record.apply_async((key(),), queue=q).get(timeout=30) == "later"
+    task = hub.call("GET", f"/v1/tasks/{later.id}")
+    assert (task["state"], task["attempts"], task["worker"]) == ("delayed", 0, None)
+    assert later.id not in worker.output()  # Celery logs each task it receives; this one never came
+    eta = datetime.fromisoformat(task["eta"].replace("Z", "+00:00"))
+    assert timedelta(seconds=7100) < eta - datetime.now(timezone.utc) <= timedelta(seconds=7200)
+    later.revoke()
+
+
 def test_expires_ends_a_task_not_started_in_time_as_revoked(env: dict[str, str]) -> None:
     r = record.apply_async((key(),), expires=1, queue=f"cel-nobody-{key()[:6]}")
     wait_for(lambda: r.state == "REVOKED", 30, "the task expires")
