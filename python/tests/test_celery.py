@@ -281,3 +281,31 @@ def test_the_token_may_come_from_the_transport_options_and_droverss_is_https() -
     assert hub_for(Connection("drover://:t@10.0.0.5")).url == "http://10.0.0.5:8787"
     with pytest.raises(ValueError, match="token"):
         hub_for(Connection("drover://127.0.0.1:8787"))
+
+
+def test_a_lease_a_prefork_child_ended_is_let_go_by_the_parent_without_a_heartbeat() -> None:
+    from drover.celery.leases import Leases
+
+    class Recorder:
+        def __init__(self) -> None:
+            self.calls: list[str] = []
+
+        def call(self, method: str, path: str, body: Any = None, timeout: Any = None) -> Any:
+            self.calls.append(path)
+            return {}
+
+    hub = Recorder()
+    leases = Leases()
+    # 1.5 s leases: heartbeats every 0.5 s.
+    leases.hold(hub, "ended-in-child", "t1", 1.5)  # type: ignore[arg-type]
+    leases.hold(hub, "still-running", "t2", 1.5)  # type: ignore[arg-type]
+    child = os.fork()
+    if child == 0:  # the pool's child, which ran t1 and acked it
+        leases.ended.tell("ended-in-child")
+        os._exit(0)
+    os.waitpid(child, 0)
+    wait_for(lambda: "/v1/leases/still-running/heartbeat" in hub.calls, 10, "a heartbeat of the lease still held")
+    assert leases.get("ended-in-child") is None
+    assert "/v1/leases/ended-in-child/heartbeat" not in hub.calls
+    leases.ended.tell("in-the-parent")  # the parent's own ends need no word: it has let go already
+    assert leases.ended.read() == []
