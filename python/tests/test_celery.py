@@ -8,7 +8,7 @@ import tempfile
 import uuid
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import Iterator
+from typing import Any, Iterator
 
 import pytest
 from celery import chord, group
@@ -353,3 +353,30 @@ def test_celery_beat_with_its_own_scheduler_sends_over_the_transport(workers: Wo
     sent = hub.call("GET", f"/v1/tasks?queue={q}&task=cel.record")["tasks"]
     assert len(sent) >= 3 and "Sending due task record-every-second" in beat.output()
 
+
+def test_a_lease_a_prefork_child_ended_is_let_go_by_the_parent_without_a_heartbeat() -> None:
+    from drover.celery.leases import Leases
+
+    class Recorder:
+        def __init__(self) -> None:
+            self.calls: list[str] = []
+
+        def call(self, method: str, path: str, body: Any = None, timeout: Any = None) -> Any:
+            self.calls.append(path)
+            return {}
+
+    hub = Recorder()
+    leases = Leases()
+    # 1.5 s leases: heartbeats every 0.5 s.
+    leases.hold(hub, "ended-in-child", "t1", 1.5)  # type: ignore[arg-type]
+    leases.hold(hub, "still-running", "t2", 1.5)  # type: ignore[arg-type]
+    child = os.fork()
+    if child == 0:  # the pool's child, which ran t1 and acked it
+        leases.ended.tell("ended-in-child")
+        os._exit(0)
+    os.waitpid(child, 0)
+    wait_for(lambda: "/v1/leases/still-running/heartbeat" in hub.calls, 10, "a heartbeat of the lease still held")
+    assert leases.get("ended-in-child") is None
+    assert "/v1/leases/ended-in-child/heartbeat" not in hub.calls
+    leases.ended.tell("in-the-parent")  # the parent's own ends need no word: it has let go already
+    assert leases.ended.read() == []

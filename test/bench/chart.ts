@@ -1,7 +1,7 @@
 // The throughput comparison as an SVG bar chart: one group per scenario, one bar per system.
 import type { Figure, Result, ShardPoint } from './run.ts';
 
-const COLORS: Record<string, string> = { drover: '#f38020', 'drover-python': '#3572a5', bullmq: '#d6336c', celery: '#37b24d' };
+const COLORS: Record<string, string> = { drover: '#f38020', 'drover-python': '#3572a5', 'celery-drover': '#0ca678', bullmq: '#d6336c', celery: '#37b24d' };
 const esc = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;');
 
 export function throughputChart(result: Result): string {

@@ -5,8 +5,8 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { startSystem, TOKENS, type System } from '../e2e/system.ts';
-import { defaultStateOn } from './drover.ts';
+import { TOKENS, type System } from '../e2e/system.ts';
+import { defaultStateOn, startHub } from './drover.ts';
 import { latencyOf, PYTHON, runDriver, terminate, track } from './redis.ts';
 import type { BenchSystem, Latency } from './types.ts';
 
@@ -27,7 +27,6 @@ interface Worker {
 export function droverPython(): BenchSystem {
   const stateOn = defaultStateOn();
   let system: System | null = null;
-  let stateDir: string | null = null;
   let workers: Worker[] = [];
   let queues = 0;
 
@@ -78,15 +77,12 @@ export function droverPython(): BenchSystem {
     name: 'drover-python',
     setup: `the hub as drover's (npm start, state ${stateOn === 'memory' ? 'in /dev/shm' : 'on disk'}); ${WORKERS} Python workers (python -m drover worker, one per core), each --pool ${POOL} -c ${CONCURRENCY}; producer: the Python package (send_many per batch, send_task per single from N threads)`,
     async start() {
-      stateDir = mkdtempSync(join(stateOn === 'memory' ? '/dev/shm' : tmpdir(), 'drover-bench-'));
-      system = await startSystem({ stateDir });
+      system = await startHub(stateOn);
     },
     async stop() {
       await stopWorkers();
       await system?.stop();
       system = null;
-      if (stateDir) rmSync(stateDir, { recursive: true, force: true });
-      stateDir = null;
     },
     enqueueBatch: (n, batch) => rate(false, 'batch', n, batch),
     enqueueSingle: (n, inFlight) => rate(false, 'single', n, inFlight),

@@ -53,9 +53,21 @@ export function defaultStateOn(): StateOn {
   }
 }
 
+/** A fresh `npm start` for a bench row, its state in a new directory where `stateOn` says; its stop() removes the directory too. */
+export async function startHub(stateOn: StateOn, env?: Record<string, string>): Promise<System> {
+  const stateDir = mkdtempSync(join(stateOn === 'memory' ? '/dev/shm' : tmpdir(), 'drover-bench-'));
+  const remove = () => rmSync(stateDir, { recursive: true, force: true });
+  try {
+    const system = await startSystem({ stateDir, env });
+    return { ...system, stop: () => system.stop().finally(remove) };
+  } catch (err) {
+    remove();
+    throw err;
+  }
+}
+
 export function drover(stateOn: StateOn = defaultStateOn()): DroverBench {
   let system: System | null = null;
-  let stateDir: string | null = null;
   let api: Api;
   let queues = 0;
   /** A fresh queue; `shards` > 1 names one that DROVER_SHARDS (below) spreads over that many objects. */
@@ -129,15 +141,12 @@ export function drover(stateOn: StateOn = defaultStateOn()): DroverBench {
     stateOn,
     setup: `state ${stateOn === 'memory' ? 'in /dev/shm (tmpfs; the peers run redis without persistence)' : 'on disk'}; ${WORKERS} pull worker processes (SDK PullWorker), ${CONCURRENCY} jobs each at once; producer: the SDK's ${HTTP ? 'client over HTTP' : 'producer over one socket'}; workers ${HTTP ? 'over HTTP' : 'over sockets'}; hub: npm start (workerd through Miniflare)`,
     async start() {
-      stateDir = mkdtempSync(join(stateOn === 'memory' ? '/dev/shm' : tmpdir(), 'drover-bench-'));
-      system = await startSystem({ stateDir, env: { DROVER_SHARDS: SHARDS } });
+      system = await startHub(stateOn, { DROVER_SHARDS: SHARDS });
       api = new Api(system.url, TOKENS.admin);
     },
     async stop() {
       await system?.stop();
       system = null;
-      if (stateDir) rmSync(stateDir, { recursive: true, force: true });
-      stateDir = null;
     },
     backlog: (sizes, samples, log) => backlog(api, sizes, samples, () => runtimeRss(system!.pgid), log),
     runtimeCpu: () => runtimeCpu(system!.pgid),

@@ -1,6 +1,7 @@
 // npm run bench: drover, BullMQ and Celery on this machine, the same scenarios one after another;
-// drover-python is drover's hub with the Python package as producer and worker, beside Celery.
-//   node test/bench/run.ts [--quick] [--runs N] [--out FILE] [--chart FILE] [--only drover,drover-python,bullmq,celery] [--no-backlog] [--no-shards] [--no-disk] [--no-start]
+// drover-python is drover's hub with the Python package as producer and worker, beside Celery;
+// celery-drover is the Celery peer's very app and workers with drover's hub as the broker.
+//   node test/bench/run.ts [--quick] [--runs N] [--out FILE] [--chart FILE] [--only drover,drover-python,celery-drover,bullmq,celery] [--no-backlog] [--no-shards] [--no-disk] [--no-start]
 // drover's state sits in /dev/shm, as the peers' redis runs without persistence; its latency is
 // measured again with the state on disk (--no-disk skips that; BENCH_DROVER_STATE=disk puts it all there).
 // drover's start time to a healthy hub comes first (--no-start skips it).
@@ -13,6 +14,7 @@ import type { BacklogPoint } from './backlog.ts';
 import { throughputChart } from './chart.ts';
 import { drover, SHARD_COUNTS, type DroverBench } from './drover.ts';
 import { droverPython } from './drover-python.ts';
+import { celeryDrover } from './celery-drover.ts';
 import { bullmq } from './peers/bullmq.ts';
 import { celery } from './peers/celery.ts';
 import { findMissing } from './redis.ts';
@@ -68,7 +70,7 @@ const { values } = parseArgs({
     runs: { type: 'string' },
     out: { type: 'string', default: 'test-results/bench.json' },
     chart: { type: 'string', default: 'test-results/bench.svg' },
-    only: { type: 'string', default: 'drover,drover-python,bullmq,celery' },
+    only: { type: 'string', default: 'drover,drover-python,celery-drover,bullmq,celery' },
     'no-backlog': { type: 'boolean', default: false },
     'no-shards': { type: 'boolean', default: false },
     'no-disk': { type: 'boolean', default: false },
@@ -82,17 +84,18 @@ const wanted = values.only!.split(',');
 const log = (m: string) => console.log(m);
 
 const missing = findMissing();
-/** drover's own rows (the Node and the Python stacks) need no Debian packages; the peers do. */
-const ours = (name: string) => name === 'drover' || name === 'drover-python';
-const peersWanted = wanted.filter((n) => !ours(n));
-if (missing.length && peersWanted.length) {
+/** drover's own rows (the Node and the Python stacks, and Celery over drover): their ratios to the peers are printed. */
+const ours = (name: string) => name === 'drover' || name === 'drover-python' || name === 'celery-drover';
+/** The peers need Debian's redis-server and python3-celery; so does Celery over drover (Celery, and a redis-server to count in). */
+const needsPackages = (name: string) => !ours(name) || name === 'celery-drover';
+if (missing.length && wanted.some(needsPackages)) {
   log(`BullMQ and Celery need Debian packages that are missing: ${missing.join(', ')}`);
   log(`  install them with: apt-get install -y ${missing.join(' ')}`);
   if (process.env.CI || !quick) process.exit(2);
-  log('  (quick mode outside CI: benching drover alone)');
+  log('  (quick mode outside CI: benching drover and drover-python alone)');
 }
-const systems: BenchSystem[] = [drover(), droverPython(), bullmq(), celery()].filter(
-  (s) => wanted.includes(s.name) && (ours(s.name) || missing.length === 0),
+const systems: BenchSystem[] = [drover(), droverPython(), celeryDrover(), bullmq(), celery()].filter(
+  (s) => wanted.includes(s.name) && (!needsPackages(s.name) || missing.length === 0),
 );
 
 const scenarios: Scenario[] = [
@@ -218,10 +221,12 @@ const result: Result = {
 };
 
 // The table: median (min-max) per system, then the ratio of each of drover's rows to each peer
-// (throughput: drover/peer, higher is better; latency: drover/peer, lower is better).
+// (throughput: drover/peer, higher is better; latency: drover/peer, lower is better). Celery over
+// drover is set beside Celery only: the same app, the broker the one change.
 const names = systems.map((s) => s.name);
 const peers = names.filter((n) => !ours(n));
-const pairs = names.filter(ours).flatMap((d) => peers.map((p) => [d, p] as const));
+const peersOf = (d: string) => (d === 'celery-drover' ? peers.filter((p) => p === 'celery') : peers);
+const pairs = names.filter(ours).flatMap((d) => peersOf(d).map((p) => [d, p] as const));
 const cell = (f: Figure | undefined, unit: string) => (f ? `${fmt(f.median, unit)} (${fmt(f.min, unit).replace(/\/s| ms/, '')}-${fmt(f.max, unit).replace(/\/s| ms/, '')})` : '-');
 const header = ['scenario', ...names, ...pairs.map(([d, p]) => `${d}/${p}`)];
 const rows = scenarios.map((s) => [

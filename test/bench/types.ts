@@ -10,7 +10,7 @@ export interface Latency {
 }
 
 export interface BenchSystem {
-  /** 'drover', 'bullmq' or 'celery'. */
+  /** 'drover', 'drover-python', 'celery-drover', 'bullmq' or 'celery'. */
   readonly name: string;
   /** One line on how its workers are set up (processes, concurrency), printed under the table. */
   readonly setup: string;

@@ -1,6 +1,7 @@
 // The bench in quick mode, so it never rots: every system runs every scenario once and the
 // figures, the table and the chart come out whole. drover-python (the hub with the Python
-// package as producer and worker) needs only /usr/bin/python3, so it always runs.
+// package as producer and worker) needs only /usr/bin/python3, so it always runs; celery-drover
+// (Celery with drover as its broker) needs Celery and a redis-server, as the peers do.
 import { spawn } from 'node:child_process';
 import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { resolve } from 'node:path';
@@ -14,10 +15,11 @@ const out = resolve(root, 'test-results', 'bench-quick.json');
 const chart = resolve(root, 'test-results', 'bench-quick.svg');
 
 describe('npm run bench --quick', () => {
-  it('measures drover, drover-python, BullMQ and Celery on every scenario and writes the JSON and the chart', async () => {
+  it('measures drover, drover-python, celery-drover, BullMQ and Celery on every scenario and writes the JSON and the chart', async () => {
     // CI installs the peers' Debian packages; elsewhere the bench says what is missing and runs drover alone.
-    const peers = findMissing().length === 0 || process.env.CI ? ['bullmq', 'celery'] : [];
-    const ours = ['drover', 'drover-python'];
+    const packages = findMissing().length === 0 || !!process.env.CI;
+    const peers = packages ? ['bullmq', 'celery'] : [];
+    const ours = ['drover', 'drover-python', ...(packages ? ['celery-drover'] : [])];
     for (const f of [out, chart]) rmSync(f, { force: true });
     const child = spawn('npm', ['run', 'bench', '--silent', '--', '--quick', '--out', out, '--chart', chart, '--only', [...ours, ...peers].join(',')], {
       cwd: root,
@@ -63,8 +65,10 @@ describe('npm run bench --quick', () => {
       for (const q of ['p50', 'p95', 'p99'] as const) expect(result.diskLatency?.[q].runs).toHaveLength(1);
       expect(output).toMatch(/latency at 100\/s \(drover, state on disk\): p50 [\d.]+ ms/);
     }
-    // The table names every scenario with a ratio to each peer, and the chart draws a bar per system.
-    for (const peer of peers) for (const name of ours) expect(output).toContain(`${name}/${peer}`);
+    // The table names every scenario with a ratio to each peer (Celery over drover to Celery alone),
+    // and the chart draws a bar per system.
+    for (const peer of peers) for (const name of ours) if (name !== 'celery-drover' || peer === 'celery') expect(output).toContain(`${name}/${peer}`);
+    if (packages) expect(output).not.toContain('celery-drover/bullmq');
     expect(output).toContain('drain 2,000 waiting');
     expect(existsSync(chart)).toBe(true);
     const svg = readFileSync(chart, 'utf8');

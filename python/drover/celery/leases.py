@@ -3,8 +3,9 @@
 The process that claims (Celery's consumer, the pool's parent) holds each lease and heartbeats it
 at a third of its length, whatever Celery's ack timing: a kombu ack only means Celery is done with
 the message. The outcome ends the lease: an ack with the result, a fail, or a release. In the
-prefork pool the child that ran the task ends it (leases.end from its signal handlers); the
-parent's next heartbeat then meets 409 lease_lost and lets it go. A lease whose message Celery
+prefork pool the child that ran the task ends it (leases.end from its signal handlers) and tells
+the parent down a pipe (Ended), which lets it go without a call to the hub; were that word lost,
+the parent's next heartbeat would meet 409 lease_lost and let it go. A lease whose message Celery
 has finished with, and whose task is no longer reserved or running in this worker, got no outcome
 (a hard time limit, a child killed): the parent ends it as a failure, so no lease is heartbeated
 for ever. If the whole worker dies, its leases expire and another worker gets the task.
@@ -12,6 +13,7 @@ for ever. If the whole worker dies, its leases expire and another worker gets th
 from __future__ import annotations
 
 import logging
+import os
 import signal
 import threading
 import time
@@ -39,6 +41,46 @@ class Held:
     revoked: bool = False
 
 
+class Ended:
+    """A pipe made before the prefork pool forks, on which a child names each lease it ended.
+
+    Without it the parent, which holds every lease its consumer claimed, heartbeats each one once
+    more after the child acked it, only to meet 409 lease_lost: a call to the hub for every task.
+    Each id is one write of a few dozen bytes, under PIPE_BUF, so writes never interleave; a full
+    pipe drops the word and the heartbeat finds out as before.
+    """
+
+    def __init__(self) -> None:
+        self.owner = os.getpid()  # the process that imported this: Celery's worker, the parent
+        self.read_fd, self.write_fd = os.pipe()
+        os.set_blocking(self.read_fd, False)
+        os.set_blocking(self.write_fd, False)
+        self.rest = b""
+
+    def tell(self, lease_id: str) -> None:
+        """In a child: the parent may stop heartbeating `lease_id`."""
+        if os.getpid() == self.owner:
+            return
+        try:
+            os.write(self.write_fd, lease_id.encode() + b"\n")
+        except OSError:
+            pass
+
+    def read(self) -> list[str]:
+        """In the parent: the lease ids the children ended since the last read."""
+        data = self.rest
+        while True:
+            try:
+                chunk = os.read(self.read_fd, 65536)
+            except BlockingIOError:
+                break
+            if not chunk:
+                break
+            data += chunk
+        *ids, self.rest = data.split(b"\n")
+        return [i.decode() for i in ids if i]
+
+
 class Leases:
     """This process's held leases; one heartbeat thread, started with the first."""
 
@@ -47,6 +89,7 @@ class Leases:
         self.by_lease: dict[str, Held] = {}
         self.thread: threading.Thread | None = None
         self.consumer: Any = None  # Celery's consumer (worker_ready), for its pool
+        self.ended = Ended()
 
     def hold(self, hub: Hub, lease_id: str, task_id: str, lease_seconds: float) -> None:
         beat = min(BEAT_MAX, max(BEAT_MIN, lease_seconds / 3))
@@ -78,7 +121,10 @@ class Leases:
         while True:
             time.sleep(0.2)
             now = time.monotonic()
+            ended = self.ended.read()
             with self.lock:
+                for lease_id in ended:
+                    self.by_lease.pop(lease_id, None)
                 due = [h for h in self.by_lease.values() if h.next_beat <= now]
             for held in due:
                 self.beat(held)
@@ -137,6 +183,14 @@ def end(hub: Hub, lease_id: str, how: str, body: dict[str, Any] | None = None) -
     """Ends a lease: how is "ack", "fail" or "release". Answers the task's state then, or None when
     the lease had already ended (409: another process of this worker ended it, or it expired)."""
     LEASES.forget(lease_id)
+    try:
+        return _end(hub, lease_id, how, body)
+    finally:
+        # Once the hub has the outcome (or it was given up): the parent stops heartbeating it then.
+        LEASES.ended.tell(lease_id)
+
+
+def _end(hub: Hub, lease_id: str, how: str, body: dict[str, Any] | None) -> str | None:
     for attempt in range(1, 6):
         try:
             answer = hub.call("POST", f"/v1/leases/{lease_id}/{how}", body or {})

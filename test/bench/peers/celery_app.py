@@ -1,4 +1,8 @@
-"""The Celery app of the bench: Redis as broker, no result backend, two no-op tasks.
+"""The Celery app of the bench: two no-op tasks, no result backend, the broker from the environment.
+
+    BENCH_REDIS_URL    the redis-server the completions are counted in; the broker too, unless
+    BENCH_BROKER_URL   names another: drover://:TOKEN@host:port for Celery over drover
+    BENCH_QUEUE        the task queue (task_default_queue), Celery's `celery` if unset
 
 Completions are counted without a per-task round trip: each pool process counts in memory
 and a reporter thread writes its count, the time of its latest completion, and any
@@ -10,18 +14,24 @@ import time
 
 import redis
 from celery import Celery
-from celery.signals import worker_process_init
+from celery.signals import worker_process_init, worker_ready
 
-BROKER = os.environ['BENCH_REDIS_URL']
+COUNTS = os.environ['BENCH_REDIS_URL']
+BROKER = os.environ.get('BENCH_BROKER_URL', COUNTS)
+OVER_DROVER = BROKER.startswith('drover')
+if OVER_DROVER:
+    import drover.celery  # noqa: F401 - registers the drover:// transport
 # Keys the reporters write and celery_bench.py reads.
 DONE = 'bench:done'  # hash: pool process id -> tasks completed
 # Times are time.monotonic() (CLOCK_MONOTONIC): one clock for every process on the host.
 LAST = 'bench:last'  # hash: pool process id -> time of its latest completion
 LATENCIES = 'bench:latencies'  # list of enqueue-to-start seconds
+READY = 'bench:ready'  # set of worker names that are consuming (over drover, which carries no ping)
 
 app = Celery('bench', broker=BROKER)
 app.conf.update(
     task_ignore_result=True,  # fire and forget: nothing goes to a result backend
+    task_default_queue=os.environ.get('BENCH_QUEUE', 'celery'),  # Celery's default name unless set
     worker_prefetch_multiplier=int(os.environ.get('BENCH_PREFETCH', '4')),
     broker_connection_retry_on_startup=True,
 )
@@ -35,7 +45,7 @@ class Reporter:
         self.done = 0
         self.last = 0.0
         self.latencies = []
-        self.redis = redis.Redis.from_url(BROKER)
+        self.redis = redis.Redis.from_url(COUNTS)
         self.key = str(os.getpid())
         threading.Thread(target=self.run, daemon=True).start()
 
@@ -73,6 +83,14 @@ def _start_reporter(**_):
     # After the fork: each pool process gets its own thread and Redis connection.
     global reporter
     reporter = Reporter()
+
+
+if OVER_DROVER:
+    # app.control.ping does not reach workers over drover (its transport carries only revoke over
+    # fanout): each worker says it is ready here instead. Sent as the consumer enters its loop.
+    @worker_ready.connect
+    def _say_ready(sender, **_):
+        redis.Redis.from_url(COUNTS).sadd(READY, sender.hostname)
 
 
 @app.task(ignore_result=True)

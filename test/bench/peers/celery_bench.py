@@ -1,16 +1,20 @@
 """The Celery bench's producer side: enqueues, times, and prints one JSON line.
 
-    BENCH_REDIS_URL=redis://... /usr/bin/python3 celery_bench.py SCENARIO ARGS...
+    BENCH_REDIS_URL=redis://... [BENCH_BROKER_URL=drover://...] /usr/bin/python3 celery_bench.py SCENARIO ARGS...
 
     batch N BATCH       {"rate"}       N tasks sent in chunks of BATCH, one producer per chunk (no worker)
     single N IN_FLIGHT  {"rate"}       IN_FLIGHT threads, each calling noop.delay() in turn (no worker)
     drain N             {"rate"}       workers idle; N tasks sent (untimed) to a queue no worker reads, which
                                        then becomes the task queue at once; from then to the last completion
+                                       (over drover: sent to the task queue, paused by celery.ts before the
+                                       workers start; from its resume to the last completion)
     endtoend N          {"rate"}       workers consuming; N tasks sent in chunks of 1000; first send to last completion
     latency RATE SECS   {"latencies"}  workers consuming; one stamp task every 1/RATE s; enqueue-to-start in ms
 
 Completions and latencies come from the reporters in celery_app.py. The workers (BENCH_WORKERS
-of them) are started by celery.ts; scenarios that need them wait until all answer a ping.
+of them) are started by celery.ts; scenarios that need them wait until all answer a ping (over
+drover, which carries no ping, until all have said they are ready: celery_app.py's worker_ready).
+The broker is celery_app.py's (BENCH_BROKER_URL, else BENCH_REDIS_URL); the counts are in BENCH_REDIS_URL.
 """
 import json
 import os
@@ -20,11 +24,14 @@ import time
 
 import redis as redis_py
 
-from celery_app import BROKER, DONE, LAST, LATENCIES, app, noop, stamp
+from celery_app import COUNTS, DONE, LAST, LATENCIES, OVER_DROVER, READY, app, noop, stamp
+
+if OVER_DROVER:
+    from drover.celery.connect import hub_of_app
 
 TIMEOUT = 600  # s, for waiting on the workers
 WORKERS = int(os.environ.get('BENCH_WORKERS', '1'))
-redis = redis_py.Redis.from_url(BROKER)
+redis = redis_py.Redis.from_url(COUNTS)
 
 
 def send(n, batch, **options):
@@ -36,11 +43,14 @@ def send(n, batch, **options):
 
 
 def wait_for_workers():
-    """Until every worker answers a ping, i.e. is connected and consuming (tasks before control)."""
+    """Until every worker answers a ping, i.e. is connected and consuming (tasks before control);
+    over drover, until every worker has said it is ready (its consumer entering its loop)."""
     deadline = time.monotonic() + TIMEOUT
-    while len(app.control.ping(timeout=0.5)) < WORKERS:
+    while (redis.scard(READY) if OVER_DROVER else len(app.control.ping(timeout=0.5))) < WORKERS:
         if time.monotonic() > deadline:
             sys.exit(f'fewer than {WORKERS} celery workers answered')
+        if OVER_DROVER:
+            time.sleep(0.02)
 
 
 def completed(n):
@@ -76,6 +86,8 @@ def single(n, in_flight):
 
 
 def drain(n):
+    if OVER_DROVER:
+        return drain_drover(n)
     # The backlog goes to a queue no worker reads; renaming its Redis list to the task queue's
     # hands all of it over at once and wakes the workers blocked on BRPOP, like starting them.
     # (Celery's own add_consumer would only take effect when a worker's pending BRPOP times
@@ -84,6 +96,20 @@ def drain(n):
     wait_for_workers()
     started = time.monotonic()
     redis.rename('backlog', app.conf.task_default_queue)
+    return {'rate': n / (completed(n) - started)}
+
+
+def drain_drover(n):
+    # The task queue is paused (celery.ts did it before starting the workers), so the backlog waits
+    # in the hub; resuming it wakes the claims the workers hold open on it, like starting them.
+    queue = app.conf.task_default_queue
+    hub = hub_of_app(app)
+    send(n, 1000)
+    while hub.call('GET', f'/v1/queues/{queue}')['ready'] < n:  # every task recorded in the queue
+        time.sleep(0.05)
+    wait_for_workers()
+    started = time.monotonic()
+    hub.call('POST', f'/v1/queues/{queue}/resume', {})
     return {'rate': n / (completed(n) - started)}
 
 
