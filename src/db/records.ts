@@ -77,29 +77,13 @@ export function enqueuedState(spec: Pick<TaskSpec, 'eta'>, now: number): 'delaye
  * names the first task instead. Safe to repeat with the same ids.
  */
 export async function recordTasks(db: D1Database, specs: TaskSpec[], now = Date.now()): Promise<Recorded> {
-  // An id the producer chose that a task has already: that task is the answer (read before the
-  // inserts, in the same transaction); a repeat within the call is a repeat of its first.
-  const chosen = specs.filter((s) => s.chosenId).map((s) => s.id);
-  const existing = new Map<string, string>();
-  if (chosen.length) {
-    const found = await db
-      .prepare(`SELECT id, state FROM tasks WHERE id IN (SELECT value FROM json_each(?))`)
-      .bind(JSON.stringify(chosen))
-      .all<{ id: string; state: string }>();
-    for (const r of found.results) existing.set(r.id, r.state);
-  }
-  const fresh: TaskSpec[] = [];
+  // A chosen id repeated within the call: its later entries are repeats of its first.
   const firstOf = new Map<string, TaskSpec>();
-  for (const s of specs) {
-    if (!existing.has(s.id) && !firstOf.has(s.id)) {
-      firstOf.set(s.id, s);
-      fresh.push(s);
-    }
-  }
+  const fresh = specs.filter((s) => !firstOf.has(s.id) && firstOf.set(s.id, s));
   const recorded = await recordNew(db, fresh, now);
   if (fresh.length === specs.length) return recorded;
   const answers = new Map(fresh.map((s, i) => [s, recorded.results[i]]));
-  const results = specs.map((s) => answers.get(s) ?? { id: s.id, state: existing.get(s.id) ?? answers.get(firstOf.get(s.id)!)!.state, duplicate: true as const });
+  const results = specs.map((s) => answers.get(s) ?? { ...answers.get(firstOf.get(s.id)!)!, duplicate: true as const });
   return { results, created: recorded.created };
 }
 
@@ -127,7 +111,21 @@ async function recordNew(db: D1Database, specs: TaskSpec[], now: number): Promis
         .bind(JSON.stringify(keyed.map((s) => s.idempotencyKey))),
     );
   }
-  const out = await db.batch<{ key: string; id: string; state: string | null }>(statements);
+  // An id the producer chose that a task had already: the insert left that task's row alone, so
+  // the row read back after it (in the same transaction) is not this spec's. Two calls racing with
+  // one new id: one row wins, and the other call reads it back as a repeat.
+  const chosen = specs.filter((s) => s.chosenId);
+  if (chosen.length) {
+    statements.push(
+      db
+        .prepare(`SELECT id, state, queue, task, created_at AS createdAt FROM tasks WHERE id IN (SELECT value FROM json_each(?))`)
+        .bind(JSON.stringify(chosen.map((s) => s.id))),
+    );
+  }
+  type Read = { key: string; id: string; state: string | null; queue: string; task: string; createdAt: number };
+  const out = await db.batch<Read>(statements);
+  const rows = new Map<string, Read>();
+  if (chosen.length) for (const r of out.pop()!.results) rows.set(r.id, r);
   const holders = new Map<string, { id: string; state: string | null }>();
   if (keyed.length) for (const r of out[out.length - 1].results) holders.set(r.key, r);
   const results: Recorded['results'] = [];
@@ -136,6 +134,11 @@ async function recordNew(db: D1Database, specs: TaskSpec[], now: number): Promis
     const holder = s.idempotencyKey === null ? undefined : holders.get(s.idempotencyKey);
     if (holder && holder.id !== s.id) {
       results.push({ id: holder.id, state: holder.state ?? 'queued', duplicate: true });
+      continue;
+    }
+    const row = s.chosenId ? rows.get(s.id) : undefined;
+    if (row && (row.createdAt !== s.createdAt || row.queue !== s.queue || row.task !== s.task)) {
+      results.push({ id: s.id, state: row.state ?? 'queued', duplicate: true });
       continue;
     }
     results.push({ id: s.id, state: enqueuedState(s, now) });

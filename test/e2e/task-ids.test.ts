@@ -3,6 +3,7 @@
 import { randomUUID } from 'node:crypto';
 import { describe, expect, inject, it } from 'vitest';
 import { Api, claimAll, uniqueQueue } from './system.ts';
+import { waitFor } from './workers.ts';
 
 const api = new Api(inject('hubUrl'));
 
@@ -33,7 +34,12 @@ describe('a task id the producer chose', () => {
     const [last] = await claimAll(api, queue, 1, { max: 10 });
     expect(last).toMatchObject({ id: body, task: 'ids.sum', args: [[10, 20]], headers: { n: 'body' }, workflowId: wf.body.id });
     await api.post(`/v1/leases/${last.leaseId}/ack`, { result: 30 });
-    expect((await api.get(`/v1/workflows/${wf.body.id}`)).body.state).toBe('succeeded');
+    // The workflow hears of its body's end just after the body's lease does.
+    const ended = await waitFor('the workflow to end', async () => {
+      const state = (await api.get(`/v1/workflows/${wf.body.id}`)).body.state;
+      return state !== 'running' && state;
+    });
+    expect(ended).toBe('succeeded');
 
     // Ids a task has already, or given twice: refused, and nothing is made.
     const reused = await api.post('/v1/workflows', { group: [{ id: randomUUID(), task: 'ids.part', queue }, { id: a, task: 'ids.part', queue }] });
@@ -99,6 +105,22 @@ describe('a task id the producer chose', () => {
     );
     expect((await api.post(`/v1/queues/${queue}/claim`, { worker: 'w', max: 10 })).body.jobs).toEqual([]);
     expect((await api.get(`/v1/queues/${queue}`)).body).toMatchObject({ ready: 0, running: 2 });
+  });
+
+  it('is made once when several enqueues of it race, even to different queues', async () => {
+    const queues = [uniqueQueue('ids-race-a'), uniqueQueue('ids-race-b')];
+    const id = randomUUID();
+    const answers = await Promise.all(Array.from({ length: 10 }, (_, i) => api.post('/v1/tasks', { id, task: 'ids.race', args: [i], queue: queues[i % 2] })));
+    expect(answers.map((a) => a.status).sort()).toEqual([200, 200, 200, 200, 200, 200, 200, 200, 200, 202]);
+    const made = answers.find((a) => a.status === 202)!;
+    const record = (await api.get(`/v1/tasks/${id}`)).body;
+    const jobs = [
+      ...(await claimAll(api, queues[0], record.queue === queues[0] ? 1 : 0, { max: 10 })),
+      ...(await claimAll(api, queues[1], record.queue === queues[1] ? 1 : 0, { max: 10 })),
+    ];
+    expect(jobs.map((j: any) => [j.id, j.queue, j.args])).toEqual([[id, record.queue, record.args]]);
+    expect(made.body).toEqual({ id, state: 'queued' });
+    for (const q of queues) expect((await api.post(`/v1/queues/${q}/claim`, { worker: 'w', max: 10 })).body.jobs).toEqual([]);
   });
 
   it('takes a ULID too, and refuses anything else with a 400 that makes nothing', async () => {
