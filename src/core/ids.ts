@@ -7,7 +7,7 @@ const UUID = '[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}';
 /** 128 bits in 26 base-32 characters: the first carries 3 of them. */
 const ULID = '[0-7][0-9A-HJKMNP-TV-Z]{25}';
 
-/** A task id as a client may write it: a UUID in either case. */
+/** A task id as a client may write it: a ULID or a UUID, in either case (taskId gives the form the hub keeps). */
 export const TASK_ID_PATTERN_ANY_CASE = new RegExp(`^(?:${ULID}|${UUID})$`, 'i');
 
 /** A task list's cursor: the creation time (ms) and id of the last task of the page before. */

@@ -54,7 +54,7 @@ export interface TaskSpec {
   callback?: { url: string } | null;
   /** JSON text of the headers the producer gave (an object), handed to workers with every job; absent: none. */
   headers?: string | null;
-  /** The producer chose the id: it may name a task that exists already (intake checks in D1 first). */
+  /** The producer chose the id: it may name a task that exists already (recordTasks reads the row back in its insert's transaction). */
   chosenId?: boolean;
   /** The shard of its queue it was placed on at enqueue (src/core/shards.ts); absent: placed when delivered. */
   shard?: number | null;
