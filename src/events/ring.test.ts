@@ -9,7 +9,7 @@ describe('the event ring', () => {
     const ring = new EventRing(() => 0);
     const ids = [ring.add('task', { n: 1 }), ring.add('worker', { n: 2 }), ring.add('task', { n: 3 })].flatMap(idsOf);
     expect(ids).toEqual([`${ring.epoch}-1`, `${ring.epoch}-2`, `${ring.epoch}-3`]);
-    expect(ring.add('task', { n: 4 })).toBe(`id: ${ring.epoch}-4\nevent: task\ndata: {"n":4}\n\n`);
+    expect(ring.add('task', { n: 4 })).toBe(`event: task\nid: ${ring.epoch}-4\ndata: {"n":4}\n\n`);
     expect(new EventRing().epoch).not.toBe(ring.epoch);
   });
 

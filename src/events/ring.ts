@@ -41,7 +41,8 @@ export class EventRing {
   /** Gives the event its id and holds it; answers its text for the stream. */
   add(kind: string, data: unknown): string {
     const seq = this.next++;
-    const text = `id: ${this.epoch}-${seq}\nevent: ${kind}\ndata: ${JSON.stringify(data)}\n\n`;
+    // The event line first, as before ids: clients that read a block by its first line keep working.
+    const text = `event: ${kind}\nid: ${this.epoch}-${seq}\ndata: ${JSON.stringify(data)}\n\n`;
     this.held.push({ seq, at: this.now(), text });
     this.bytes += text.length * 2;
     this.trim();
