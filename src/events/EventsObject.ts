@@ -98,7 +98,8 @@ export class EventsObject extends DurableObject<Env> {
       this.ring.breakHere();
       this.settlingUntil = now + QUIET_MS;
     }
-    const lastId = request.headers.get('last-event-id') ?? new URL(request.url).searchParams.get('lastEventId');
+    // An empty id is none (EventSource sends none after an event that cleared it).
+    const lastId = request.headers.get('last-event-id') || new URL(request.url).searchParams.get('lastEventId') || null;
     const { readable, writable } = new TransformStream<Uint8Array, Uint8Array>();
     const writer = writable.getWriter();
     let first = ': connected\n\n';

@@ -5,12 +5,13 @@ export const RING_EVENTS = 10_000;
 /** How long an event is held for resuming at most (the contract's time). */
 export const RING_MS = 10 * 60_000;
 /**
- * The ring's memory at most (two bytes per UTF-16 unit, the most a string takes): an event is a
- * few hundred bytes, but names are the client's, and a Durable Object has 128 MB for everything
- * it holds. A resume writes up to this much into the stream at once: a stream, not an RPC answer,
+ * The ring's memory at most (two bytes per UTF-16 unit, the most a string takes). An event is
+ * about 200 characters, so 10,000 take some 4 MB; but its names are the clients' (up to 200
+ * characters each), and a Durable Object has 128 MB for everything it holds, each resume's copy
+ * included. A resume writes up to this much into the stream at once: a stream, not an RPC answer,
  * so the 32 MiB RPC limit does not bind it.
  */
-export const RING_BYTES = 16 * 1024 * 1024;
+export const RING_BYTES = 8 * 1024 * 1024;
 /** The longest id a client may send back; anything longer is no id of ours. */
 const MAX_ID_LENGTH = 64;
 

@@ -200,6 +200,19 @@ describe('the event stream', () => {
     }
   });
 
+  it('takes an empty id as none', async () => {
+    const queue = uniqueQueue('empty-id');
+    for (const options of [{ lastEventId: '' }, { query: '?lastEventId=' }]) {
+      const stream = await subscribe(options);
+      try {
+        await seen(stream, queue);
+        expect(stream.all().some((e) => e.event === 'reset')).toBe(false);
+      } finally {
+        stream.stop();
+      }
+    }
+  });
+
   it('takes ?lastEventId= as the header', async () => {
     const stream = await subscribe();
     try {
