@@ -101,7 +101,7 @@ app.get('/v1/events', async (c) => {
 /** A short-lived ticket for `GET /v1/events?ticket=`, for browsers (EventSource cannot send a token). */
 app.post('/v1/events/ticket', async (c) => {
   requireEnqueue(c.var.principal);
-  return c.json(await eventsObject(c.env).issueTicket(c.var.principal));
+  return c.json(await eventsObject(c.env).issueTicket(c.var.principal.id));
 });
 
 export type App = typeof app;

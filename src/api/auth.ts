@@ -4,7 +4,7 @@ import { createMiddleware } from 'hono/factory';
 import type { Env } from '../env.ts';
 import { eventsObject } from '../events/EventsObject.ts';
 import { DroverError } from '../protocol/errors.ts';
-import { principalOf, type Principal } from '../protocol/principals.ts';
+import { parseTokens, principalOf, type Principal } from '../protocol/principals.ts';
 
 export type AuthVars = { Variables: { principal: Principal }; Bindings: Env };
 
@@ -23,7 +23,9 @@ export const authenticate = createMiddleware<AuthVars>(async function authentica
   const ticket = streamTicket(c);
   if (ticket === null) c.set('principal', await principalOf(c.req.header('authorization'), c.env.DROVER_TOKENS));
   else {
-    const principal = await eventsObject(c.env).ticketPrincipal(ticket);
+    const owner = await eventsObject(c.env).ticketOwner(ticket);
+    // The token as configured now: its scopes today, and none once it is no longer configured.
+    const principal = owner && (await parseTokens(c.env.DROVER_TOKENS ?? '')).find((e) => e.principal.id === owner)?.principal;
     if (!principal) throw new DroverError('unauthorized', 'this ticket is not known to the hub or has expired: get another from POST /v1/events/ticket');
     c.set('principal', principal);
   }

@@ -9,7 +9,6 @@ import type { SendKind } from './commands.ts';
 import { WorkerControl } from './control.ts';
 import { EventRing } from './ring.ts';
 import { Tickets } from './tickets.ts';
-import type { Principal } from '../protocol/principals.ts';
 
 /** A task's change, as subscribers get it. */
 export interface TaskEvent {
@@ -159,14 +158,14 @@ export class EventsObject extends DurableObject<Env> {
     return this.subscribers.size + (this.subscribers.size === 0 && this.listening(Date.now()) ? 1 : 0);
   }
 
-  /** A ticket that opens the stream (GET /v1/events?ticket=) for this principal, for TICKET_MS. */
-  async issueTicket(principal: Principal): Promise<{ ticket: string; expiresAt: string }> {
-    return this.tickets.issue(principal);
+  /** A ticket that opens the stream (GET /v1/events?ticket=) as this token (its fingerprint), for TICKET_MS. */
+  async issueTicket(owner: string): Promise<{ ticket: string; expiresAt: string }> {
+    return this.tickets.issue(owner);
   }
 
-  /** The principal a ticket was made for, while it lasts; null otherwise. */
-  async ticketPrincipal(ticket: string): Promise<Principal | null> {
-    return this.tickets.principalOf(ticket);
+  /** The fingerprint of the token a ticket was made for, while it lasts; null otherwise. */
+  async ticketOwner(ticket: string): Promise<string | null> {
+    return this.tickets.ownerOf(ticket);
   }
 
   /** The workers seen in the last day, heartbeating or claiming, each with its state. */

@@ -1,6 +1,5 @@
 // Tickets for the event stream: a browser's EventSource cannot send a token, so it shows a short-lived ticket in the URL instead.
 import type { Sql } from '../db/sql.ts';
-import type { Principal } from '../protocol/principals.ts';
 
 /** How long a ticket opens streams (the contract's 60 s); a stream it opened stays open past it. */
 export const TICKET_MS = 60_000;
@@ -18,7 +17,7 @@ function base64url(bytes: Uint8Array): string {
 }
 
 interface TicketRow {
-  principal: string;
+  owner: string;
   expires_at: number;
 }
 
@@ -27,27 +26,30 @@ export class Tickets {
     private readonly sql: Sql,
     private readonly now: () => number = Date.now,
   ) {
-    sql.run(`CREATE TABLE IF NOT EXISTS tickets (digest TEXT PRIMARY KEY, principal TEXT NOT NULL, expires_at INTEGER NOT NULL)`);
+    sql.run(`CREATE TABLE IF NOT EXISTS tickets (digest TEXT PRIMARY KEY, owner TEXT NOT NULL, expires_at INTEGER NOT NULL)`);
     sql.run(`CREATE INDEX IF NOT EXISTS tickets_expiry ON tickets (expires_at)`);
   }
 
-  /** A new ticket for this principal: 32 random bytes, base64url. Expired ones are forgotten on the way. */
-  async issue(principal: Principal): Promise<{ ticket: string; expiresAt: string }> {
+  /**
+   * A new ticket for a token (its fingerprint, the principal's id): 32 random bytes, base64url.
+   * Expired ones are forgotten on the way.
+   */
+  async issue(owner: string): Promise<{ ticket: string; expiresAt: string }> {
     const now = this.now();
     const ticket = base64url(crypto.getRandomValues(new Uint8Array(32)));
-    const stored = JSON.stringify({ ...principal, consumeRegions: [...principal.consumeRegions] });
     const digest = await digestOf(ticket);
     this.sql.run(`DELETE FROM tickets WHERE expires_at <= ?`, now);
-    this.sql.run(`INSERT INTO tickets (digest, principal, expires_at) VALUES (?, ?, ?)`, digest, stored, now + TICKET_MS);
+    this.sql.run(`INSERT INTO tickets (digest, owner, expires_at) VALUES (?, ?, ?)`, digest, owner, now + TICKET_MS);
     return { ticket, expiresAt: new Date(now + TICKET_MS).toISOString() };
   }
 
-  /** The principal a ticket was made for, while it lasts; null for an unknown or expired one. A ticket may be shown again until then. */
-  async principalOf(ticket: string): Promise<Principal | null> {
+  /**
+   * The fingerprint of the token a ticket was made for, while it lasts; null for an unknown or
+   * expired one. A ticket may be shown again until then (EventSource reconnects with its URL).
+   */
+  async ownerOf(ticket: string): Promise<string | null> {
     if (ticket.length > 100) return null;
-    const row = this.sql.one<TicketRow>(`SELECT principal, expires_at FROM tickets WHERE digest = ?`, await digestOf(ticket));
-    if (!row || row.expires_at <= this.now()) return null;
-    const p = JSON.parse(row.principal) as Omit<Principal, 'consumeRegions'> & { consumeRegions: string[] };
-    return { ...p, consumeRegions: new Set(p.consumeRegions) };
+    const row = this.sql.one<TicketRow>(`SELECT owner, expires_at FROM tickets WHERE digest = ?`, await digestOf(ticket));
+    return row && row.expires_at > this.now() ? row.owner : null;
   }
 }
