@@ -89,10 +89,19 @@ app.route('/v1/workers', workers);
 app.route('/v1/control', control);
 app.route('/v1/broadcasts', broadcasts);
 
-/** Server-Sent Events: `event: task` for each task change, `event: worker` for workers claiming. */
+/**
+ * Server-Sent Events: `event: task` for each task change, `event: worker` for workers claiming, each
+ * with an id; `Last-Event-ID` (or `?lastEventId=`) resumes. Opened with a token or a ticket (auth.ts).
+ */
 app.get('/v1/events', async (c) => {
   requireEnqueue(c.var.principal);
   return eventsObject(c.env).fetch(c.req.raw);
+});
+
+/** A short-lived ticket for `GET /v1/events?ticket=`, for browsers (EventSource cannot send a token). */
+app.post('/v1/events/ticket', async (c) => {
+  requireEnqueue(c.var.principal);
+  return c.json(await eventsObject(c.env).issueTicket(c.var.principal.id));
 });
 
 export type App = typeof app;

@@ -95,6 +95,7 @@ const OPERATIONS: Operation[] = [
   { method: 'get', path: '/v1/workflows/{id}', id: 'getWorkflow', summary: 'A workflow\'s state and tasks', scope: 'enqueue', answer: ref('Workflow') },
   { method: 'post', path: '/v1/workflows/{id}/revoke', id: 'revokeWorkflow', summary: 'Revoke what has not run', scope: 'enqueue' },
   { method: 'get', path: '/v1/events', id: 'events', summary: 'Server-Sent Events of task changes and workers', scope: 'enqueue' },
+  { method: 'post', path: '/v1/events/ticket', id: 'eventTicket', summary: 'A 60 s ticket that opens GET /v1/events?ticket= without a token (for EventSource)', scope: 'enqueue', answer: ref('EventTicket') },
   { method: 'get', path: '/v1/workers', id: 'listWorkers', summary: 'Workers seen in the last day: alive, stale or gone', scope: 'any token', answer: listOf('workers', 'Worker') },
   { method: 'post', path: '/v1/workers/{name}/heartbeat', id: 'workerHeartbeat', summary: 'A worker\'s heartbeat: its state and replies in, its commands out (held up to waitSeconds)', scope: 'consume', body: workerHeartbeatBody },
   { method: 'post', path: '/v1/control', id: 'control', summary: 'Send workers a command and wait for their replies', scope: 'admin', body: controlBody },

@@ -7,6 +7,8 @@ import { livenessOf } from '../core/worker-states.ts';
 import type { BroadcastBody, ControlBody, WorkerHeartbeat } from '../protocol/control.ts';
 import type { SendKind } from './commands.ts';
 import { WorkerControl } from './control.ts';
+import { EventRing } from './ring.ts';
+import { Tickets } from './tickets.ts';
 
 /** A task's change, as subscribers get it. */
 export interface TaskEvent {
@@ -35,14 +37,31 @@ const encoder = new TextEncoder();
 /** A comment line this often keeps idle connections (and proxies) open. */
 const KEEPALIVE_MS = 15_000;
 /**
+ * Queues keep publishing this long after the last subscriber left (the contract's 5 minutes):
+ * a dropped connection that comes back within it resumes from its last id and loses nothing.
+ */
+export const LINGER_MS = 5 * 60_000;
+/**
+ * A queue that found nobody listening skips its changes this long before it asks again
+ * (src/queue/outbox.ts): the events of the first moments after a quiet spell may be missing.
+ */
+export const QUIET_MS = 5_000;
+/**
  * QueueObjects publish the changes they already batch for D1, and only while someone
- * listens (publish answers the number of subscribers); so events cost nothing when
- * nobody watches. Worker sightings are kept in SQLite for GET /v1/workers.
+ * listens or listened in the last LINGER_MS (publish answers how many, counting one for those
+ * gone); so events cost nothing when nobody watches. Each event gets an id and is held in a
+ * ring for resuming (ring.ts). Worker sightings are kept in SQLite for GET /v1/workers.
  */
 export class EventsObject extends DurableObject<Env> {
   private readonly subscribers = new Set<WritableStreamDefaultWriter<Uint8Array>>();
   private keepalive: ReturnType<typeof setInterval> | null = null;
   private readonly sql: Sql;
+  private readonly ring = new EventRing();
+  private readonly tickets: Tickets;
+  /** When a subscriber was last known to be connected; 0: never since the object started. */
+  private listenedAt = 0;
+  /** Until then, events are not resume points: queues quiet before a subscriber came may still be skipping. */
+  private settlingUntil = 0;
   /**
    * Worker heartbeats, remote control and broadcasts live here too, not in an object of their own:
    * this object already keeps the workers seen claiming, which the workers list merges with those
@@ -58,6 +77,7 @@ export class EventsObject extends DurableObject<Env> {
       `CREATE TABLE IF NOT EXISTS workers (name TEXT NOT NULL, queue TEXT NOT NULL, region TEXT, last_seen INTEGER NOT NULL, in_hand INTEGER NOT NULL,
          PRIMARY KEY (name, queue))`,
     );
+    this.tickets = new Tickets(this.sql);
     this.control = new WorkerControl(
       this.sql,
       livenessOf(env.DROVER_WORKER_INTERVAL_SECONDS, env.DROVER_WORKER_STALE_SECONDS),
@@ -65,12 +85,31 @@ export class EventsObject extends DurableObject<Env> {
     );
   }
 
-  /** Opens a Server-Sent Events stream: `event: task` and `event: worker`, JSON data. */
-  override async fetch(): Promise<Response> {
+  /**
+   * Opens a Server-Sent Events stream: `event: task` and `event: worker`, JSON data, each with an id.
+   * With a last id (the `Last-Event-ID` header or `?lastEventId=`), the held events after it come
+   * first, or `event: reset` when it cannot be resumed from.
+   */
+  override async fetch(request: Request): Promise<Response> {
+    const now = Date.now();
+    if (!this.listening(now)) {
+      // Queues may have stopped publishing: nothing given out so far resumes without a hole.
+      this.ring.breakHere();
+      this.settlingUntil = now + QUIET_MS;
+    }
+    // An empty id is none (EventSource sends none after an event that cleared it).
+    const lastId = request.headers.get('last-event-id') || new URL(request.url).searchParams.get('lastEventId') || null;
     const { readable, writable } = new TransformStream<Uint8Array, Uint8Array>();
     const writer = writable.getWriter();
+    let first = ': connected\n\n';
+    if (lastId !== null) {
+      const catchup = this.ring.after(lastId);
+      first += catchup.ok ? catchup.text : 'event: reset\ndata: {}\n\n';
+    }
+    // Written before the subscriber joins: the writer keeps order, so live events follow it.
+    void this.send(writer, first);
     this.subscribers.add(writer);
-    void this.send(writer, ': connected\n\n');
+    this.listenedAt = now;
     this.keepalive ??= setInterval(() => {
       for (const w of [...this.subscribers]) void this.send(w, ': keepalive\n\n');
       if (this.subscribers.size === 0 && this.keepalive) {
@@ -85,11 +124,21 @@ export class EventsObject extends DurableObject<Env> {
     try {
       await writer.write(encoder.encode(text));
     } catch {
-      this.subscribers.delete(writer); // the client went away
+      // The client went away: queues keep publishing LINGER_MS from now, for its return.
+      if (this.subscribers.delete(writer)) this.listenedAt = Date.now();
     }
   }
 
-  /** Takes a batch from a QueueObject; answers how many are listening. */
+  /** Someone listens, or listened recently enough that queues are still publishing for them. */
+  private listening(now: number): boolean {
+    return this.subscribers.size > 0 || (this.listenedAt > 0 && now - this.listenedAt < LINGER_MS);
+  }
+
+  /**
+   * Takes a batch from a QueueObject (at most the outbox's 10,000 events, a few MB: far under the
+   * 32 MiB an RPC carries); answers how many are listening, counting one for subscribers that left
+   * in the last LINGER_MS, so that queues keep publishing for their return.
+   */
   async publish(tasks: TaskEvent[], workers: WorkerSeen[]): Promise<number> {
     for (const w of workers) {
       this.sql.run(
@@ -99,14 +148,24 @@ export class EventsObject extends DurableObject<Env> {
         w.name, shardName(w.queue, w.shard ?? 0), w.region, Date.parse(w.lastSeen), w.inHand,
       );
     }
+    const now = Date.now();
+    const text = [...tasks.map((t) => this.ring.add('task', t)), ...workers.map((w) => this.ring.add('worker', w))].join('');
+    if (now < this.settlingUntil) this.ring.breakHere();
     if (this.subscribers.size) {
-      const text = [
-        ...tasks.map((t) => `event: task\ndata: ${JSON.stringify(t)}\n\n`),
-        ...workers.map((w) => `event: worker\ndata: ${JSON.stringify(w)}\n\n`),
-      ].join('');
+      this.listenedAt = now;
       if (text) await Promise.all([...this.subscribers].map((w) => this.send(w, text)));
     }
-    return this.subscribers.size;
+    return this.subscribers.size + (this.subscribers.size === 0 && this.listening(Date.now()) ? 1 : 0);
+  }
+
+  /** A ticket that opens the stream (GET /v1/events?ticket=) as this token (its fingerprint), for TICKET_MS. */
+  async issueTicket(owner: string): Promise<{ ticket: string; expiresAt: string }> {
+    return this.tickets.issue(owner);
+  }
+
+  /** The fingerprint of the token a ticket was made for, while it lasts; null otherwise. */
+  async ticketOwner(ticket: string): Promise<string | null> {
+    return this.tickets.ownerOf(ticket);
   }
 
   /** The workers seen in the last day, heartbeating or claiming, each with its state. */

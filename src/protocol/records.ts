@@ -135,6 +135,14 @@ export const queueRecord = z
   })
   .meta({ description: "A queue's live tasks by state and region, the tasks no worker would take, and its settings." });
 
+/** What `POST /v1/events/ticket` answers: a ticket that opens `GET /v1/events?ticket=` until it expires. */
+export const eventTicket = z
+  .object({
+    ticket: z.string().meta({ description: '32 random bytes, base64url: pass as ?ticket= on GET /v1/events (no Authorization header needed).' }),
+    expiresAt: time.meta({ description: 'Streams open with it until then (60 s after it was made); a stream it opened stays open past it.' }),
+  })
+  .meta({ description: 'A short-lived ticket for the event stream, for clients that cannot send a token (a browser\'s EventSource).' });
+
 /** The one error shape of every refusal. */
 export const errorBody = z
   .object({
@@ -152,6 +160,7 @@ export type DeadLetter = z.output<typeof deadLetter>;
 export type QueueRecord = z.output<typeof queueRecord>;
 export type WorkflowRecord<R = unknown> = Omit<z.output<typeof workflowRecord>, 'result'> & { result: R | null };
 export type ErrorBody = z.output<typeof errorBody>;
+export type EventTicket = z.output<typeof eventTicket>;
 
 /** The components of the OpenAPI document, by name. */
-export const RECORDS = { Job: jobRecord, Task: taskRecord, DeadLetter: deadLetter, Workflow: workflowRecord, Queue: queueRecord, Worker: workerRecord, Error: errorBody };
+export const RECORDS = { Job: jobRecord, Task: taskRecord, DeadLetter: deadLetter, Workflow: workflowRecord, Queue: queueRecord, Worker: workerRecord, EventTicket: eventTicket, Error: errorBody };

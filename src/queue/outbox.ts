@@ -3,7 +3,7 @@ import type { Env } from '../env.ts';
 import { isFinal, regionOfLane } from '../core/states.ts';
 import { parseShardName } from '../core/shards.ts';
 import { signatureHeaders } from '../core/signing.ts';
-import { eventsObject, type TaskEvent } from '../events/EventsObject.ts';
+import { eventsObject, QUIET_MS, type TaskEvent } from '../events/EventsObject.ts';
 import { allowList, refusal } from '../http-tasks/call.ts';
 import type { Alarm } from './alarm.ts';
 import type { Store } from './store.ts';
@@ -20,7 +20,7 @@ export class Outbox {
   private readonly sightings = new Map<string, { region: string | null; at: number; reported: number }>();
   /** Failed deliveries per owed callback, for its backoff (a restart starts it over). */
   private readonly callbackTries = new Map<string, number>();
-  /** Nobody was listening for events at the last publish: skip task events until then. */
+  /** Nobody was listening for events (nor had lately) at the last publish: skip task events until then. */
   private quietUntil = 0;
   /** Task changes noted for the next publish (while someone listens). */
   private readonly events: TaskEvent[] = [];
@@ -205,7 +205,8 @@ export class Outbox {
     try {
       const subscribers = await eventsObject(this.env).publish(tasks, workers);
       for (const [, w] of due) w.reported = now;
-      this.quietUntil = subscribers ? 0 : now + 5000;
+      // The answer counts subscribers that left lately too: publishing goes on for their return.
+      this.quietUntil = subscribers ? 0 : now + QUIET_MS;
     } catch (err) {
       console.error('publishing events failed', err);
     }
