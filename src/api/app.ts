@@ -19,6 +19,7 @@ import { schedules } from './schedules.ts';
 import { sockets } from './sockets.ts';
 import { tasks } from './tasks.ts';
 import { workflows } from './workflows.ts';
+import { healthy, type Answer } from '../protocol/answers.ts';
 
 export const app = new Hono<AuthVars>();
 
@@ -62,7 +63,7 @@ app.get('/healthz', async (c) => {
   } catch {
     throw new DroverError('unavailable', 'the database is not ready (have the D1 migrations been applied?)');
   }
-  return c.json({ ok: true });
+  return c.json({ ok: true as const } satisfies Answer<typeof healthy>);
 });
 
 app.get('/', (c) => page(c, dashboardPage()));
