@@ -1,4 +1,4 @@
-// GET /openapi.json and /docs: the API described from the same zod schemas that validate requests.
+// GET /openapi.json: the API described from the same zod schemas that validate requests and type the answers.
 import { z } from 'zod';
 import {
   ackBody, ackManyBody, auditQuery, claimBody, deadQuery, enqueueBody, failBody, heartbeatBody, listQuery, queueConfigBody,
@@ -169,21 +169,4 @@ export function openapi(): Record<string, unknown> {
     paths,
   };
   return cached;
-}
-
-const escape = (s: string) => s.replace(/[&<>"]/g, (c) => `&#${c.charCodeAt(0)};`);
-
-/** A readable page of the same document, with no script and nothing from elsewhere. */
-export function docsPage(): string {
-  const rows = OPERATIONS.map(
-    (op) => `<tr><td class="m ${op.method}">${op.method.toUpperCase()}</td><td><code>${escape(op.path)}</code></td><td>${escape(op.summary)}</td><td>${op.scope}</td>` +
-      `<td>${op.body ? `<details><summary>body</summary><pre>${escape(JSON.stringify(schemaOf(op.body), null, 2))}</pre></details>` : ''}</td></tr>`,
-  ).join('\n');
-  return `<!doctype html><html lang="en"><meta charset="utf-8"><title>drover API</title>
-<style>body{font:15px/1.5 system-ui,sans-serif;margin:2rem auto;max-width:1100px;color:#1d2433;padding:0 1rem}
-table{border-collapse:collapse;width:100%}td{border-bottom:1px solid #e3e7ee;padding:.45rem .5rem;vertical-align:top}
-.m{font-weight:600;font-size:12px}.get{color:#2563eb}.post{color:#15803d}.put{color:#b45309}.delete{color:#b91c1c}
-pre{background:#f6f8fb;padding:.6rem;max-height:24rem;overflow:auto;font-size:12px}</style>
-<h1>drover API</h1><p>Every route, generated from the hub's own request schemas. Machine-readable: <a href="/openapi.json">/openapi.json</a>.</p>
-<table>${rows}</table></html>`;
 }

@@ -323,9 +323,4 @@ describe('the OpenAPI document', () => {
     expect(() => check('getTask', { status: 418, body: { error: { code: 'teapot', message: 'no' } } }, 418)).toThrow(/getTask 418: .*\/error\/code must be equal to one of the allowed values/s);
   });
 
-  it('has a readable docs page', async () => {
-    const res = await api.as(null).get('/docs');
-    expect(res.status).toBe(200);
-    expect(res.text).toContain('/v1/queues/{queue}/claim');
-  });
 });
