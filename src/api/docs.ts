@@ -1,6 +1,7 @@
 // GET /docs: Swagger UI (the swagger-ui-dist package) reading /openapi.json, served by the hub
 // itself, its script and styles at their own paths, so the page loads nothing from elsewhere.
-import { Hono, type Context } from 'hono';
+import { Hono } from 'hono';
+import { DroverError } from '../protocol/errors.ts';
 // Bundled as text (esbuild under wrangler; the text plugin in tsdown.config.ts and vitest.unit.config.ts):
 // about 1.5 MB of script and 0.2 MB of styles, 0.5 MB gzipped, inside the Worker (limit 3 MB gzipped, free plan).
 import viewerScript from 'swagger-ui-dist/swagger-ui-bundle.js' with { type: 'text' };
@@ -81,8 +82,8 @@ docs.get('/docs', async (c) => {
   return c.html(await docsPage());
 });
 
-docs.get('/docs/:asset', (c: Context) => {
-  const asset = ASSETS[c.req.path];
-  if (!asset) return c.notFound();
+docs.get('/docs/:asset', (c) => {
+  const asset = Object.hasOwn(ASSETS, c.req.path) ? ASSETS[c.req.path] : undefined;
+  if (!asset) throw new DroverError('not_found', `no route GET ${c.req.path.slice(0, 100)}`);
   return c.body(asset.body, 200, { 'content-type': asset.type, 'cache-control': 'public, max-age=31536000, immutable' });
 });

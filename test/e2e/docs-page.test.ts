@@ -67,7 +67,11 @@ describe('/docs', () => {
       expect((await got.text()).length, asset).toBeGreaterThan(100);
     }
     expect((await fetch(`${url}/docs/viewer.js`)).headers.get('content-type')).toMatch(/^text\/javascript/);
-    expect((await api.as(null).get('/docs/nothing.js')).status).toBe(404);
+    for (const missing of ['/docs/nothing.js', '/docs/toString', '/docs/__proto__']) {
+      const res = await api.as(null).get(missing);
+      expect(res.status, missing).toBe(404);
+      expect(res.body.error.code, missing).toBe('not_found');
+    }
   });
 
   for (const [width, height] of [[1440, 900], [390, 844]] as const) {
