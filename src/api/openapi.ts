@@ -4,11 +4,10 @@ import {
   ackBody, ackManyBody, auditQuery, claimBody, deadQuery, enqueueBody, failBody, heartbeatBody, listQuery, queueConfigBody,
   replayBody, scheduleBody, scheduleUpdateBody, signatureBody, waitQuery,
 } from '../protocol/schemas.ts';
-import { RECORDS } from '../protocol/records.ts';
+import { RECORDS, queueRecord, taskRecord, workflowRecord } from '../protocol/records.ts';
+// The answers of the routes, by name (A.enqueued, A.taskPage, ...), and the components among them.
 import * as A from '../protocol/answers.ts';
-import { ANSWER_RECORDS } from '../protocol/answers.ts';
 import { broadcastBody, broadcastRecord, controlBody, controlCall, workerHeartbeatBody } from '../protocol/control.ts';
-import { taskRecord, queueRecord, workflowRecord } from '../protocol/records.ts';
 
 type Scope = 'enqueue' | 'consume' | 'admin' | 'any token' | 'none';
 
@@ -30,7 +29,7 @@ interface Operation {
 }
 
 /** Records that are components of the document: referred to by name wherever an answer holds one. */
-const COMPONENTS: Record<string, z.ZodType> = { ...RECORDS, ...ANSWER_RECORDS };
+const COMPONENTS: Record<string, z.ZodType> = { ...RECORDS, ...A.ANSWER_RECORDS };
 const COMPONENT_NAMES = new Map<z.ZodType, string>(Object.entries(COMPONENTS).map(([name, schema]) => [schema, name]));
 
 /**
@@ -60,7 +59,7 @@ const EVENT_STREAM = {
   type: 'string',
   description:
     'A stream of Server-Sent Events (text/event-stream) that stays open: `event: task` with a task\'s change as JSON in `data`, ' +
-    '`event: worker` for workers, and comment lines to keep the connection alive. See docs/protocol.md, "Events".',
+    '`event: worker` for workers claiming or heartbeating, and comment lines that keep the connection open. See docs/protocol.md, "Observability".',
 };
 
 const workflowBody = z.union([
