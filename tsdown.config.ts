@@ -2,6 +2,7 @@
 // tsdown bundles each entry with rolldown and its types with rolldown-plugin-dts, so the package
 // carries neither src/ nor tests, and a user's TypeScript reads only the declarations.
 import { defineConfig } from 'tsdown';
+import { textImports } from './scripts/text-imports.ts';
 
 export default defineConfig({
   entry: {
@@ -23,4 +24,8 @@ export default defineConfig({
   clean: true,
   outDir: 'dist',
   deps: { neverBundle: [/^cloudflare:/, /^node:/] },
+  // The /docs viewer's script and styles, inside dist/hub.js as strings.
+  plugins: [textImports()],
+  // Reading 2 MB of text is most of a short build's plugin time, as expected: no warning for it.
+  inputOptions: { checks: { pluginTimings: false } },
 });

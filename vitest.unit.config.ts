@@ -1,6 +1,7 @@
 // Unit tests run inside workerd with the hub's own bindings (D1, Durable Objects, the bus).
 import { cloudflareTest, readD1Migrations } from '@cloudflare/vitest-plugin';
 import { defineProject } from 'vitest/config';
+import { textImports } from './scripts/text-imports.ts';
 
 /** Stand-ins for the regional consumers the hub wakes: they record each wake for the tests to read. */
 const wakes: { region: string; body: string; authorization: string | null }[] = [];
@@ -12,6 +13,8 @@ const regionStandIn = (region: string) => async (request: Request) => {
 
 export default defineProject({
   plugins: [
+    // The /docs viewer's files, imported as text (src/api/docs.ts).
+    textImports(),
     cloudflareTest(async () => ({
       wrangler: { configPath: './wrangler.toml' },
       miniflare: {

@@ -14,11 +14,13 @@ import { claims, leases } from './leases.ts';
 import { queues } from './queues.ts';
 import { dashboardPage } from './dashboard.ts';
 import { metrics } from './metrics.ts';
-import { docsPage, openapi } from './openapi.ts';
+import { openapi } from './openapi.ts';
+import { docs } from './docs.ts';
 import { schedules } from './schedules.ts';
 import { sockets } from './sockets.ts';
 import { tasks } from './tasks.ts';
 import { workflows } from './workflows.ts';
+import { healthy, type Answer } from '../protocol/answers.ts';
 
 export const app = new Hono<AuthVars>();
 
@@ -62,13 +64,13 @@ app.get('/healthz', async (c) => {
   } catch {
     throw new DroverError('unavailable', 'the database is not ready (have the D1 migrations been applied?)');
   }
-  return c.json({ ok: true });
+  return c.json({ ok: true as const } satisfies Answer<typeof healthy>);
 });
 
 app.get('/', (c) => page(c, dashboardPage()));
 app.get('/metrics', metrics);
 app.get('/openapi.json', (c) => c.json(openapi()));
-app.get('/docs', (c) => page(c, docsPage()));
+app.route('/', docs);
 
 /** No CORS unless DROVER_CORS_ORIGINS names the origins (comma-separated) that may call the API from a browser. */
 app.use('/v1/*', async function corsIfConfigured(c, next) {

@@ -8,6 +8,7 @@ import { requireAdmin } from '../protocol/principals.ts';
 import { parseWith } from '../protocol/parse.ts';
 import { auditQuery } from '../protocol/schemas.ts';
 import { iso } from '../protocol/times.ts';
+import { auditPage, type Answer } from '../protocol/answers.ts';
 
 /** Records an action that succeeded. The actor is the token's fingerprint, never the token. */
 export async function audit(c: Context<AuthVars>, action: string, target: string, details?: unknown): Promise<void> {
@@ -24,6 +25,6 @@ auditRoutes.get('/', async (c) => {
   const { limit } = parseWith(auditQuery, c.req.query(), 'query');
   const rows = await drizzle(c.env.DB).select().from(auditLog).orderBy(desc(auditLog.id)).limit(limit).all();
   return c.json({
-    entries: rows.map((r) => ({ at: iso(r.at), actor: r.actor, action: r.action, target: r.target, details: r.details === null ? null : JSON.parse(r.details) })),
-  });
+    entries: rows.map((r) => ({ at: iso(r.at)!, actor: r.actor, action: r.action, target: r.target, details: r.details === null ? null : JSON.parse(r.details) })),
+  } satisfies Answer<typeof auditPage>);
 });

@@ -10,6 +10,8 @@ import { DroverError } from '../protocol/errors.ts';
 import { parseWith } from '../protocol/parse.ts';
 import { requireAdmin, requireClaim, requireConsumer, requireEnqueue } from '../protocol/principals.ts';
 import { MAX_BATCH_BYTES, MAX_TASK_BYTES } from '../protocol/sizes.ts';
+import { broadcastSent, workerList, type Answer } from '../protocol/answers.ts';
+import type { BroadcastRecord, ControlCall } from '../protocol/control.ts';
 
 export const workers = new Hono<AuthVars>();
 export const control = new Hono<AuthVars>();
@@ -27,7 +29,7 @@ function fail(out: { code: 'not_found' | 'conflict' | 'forbidden'; message: stri
 }
 
 /** The workers seen in the last day, heartbeating or claiming, each with its state. */
-workers.get('/', async (c) => c.json({ workers: await eventsObject(c.env).workers() }));
+workers.get('/', async (c) => c.json({ workers: await eventsObject(c.env).workers() } satisfies Answer<typeof workerList>));
 
 /**
  * A worker's heartbeat: its state and replies in, its commands out (held up to `waitSeconds` when
@@ -49,7 +51,7 @@ workers.post('/:name/heartbeat', async (c) => {
 });
 
 /** A control call as the API shows it: who replied what, who has not yet, whose command expired, who was not sent it. */
-function presentControl(view: SendView) {
+function presentControl(view: SendView): ControlCall {
   return {
     id: view.id,
     command: view.command,
@@ -64,14 +66,14 @@ function presentControl(view: SendView) {
 
 const EXPIRED = { type: 'WorkerGone', message: 'the worker did not reply before it was gone, or within 10 minutes' };
 
-function presentBroadcast(view: SendView) {
+function presentBroadcast(view: SendView): BroadcastRecord {
   return {
     id: view.id,
     task: view.task,
     workers: view.targets.map((t) => {
       if (t.status === 'pending') return { name: t.worker, state: 'pending', result: null, error: null };
       if (t.status === 'expired') return { name: t.worker, state: 'failed', result: null, error: EXPIRED };
-      const omitted = t.replyOmitted ? { resultOmitted: true } : {};
+      const omitted = t.replyOmitted ? { resultOmitted: true as const } : {};
       return t.ok
         ? { name: t.worker, state: 'succeeded', result: t.reply ?? null, error: null, ...omitted }
         : { name: t.worker, state: 'failed', result: null, error: t.error ?? null, ...omitted };
@@ -113,7 +115,7 @@ broadcasts.post('/', async (c) => {
   const body = parseWith(broadcastBody, await readJson(c, MAX_TASK_BYTES), 'broadcast');
   const sent = await eventsObject(c.env).sendBroadcast(body);
   if (!sent.ok) fail(sent);
-  return c.json({ id: sent.id, workers: sent.workers }, 202);
+  return c.json({ id: sent.id, workers: sent.workers } satisfies Answer<typeof broadcastSent>, 202);
 });
 
 broadcasts.get('/:id', async (c) => {

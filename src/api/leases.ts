@@ -14,6 +14,7 @@ import { iso } from '../protocol/times.ts';
 import { queueOf } from './queues.ts';
 import { anyShard, queueObject } from '../queue/stubs.ts';
 import { ackBody, ackManyBody, claimBody, failBody, heartbeatBody } from '../protocol/schemas.ts';
+import { ackedMany, asState, extended, failed, taskState, type Answer } from '../protocol/answers.ts';
 
 export const claims = new Hono<AuthVars>();
 export const leases = new Hono<AuthVars>();
@@ -44,7 +45,7 @@ function lease(leaseId: string): { queue: string } {
 leases.post('/ack', async (c) => {
   requireConsumer(c.var.principal);
   const body = parseWith(ackManyBody, await readJson(c, 4 * 1024 * 1024), 'acks');
-  return c.json({ results: await ackLeases(c.env, c.var.principal, body) });
+  return c.json({ results: await ackLeases(c.env, c.var.principal, body) } satisfies Answer<typeof ackedMany>);
 });
 
 /** Hands back a job the worker never started: the attempt does not count and the task keeps its place. */
@@ -54,7 +55,7 @@ leases.post('/:leaseId/release', async (c) => {
   const { queue } = lease(leaseId);
   const out = await queueObject(c.env, queue).release(leaseId, leaseOwner(c.var.principal));
   if (!out.ok) throw new DroverError(out.code, out.message);
-  return c.json({ state: out.state });
+  return c.json({ state: asState(out.state) } satisfies Answer<typeof taskState>);
 });
 
 leases.post('/:leaseId/heartbeat', async (c) => {
@@ -65,7 +66,7 @@ leases.post('/:leaseId/heartbeat', async (c) => {
   const progress = body.progress === undefined ? null : JSON.stringify(body.progress);
   const out = await queueObject(c.env, queue).heartbeat(leaseId, leaseOwner(c.var.principal), body.extendSeconds ?? null, progress);
   if (!out.ok) throw new DroverError(out.code, out.message);
-  return c.json({ leaseExpiresAt: iso(out.leaseExpiresAt), revoked: out.revoked });
+  return c.json({ leaseExpiresAt: iso(out.leaseExpiresAt)!, revoked: out.revoked } satisfies Answer<typeof extended>);
 });
 
 leases.post('/:leaseId/ack', async (c) => {
@@ -75,7 +76,7 @@ leases.post('/:leaseId/ack', async (c) => {
   const body = parseWith(ackBody, await readJson(c, MAX_TASK_BYTES), 'ack');
   const out = await queueObject(c.env, queue).ack(leaseId, leaseOwner(c.var.principal), JSON.stringify(body.result ?? null));
   if (!out.ok) throw new DroverError(out.code, out.message);
-  return c.json({ state: out.state });
+  return c.json({ state: asState(out.state) } satisfies Answer<typeof taskState>);
 });
 
 leases.post('/:leaseId/fail', async (c) => {
@@ -91,5 +92,5 @@ leases.post('/:leaseId/fail', async (c) => {
     body.delaySeconds ?? null,
   );
   if (!out.ok) throw new DroverError(out.code, out.message);
-  return c.json(out.nextAttemptAt === undefined ? { state: out.state } : { state: out.state, nextAttemptAt: iso(out.nextAttemptAt) });
+  return c.json((out.nextAttemptAt === undefined ? { state: asState(out.state) } : { state: asState(out.state), nextAttemptAt: iso(out.nextAttemptAt)! }) satisfies Answer<typeof failed>);
 });

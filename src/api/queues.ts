@@ -15,6 +15,8 @@ import { parseWith } from '../protocol/parse.ts';
 import { presentDead } from './present.ts';
 import { deadQuery, queueConfigBody, replayBody } from '../protocol/schemas.ts';
 import { queueName } from '../protocol/fields.ts';
+import { configured, deadList, deadPurged, paused as pausedAnswer, purged as purgedAnswer, queueList, replayed as replayedAnswer, type Answer } from '../protocol/answers.ts';
+import type { QueueRecord } from '../protocol/records.ts';
 
 export const queues = new Hono<AuthVars>();
 
@@ -45,12 +47,12 @@ async function describe(env: Env, name: string) {
 
 queues.get('/', async (c) => {
   const names = await queueNames(c.env.DB);
-  return c.json({ queues: await Promise.all(names.map((n) => describe(c.env, n))) });
+  return c.json({ queues: await Promise.all(names.map((n) => describe(c.env, n))) } satisfies Answer<typeof queueList>);
 });
 
 queues.get('/:queue', async (c) => {
   const name = queueOf(c);
-  return c.json(await describe(c.env, name));
+  return c.json((await describe(c.env, name)) satisfies QueueRecord);
 });
 
 for (const action of ['pause', 'resume'] as const) {
@@ -59,7 +61,7 @@ for (const action of ['pause', 'resume'] as const) {
     const name = queueOf(c);
     const paused = (await everyShard(c.env, name, (o) => o.setPaused(action === 'pause')))[0];
     await audit(c, `queue.${action}`, name);
-    return c.json({ name, paused });
+    return c.json({ name, paused } satisfies Answer<typeof pausedAnswer>);
   });
 }
 
@@ -68,7 +70,7 @@ queues.get('/:queue/dead', async (c) => {
   const name = queueOf(c);
   const { limit } = parseWith(deadQuery, c.req.query(), 'query');
   const dead = (await everyShard(c.env, name, (o) => o.dead(limit))).flat().sort((a, b) => (b.finishedAt ?? 0) - (a.finishedAt ?? 0)).slice(0, limit);
-  return c.json({ tasks: dead.map((d) => presentDead(d, name)) });
+  return c.json({ tasks: dead.map((d) => presentDead(d, name)) } satisfies Answer<typeof deadList>);
 });
 
 queues.post('/:queue/dead/replay', async (c) => {
@@ -78,7 +80,7 @@ queues.post('/:queue/dead/replay', async (c) => {
   const replayed = sum(await everyShard(c.env, name, (o) => o.replay(ids)));
   // What changed nothing leaves nothing behind, in the audit log neither.
   if (replayed > 0) await audit(c, 'dead.replay', name, { ids: ids ?? 'all', replayed });
-  return c.json({ replayed });
+  return c.json({ replayed } satisfies Answer<typeof replayedAnswer>);
 });
 
 /** Purges dead letters (all, or the given ids): they are gone from the queue; their D1 record stays. */
@@ -88,7 +90,7 @@ queues.delete('/:queue/dead', async (c) => {
   const ids = await deadLetterIds(c, 'purge');
   const purged = sum(await everyShard(c.env, name, (o) => o.purgeDead(ids)));
   if (purged > 0) await audit(c, 'dead.purge', name, { ids: ids ?? 'all', purged });
-  return c.json({ purged });
+  return c.json({ purged } satisfies Answer<typeof deadPurged>);
 });
 
 /**
@@ -120,7 +122,7 @@ queues.post('/:queue/purge', async (c) => {
   const purged = sum(shards.map((s) => s.purged));
   const more = shards.some((s) => s.more);
   if (purged > 0) await audit(c, 'queue.purge', name, { purged, more });
-  return c.json({ name, purged, more });
+  return c.json({ name, purged, more } satisfies Answer<typeof purgedAnswer>);
 });
 
 /**
@@ -164,5 +166,5 @@ queues.put('/:queue/config', async (c) => {
     .bind(name, Date.now(), config.retentionMs)
     .run();
   await audit(c, 'queue.config', name, body);
-  return c.json({ name, config: presentConfig(config) });
+  return c.json({ name, config: presentConfig(config) } satisfies Answer<typeof configured>);
 });

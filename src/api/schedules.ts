@@ -15,6 +15,7 @@ import { MAX_TASK_BYTES } from '../protocol/sizes.ts';
 import { DroverError } from '../protocol/errors.ts';
 import { iso } from '../protocol/times.ts';
 import { SCHEDULE_ID, scheduleBody, scheduleUpdateBody } from '../protocol/schemas.ts';
+import { asState, scheduleDeleted, scheduleList, scheduleRecord, scheduleRun, type Answer } from '../protocol/answers.ts';
 
 export const schedules = new Hono<AuthVars>();
 
@@ -23,7 +24,7 @@ schedules.use(async function adminOnly(c, next) {
   await next();
 });
 
-function present(s: ScheduleRow) {
+function present(s: ScheduleRow): Answer<typeof scheduleRecord> {
   return {
     id: s.id,
     cron: s.cron,
@@ -39,13 +40,14 @@ function present(s: ScheduleRow) {
     retryDelay: s.retryDelay,
     timeout: s.timeout,
     enabled: s.enabled,
-    catchUp: s.catchUp,
-    source: s.source,
+    // D1 keeps these as text; only the schedule schemas' values are ever written.
+    catchUp: s.catchUp as Answer<typeof scheduleRecord>['catchUp'],
+    source: s.source as Answer<typeof scheduleRecord>['source'],
     nextRunAt: iso(s.nextRunAt),
     lastRunAt: iso(s.lastRunAt),
     lastTaskId: s.lastTaskId,
-    createdAt: iso(s.createdAt),
-    updatedAt: iso(s.updatedAt),
+    createdAt: iso(s.createdAt)!,
+    updatedAt: iso(s.updatedAt)!,
   };
 }
 
@@ -70,7 +72,7 @@ schedules.post('/', async (c) => {
   return c.json(present((await getSchedule(c.env.DB, def.id))!), 201);
 });
 
-schedules.get('/', async (c) => c.json({ schedules: (await listSchedules(c.env.DB)).map(present) }));
+schedules.get('/', async (c) => c.json({ schedules: (await listSchedules(c.env.DB)).map(present) } satisfies Answer<typeof scheduleList>));
 
 schedules.get('/:id', async (c) => c.json(present(await found(c.env, c.req.param('id')))));
 
@@ -93,7 +95,7 @@ schedules.delete('/:id', async (c) => {
   await deleteSchedule(c.env.DB, row.id);
   await beatObject(c.env).arm();
   await audit(c, 'schedule.delete', row.id);
-  return c.json({ id: row.id, deleted: true });
+  return c.json({ id: row.id, deleted: true as const } satisfies Answer<typeof scheduleDeleted>);
 });
 
 /** Enqueues the schedule's task once, now, whatever its slots and `enabled` say; answers as an enqueue does. */
@@ -101,5 +103,5 @@ schedules.post('/:id/run', async (c) => {
   const row = await found(c.env, c.req.param('id'));
   const task = await runNow(c.env, row);
   await audit(c, 'schedule.run', row.id, { taskId: task.id });
-  return c.json(task, 202);
+  return c.json({ id: task.id, state: asState(task.state) } satisfies Answer<typeof scheduleRun>, 202);
 });

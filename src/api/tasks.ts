@@ -15,18 +15,19 @@ import { DroverError } from '../protocol/errors.ts';
 import { presentTask } from './present.ts';
 import { readInstant } from '../protocol/times.ts';
 import { listQuery, waitQuery } from '../protocol/schemas.ts';
+import { asState, enqueued, enqueuedBatch, taskPage, taskState, type Answer } from '../protocol/answers.ts';
 
 export const tasks = new Hono<AuthVars>();
 
 tasks.post('/', async (c) => {
   requireEnqueue(c.var.principal);
   const result = await enqueueOne(c.env, await readJson(c, MAX_TASK_BYTES));
-  return c.json(result, result.duplicate ? 200 : 202);
+  return c.json({ ...result, state: asState(result.state) } satisfies Answer<typeof enqueued>, result.duplicate ? 200 : 202);
 });
 
 tasks.post('/batch', async (c) => {
   requireEnqueue(c.var.principal);
-  return c.json({ tasks: await enqueueBatch(c.env, await readJson(c, MAX_BATCH_BYTES)) }, 202);
+  return c.json({ tasks: (await enqueueBatch(c.env, await readJson(c, MAX_BATCH_BYTES))).map((r) => ({ ...r, state: asState(r.state) })) } satisfies Answer<typeof enqueuedBatch>, 202);
 });
 
 
@@ -35,7 +36,7 @@ tasks.get('/', async (c) => {
   const q = parseWith(listQuery, c.req.query(), 'query');
   const since = q.since === undefined ? undefined : readInstant(q.since);
   const { rows, cursor } = await listTaskRows(c.env.DB, { ...q, since: since?.ok ? since.ms : undefined });
-  return c.json({ tasks: rows.map((r) => presentTask(r, null)), cursor });
+  return c.json({ tasks: rows.map((r) => presentTask(r, null)), cursor } satisfies Answer<typeof taskPage>);
 });
 
 /**
@@ -71,5 +72,5 @@ tasks.post('/:id/revoke', async (c) => {
   if (row.state === 'failed' && row.version > 0 && !(await holder.get(row.id))) throw new DroverError('conflict', `the task is already ${row.state}`);
   const out = await holder.revoke(row.id);
   if (!out.ok) throw new DroverError(out.code, out.message);
-  return c.json({ state: out.state });
+  return c.json({ state: asState(out.state) } satisfies Answer<typeof taskState>);
 });

@@ -15,6 +15,7 @@ import { DroverError } from '../protocol/errors.ts';
 import { presentWorkflow } from './present.ts';
 import { signatureBody, type Signature } from '../protocol/schemas.ts';
 import { holderOf } from '../queue/stubs.ts';
+import { workflowRevoked, workflowStarted, type Answer } from '../protocol/answers.ts';
 
 export const workflows = new Hono<AuthVars>();
 
@@ -90,7 +91,7 @@ workflows.post('/', async (c) => {
   await checkChosenIds(c.env, p);
   const id = newTaskId();
   await stub(c.env, id).start(id, p, Date.now());
-  return c.json({ id, tasks: ids }, 202);
+  return c.json({ id, tasks: ids } satisfies Answer<typeof workflowStarted>, 202);
 });
 
 async function view(env: Env, id: string) {
@@ -120,6 +121,6 @@ workflows.post('/:id/revoke', async (c) => {
   await view(c.env, id);
   const open = (await stub(c.env, id).revoke()) ?? [];
   const outcomes = await Promise.all(open.map(async (t) => (await holderOf(c.env, t)).revoke(t.id)));
-  return c.json({ state: (await view(c.env, id)).state, revoked: outcomes.filter((o) => o.ok).length });
+  return c.json({ state: (await view(c.env, id)).state, revoked: outcomes.filter((o) => o.ok).length } satisfies Answer<typeof workflowRevoked>);
 });
 

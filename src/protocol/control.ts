@@ -103,3 +103,42 @@ export const workerRecord = z
     omitted: z.literal(true).optional(),
   })
   .meta({ description: 'A worker seen in the last day: alive, stale or gone; the heartbeat fields are null for a worker seen only claiming.' });
+
+const commandError = z.object({ type: z.string(), message: z.string() });
+
+/** A control call as `POST /v1/control` and `GET /v1/control/:id` show it (src/api/control.ts builds it). */
+export const controlCall = z
+  .object({
+    id: z.string(),
+    command: z.string(),
+    replies: z.array(
+      z.union([
+        z.object({ worker: z.string(), ok: z.literal(true), reply: z.unknown() }),
+        z.object({ worker: z.string(), ok: z.literal(false), error: commandError.nullable().optional() }),
+        z.object({ worker: z.string(), ok: z.boolean().nullable(), replyOmitted: z.literal(true) }),
+      ]),
+    ),
+    pending: z.array(z.string()).meta({ description: 'Workers sent the command that have not replied yet.' }),
+    expired: z.array(z.string()).meta({ description: 'Workers whose command expired unanswered.' }),
+    skipped: z.array(z.object({ worker: z.string(), state: z.enum(['alive', 'stale', 'gone', 'unknown', 'busy']) })),
+  })
+  .meta({ description: 'A command sent to workers: who replied what, who has not yet, whose command expired, who was not sent it.' });
+export type ControlCall = z.output<typeof controlCall>;
+
+/** A broadcast as `GET /v1/broadcasts/:id` shows it: the task's outcome on each worker sent it. */
+export const broadcastRecord = z
+  .object({
+    id: z.string(),
+    task: z.string().nullable(),
+    workers: z.array(
+      z.object({
+        name: z.string(),
+        state: z.enum(['pending', 'succeeded', 'failed']),
+        result: z.unknown(),
+        error: commandError.nullable(),
+        resultOmitted: z.literal(true).optional(),
+      }),
+    ),
+  })
+  .meta({ description: "A task run once on each alive worker of a queue: each worker's result or error." });
+export type BroadcastRecord = z.output<typeof broadcastRecord>;

@@ -6,6 +6,7 @@ import { regionOfLane } from '../core/states.ts';
 import { DroverError } from '../protocol/errors.ts';
 import { leaseOwner, requireClaim, requireConsumer, type Principal } from '../protocol/principals.ts';
 import type { ackManyBody, claimBody } from '../protocol/schemas.ts';
+import { asState, type Answer, type ackedMany } from '../protocol/answers.ts';
 import { MAX_TASK_BYTES } from '../protocol/sizes.ts';
 import { iso } from '../protocol/times.ts';
 import { queueObject } from './stubs.ts';
@@ -64,11 +65,11 @@ export async function ackLeases(
   principal: Principal,
   body: z.output<typeof ackManyBody>,
   local?: { queue: string; object: QueueCalls },
-): Promise<Record<string, unknown>[]> {
+): Promise<Answer<typeof ackedMany>['results']> {
   requireConsumer(principal);
   const owner = leaseOwner(principal);
   const byQueue = new Map<string, { index: number; leaseId: string; result: string }[]>();
-  const results: Record<string, unknown>[] = new Array(body.acks.length);
+  const results: Answer<typeof ackedMany>['results'] = new Array(body.acks.length);
   body.acks.forEach((a, index) => {
     const m = LEASE_ID.exec(a.leaseId);
     const result = JSON.stringify(a.result ?? null);
@@ -88,7 +89,7 @@ export async function ackLeases(
       const outcomes = await (local?.queue === queue ? local.object : queueObject(env, queue)).ackMany(group, owner);
       outcomes.forEach((out, i) => {
         const { index, leaseId } = group[i];
-        results[index] = out.ok ? { leaseId, state: out.state } : { leaseId, error: { code: out.code, message: out.message } };
+        results[index] = out.ok ? { leaseId, state: asState(out.state) } : { leaseId, error: { code: out.code, message: out.message } };
       });
     }),
   );

@@ -25,6 +25,37 @@ function clientFrom(doc: any, token: string) {
   };
 }
 
+/**
+ * Checks real answers against the document: the schema of the answer's status (the default, the
+ * Error, for a refusal). A mismatch fails naming the operation, the status and each place in the body.
+ */
+function conformance(doc: any) {
+  const ajv = new Ajv2020({ strict: false, allErrors: true });
+  addFormats.default(ajv);
+  ajv.addSchema({ $id: 'drover', components: doc.components });
+  const ops = new Map<string, any>();
+  for (const methods of Object.values<any>(doc.paths)) for (const op of Object.values<any>(methods)) ops.set(op.operationId, op);
+  const seen = new Set<string>();
+  const check = (operationId: string, res: { status: number; body: any }, expected = 200): any => {
+    const op = ops.get(operationId);
+    if (!op) throw new Error(`the document has no operation ${operationId}`);
+    if (res.status !== expected) throw new Error(`${operationId}: expected ${expected}, got ${res.status} ${JSON.stringify(res.body)}`);
+    const response = op.responses[String(res.status)] ?? (res.status >= 400 ? op.responses.default : undefined);
+    if (!response) throw new Error(`${operationId} answered ${res.status}, which it does not document`);
+    const [type] = Object.keys(response.content ?? {});
+    const schema = response.content?.[type]?.schema;
+    if (!schema) throw new Error(`${operationId} ${res.status}: no schema documented`);
+    const validate = ajv.compile(JSON.parse(JSON.stringify(schema).replaceAll('"#/components/', '"drover#/components/')));
+    if (!validate(res.body)) {
+      const where = (validate.errors ?? []).map((e) => `${e.instancePath || '(the body)'} ${e.message}${e.params && 'additionalProperty' in e.params ? ` (${e.params.additionalProperty})` : ''}`);
+      throw new Error(`${operationId} ${res.status}: the answer does not match its documented schema:\n  ${where.join('\n  ')}\nbody: ${JSON.stringify(res.body).slice(0, 2000)}`);
+    }
+    seen.add(operationId);
+    return res.body;
+  };
+  return { check, seen };
+}
+
 describe('the OpenAPI document', () => {
   it('validates as OpenAPI and describes every /v1 route of PROTOCOL.md', async () => {
     const res = await api.as(null).get('/openapi.json');
@@ -168,9 +199,128 @@ describe('the OpenAPI document', () => {
     expect(ajv.validate({ $ref: 'drover#/components/schemas/Task' }, withoutAttempts)).toBe(false);
   });
 
-  it('has a readable docs page', async () => {
-    const res = await api.as(null).get('/docs');
-    expect(res.status).toBe(200);
-    expect(res.text).toContain('/v1/queues/{queue}/claim');
+  it('gives every status of every operation its schema: the answer\'s, or the one Error', async () => {
+    const doc = (await api.as(null).get('/openapi.json')).body;
+    let operations = 0;
+    for (const [path, methods] of Object.entries<any>(doc.paths)) {
+      for (const [method, op] of Object.entries<any>(methods)) {
+        operations++;
+        const where = `${op.operationId} (${method.toUpperCase()} ${path})`;
+        expect(op.responses.default?.content?.['application/json']?.schema, where).toEqual({ $ref: '#/components/schemas/Error' });
+        const statuses = Object.keys(op.responses).filter((s) => s !== 'default');
+        expect(statuses.length, where).toBeGreaterThan(0);
+        for (const status of statuses) {
+          // A WebSocket upgrade has no body to describe.
+          if (status === '101') continue;
+          const content = op.responses[status].content ?? {};
+          const types = Object.keys(content);
+          expect(types, `${where} ${status}`).toEqual([op.operationId === 'events' ? 'text/event-stream' : 'application/json']);
+          const schema = content[types[0]].schema;
+          expect(schema && Object.keys(schema).length > 0, `${where} ${status} has a schema`).toBe(true);
+        }
+      }
+    }
+    expect(operations).toBeGreaterThanOrEqual(40);
+    expect(doc.paths['/v1/events'].get.responses['200'].content['text/event-stream'].schema).toMatchObject({ type: 'string', description: expect.stringMatching(/Server-Sent Events/) });
   });
+
+  it('answers as it documents: a real response of every operation matches the schema of its status', async () => {
+    const doc = (await api.as(null).get('/openapi.json')).body;
+    const conform = conformance(doc);
+    const queue = uniqueQueue('oas-every');
+    const admin = api;
+    const seen = conform.seen;
+    const { check } = conform;
+
+    check('health', await api.as(null).get('/healthz'));
+    const one = check('enqueueTask', await admin.post('/v1/tasks', { task: 'oas.every', queue, idempotencyKey: `${queue}-k` }), 202);
+    check('enqueueTask', await admin.post('/v1/tasks', { task: 'oas.every', queue, idempotencyKey: `${queue}-k` }), 200);
+    check('enqueueTask', await admin.post('/v1/tasks', { task: 'oas.every', queue, delay: 3600 }), 202);
+    const batch = check('enqueueBatch', await admin.post('/v1/tasks/batch', { tasks: [{ task: 'oas.every', queue }, { task: 'oas.every', queue }, { task: 'oas.every', queue }] }), 202);
+    check('listTasks', await admin.get(`/v1/tasks?queue=${queue}&limit=2`));
+    check('getTask', await admin.get(`/v1/tasks/${one.id}`));
+    check('revokeTask', await admin.post(`/v1/tasks/${batch.tasks[2].id}/revoke`));
+
+    const worker = `oas-worker-${queue}`;
+    const jobs = check('claim', await admin.post(`/v1/queues/${queue}/claim`, { worker, max: 3, waitSeconds: 10 })).jobs;
+    // The keyed task and two of the batch: the delayed one waits, the revoked one ended.
+    expect(jobs.length).toBe(3);
+    check('heartbeat', await admin.post(`/v1/leases/${jobs[0].leaseId}/heartbeat`, { progress: { half: true }, extendSeconds: 60 }));
+    check('release', await admin.post(`/v1/leases/${jobs[0].leaseId}/release`));
+    const again = check('claim', await admin.post(`/v1/queues/${queue}/claim`, { worker, max: 1, waitSeconds: 10 })).jobs;
+    check('ack', await admin.post(`/v1/leases/${again[0].leaseId}/ack`, { result: { fine: 1 } }));
+    check('fail', await admin.post(`/v1/leases/${jobs[1].leaseId}/fail`, { error: { type: 'Flaky', message: 'try again' }, retry: true, delaySeconds: 0 }));
+    const retried = check('claim', await admin.post(`/v1/queues/${queue}/claim`, { worker, max: 1, waitSeconds: 10 })).jobs;
+    check('fail', await admin.post(`/v1/leases/${retried[0].leaseId}/fail`, { error: { type: 'Boom', message: 'for good' }, retry: false }));
+    const acked = check('ackMany', await admin.post('/v1/leases/ack', { acks: [{ leaseId: jobs[2].leaseId, result: 1 }, { leaseId: 'no-such-lease' }] }));
+    expect(acked.results[1].error.code).toBe('not_found');
+
+    check('listQueues', await admin.get('/v1/queues'));
+    check('getQueue', await admin.get(`/v1/queues/${queue}`));
+    check('pauseQueue', await admin.post(`/v1/queues/${queue}/pause`));
+    check('resumeQueue', await admin.post(`/v1/queues/${queue}/resume`));
+    check('configureQueue', await admin.request('PUT', `/v1/queues/${queue}/config`, { rateLimit: '100/s', concurrency: 10, retentionSeconds: 86400, taskRateLimits: { 'oas.every': '10/s' } }));
+    const dead = check('listDead', await admin.get(`/v1/queues/${queue}/dead`));
+    expect(dead.tasks.length).toBe(1);
+    check('replayDead', await admin.post(`/v1/queues/${queue}/dead/replay`, { ids: [dead.tasks[0].id] }));
+    check('purgeDead', await admin.request('DELETE', `/v1/queues/${queue}/dead`, { ids: [dead.tasks[0].id] }));
+    check('purgeQueue', await admin.post(`/v1/queues/${queue}/purge`));
+
+    const scheduleId = `oas-${queue}`;
+    check('createSchedule', await admin.post('/v1/schedules', { id: scheduleId, every: 3600, task: 'oas.scheduled', queue, args: [1] }), 201);
+    check('listSchedules', await admin.get('/v1/schedules'));
+    check('getSchedule', await admin.get(`/v1/schedules/${scheduleId}`));
+    check('updateSchedule', await admin.request('PUT', `/v1/schedules/${scheduleId}`, { cron: '0 * * * *', task: 'oas.scheduled', queue, enabled: false }));
+    check('runSchedule', await admin.post(`/v1/schedules/${scheduleId}/run`), 202);
+    check('deleteSchedule', await admin.request('DELETE', `/v1/schedules/${scheduleId}`));
+
+    const flow = check('startWorkflow', await admin.post('/v1/workflows', { chord: { header: [{ task: 'oas.part', queue }], body: { task: 'oas.sum', queue } } }), 202);
+    check('getWorkflow', await admin.get(`/v1/workflows/${flow.id}`));
+    check('revokeWorkflow', await admin.post(`/v1/workflows/${flow.id}/revoke`));
+
+    const beat = (body: Record<string, unknown>) => admin.post(`/v1/workers/${worker}/heartbeat`, { queues: [queue], tasks: ['oas.broadcast'], concurrency: 2, ...body });
+    check('workerHeartbeat', await beat({ active: [{ id: one.id, task: 'oas.every', queue, startedAt: new Date().toISOString() }], processed: 3, failed: 1 }));
+    check('listWorkers', await admin.get('/v1/workers'));
+    const call = check('control', await admin.post('/v1/control', { workers: [worker, 'oas-nobody'], command: 'ping', waitSeconds: 0 }));
+    const commands = check('workerHeartbeat', await beat({})).commands;
+    const ping = commands.find((c: any) => c.command === 'ping');
+    check('workerHeartbeat', await beat({ replies: [{ id: ping.id, ok: true, reply: 'pong' }] }));
+    expect(check('getControl', await admin.get(`/v1/control/${call.id}`)).replies).toEqual([{ worker, ok: true, reply: 'pong' }]);
+    const sent = check('broadcast', await admin.post('/v1/broadcasts', { task: 'oas.broadcast', queue, args: [1] }), 202);
+    check('getBroadcast', await admin.get(`/v1/broadcasts/${sent.id}`));
+    const { commands: runs } = check('workerHeartbeat', await beat({}));
+    const run = runs.find((c: any) => c.command === 'run');
+    check('workerHeartbeat', await beat({ replies: [{ id: run.id, ok: false, error: { type: 'Nope', message: 'did not' } }] }));
+    expect(check('getBroadcast', await admin.get(`/v1/broadcasts/${sent.id}`)).workers[0]).toMatchObject({ state: 'failed', error: { type: 'Nope' } });
+    check('audit', await admin.get('/v1/audit?limit=50'));
+
+    const events = await fetch(`${url}/v1/events`, { headers: { authorization: `Bearer ${TOKENS.admin}` } });
+    expect(events.status).toBe(200);
+    expect(events.headers.get('content-type')).toMatch(/^text\/event-stream/);
+    check('events', { status: 200, body: (await events.body!.getReader().read()).value ? 'a stream' : '' });
+    await events.body!.cancel().catch(() => {});
+
+    // Refusals: each in the one error shape, as every operation documents.
+    check('getTask', await admin.get('/v1/tasks/01ARZ3NDEKTSV4RRFFQ69G5FAV'), 404);
+    check('enqueueTask', await admin.post('/v1/tasks', { task: 'oas.bad', priority: 10 }), 400);
+    check('listQueues', await api.as(null).get('/v1/queues'), 401);
+    check('purgeQueue', await api.as(TOKENS.enqueue).post(`/v1/queues/${queue}/purge`), 403);
+    check('ack', await admin.post(`/v1/leases/${again[0].leaseId}/ack`, {}), 409);
+    check('createSchedule', await admin.post('/v1/schedules', { id: 'x', task: 'oas.none' }), 400);
+
+    const documented = Object.values<any>(doc.paths).flatMap((methods) => Object.values<any>(methods).map((op) => op.operationId));
+    const driven = documented.filter((id) => seen.has(id));
+    // All but the two WebSockets (test/e2e/sockets.test.ts drives those).
+    expect(documented.filter((id) => !seen.has(id)).sort()).toEqual(['producerSocket', 'workerSocket']);
+    expect(driven.length).toBe(documented.length - 2);
+  });
+
+  it('names the operation and the place in the body when an answer does not match', async () => {
+    const doc = (await api.as(null).get('/openapi.json')).body;
+    const { check } = conformance(doc);
+    expect(() => check('getQueue', { status: 200, body: { name: 'q', ready: 'many' } })).toThrow(/getQueue 200: .*\/ready must be integer/s);
+    expect(() => check('health', { status: 200, body: { ok: true, extra: 1 } })).toThrow(/health 200: .*must NOT have additional properties \(extra\)/s);
+    expect(() => check('getTask', { status: 418, body: { error: { code: 'teapot', message: 'no' } } }, 418)).toThrow(/getTask 418: .*\/error\/code must be equal to one of the allowed values/s);
+  });
+
 });

@@ -105,6 +105,8 @@ export default worker;
       // drover's code is in the bundle, read from the installed package.
       expect(bundle, config).toMatch(main === 'hub' ? /var QueueObject = class extends DurableObject/ : /class RegionalConsumerObject\d* extends DurableObject/);
       expect(bundle, config).toMatch(/from "cloudflare:workers"/);
+      // The /docs viewer comes inside the package's hub, not from the installing project's node_modules.
+      if (main === 'hub') expect(bundle.includes('SwaggerUIBundle'), 'the /docs viewer is in the hub bundle').toBe(true);
     }
   }, 120_000);
 
