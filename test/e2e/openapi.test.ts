@@ -293,6 +293,7 @@ describe('the OpenAPI document', () => {
     check('workerHeartbeat', await beat({ replies: [{ id: run.id, ok: false, error: { type: 'Nope', message: 'did not' } }] }));
     expect(check('getBroadcast', await admin.get(`/v1/broadcasts/${sent.id}`)).workers[0]).toMatchObject({ state: 'failed', error: { type: 'Nope' } });
     check('audit', await admin.get('/v1/audit?limit=50'));
+    check('eventTicket', await admin.post('/v1/events/ticket'));
 
     const events = await fetch(`${url}/v1/events`, { headers: { authorization: `Bearer ${TOKENS.admin}` } });
     expect(events.status).toBe(200);
