@@ -35,7 +35,7 @@ tasks.get('/', async (c) => {
   const q = parseWith(listQuery, c.req.query(), 'query');
   const since = q.since === undefined ? undefined : readInstant(q.since);
   const { rows, cursor } = await listTaskRows(c.env.DB, { ...q, since: since?.ok ? since.ms : undefined });
-  return c.json({ tasks: rows.map((r) => presentTask(r, null)), cursor });
+  return c.json({ tasks: rows.map((r) => presentTask(r, null, false)), cursor });
 });
 
 /**

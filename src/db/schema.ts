@@ -47,7 +47,7 @@ export const tasks = sqliteTable(
     version: integer('version').notNull().default(0),
     /** The shard of its queue the task was placed on (DROVER_SHARDS); null before shards were recorded. */
     shard: integer('shard'),
-    /** JSON: the task's last ended attempts, oldest first (src/queue/attempts.ts); null before its first ended. */
+    /** JSON: the task's last ended attempts, oldest first (src/queue/transitions/attempts.ts); null before its first ended. */
     attemptLog: text('attempt_log'),
   },
   (t) => [

@@ -47,6 +47,21 @@ export const jobRecord = z
   })
   .meta({ description: 'A claimed attempt: run it, then ack, fail or release its lease before leaseExpiresAt (or heartbeat to extend it).' });
 
+/** How one attempt of a task went, as its attempt log shows it. */
+export const attemptRecord = z
+  .object({
+    attempt: int,
+    worker: z.string().nullable(),
+    startedAt: time.nullable(),
+    finishedAt: time.nullable().meta({ description: 'null: the attempt is running.' }),
+    outcome: z
+      .enum(['succeeded', 'failed', 'retry', 'expired', 'released', 'revoked'])
+      .nullable()
+      .meta({ description: 'failed: for good; retry: failed, to run again; expired: its lease ran out; null: running.' }),
+    error: z.object({ type: z.string(), message: z.string() }).nullable().meta({ description: 'The message is cut to its first 500 characters.' }),
+  })
+  .meta({ description: 'One attempt of a task: who ran it, when, and how it ended.' });
+
 /** A task as `GET /v1/tasks/:id` and the task list show it. */
 export const taskRecord = z
   .object({
@@ -70,6 +85,9 @@ export const taskRecord = z
     groupLimit: int.nullable(),
     progress: json.meta({ description: 'What the running attempt last reported with a heartbeat; null when none runs.' }),
     revokeRequested: z.boolean(),
+    attemptLog: z
+      .array(attemptRecord)
+      .meta({ description: 'Its last 25 attempts, oldest first, the running one last; [] in task lists.' }),
   })
   .meta({ description: 'A task: what it is, where it stands, and how it ended.' });
 
@@ -147,6 +165,7 @@ export const errorBody = z
   .meta({ description: 'An error, in the one error shape: a code, a message for people, and details naming the field where one is at fault.' });
 
 export type Job = z.output<typeof jobRecord>;
+export type AttemptRecord = z.output<typeof attemptRecord>;
 export type TaskRecord<R = unknown> = Omit<z.output<typeof taskRecord>, 'result'> & { result: R | null };
 export type DeadLetter = z.output<typeof deadLetter>;
 export type QueueRecord = z.output<typeof queueRecord>;

@@ -2,6 +2,7 @@
 import type { TaskSpec } from '../core/states.ts';
 import { jsonChunks, utf8Bytes } from '../core/params.ts';
 import { INSERT_TASKS, recordJson, recordRow } from '../db/records.ts';
+import { COUNT_ENDS, COUNT_LATENCIES } from '../db/history.ts';
 import type { Sql } from '../db/sql.ts';
 
 /**
@@ -87,13 +88,18 @@ function promoteLater(sql: Sql, now: number): void {
 /** Each row's JSON is read once (MATERIALIZED), not once per field. */
 const UPDATE = `WITH rows AS MATERIALIZED (SELECT value AS v FROM json_each(?))
   UPDATE tasks SET state = rows.v->>'s', attempts = rows.v->>'a', result = rows.v->>'r',
-    error = rows.v->>'e', started_at = rows.v->>'st', finished_at = rows.v->>'f', worker = rows.v->>'w', version = rows.v->>'v'
+    error = rows.v->>'e', started_at = rows.v->>'st', finished_at = rows.v->>'f', worker = rows.v->>'w', version = rows.v->>'v',
+    attempt_log = rows.v->>'l'
   FROM rows
   WHERE tasks.id = rows.v->>'id' AND tasks.version < rows.v->>'v'`;
 
-/** A task as D1's UPDATE reads it. */
+/** A task as D1's UPDATE reads it, with when it was due (`d`: created, or its eta if later) for the history's latencies. */
 const ROW_JSON = `json_object('id', t.id, 'v', t.version, 's', t.state, 'a', t.attempts,
-  'r', t.result, 'e', t.error, 'st', t.started_at, 'f', t.finished_at, 'w', t.worker)`;
+  'r', t.result, 'e', t.error, 'st', t.started_at, 'f', t.finished_at, 'w', t.worker, 'l', t.attempt_log,
+  'd', MAX(t.created_at, COALESCE(t.eta, 0)))`;
+
+/** The history counts only these ends (src/db/history.ts). */
+const COUNTED_END = `t.state IN ('succeeded', 'failed')`;
 
 /**
  * A task just delivered and not changed since: D1 holds it as the hub recorded it (queued, no eta,
@@ -108,7 +114,8 @@ const CONFIRM = `UPDATE tasks SET version = 1 WHERE id IN (SELECT value FROM jso
  * The distinct tasks of the log up to seq ?1, as they are now (a purged task has nothing to
  * write): `j` for a full write, or `arrived` for an arrival.
  */
-const PENDING = `SELECT CASE WHEN ${ARRIVED} THEN NULL ELSE ${ROW_JSON} END AS j, CASE WHEN ${ARRIVED} THEN t.id END AS arrived
+const PENDING = `SELECT CASE WHEN ${ARRIVED} THEN NULL ELSE ${ROW_JSON} END AS j, CASE WHEN ${ARRIVED} THEN t.id END AS arrived,
+    ${COUNTED_END} AS ended
   FROM (SELECT DISTINCT id FROM sync_log WHERE seq <= ?1) l JOIN tasks t ON t.id = l.id`;
 
 /**
@@ -162,22 +169,27 @@ export async function flushToD1(sql: Sql, db: D1Database, limit = 500, now = Dat
   return written;
 }
 
-/** The pending rows as one JSON array (null when over SQLite's string limit, or none) and the arrivals' ids. */
-function readPending(sql: Sql, last: number): { rows: string | null; arrived: string | null } {
+/**
+ * The pending rows as one JSON array (null when over SQLite's string limit, or none), the
+ * arrivals' ids, and whether any task ended in a way the history counts.
+ */
+function readPending(sql: Sql, last: number): { rows: string | null; arrived: string | null; ended: number } {
   try {
-    return sql.one<{ rows: string | null; arrived: string | null }>(
-      `SELECT '[' || group_concat(j, ',') || ']' AS rows, json_group_array(arrived) FILTER (WHERE arrived IS NOT NULL) AS arrived
+    return sql.one<{ rows: string | null; arrived: string | null; ended: number }>(
+      `SELECT '[' || group_concat(j, ',') || ']' AS rows, json_group_array(arrived) FILTER (WHERE arrived IS NOT NULL) AS arrived,
+         COUNT(*) FILTER (WHERE ended) AS ended
        FROM (${PENDING})`,
       last,
     )!;
   } catch (err) {
     if (!/SQLITE_TOOBIG|too big/i.test(String(err))) throw err;
-    const ids = sql.one<{ arrived: string | null; any: number }>(
-      `SELECT json_group_array(arrived) FILTER (WHERE arrived IS NOT NULL) AS arrived, COUNT(j) AS any FROM (${PENDING})`,
+    const ids = sql.one<{ arrived: string | null; any: number; ended: number }>(
+      `SELECT json_group_array(arrived) FILTER (WHERE arrived IS NOT NULL) AS arrived, COUNT(j) AS any, COUNT(*) FILTER (WHERE ended) AS ended
+       FROM (${PENDING})`,
       last,
     )!;
     // Not null: the windows below read the rows.
-    return { rows: ids.any > 0 ? '' : null, arrived: ids.arrived };
+    return { rows: ids.any > 0 ? '' : null, arrived: ids.arrived, ended: ids.ended };
   }
 }
 
@@ -213,7 +225,10 @@ async function flushLog(sql: Sql, db: D1Database, limit: number, now: number, fi
       )
       .map((c) => c.rows);
   }
-  const statements = [...first, ...chunks.map((rows) => db.prepare(UPDATE).bind(rows))];
+  // The history counts the ends a chunk carries before the chunk's UPDATE makes them D1's: two
+  // statements more per chunk (one chunk, nearly always), none when no task ended.
+  const counted = (rows: string) => (read.ended > 0 ? [db.prepare(COUNT_ENDS).bind(rows), db.prepare(COUNT_LATENCIES).bind(rows)] : []);
+  const statements = [...first, ...chunks.flatMap((rows) => [...counted(rows), db.prepare(UPDATE).bind(rows)])];
   if (read.arrived !== null && read.arrived !== '[]') statements.push(db.prepare(CONFIRM).bind(read.arrived));
   if (statements.length) await db.batch(statements);
   sql.run(`DELETE FROM sync_log WHERE seq <= ?`, head.last);
