@@ -17,6 +17,7 @@ import { metrics } from './metrics.ts';
 import { docsPage, openapi } from './openapi.ts';
 import { schedules } from './schedules.ts';
 import { sockets } from './sockets.ts';
+import { stats } from './stats.ts';
 import { tasks } from './tasks.ts';
 import { workflows } from './workflows.ts';
 
@@ -84,6 +85,7 @@ app.route('/v1/queues', queues);
 app.route('/v1/leases', leases);
 app.route('/v1/schedules', schedules);
 app.route('/v1/workflows', workflows);
+app.route('/v1/stats', stats);
 app.route('/v1/audit', auditRoutes);
 app.route('/v1/workers', workers);
 app.route('/v1/control', control);

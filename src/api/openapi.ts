@@ -2,7 +2,7 @@
 import { z } from 'zod';
 import {
   ackBody, ackManyBody, auditQuery, claimBody, deadQuery, enqueueBody, failBody, heartbeatBody, listQuery, queueConfigBody,
-  replayBody, scheduleBody, scheduleUpdateBody, signatureBody, waitQuery,
+  replayBody, scheduleBody, scheduleUpdateBody, signatureBody, statsQuery, waitQuery, workflowListQuery,
 } from '../protocol/schemas.ts';
 import { RECORDS } from '../protocol/records.ts';
 import { broadcastBody, controlBody, workerHeartbeatBody } from '../protocol/control.ts';
@@ -91,9 +91,11 @@ const OPERATIONS: Operation[] = [
   { method: 'put', path: '/v1/schedules/{id}', id: 'updateSchedule', summary: 'Change a schedule', scope: 'admin', body: scheduleUpdateBody },
   { method: 'delete', path: '/v1/schedules/{id}', id: 'deleteSchedule', summary: 'Delete a schedule', scope: 'admin' },
   { method: 'post', path: '/v1/schedules/{id}/run', id: 'runSchedule', summary: 'Enqueue the schedule\'s task once, now', scope: 'admin', status: 202, answer: ENQUEUED },
+  { method: 'get', path: '/v1/workflows', id: 'listWorkflows', summary: 'Recent workflows, newest first', scope: 'enqueue', query: workflowListQuery, answer: listOf('workflows', 'WorkflowSummary', { cursor: { type: ['string', 'null'], description: 'Pass as ?cursor for the next page; null on the last.' } }) },
   { method: 'post', path: '/v1/workflows', id: 'startWorkflow', summary: 'Start a chain, group or chord', scope: 'enqueue', body: workflowBody, status: 202 },
   { method: 'get', path: '/v1/workflows/{id}', id: 'getWorkflow', summary: 'A workflow\'s state and tasks', scope: 'enqueue', answer: ref('Workflow') },
   { method: 'post', path: '/v1/workflows/{id}/revoke', id: 'revokeWorkflow', summary: 'Revoke what has not run', scope: 'enqueue' },
+  { method: 'get', path: '/v1/stats', id: 'stats', summary: 'Tasks ended per minute and queue, with latency percentiles (48 hours kept)', scope: 'any token', query: statsQuery, answer: ref('Stats') },
   { method: 'get', path: '/v1/events', id: 'events', summary: 'Server-Sent Events of task changes and workers', scope: 'enqueue' },
   { method: 'get', path: '/v1/workers', id: 'listWorkers', summary: 'Workers seen in the last day: alive, stale or gone', scope: 'any token', answer: listOf('workers', 'Worker') },
   { method: 'post', path: '/v1/workers/{name}/heartbeat', id: 'workerHeartbeat', summary: 'A worker\'s heartbeat: its state and replies in, its commands out (held up to waitSeconds)', scope: 'consume', body: workerHeartbeatBody },

@@ -1,8 +1,6 @@
 // The history of task ends in D1: counted per queue and minute as queue objects write their ends, read back for GET /v1/stats.
 import { bucketSql, mergeInto, percentiles, type Percentiles } from '../core/histogram.ts';
-
-/** How long the per-minute history is kept: the retention sweep removes older minutes. */
-export const HISTORY_MS = 48 * 3600 * 1000;
+import { HISTORY_MS } from '../core/limits.ts';
 
 const MINUTE_MS = 60_000;
 

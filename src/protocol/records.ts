@@ -129,6 +129,36 @@ export const workflowRecord = z
   })
   .meta({ description: 'A chain, group or chord: its state and every task of every step.' });
 
+/** A workflow as `GET /v1/workflows` lists it. */
+export const workflowSummary = z
+  .object({
+    id: z.string(),
+    createdAt: time,
+    tasks: int.meta({ description: 'Its tasks made so far: a chain\'s later steps count once their tasks are made.' }),
+    states: z.record(z.string(), int).meta({ description: 'Its tasks by state; states with none are absent.' }),
+  })
+  .meta({ description: 'A workflow in the list: when it started and its tasks by state.' });
+
+/** GET /v1/stats: tasks that ended per minute and queue. */
+export const statsRecord = z
+  .object({
+    since: time,
+    until: time,
+    minutes: z.array(
+      z.object({
+        at: time.meta({ description: 'The minute\'s start.' }),
+        queue: z.string().nullable().meta({ description: 'null: the totals across all queues (only without ?queue).' }),
+        succeeded: int,
+        failed: int.meta({ description: 'Failed for good; an attempt that will run again is not counted.' }),
+        latencyMs: z
+          .object({ p50: int, p95: int, p99: int })
+          .nullable()
+          .meta({ description: 'From when each task was due (created, or its eta if later) to its end: the upper edge of the log-spaced bucket (edges 10% apart) each percentile falls in.' }),
+      }),
+    ).meta({ description: 'One per minute and queue with any ends, oldest first; a minute\'s totals follow its queues.' }),
+  })
+  .meta({ description: 'Tasks that ended per minute and queue, kept 48 hours.' });
+
 /** A queue as `GET /v1/queues` and `GET /v1/queues/:queue` show it. */
 export const queueRecord = z
   .object({
@@ -173,4 +203,7 @@ export type WorkflowRecord<R = unknown> = Omit<z.output<typeof workflowRecord>, 
 export type ErrorBody = z.output<typeof errorBody>;
 
 /** The components of the OpenAPI document, by name. */
-export const RECORDS = { Job: jobRecord, Task: taskRecord, DeadLetter: deadLetter, Workflow: workflowRecord, Queue: queueRecord, Worker: workerRecord, Error: errorBody };
+export const RECORDS = {
+  Job: jobRecord, Task: taskRecord, DeadLetter: deadLetter, Workflow: workflowRecord, Queue: queueRecord, Worker: workerRecord, Error: errorBody,
+  WorkflowSummary: workflowSummary, Stats: statsRecord,
+};
