@@ -85,8 +85,8 @@ function promoteLater(sql: Sql, now: number): void {
   sql.run(`DELETE FROM sync_later WHERE seq < ?`, bound);
 }
 
-/** Each row's JSON is read once (MATERIALIZED), not once per field. */
-const UPDATE = `WITH rows AS MATERIALIZED (SELECT value AS v FROM json_each(?))
+/** Each row's JSON is read once (MATERIALIZED), not once per field. Exported for the history's tests. */
+export const UPDATE = `WITH rows AS MATERIALIZED (SELECT value AS v FROM json_each(?))
   UPDATE tasks SET state = rows.v->>'s', attempts = rows.v->>'a', result = rows.v->>'r',
     error = rows.v->>'e', started_at = rows.v->>'st', finished_at = rows.v->>'f', worker = rows.v->>'w', version = rows.v->>'v',
     attempt_log = rows.v->>'l'
