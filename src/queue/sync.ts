@@ -93,9 +93,12 @@ export const UPDATE = `WITH rows AS MATERIALIZED (SELECT value AS v FROM json_ea
   FROM rows
   WHERE tasks.id = rows.v->>'id' AND tasks.version < rows.v->>'v'`;
 
-/** A task as D1's UPDATE reads it, with when it was due (`d`: created, or its eta if later) for the history's latencies. */
+/**
+ * A task as D1's UPDATE reads it, with when it was due (`d`: created, or its eta if later) for the
+ * history's latencies. The attempt log goes as JSON, not a string of it: no quotes to escape.
+ */
 const ROW_JSON = `json_object('id', t.id, 'v', t.version, 's', t.state, 'a', t.attempts,
-  'r', t.result, 'e', t.error, 'st', t.started_at, 'f', t.finished_at, 'w', t.worker, 'l', t.attempt_log,
+  'r', t.result, 'e', t.error, 'st', t.started_at, 'f', t.finished_at, 'w', t.worker, 'l', json(t.attempt_log),
   'd', MAX(t.created_at, COALESCE(t.eta, 0)))`;
 
 /** The history counts only these ends (src/db/history.ts). */
