@@ -5,11 +5,12 @@ import { HISTORY_MS } from '../core/limits.ts';
 const MINUTE_MS = 60_000;
 
 /**
- * The ends among a queue object's rows (a JSON array as its D1 write sends them: id, version,
- * state, finish time, due time) that D1 has not counted yet: tasks now succeeded or failed whose
- * D1 row is older and was not already at this finish. A row written twice (a lazy change that
- * a later write has carried) is counted once, and a task replayed after it failed counts again
- * when it ends again. Run before the UPDATE of the same rows, in the same batch.
+ * The ends a queue object's D1 write carries (a JSON array of id, version `v`, state `s`, finish
+ * time `f` and due time `d`, in ?1: one parameter, far under D1's 100 a statement) that D1 has not
+ * counted yet: tasks now succeeded or failed whose D1 row is older and was not already at this
+ * finish. A row written twice (a lazy change that a later write has carried) is counted once, and
+ * a task replayed after it failed counts again when it ends again. Run before the UPDATE of the
+ * same rows, in the same batch.
  */
 const ENDS = `WITH rows AS MATERIALIZED (SELECT value AS v FROM json_each(?1)),
   ends AS (

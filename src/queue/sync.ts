@@ -93,16 +93,17 @@ export const UPDATE = `WITH rows AS MATERIALIZED (SELECT value AS v FROM json_ea
   FROM rows
   WHERE tasks.id = rows.v->>'id' AND tasks.version < rows.v->>'v'`;
 
-/**
- * A task as D1's UPDATE reads it, with when it was due (`d`: created, or its eta if later) for the
- * history's latencies. The attempt log goes as JSON, not a string of it: no quotes to escape.
- */
+/** A task as D1's UPDATE reads it. The attempt log goes as JSON, not a string of it: no quotes to escape. */
 const ROW_JSON = `json_object('id', t.id, 'v', t.version, 's', t.state, 'a', t.attempts,
-  'r', t.result, 'e', t.error, 'st', t.started_at, 'f', t.finished_at, 'w', t.worker, 'l', json(t.attempt_log),
-  'd', MAX(t.created_at, COALESCE(t.eta, 0)))`;
+  'r', t.result, 'e', t.error, 'st', t.started_at, 'f', t.finished_at, 'w', t.worker, 'l', json(t.attempt_log))`;
 
-/** The history counts only these ends (src/db/history.ts). */
-const COUNTED_END = `t.state IN ('succeeded', 'failed')`;
+/**
+ * A task that ended in a way the history counts (src/db/history.ts), as its statements read it:
+ * small (no result), so a batch's ends go in one parameter whatever the chunks of its rows, with
+ * when the task was due (`d`: created, or its eta if later) for the latency.
+ */
+const END_JSON = `CASE WHEN t.state IN ('succeeded', 'failed') THEN json_object('id', t.id, 'v', t.version, 's', t.state,
+  'f', t.finished_at, 'd', MAX(t.created_at, COALESCE(t.eta, 0))) END`;
 
 /**
  * A task just delivered and not changed since: D1 holds it as the hub recorded it (queued, no eta,
@@ -118,7 +119,7 @@ const CONFIRM = `UPDATE tasks SET version = 1 WHERE id IN (SELECT value FROM jso
  * write): `j` for a full write, or `arrived` for an arrival.
  */
 const PENDING = `SELECT CASE WHEN ${ARRIVED} THEN NULL ELSE ${ROW_JSON} END AS j, CASE WHEN ${ARRIVED} THEN t.id END AS arrived,
-    ${COUNTED_END} AS ended
+    ${END_JSON} AS ended
   FROM (SELECT DISTINCT id FROM sync_log WHERE seq <= ?1) l JOIN tasks t ON t.id = l.id`;
 
 /**
@@ -172,23 +173,24 @@ export async function flushToD1(sql: Sql, db: D1Database, limit = 500, now = Dat
   return written;
 }
 
+/** The ends among the pending rows, as one JSON array of END_JSON (null when none). */
+const ENDED = `'[' || group_concat(ended, ',') || ']' AS ended`;
+
 /**
  * The pending rows as one JSON array (null when over SQLite's string limit, or none), the
- * arrivals' ids, and whether any task ended in a way the history counts.
+ * arrivals' ids, and the ends the history counts (null when none).
  */
-function readPending(sql: Sql, last: number): { rows: string | null; arrived: string | null; ended: number } {
+function readPending(sql: Sql, last: number): { rows: string | null; arrived: string | null; ended: string | null } {
   try {
-    return sql.one<{ rows: string | null; arrived: string | null; ended: number }>(
-      `SELECT '[' || group_concat(j, ',') || ']' AS rows, json_group_array(arrived) FILTER (WHERE arrived IS NOT NULL) AS arrived,
-         COUNT(*) FILTER (WHERE ended) AS ended
+    return sql.one<{ rows: string | null; arrived: string | null; ended: string | null }>(
+      `SELECT '[' || group_concat(j, ',') || ']' AS rows, json_group_array(arrived) FILTER (WHERE arrived IS NOT NULL) AS arrived, ${ENDED}
        FROM (${PENDING})`,
       last,
     )!;
   } catch (err) {
     if (!/SQLITE_TOOBIG|too big/i.test(String(err))) throw err;
-    const ids = sql.one<{ arrived: string | null; any: number; ended: number }>(
-      `SELECT json_group_array(arrived) FILTER (WHERE arrived IS NOT NULL) AS arrived, COUNT(j) AS any, COUNT(*) FILTER (WHERE ended) AS ended
-       FROM (${PENDING})`,
+    const ids = sql.one<{ arrived: string | null; any: number; ended: string | null }>(
+      `SELECT json_group_array(arrived) FILTER (WHERE arrived IS NOT NULL) AS arrived, COUNT(j) AS any, ${ENDED} FROM (${PENDING})`,
       last,
     )!;
     // Not null: the windows below read the rows.
@@ -228,10 +230,11 @@ async function flushLog(sql: Sql, db: D1Database, limit: number, now: number, fi
       )
       .map((c) => c.rows);
   }
-  // The history counts the ends a chunk carries before the chunk's UPDATE makes them D1's: two
-  // statements more per chunk (one chunk, nearly always), none when no task ended.
-  const counted = (rows: string) => (read.ended > 0 ? [db.prepare(COUNT_ENDS).bind(rows), db.prepare(COUNT_LATENCIES).bind(rows)] : []);
-  const statements = [...first, ...chunks.flatMap((rows) => [...counted(rows), db.prepare(UPDATE).bind(rows)])];
+  // The history counts the batch's ends before the UPDATEs make them D1's (after the inserts,
+  // whose rows they join): two statements more per batch, of one parameter each, none when no
+  // task ended.
+  const counted = read.ended === null ? [] : [db.prepare(COUNT_ENDS).bind(read.ended), db.prepare(COUNT_LATENCIES).bind(read.ended)];
+  const statements = [...first, ...counted, ...chunks.map((rows) => db.prepare(UPDATE).bind(rows))];
   if (read.arrived !== null && read.arrived !== '[]') statements.push(db.prepare(CONFIRM).bind(read.arrived));
   if (statements.length) await db.batch(statements);
   sql.run(`DELETE FROM sync_log WHERE seq <= ?`, head.last);
