@@ -25,6 +25,16 @@ export interface Percentiles {
   p99: number;
 }
 
+/** The percentiles given, in whole percent. */
+export const PERCENTS = { p50: 50, p95: 95, p99: 99 } as const;
+
+/**
+ * Nearest rank: the percentile `pct` falls in the first bucket where the latencies seen so far
+ * (`seen`, in bucket order) reach pct% of all of them. In whole numbers, as SQL does it too
+ * (percentileSql), so no rounding of pct * total can move a rank.
+ */
+export const reached = (seen: number, total: number, pct: number) => seen * 100 >= total * pct;
+
 /**
  * The 50th, 95th and 99th percentiles of counts per bucket, as the upper edge of the bucket the
  * percentile falls in; null when nothing was counted. Histograms merge by adding their counts,
@@ -34,17 +44,30 @@ export function percentiles(counts: Map<number, number>): Percentiles | null {
   const buckets = [...counts].filter(([, n]) => n > 0).sort((a, b) => a[0] - b[0]);
   const total = buckets.reduce((sum, [, n]) => sum + n, 0);
   if (total === 0) return null;
-  const at = (q: number) => {
-    // The rank of the percentile among the sorted latencies, 1-based (nearest rank).
-    const rank = Math.max(1, Math.ceil(q * total));
+  const at = (pct: number) => {
     let seen = 0;
     for (const [bucket, n] of buckets) {
       seen += n;
-      if (seen >= rank) return edgeOf(bucket);
+      if (reached(seen, total, pct)) return edgeOf(bucket);
     }
     return edgeOf(buckets[buckets.length - 1][0]);
   };
-  return { p50: at(0.5), p95: at(0.95), p99: at(0.99) };
+  return { p50: at(PERCENTS.p50), p95: at(PERCENTS.p95), p99: at(PERCENTS.p99) };
+}
+
+/**
+ * `percentiles` in SQL, over `source`: rows of (minute, queue, bucket, n), n > 0. One row per
+ * (minute, queue) with the percentiles' buckets (p50, p95, p99; edgeOf makes them ms), so a
+ * read of 48 hours returns a row per minute and queue, not one per bucket.
+ */
+export function percentileSql(source: string): string {
+  const pick = (name: keyof typeof PERCENTS) => `MIN(CASE WHEN seen * 100 >= total * ${PERCENTS[name]} THEN bucket END) AS ${name}`;
+  return `SELECT minute, queue, ${pick('p50')}, ${pick('p95')}, ${pick('p99')} FROM (
+      SELECT minute, queue, bucket,
+        SUM(n) OVER (PARTITION BY minute, queue ORDER BY bucket ROWS UNBOUNDED PRECEDING) AS seen,
+        SUM(n) OVER (PARTITION BY minute, queue) AS total
+      FROM (${source}))
+    GROUP BY minute, queue`;
 }
 
 /** Adds one histogram's counts into another. */

@@ -1,5 +1,5 @@
 // The history of task ends in D1: counted per queue and minute as queue objects write their ends, read back for GET /v1/stats.
-import { bucketSql, mergeInto, percentiles, type Percentiles } from '../core/histogram.ts';
+import { bucketSql, edgeOf, percentileSql, type Percentiles } from '../core/histogram.ts';
 import { HISTORY_MS } from '../core/limits.ts';
 
 const MINUTE_MS = 60_000;
@@ -49,16 +49,23 @@ export async function readHistory(db: D1Database, since: number, until: number, 
   const from = Math.floor(since / MINUTE_MS) * MINUTE_MS;
   const only = queue === null ? '' : ' AND queue = ?3';
   const params = queue === null ? [from, until] : [from, until, queue];
-  const [counts, buckets] = await db.batch<{ minute: number; queue: string; succeeded?: number; failed?: number; bucket?: number; n?: number }>([
-    db.prepare(`SELECT minute, queue, succeeded, failed FROM task_minutes WHERE minute >= ?1 AND minute <= ?2${only} ORDER BY minute, queue`).bind(...params),
-    db.prepare(`SELECT minute, queue, bucket, n FROM task_latency WHERE minute >= ?1 AND minute <= ?2${only}`).bind(...params),
-  ]);
-  const histograms = new Map<string, Map<number, number>>();
-  const histogram = (key: string) => histograms.get(key) ?? histograms.set(key, new Map()).get(key)!;
-  for (const b of buckets.results) {
-    mergeInto(histogram(`${b.minute} ${b.queue}`), b.bucket!, b.n!);
-    if (queue === null) mergeInto(histogram(`${b.minute}`), b.bucket!, b.n!);
+  const range = `minute >= ?1 AND minute <= ?2${only}`;
+  type Row = { minute: number; queue: string | null; succeeded?: number; failed?: number; p50?: number; p95?: number; p99?: number };
+  // Percentiles are worked out in D1: a day's buckets are many times its rows of percentiles.
+  const statements = [
+    db.prepare(`SELECT minute, queue, succeeded, failed FROM task_minutes WHERE ${range} ORDER BY minute, queue`).bind(...params),
+    db.prepare(percentileSql(`SELECT minute, queue, bucket, n FROM task_latency WHERE ${range}`)).bind(...params),
+  ];
+  // The totals' percentiles come from the queues' buckets added together.
+  if (queue === null) {
+    statements.push(db.prepare(percentileSql(`SELECT minute, NULL AS queue, bucket, SUM(n) AS n FROM task_latency WHERE ${range} GROUP BY minute, bucket`)).bind(...params));
   }
+  const [counts, ...latencies] = await db.batch<Row>(statements);
+  // Keyed by minute and queue, '' for the totals (no queue has that name).
+  const key = (minute: number, q: string | null) => `${minute}/${q ?? ''}`;
+  const latency = new Map<string, Percentiles>();
+  for (const r of latencies.flatMap((l) => l.results)) latency.set(key(r.minute, r.queue), { p50: edgeOf(r.p50!), p95: edgeOf(r.p95!), p99: edgeOf(r.p99!) });
+  const latencyOf = (minute: number, q: string | null) => latency.get(key(minute, q)) ?? null;
   const out: MinuteStats[] = [];
   const rows = counts.results;
   let succeeded = 0;
@@ -66,12 +73,12 @@ export async function readHistory(db: D1Database, since: number, until: number, 
   for (let i = 0; i < rows.length; i++) {
     const r = rows[i];
     const at = new Date(r.minute).toISOString();
-    out.push({ at, queue: r.queue, succeeded: r.succeeded!, failed: r.failed!, latencyMs: percentiles(histogram(`${r.minute} ${r.queue}`)) });
+    out.push({ at, queue: r.queue, succeeded: r.succeeded!, failed: r.failed!, latencyMs: latencyOf(r.minute, r.queue) });
     succeeded += r.succeeded!;
     failed += r.failed!;
     // The minute's last queue: its totals follow.
     if (rows[i + 1]?.minute !== r.minute) {
-      if (queue === null) out.push({ at, queue: null, succeeded, failed, latencyMs: percentiles(histogram(`${r.minute}`)) });
+      if (queue === null) out.push({ at, queue: null, succeeded, failed, latencyMs: latencyOf(r.minute, null) });
       succeeded = failed = 0;
     }
   }

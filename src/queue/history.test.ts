@@ -6,7 +6,7 @@ import { taskSpec } from '../../test/specs.ts';
 import { recordTasks } from '../db/records.ts';
 import { COUNT_ENDS, COUNT_LATENCIES, readHistory, sweepHistory } from '../db/history.ts';
 import { HISTORY_MS } from '../core/limits.ts';
-import { bucketOf, edgeOf } from '../core/histogram.ts';
+import { bucketOf, edgeOf, mergeInto, percentiles } from '../core/histogram.ts';
 import { UPDATE } from './sync.ts';
 
 /** One queue object's write of these rows, as flushLog sends it: the counts, then the update. */
@@ -67,5 +67,42 @@ describe('the history of ends', () => {
     expect(await readHistory(env.DB, old, kept, 'history-sweep')).toHaveLength(2);
     expect(await sweepHistory(env.DB, now, 1000)).toBeGreaterThanOrEqual(2);
     expect((await readHistory(env.DB, old, kept, 'history-sweep')).map((m) => m.at)).toEqual([new Date(kept).toISOString()]);
+  });
+});
+
+describe('percentiles in D1', () => {
+  it('are those the pure function gives for the same buckets, per queue and for the totals', async () => {
+    const minute = Math.floor(Date.now() / 60_000) * 60_000 - 40 * 60_000;
+    // Random histograms of three queues over three minutes, written straight to the table.
+    let seed = 7;
+    const random = () => ((seed = (seed * 48271) % 2147483647) / 2147483647);
+    const histograms = new Map<string, Map<number, number>>();
+    const statements: D1PreparedStatement[] = [];
+    for (let m = 0; m < 3; m++) {
+      for (const queue of ['pct-a', 'pct-b', 'pct-c']) {
+        const counts = new Map<number, number>();
+        for (let i = 0; i < 1 + Math.floor(random() * 12); i++) counts.set(Math.floor(random() * 120), 1 + Math.floor(random() * 40));
+        histograms.set(`${m}/${queue}`, counts);
+        const total = [...counts.values()].reduce((a, b) => a + b, 0);
+        statements.push(env.DB.prepare(`INSERT INTO task_minutes (minute, queue, succeeded, failed) VALUES (?, ?, ?, 0)`).bind(minute + m * 60_000, queue, total));
+        for (const [bucket, n] of counts) {
+          statements.push(env.DB.prepare(`INSERT INTO task_latency (minute, queue, bucket, n) VALUES (?, ?, ?, ?)`).bind(minute + m * 60_000, queue, bucket, n));
+        }
+      }
+    }
+    await env.DB.batch(statements);
+    const history = await readHistory(env.DB, minute, minute + 3 * 60_000 - 1, null);
+    for (let m = 0; m < 3; m++) {
+      const at = new Date(minute + m * 60_000).toISOString();
+      const merged = new Map<number, number>();
+      for (const queue of ['pct-a', 'pct-b', 'pct-c']) {
+        const counts = histograms.get(`${m}/${queue}`)!;
+        for (const [bucket, n] of counts) mergeInto(merged, bucket, n);
+        expect(history.find((h) => h.at === at && h.queue === queue)!.latencyMs).toEqual(percentiles(counts));
+      }
+      const total = history.find((h) => h.at === at && h.queue === null)!;
+      expect(total.latencyMs).toEqual(percentiles(merged));
+      expect(total.succeeded).toBe([...merged.values()].reduce((a, b) => a + b, 0));
+    }
   });
 });
