@@ -2,9 +2,9 @@
 import { z } from 'zod';
 import {
   ackBody, ackManyBody, auditQuery, claimBody, deadQuery, enqueueBody, failBody, heartbeatBody, listQuery, queueConfigBody,
-  replayBody, scheduleBody, scheduleUpdateBody, signatureBody, waitQuery,
+  replayBody, scheduleBody, scheduleUpdateBody, signatureBody, statsQuery, waitQuery, workflowListQuery,
 } from '../protocol/schemas.ts';
-import { RECORDS, eventTicket, queueRecord, taskRecord, workflowRecord } from '../protocol/records.ts';
+import { RECORDS, eventTicket, queueRecord, statsRecord, taskRecord, workflowRecord } from '../protocol/records.ts';
 // The answers of the routes, by name (A.enqueued, A.taskPage, ...), and the components among them.
 import * as A from '../protocol/answers.ts';
 import { broadcastBody, broadcastRecord, controlBody, controlCall, workerHeartbeatBody } from '../protocol/control.ts';
@@ -97,9 +97,11 @@ const OPERATIONS: Operation[] = [
   { method: 'put', path: '/v1/schedules/{id}', id: 'updateSchedule', summary: 'Change a schedule', scope: 'admin', body: scheduleUpdateBody, answer: A.scheduleRecord },
   { method: 'delete', path: '/v1/schedules/{id}', id: 'deleteSchedule', summary: 'Delete a schedule', scope: 'admin', answer: A.scheduleDeleted },
   { method: 'post', path: '/v1/schedules/{id}/run', id: 'runSchedule', summary: 'Enqueue the schedule\'s task once, now', scope: 'admin', status: 202, answer: A.scheduleRun },
+  { method: 'get', path: '/v1/workflows', id: 'listWorkflows', summary: 'Recent workflows, newest first', scope: 'enqueue', query: workflowListQuery, answer: A.workflowPage },
   { method: 'post', path: '/v1/workflows', id: 'startWorkflow', summary: 'Start a chain, group or chord', scope: 'enqueue', body: workflowBody, status: 202, answer: A.workflowStarted },
   { method: 'get', path: '/v1/workflows/{id}', id: 'getWorkflow', summary: 'A workflow\'s state and tasks', scope: 'enqueue', answer: workflowRecord },
   { method: 'post', path: '/v1/workflows/{id}/revoke', id: 'revokeWorkflow', summary: 'Revoke what has not run', scope: 'enqueue', answer: A.workflowRevoked },
+  { method: 'get', path: '/v1/stats', id: 'stats', summary: 'Tasks ended per minute and queue, with latency percentiles (48 hours kept)', scope: 'any token', query: statsQuery, answer: statsRecord },
   { method: 'get', path: '/v1/events', id: 'events', summary: 'Server-Sent Events of task changes and workers', scope: 'enqueue', stream: true },
   { method: 'post', path: '/v1/events/ticket', id: 'eventTicket', summary: 'A 60 s ticket that opens GET /v1/events?ticket= without a token (for EventSource)', scope: 'enqueue', answer: eventTicket },
   { method: 'get', path: '/v1/workers', id: 'listWorkers', summary: 'Workers seen in the last day: alive, stale or gone', scope: 'any token', answer: A.workerList },

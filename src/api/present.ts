@@ -2,7 +2,7 @@
 import type { TaskRow } from '../db/schema.ts';
 import type { LiveTask, DeadTask } from '../queue/types.ts';
 import { iso } from '../protocol/times.ts';
-import type { DeadLetter, TaskRecord, WorkflowRecord } from '../protocol/records.ts';
+import type { AttemptRecord, DeadLetter, TaskRecord, WorkflowRecord } from '../protocol/records.ts';
 import type { WorkflowView } from '../workflow/types.ts';
 import type { TaskState } from '../core/states.ts';
 
@@ -11,9 +11,24 @@ export function parsed<T = unknown>(text: string | null): T | null {
   return text == null ? null : (JSON.parse(text) as T);
 }
 
-/** The public task: D1's record, overlaid with the QueueObject's live fields when it has them. */
-export function presentTask(row: TaskRow, live: LiveTask | null): TaskRecord {
+/** An attempt as the queue object logs it: times in epoch ms. */
+type LoggedAttempt = Omit<AttemptRecord, 'startedAt' | 'finishedAt'> & { startedAt: number | null; finishedAt: number };
+
+/** A task's ended attempts, then the running one (from the task's own fields) while it runs. */
+function attemptsOf(log: string | null, running: { state: string; attempts: number; worker: string | null; startedAt: number | null }): AttemptRecord[] {
+  const ended = (parsed<LoggedAttempt[]>(log) ?? []).map((a) => ({ ...a, startedAt: iso(a.startedAt), finishedAt: iso(a.finishedAt) }));
+  if (running.state !== 'running') return ended;
+  return [...ended, { attempt: running.attempts, worker: running.worker, startedAt: iso(running.startedAt), finishedAt: null, outcome: null, error: null }];
+}
+
+/**
+ * The public task: D1's record, overlaid with the QueueObject's live fields when it has them.
+ * Lists leave the attempt log out (`attempts: false`): a page of 500 tasks would carry 500 logs.
+ */
+export function presentTask(row: TaskRow, live: LiveTask | null, attempts = true): TaskRecord {
   const l = live;
+  const state = l?.state ?? row.state;
+  const worker = l ? l.worker : row.worker;
   return {
     id: row.id,
     task: row.task,
@@ -22,7 +37,7 @@ export function presentTask(row: TaskRow, live: LiveTask | null): TaskRecord {
     queue: row.queue,
     region: row.region,
     priority: row.priority,
-    state: (l?.state ?? row.state) as TaskState,
+    state: state as TaskState,
     attempts: l?.attempts ?? row.attempts,
     maxRetries: row.maxRetries,
     headers: parsed<Record<string, unknown>>(row.headers) ?? {},
@@ -43,6 +58,9 @@ export function presentTask(row: TaskRow, live: LiveTask | null): TaskRecord {
     groupLimit: row.groupLimit,
     progress: l ? parsed(l.progress) : null,
     revokeRequested: l?.revokeRequested ?? false,
+    attemptLog: attempts
+      ? attemptsOf(l ? l.attemptLog : row.attemptLog, { state, attempts: l?.attempts ?? row.attempts, worker, startedAt: l ? l.startedAt : row.startedAt })
+      : [],
   };
 }
 

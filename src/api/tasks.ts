@@ -13,7 +13,7 @@ import { enqueueBatch, enqueueOne } from '../intake/enqueue.ts';
 import { MAX_BATCH_BYTES, MAX_TASK_BYTES } from '../protocol/sizes.ts';
 import { DroverError } from '../protocol/errors.ts';
 import { presentTask } from './present.ts';
-import { readInstant } from '../protocol/times.ts';
+import { instant } from '../protocol/times.ts';
 import { listQuery, waitQuery } from '../protocol/schemas.ts';
 import { asState, enqueued, enqueuedBatch, taskPage, taskState, type Answer } from '../protocol/answers.ts';
 
@@ -34,9 +34,13 @@ tasks.post('/batch', async (c) => {
 tasks.get('/', async (c) => {
   requireEnqueue(c.var.principal);
   const q = parseWith(listQuery, c.req.query(), 'query');
-  const since = q.since === undefined ? undefined : readInstant(q.since);
-  const { rows, cursor } = await listTaskRows(c.env.DB, { ...q, since: since?.ok ? since.ms : undefined });
-  return c.json({ tasks: rows.map((r) => presentTask(r, null)), cursor } satisfies Answer<typeof taskPage>);
+  const since = q.since === undefined ? undefined : instant(q.since);
+  const until = q.until === undefined ? undefined : instant(q.until);
+  if (since !== undefined && until !== undefined && since > until) {
+    throw new DroverError('invalid_request', 'invalid query: since: must not be after until', { issues: [{ path: ['since'], message: 'must not be after until' }] });
+  }
+  const { rows, cursor } = await listTaskRows(c.env.DB, { ...q, since, until });
+  return c.json({ tasks: rows.map((r) => presentTask(r, null, false)), cursor } satisfies Answer<typeof taskPage>);
 });
 
 /**

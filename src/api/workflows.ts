@@ -13,9 +13,11 @@ import { route } from '../intake/routes.ts';
 import { MAX_BATCH_BYTES } from '../protocol/sizes.ts';
 import { DroverError } from '../protocol/errors.ts';
 import { presentWorkflow } from './present.ts';
-import { signatureBody, type Signature } from '../protocol/schemas.ts';
+import { signatureBody, workflowListQuery, type Signature } from '../protocol/schemas.ts';
+import { parseWith } from '../protocol/parse.ts';
+import { listWorkflows } from '../db/workflow-list.ts';
 import { holderOf } from '../queue/stubs.ts';
-import { workflowRevoked, workflowStarted, type Answer } from '../protocol/answers.ts';
+import { workflowPage, workflowRevoked, workflowStarted, type Answer } from '../protocol/answers.ts';
 
 export const workflows = new Hono<AuthVars>();
 
@@ -92,6 +94,13 @@ workflows.post('/', async (c) => {
   const id = newTaskId();
   await stub(c.env, id).start(id, p, Date.now());
   return c.json({ id, tasks: ids } satisfies Answer<typeof workflowStarted>, 202);
+});
+
+workflows.get('/', async (c) => {
+  requireEnqueue(c.var.principal);
+  const q = parseWith(workflowListQuery, c.req.query(), 'query');
+  const page = await listWorkflows(c.env.DB, q.limit, q.cursor ?? null);
+  return c.json({ workflows: page.workflows.map((w) => ({ ...w, createdAt: new Date(w.createdAt).toISOString() })), cursor: page.cursor } satisfies Answer<typeof workflowPage>);
 });
 
 async function view(env: Env, id: string) {

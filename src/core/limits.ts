@@ -1,6 +1,9 @@
 // Limits: the default retention, per-queue limits as pure functions (rate strings, a token bucket with an injected clock),
 // and the bound on one socket's unanswered requests that the hub and the SDK share.
 
+/** The per-minute history of task ends (GET /v1/stats) is kept this long. */
+export const HISTORY_MS = 48 * 3600 * 1000;
+
 /** Finished tasks are kept this long unless the queue's config says otherwise. */
 export const DEFAULT_RETENTION_MS = 7 * 24 * 3600 * 1000;
 

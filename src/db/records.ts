@@ -245,6 +245,8 @@ export interface TaskFilter {
   schedule?: string;
   /** Tasks created at or after this time (epoch ms). */
   since?: number;
+  /** Tasks created before this time (epoch ms). */
+  until?: number;
   cursor?: string;
   limit: number;
 }
@@ -258,6 +260,7 @@ export async function listTaskRows(db: D1Database, f: TaskFilter): Promise<{ row
   if (f.region) where.push(eq(tasks.region, f.region));
   if (f.schedule) where.push(gte(tasks.idempotencyKey, `schedule:${f.schedule}:`), lt(tasks.idempotencyKey, `schedule:${f.schedule};`));
   if (f.since !== undefined) where.push(gte(tasks.createdAt, f.since));
+  if (f.until !== undefined) where.push(lt(tasks.createdAt, f.until));
   const after = f.cursor ? LIST_CURSOR.exec(f.cursor) : null;
   if (after) where.push(sql`(${tasks.createdAt}, ${tasks.id}) < (${Number(after[1])}, ${after[2]})`);
   const rows = await drizzle(db)

@@ -1,5 +1,6 @@
-// Retention in D1: finished task records past their queue's retention, and expired idempotency keys, go.
+// Retention in D1: finished task records past their queue's retention, expired idempotency keys, and history past 48 hours go.
 import { DEFAULT_RETENTION_MS } from '../core/limits.ts';
+import { sweepHistory } from './history.ts';
 
 /** Rows removed per statement, and statements per queue per tick: small steps, so writers never wait long. */
 const BATCH = 1000;
@@ -8,7 +9,8 @@ const ROUNDS = 5;
 /**
  * Removes succeeded, revoked and expired task records older than each queue's
  * retention (failed ones are dead letters and stay until purged), and expired
- * idempotency keys. Runs from the cron trigger; returns how many rows went.
+ * idempotency keys, and the per-minute history older than HISTORY_MS (src/db/history.ts). Runs
+ * from the cron trigger; returns how many rows went.
  */
 export async function sweepRetention(db: D1Database, now: number): Promise<number> {
   const queues = await db.prepare(`SELECT name, retention_ms FROM queues`).all<{ name: string; retention_ms: number | null }>();
@@ -31,5 +33,8 @@ export async function sweepRetention(db: D1Database, now: number): Promise<numbe
     .prepare(`DELETE FROM idempotency_keys WHERE rowid IN (SELECT rowid FROM idempotency_keys WHERE expires_at < ? LIMIT ?)`)
     .bind(now, BATCH * ROUNDS)
     .run();
-  return removed + keys.meta.changes;
+  // A minute holds a row per queue that had ends, and its latency buckets: a cron tick's bound is
+  // far above what a minute of a busy deployment adds.
+  const history = await sweepHistory(db, now, BATCH * ROUNDS);
+  return removed + keys.meta.changes + history;
 }

@@ -1,6 +1,6 @@
 // The D1 schema: the queryable record of every task. Migrations are generated from this file.
 import { sql } from 'drizzle-orm';
-import { index, integer, real, sqliteTable, text } from 'drizzle-orm/sqlite-core';
+import { index, integer, primaryKey, real, sqliteTable, text } from 'drizzle-orm/sqlite-core';
 import type { TaskSpec } from '../core/states.ts';
 import type { TaskRecord } from '../protocol/records.ts';
 
@@ -47,6 +47,8 @@ export const tasks = sqliteTable(
     version: integer('version').notNull().default(0),
     /** The shard of its queue the task was placed on (DROVER_SHARDS); null before shards were recorded. */
     shard: integer('shard'),
+    /** JSON: the task's last ended attempts, oldest first (src/queue/transitions/attempts.ts); null before its first ended. */
+    attemptLog: text('attempt_log'),
   },
   (t) => [
     // Task lists go newest first by creation time (ids a client chose, such as Celery's UUIDs,
@@ -64,6 +66,9 @@ export const tasks = sqliteTable(
     index('tasks_idempotency_key').on(t.idempotencyKey).where(sql`idempotency_key IS NOT NULL`),
     // Retention removes a queue's oldest finished records, a bounded batch at a time.
     index('tasks_queue_finished').on(t.queue, t.finishedAt).where(sql`finished_at IS NOT NULL`),
+    // The workflow list pages through workflow ids (time-ordered ULIDs), newest first, and counts
+    // each one's tasks by state from this index alone.
+    index('tasks_workflow').on(t.workflowId, t.state, t.createdAt).where(sql`workflow_id IS NOT NULL`),
   ],
 );
 
@@ -147,4 +152,33 @@ export const auditLog = sqliteTable(
     details: text('details'),
   },
   (t) => [index('audit_log_at').on(t.at)],
+);
+
+/**
+ * Tasks that ended per queue and minute (`minute`: epoch ms at the minute's start), for GET
+ * /v1/stats. Each queue object's D1 write adds the ends it carries (src/queue/sync.ts); the
+ * retention sweep removes minutes past 48 hours. Keyed by minute first, so both reading a range
+ * and removing old minutes walk the key.
+ */
+export const taskMinutes = sqliteTable(
+  'task_minutes',
+  {
+    minute: integer('minute').notNull(),
+    queue: text('queue').notNull(),
+    succeeded: integer('succeeded').notNull().default(0),
+    failed: integer('failed').notNull().default(0),
+  },
+  (t) => [primaryKey({ columns: [t.minute, t.queue] })],
+);
+
+/** How many of those ends fell in each latency bucket (src/core/histogram.ts). */
+export const taskLatency = sqliteTable(
+  'task_latency',
+  {
+    minute: integer('minute').notNull(),
+    queue: text('queue').notNull(),
+    bucket: integer('bucket').notNull(),
+    n: integer('n').notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.minute, t.queue, t.bucket] })],
 );

@@ -3,7 +3,7 @@
 import { z } from 'zod';
 import { STATES } from '../core/states.ts';
 import { STATUS } from './errors.ts';
-import { deadLetter, jobRecord, queueRecord, taskRecord, workflowRecord } from './records.ts';
+import { deadLetter, jobRecord, queueRecord, taskRecord, workflowRecord, workflowSummary } from './records.ts';
 import { broadcastRecord, controlCall, workerRecord } from './control.ts';
 
 const time = z.string().meta({ format: 'date-time', description: 'RFC 3339, UTC, such as 2026-11-21T08:00:00.000Z.' });
@@ -26,6 +26,12 @@ export const enqueuedBatch = z.object({ tasks: z.array(enqueued).meta({ descript
 
 export const taskPage = z.object({
   tasks: z.array(taskRecord),
+  cursor: z.string().nullable().meta({ description: 'Pass as ?cursor for the next page; null on the last.' }),
+});
+
+/** `GET /v1/workflows`: recent workflows, newest first. */
+export const workflowPage = z.object({
+  workflows: z.array(workflowSummary),
   cursor: z.string().nullable().meta({ description: 'Pass as ?cursor for the next page; null on the last.' }),
 });
 

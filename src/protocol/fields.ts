@@ -3,6 +3,7 @@
 // and `description` come from here). Nothing is clamped.
 import { z } from 'zod';
 import { readInstant, RFC3339 } from './times.ts';
+import { HISTORY_MS } from '../core/limits.ts';
 
 export const TASK_NAME = /^[A-Za-z0-9_.:/-]{1,200}$/;
 export const QUEUE_NAME = /^[a-z0-9_-]{1,64}$/;
@@ -70,6 +71,19 @@ export const ETA_WINDOW: Window = {
   words: `within ${WINDOW} of now, either way`,
   bounds: (now) => `between ${iso(now - MAX_DELAY_SECONDS * 1000)} and ${iso(now + MAX_DELAY_SECONDS * 1000)}`,
   holds: (ms, now) => Math.abs(ms - now) <= MAX_DELAY_SECONDS * 1000,
+};
+
+/**
+ * How far a clock may be off the hub's: a page asking for the last 48 hours by its own clock is
+ * not refused for asking a minute more.
+ */
+export const CLOCK_SLACK_MS = 5 * 60_000;
+
+/** The history's since and until: within the 48 hours it keeps (HISTORY_MS), give or take CLOCK_SLACK_MS. */
+export const HISTORY_WINDOW: Window = {
+  words: `within the last ${HISTORY_MS / 3_600_000} hours`,
+  bounds: (now) => `between ${iso(now - HISTORY_MS - CLOCK_SLACK_MS)} and ${iso(now + CLOCK_SLACK_MS)}`,
+  holds: (ms, now) => ms >= now - HISTORY_MS - CLOCK_SLACK_MS && ms <= now + CLOCK_SLACK_MS,
 };
 
 /** expires: after now (a task expired at birth could never run), and at most a year ahead. */

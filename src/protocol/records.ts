@@ -47,6 +47,21 @@ export const jobRecord = z
   })
   .meta({ description: 'A claimed attempt: run it, then ack, fail or release its lease before leaseExpiresAt (or heartbeat to extend it).' });
 
+/** How one attempt of a task went, as its attempt log shows it. */
+export const attemptRecord = z
+  .object({
+    attempt: int,
+    worker: z.string().nullable(),
+    startedAt: time.nullable(),
+    finishedAt: time.nullable().meta({ description: 'null: the attempt is running.' }),
+    outcome: z
+      .enum(['succeeded', 'failed', 'retry', 'expired', 'released', 'revoked'])
+      .nullable()
+      .meta({ description: 'failed: for good; retry: failed, to run again; expired: its lease ran out; null: running.' }),
+    error: z.object({ type: z.string(), message: z.string() }).nullable().meta({ description: 'The message is cut to its first 500 characters.' }),
+  })
+  .meta({ description: 'One attempt of a task: who ran it, when, and how it ended.' });
+
 /** A task as `GET /v1/tasks/:id` and the task list show it. */
 export const taskRecord = z
   .object({
@@ -70,6 +85,9 @@ export const taskRecord = z
     groupLimit: int.nullable(),
     progress: json.meta({ description: 'What the running attempt last reported with a heartbeat; null when none runs.' }),
     revokeRequested: z.boolean(),
+    attemptLog: z
+      .array(attemptRecord)
+      .meta({ description: 'Its last 25 attempts, oldest first, the running one last; [] in task lists.' }),
   })
   .meta({ description: 'A task: what it is, where it stands, and how it ended.' });
 
@@ -110,6 +128,36 @@ export const workflowRecord = z
     ),
   })
   .meta({ description: 'A chain, group or chord: its state and every task of every step.' });
+
+/** A workflow as `GET /v1/workflows` lists it. */
+export const workflowSummary = z
+  .object({
+    id: z.string(),
+    createdAt: time,
+    tasks: int.meta({ description: 'Its tasks made so far: a chain\'s later steps count once their tasks are made.' }),
+    states: z.record(z.string(), int).meta({ description: 'Its tasks by state; states with none are absent.' }),
+  })
+  .meta({ description: 'A workflow in the list: when it started and its tasks by state.' });
+
+/** GET /v1/stats: tasks that ended per minute and queue. */
+export const statsRecord = z
+  .object({
+    since: time,
+    until: time,
+    minutes: z.array(
+      z.object({
+        at: time.meta({ description: 'The minute\'s start.' }),
+        queue: z.string().nullable().meta({ description: 'null: the totals across all queues (only without ?queue).' }),
+        succeeded: int,
+        failed: int.meta({ description: 'Failed for good; an attempt that will run again is not counted.' }),
+        latencyMs: z
+          .object({ p50: int, p95: int, p99: int })
+          .nullable()
+          .meta({ description: 'From when each task was due (created, or its eta if later) to its end: the upper edge of the log-spaced bucket (edges 10% apart) each percentile falls in.' }),
+      }),
+    ).meta({ description: 'One per minute and queue with any ends, oldest first; a minute\'s totals follow its queues.' }),
+  })
+  .meta({ description: 'Tasks that ended per minute and queue, kept 48 hours.' });
 
 /** A queue as `GET /v1/queues` and `GET /v1/queues/:queue` show it. */
 export const queueRecord = z
@@ -155,6 +203,7 @@ export const errorBody = z
   .meta({ description: 'An error, in the one error shape: a code, a message for people, and details naming the field where one is at fault.' });
 
 export type Job = z.output<typeof jobRecord>;
+export type AttemptRecord = z.output<typeof attemptRecord>;
 export type TaskRecord<R = unknown> = Omit<z.output<typeof taskRecord>, 'result'> & { result: R | null };
 export type DeadLetter = z.output<typeof deadLetter>;
 export type QueueRecord = z.output<typeof queueRecord>;
@@ -163,4 +212,7 @@ export type ErrorBody = z.output<typeof errorBody>;
 export type EventTicket = z.output<typeof eventTicket>;
 
 /** The components of the OpenAPI document, by name. */
-export const RECORDS = { Job: jobRecord, Task: taskRecord, DeadLetter: deadLetter, Workflow: workflowRecord, Queue: queueRecord, Worker: workerRecord, EventTicket: eventTicket, Error: errorBody };
+export const RECORDS = {
+  Job: jobRecord, Task: taskRecord, DeadLetter: deadLetter, Workflow: workflowRecord, Queue: queueRecord, Worker: workerRecord, EventTicket: eventTicket, Error: errorBody,
+  WorkflowSummary: workflowSummary, Stats: statsRecord,
+};

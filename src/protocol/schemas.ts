@@ -2,9 +2,9 @@
 import { z } from 'zod';
 import { checkTimezone, parseCron } from '../core/slots.ts';
 import { parseRate } from '../core/limits.ts';
-import { LIST_CURSOR, TASK_ID_PATTERN_ANY_CASE, taskId } from '../core/ids.ts';
+import { LIST_CURSOR, TASK_ID_PATTERN_ANY_CASE, taskId, ULID_PATTERN } from '../core/ids.ts';
 import {
-  EXPIRES_WINDOW, ETA_WINDOW, intParam, MAX_DELAY_SECONDS, MAX_LEASE_SECONDS, MAX_RETRY_DELAY_SECONDS, MIN_LEASE_SECONDS, MIN_STEP_SECONDS,
+  EXPIRES_WINDOW, ETA_WINDOW, HISTORY_WINDOW, intParam, MAX_DELAY_SECONDS, MAX_LEASE_SECONDS, MAX_RETRY_DELAY_SECONDS, MIN_LEASE_SECONDS, MIN_STEP_SECONDS,
   numberParam, plainString, queueName, regionName, seconds, secondsOrNone, taskName, time, whole,
 } from './fields.ts';
 
@@ -138,6 +138,18 @@ export const listQuery = z.strictObject({
   cursor: z.string().regex(LIST_CURSOR, 'is not a cursor this hub gave out').optional(),
   schedule: z.string().regex(/^[A-Za-z0-9_.:-]{1,100}$/, 'is not a schedule id').optional(),
   since: time(ETA_WINDOW, 'Only tasks created at or after this time (in a query string, write an offset\'s + as %2B).').optional(),
+  until: time(ETA_WINDOW, 'Only tasks created before this time.').optional(),
+});
+
+export const statsQuery = z.strictObject({
+  since: time(HISTORY_WINDOW, 'The first minute to show. Default: an hour ago.').optional(),
+  until: time(HISTORY_WINDOW, 'The last minute to show, after since and at most 48 hours after it. Default: now.').optional(),
+  queue: queueName.optional(),
+});
+
+export const workflowListQuery = z.strictObject({
+  limit: intParam(1, 200, 'Most workflows to list. Default 50.').default(50),
+  cursor: z.string().regex(ULID_PATTERN, 'is not a cursor this hub gave out').optional(),
 });
 
 const WAIT_RANGE = `must be 0, or between ${MIN_STEP_SECONDS} and 60 seconds`;

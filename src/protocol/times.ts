@@ -46,6 +46,13 @@ export function readInstant(text: string): Instant {
   return { ok: true, ms: at.getTime() - offset };
 }
 
+/** The instant of a time a schema has already checked (a time() field), in epoch ms. */
+export function instant(checked: string): number {
+  const read = readInstant(checked);
+  if (!read.ok) throw new Error(`unchecked time: ${read.problem}`);
+  return read.ms;
+}
+
 /** A time as the API writes it: RFC 3339 in UTC, or null. */
 export function iso(ms: number | null | undefined): string | null {
   return ms == null ? null : new Date(ms).toISOString();

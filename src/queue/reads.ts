@@ -23,6 +23,7 @@ export function liveTask(store: Store, id: string): LiveTask | null {
     worker: r.worker,
     leaseExpiresAt: r.lease_expires_at,
     revokeRequested: r.revoke_requested === 1,
+    attemptLog: r.attempt_log,
   };
 }
 

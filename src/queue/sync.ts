@@ -2,6 +2,7 @@
 import type { TaskSpec } from '../core/states.ts';
 import { jsonChunks, utf8Bytes } from '../core/params.ts';
 import { INSERT_TASKS, recordJson, recordRow } from '../db/records.ts';
+import { COUNT_ENDS, COUNT_LATENCIES } from '../db/history.ts';
 import type { Sql } from '../db/sql.ts';
 
 /**
@@ -84,16 +85,25 @@ function promoteLater(sql: Sql, now: number): void {
   sql.run(`DELETE FROM sync_later WHERE seq < ?`, bound);
 }
 
-/** Each row's JSON is read once (MATERIALIZED), not once per field. */
-const UPDATE = `WITH rows AS MATERIALIZED (SELECT value AS v FROM json_each(?))
+/** Each row's JSON is read once (MATERIALIZED), not once per field. Exported for the history's tests. */
+export const UPDATE = `WITH rows AS MATERIALIZED (SELECT value AS v FROM json_each(?))
   UPDATE tasks SET state = rows.v->>'s', attempts = rows.v->>'a', result = rows.v->>'r',
-    error = rows.v->>'e', started_at = rows.v->>'st', finished_at = rows.v->>'f', worker = rows.v->>'w', version = rows.v->>'v'
+    error = rows.v->>'e', started_at = rows.v->>'st', finished_at = rows.v->>'f', worker = rows.v->>'w', version = rows.v->>'v',
+    attempt_log = rows.v->>'l'
   FROM rows
   WHERE tasks.id = rows.v->>'id' AND tasks.version < rows.v->>'v'`;
 
-/** A task as D1's UPDATE reads it. */
+/** A task as D1's UPDATE reads it. The attempt log goes as JSON, not a string of it: no quotes to escape. */
 const ROW_JSON = `json_object('id', t.id, 'v', t.version, 's', t.state, 'a', t.attempts,
-  'r', t.result, 'e', t.error, 'st', t.started_at, 'f', t.finished_at, 'w', t.worker)`;
+  'r', t.result, 'e', t.error, 'st', t.started_at, 'f', t.finished_at, 'w', t.worker, 'l', json(t.attempt_log))`;
+
+/**
+ * A task that ended in a way the history counts (src/db/history.ts), as its statements read it:
+ * small (no result), so a batch's ends go in one parameter whatever the chunks of its rows, with
+ * when the task was due (`d`: created, or its eta if later) for the latency.
+ */
+const END_JSON = `CASE WHEN t.state IN ('succeeded', 'failed') THEN json_object('id', t.id, 'v', t.version, 's', t.state,
+  'f', t.finished_at, 'd', MAX(t.created_at, COALESCE(t.eta, 0))) END`;
 
 /**
  * A task just delivered and not changed since: D1 holds it as the hub recorded it (queued, no eta,
@@ -108,7 +118,8 @@ const CONFIRM = `UPDATE tasks SET version = 1 WHERE id IN (SELECT value FROM jso
  * The distinct tasks of the log up to seq ?1, as they are now (a purged task has nothing to
  * write): `j` for a full write, or `arrived` for an arrival.
  */
-const PENDING = `SELECT CASE WHEN ${ARRIVED} THEN NULL ELSE ${ROW_JSON} END AS j, CASE WHEN ${ARRIVED} THEN t.id END AS arrived
+const PENDING = `SELECT CASE WHEN ${ARRIVED} THEN NULL ELSE ${ROW_JSON} END AS j, CASE WHEN ${ARRIVED} THEN t.id END AS arrived,
+    ${END_JSON} AS ended
   FROM (SELECT DISTINCT id FROM sync_log WHERE seq <= ?1) l JOIN tasks t ON t.id = l.id`;
 
 /**
@@ -162,22 +173,28 @@ export async function flushToD1(sql: Sql, db: D1Database, limit = 500, now = Dat
   return written;
 }
 
-/** The pending rows as one JSON array (null when over SQLite's string limit, or none) and the arrivals' ids. */
-function readPending(sql: Sql, last: number): { rows: string | null; arrived: string | null } {
+/** The ends among the pending rows, as one JSON array of END_JSON (null when none). */
+const ENDED = `'[' || group_concat(ended, ',') || ']' AS ended`;
+
+/**
+ * The pending rows as one JSON array (null when over SQLite's string limit, or none), the
+ * arrivals' ids, and the ends the history counts (null when none).
+ */
+function readPending(sql: Sql, last: number): { rows: string | null; arrived: string | null; ended: string | null } {
   try {
-    return sql.one<{ rows: string | null; arrived: string | null }>(
-      `SELECT '[' || group_concat(j, ',') || ']' AS rows, json_group_array(arrived) FILTER (WHERE arrived IS NOT NULL) AS arrived
+    return sql.one<{ rows: string | null; arrived: string | null; ended: string | null }>(
+      `SELECT '[' || group_concat(j, ',') || ']' AS rows, json_group_array(arrived) FILTER (WHERE arrived IS NOT NULL) AS arrived, ${ENDED}
        FROM (${PENDING})`,
       last,
     )!;
   } catch (err) {
     if (!/SQLITE_TOOBIG|too big/i.test(String(err))) throw err;
-    const ids = sql.one<{ arrived: string | null; any: number }>(
-      `SELECT json_group_array(arrived) FILTER (WHERE arrived IS NOT NULL) AS arrived, COUNT(j) AS any FROM (${PENDING})`,
+    const ids = sql.one<{ arrived: string | null; any: number; ended: string | null }>(
+      `SELECT json_group_array(arrived) FILTER (WHERE arrived IS NOT NULL) AS arrived, COUNT(j) AS any, ${ENDED} FROM (${PENDING})`,
       last,
     )!;
     // Not null: the windows below read the rows.
-    return { rows: ids.any > 0 ? '' : null, arrived: ids.arrived };
+    return { rows: ids.any > 0 ? '' : null, arrived: ids.arrived, ended: ids.ended };
   }
 }
 
@@ -213,7 +230,11 @@ async function flushLog(sql: Sql, db: D1Database, limit: number, now: number, fi
       )
       .map((c) => c.rows);
   }
-  const statements = [...first, ...chunks.map((rows) => db.prepare(UPDATE).bind(rows))];
+  // The history counts the batch's ends before the UPDATEs make them D1's (after the inserts,
+  // whose rows they join): two statements more per batch, of one parameter each, none when no
+  // task ended.
+  const counted = read.ended === null ? [] : [db.prepare(COUNT_ENDS).bind(read.ended), db.prepare(COUNT_LATENCIES).bind(read.ended)];
+  const statements = [...first, ...counted, ...chunks.map((rows) => db.prepare(UPDATE).bind(rows))];
   if (read.arrived !== null && read.arrived !== '[]') statements.push(db.prepare(CONFIRM).bind(read.arrived));
   if (statements.length) await db.batch(statements);
   sql.run(`DELETE FROM sync_log WHERE seq <= ?`, head.last);

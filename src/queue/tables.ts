@@ -49,6 +49,7 @@ const SCHEMA = [
     lease_expires_at INTEGER,
     lease_owner TEXT,
     revoke_requested INTEGER NOT NULL DEFAULT 0,
+    attempt_log TEXT,
     version INTEGER NOT NULL DEFAULT 1
   )`,
   `CREATE INDEX IF NOT EXISTS tasks_ready ON tasks(lane, priority DESC, ready_at, id) WHERE phase = 'ready'`,
@@ -85,6 +86,7 @@ const ADDED_COLUMNS: [table: string, column: string, type: string][] = [
   ['tasks', 'key_limit', 'INTEGER NOT NULL DEFAULT 1'],
   ['tasks', 'headers', 'TEXT'],
   ['tasks', 'eta', 'INTEGER'],
+  ['tasks', 'attempt_log', 'TEXT'],
 ];
 
 export function migrate(sql: Sql): void {

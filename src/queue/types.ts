@@ -26,6 +26,8 @@ export interface LiveTask {
   worker: string | null;
   leaseExpiresAt: number | null;
   revokeRequested: boolean;
+  /** JSON: how its last attempts ended (transitions/attempts.ts). */
+  attemptLog: string | null;
 }
 
 export interface QueueStats {

@@ -4,6 +4,7 @@ import { taskOfLease } from '../../core/ids.ts';
 import type { TaskError } from '../../core/states.ts';
 import { jsonChunks } from '../../core/params.ts';
 import { type Step, readied, type Outcome, type LiveRow, ACK_BUCKETS, count, touch, touchAll, row, finish, ended } from './step.ts';
+import { appendedLog, logAttempt } from './attempts.ts';
 
 /** A call on a lease that is not live: ended, never given out, or of an object that holds nothing. */
 export const LEASE_ENDED = { ok: false, code: 'lease_lost', message: 'this lease has ended (acked, failed or expired); the task is no longer yours' } as const;
@@ -28,6 +29,7 @@ export function endingLease(s: Step, leaseId: string, owner: string | null): Out
   const found = leaseOf(s, leaseId, owner);
   if (!found.ok) return found;
   if (found.row.revoke_requested) {
+    logAttempt(s, found.row.id, 'revoked');
     finish(s, found.row.id, 'done', 'revoked', {}, found.row);
     return { ok: true, state: 'revoked' };
   }
@@ -68,6 +70,7 @@ export function ack(s: Step, leaseId: string, owner: string | null, result: stri
   const r = endingLease(s, leaseId, owner);
   if ('ok' in r) return r;
   countAck(s, r.started_at);
+  logAttempt(s, r.id, 'succeeded');
   finish(s, r.id, 'done', 'succeeded', { result, error: null }, r);
   return { ok: true, state: 'succeeded' };
 }
@@ -108,7 +111,7 @@ export function ackMany(s: Step, acks: { leaseId: string; result: string }[], ow
     s.sql.run(
       `WITH rows AS MATERIALIZED (SELECT value->>'$[0]' AS id, value->>'$[1]' AS result FROM json_each(?2))
        UPDATE tasks SET phase = 'done', state = 'succeeded', finished_at = ?1, lease_id = NULL, lease_expires_at = NULL,
-         result = rows.result, error = NULL, version = version + 1
+         result = rows.result, error = NULL, version = version + 1, attempt_log = ${appendedLog('?1', "'succeeded'", 'NULL')}
        FROM rows WHERE tasks.id = rows.id`,
       s.now,
       chunk,
@@ -128,6 +131,7 @@ export function ackMany(s: Step, acks: { leaseId: string; result: string }[], ow
 export function release(s: Step, leaseId: string, owner: string | null): Outcome<{ state: string }> {
   const r = endingLease(s, leaseId, owner);
   if ('ok' in r) return r;
+  logAttempt(s, r.id, 'released');
   s.sql.run(
     `UPDATE tasks SET phase = 'ready', state = 'queued', attempts = attempts - 1, lease_id = NULL,
        lease_expires_at = NULL, worker = NULL, started_at = NULL, version = version + 1 WHERE id = ?`,
@@ -150,12 +154,17 @@ export function fail(
   return { ok: true, ...failAttempt(s, found.row, error, retry, delaySeconds) };
 }
 
-export function failAttempt(s: Step, r: LiveRow, error: TaskError, retry: boolean, delaySeconds: number | null): { state: string; nextAttemptAt?: number } {
+/** Ends the attempt failed (`expired`: its lease ran out), to run again or for good. */
+export function failAttempt(
+  s: Step, r: LiveRow, error: TaskError, retry: boolean, delaySeconds: number | null, expired = false,
+): { state: string; nextAttemptAt?: number } {
   if (r.revoke_requested) {
+    logAttempt(s, r.id, 'revoked', error);
     finish(s, r.id, 'done', 'revoked', { error }, r);
     return { state: 'revoked' };
   }
   if (retry && r.attempts <= r.max_retries) {
+    logAttempt(s, r.id, expired ? 'expired' : 'retry', error);
     // A delay that did not pass the API's checks (an HTTP task's Retry-After, read by the hub's
     // own runner) is held to the backoff's bounds too: never before now, never past a day.
     const asked = delaySeconds === null || !Number.isFinite(delaySeconds) ? null : Math.min(Math.max(delaySeconds, 0), MAX_BACKOFF_SECONDS);
@@ -172,11 +181,12 @@ export function failAttempt(s: Step, r: LiveRow, error: TaskError, retry: boolea
     if (phase === 'ready') readied(s, r.lane);
     return { state, nextAttemptAt: readyAt };
   }
+  logAttempt(s, r.id, expired ? 'expired' : 'failed', error);
   finish(s, r.id, 'dead', 'failed', { error }, r);
   return { state: 'failed' };
 }
 
 export function expireLease(s: Step, r: LiveRow): void {
   const seconds = Math.round((r.lease_expires_at! - (r.started_at ?? r.lease_expires_at!)) / 1000);
-  failAttempt(s, r, { type: 'LeaseExpired', message: `the worker held the task ${seconds}s without ack, fail or heartbeat` }, true, null);
+  failAttempt(s, r, { type: 'LeaseExpired', message: `the worker held the task ${seconds}s without ack, fail or heartbeat` }, true, null, true);
 }

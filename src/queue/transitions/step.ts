@@ -84,6 +84,8 @@ export interface LiveRow {
   lease_expires_at: number | null;
   lease_owner: string | null;
   revoke_requested: number;
+  /** JSON: how the task's last attempts ended (attempts.ts). */
+  attempt_log: string | null;
   version: number;
 }
 
