@@ -2,13 +2,13 @@
 // the theme's classes, so a theme switch needs no redraw.
 
 export const chart = String.raw`
-// lineChart(box, {label, times: [ms], series: [{key, name, values}], unit}) draws into box (replacing what was there).
+// lineChart(box, {label, times: [ms], series: [{key, name, values}], unit, whole}) (whole: counts, so whole ticks) draws into box (replacing what was there).
 function lineChart(box, o) {
   clear(box);
   var W = Math.max(280, box.clientWidth || 600), H = 220, L = 48, R = 12, T = 10, B = 28;
   var max = 0;
   o.series.forEach(function (s) { s.values.forEach(function (v) { if (v != null && v > max) max = v; }); });
-  var step = niceStep(max || 1), top = Math.max(step * 4, Math.ceil(max / step) * step);
+  var step = o.whole ? Math.max(1, niceStep(max || 1)) : niceStep(max || 1), top = Math.max(step * 4, Math.ceil(max / step) * step);
   var svg = h('svg:svg', { class: 'chart', viewBox: '0 0 ' + W + ' ' + H, role: 'img', 'aria-label': o.label, width: W, height: H });
   var x = function (i) { return L + (W - L - R) * (o.times.length < 2 ? 0 : i / (o.times.length - 1)); };
   var y = function (v) { return T + (H - T - B) * (1 - v / top); };

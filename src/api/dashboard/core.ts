@@ -33,10 +33,15 @@ function h(tag, props) {
   for (var i = 2; i < arguments.length; i++) add(el, arguments[i]);
   return el;
 }
-function add(el, c) {
-  if (c === undefined || c === null || c === false) return;
-  if (Array.isArray(c)) c.forEach(function (x) { add(el, x); });
-  else el.appendChild(typeof c === 'object' ? c : document.createTextNode(String(c)));
+// add(el, child, ...): appends each child (arrays flattened, strings as text, null and false skipped).
+function add(el) {
+  for (var i = 1; i < arguments.length; i++) {
+    var c = arguments[i];
+    if (c === undefined || c === null || c === false) continue;
+    if (Array.isArray(c)) c.forEach(function (x) { add(el, x); });
+    else el.appendChild(typeof c === 'object' ? c : document.createTextNode(String(c)));
+  }
+  return el;
 }
 function clear(el) { while (el.firstChild) el.removeChild(el.firstChild); return el; }
 function card(title) { var c = h('section', { class: 'card' }, title ? h('h2', { text: title }) : null); for (var i = 1; i < arguments.length; i++) add(c, arguments[i]); return c; }

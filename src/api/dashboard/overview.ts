@@ -28,7 +28,7 @@ pages.overview = function (main, path, query) {
       var p = m && m.latencyMs; p50.push(p ? p.p50 : null); p95.push(p ? p.p95 : null); p99.push(p ? p.p99 : null);
     }
     thru.setAttribute('data-totals', 'succeeded=' + total.succeeded + ' failed=' + total.failed);
-    lineChart(thru, { label: 'Succeeded ' + total.succeeded + ' and failed ' + total.failed + ' in the last ' + range.replace('h', ' h') + ', per minute', times: times,
+    lineChart(thru, { label: 'Succeeded ' + total.succeeded + ' and failed ' + total.failed + ' in the last ' + range.replace('h', ' h') + ', per minute', times: times, whole: true,
       series: [{ key: 'succeeded', name: 'succeeded (' + total.succeeded + ')', values: ok }, { key: 'failed', name: 'failed (' + total.failed + ')', values: bad }] });
     if (history === null) { clear(lat); lat.appendChild(notice('Latency percentiles are not available on this hub yet (GET /v1/stats).')); return; }
     lineChart(lat, { label: 'Latency percentiles p50, p95 and p99 per minute, in milliseconds', times: times, unit: 'ms',
