@@ -45,7 +45,7 @@ function graph(wf) {
     var node = h('svg:g', { class: 'n-' + p.t.state }, h('svg:rect', { x: p.x, y: p.y, width: NW, height: NH, rx: 8 }),
       h('svg:text', { x: p.x + 10, y: p.y + 19 }, label), h('svg:text', { x: p.x + 10, y: p.y + 37, class: p.t.state }, p.t.state));
     // A pending step's task does not exist yet: it gets no link.
-    svg.appendChild(p.t.state === 'pending' ? node : h('svg:a', { href: '#/tasks/' + encodeURIComponent(p.t.id), 'aria-label': p.t.task + ', ' + p.t.state, 'data-node': p.t.id }, node));
+    svg.appendChild(p.t.state === 'pending' ? node : h('svg:a', { href: '#/tasks/' + encodeURIComponent(p.t.id), 'data-node': p.t.id }, node));
   }); });
   return h('div', { class: 'scroll', tabindex: 0, role: 'region', 'aria-label': 'Workflow graph' }, svg);
 }
