@@ -2,9 +2,11 @@
 // URL), resumed after a drop from the last event id seen, and handed to whichever page is open.
 
 export const live = String.raw`
-var lastEventId = null, source = null, retryMs = 1000, liveListeners = [];
+var lastEventId = null, source = null, retryMs = 1000, liveListeners = [], opened = false;
 function onLive(fn) { liveListeners.push(fn); }
 function setLive(text, on) { var el = $('live'); el.textContent = text; el.className = on ? 'on' : ''; }
+// Back after a drop: the page reads its numbers again too, in case the hub could not replay what was missed.
+function connected() { setLive('live', true); retryMs = 1000; if (opened) refreshSoon(); opened = true; }
 function deliver(kind, data, id) {
   if (id) lastEventId = id;
   var e; try { e = JSON.parse(data); } catch (x) { return; }
@@ -25,7 +27,7 @@ function listen() {
     if (res.status !== 200) throw new Error(errorText(res));
     var url = '/v1/events?ticket=' + encodeURIComponent(res.body.ticket) + (lastEventId ? '&lastEventId=' + encodeURIComponent(lastEventId) : '');
     source = new EventSource(url);
-    source.onopen = function () { retryMs = 1000; setLive('live', true); };
+    source.onopen = connected;
     source.addEventListener('task', function (m) { deliver('task', m.data, m.lastEventId); });
     source.addEventListener('worker', function (m) { deliver('worker', m.data, m.lastEventId); });
     source.addEventListener('reset', function (m) { if (m.lastEventId) lastEventId = m.lastEventId; reset(); });
@@ -38,7 +40,7 @@ function listenByFetch() {
   if (lastEventId) headers['last-event-id'] = lastEventId;
   return fetch('/v1/events', { headers: headers }).then(function (res) {
     if (!res.ok) throw new Error('stream ' + res.status);
-    setLive('live', true); retryMs = 1000;
+    connected();
     var reader = res.body.getReader(), decoder = new TextDecoder(), buf = '';
     function read() {
       return reader.read().then(function (r) {

@@ -15,7 +15,7 @@ pages.overview = function (main, path, query) {
       card('Latency, due to finished (ms)', lat)),
     h('div', { class: 'grid' }, card('Depth per queue', depth), card('Depth per region', regions)));
 
-  var history = null, until = 0, liveCounts = {};
+  var history = null, asked = false, until = 0, liveCounts = {};
   function minuteOf(ms) { return Math.floor(ms / 60000) * 60000; }
   function draw() {
     var end = minuteOf(Date.now()), start = end - (minutes - 1) * 60000, times = [], ok = [], bad = [], p50 = [], p95 = [], p99 = [], byMinute = {};
@@ -30,6 +30,7 @@ pages.overview = function (main, path, query) {
     thru.setAttribute('data-totals', 'succeeded=' + total.succeeded + ' failed=' + total.failed);
     lineChart(thru, { label: 'Succeeded ' + total.succeeded + ' and failed ' + total.failed + ' in the last ' + range.replace('h', ' h') + ', per minute', times: times, whole: true,
       series: [{ key: 'succeeded', name: 'succeeded (' + total.succeeded + ')', values: ok }, { key: 'failed', name: 'failed (' + total.failed + ')', values: bad }] });
+    if (!asked) return;
     if (history === null) { clear(lat); lat.appendChild(notice('Latency percentiles are not available on this hub yet (GET /v1/stats).')); return; }
     lineChart(lat, { label: 'Latency percentiles p50, p95 and p99 per minute, in milliseconds', times: times, unit: 'ms',
       series: [{ key: 'p50', name: 'p50', values: p50 }, { key: 'p95', name: 'p95', values: p95 }, { key: 'p99', name: 'p99', values: p99 }] });
@@ -37,7 +38,7 @@ pages.overview = function (main, path, query) {
   function loadStats() {
     var since = new Date(minuteOf(Date.now()) - (minutes - 1) * 60000).toISOString();
     return api('GET', '/v1/stats?since=' + encodeURIComponent(since)).then(function (res) {
-      clear(about);
+      clear(about); asked = true;
       if (res.status === 200) { history = res.body.minutes || []; until = Date.parse(res.body.until) || Date.now(); liveCounts = {}; }
       else { history = null; about.appendChild(notice(res.status === 404 ? 'History is not available on this hub yet: the chart counts what finished since this page opened.' : errorText(res))); }
       draw();

@@ -18,7 +18,7 @@ nav a{display:block;padding:.3rem .6rem;border-radius:6px;text-decoration:none;c
 nav a[aria-current=page]{background:var(--soft);color:var(--accent);font-weight:600}
 #menu{display:none}
 main{padding:1rem;max-width:1800px;margin:0 auto}
-h1{font-size:20px;margin:.2rem 0 1rem}
+h1{font-size:20px;margin:.2rem 0 1rem}h1[tabindex="-1"]:focus{outline:none}
 h2{font-size:13px;text-transform:uppercase;letter-spacing:.08em;color:var(--muted);margin:0 0 .7rem}
 .grid{display:grid;grid-template-columns:repeat(auto-fit,minmax(min(440px,100%),1fr));gap:1rem}
 .card{background:var(--card);border:1px solid var(--line);border-radius:10px;padding:1rem;min-width:0;margin-bottom:1rem}
