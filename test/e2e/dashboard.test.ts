@@ -232,6 +232,27 @@ describe('the dashboard in use', () => {
     await page.close();
   });
 
+  it('runs a schedule now, and pauses and resumes it', async () => {
+    const { page, errors } = await watched(1440);
+    const id = `dash-run-${process.pid}`;
+    expect((await api.post('/v1/schedules', { id, cron: '0 3 * * *', timezone: 'Europe/Paris', task: 'report.daily', kwargs: { deep: true }, queue: seed.queue, maxRetries: 2 })).status).toBe(201);
+    await page.goto(`${url}/#/schedules`);
+    const row = `tr[data-schedule="${id}"]`;
+    await page.click(`${row} button[data-act="run"]`);
+    await page.waitForSelector('main [role=status] a');
+    const made = (await page.getAttribute('main [role=status] a', 'href'))!.replace('#/tasks/', '');
+    expect((await api.get(`/v1/tasks/${made}`)).body).toMatchObject({ task: 'report.daily', kwargs: { deep: true } });
+    await page.click(`${row} button[data-act="pause"]`);
+    await page.waitForSelector(`${row} button[data-act="resume"]`);
+    // Paused with its definition unchanged.
+    expect((await api.get(`/v1/schedules/${id}`)).body).toMatchObject({ enabled: false, cron: '0 3 * * *', timezone: 'Europe/Paris', kwargs: { deep: true }, maxRetries: 2 });
+    await page.click(`${row} button[data-act="resume"]`);
+    await page.waitForSelector(`${row} button[data-act="pause"]`);
+    expect((await api.get(`/v1/schedules/${id}`)).body.enabled).toBe(true);
+    expect(errors).toEqual([]);
+    await page.close();
+  });
+
   it('asks for a token once and keeps it', async () => {
     const { page } = await watched(1440, 900, { token: false });
     await page.goto(url);
@@ -271,6 +292,7 @@ describe('the dashboard in use', () => {
     const background = () => page.evaluate<string>('getComputedStyle(document.body).backgroundColor');
     expect(await page.getAttribute('html', 'data-theme')).toBe('dark');
     const dark = await background();
+    expect(await axeFindings(page)).toEqual([]); // contrast holds in the dark theme too
     await page.click('#theme');
     expect(await page.getAttribute('html', 'data-theme')).toBe('light');
     expect(await background()).not.toBe(dark);
