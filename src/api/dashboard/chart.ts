@@ -31,6 +31,10 @@ function lineChart(box, o) {
       d += (pen ? 'L' : 'M') + x(i).toFixed(1) + ' ' + y(v).toFixed(1); pen = true;
     });
     if (d) svg.appendChild(h('svg:path', { class: 'line s-' + s.key, d: d }));
+    // A value with no neighbour draws no line: a dot shows it.
+    s.values.forEach(function (v, i) {
+      if (v != null && s.values[i - 1] == null && s.values[i + 1] == null) svg.appendChild(h('svg:circle', { class: 'line s-' + s.key, cx: x(i), cy: y(v), r: 2 }));
+    });
   });
   box.appendChild(svg);
   box.appendChild(h('div', { class: 'legend' }, o.series.map(function (s) {
