@@ -143,6 +143,19 @@ describe('every page of the dashboard', () => {
     }, 180_000);
   }
 
+  it('at the narrowest and widest screens (360 and 2560 px): nothing off the side on any page', async () => {
+    for (const width of [360, 2560]) {
+      const { page, errors } = await watched(width);
+      for (const p of PAGES()) {
+        await page.goto(`${url}/${p.hash}`);
+        await page.waitForSelector(p.ready, { timeout: 15_000 });
+        expect(await page.evaluate<number>('document.documentElement.scrollWidth - innerWidth'), `${p.name} at ${width}`).toBeLessThanOrEqual(0);
+      }
+      expect(errors).toEqual([]);
+      await page.close();
+    }
+  }, 120_000);
+
   it('show what the data says: a dead letter\'s error and traceback, a worker\'s running task, the chord as a graph, links between them', async () => {
     const { page, errors } = await watched(1440);
     await page.goto(`${url}/#/dead?queue=${seed.queue}`);

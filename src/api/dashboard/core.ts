@@ -14,7 +14,7 @@ function api(method, path, body) {
   return fetch(path, init).then(function (r) {
     if (r.status === 401) { logout(); return { status: 401, body: {} }; }
     return r.text().then(function (t) { var b = {}; try { b = t ? JSON.parse(t) : {}; } catch (e) { b = { text: t }; } return { status: r.status, body: b }; });
-  });
+  }).catch(function () { return { status: 0, body: { error: { message: 'the hub could not be reached' } } }; });
 }
 function logout() { localStorage.removeItem('drover.token'); location.hash = ''; location.reload(); }
 function errorText(res) { return (res.body && res.body.error && res.body.error.message) || ('the hub answered ' + res.status); }
