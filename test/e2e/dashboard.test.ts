@@ -362,6 +362,37 @@ describe('the dashboard in use', () => {
     await page.close();
   });
 
+  it('keeps its side of the stream contract: a ticket per connection, never the token in a URL, the last id on reconnect, a reset reloads', async () => {
+    // The hub's side is stood in for here (the browser answers the two stream routes), so this runs on any hub.
+    const { page, errors } = await watched(1440);
+    const opened: { url: string; auth: string | undefined }[] = [];
+    let tickets = 0;
+    await page.route('**/v1/events/ticket', (r) => r.fulfill({ status: 200, contentType: 'application/json', body: JSON.stringify({ ticket: `t${++tickets}`, expiresAt: new Date(Date.now() + 60_000).toISOString() }) }));
+    await page.route('**/v1/events?**', (r) => {
+      opened.push({ url: r.request().url(), auth: r.request().headers().authorization });
+      const at = new Date().toISOString();
+      // The first connection carries two ends and drops; the second starts with a reset; later ones say nothing.
+      const body = opened.length === 1 ? `id: 7-1\nevent: task\ndata: {"id":"a","state":"succeeded","at":"${at}"}\n\nid: 7-2\nevent: task\ndata: {"id":"b","state":"failed","at":"${at}"}\n\n`
+        : opened.length === 2 ? 'id: 8-0\nevent: reset\ndata: {}\n\n' : ': quiet\n\n';
+      return r.fulfill({ status: 200, contentType: 'text/event-stream', body });
+    });
+    const statsCalls = () => page.evaluate<number>("performance.getEntriesByType('resource').filter((e) => e.name.includes('/v1/stats')).length");
+    await page.goto(`${url}/#/overview`);
+    await expect.poll(() => opened.length, { timeout: 15_000 }).toBeGreaterThanOrEqual(3);
+    expect(new URL(opened[0].url).search).toBe('?ticket=t1');
+    expect(new URL(opened[1].url).search).toBe('?ticket=t2&lastEventId=7-2');
+    expect(new URL(opened[2].url).search).toBe('?ticket=t3&lastEventId=8-0');
+    for (const o of opened) {
+      expect(o.auth).toBeUndefined();
+      expect(o.url).not.toContain(TOKENS.admin);
+    }
+    // The events are counted on the chart live, and the reset made the page read its history again.
+    if (!hasStats) expect(await page.getAttribute('#throughput', 'data-totals')).toBe('succeeded=1 failed=1');
+    expect(await statsCalls()).toBeGreaterThanOrEqual(2);
+    expect(errors).toEqual([]);
+    await page.close();
+  });
+
   it.skipIf(!hasTickets)('opens the stream with a ticket, never the token in a URL, and resumes after a drop from the last id', async () => {
     const { page, urls, errors } = await watched(1440);
     await page.goto(`${url}/#/queues`);
