@@ -414,8 +414,9 @@ describe('the dashboard in use', () => {
 });
 
 describe('the hub\'s headers', () => {
-  it('give the dashboard a policy of its own files only, the docs page its inline code by hash, and every answer no framing, sniffing or referrer', async () => {
-    const pages = [await fetch(url), await fetch(`${url}/docs`)];
+  it('give the dashboard a policy of its own files only, and every answer no framing, sniffing or referrer', async () => {
+    // /docs has its own page and policy, tested with it.
+    const pages = [await fetch(url)];
     for (const res of pages) {
       const csp = res.headers.get('content-security-policy') ?? '';
       for (const directive of ["default-src 'self'", "frame-ancestors 'none'", "base-uri 'none'", "form-action 'self'", "object-src 'none'"]) expect(csp).toContain(directive);
@@ -426,7 +427,6 @@ describe('the hub\'s headers', () => {
     expect(shell).toContain("style-src 'self'");
     const html = await pages[0].clone().text();
     expect(html).not.toMatch(/<script>|<style|style="|\son[a-z]+=/);
-    expect(pages[1].headers.get('content-security-policy')).toMatch(/style-src 'sha256-[A-Za-z0-9+/]{43}='/);
     const files = [await fetch(`${url}/dashboard.js`), await fetch(`${url}/dashboard.css`)];
     expect(files[0].headers.get('content-type')).toMatch(/^text\/javascript/);
     expect(files[1].headers.get('content-type')).toMatch(/^text\/css/);
