@@ -9,10 +9,10 @@ import { authenticate, type AuthVars } from './auth.ts';
 import { requireEnqueue } from '../protocol/principals.ts';
 import { discardRest } from '../core/bytes.ts';
 import { DroverError, errorResponse, onError } from '../protocol/errors.ts';
-import { page, securityHeaders } from './headers.ts';
+import { page, pageFile, securityHeaders, shellPage } from './headers.ts';
 import { claims, leases } from './leases.ts';
 import { queues } from './queues.ts';
-import { dashboardPage } from './dashboard.ts';
+import { dashboardCss, dashboardJs, dashboardPage } from './dashboard/index.ts';
 import { metrics } from './metrics.ts';
 import { openapi } from './openapi.ts';
 import { docs } from './docs.ts';
@@ -68,7 +68,9 @@ app.get('/healthz', async (c) => {
   return c.json({ ok: true as const } satisfies Answer<typeof healthy>);
 });
 
-app.get('/', (c) => page(c, dashboardPage()));
+app.get('/', (c) => shellPage(c, dashboardPage));
+app.get('/dashboard.js', (c) => pageFile(c, dashboardJs, 'text/javascript'));
+app.get('/dashboard.css', (c) => pageFile(c, dashboardCss, 'text/css'));
 app.get('/metrics', metrics);
 app.get('/openapi.json', (c) => c.json(openapi()));
 app.route('/', docs);

@@ -67,3 +67,25 @@ export async function page(c: Context, html: string): Promise<Response> {
   c.header('content-security-policy', await pagePolicy(html));
   return c.html(html);
 }
+
+/**
+ * The dashboard's policy: its script and style are files the hub serves (/dashboard.js, /dashboard.css), so
+ * 'self' is all it names; nothing inline runs or applies (styles the script sets through CSSOM are not inline).
+ */
+export const SHELL_POLICY =
+  "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; object-src 'none'; " +
+  "base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
+
+/** Answers with a page whose script and style come from the hub's own paths. */
+export function shellPage(c: Context, html: string): Response {
+  c.header('content-security-policy', SHELL_POLICY);
+  c.header('cache-control', 'no-cache');
+  return c.html(html);
+}
+
+/** Answers with one of a page's files; `no-cache` so a new hub's page never runs an old script. */
+export function pageFile(c: Context, body: string, type: 'text/javascript' | 'text/css'): Response {
+  c.header('content-type', `${type}; charset=utf-8`);
+  c.header('cache-control', 'no-cache');
+  return c.body(body);
+}
