@@ -9,7 +9,7 @@ import { authenticate, type AuthVars } from './auth.ts';
 import { requireEnqueue } from '../protocol/principals.ts';
 import { discardRest } from '../core/bytes.ts';
 import { DroverError, errorResponse, onError } from '../protocol/errors.ts';
-import { page, pageFile, securityHeaders, shellPage } from './headers.ts';
+import { pageFile, securityHeaders, shellPage } from './headers.ts';
 import { claims, leases } from './leases.ts';
 import { queues } from './queues.ts';
 import { dashboardCss, dashboardJs, dashboardPage } from './dashboard/index.ts';

@@ -28,46 +28,6 @@ export const securityHeaders: MiddlewareHandler = async function securityHeaders
   }
 };
 
-const encoder = new TextEncoder();
-
-async function sha256(text: string): Promise<string> {
-  const digest = new Uint8Array(await crypto.subtle.digest('SHA-256', encoder.encode(text)));
-  return `'sha256-${btoa(String.fromCharCode(...digest))}'`;
-}
-
-/** The hashes of a page's inline blocks of one kind: what the policy lets run (CSP Level 2 hash sources). */
-async function hashes(html: string, tag: 'script' | 'style'): Promise<string> {
-  const blocks = [...html.matchAll(new RegExp(`<${tag}>([\\s\\S]*?)</${tag}>`, 'g'))].map((m) => m[1]);
-  return blocks.length ? (await Promise.all(blocks.map(sha256))).join(' ') : "'none'";
-}
-
-/** Each page's policy, worked out once per isolate: the pages are the same on every request. */
-const policies = new Map<string, Promise<string>>();
-
-/**
- * The policy of a page the hub serves: its own inline script and style, by hash, and nothing else
- * inline (no attributes, no injected blocks); requests only to the hub; never inside a frame.
- */
-export function pagePolicy(html: string): Promise<string> {
-  let policy = policies.get(html);
-  if (!policy) {
-    if (policies.size >= 8) policies.clear(); // only if pages ever varied: the cache stays small
-    policy = Promise.all([hashes(html, 'script'), hashes(html, 'style')]).then(
-      ([scripts, styles]) =>
-        `default-src 'self'; script-src ${scripts}; style-src ${styles}; object-src 'none'; base-uri 'none'; ` +
-        `form-action 'self'; frame-ancestors 'none'`,
-    );
-    policies.set(html, policy);
-  }
-  return policy;
-}
-
-/** Answers with one of the hub's pages under its content policy. */
-export async function page(c: Context, html: string): Promise<Response> {
-  c.header('content-security-policy', await pagePolicy(html));
-  return c.html(html);
-}
-
 /**
  * The dashboard's policy: its script and style are files the hub serves (/dashboard.js, /dashboard.css), so
  * 'self' is all it names; nothing inline runs or applies (styles the script sets through CSSOM are not inline).

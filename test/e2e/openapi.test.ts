@@ -294,6 +294,9 @@ describe('the OpenAPI document', () => {
     expect(check('getBroadcast', await admin.get(`/v1/broadcasts/${sent.id}`)).workers[0]).toMatchObject({ state: 'failed', error: { type: 'Nope' } });
     check('audit', await admin.get('/v1/audit?limit=50'));
     check('eventTicket', await admin.post('/v1/events/ticket'));
+    check('stats', await admin.get(`/v1/stats?queue=${queue}`));
+    check('stats', await admin.get('/v1/stats'));
+    check('listWorkflows', await admin.get('/v1/workflows?limit=5'));
 
     const events = await fetch(`${url}/v1/events`, { headers: { authorization: `Bearer ${TOKENS.admin}` } });
     expect(events.status).toBe(200);

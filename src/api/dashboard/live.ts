@@ -3,6 +3,8 @@
 
 export const live = String.raw`
 var lastEventId = null, source = null, retryMs = 1000, liveListeners = [], opened = false;
+// The last task changes the stream brought (replayed ones included), newest first: the overview's live feed.
+var recentEvents = [], RECENT_EVENTS = 20;
 function onLive(fn) { liveListeners.push(fn); }
 function setLive(text, on) { var el = $('live'); el.textContent = text; el.className = on ? 'on' : ''; }
 // Back after a drop: the page reads its numbers again too, in case the hub could not replay what was missed.
@@ -10,6 +12,7 @@ function connected() { setLive('live', true); retryMs = 1000; if (opened) refres
 function deliver(kind, data, id) {
   if (id) lastEventId = id;
   var e; try { e = JSON.parse(data); } catch (x) { return; }
+  if (kind === 'task') { recentEvents.unshift(e); if (recentEvents.length > RECENT_EVENTS) recentEvents.pop(); }
   liveListeners.forEach(function (fn) { fn(kind, e); });
   if (current && current.live) current.live(kind, e);
   refreshSoon();
@@ -19,11 +22,10 @@ function reconnect() {
   setLive('reconnecting', false);
   setTimeout(listen, retryMs); retryMs = Math.min(retryMs * 2, 30000);
 }
-// POST /v1/events/ticket, then EventSource on ?ticket=. A hub without tickets (404) gets the stream by fetch
-// with the token in its header instead.
+// POST /v1/events/ticket, then EventSource on ?ticket= (EventSource cannot send the token in a header, and the
+// token never goes in a URL); every reconnect takes a new ticket and names the last event seen.
 function listen() {
   api('POST', '/v1/events/ticket').then(function (res) {
-    if (res.status === 404) return listenByFetch();
     if (res.status !== 200) throw new Error(errorText(res));
     var url = '/v1/events?ticket=' + encodeURIComponent(res.body.ticket) + (lastEventId ? '&lastEventId=' + encodeURIComponent(lastEventId) : '');
     source = new EventSource(url);
@@ -35,32 +37,8 @@ function listen() {
     source.onerror = function () { source.close(); source = null; reconnect(); };
   }).catch(reconnect);
 }
-function listenByFetch() {
-  var headers = { authorization: 'Bearer ' + token };
-  if (lastEventId) headers['last-event-id'] = lastEventId;
-  return fetch('/v1/events', { headers: headers }).then(function (res) {
-    if (!res.ok) throw new Error('stream ' + res.status);
-    connected();
-    var reader = res.body.getReader(), decoder = new TextDecoder(), buf = '';
-    function read() {
-      return reader.read().then(function (r) {
-        if (r.done) throw new Error('closed');
-        buf += decoder.decode(r.value, { stream: true });
-        var blocks = buf.split('\n\n'); buf = blocks.pop();
-        blocks.forEach(function (b) {
-          var kind = 'message', data = '', id = null;
-          b.split('\n').forEach(function (line) {
-            if (line.indexOf('event: ') === 0) kind = line.slice(7);
-            else if (line.indexOf('data: ') === 0) data += line.slice(6);
-            else if (line.indexOf('id: ') === 0) id = line.slice(4);
-          });
-          if (kind === 'reset') { if (id) lastEventId = id; reset(); }
-          else if (kind === 'task' || kind === 'worker') deliver(kind, data, id);
-        });
-        return read();
-      });
-    }
-    return read();
-  }).catch(reconnect);
-}
+// The browser knows before the stream does that the network went: close at once, and come back (from the last
+// id) when it returns, rather than wait for a connection that may hang without an error.
+addEventListener('offline', function () { if (source) { source.close(); source = null; } setLive('reconnecting', false); });
+addEventListener('online', function () { if (!source) { retryMs = 1000; listen(); } });
 `;

@@ -7,13 +7,14 @@ pages.overview = function (main, path, query) {
   var range = RANGES[query.get('range')] ? query.get('range') : '1h', minutes = RANGES[range];
   var select = h('select', { id: 'range', onchange: function () { go('#/overview?range=' + select.value); } },
     Object.keys(RANGES).map(function (r) { return h('option', { value: r, selected: r === range }, 'last ' + r.replace('h', ' h')); }));
-  var thru = h('div', { id: 'throughput' }), lat = h('div', { id: 'latency' }), about = h('div'), depth = h('div'), regions = h('div');
+  var thru = h('div', { id: 'throughput' }), lat = h('div', { id: 'latency' }), about = h('div'), depth = h('div'), regions = h('div'), feed = h('div', { id: 'feed' });
   add(main, h('h1', {}, 'Overview'),
     h('div', { class: 'actions' }, h('label', { for: 'range' }, 'Range '), select),
     h('div', { class: 'grid' },
       card('Finished tasks per minute', about, thru),
       card('Latency, due to finished (ms)', lat)),
-    h('div', { class: 'grid' }, card('Depth per queue', depth), card('Depth per region', regions)));
+    h('div', { class: 'grid' }, card('Depth per queue', depth), card('Depth per region', regions)),
+    card('Live: the latest task changes', feed));
 
   var history = null, asked = false, until = 0, liveCounts = {};
   function minuteOf(ms) { return Math.floor(ms / 60000) * 60000; }
@@ -31,7 +32,7 @@ pages.overview = function (main, path, query) {
     lineChart(thru, { label: 'Succeeded ' + total.succeeded + ' and failed ' + total.failed + ' in the last ' + range.replace('h', ' h') + ', per minute', times: times, whole: true,
       series: [{ key: 'succeeded', name: 'succeeded (' + total.succeeded + ')', values: ok }, { key: 'failed', name: 'failed (' + total.failed + ')', values: bad }] });
     if (!asked) return;
-    if (history === null) { clear(lat); lat.appendChild(notice('Latency percentiles are not available on this hub yet (GET /v1/stats).')); return; }
+    if (history === null) { clear(lat); lat.appendChild(notice('Latency percentiles could not be read: the history did not load.')); return; }
     lineChart(lat, { label: 'Latency percentiles p50, p95 and p99 per minute, in milliseconds', times: times, unit: 'ms',
       series: [{ key: 'p50', name: 'p50', values: p50 }, { key: 'p95', name: 'p95', values: p95 }, { key: 'p99', name: 'p99', values: p99 }] });
   }
@@ -40,7 +41,7 @@ pages.overview = function (main, path, query) {
     return api('GET', '/v1/stats?since=' + encodeURIComponent(since)).then(function (res) {
       clear(about); asked = true;
       if (res.status === 200) { history = res.body.minutes || []; until = Date.parse(res.body.until) || Date.now(); liveCounts = {}; }
-      else { history = null; about.appendChild(notice(res.status === 404 ? 'History is not available on this hub yet: the chart counts what finished since this page opened.' : errorText(res))); }
+      else { history = null; about.appendChild(notice('The history did not load (' + errorText(res) + '): the chart counts what finished since this page opened.')); }
       draw();
     });
   }
@@ -60,7 +61,14 @@ pages.overview = function (main, path, query) {
       }), 'No tasks waiting or running.'));
     });
   }
-  loadStats(); loadQueues();
+  // Only the stream fills the feed (a refresh never does): a change made while the page was offline shows here
+  // once the stream resumes from its last id.
+  function drawFeed() {
+    clear(feed).appendChild(table('The latest task changes', ['when', 'task', 'name', 'queue', 'state'], recentEvents.map(function (e) {
+      return { tr: h('tr', { 'data-event-task': e.id, 'data-state': e.state }), cells: [when(e.at), taskLink(e.id), e.task || '', queueLink(e.queue), state(e.state)] };
+    }), 'No task has changed since this page opened.'));
+  }
+  loadStats(); loadQueues(); drawFeed();
   var timer = setInterval(loadStats, 60000), onResize = function () { draw(); };
   addEventListener('resize', onResize);
   return {
@@ -68,6 +76,7 @@ pages.overview = function (main, path, query) {
     reset: function () { loadStats(); loadQueues(); },
     redraw: draw,
     live: function (kind, e) {
+      if (kind === 'task') drawFeed();
       if (kind !== 'task' || (e.state !== 'succeeded' && e.state !== 'failed')) return;
       var at = Date.parse(e.at) || Date.now();
       if (history !== null && at <= until) return; // the history already counts it

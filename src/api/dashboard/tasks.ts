@@ -32,7 +32,7 @@ pages.tasks = function (main, path, query) {
     var q = new URLSearchParams(query); q.set('limit', '50');
     return api('GET', '/v1/tasks?' + q).then(function (res) {
       clear(box);
-      if (res.status !== 200) return box.appendChild(notice(res.status === 400 && query.get('until') ? 'Searching by "created before" is not available on this hub yet: ' + errorText(res) : errorText(res)));
+      if (res.status !== 200) return box.appendChild(notice(errorText(res)));
       box.appendChild(table('Tasks', ['id', 'name', 'queue', 'region', 'state', '#attempts', 'created'], res.body.tasks.map(function (t) {
         return { tr: h('tr', { 'data-task': t.id }), cells: [taskLink(t.id), t.task, queueLink(t.queue), t.region || 'any', state(t.state), t.attempts, when(t.createdAt)] };
       }), 'No tasks match.'));
@@ -74,7 +74,7 @@ function taskPage(main, id) {
         api('POST', '/v1/tasks/' + encodeURIComponent(id) + '/revoke').then(function (r) { if (r.status !== 200) actions.appendChild(notice(errorText(r))); load(); });
       } }, t.revokeRequested ? 'Revoke requested' : 'Revoke'));
       var err = t.error ? card('Error', h('p', { class: 'error' }, h('b', {}, t.error.type), ': ', t.error.message), t.error.stack ? pre('Traceback', t.error.stack) : notice('No traceback was sent.')) : null;
-      var attempts = Array.isArray(t.attemptLog) ? (t.attemptLog.length ? timeline(t.attemptLog) : notice('No attempt has started.')) : notice('The attempt history is not available on this hub yet.');
+      var attempts = t.attemptLog && t.attemptLog.length ? timeline(t.attemptLog) : notice('No attempt has started.');
       add(box, h('div', { class: 'grid' }, card('Task', facts, actions), card('Attempts', attempts)), err,
         h('div', { class: 'grid' }, card('Arguments', pre('args', t.args || []), pre('kwargs', t.kwargs || {})), card('Headers', pre('headers', t.headers || {})),
           card('Result', t.result === undefined || t.result === null ? notice('No result.') : pre('result', t.result))));

@@ -11,7 +11,6 @@ pages.workflows = function (main, path) {
   function load(cursor) {
     return api('GET', '/v1/workflows?limit=50' + (cursor ? '&cursor=' + encodeURIComponent(cursor) : '')).then(function (res) {
       clear(box);
-      if (res.status === 404) return box.appendChild(card('', notice('The list of recent workflows is not available on this hub yet: open one by its id.')));
       if (res.status !== 200) return box.appendChild(card('', notice(errorText(res))));
       var more = res.body.cursor ? h('button', { onclick: function () { load(res.body.cursor); } }, 'Older') : null;
       box.appendChild(card('', table('Workflows', ['id', 'created', '#tasks', 'states'], res.body.workflows.map(function (w) {
