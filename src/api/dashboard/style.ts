@@ -47,7 +47,7 @@ svg .line{fill:none;stroke-width:2}
 svg .s-succeeded{stroke:var(--ok)}svg .s-failed{stroke:var(--bad)}svg .s-p50{stroke:var(--ok)}svg .s-p95{stroke:var(--warn)}svg .s-p99{stroke:var(--bad)}
 .k-succeeded,.k-p50{color:var(--ok)}.k-failed,.k-p99{color:var(--bad)}.k-p95{color:var(--warn)}
 .bar{height:8px;background:var(--accent);border-radius:4px;min-width:2px}
-svg.graph{display:block;min-width:100%}
+svg.graph{display:block;min-width:100%}svg.graph.fit{min-width:0;max-width:100%;height:auto}
 svg.graph rect{fill:var(--card);stroke-width:2}svg.graph text{fill:var(--ink);font-size:12px}svg.graph .edge{stroke:var(--muted);fill:none}
 svg.graph .n-succeeded rect{stroke:var(--ok)}svg.graph .n-failed rect{stroke:var(--bad)}svg.graph .n-running rect{stroke:var(--accent)}
 svg.graph .n-pending rect,svg.graph .n-queued rect,svg.graph .n-revoked rect{stroke:var(--wait);stroke-dasharray:4 3}svg.graph .n-delayed rect,svg.graph .n-expired rect{stroke:var(--warn)}

@@ -30,7 +30,8 @@ function graph(wf) {
   if (wf.shape === 'group') cols = [wf.tasks];
   var NW = 170, NH = 46, GX = 50, GY = 14, P = 10, tall = Math.max.apply(null, cols.map(function (c) { return c.length; }));
   var W = P * 2 + cols.length * NW + (cols.length - 1) * GX, H = P * 2 + tall * NH + (tall - 1) * GY;
-  var svg = h('svg:svg', { class: 'graph', width: W, height: H, viewBox: '0 0 ' + W + ' ' + H, role: 'group', 'aria-label': wf.shape + ' of ' + wf.tasks.length + ' tasks, ' + wf.state });
+  // Up to three columns shrink to fit a phone; a longer chain keeps its size and scrolls inside its card.
+  var svg = h('svg:svg', { class: cols.length <= 3 ? 'graph fit' : 'graph', width: W, height: H, viewBox: '0 0 ' + W + ' ' + H, role: 'group', 'aria-label': wf.shape + ' of ' + wf.tasks.length + ' tasks, ' + wf.state });
   var pos = cols.map(function (col, c) {
     var top = P + (H - 2 * P - (col.length * NH + (col.length - 1) * GY)) / 2;
     return col.map(function (t, r) { return { x: P + c * (NW + GX), y: top + r * (NH + GY), t: t }; });
