@@ -1,26 +1,22 @@
 // The dashboard in a real browser (Debian's chromium via playwright-core): every page at phone and desktop width
 // with real data behind it (no console error, no policy violation, nothing off the side, no serious axe-core
 // finding, a screenshot for the report), the keyboard, the themes, live counts, replay, and no one may frame it.
-import { existsSync, mkdirSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { resolve } from 'node:path';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
+import { launchChromium } from './browser.ts';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { Api, TOKENS, claimAll, uniqueQueue } from './system.ts';
 
 const url = inject('hubUrl');
 const api = new Api(url);
-const CHROMIUM = '/usr/bin/chromium';
 const SHOTS = resolve(import.meta.dirname, '../../test-results/dashboard');
 const axeSource: string = createRequire(import.meta.url)('axe-core').source;
 let browser: Browser;
 
 beforeAll(async () => {
-  if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: install Debian's chromium (apt-get install chromium), as .ci/run does`);
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
-  });
+  browser = await launchChromium();
   mkdirSync(SHOTS, { recursive: true });
 });
 afterAll(() => browser?.close());

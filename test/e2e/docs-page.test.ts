@@ -1,21 +1,16 @@
 // /docs in a real browser (Debian's chromium via playwright-core): the bundled OpenAPI viewer renders
 // the hub's operations under its content policy, asks nothing of any other origin, and fits a phone.
-import { existsSync } from 'node:fs';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
+import { launchChromium } from './browser.ts';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { Api, TOKENS } from './system.ts';
 
 const url = inject('hubUrl');
 const api = new Api(url);
-const CHROMIUM = '/usr/bin/chromium';
 let browser: Browser;
 
 beforeAll(async () => {
-  if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: install Debian's chromium (apt-get install chromium), as .ci/run does`);
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
-  });
+  browser = await launchChromium();
 });
 afterAll(() => browser?.close());
 
