@@ -18,6 +18,8 @@ interface Operation {
   summary: string;
   scope: Scope;
   body?: z.ZodType;
+  /** The body may be left out (the dead-letter replay and purge: no body means all of them). */
+  bodyOptional?: true;
   query?: z.ZodObject;
   status?: number;
   /** What the hub answers with `status` (its zod schema: the handler's answer is typed by the same one). */
@@ -89,8 +91,8 @@ const OPERATIONS: Operation[] = [
   { method: 'post', path: '/v1/queues/{queue}/resume', id: 'resumeQueue', summary: 'Resume a queue', scope: 'admin', answer: A.paused },
   { method: 'put', path: '/v1/queues/{queue}/config', id: 'configureQueue', summary: 'Retention, rate and concurrency limits', scope: 'admin', body: queueConfigBody, answer: A.configured },
   { method: 'get', path: '/v1/queues/{queue}/dead', id: 'listDead', summary: 'Dead letters', scope: 'admin', query: deadQuery, answer: A.deadList },
-  { method: 'post', path: '/v1/queues/{queue}/dead/replay', id: 'replayDead', summary: 'Replay dead letters from attempt 1', scope: 'admin', body: replayBody, answer: A.replayed },
-  { method: 'delete', path: '/v1/queues/{queue}/dead', id: 'purgeDead', summary: 'Purge dead letters', scope: 'admin', body: replayBody, answer: A.deadPurged },
+  { method: 'post', path: '/v1/queues/{queue}/dead/replay', id: 'replayDead', summary: 'Replay dead letters from attempt 1 (no body: all of them)', scope: 'admin', body: replayBody, bodyOptional: true, answer: A.replayed },
+  { method: 'delete', path: '/v1/queues/{queue}/dead', id: 'purgeDead', summary: 'Purge dead letters (no body: all of them)', scope: 'admin', body: replayBody, bodyOptional: true, answer: A.deadPurged },
   { method: 'post', path: '/v1/schedules', id: 'createSchedule', summary: 'Create a schedule', scope: 'admin', body: scheduleBody, status: 201, answer: A.scheduleRecord },
   { method: 'get', path: '/v1/schedules', id: 'listSchedules', summary: 'List schedules', scope: 'admin', answer: A.scheduleList },
   { method: 'get', path: '/v1/schedules/{id}', id: 'getSchedule', summary: 'Read a schedule', scope: 'admin', answer: A.scheduleRecord },
@@ -145,7 +147,7 @@ export function openapi(): Record<string, unknown> {
       description: `Scope: ${op.scope}.`,
       ...(op.scope === 'none' ? { security: [] } : {}),
       ...(params.length ? { parameters: params } : {}),
-      ...(op.body ? { requestBody: { required: true, content: { 'application/json': { schema: schemaOf(op.body) } } } } : {}),
+      ...(op.body ? { requestBody: { required: !op.bodyOptional, content: { 'application/json': { schema: schemaOf(op.body) } } } } : {}),
       responses: {
         [String(op.status ?? 200)]: success(op),
         ...Object.fromEntries(Object.entries(op.more ?? {}).map(([status, more]) => [status, { description: more.description, content: json(more.answer) }])),

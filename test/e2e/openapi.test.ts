@@ -99,6 +99,12 @@ describe('the OpenAPI document', () => {
     expect(numbers.length).toBeGreaterThan(30);
 
     const body = (path: string, method = 'post') => doc.paths[path][method].requestBody.content['application/json'].schema;
+    // A body is required wherever one is taken, but for the dead-letter replay and purge, where none means all.
+    for (const [path, ops] of Object.entries<any>(doc.paths)) {
+      for (const [method, op] of Object.entries<any>(ops)) {
+        if (op.requestBody) expect(op.requestBody.required, `${method} ${path}`).toBe(!['replayDead', 'purgeDead'].includes(op.operationId));
+      }
+    }
     const task = body('/v1/tasks').properties;
     expect(task.timeout).toMatchObject({ type: 'number', minimum: 1, maximum: 43200, default: 60 });
     expect(task.delay).toMatchObject({ type: 'number', minimum: 0, maximum: 31536000 });
@@ -264,6 +270,9 @@ describe('the OpenAPI document', () => {
     expect(dead.tasks.length).toBe(1);
     check('replayDead', await admin.post(`/v1/queues/${queue}/dead/replay`, { ids: [dead.tasks[0].id] }));
     check('purgeDead', await admin.request('DELETE', `/v1/queues/${queue}/dead`, { ids: [dead.tasks[0].id] }));
+    // With no body: all of them (the document says it may be left out).
+    check('replayDead', await admin.post(`/v1/queues/${queue}/dead/replay`));
+    check('purgeDead', await admin.request('DELETE', `/v1/queues/${queue}/dead`));
     check('purgeQueue', await admin.post(`/v1/queues/${queue}/purge`));
 
     const scheduleId = `oas-${queue}`;
