@@ -8,7 +8,7 @@ import type { Env } from '../env.ts';
 import type { AuthVars } from './auth.ts';
 import { requireEnqueue } from '../protocol/principals.ts';
 import { readJson } from './body.ts';
-import { parseWith } from '../protocol/parse.ts';
+import { parseWith, refuseField } from '../protocol/parse.ts';
 import { enqueueBatch, enqueueOne } from '../intake/enqueue.ts';
 import { MAX_BATCH_BYTES, MAX_TASK_BYTES } from '../protocol/sizes.ts';
 import { DroverError } from '../protocol/errors.ts';
@@ -36,9 +36,7 @@ tasks.get('/', async (c) => {
   const q = parseWith(listQuery, c.req.query(), 'query');
   const since = q.since === undefined ? undefined : instant(q.since);
   const until = q.until === undefined ? undefined : instant(q.until);
-  if (since !== undefined && until !== undefined && since > until) {
-    throw new DroverError('invalid_request', 'invalid query: since: must not be after until', { issues: [{ path: ['since'], message: 'must not be after until' }] });
-  }
+  if (since !== undefined && until !== undefined && since > until) refuseField('query', 'since', 'must not be after until');
   const { rows, cursor } = await listTaskRows(c.env.DB, { ...q, since, until });
   return c.json({ tasks: rows.map((r) => presentTask(r, null, false)), cursor } satisfies Answer<typeof taskPage>);
 });

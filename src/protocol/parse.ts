@@ -69,6 +69,11 @@ export function describeIssues(error: z.ZodError, prefix: PropertyKey[] = []): s
   return [...said].slice(0, 5).join('; ');
 }
 
+/** Refuses one field of a request that passed its schema (a check across fields), in parseWith's shape. */
+export function refuseField(what: string, field: string, message: string): never {
+  throw new DroverError('invalid_request', `invalid ${what}: ${field}: ${message}`, { issues: [{ path: [field], message }] });
+}
+
 /** Validates with a schema, turning its issues into one 400 with a readable message. */
 export function parseWith<S extends z.ZodType>(schema: S, value: unknown, what: string): z.output<S> {
   const parsed = schema.safeParse(value);
