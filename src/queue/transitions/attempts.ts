@@ -1,6 +1,6 @@
 // Each task's attempt log: how its last attempts ended, appended in the transaction that ends each one.
 import type { TaskError } from '../../core/states.ts';
-import type { Step } from './step.ts';
+import type { Sql } from '../../db/sql.ts';
 
 /** Attempts a task's log keeps: the last ones, the oldest dropped first. */
 export const ATTEMPT_LOG_LENGTH = 25;
@@ -24,8 +24,15 @@ export function appendedLog(finishedAt: string, outcome: string, error: string):
       'startedAt', started_at, 'finishedAt', ${finishedAt}, 'outcome', ${outcome}, 'error', json(${error}))) AS x))`;
 }
 
-/** Logs how the running attempt of task `id` ended: call before the change that ends it. */
-export function logAttempt(s: Step, id: string, outcome: AttemptOutcome, error: TaskError | null = null): void {
-  const kept = error === null ? null : JSON.stringify({ type: error.type, message: error.message.slice(0, LOG_MESSAGE_CHARS) });
-  s.sql.run(`UPDATE tasks SET attempt_log = ${appendedLog('?', '?', '?')} WHERE id = ?`, s.now, outcome, kept, id);
+/** An attempt's error as the log keeps it (JSON text), or null. */
+export function loggedError(error: TaskError | null | undefined): string | null {
+  return error ? JSON.stringify({ type: error.type, message: error.message.slice(0, LOG_MESSAGE_CHARS) }) : null;
+}
+
+/**
+ * Logs how the running attempt of task `id` ended: call before the change that ends it. A change
+ * that ends the task itself (step.ts's finish) logs the attempt in its own UPDATE instead.
+ */
+export function logAttempt(s: { sql: Sql; now: number }, id: string, outcome: AttemptOutcome, error: TaskError | null = null): void {
+  s.sql.run(`UPDATE tasks SET attempt_log = ${appendedLog('?', '?', '?')} WHERE id = ?`, s.now, outcome, loggedError(error), id);
 }

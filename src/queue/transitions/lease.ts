@@ -29,8 +29,7 @@ export function endingLease(s: Step, leaseId: string, owner: string | null): Out
   const found = leaseOf(s, leaseId, owner);
   if (!found.ok) return found;
   if (found.row.revoke_requested) {
-    logAttempt(s, found.row.id, 'revoked');
-    finish(s, found.row.id, 'done', 'revoked', {}, found.row);
+    finish(s, found.row.id, 'done', 'revoked', { attempt: { outcome: 'revoked' } }, found.row);
     return { ok: true, state: 'revoked' };
   }
   return found.row;
@@ -70,8 +69,7 @@ export function ack(s: Step, leaseId: string, owner: string | null, result: stri
   const r = endingLease(s, leaseId, owner);
   if ('ok' in r) return r;
   countAck(s, r.started_at);
-  logAttempt(s, r.id, 'succeeded');
-  finish(s, r.id, 'done', 'succeeded', { result, error: null }, r);
+  finish(s, r.id, 'done', 'succeeded', { result, error: null, attempt: { outcome: 'succeeded' } }, r);
   return { ok: true, state: 'succeeded' };
 }
 
@@ -159,8 +157,7 @@ export function failAttempt(
   s: Step, r: LiveRow, error: TaskError, retry: boolean, delaySeconds: number | null, expired = false,
 ): { state: string; nextAttemptAt?: number } {
   if (r.revoke_requested) {
-    logAttempt(s, r.id, 'revoked', error);
-    finish(s, r.id, 'done', 'revoked', { error }, r);
+    finish(s, r.id, 'done', 'revoked', { error, attempt: { outcome: 'revoked', error } }, r);
     return { state: 'revoked' };
   }
   if (retry && r.attempts <= r.max_retries) {
@@ -181,8 +178,7 @@ export function failAttempt(
     if (phase === 'ready') readied(s, r.lane);
     return { state, nextAttemptAt: readyAt };
   }
-  logAttempt(s, r.id, expired ? 'expired' : 'failed', error);
-  finish(s, r.id, 'dead', 'failed', { error }, r);
+  finish(s, r.id, 'dead', 'failed', { error, attempt: { outcome: expired ? 'expired' : 'failed', error } }, r);
   return { state: 'failed' };
 }
 

@@ -3,6 +3,7 @@
 import type { TaskError, TaskSpec } from '../../core/states.ts';
 import type { Sql } from '../../db/sql.ts';
 import { logChanges } from '../sync.ts';
+import { appendedLog, loggedError, type AttemptOutcome } from './attempts.ts';
 
 /** What a transition needs (an injected clock) and what it leaves for the object to do after commit. */
 export interface Step {
@@ -183,14 +184,17 @@ export function finish(
   id: string,
   phase: 'done' | 'dead',
   state: string,
-  fields: { result?: string | null; error?: TaskError | null } = {},
+  fields: { result?: string | null; error?: TaskError | null; attempt?: { outcome: AttemptOutcome; error?: TaskError | null } } = {},
   known?: LiveRow,
 ): void {
   const before = known ?? row(s, id);
   if (before && (before.phase === 'done' || before.phase === 'dead')) return;
+  // The running attempt that this end ends is logged in the same UPDATE (attempts.ts), not a second one.
+  const attempt = fields.attempt ?? null;
   s.sql.run(
     `UPDATE tasks SET phase = ?, state = ?, finished_at = ?, lease_id = NULL, lease_expires_at = NULL,
-       result = COALESCE(?, result), error = CASE WHEN ? THEN ? ELSE error END, version = version + 1
+       result = COALESCE(?, result), error = CASE WHEN ? THEN ? ELSE error END, version = version + 1,
+       attempt_log = CASE WHEN ? IS NULL THEN attempt_log ELSE ${appendedLog('?', '?', '?')} END
      WHERE id = ?`,
     phase,
     state,
@@ -198,6 +202,10 @@ export function finish(
     fields.result ?? null,
     fields.error === undefined ? 0 : 1,
     fields.error ? JSON.stringify(fields.error) : null,
+    attempt?.outcome ?? null,
+    s.now,
+    attempt?.outcome ?? null,
+    loggedError(attempt?.error),
     id,
   );
   touch(s, id);
