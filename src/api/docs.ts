@@ -2,6 +2,7 @@
 // itself, its script and styles at their own paths, so the page loads nothing from elsewhere.
 import { Hono } from 'hono';
 import { DroverError } from '../protocol/errors.ts';
+import { shellPage } from './headers.ts';
 // Bundled as text (esbuild under wrangler; the text plugin in tsdown.config.ts and vitest.unit.config.ts):
 // about 1.5 MB of script and 0.2 MB of styles, 0.5 MB gzipped, inside the Worker (limit 3 MB gzipped, free plan).
 import viewerScript from 'swagger-ui-dist/swagger-ui-bundle.js' with { type: 'text' };
@@ -33,14 +34,6 @@ const ASSETS: Record<string, { type: string; body: string }> = {
   '/docs/start.js': { type: 'text/javascript; charset=utf-8', body: START },
   '/docs/docs.css': { type: 'text/css; charset=utf-8', body: STYLES },
 };
-
-/**
- * Scripts and styles from the hub only: Swagger UI needs neither inline script nor inline style
- * (React sets styles through the DOM, which the policy allows). Images: its icons are data: URLs.
- */
-const POLICY =
-  "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; object-src 'none'; " +
-  "base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
 
 async function version(body: string): Promise<string> {
   const digest = new Uint8Array(await crypto.subtle.digest('SHA-256', new TextEncoder().encode(body)));
@@ -76,11 +69,10 @@ function docsPage(): Promise<string> {
 
 export const docs = new Hono();
 
-docs.get('/docs', async (c) => {
-  c.header('content-security-policy', POLICY);
-  c.header('cache-control', 'no-cache');
-  return c.html(await docsPage());
-});
+// The dashboard's policy (headers.ts): scripts and styles from the hub only. Swagger UI needs neither
+// inline script nor inline style (React sets styles through the DOM, which the policy allows), and
+// its icons are data: URLs, which the policy lets in as images.
+docs.get('/docs', async (c) => shellPage(c, await docsPage()));
 
 docs.get('/docs/:asset', (c) => {
   const asset = Object.hasOwn(ASSETS, c.req.path) ? ASSETS[c.req.path] : undefined;

@@ -29,8 +29,9 @@ export const securityHeaders: MiddlewareHandler = async function securityHeaders
 };
 
 /**
- * The dashboard's policy: its script and style are files the hub serves (/dashboard.js, /dashboard.css), so
- * 'self' is all it names; nothing inline runs or applies (styles the script sets through CSSOM are not inline).
+ * The policy of the hub's pages (the dashboard, and /docs): their scripts and styles are files the hub serves
+ * (/dashboard.js, /docs/viewer.js, ...), so 'self' is all it names; nothing inline runs or applies (styles a
+ * script sets through CSSOM are not inline).
  */
 export const SHELL_POLICY =
   "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; object-src 'none'; " +
