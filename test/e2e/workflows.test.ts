@@ -2,7 +2,7 @@
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { chain, chord, createClient, group, link, sig } from '../../src/sdk/index.ts';
 import { add, refuse } from '../fixtures/tasks.ts';
-import { Api, TOKENS, claimAll, sleep, uniqueQueue } from './system.ts';
+import { Api, TOKENS, claimAll, uniqueQueue } from './system.ts';
 import { spawnWorker, waitFor, type WorkerProcess } from './workers.ts';
 
 const url = inject('hubUrl');
@@ -77,15 +77,16 @@ describe('group', () => {
 describe('chord', () => {
   it('runs its body once after 100 header tasks, though some were retried after lease expiry and acked late', async () => {
     const q = uniqueQueue('chord'); // worked by this test alone, over plain HTTP, to control every lease
-    const header = Array.from({ length: 100 }, (_, i) => sig(add, [i], { queue: q, timeout: 1, retryDelay: 0.1 }));
+    // Even members have a minute to be acked, so a busy machine cannot make them late. Odd ones have 5 s:
+    // their first leases run out while held, and their retries still have ample time to be acked.
+    const header = Array.from({ length: 100 }, (_, i) => sig(add, [i], { queue: q, timeout: i % 2 ? 5 : 60, retryDelay: 0.1 }));
     const run = await client.workflow(chord(header, link(add, [], { queue: q })));
     const me = api.as(TOKENS.consume);
     const first = await claimAll(me, q, 100, { max: 100 });
     expect(first).toHaveLength(100);
-    // Half are acked in time; the other half are held until their leases expire.
+    // Half are acked in time; the other half are held until their leases expire, and come back as retries.
     const [onTime, late] = [first.filter((j) => j.args[0] % 2 === 0), first.filter((j) => j.args[0] % 2 === 1)];
     await Promise.all(onTime.map((j) => me.post(`/v1/leases/${j.leaseId}/ack`, { result: j.args[0] })));
-    await sleep(2000);
     const retries = await claimAll(me, q, 50, { max: 100 });
     expect(retries.map((j) => j.attempt)).toEqual(Array(50).fill(2));
     expect(retries.every((j) => j.task === 'test.add')).toBe(true);
