@@ -8,6 +8,7 @@ import type { BenchSystem, Latency } from './types.ts';
 import { quantiles } from './stats.ts';
 import { runtimeCpu, runtimeRss } from './procs.ts';
 import { backlog, type BacklogPoint } from './backlog.ts';
+import { keysCost, type KeysPoint } from './keys.ts';
 import { createClient } from '../../src/sdk/client.ts';
 
 const WORKERS = Number(process.env.BENCH_DROVER_WORKERS ?? 2);
@@ -27,6 +28,8 @@ export interface DroverBench extends BenchSystem {
   endToEndSharded(n: number, shards: number): Promise<number>;
   /** Claim+ack cost as one queue grows through `sizes`, and the runtime's memory. */
   backlog(sizes: number[], samples: number, log: (m: string) => void): Promise<BacklogPoint[]>;
+  /** Claim+ack cost with no rate keys, 1,000 keys, and 1,000 keys of which 900 are throttled. */
+  keys(samples: number, log: (m: string) => void): Promise<KeysPoint[]>;
   /** CPU seconds the runtime (workerd) has used since start. */
   runtimeCpu(): number;
 }
@@ -149,6 +152,7 @@ export function drover(stateOn: StateOn = defaultStateOn()): DroverBench {
       system = null;
     },
     backlog: (sizes, samples, log) => backlog(api, sizes, samples, () => runtimeRss(system!.pgid), log),
+    keys: (samples, log) => keysCost(api, samples, log),
     runtimeCpu: () => runtimeCpu(system!.pgid),
     async enqueueBatch(n, batch) {
       const queue = nextQueue();

@@ -1,16 +1,18 @@
 // npm run bench: drover, BullMQ and Celery on this machine, the same scenarios one after another;
 // drover-python is drover's hub with the Python package as producer and worker, beside Celery;
 // celery-drover is the Celery peer's very app and workers with drover's hub as the broker.
-//   node test/bench/run.ts [--quick] [--runs N] [--out FILE] [--chart FILE] [--only drover,drover-python,celery-drover,bullmq,celery] [--no-backlog] [--no-shards] [--no-disk] [--no-start]
+//   node test/bench/run.ts [--quick] [--runs N] [--out FILE] [--chart FILE] [--only drover,drover-python,celery-drover,bullmq,celery] [--no-backlog] [--no-keys] [--no-shards] [--no-disk] [--no-start]
 // drover's state sits in /dev/shm, as the peers' redis runs without persistence; its latency is
 // measured again with the state on disk (--no-disk skips that; BENCH_DROVER_STATE=disk puts it all there).
-// drover's start time to a healthy hub comes first (--no-start skips it).
+// drover's start time to a healthy hub comes first (--no-start skips it). The claim cost under per-key
+// limits (1,000 rate keys, 900 of them throttled) is measured on the backlog's fresh start (--no-keys skips it).
 // Prints a table with drover/peer ratios, writes the figures as JSON and the throughput chart as SVG.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { dirname, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { BacklogPoint } from './backlog.ts';
+import type { KeysPoint } from './keys.ts';
 import { throughputChart } from './chart.ts';
 import { drover, SHARD_COUNTS, type DroverBench } from './drover.ts';
 import { droverPython } from './drover-python.ts';
@@ -47,6 +49,8 @@ export interface Result {
   missing: string[];
   scenarios: Scenario[];
   backlog: BacklogPoint[] | null;
+  /** drover's claim+ack with no rate keys, 1,000 keys, and 1,000 keys of which 900 are throttled. */
+  keys: KeysPoint[] | null;
   /** drover's drain and end to end as one queue is spread over more QueueObjects. */
   shards: ShardPoint[] | null;
   /** drover's latency again with its state on disk (every commit an fsync), when the rest ran in memory. */
@@ -72,6 +76,7 @@ const { values } = parseArgs({
     chart: { type: 'string', default: 'test-results/bench.svg' },
     only: { type: 'string', default: 'drover,drover-python,celery-drover,bullmq,celery' },
     'no-backlog': { type: 'boolean', default: false },
+    'no-keys': { type: 'boolean', default: false },
     'no-shards': { type: 'boolean', default: false },
     'no-disk': { type: 'boolean', default: false },
     'no-start': { type: 'boolean', default: false },
@@ -115,6 +120,7 @@ const record = (key: string, system: string, value: number) => {
 const fmt = (v: number, unit: string) => (unit === 'ms' ? `${v.toFixed(1)} ms` : `${Math.round(v).toLocaleString('en')}/s`);
 
 let backlogPoints: BacklogPoint[] | null = null;
+let keysPoints: KeysPoint[] | null = null;
 let diskLatency: Result['diskLatency'] = null;
 /** One queue over 1, 2, 4 and 8 QueueObjects (quick: 1 and 2), same sizes as drain and end to end. */
 const shardCounts = quick ? [1, 2] : [1, ...SHARD_COUNTS];
@@ -191,13 +197,19 @@ for (const system of systems) {
       await onDisk.stop();
     }
   }
-  if (system.name === 'drover' && !values['no-backlog']) {
+  if (system.name === 'drover' && (!values['no-backlog'] || !values['no-keys'])) {
     // On a fresh start, so the memory read is the backlog's and not the scenarios' before it.
-    log(`  backlog, on a fresh npm start: claim+ack with ${size.backlog.map((n) => n.toLocaleString('en')).join(', ')} waiting`);
     const fresh = drover();
     await fresh.start();
     try {
-      backlogPoints = await fresh.backlog(size.backlog, size.samples, log);
+      if (!values['no-backlog']) {
+        log(`  backlog, on a fresh npm start: claim+ack with ${size.backlog.map((n) => n.toLocaleString('en')).join(', ')} waiting`);
+        backlogPoints = await fresh.backlog(size.backlog, size.samples, log);
+      }
+      if (!values['no-keys']) {
+        log(`  rate keys: claim+ack with no keys, 1,000 keys, and 1,000 keys of which 900 are throttled`);
+        keysPoints = await fresh.keys(size.samples, log);
+      }
     } finally {
       await fresh.stop();
     }
@@ -215,6 +227,7 @@ const result: Result = {
   missing,
   scenarios,
   backlog: backlogPoints,
+  keys: keysPoints,
   shards: shardPoints,
   diskLatency,
   start,
@@ -244,6 +257,11 @@ if (backlogPoints) {
   for (const p of backlogPoints) {
     log(`  ${p.waiting.toLocaleString('en').padStart(9)} waiting  ${p.claimAckMs.toFixed(2)} ms median  ${(p.claimAckMs / first.claimAckMs).toFixed(2)}x of ${first.waiting.toLocaleString('en')}  runtime RSS peak ${(p.peakRssBytes / 2 ** 20).toFixed(0)} MiB`);
   }
+}
+if (keysPoints) {
+  log(`\nrate keys (drover): claim+ack over HTTP, one at a time, the queues in turn`);
+  const plain = keysPoints[0];
+  for (const p of keysPoints) log(`  ${p.label.padEnd(28)} ${p.claimAckMs.toFixed(2)} ms median  ${(p.claimAckMs / plain.claimAckMs).toFixed(2)}x of ${plain.label}`);
 }
 if (shardPoints) {
   log('\nshards (drover): one queue over several QueueObjects; median (min-max), ratio to one shard');

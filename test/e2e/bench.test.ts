@@ -48,6 +48,10 @@ describe('npm run bench --quick', () => {
       expect(p.claimAckMs).toBeGreaterThan(0);
       expect(p.peakRssBytes).toBeGreaterThan(10 * 2 ** 20);
     }
+    // Claim cost under per-key limits: no keys, 1,000 keys, 1,000 keys of which 900 are throttled.
+    expect(result.keys?.map((p) => [p.keys, p.throttled])).toEqual([[0, 0], [1000, 0], [1000, 900]]);
+    for (const p of result.keys!) expect(p.claimAckMs).toBeGreaterThan(0);
+    expect(output).toMatch(/1,000 keys, 900 throttled +[\d.]+ ms median +[\d.]+x of no keys/);
     // npm start's time to a healthy hub, on an empty state directory and again on the same one.
     for (const f of [result.start!.first, result.start!.warm]) {
       expect(f.runs).toHaveLength(1);
