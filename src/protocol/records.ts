@@ -55,7 +55,7 @@ export const attemptRecord = z
     startedAt: time.nullable(),
     finishedAt: time.nullable().meta({ description: 'null: the attempt is running.' }),
     outcome: z
-      .enum(['succeeded', 'failed', 'retry', 'expired', 'released', 'revoked'])
+      .enum(['succeeded', 'failed', 'retry', 'expired', 'released', 'revoked', 'rateLimited'])
       .nullable()
       .meta({ description: 'failed: for good; retry: failed, to run again; expired: its lease ran out; null: running.' }),
     error: z.object({ type: z.string(), message: z.string() }).nullable().meta({ description: 'The message is cut to its first 500 characters.' }),
@@ -83,6 +83,7 @@ export const taskRecord = z
     orderingKey: z.string().nullable(),
     groupKey: z.string().nullable(),
     groupLimit: int.nullable(),
+    rateKey: z.string().nullable().meta({ description: 'The key whose limits (the queue\'s "keyLimits") the task counts against; an HTTP task\'s default is its URL\'s host.' }),
     progress: json.meta({ description: 'What the running attempt last reported with a heartbeat; null when none runs.' }),
     revokeRequested: z.boolean(),
     attemptLog: z
