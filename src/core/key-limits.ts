@@ -4,8 +4,8 @@ import { parseRate } from './limits.ts';
 /** One entry of a queue's `keyLimits`, as configured. */
 export interface KeyLimitEntry {
   match: string;
-  rate?: string | null;
-  concurrency?: number | null;
+  rate?: string;
+  concurrency?: number;
 }
 
 /** The limit that applies to one key: a rate in tasks per second (null: none) and a concurrency (null: none). */

@@ -180,6 +180,10 @@ export const queueRecord = z
       rateLimit: z.string().nullable(),
       concurrency: int.nullable(),
       taskRateLimits: z.record(z.string(), z.string()).nullable(),
+      keyLimits: z
+        .array(z.object({ match: z.string(), rate: z.string().optional(), concurrency: int.optional() }))
+        .nullable()
+        .meta({ description: 'Limits per rate key, as set (null: none).' }),
     }),
   })
   .meta({ description: "A queue's live tasks by state and region, the tasks no worker would take, and its settings." });

@@ -174,6 +174,11 @@ export const waitQuery = z.strictObject({
 
 export const deadQuery = z.strictObject({ limit: intParam(1, 1000, 'Most dead letters to list. Default 100.').default(100) });
 
+export const keysQuery = z.strictObject({
+  limit: intParam(1, 1000, 'Most keys to list. Default 100.').default(100),
+  cursor: plainString(200).meta({ description: 'The last key of the previous page (its nextCursor).' }).optional(),
+});
+
 export const auditQuery = z.strictObject({ limit: intParam(1, 500, 'Most entries to list, newest first. Default 100.').default(100) });
 
 function tryOrMessage(check: () => void): string | null {

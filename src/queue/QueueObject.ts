@@ -22,6 +22,8 @@ import { unserved, type ReadyGroup } from '../core/unserved.ts';
 
 /** The D1 writes a purge waits for, at most, for its dead letters to reach D1. */
 const PURGE_WAIT_WRITES = 3;
+/** Rate keys GET /metrics reports per queue: those with the most waiting tasks (keys.ts `top`). */
+const METRIC_KEYS = 100;
 /** Work the alarm does per wake; the rest waits for the next (immediate) wake. */
 const ALARM_BATCH = 1000;
 
@@ -322,10 +324,11 @@ export class QueueObject extends DurableObject<Env> {
   }
 
   /** What GET /metrics reports of this queue: counters, depth by state and region, the oldest ready task's age. */
-  async metrics(): Promise<{ counters: Record<string, number>; stats: QueueStats; oldestReadyMs: number | null; dead: number }> {
-    if (!this.store.stored) return { counters: {}, stats: await this.stats(), oldestReadyMs: null, dead: 0 };
+  async metrics(): Promise<{ counters: Record<string, number>; stats: QueueStats; oldestReadyMs: number | null; dead: number; keys: KeyView[] }> {
+    if (!this.store.stored) return { counters: {}, stats: await this.stats(), oldestReadyMs: null, dead: 0, keys: [] };
     const { counters, oldest, dead } = metricRows(this.store.sql);
-    return { counters, stats: await this.stats(), oldestReadyMs: oldest === null ? null : Math.max(0, Date.now() - oldest), dead };
+    const keys = this.queueSettings.keys.top(this.store.sql, Date.now(), METRIC_KEYS);
+    return { counters, stats: await this.stats(), oldestReadyMs: oldest === null ? null : Math.max(0, Date.now() - oldest), dead, keys };
   }
 
   async dead(limit: number): Promise<DeadTask[]> {

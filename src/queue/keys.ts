@@ -4,13 +4,8 @@ import {
 } from '../core/key-limits.ts';
 import { baseLane, keyOfLane } from '../core/states.ts';
 import type { Sql } from '../db/sql.ts';
+import type { KeyTurn } from './transitions.ts';
 
-/** A participant of a claim's round-robin: a key with budget and its ready lanes, or (key null) the tasks of no key. */
-export interface KeyTurn {
-  key: string | null;
-  lanes: string[];
-  max: number;
-}
 
 /** What the keys route and metrics show of one key. */
 export interface KeyView {
@@ -215,6 +210,24 @@ export class Keys {
       .sort()
       .slice(0, limit + 1)
       .map((key) => this.view(key, byKey.get(key)!, now));
+  }
+
+  /**
+   * The keys with the most waiting tasks, at most `limit` (GET /metrics): a label per key would
+   * let a queue of a million keys make a scrape of a million series, which no Prometheus keeps.
+   * Keys backing off with nothing waiting come after.
+   */
+  top(sql: Sql, now: number, limit: number): KeyView[] {
+    this.forgetRecovered(sql, now);
+    const counted = sql.all<{ key: string; running: number; waiting: number }>(
+      `SELECT rate_key AS key, SUM(phase = 'leased') AS running, SUM(phase != 'leased') AS waiting FROM tasks
+       WHERE rate_key IS NOT NULL AND phase IN ('ready', 'scheduled', 'blocked', 'leased')
+       GROUP BY rate_key ORDER BY waiting DESC, rate_key LIMIT ?`,
+      limit,
+    );
+    const seen = new Set(counted.map((r) => r.key));
+    const idle = [...this.backoffs.keys()].filter((k) => !seen.has(k)).sort().map((key) => ({ key, running: 0, waiting: 0 }));
+    return [...counted, ...idle].slice(0, limit).map((r) => this.view(r.key, r, now));
   }
 
   private view(key: string, counts: { running: number; waiting: number }, now: number): KeyView {

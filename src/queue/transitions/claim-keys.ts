@@ -1,7 +1,16 @@
 // A claim's turn of one rate key: the key's ready lanes read by index walks, its tasks picked within its budget.
 import { mergeLanes } from '../../core/claim-order.ts';
-import type { ClaimRequest, KeyTurn } from './claim.ts';
 import { type Step, finish } from './step.ts';
+
+/** A participant of a claim's round-robin: a key with budget and its ready lanes, or (key null) the tasks of no key. */
+export interface KeyTurn {
+  key: string | null;
+  lanes: string[];
+  max: number;
+}
+
+/** What of a claim a key's turn reads: the task names it is for (none: any), and the rate-limited names' tokens. */
+type ClaimScope = { tasks: string[] | null; named?: { task: string; max: number }[] };
 
 /** A ready task a claim may take, as its lane's index gives it. */
 export type Candidate = { id: string; priority: number; readyAt: number; expires_at: number | null; attempts: number; name?: string };
@@ -11,7 +20,7 @@ export type Candidate = { id: string; priority: number; readyAt: number; expires
  * A task of a rate-limited name counts against that name's tokens too. Lanes it read to the end
  * go in `s.drainedKeys`, so no claim reads them again until a task is ready there.
  */
-export function claimKey(s: Step, req: ClaimRequest, turn: KeyTurn & { key: string }, n: number, takenByName: Map<string, number>): string[] {
+export function claimKey(s: Step, req: ClaimScope, turn: KeyTurn & { key: string }, n: number, takenByName: Map<string, number>): string[] {
   const filter = req.tasks?.length ? ` AND task IN (${req.tasks.map(() => '?').join(', ')})` : '';
   const drained: string[] = [];
   const lanes = turn.lanes.map((lane) => {

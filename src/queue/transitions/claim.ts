@@ -2,7 +2,7 @@
 import { mergeLanes } from '../../core/claim-order.ts';
 import { laneOf } from '../../core/states.ts';
 import { type Step, LAZY_RUNNING_MS, touchAll, finish } from './step.ts';
-import { type Candidate, claimKey } from './claim-keys.ts';
+import { type Candidate, claimKey, type KeyTurn } from './claim-keys.ts';
 import { promoteDue } from './timers.ts';
 
 export interface ClaimRequest {
@@ -24,12 +24,7 @@ export interface ClaimRequest {
   keyTurns?: KeyTurn[];
 }
 
-/** A participant of a claim's round-robin: a key with budget and its ready lanes, or (key null) the tasks of no key. */
-export interface KeyTurn {
-  key: string | null;
-  lanes: string[];
-  max: number;
-}
+export type { KeyTurn };
 
 export interface ClaimedRow {
   id: string;
