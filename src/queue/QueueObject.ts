@@ -1,7 +1,7 @@
 // QueueObject: one per queue, the truth about its live tasks; wires transitions to RPC, alarm, waiters and D1 sync.
 // Its parts, each a file here: store, settings, claims, leases, writer (to D1), outbox, alarm and reads.
 import { DurableObject } from 'cloudflare:workers';
-import { baseLane, isFinal, keyOfLane, laneOf, type TaskError, type TaskSpec } from '../core/states.ts';
+import { baseLane, isFinal, laneOf, type TaskError, type TaskSpec } from '../core/states.ts';
 import type { KeyView } from './keys.ts';
 import type { Env } from '../env.ts';
 import type { DeadTask, LiveTask, QueueConfig, QueueStats } from './types.ts';
@@ -187,13 +187,7 @@ export class QueueObject extends DurableObject<Env> {
           return out;
         })
       : [];
-    for (const [key, lanesRead] of drained) keys.drained(key, lanesRead);
-    const taken = new Map<string, number>();
-    for (const j of jobs) {
-      const key = keyOfLane(j.lane);
-      if (key !== null) taken.set(key, (taken.get(key) ?? 0) + 1);
-    }
-    for (const [key, n] of taken) keys.took(key, n, now);
+    keys.claimed(jobs, drained, now);
     const wait = Math.min(this.queueSettings.spend(jobs, now, retryMs), keyRetryMs);
     if (jobs.length === 0 && Number.isFinite(keyRetryMs)) this.wakeConsumersIn(keyRetryMs);
     return { jobs, retryMs: wait };

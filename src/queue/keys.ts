@@ -159,6 +159,17 @@ export class Keys {
     return bucket;
   }
 
+  /** After a claim's transaction: lanes it read to the end are forgotten, and each key it took from spends its budget. */
+  claimed(jobs: { lane: string }[], drained: [string, string[]][], now: number): void {
+    for (const [key, lanes] of drained) this.drained(key, lanes);
+    const taken = new Map<string, number>();
+    for (const j of jobs) {
+      const key = keyOfLane(j.lane);
+      if (key !== null) taken.set(key, (taken.get(key) ?? 0) + 1);
+    }
+    for (const [key, n] of taken) this.took(key, n, now);
+  }
+
   /** A claim took `n` tasks of `key`: its tokens are spent and its running count grows. */
   took(key: string, n: number, now: number): void {
     const limit = this.limit(key);
