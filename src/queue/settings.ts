@@ -8,7 +8,7 @@ import { queueObject } from './stubs.ts';
 import * as t from './transitions.ts';
 
 export class Settings {
-  config: QueueConfig = { retentionMs: null, rateLimit: null, concurrency: null, taskRateLimits: null };
+  config: QueueConfig = { retentionMs: null, rateLimit: null, concurrency: null, taskRateLimits: null, keyLimits: null };
   paused = false;
   /** The queue's rate limit, this shard's share of it. */
   bucket: TokenBucket | null = null;
