@@ -122,6 +122,12 @@ export class KeyBucket {
     this.tokens -= n;
   }
 
+  /** As many tokens as it can hold: a new bucket would grant no more. */
+  full(rate: number, now: number): boolean {
+    this.refill(rate, now);
+    return this.tokens >= Math.max(1, rate / 4);
+  }
+
   waitMs(rate: number, now: number): number {
     this.refill(rate, now);
     return this.tokens >= 1 ? 0 : Math.ceil(((1 - this.tokens) / rate) * 1000);

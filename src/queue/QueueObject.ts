@@ -51,7 +51,7 @@ export class QueueObject extends DurableObject<Env> {
     ctx.blockConcurrencyWhile(async () => {
       const named = this.store.open(ctx.id.name);
       await this.queueSettings.load(named && named.shard > 0 ? named.queue : null);
-      if (this.store.stored) this.queueSettings.keys.load(this.store.sql);
+      if (this.store.stored) this.queueSettings.keys.load();
       await this.nextAlarm.load();
       // Overdue work survives a restart in the tables, not in memory: look again now.
       this.nextAlarm.rearm(true);
@@ -82,7 +82,7 @@ export class QueueObject extends DurableObject<Env> {
       this.regions.wake(new Set([...step.readyLanes].map(baseLane)));
     }
     if (step.freedKeys.size) {
-      keys.freed(sql, step.freedKeys);
+      keys.freed(step.freedKeys);
       if (keys.hasConcurrency) this.claims.wake();
     }
     this.ends.ended(step.finished);

@@ -70,13 +70,13 @@ async function withKeys(limits: Parameters<Keys['configure']>[0], fn: (h: Harnes
   await runInDurableObject(stub, (_instance, state) => {
     const sql = new Sql(state.storage.sql);
     migrate(sql);
-    const keys = new Keys();
+    const keys = new Keys(sql);
     keys.configure(limits);
     const at = <R>(now: number, step: (s: t.Step) => R): R => {
       const s = t.newStep(sql, now, () => 0.5);
       const out = state.storage.transactionSync(() => t.commit(s, step));
       keys.readied(s.readyLanes);
-      keys.freed(sql, s.freedKeys);
+      keys.freed(s.freedKeys);
       return out;
     };
     const claim = (now: number, max: number) => {
@@ -146,6 +146,21 @@ describe('claims across rate keys', () => {
       expect(count(claim(T0 + 2, 10).keysOf)).toEqual({ x: 1 });
     }));
 
+  it('a pause holds a key no entry limits; a restart reads running counts back from the tables', () =>
+    withKeys([{ match: 'c*', concurrency: 1 }], ({ sql, keys, at, claim, deliver }) => {
+      deliver(T0, ['free', 'free', 'capped', 'capped']);
+      const first = claim(T0, 10);
+      expect(count(first.keysOf)).toEqual({ free: 2, capped: 1 });
+      deliver(T0, ['free']);
+      at(T0, (s) => keys.report(s.sql, 'free', s.now, T0 + 1000));
+      expect(claim(T0 + 500, 10).jobs).toEqual([]);
+      const after = new Keys(sql);
+      after.configure([{ match: 'c*', concurrency: 1 }]);
+      after.load();
+      expect(after.turns([''], T0 + 500).turns.map((x) => x.key)).toEqual([null]);
+      expect(after.turns([''], T0 + 1000).turns.map((x) => x.key).sort()).toEqual(['free', null].sort());
+    }));
+
   it('a rate-limited fail does not count the attempt, and pauses its key only, across a restart', () =>
     withKeys([{ match: '*', rate: '10/s' }], ({ sql, keys, at, claim, deliver }) => {
       deliver(T0, ['site', 'site', 'other', 'other', 'other']);
@@ -159,9 +174,9 @@ describe('claims across rate keys', () => {
       expect(JSON.parse(row.attempt_log)).toMatchObject([{ attempt: 1, outcome: 'rateLimited', error: { type: 'Http429' } }]);
 
       // The object restarts: the pause and the halved rate come back from its tables.
-      const after = new Keys();
+      const after = new Keys(sql);
       after.configure([{ match: '*', rate: '10/s' }]);
-      after.load(sql);
+      after.load();
       const view = after.list(sql, T0 + 200, null, 10).find((k) => k.key === 'site')!;
       expect(view).toMatchObject({ pausedUntil: T0 + 2100, currentRate: 5, waiting: 2, rate: '10/s' });
       const turns = after.turns([''], T0 + 200);

@@ -39,12 +39,17 @@ export class Keys {
   private turn = 0;
   private entries: KeyLimitEntry[] | null = null;
 
+  /** `sql`: the object's tables (read only once they exist: a key has ready tasks only then). */
+  constructor(private readonly sql: Sql) {}
+
   /** The queue's keyLimits changed (or were loaded): limits are worked out again per key. */
   configure(entries: KeyLimitEntry[] | null): void {
     this.entries = entries;
     this.limitOf = matcher(entries);
     this.limits.clear();
     this.buckets.clear();
+    // Counted again when next needed: only keys with a concurrency limit keep a count.
+    this.running.clear();
   }
 
   get configured(): KeyLimitEntry[] | null {
@@ -61,16 +66,14 @@ export class Keys {
     return this.limits.get(key)!;
   }
 
-  /** At start: keys with ready tasks, running counts and back-offs, from the tables. */
-  load(sql: Sql): void {
+  /** At start (the tables exist): keys with ready tasks and back-offs, from the tables; running counts are read when needed. */
+  load(): void {
+    const sql = this.sql;
     this.ready.clear();
     this.running.clear();
     this.backoffs.clear();
     // DISTINCT over the ready index: one entry per lane, whatever the backlog.
     for (const { lane } of sql.all<{ lane: string }>(`SELECT DISTINCT lane FROM tasks WHERE phase = 'ready' AND instr(lane, char(31)) > 0`)) this.readied([lane]);
-    for (const r of sql.all<{ key: string; n: number }>(`SELECT rate_key AS key, COUNT(*) AS n FROM tasks WHERE rate_key IS NOT NULL AND phase = 'leased' GROUP BY rate_key`)) {
-      this.running.set(r.key, r.n);
-    }
     for (const r of sql.all<{ key: string; rate_after: number | null; at: number; paused_until: number | null }>(`SELECT * FROM key_backoff`)) {
       this.backoffs.set(r.key, { rateAfter: r.rate_after, at: r.at, pausedUntil: r.paused_until });
     }
@@ -99,16 +102,37 @@ export class Keys {
     const set = this.ready.get(key);
     if (!set) return;
     for (const lane of lanes) set.delete(lane);
-    if (set.size === 0) this.ready.delete(key);
+    if (set.size !== 0) return;
+    this.ready.delete(key);
+    // What memory a key holds goes with its last ready task, but a bucket still short of tokens
+    // (a new one would hand out a token at once) and a running count.
+    const rate = currentRate(this.limit(key)?.perSecond ?? null, this.backoffs.get(key), Date.now());
+    if (rate === null || this.buckets.get(key)?.full(rate, Date.now())) this.buckets.delete(key);
+    if (!this.running.has(key)) this.limits.delete(key);
   }
 
-  /** Leases of these keys ended: their running counts are read again (an index count per key). */
-  freed(sql: Sql, keys: Iterable<string>): void {
-    for (const key of keys) this.running.set(key, this.countRunning(sql, key));
+  /** Leases of these keys ended: the running counts of those with a concurrency limit are read again (an index count each). */
+  freed(keys: Iterable<string>): void {
+    for (const key of keys) {
+      if (!this.running.has(key)) continue;
+      const n = this.countRunning(key);
+      if (n > 0) this.running.set(key, n);
+      else this.running.delete(key);
+    }
   }
 
-  private countRunning(sql: Sql, key: string): number {
-    return sql.one<{ n: number }>(`SELECT COUNT(*) AS n FROM tasks WHERE rate_key = ? AND phase = 'leased'`, key)!.n;
+  /** A key's leased tasks, counted by the index of its live tasks; kept while it has any. */
+  private runningOf(key: string): number {
+    let n = this.running.get(key);
+    if (n === undefined) {
+      n = this.countRunning(key);
+      if (n > 0) this.running.set(key, n);
+    }
+    return n;
+  }
+
+  private countRunning(key: string): number {
+    return this.sql.one<{ n: number }>(`SELECT COUNT(*) AS n FROM tasks WHERE rate_key = ? AND phase = 'leased'`, key)!.n;
   }
 
   /**
@@ -134,13 +158,14 @@ export class Keys {
 
   /** What `key` may take now, and if nothing, how long until it may (Infinity: a freed slot wakes claims). */
   private budget(key: string, now: number): { max: number; waitMs: number } {
-    const limit = this.limit(key);
-    if (!limit) return { max: Infinity, waitMs: 0 };
+    // A pause holds any key that was reported, limited or not.
     const b = this.backoffs.get(key);
     if (b?.pausedUntil && b.pausedUntil > now) return { max: 0, waitMs: b.pausedUntil - now };
+    const limit = this.limit(key);
+    if (!limit) return { max: Infinity, waitMs: 0 };
     let max = Infinity;
     let waitMs = Infinity;
-    if (limit.concurrency !== null) max = Math.max(0, limit.concurrency - (this.running.get(key) ?? 0));
+    if (limit.concurrency !== null) max = Math.max(0, limit.concurrency - this.runningOf(key));
     const rate = currentRate(limit.perSecond, b, now);
     if (rate !== null) {
       const bucket = this.bucketOf(key, now);
@@ -174,7 +199,7 @@ export class Keys {
   took(key: string, n: number, now: number): void {
     const limit = this.limit(key);
     if (!limit || n === 0) return;
-    if (limit.concurrency !== null) this.running.set(key, (this.running.get(key) ?? 0) + n);
+    if (limit.concurrency !== null) this.running.set(key, this.runningOf(key) + n);
     const rate = currentRate(limit.perSecond, this.backoffs.get(key), now);
     if (rate !== null) this.bucketOf(key, now).take(n, rate, now);
   }
@@ -184,6 +209,7 @@ export class Keys {
    * transaction, so the pause outlives a restart of the object.
    */
   report(sql: Sql, key: string, now: number, until: number): void {
+    this.forgetRecovered(sql, now);
     const b = reported(this.limit(key)?.perSecond ?? null, this.backoffs.get(key), now, until);
     this.backoffs.set(key, b);
     this.reports.set(key, (this.reports.get(key) ?? 0) + 1);

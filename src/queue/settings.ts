@@ -17,13 +17,15 @@ export class Settings {
   /** Settings this shard took from shard 0 while it had no tables: written with them. */
   copied = false;
   /** Rate keys: their limits (the config's keyLimits), budgets and back-off. */
-  readonly keys = new Keys();
+  readonly keys: Keys;
 
   constructor(
     private readonly store: Store,
     private readonly storage: DurableObjectStorage,
     private readonly env: Env,
-  ) {}
+  ) {
+    this.keys = new Keys(store.sql);
+  }
 
   /** At start: the stored settings, or, for a shard with none, shard 0's (`copyFrom` names the queue). */
   async load(copyFrom: string | null): Promise<void> {
