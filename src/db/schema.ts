@@ -125,6 +125,8 @@ export const schedules = sqliteTable(
     maxRetries: integer('max_retries').notNull(),
     retryDelay: real('retry_delay').notNull(),
     timeout: real('timeout').notNull(),
+    /** The rate key of each task it enqueues; null: none (an HTTP task's host is not a schedule's concern). */
+    rateKey: text('rate_key'),
     enabled: integer('enabled', { mode: 'boolean' }).notNull(),
     catchUp: text('catch_up').notNull(),
     source: text('source').notNull(),

@@ -103,6 +103,7 @@ export const scheduleRecord = z
     maxRetries: int,
     retryDelay: z.number(),
     timeout: z.number(),
+    rateKey: z.string().nullable(),
     enabled: z.boolean(),
     catchUp: z.enum(['latest', 'all', 'none']),
     source: z.enum(['api', 'code']).meta({ description: 'code: declared in schedules.ts, changed only there.' }),

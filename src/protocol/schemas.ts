@@ -196,6 +196,7 @@ const scheduleFields = {
   every: seconds(1, MAX_DELAY_SECONDS, 'Run every this long, from when the schedule was made. Give "cron" or "every", exactly one.').optional(),
   timezone: z.string().min(1).max(64).default('UTC'),
   ...taskFields,
+  rateKey: plainString(200).nullable().meta({ description: 'The rate key of each task it enqueues (see the enqueue body).' }).optional(),
   enabled: z.boolean().default(true),
   catchUp: z.enum(['latest', 'all', 'none']).default('latest'),
 };

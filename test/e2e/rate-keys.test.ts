@@ -155,6 +155,29 @@ describe('a site that answers 429', () => {
   }, 40_000);
 });
 
+describe('rateKey wherever a task is enqueued', () => {
+  it('a schedule, a workflow step and the batch route keep it on their tasks', async () => {
+    const queue = uniqueQueue('keys-where');
+    const id = `keys-${queue}`;
+    const made = await api.post('/v1/schedules', { id, every: 3600, task: 'scrape', queue, rateKey: 'sched.test' });
+    expect(made.status, made.text).toBe(201);
+    expect((await api.get(`/v1/schedules/${id}`)).body.rateKey).toBe('sched.test');
+    expect((await api.post('/v1/schedules', { id: `${id}-bad`, every: 3600, task: 'scrape', queue, rateKey: '' })).status).toBe(400);
+    const run = await api.post(`/v1/schedules/${id}/run`);
+    expect(run.status, run.text).toBe(202);
+    const flow = await api.post('/v1/workflows', { chain: [{ task: 'scrape', queue, rateKey: 'flow.test' }] });
+    expect(flow.status, flow.text).toBe(202);
+    const [batched] = await enqueue([{ task: 'scrape', queue, rateKey: 'batch.test' }]);
+    const keys = await until(
+      async () => (await api.get(`/v1/tasks?queue=${queue}`)).body.tasks.map((t: { rateKey: string }) => t.rateKey).sort(),
+      (k: string[]) => k.length === 3,
+    );
+    expect(keys).toEqual(['batch.test', 'flow.test', 'sched.test']);
+    expect((await api.get(`/v1/tasks/${batched}`)).body.rateKey).toBe('batch.test');
+    await api.request('DELETE', `/v1/schedules/${id}`);
+  });
+});
+
 describe('bad keyLimits and rateKey', () => {
   it('get 400 and change nothing', async () => {
     const queue = uniqueQueue('keys-bad');
