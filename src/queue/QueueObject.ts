@@ -37,6 +37,8 @@ export class QueueObject extends DurableObject<Env> {
   private readonly leases: Leases;
   private readonly regions: RegionWaker;
   private readonly ends = new EndWaits();
+  /** When the next throttled rate key may run again: consumers that drained and left (the HTTP runner, regions') are woken then. */
+  private keyWakeAt: number | null = null;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -192,9 +194,6 @@ export class QueueObject extends DurableObject<Env> {
     if (jobs.length === 0 && Number.isFinite(keyRetryMs)) this.wakeConsumersIn(keyRetryMs);
     return { jobs, retryMs: wait };
   }
-
-  /** When the next throttled key may run again: consumers that drained and left (the HTTP runner, regions') are woken then. */
-  private keyWakeAt: number | null = null;
 
   private wakeConsumersIn(ms: number): void {
     const at = Date.now() + ms;

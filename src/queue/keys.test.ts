@@ -3,6 +3,7 @@ import { env, runInDurableObject } from 'cloudflare:test';
 import { describe, expect, it } from 'vitest';
 import { taskSpec } from '../../test/specs.ts';
 import { currentRate, KeyBucket, matcher, MIN_RATE_PER_SECOND, reported } from '../core/key-limits.ts';
+import { shardOf } from '../core/shards.ts';
 import { keyOfLane } from '../core/states.ts';
 import { Sql } from '../db/sql.ts';
 import { Keys } from './keys.ts';
@@ -145,6 +146,32 @@ describe('claims across rate keys', () => {
       at(T0 + 1, (s) => t.ack(s, x.lease_id, null, 'null'));
       expect(count(claim(T0 + 2, 10).keysOf)).toEqual({ x: 1 });
     }));
+
+  it('read only the lanes of keys with budget: 1,000 keys of which 900 are paused', () =>
+    withKeys([{ match: '*', rate: '100/s' }], ({ sql, keys, at, claim, deliver }) => {
+      const all = Array.from({ length: 1000 }, (_, i) => `k${String(i).padStart(4, '0')}`);
+      deliver(T0, all);
+      at(T0, (s) => {
+        for (const k of all.slice(100)) keys.report(s.sql, k, s.now, T0 + 60_000);
+      });
+      const lanesRead: string[] = [];
+      const read = sql.all.bind(sql);
+      sql.all = ((query: string, ...params: Parameters<Sql['all']>[1][]) => {
+        for (const p of params) if (typeof p === 'string' && keyOfLane(p) !== null) lanesRead.push(p);
+        return read(query, ...params);
+      }) as Sql['all'];
+      const got = claim(T0 + 1, 100);
+      expect(new Set(got.keysOf)).toEqual(new Set(all.slice(0, 100)));
+      expect(lanesRead.length).toBeGreaterThan(0);
+      expect(lanesRead.every((lane) => all.slice(0, 100).includes(keyOfLane(lane)!))).toBe(true);
+    }));
+
+  it('place a task with a rate key on its key\'s shard, after a group or ordering key', () => {
+    const shards = new Set(Array.from({ length: 20 }, (_, i) => shardOf({ id: `id-${i}`, orderingKey: null, rateKey: 'site.test' }, 7)));
+    expect(shards.size).toBe(1);
+    const ordered = shardOf({ id: 'x', orderingKey: 'o', rateKey: 'site.test' }, 7);
+    expect(ordered).toBe(shardOf({ id: 'y', orderingKey: 'o', rateKey: 'other.test' }, 7));
+  });
 
   it('a pause holds a key no entry limits; a restart reads running counts back from the tables', () =>
     withKeys([{ match: 'c*', concurrency: 1 }], ({ sql, keys, at, claim, deliver }) => {

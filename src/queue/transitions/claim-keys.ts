@@ -31,8 +31,8 @@ export function claimKey(s: Step, req: ClaimScope, turn: KeyTurn & { key: string
         lane, ...(req.tasks ?? []), n,
       )
       .map((c) => ({ id: c.id, priority: c.priority, readyAt: c.ready_at, expires_at: c.expires_at, attempts: c.attempts, name: !c.http && s.limitedTasks.has(c.task) ? c.task : undefined }));
-    // A claim for some task names saw only those: other tasks may still wait in the lane.
-    if (rows.length < n && !filter) drained.push(lane);
+    // A claim for some task names saw only those: it asks whether any other task waits in the lane.
+    if (rows.length < n && (!filter || !s.sql.one(`SELECT 1 FROM tasks WHERE phase = 'ready' AND lane = ? LIMIT 1`, lane))) drained.push(lane);
     return rows;
   });
   const caps = new Map((req.named ?? []).map((x) => [x.task, x.max]));
