@@ -83,10 +83,8 @@ export class QueueObject extends DurableObject<Env> {
       // A keyed lane wakes the consumer of the lane it is part of.
       this.regions.wake(new Set([...step.readyLanes].map(baseLane)));
     }
-    if (step.freedKeys.size) {
-      keys.freed(step.freedKeys);
-      if (keys.hasConcurrency) this.claims.wake();
-    }
+    // Waiting claims hear of the freed slot from the lease call (leases.ts `freeingSlot`).
+    if (step.freedKeys.size) keys.freed(step.freedKeys);
     this.ends.ended(step.finished);
     this.outbox.noteEvents(step.touched);
     this.d1.flushSoon();

@@ -72,8 +72,15 @@ export class Keys {
     this.ready.clear();
     this.running.clear();
     this.backoffs.clear();
-    // DISTINCT over the ready index: one entry per lane, whatever the backlog.
-    for (const { lane } of sql.all<{ lane: string }>(`SELECT DISTINCT lane FROM tasks WHERE phase = 'ready' AND instr(lane, char(31)) > 0`)) this.readied([lane]);
+    // The ready index skipped lane by lane: one seek per lane, whatever the backlog.
+    const lanes = sql.all<{ lane: string }>(
+      `WITH RECURSIVE lanes(lane) AS (
+         SELECT (SELECT MIN(lane) FROM tasks WHERE phase = 'ready')
+         UNION ALL
+         SELECT (SELECT MIN(lane) FROM tasks WHERE phase = 'ready' AND lane > lanes.lane) FROM lanes WHERE lane IS NOT NULL)
+       SELECT lane FROM lanes WHERE lane IS NOT NULL AND instr(lane, char(31)) > 0`,
+    );
+    this.readied(lanes.map((l) => l.lane));
     for (const r of sql.all<{ key: string; rate_after: number | null; at: number; paused_until: number | null }>(`SELECT * FROM key_backoff`)) {
       this.backoffs.set(r.key, { rateAfter: r.rate_after, at: r.at, pausedUntil: r.paused_until });
     }
