@@ -2,6 +2,7 @@
 import { readUpTo } from '../core/bytes.ts';
 import type { HttpTarget } from '../core/states.ts';
 import type { Job } from '../protocol/records.ts';
+import { MAX_RETRY_DELAY_SECONDS } from '../protocol/fields.ts';
 import { signatureHeaders } from '../core/signing.ts';
 import { canonicalHost, inCidr, notGlobal, parseAddress, parseCidr, specialName } from './hosts.ts';
 
@@ -66,8 +67,6 @@ export type HttpOutcome =
   | { ok: true; result: unknown }
   | { ok: false; error: { type: string; message: string }; retry: boolean; delaySeconds?: number; rateLimited?: boolean };
 
-/** The longest a rate-limited HTTP task waits for its site, whatever its Retry-After says: the longest retry delay. */
-const MAX_RATE_LIMITED_SECONDS = 86_400;
 
 /** Retry-After as seconds or an HTTP date; undefined if absent or unreadable. */
 export function retryAfter(value: string | null, now = Date.now()): number | undefined {
@@ -141,7 +140,8 @@ export async function callHttpTask(
   const message = `${target.method} ${target.url} answered ${res.status}${text ? `: ${text.slice(0, 500)}` : ''}`;
   const after = retryAfter(res.headers.get('retry-after'));
   if (res.status === 429 || (res.status === 503 && after !== undefined)) {
-    const delaySeconds = Math.min(after ?? 1, MAX_RATE_LIMITED_SECONDS);
+    // The longest a rate-limited task waits for its site, whatever its Retry-After says: the longest retry delay.
+    const delaySeconds = Math.min(after ?? 1, MAX_RETRY_DELAY_SECONDS);
     return { ok: false, error: { type: `Http${res.status}`, message }, retry: true, delaySeconds, rateLimited: true };
   }
   if (res.status === 408 || res.status >= 500) {
