@@ -193,8 +193,9 @@ export const RATE_LIMITED_DEFAULT_SECONDS = 1;
  * back to what they were before its claim, so maxRetries is not used up; `retry` does not apply),
  * and the task waits `delaySeconds` (default 1 s). Answers the task's rate key and until when it
  * waits: the caller pauses the key in the same transaction (keys.ts).
- * A task that is rate-limited forever waits forever: its expiry (`expires`) does not apply to
- * a task that has started once, so only a revoke ends it.
+ * A task that is rate-limited on every attempt waits again every time. Its attempts stay as
+ * they were, so one with no counted attempt still ends `expired` at its `expires` (expiry is
+ * for tasks that never started); any other only a revoke ends.
  */
 export function failRateLimited(
   s: Step, leaseId: string, owner: string | null, error: TaskError, delaySeconds: number | null,
