@@ -90,6 +90,7 @@ leases.post('/:leaseId/fail', async (c) => {
     body.error,
     body.retry,
     body.delaySeconds ?? null,
+    body.rateLimited ?? false,
   );
   if (!out.ok) throw new DroverError(out.code, out.message);
   return c.json((out.nextAttemptAt === undefined ? { state: asState(out.state) } : { state: asState(out.state), nextAttemptAt: iso(out.nextAttemptAt)! }) satisfies Answer<typeof failed>);

@@ -28,7 +28,16 @@ export async function metrics(c: Context<AuthVars>): Promise<Response> {
   const retries: [string, Sample][] = [];
   const dead: [string, Sample][] = [];
   const hist: [string, Sample][] = [];
+  const keyFamilies = { waiting: [] as [string, Sample][], running: [] as [string, Sample][], rate: [] as [string, Sample][], paused: [] as [string, Sample][], limited: [] as [string, Sample][] };
   for (const { queue, m } of all) {
+    for (const k of m.keys) {
+      const labels = { queue, key: k.key };
+      keyFamilies.waiting.push(['', [labels, k.waiting]]);
+      keyFamilies.running.push(['', [labels, k.running]]);
+      if (k.currentRate !== null) keyFamilies.rate.push(['', [labels, k.currentRate]]);
+      keyFamilies.paused.push(['', [labels, k.pausedUntil !== null ? 1 : 0]]);
+      keyFamilies.limited.push(['', [labels, k.rateLimited]]);
+    }
     for (const state of ['succeeded', 'failed', 'revoked', 'expired']) finished.push(['', [{ queue, state }, m.counters[`final:${state}`] ?? 0]]);
     for (const state of ['ready', 'delayed', 'running'] as const) depth.push(['', [{ queue, state, region: '_all' }, m.stats[state]]]);
     for (const [region, r] of Object.entries(m.stats.regions)) {
@@ -48,6 +57,11 @@ export async function metrics(c: Context<AuthVars>): Promise<Response> {
     family('drover_task_retries_total', 'counter', 'Failed attempts that were retried, by queue.', retries),
     family('drover_dead_letters', 'gauge', 'Failed tasks kept as dead letters, by queue.', dead),
     family('drover_claim_to_ack_seconds', 'histogram', 'Time from claim to ack of succeeded attempts, by queue.', hist),
+    family('drover_key_waiting', 'gauge', 'Tasks waiting (ready or delayed), by queue and rate key: the 100 keys with most waiting per queue.', keyFamilies.waiting),
+    family('drover_key_running', 'gauge', 'Tasks running, by queue and rate key.', keyFamilies.running),
+    family('drover_key_current_rate', 'gauge', 'Tasks per second a rate key may start now, after back-off (keys with a rate).', keyFamilies.rate),
+    family('drover_key_paused', 'gauge', '1 while a rate key is paused after a rate-limited report.', keyFamilies.paused),
+    family('drover_key_rate_limited_total', 'counter', 'Rate-limited reports per rate key since its queue object started.', keyFamilies.limited),
   ].join('\n\n');
   return c.text(`${text}\n`, 200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' });
 }

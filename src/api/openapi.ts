@@ -1,7 +1,7 @@
 // GET /openapi.json: the API described from the same zod schemas that validate requests and type the answers.
 import { z } from 'zod';
 import {
-  ackBody, ackManyBody, auditQuery, claimBody, deadQuery, enqueueBody, failBody, heartbeatBody, listQuery, queueConfigBody,
+  ackBody, ackManyBody, auditQuery, claimBody, deadQuery, enqueueBody, failBody, heartbeatBody, keysQuery, listQuery, queueConfigBody,
   replayBody, scheduleBody, scheduleUpdateBody, signatureBody, statsQuery, waitQuery, workflowListQuery,
 } from '../protocol/schemas.ts';
 import { RECORDS, eventTicket, queueRecord, statsRecord, taskRecord, workflowRecord } from '../protocol/records.ts';
@@ -86,6 +86,7 @@ const OPERATIONS: Operation[] = [
   { method: 'post', path: '/v1/leases/{leaseId}/release', id: 'release', summary: 'Hand back a job not started', scope: 'consume', answer: A.taskState },
   { method: 'get', path: '/v1/queues', id: 'listQueues', summary: 'Queue statistics', scope: 'any token', answer: A.queueList },
   { method: 'get', path: '/v1/queues/{queue}', id: 'getQueue', summary: 'One queue\'s statistics and config', scope: 'any token', answer: queueRecord },
+  { method: 'get', path: '/v1/queues/{queue}/keys', id: 'listKeys', summary: 'Rate keys: their limits, back-off and tasks', scope: 'any token', query: keysQuery, answer: A.keyList },
   { method: 'post', path: '/v1/queues/{queue}/purge', id: 'purgeQueue', summary: 'End the queue\'s waiting tasks revoked (not running ones)', scope: 'admin', answer: A.purged },
   { method: 'post', path: '/v1/queues/{queue}/pause', id: 'pauseQueue', summary: 'Pause a queue', scope: 'admin', answer: A.paused },
   { method: 'post', path: '/v1/queues/{queue}/resume', id: 'resumeQueue', summary: 'Resume a queue', scope: 'admin', answer: A.paused },

@@ -56,6 +56,7 @@ export function presentTask(row: TaskRow, live: LiveTask | null, attempts = true
     orderingKey: row.orderingKey,
     groupKey: row.groupKey,
     groupLimit: row.groupLimit,
+    rateKey: row.rateKey ?? null,
     progress: l ? parsed(l.progress) : null,
     revokeRequested: l?.revokeRequested ?? false,
     attemptLog: attempts

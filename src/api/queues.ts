@@ -13,20 +13,25 @@ import { requireAdmin } from '../protocol/principals.ts';
 import { readJson } from './body.ts';
 import { parseWith } from '../protocol/parse.ts';
 import { presentDead } from './present.ts';
-import { deadQuery, queueConfigBody, replayBody } from '../protocol/schemas.ts';
+import { deadQuery, keysQuery, queueConfigBody, replayBody } from '../protocol/schemas.ts';
 import { queueName } from '../protocol/fields.ts';
-import { configured, deadList, deadPurged, paused as pausedAnswer, purged as purgedAnswer, queueList, replayed as replayedAnswer, type Answer } from '../protocol/answers.ts';
+import { configured, keyList, deadList, deadPurged, paused as pausedAnswer, purged as purgedAnswer, queueList, replayed as replayedAnswer, type Answer } from '../protocol/answers.ts';
 import type { QueueRecord } from '../protocol/records.ts';
+import type { QueueConfig } from '../queue/types.ts';
+import type { KeyView } from '../queue/keys.ts';
 
 export const queues = new Hono<AuthVars>();
 
 const sum = (counts: number[]) => counts.reduce((a, b) => a + b, 0);
 
-type Config = { retentionMs: number | null; rateLimit: string | null; concurrency: number | null; taskRateLimits: Record<string, string> | null };
+type Config = QueueConfig;
 
 /** A queue's settings as the API shows and takes them: durations in seconds. */
 function presentConfig(c: Config) {
-  return { retentionSeconds: c.retentionMs === null ? null : c.retentionMs / 1000, rateLimit: c.rateLimit, concurrency: c.concurrency, taskRateLimits: c.taskRateLimits ?? null };
+  return {
+    retentionSeconds: c.retentionMs === null ? null : c.retentionMs / 1000, rateLimit: c.rateLimit, concurrency: c.concurrency,
+    taskRateLimits: c.taskRateLimits ?? null, keyLimits: c.keyLimits ?? null,
+  };
 }
 
 /** The queue named in the path, checked. */
@@ -53,6 +58,30 @@ queues.get('/', async (c) => {
 queues.get('/:queue', async (c) => {
   const name = queueOf(c);
   return c.json((await describe(c.env, name)) satisfies QueueRecord);
+});
+
+/**
+ * A queue's rate keys, ascending: those with tasks waiting or running, paused, or below their
+ * configured rate. A key's tasks sit on one shard (its rateKey places them), unless a group or
+ * ordering key placed some elsewhere: then its entries are added together.
+ */
+queues.get('/:queue/keys', async (c) => {
+  const name = queueOf(c);
+  const { limit, cursor } = parseWith(keysQuery, c.req.query(), 'query');
+  const merged = new Map<string, KeyView>();
+  for (const view of (await everyShard(c.env, name, (o) => o.keys(cursor ?? null, limit))).flat()) {
+    const was = merged.get(view.key);
+    merged.set(view.key, was ? {
+      ...was,
+      running: was.running + view.running,
+      waiting: was.waiting + view.waiting,
+      rateLimited: was.rateLimited + view.rateLimited,
+      pausedUntil: Math.max(was.pausedUntil ?? 0, view.pausedUntil ?? 0) || null,
+    } : view);
+  }
+  const keys = [...merged.values()].sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+  const page = keys.slice(0, limit);
+  return c.json({ keys: page, nextCursor: keys.length > limit ? page[page.length - 1].key : null } satisfies Answer<typeof keyList>);
 });
 
 for (const action of ['pause', 'resume'] as const) {
@@ -154,6 +183,7 @@ queues.put('/:queue/config', async (c) => {
     ...(body.rateLimit !== undefined && { rateLimit: body.rateLimit }),
     ...(body.concurrency !== undefined && { concurrency: body.concurrency }),
     ...(body.taskRateLimits !== undefined && { taskRateLimits: body.taskRateLimits }),
+    ...(body.keyLimits !== undefined && { keyLimits: body.keyLimits }),
   };
   checkShardedLimits(c.env, name, body);
   // Shard 0 first; the others then take its whole result, so every shard has the same settings.

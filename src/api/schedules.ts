@@ -39,6 +39,7 @@ function present(s: ScheduleRow): Answer<typeof scheduleRecord> {
     maxRetries: s.maxRetries,
     retryDelay: s.retryDelay,
     timeout: s.timeout,
+    rateKey: s.rateKey ?? null,
     enabled: s.enabled,
     // D1 keeps these as text; only the schedule schemas' values are ever written.
     catchUp: s.catchUp as Answer<typeof scheduleRecord>['catchUp'],

@@ -25,6 +25,7 @@ function definitionColumns(d: ScheduleDefinition, now: number) {
     maxRetries: d.maxRetries,
     retryDelay: d.retryDelay,
     timeout: d.timeout,
+    rateKey: d.rateKey ?? null,
     enabled: d.enabled,
     catchUp: d.catchUp,
     anchorAt: now,

@@ -35,6 +35,7 @@ function specFor(s: ScheduleRow, key: (id: string) => string, now: number): Task
     maxRetries: s.maxRetries,
     retryDelay: s.retryDelay,
     timeout: s.timeout,
+    ...(s.rateKey !== null && { rateKey: s.rateKey }),
   };
   const spec = toSpec(body, now);
   return { ...spec, idempotencyKey: key(spec.id) };

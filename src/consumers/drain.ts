@@ -40,7 +40,11 @@ export function storedError(error: { type: string; message: string }): { type: s
   return { type: error.type, message: error.message.replace(SCRIPT_PLACE, '<script>') };
 }
 
-function rpcTransport(hub: DurableObjectStub<QueueObject>): JobTransport {
+/**
+ * `rateLimited`: leases whose HTTP task the site answered "slow down" (429): their fail is
+ * reported as rate-limited, so the attempt does not count and the task's key pauses.
+ */
+function rpcTransport(hub: DurableObjectStub<QueueObject>, rateLimited: Set<string>): JobTransport {
   return {
     async heartbeat(job, progress) {
       const out = await hub.heartbeat(job.leaseId, null, null, progress === undefined ? null : JSON.stringify(progress));
@@ -50,13 +54,14 @@ function rpcTransport(hub: DurableObjectStub<QueueObject>): JobTransport {
       await hub.ack(job.leaseId, null, JSON.stringify(result));
     },
     async fail(job, error, retry, delaySeconds) {
-      await hub.fail(job.leaseId, null, storedError(error), retry, delaySeconds ?? null);
+      const limited = rateLimited.delete(job.leaseId);
+      await hub.fail(job.leaseId, null, storedError(error), retry, delaySeconds ?? null, limited);
     },
   };
 }
 
-/** An HTTP task as a task definition: its run is the signed request, its errors steer retries. */
-export function httpTask(row: ClaimedRow, keys: string[], allow: string[]): TaskDefinition {
+/** An HTTP task as a task definition: its run is the signed request, its errors steer retries; a 429 calls `onRateLimited`. */
+export function httpTask(row: ClaimedRow, keys: string[], allow: string[], onRateLimited: () => void = () => {}): TaskDefinition {
   const target = JSON.parse(row.http!) as HttpTarget;
   return {
     name: row.task,
@@ -69,6 +74,7 @@ export function httpTask(row: ClaimedRow, keys: string[], allow: string[]): Task
         signal: ctx.signal,
       });
       if (out.ok) return out.result;
+      if (out.rateLimited) onRateLimited();
       throw Object.assign(new Error(out.error.message), { name: out.error.type, retryable: out.retry, delaySeconds: out.delaySeconds });
     },
   };
@@ -87,7 +93,8 @@ export interface DrainOptions {
 
 /** Claims and runs jobs until the lane is empty. */
 export async function drainQueue(hub: DurableObjectStub<QueueObject>, o: DrainOptions): Promise<void> {
-  const transport = rpcTransport(hub);
+  const rateLimited = new Set<string>();
+  const transport = rpcTransport(hub, rateLimited);
   for (;;) {
     o.counts.claims++;
     const rows = await hub.claim(
@@ -106,7 +113,7 @@ export async function drainQueue(hub: DurableObjectStub<QueueObject>, o: DrainOp
     if (rows.length === 0) return;
     await Promise.all(
       rows.map(async (row) => {
-        const task = o.tasks ? o.tasks.get(row.task) : httpTask(row, o.http!.keys, o.http!.allow);
+        const task = o.tasks ? o.tasks.get(row.task) : httpTask(row, o.http!.keys, o.http!.allow, () => rateLimited.add(row.lease_id));
         o.counts[await executeJob(toJob(row, o.queue), task, transport, o.worker)]++;
       }),
     );

@@ -91,15 +91,16 @@ function fnv1a(text: string): number {
 
 /**
  * Which shard holds a task: tasks of one group key share one (a group's limit is kept by one
- * object), then tasks of one ordering key (their order is kept by one object); others spread by id.
+ * object), then tasks of one ordering key (their order is kept by one object), then tasks of one
+ * rate key (its limits are kept by one object); others spread by id.
  */
-export function shardOf(task: { id: string; groupKey?: string | null; orderingKey: string | null }, shards: number): number {
+export function shardOf(task: { id: string; groupKey?: string | null; orderingKey: string | null; rateKey?: string | null }, shards: number): number {
   if (shards <= 1) return 0;
-  return fnv1a(task.groupKey ?? task.orderingKey ?? task.id) % shards;
+  return fnv1a(task.groupKey ?? task.orderingKey ?? (task.rateKey ? `\u001f${task.rateKey}` : task.id)) % shards;
 }
 
 /** A task, as far as its shard goes. */
-export type Placeable = { id: string; queue: string; groupKey?: string | null; orderingKey: string | null; shard?: number | null };
+export type Placeable = { id: string; queue: string; groupKey?: string | null; orderingKey: string | null; rateKey?: string | null; shard?: number | null };
 
 /**
  * The shard a task goes to: the one it was placed on at enqueue, so that a redelivery after the

@@ -56,6 +56,8 @@ export interface TaskSpec {
   headers?: string | null;
   /** The producer chose the id: it may name a task that exists already (recordTasks reads the row back in its insert's transaction). */
   chosenId?: boolean;
+  /** Tasks of one rate key share the key's limits (a queue's keyLimits); an HTTP task's default is its URL's host. */
+  rateKey?: string | null;
   /** The shard of its queue it was placed on at enqueue (src/core/shards.ts); absent: placed when delivered. */
   shard?: number | null;
   createdAt: number;
@@ -76,9 +78,43 @@ export function laneOf(region: string | null, http: boolean, limitedTask?: strin
   return (http ? 'http:' : '') + (region ?? '') + (limitedTask ? `#${limitedTask}` : '');
 }
 
+/**
+ * A task with a rate key sits in its key's own lane, "<lane>\u001f<key>": a claim reads it only
+ * while the key has budget (src/queue/keys.ts). Keys hold no control characters, so the separator
+ * is never part of one.
+ */
+export const KEY_SEPARATOR = '\u001f';
+
+export function keyedLane(lane: string, rateKey: string | null | undefined): string {
+  return rateKey ? `${lane}${KEY_SEPARATOR}${rateKey}` : lane;
+}
+
+/** A lane without its rate key: the lane a task of no key would have. */
+export function baseLane(lane: string): string {
+  const at = lane.indexOf(KEY_SEPARATOR);
+  return at < 0 ? lane : lane.slice(0, at);
+}
+
+/** The rate key of a keyed lane, or null. */
+export function keyOfLane(lane: string): string | null {
+  const at = lane.indexOf(KEY_SEPARATOR);
+  return at < 0 ? null : lane.slice(at + 1);
+}
+
 /** The region a lane serves ('' for untagged), whatever else the lane says. */
 export function regionOfLane(lane: string): string {
-  return lane.replace(/^http:/, '').replace(/#.*$/, '');
+  return baseLane(lane).replace(/^http:/, '').replace(/#.*$/, '');
+}
+
+/** A task's rate key: the one it was given, else an HTTP task's host (lowercased; a non-default port is part of it). */
+export function rateKeyOf(spec: { rateKey?: string | null; http?: HttpTarget | null }): string | null {
+  if (spec.rateKey) return spec.rateKey;
+  if (!spec.http) return null;
+  try {
+    return new URL(spec.http.url).host.toLowerCase() || null;
+  } catch {
+    return null;
+  }
 }
 
 /**

@@ -28,7 +28,7 @@ const CLAIM_KEYS = `INSERT INTO idempotency_keys (key, task_id, expires_at)
 const RECORD_FIELDS = [
   'id', 'task', 'queue', 'region', 'priority', 'args', 'kwargs', 'maxRetries', 'retryDelay', 'timeout', 'eta',
   'expiresAt', 'idempotencyKey', 'orderingKey', 'parentId', 'rootId', 'workflowId', 'http', 'callback',
-  'groupKey', 'groupLimit', 'createdAt', 'shard', 'headers',
+  'groupKey', 'groupLimit', 'createdAt', 'shard', 'headers', 'rateKey',
 ] as const satisfies readonly (keyof TaskSpec)[];
 
 /** A field of the row: `->>` for SQL values, `->` for the JSON ones (http, callback). */
@@ -40,13 +40,13 @@ const at = (field: (typeof RECORD_FIELDS)[number], json = false) => `v->${json ?
 export const INSERT_TASKS = `WITH rows AS MATERIALIZED (SELECT jsonb(value) AS v FROM json_each(?2))
   INSERT OR IGNORE INTO tasks (id, task, queue, region, priority, state, args, kwargs,
     max_retries, retry_delay, timeout, eta, expires_at, idempotency_key, ordering_key, parent_id, root_id,
-    workflow_id, http, callback, group_key, group_limit, created_at, version, shard, headers)
+    workflow_id, http, callback, group_key, group_limit, created_at, version, shard, headers, rate_key)
   SELECT ${at('id')}, ${at('task')}, ${at('queue')}, ${at('region')}, ${at('priority')},
     CASE WHEN ${at('eta')} > ?1 THEN 'delayed' ELSE 'queued' END,
     ${at('args')}, ${at('kwargs')}, ${at('maxRetries')}, ${at('retryDelay')}, ${at('timeout')},
     ${at('eta')}, ${at('expiresAt')}, ${at('idempotencyKey')}, ${at('orderingKey')},
     ${at('parentId')}, ${at('rootId')}, ${at('workflowId')}, ${at('http', true)}, ${at('callback', true)},
-    ${at('groupKey')}, ${at('groupLimit')}, ${at('createdAt')}, 0, ${at('shard')}, ${at('headers')}
+    ${at('groupKey')}, ${at('groupLimit')}, ${at('createdAt')}, 0, ${at('shard')}, ${at('headers')}, ${at('rateKey')}
   FROM rows
   WHERE ${at('idempotencyKey')} IS NULL
      OR (SELECT task_id FROM idempotency_keys WHERE key = ${at('idempotencyKey')}) = ${at('id')}`;
@@ -195,6 +195,7 @@ export function rowToSpec(r: TaskRow): TaskSpec {
     callback: r.callback ? JSON.parse(r.callback) : null,
     ...(r.headers !== null && { headers: r.headers }),
     ...(r.shard !== null && { shard: r.shard }),
+    ...(r.rateKey !== null && { rateKey: r.rateKey }),
     createdAt: r.createdAt,
   };
 }

@@ -49,6 +49,8 @@ export const tasks = sqliteTable(
     shard: integer('shard'),
     /** JSON: the task's last ended attempts, oldest first (src/queue/transitions/attempts.ts); null before its first ended. */
     attemptLog: text('attempt_log'),
+    /** The key whose limits the task counts against (a queue's keyLimits); an HTTP task's default is its URL's host. */
+    rateKey: text('rate_key'),
   },
   (t) => [
     // Task lists go newest first by creation time (ids a client chose, such as Celery's UUIDs,
@@ -123,6 +125,8 @@ export const schedules = sqliteTable(
     maxRetries: integer('max_retries').notNull(),
     retryDelay: real('retry_delay').notNull(),
     timeout: real('timeout').notNull(),
+    /** The rate key of each task it enqueues; null: none (an HTTP task's host is not a schedule's concern). */
+    rateKey: text('rate_key'),
     enabled: integer('enabled', { mode: 'boolean' }).notNull(),
     catchUp: text('catch_up').notNull(),
     source: text('source').notNull(),

@@ -2,6 +2,7 @@
 import { readUpTo } from '../core/bytes.ts';
 import type { HttpTarget } from '../core/states.ts';
 import type { Job } from '../protocol/records.ts';
+import { MAX_RETRY_DELAY_SECONDS } from '../protocol/fields.ts';
 import { signatureHeaders } from '../core/signing.ts';
 import { canonicalHost, inCidr, notGlobal, parseAddress, parseCidr, specialName } from './hosts.ts';
 
@@ -64,7 +65,8 @@ export const MAX_RESPONSE_BYTES = 128 * 1024;
 
 export type HttpOutcome =
   | { ok: true; result: unknown }
-  | { ok: false; error: { type: string; message: string }; retry: boolean; delaySeconds?: number };
+  | { ok: false; error: { type: string; message: string }; retry: boolean; delaySeconds?: number; rateLimited?: boolean };
+
 
 /** Retry-After as seconds or an HTTP date; undefined if absent or unreadable. */
 export function retryAfter(value: string | null, now = Date.now()): number | undefined {
@@ -104,7 +106,9 @@ function asJson(text: string): unknown {
 /**
  * Sends an HTTP task's request, signed: a 2xx is the result (JSON if it parses);
  * 408, 429, 5xx and network errors are retried (after Retry-After when given);
- * any other answer, a redirect, or an oversized body fails the task for good.
+ * any other answer, a redirect, or an oversized body fails the task for good. A 429, or a 503
+ * with Retry-After, is the site asking to slow down (`rateLimited`): the attempt does not count
+ * and the task's rate key pauses for the Retry-After (1 s when a 429 names none).
  */
 export async function callHttpTask(
   job: Pick<Job, 'id' | 'task' | 'args' | 'kwargs' | 'attempt'>,
@@ -134,7 +138,13 @@ export async function callHttpTask(
     return { ok: true, result: text === '' ? null : asJson(text) };
   }
   const message = `${target.method} ${target.url} answered ${res.status}${text ? `: ${text.slice(0, 500)}` : ''}`;
-  if (res.status === 408 || res.status === 429 || res.status >= 500) {
+  const after = retryAfter(res.headers.get('retry-after'));
+  if (res.status === 429 || (res.status === 503 && after !== undefined)) {
+    // The longest a rate-limited task waits for its site, whatever its Retry-After says: the longest retry delay.
+    const delaySeconds = Math.min(after ?? 1, MAX_RETRY_DELAY_SECONDS);
+    return { ok: false, error: { type: `Http${res.status}`, message }, retry: true, delaySeconds, rateLimited: true };
+  }
+  if (res.status === 408 || res.status >= 500) {
     return { ok: false, error: { type: `Http${res.status}`, message }, retry: true, delaySeconds: retryAfter(res.headers.get('retry-after')) };
   }
   return { ok: false, error: { type: `Http${res.status}`, message }, retry: false };

@@ -1,7 +1,7 @@
 // From a validated enqueue body to a task spec: defaults applied, times resolved, size checked.
 import { newTaskId } from '../core/ids.ts';
 import { utf8Bytes } from '../core/params.ts';
-import type { TaskSpec } from '../core/states.ts';
+import { rateKeyOf, type TaskSpec } from '../core/states.ts';
 import { allowList, refusal } from '../http-tasks/call.ts';
 import { DroverError } from '../protocol/errors.ts';
 import { MAX_TASK_BYTES } from '../protocol/sizes.ts';
@@ -42,6 +42,7 @@ export function toSpec(body: EnqueueBody, now: number): TaskSpec {
     ...(body.http && { http: body.http }),
     ...(body.callback && { callback: body.callback }),
     ...(body.headers && Object.keys(body.headers).length > 0 && { headers: JSON.stringify(body.headers) }),
+    ...(rateKeyOf(body) && { rateKey: rateKeyOf(body) }),
     createdAt: now,
   };
 }

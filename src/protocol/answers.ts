@@ -66,6 +66,23 @@ export const purged = z.object({
   more: z.boolean().meta({ description: 'Waiting tasks remain past what one call ends: call again.' }),
 });
 export const paused = z.object({ name: z.string(), paused: z.boolean() });
+/** One rate key of a queue, as `GET /v1/queues/:queue/keys` lists it. */
+export const keyRecord = z.object({
+  key: z.string(),
+  rate: z.string().nullable().meta({ description: 'The configured rate that applies to this key (keyLimits); null: none.' }),
+  concurrency: z.number().int().nullable().meta({ description: 'The configured concurrency that applies to this key; null: none.' }),
+  currentRate: z.number().nullable().meta({ description: 'Tasks per second it may start now, after back-off; null: no rate.' }),
+  pausedUntil: z.number().int().nullable().meta({ description: 'Paused after a rate-limited report until this time (ms since the epoch); null: not paused.' }),
+  running: z.number().int(),
+  waiting: z.number().int().meta({ description: 'Its tasks waiting: ready or delayed.' }),
+  rateLimited: z.number().int().meta({ description: 'Rate-limited reports since the queue\'s object started.' }),
+});
+
+export const keyList = z.object({
+  keys: z.array(keyRecord),
+  nextCursor: z.string().nullable().meta({ description: 'Pass as ?cursor= for the next page; null on the last.' }),
+});
+
 export const configured = z.object({ name: z.string(), config: queueRecord.shape.config });
 export const replayed = z.object({ replayed: int });
 export const deadPurged = z.object({ purged: int });
@@ -86,6 +103,7 @@ export const scheduleRecord = z
     maxRetries: int,
     retryDelay: z.number(),
     timeout: z.number(),
+    rateKey: z.string().nullable(),
     enabled: z.boolean(),
     catchUp: z.enum(['latest', 'all', 'none']),
     source: z.enum(['api', 'code']).meta({ description: 'code: declared in schedules.ts, changed only there.' }),

@@ -55,7 +55,7 @@ export const attemptRecord = z
     startedAt: time.nullable(),
     finishedAt: time.nullable().meta({ description: 'null: the attempt is running.' }),
     outcome: z
-      .enum(['succeeded', 'failed', 'retry', 'expired', 'released', 'revoked'])
+      .enum(['succeeded', 'failed', 'retry', 'expired', 'released', 'revoked', 'rateLimited'])
       .nullable()
       .meta({ description: 'failed: for good; retry: failed, to run again; expired: its lease ran out; null: running.' }),
     error: z.object({ type: z.string(), message: z.string() }).nullable().meta({ description: 'The message is cut to its first 500 characters.' }),
@@ -83,6 +83,7 @@ export const taskRecord = z
     orderingKey: z.string().nullable(),
     groupKey: z.string().nullable(),
     groupLimit: int.nullable(),
+    rateKey: z.string().nullable().meta({ description: 'The key whose limits (the queue\'s "keyLimits") the task counts against; an HTTP task\'s default is its URL\'s host.' }),
     progress: json.meta({ description: 'What the running attempt last reported with a heartbeat; null when none runs.' }),
     revokeRequested: z.boolean(),
     attemptLog: z
@@ -179,6 +180,10 @@ export const queueRecord = z
       rateLimit: z.string().nullable(),
       concurrency: int.nullable(),
       taskRateLimits: z.record(z.string(), z.string()).nullable(),
+      keyLimits: z
+        .array(z.object({ match: z.string(), rate: z.string().optional(), concurrency: int.optional() }))
+        .nullable()
+        .meta({ description: 'Limits per rate key, as set (null: none).' }),
     }),
   })
   .meta({ description: "A queue's live tasks by state and region, the tasks no worker would take, and its settings." });

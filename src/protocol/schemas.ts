@@ -60,6 +60,11 @@ const enqueueFields = {
   groupKey: plainString(200).optional(),
   groupLimit: whole(1, 10_000, 'At most this many tasks of the same "groupKey" run at once. Default 1.').optional(),
   headers: taskHeaders.optional(),
+  /** Tasks of one rate key share its limits (the queue's keyLimits); an HTTP task's default is its URL's host. */
+  rateKey: plainString(200)
+    .nullable()
+    .meta({ description: 'The key whose limits (the queue\'s "keyLimits") this task counts against: a host, an API account. An HTTP task without one gets its URL\'s host.' })
+    .optional(),
   /** A client that must know the id before sending (Celery does) names it. */
   id: z
     .string()
@@ -123,6 +128,10 @@ export const failBody = z.strictObject({
   }),
   retry: z.boolean().default(true),
   delaySeconds: secondsOrNone(MAX_RETRY_DELAY_SECONDS, "Wait this long before the next attempt, instead of the task's backoff.").optional(),
+  rateLimited: z
+    .boolean()
+    .meta({ description: 'The site or API said to slow down (a 429): the attempt does not count, the task waits "delaySeconds" (default 1), its rate key pauses as long and its rate halves.' })
+    .optional(),
 });
 
 export const replayBody = z.strictObject({
@@ -165,6 +174,11 @@ export const waitQuery = z.strictObject({
 
 export const deadQuery = z.strictObject({ limit: intParam(1, 1000, 'Most dead letters to list. Default 100.').default(100) });
 
+export const keysQuery = z.strictObject({
+  limit: intParam(1, 1000, 'Most keys to list. Default 100.').default(100),
+  cursor: plainString(200).meta({ description: 'The last key of the previous page (its nextCursor).' }).optional(),
+});
+
 export const auditQuery = z.strictObject({ limit: intParam(1, 500, 'Most entries to list, newest first. Default 100.').default(100) });
 
 function tryOrMessage(check: () => void): string | null {
@@ -182,6 +196,7 @@ const scheduleFields = {
   every: seconds(1, MAX_DELAY_SECONDS, 'Run every this long, from when the schedule was made. Give "cron" or "every", exactly one.').optional(),
   timezone: z.string().min(1).max(64).default('UTC'),
   ...taskFields,
+  rateKey: plainString(200).nullable().meta({ description: 'The rate key of each task it enqueues (see the enqueue body).' }).optional(),
   enabled: z.boolean().default(true),
   catchUp: z.enum(['latest', 'all', 'none']).default('latest'),
 };
@@ -222,5 +237,20 @@ export const queueConfigBody = z.strictObject({
     .record(taskName, z.string().refine((r) => parseRate(r) !== null, 'must look like "10/s", "100/m" or "1000/h"'))
     .refine((m) => Object.keys(m).length <= 100, 'at most 100 task names')
     .nullable()
+    .optional(),
+  keyLimits: z
+    .array(
+      z
+        .strictObject({
+          match: plainString(200).meta({ description: 'A rate key, or a glob where * matches any characters; "*" is every key.' }),
+          rate: z.string().refine((r) => parseRate(r) !== null, 'must look like "10/s", "100/m" or "1000/h"').optional(),
+          concurrency: whole(1, 100_000, 'At most this many tasks of each key run at once.').optional(),
+        })
+        .refine((e) => e.rate !== undefined || e.concurrency !== undefined, { message: 'give "rate", "concurrency" or both' }),
+      'must be a JSON array of { match, rate, concurrency }',
+    )
+    .max(100, 'at most 100 entries')
+    .nullable()
+    .meta({ description: 'Limits per rate key, each held per key: an exact match wins over globs, then the first glob that matches. null clears them.' })
     .optional(),
 });

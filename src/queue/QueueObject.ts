@@ -1,7 +1,8 @@
 // QueueObject: one per queue, the truth about its live tasks; wires transitions to RPC, alarm, waiters and D1 sync.
 // Its parts, each a file here: store, settings, claims, leases, writer (to D1), outbox, alarm and reads.
 import { DurableObject } from 'cloudflare:workers';
-import { isFinal, type TaskError, type TaskSpec } from '../core/states.ts';
+import { baseLane, isFinal, laneOf, type TaskError, type TaskSpec } from '../core/states.ts';
+import type { KeyView } from './keys.ts';
 import type { Env } from '../env.ts';
 import type { DeadTask, LiveTask, QueueConfig, QueueStats } from './types.ts';
 import { logInserts, UNSYNCED_IDS } from './sync.ts';
@@ -21,6 +22,8 @@ import { unserved, type ReadyGroup } from '../core/unserved.ts';
 
 /** The D1 writes a purge waits for, at most, for its dead letters to reach D1. */
 const PURGE_WAIT_WRITES = 3;
+/** Rate keys GET /metrics reports per queue: those with the most waiting tasks (keys.ts `top`). */
+const METRIC_KEYS = 100;
 /** Work the alarm does per wake; the rest waits for the next (immediate) wake. */
 const ALARM_BATCH = 1000;
 
@@ -34,6 +37,8 @@ export class QueueObject extends DurableObject<Env> {
   private readonly leases: Leases;
   private readonly regions: RegionWaker;
   private readonly ends = new EndWaits();
+  /** When the next throttled rate key may run again: consumers that drained and left (the HTTP runner, regions') are woken then. */
+  private keyWakeAt: number | null = null;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -48,6 +53,7 @@ export class QueueObject extends DurableObject<Env> {
     ctx.blockConcurrencyWhile(async () => {
       const named = this.store.open(ctx.id.name);
       await this.queueSettings.load(named && named.shard > 0 ? named.queue : null);
+      if (this.store.stored) this.queueSettings.keys.load();
       await this.nextAlarm.load();
       // Overdue work survives a restart in the tables, not in memory: look again now.
       this.nextAlarm.rearm(true);
@@ -70,10 +76,15 @@ export class QueueObject extends DurableObject<Env> {
     const out = this.ctx.storage.transactionSync(() => t.commit(step, fn));
     // Nothing written (a claim that found no work): nothing to wake, sync or re-arm.
     if (sql.writes === writes) return out;
+    const keys = this.queueSettings.keys;
     if (step.readyLanes.size) {
+      keys.readied(step.readyLanes);
       this.claims.wake(step.readyCount);
-      this.regions.wake(step.readyLanes);
+      // A keyed lane wakes the consumer of the lane it is part of.
+      this.regions.wake(new Set([...step.readyLanes].map(baseLane)));
     }
+    // Waiting claims hear of the freed slot from the lease call (leases.ts `freeingSlot`).
+    if (step.freedKeys.size) keys.freed(step.freedKeys);
     this.ends.ended(step.finished);
     this.outbox.noteEvents(step.touched);
     this.d1.flushSoon();
@@ -163,9 +174,43 @@ export class QueueObject extends DurableObject<Env> {
     // No tables, no tasks: a task's arrival wakes the claim.
     if (!this.store.stored) return { jobs: [], retryMs: Infinity };
     const { max, named, now, retryMs } = this.queueSettings.claimable(req.max);
+    // Keys the claim may take from now, round-robin; throttled keys are not read at all.
+    const keys = this.queueSettings.keys;
+    const lanes = (req.region ? [req.region, null] : [null]).map((r) => laneOf(r, !!req.http));
+    const { turns, retryMs: keyRetryMs } = keys.turns(lanes, now);
+    let drained: [string, string[]][] = [];
     // Leases carry this object's name, so that their calls find it.
-    const jobs = max > 0 ? this.transact((s) => t.claim(s, { ...req, queue: this.store.objectName ?? req.queue, max, named })) : [];
-    return { jobs, retryMs: this.queueSettings.spend(jobs, now, retryMs) };
+    const jobs = max > 0
+      ? this.transact((s) => {
+          const out = t.claim(s, { ...req, queue: this.store.objectName ?? req.queue, max, named, keyTurns: turns });
+          drained = s.drainedKeys;
+          return out;
+        })
+      : [];
+    keys.claimed(jobs, drained, now);
+    const wait = Math.min(this.queueSettings.spend(jobs, now, retryMs), keyRetryMs);
+    if (jobs.length === 0 && Number.isFinite(keyRetryMs)) this.wakeConsumersIn(keyRetryMs);
+    return { jobs, retryMs: wait };
+  }
+
+  private wakeConsumersIn(ms: number): void {
+    const at = Date.now() + ms;
+    if (this.keyWakeAt !== null && this.keyWakeAt <= at) return;
+    this.keyWakeAt = at;
+    setTimeout(() => {
+      this.keyWakeAt = null;
+      this.regions.wake(this.queueSettings.keys.readyBaseLanes());
+      this.claims.nudge();
+    }, ms);
+  }
+
+  /**
+   * `GET /v1/queues/:queue/keys`: this object's keys after `after`, ascending; one more than
+   * `limit` when there are more. 1,001 entries of at most ~400 bytes: far under an RPC answer's 32 MiB.
+   */
+  async keys(after: string | null, limit: number): Promise<KeyView[]> {
+    if (!this.store.stored) return [];
+    return this.queueSettings.keys.list(this.store.sql, Date.now(), after, limit);
   }
 
   /**
@@ -232,8 +277,11 @@ export class QueueObject extends DurableObject<Env> {
     return this.leases.release(leaseId, owner);
   }
 
-  async fail(leaseId: string, owner: string | null, error: TaskError, retry: boolean, delaySeconds: number | null): Promise<t.Outcome<{ state: string; nextAttemptAt?: number }>> {
-    return this.leases.fail(leaseId, owner, error, retry, delaySeconds);
+  /** `rateLimited`: the site said to slow down; the attempt does not count and the task's key pauses (transitions/lease.ts). */
+  async fail(
+    leaseId: string, owner: string | null, error: TaskError, retry: boolean, delaySeconds: number | null, rateLimited = false,
+  ): Promise<t.Outcome<{ state: string; nextAttemptAt?: number }>> {
+    return this.leases.fail(leaseId, owner, error, retry, delaySeconds, rateLimited);
   }
 
   /** Revokes a task: one not here yet (on its way on the bus) is marked so that it never runs. */
@@ -270,10 +318,11 @@ export class QueueObject extends DurableObject<Env> {
   }
 
   /** What GET /metrics reports of this queue: counters, depth by state and region, the oldest ready task's age. */
-  async metrics(): Promise<{ counters: Record<string, number>; stats: QueueStats; oldestReadyMs: number | null; dead: number }> {
-    if (!this.store.stored) return { counters: {}, stats: await this.stats(), oldestReadyMs: null, dead: 0 };
+  async metrics(): Promise<{ counters: Record<string, number>; stats: QueueStats; oldestReadyMs: number | null; dead: number; keys: KeyView[] }> {
+    if (!this.store.stored) return { counters: {}, stats: await this.stats(), oldestReadyMs: null, dead: 0, keys: [] };
     const { counters, oldest, dead } = metricRows(this.store.sql);
-    return { counters, stats: await this.stats(), oldestReadyMs: oldest === null ? null : Math.max(0, Date.now() - oldest), dead };
+    const keys = this.queueSettings.keys.top(this.store.sql, Date.now(), METRIC_KEYS);
+    return { counters, stats: await this.stats(), oldestReadyMs: oldest === null ? null : Math.max(0, Date.now() - oldest), dead, keys };
   }
 
   async dead(limit: number): Promise<DeadTask[]> {

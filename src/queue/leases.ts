@@ -34,7 +34,7 @@ export class Leases {
 
   /** A lease that ended frees a concurrency slot: claims waiting on the limit may go on. */
   freeingSlot<T>(out: T): T {
-    if (this.settings.config.concurrency !== null) this.claims.wake();
+    if (this.settings.config.concurrency !== null || this.settings.keys.hasConcurrency) this.claims.wake();
     return out;
   }
 
@@ -68,10 +68,21 @@ export class Leases {
     return this.freeingSlot(this.transact((s) => t.release(s, leaseId, owner)));
   }
 
-  async fail(leaseId: string, owner: string | null, error: TaskError, retry: boolean, delaySeconds: number | null): Promise<t.Outcome<{ state: string; nextAttemptAt?: number }>> {
+  async fail(
+    leaseId: string, owner: string | null, error: TaskError, retry: boolean, delaySeconds: number | null, rateLimited = false,
+  ): Promise<t.Outcome<{ state: string; nextAttemptAt?: number }>> {
     const holder = this.holder(leaseId);
-    if (holder) return holder.fail(leaseId, owner, error, retry, delaySeconds);
+    if (holder) return holder.fail(leaseId, owner, error, retry, delaySeconds, rateLimited);
     if (!this.store.stored) return t.LEASE_ENDED;
-    return this.freeingSlot(this.transact((s) => t.fail(s, leaseId, owner, error, retry, delaySeconds)));
+    if (!rateLimited) return this.freeingSlot(this.transact((s) => t.fail(s, leaseId, owner, error, retry, delaySeconds)));
+    // The task waits and its key pauses in one transaction: neither happens without the other.
+    return this.freeingSlot(
+      this.transact((s) => {
+        const out = t.failRateLimited(s, leaseId, owner, error, delaySeconds);
+        if (!out.ok) return out;
+        if (out.rateKey !== null && out.nextAttemptAt !== undefined) this.settings.keys.report(s.sql, out.rateKey, s.now, out.nextAttemptAt);
+        return { ok: true as const, state: out.state, ...(out.nextAttemptAt !== undefined && { nextAttemptAt: out.nextAttemptAt }) };
+      }),
+    );
   }
 }

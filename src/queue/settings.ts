@@ -3,11 +3,12 @@ import type { Env } from '../env.ts';
 import { DEFAULT_RETENTION_MS, parseRate, TokenBucket } from '../core/limits.ts';
 import type { QueueConfig } from './types.ts';
 import type { Store } from './store.ts';
+import { Keys } from './keys.ts';
 import { queueObject } from './stubs.ts';
 import * as t from './transitions.ts';
 
 export class Settings {
-  config: QueueConfig = { retentionMs: null, rateLimit: null, concurrency: null, taskRateLimits: null };
+  config: QueueConfig = { retentionMs: null, rateLimit: null, concurrency: null, taskRateLimits: null, keyLimits: null };
   paused = false;
   /** The queue's rate limit, this shard's share of it. */
   bucket: TokenBucket | null = null;
@@ -15,12 +16,16 @@ export class Settings {
   readonly nameBuckets = new Map<string, TokenBucket>();
   /** Settings this shard took from shard 0 while it had no tables: written with them. */
   copied = false;
+  /** Rate keys: their limits (the config's keyLimits), budgets and back-off. */
+  readonly keys: Keys;
 
   constructor(
     private readonly store: Store,
     private readonly storage: DurableObjectStorage,
     private readonly env: Env,
-  ) {}
+  ) {
+    this.keys = new Keys(store.sql);
+  }
 
   /** At start: the stored settings, or, for a shard with none, shard 0's (`copyFrom` names the queue). */
   async load(copyFrom: string | null): Promise<void> {
@@ -58,7 +63,7 @@ export class Settings {
 
   /** The queue has limits or is paused: a claim may wait with work ready. */
   limited(): boolean {
-    return this.paused || this.bucket !== null || this.config.concurrency !== null || this.nameBuckets.size > 0;
+    return this.paused || this.bucket !== null || this.config.concurrency !== null || this.nameBuckets.size > 0 || !!this.config.keyLimits;
   }
 
   /** Changes the queue's settings (the tables exist); fields left out keep their value, null clears one. */
@@ -86,7 +91,8 @@ export class Settings {
   private apply(config: QueueConfig): void {
     const rateChanged = config.rateLimit !== this.config.rateLimit;
     const before = this.config.taskRateLimits ?? {};
-    this.config = { ...config, taskRateLimits: config.taskRateLimits ?? null };
+    this.config = { ...config, taskRateLimits: config.taskRateLimits ?? null, keyLimits: config.keyLimits ?? null };
+    this.keys.configure(this.config.keyLimits ?? null);
     if (rateChanged) {
       const rate = config.rateLimit ? parseRate(config.rateLimit) : null;
       this.bucket = rate ? new TokenBucket(this.shareOfRate(rate), Date.now()) : null;
@@ -130,7 +136,8 @@ export class Settings {
    */
   spend(jobs: t.ClaimedRow[], now: number, queueRetryMs: number | null): number {
     if (jobs.length && this.bucket) this.bucket.take(jobs.length, now);
-    for (const j of jobs) if (j.lane.includes('#')) this.nameBuckets.get(j.task)?.take(1, now);
+    // A keyed task of a limited name sits in its key's lane, not the name's, and spends the name's token too.
+    for (const j of jobs) if (j.http === null) this.nameBuckets.get(j.task)?.take(1, now);
     // A limited name out of tokens gets a look again when its next token is due.
     const nameWaits = [...this.nameBuckets.values()].map((b) => b.waitMs(now)).filter((ms) => ms > 0);
     return [queueRetryMs, ...nameWaits].filter((ms): ms is number => ms !== null).reduce((a, b) => Math.min(a, b), Infinity);

@@ -93,5 +93,7 @@ export async function queueMetrics(env: Queues, queue: string) {
     stats: mergeStats(all.map((m) => m.stats)),
     oldestReadyMs: ages.length ? Math.max(...ages) : null,
     dead: all.reduce((sum, m) => sum + m.dead, 0),
+    // A key's tasks sit on one shard (unless a group or ordering key placed some elsewhere): each shard's top keys, the 100 with most waiting.
+    keys: all.flatMap((m) => m.keys).sort((a, b) => b.waiting - a.waiting).slice(0, 100),
   };
 }

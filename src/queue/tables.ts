@@ -50,6 +50,7 @@ const SCHEMA = [
     lease_owner TEXT,
     revoke_requested INTEGER NOT NULL DEFAULT 0,
     attempt_log TEXT,
+    rate_key TEXT,
     version INTEGER NOT NULL DEFAULT 1
   )`,
   `CREATE INDEX IF NOT EXISTS tasks_ready ON tasks(lane, priority DESC, ready_at, id) WHERE phase = 'ready'`,
@@ -65,6 +66,12 @@ const SCHEMA = [
      WHERE expires_at IS NOT NULL AND attempts = 0 AND phase IN ('ready', 'scheduled', 'blocked')`,
   `CREATE INDEX IF NOT EXISTS tasks_ordering ON tasks(ordering_key, id)
      WHERE ordering_key IS NOT NULL AND phase IN ('ready', 'scheduled', 'leased', 'blocked')`,
+  // A rate key's live tasks, by phase: its running count after a lease ends, and the keys route's counts.
+  `CREATE INDEX IF NOT EXISTS tasks_rate_key ON tasks(rate_key, phase)
+     WHERE rate_key IS NOT NULL AND phase IN ('ready', 'scheduled', 'blocked', 'leased')`,
+  // Keys backing off after rate-limited reports (keys.ts): a pause and a lowered rate outlive a restart.
+  `CREATE TABLE IF NOT EXISTS key_backoff (
+    key TEXT PRIMARY KEY, rate_after REAL, at INTEGER NOT NULL, paused_until INTEGER)`,
   `CREATE INDEX IF NOT EXISTS tasks_dead ON tasks(finished_at) WHERE phase = 'dead'`,
   `CREATE INDEX IF NOT EXISTS tasks_done ON tasks(finished_at) WHERE phase = 'done'`,
   // Changes D1 has not seen yet (sync.ts).
@@ -87,6 +94,7 @@ const ADDED_COLUMNS: [table: string, column: string, type: string][] = [
   ['tasks', 'headers', 'TEXT'],
   ['tasks', 'eta', 'INTEGER'],
   ['tasks', 'attempt_log', 'TEXT'],
+  ['tasks', 'rate_key', 'TEXT'],
 ];
 
 export function migrate(sql: Sql): void {

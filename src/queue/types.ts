@@ -1,4 +1,5 @@
 // What a queue object answers with: its settings, stats, a live task, a dead letter.
+import type { KeyLimitEntry } from '../core/key-limits.ts';
 import type { ReadyGroup } from '../core/unserved.ts';
 
 /** A queue's own settings (PUT /v1/queues/:queue/config). */
@@ -11,6 +12,8 @@ export interface QueueConfig {
   concurrency: number | null;
   /** Rate limits of single task names in this queue: { "scrape.page": "5/s" }. */
   taskRateLimits: Record<string, string> | null;
+  /** Limits per rate key, each held per key: [{ match: "*.example.com", rate: "10/s", concurrency: 4 }]. */
+  keyLimits?: KeyLimitEntry[] | null;
 }
 
 /** The live fields of a task; args, kwargs, result and error stay JSON text. */

@@ -3,7 +3,7 @@ import { DurableObject } from 'cloudflare:workers';
 import { toSpec } from '../intake/spec.ts';
 import { MAX_TASK_BYTES } from '../protocol/sizes.ts';
 import { recordFirst } from '../intake/enqueue.ts';
-import type { TaskSpec } from '../core/states.ts';
+import { rateKeyOf, type TaskSpec } from '../core/states.ts';
 import { recordRefused } from '../db/records.ts';
 import { utf8Bytes } from '../core/params.ts';
 import type { Env } from '../env.ts';
@@ -304,7 +304,7 @@ export class WorkflowObject extends DurableObject<Env> {
   }
 
   /** Stops the workflow: no further step starts. Returns the started tasks that have not ended, to revoke. */
-  async revoke(): Promise<{ id: string; queue: string; orderingKey: string | null; groupKey: string | null }[] | null> {
+  async revoke(): Promise<{ id: string; queue: string; orderingKey: string | null; groupKey: string | null; rateKey: string | null }[] | null> {
     if (!this.stored) return null;
     const plan = this.plan();
     if (!plan) return null;
@@ -314,6 +314,6 @@ export class WorkflowObject extends DurableObject<Env> {
       .filter((_, i) => this.sql.one(`SELECT 1 FROM started WHERE step = ?`, i))
       .flatMap((s) => s.tasks)
       .filter((t) => !outcomes.has(t.id))
-      .map((t) => ({ id: t.id, queue: t.sig.queue, orderingKey: t.sig.orderingKey ?? null, groupKey: t.sig.groupKey ?? null }));
+      .map((t) => ({ id: t.id, queue: t.sig.queue, orderingKey: t.sig.orderingKey ?? null, groupKey: t.sig.groupKey ?? null, rateKey: rateKeyOf(t.sig) }));
   }
 }

@@ -157,6 +157,6 @@ describe('queue config', () => {
     expect((await api.as(TOKENS.enqueue).request('PUT', `/v1/queues/${queue}/config`, { concurrency: 3 })).status).toBe(403);
     await api.request('PUT', `/v1/queues/${queue}/config`, { concurrency: 3, rateLimit: '100/m' });
     await api.request('PUT', `/v1/queues/${queue}/config`, { rateLimit: null });
-    expect((await api.get(`/v1/queues/${queue}`)).body.config).toEqual({ retentionSeconds: null, rateLimit: null, concurrency: 3, taskRateLimits: null });
+    expect((await api.get(`/v1/queues/${queue}`)).body.config).toEqual({ retentionSeconds: null, rateLimit: null, concurrency: 3, taskRateLimits: null, keyLimits: null });
   });
 });

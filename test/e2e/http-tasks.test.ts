@@ -66,11 +66,12 @@ describe('HTTP tasks', () => {
     expect(hit.headers['webhook-id']).toBe(body.id);
   });
 
-  it('retry on 503 after its Retry-After, then succeed', async () => {
+  it('retry on 503 after its Retry-After, then succeed, the rate-limited attempt not counted', async () => {
     const queue = uniqueQueue('http');
     const { body } = await api.post('/v1/tasks', { task: 'hook.flaky', queue, retryDelay: 0.1, http: { url: `${base}/flaky/${queue}` } });
     const done = await wait(body.id);
-    expect(done).toMatchObject({ state: 'succeeded', attempts: 2 });
+    expect(done).toMatchObject({ state: 'succeeded', attempts: 1, rateKey: new URL(base).host });
+    expect(done.attemptLog.map((a: { outcome: string }) => a.outcome)).toEqual(['rateLimited', 'succeeded']);
     const calls = hits.filter((h) => h.path === `/flaky/${queue}`);
     expect(calls).toHaveLength(2);
     expect(calls[1].at - calls[0].at).toBeGreaterThanOrEqual(1900);

@@ -266,6 +266,9 @@ describe('the OpenAPI document', () => {
     check('pauseQueue', await admin.post(`/v1/queues/${queue}/pause`));
     check('resumeQueue', await admin.post(`/v1/queues/${queue}/resume`));
     check('configureQueue', await admin.request('PUT', `/v1/queues/${queue}/config`, { rateLimit: '100/s', concurrency: 10, retentionSeconds: 86400, taskRateLimits: { 'oas.every': '10/s' } }));
+    check('configureQueue', await admin.request('PUT', `/v1/queues/${queue}/config`, { keyLimits: [{ match: '*', rate: '50/s', concurrency: 5 }] }));
+    check('enqueueTask', await admin.post('/v1/tasks', { task: 'oas.keyed', queue, rateKey: 'oas.example.com' }), 202);
+    expect(check('listKeys', await admin.get(`/v1/queues/${queue}/keys?limit=10`)).keys).toContainEqual(expect.objectContaining({ key: 'oas.example.com', rate: '50/s' }));
     const dead = check('listDead', await admin.get(`/v1/queues/${queue}/dead`));
     expect(dead.tasks.length).toBe(1);
     check('replayDead', await admin.post(`/v1/queues/${queue}/dead/replay`, { ids: [dead.tasks[0].id] }));

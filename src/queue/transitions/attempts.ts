@@ -11,7 +11,7 @@ export const ATTEMPT_LOG_LENGTH = 25;
  */
 const LOG_MESSAGE_CHARS = 500;
 
-export type AttemptOutcome = 'succeeded' | 'failed' | 'retry' | 'expired' | 'released' | 'revoked';
+export type AttemptOutcome = 'succeeded' | 'failed' | 'retry' | 'expired' | 'released' | 'revoked' | 'rateLimited';
 
 /**
  * The SQL of a task's log with its current attempt appended, read from the row before the

@@ -2,6 +2,7 @@
 import { mergeLanes } from '../../core/claim-order.ts';
 import { laneOf } from '../../core/states.ts';
 import { type Step, LAZY_RUNNING_MS, touchAll, finish } from './step.ts';
+import { type Candidate, claimKey, type KeyTurn } from './claim-keys.ts';
 import { promoteDue } from './timers.ts';
 
 export interface ClaimRequest {
@@ -19,7 +20,11 @@ export interface ClaimRequest {
   named?: { task: string; max: number }[];
   /** The worker socket that sent the claim: a waiting claim ends empty once cancelClaims names it. */
   socket?: string;
+  /** Rate keys with budget and ready tasks, in round-robin order (src/queue/keys.ts); absent: no keyed work. */
+  keyTurns?: KeyTurn[];
 }
+
+export type { KeyTurn };
 
 export interface ClaimedRow {
   id: string;
@@ -48,10 +53,46 @@ export interface ClaimedRow {
  * claim: leases up to `max` ready tasks to one worker.
  * Guarantee: a task tagged R goes only to a claim of region R; order is priority,
  * then ready time, then enqueue order; each lane is read by an index walk of at most
- * `max` rows, so the cost does not grow with the backlog.
+ * `max` rows, so the cost does not grow with the backlog. Tasks with a rate key are taken
+ * round-robin across the keys in `keyTurns` (the tasks of no key take one turn), each key
+ * at most its budget, reading only those keys' lanes.
  */
 export function claim(s: Step, req: ClaimRequest): ClaimedRow[] {
   promoteDue(s, 1000);
+  const turns = req.keyTurns;
+  if (!turns || (turns.length === 1 && turns[0].key === null)) return claimPlain(s, req, req.max, new Map());
+  // Each turn gets one task of the claim's `max` at a time, up to its budget.
+  const shares = turns.map(() => 0);
+  for (let left = req.max, more = true; left > 0 && more; ) {
+    more = false;
+    turns.forEach((turn, i) => {
+      if (left > 0 && shares[i] < turn.max) {
+        shares[i]++;
+        left--;
+        more = true;
+      }
+    });
+  }
+  const takenByName = new Map<string, number>();
+  const out: ClaimedRow[] = [];
+  const got = turns.map(() => 0);
+  const take = (i: number, n: number) => {
+    const rows = turns[i].key === null ? claimPlain(s, req, n, takenByName) : leaseIds(s, req, claimKey(s, req, turns[i] as KeyTurn & { key: string }, n, takenByName));
+    got[i] += rows.length;
+    out.push(...rows);
+    return rows.length;
+  };
+  const short = turns.map((_, i) => shares[i] > 0 && take(i, shares[i]) < shares[i]);
+  // A turn that had fewer tasks than its share leaves the rest to the others that may take more.
+  turns.forEach((turn, i) => {
+    const n = Math.min(req.max - out.length, turn.max - got[i]);
+    if (n > 0 && !short[i]) take(i, n);
+  });
+  return out;
+}
+
+function claimPlain(s: Step, req: ClaimRequest, max: number, takenByName: Map<string, number>): ClaimedRow[] {
+  req = { ...req, max };
   const regions = req.region ? [req.region, null] : [null];
   const filter = req.tasks?.length ? ` AND task IN (${req.tasks.map(() => '?').join(', ')})` : '';
   // The plain lanes of the claim's regions, then each rate-limited name's lanes, capped by its tokens.
@@ -62,11 +103,9 @@ export function claim(s: Step, req: ClaimRequest): ClaimedRow[] {
       for (const r of regions) lanes.push({ lane: laneOf(r, false, n.task), cap: n.max, name: n.task });
     }
   }
-  const takenByName = new Map<string, number>();
   const out: ClaimedRow[] = [];
   for (let round = 0; round < 20 && out.length < req.max; round++) {
     const need = req.max - out.length;
-    type Candidate = { id: string; priority: number; readyAt: number; expires_at: number | null; attempts: number; name?: string };
     // A lane that gave fewer rows than asked has none left; when every lane did and all were
     // picked, another round would only read nothing again.
     let exhausted = true;
@@ -113,22 +152,28 @@ export function claim(s: Step, req: ClaimRequest): ClaimedRow[] {
       if (exhausted) break;
       continue;
     }
-    // One statement leases them all; each lease id is queue.taskId.<24 random hex digits>.
-    const leased = s.sql.all<ClaimedRow>(
-      `UPDATE tasks SET phase = 'leased', state = 'running', attempts = attempts + 1,
-         lease_id = ? || '.' || id || '.' || lower(hex(randomblob(12))),
-         lease_expires_at = ? + CAST(COALESCE(?, timeout) * 1000 AS INTEGER), lease_owner = ?, worker = ?,
-         started_at = ?, progress = NULL, version = version + 1
-       WHERE id IN (SELECT value FROM json_each(?))
-       RETURNING id, task, args, kwargs, lane, priority, attempts, max_retries, parent_id, root_id, lease_id, lease_expires_at, http, timeout,
-         headers, eta, workflow_id`,
-      req.queue, s.now, req.leaseSeconds, req.owner, req.worker, s.now, JSON.stringify(take),
-    );
-    touchAll(s, take, LAZY_RUNNING_MS);
-    // RETURNING comes in no promised order: hand them out in claim order.
-    const byId = new Map(leased.map((r) => [r.id, r]));
-    for (const id of take) out.push(byId.get(id)!);
+    out.push(...leaseIds(s, req, take));
     if (exhausted) break;
   }
   return out;
+}
+
+/** Leases the tasks `ids` to the claim's worker, in one statement; answers them in the order given. */
+function leaseIds(s: Step, req: ClaimRequest, ids: string[]): ClaimedRow[] {
+  if (ids.length === 0) return [];
+  // One statement leases them all; each lease id is queue.taskId.<24 random hex digits>.
+  const leased = s.sql.all<ClaimedRow>(
+    `UPDATE tasks SET phase = 'leased', state = 'running', attempts = attempts + 1,
+       lease_id = ? || '.' || id || '.' || lower(hex(randomblob(12))),
+       lease_expires_at = ? + CAST(COALESCE(?, timeout) * 1000 AS INTEGER), lease_owner = ?, worker = ?,
+       started_at = ?, progress = NULL, version = version + 1
+     WHERE id IN (SELECT value FROM json_each(?))
+     RETURNING id, task, args, kwargs, lane, priority, attempts, max_retries, parent_id, root_id, lease_id, lease_expires_at, http, timeout,
+       headers, eta, workflow_id`,
+    req.queue, s.now, req.leaseSeconds, req.owner, req.worker, s.now, JSON.stringify(ids),
+  );
+  touchAll(s, ids, LAZY_RUNNING_MS);
+  // RETURNING comes in no promised order: hand them out in claim order.
+  const byId = new Map(leased.map((r) => [r.id, r]));
+  return ids.map((id) => byId.get(id)!);
 }

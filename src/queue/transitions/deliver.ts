@@ -1,5 +1,5 @@
 // Tasks arriving (deliver), moving lanes (relane), revoked by a user, and dead letters replayed.
-import { keyOf, laneOf, type TaskSpec } from '../../core/states.ts';
+import { keyedLane, keyOf, laneOf, type TaskSpec } from '../../core/states.ts';
 import { jsonChunks } from '../../core/params.ts';
 import { type Step, readied, type Outcome, type LiveRow, touch, touchAll, row, place, finish, ended, limited } from './step.ts';
 
@@ -9,9 +9,18 @@ import { type Step, readied, type Outcome, type LiveRow, touch, touchAll, row, p
  */
 export function relane(s: Step, task: string, limitedNow: boolean): number {
   const moved = limitedNow
-    ? s.sql.run(`UPDATE tasks SET lane = lane || '#' || task WHERE task = ? AND http IS NULL AND instr(lane, '#') = 0 AND phase != 'done'`, task)
-    : s.sql.run(`UPDATE tasks SET lane = substr(lane, 1, instr(lane, '#') - 1) WHERE task = ? AND instr(lane, '#') > 0 AND phase != 'done'`, task);
+    ? s.sql.run(`UPDATE tasks SET lane = lane || '#' || task WHERE task = ? AND http IS NULL AND instr(lane, '#') = 0 AND rate_key IS NULL AND phase != 'done'`, task)
+    : s.sql.run(`UPDATE tasks SET lane = substr(lane, 1, instr(lane, '#') - 1) WHERE task = ? AND instr(lane, '#') > 0 AND rate_key IS NULL AND phase != 'done'`, task);
   return moved;
+}
+
+/**
+ * A task's lane: its region's, then its rate key's (a claim reads a key's lane only while the key
+ * has budget) or else its rate-limited name's. A keyed task of a limited name is held to the
+ * name's tokens by the claim itself (claim.ts).
+ */
+function laneFor(s: Step, t: TaskSpec): string {
+  return t.rateKey ? keyedLane(laneOf(t.region, !!t.http), t.rateKey) : laneOf(t.region, !!t.http, limited(s, t));
 }
 
 /**
@@ -35,10 +44,10 @@ export function deliver(s: Step, specs: TaskSpec[]): number {
         // knows its workflow and callback, tells them it ended.
         s.sql.run(
           `UPDATE tasks SET task = ?, args = ?, kwargs = ?, lane = ?, priority = ?, created_at = ?, workflow_id = ?, http = ?,
-             callback = ?, parent_id = ?, root_id = ?, max_retries = ?, headers = ?, eta = ?, version = version + 1 WHERE id = ?`,
-          t.task, t.args, t.kwargs, laneOf(t.region, !!t.http, limited(s, t)), t.priority, t.createdAt, t.workflowId ?? null,
+             callback = ?, parent_id = ?, root_id = ?, max_retries = ?, headers = ?, eta = ?, rate_key = ?, version = version + 1 WHERE id = ?`,
+          t.task, t.args, t.kwargs, laneFor(s, t), t.priority, t.createdAt, t.workflowId ?? null,
           t.http ? JSON.stringify(t.http) : null, t.callback ? JSON.stringify(t.callback) : null, t.parentId, t.rootId, t.maxRetries,
-          t.headers ?? null, t.eta, t.id,
+          t.headers ?? null, t.eta, t.rateKey ?? null, t.id,
         );
         touch(s, t.id);
         known.set(t.id, t.task);
@@ -49,7 +58,7 @@ export function deliver(s: Step, specs: TaskSpec[]): number {
     known.set(t.id, t.task); // a repeat within the batch is a repeat too
     const readyAt = t.eta ?? t.createdAt;
     const key = keyOf(t);
-    const lane = laneOf(t.region, !!t.http, limited(s, t));
+    const lane = laneFor(s, t);
     const http = t.http ? JSON.stringify(t.http) : null;
     const callback = t.callback ? JSON.stringify(t.callback) : null;
     added++;
@@ -58,7 +67,7 @@ export function deliver(s: Step, specs: TaskSpec[]): number {
       plain.push([
         t.id, t.task, t.args, t.kwargs, lane, t.priority, ready ? 'ready' : 'scheduled', ready ? 'queued' : 'delayed', readyAt, t.expiresAt,
         t.maxRetries, t.retryDelay, t.timeout, t.parentId, t.rootId, t.workflowId ?? null, http, callback, t.createdAt,
-        t.headers ?? null, t.eta,
+        t.headers ?? null, t.eta, t.rateKey ?? null,
       ]);
       if (ready) readied(s, lane);
       continue;
@@ -66,11 +75,11 @@ export function deliver(s: Step, specs: TaskSpec[]): number {
     s.sql.run(
       `INSERT INTO tasks (id, task, args, kwargs, lane, priority, phase, state, ready_at, expires_at,
          max_retries, retry_delay, timeout, ordering_key, key_limit, parent_id, root_id, workflow_id, http, callback, created_at,
-         headers, eta, version)
-       VALUES (?, ?, ?, ?, ?, ?, 'scheduled', 'delayed', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0)`,
+         headers, eta, rate_key, version)
+       VALUES (?, ?, ?, ?, ?, ?, 'scheduled', 'delayed', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0)`,
       t.id, t.task, t.args, t.kwargs, lane, t.priority, readyAt, t.expiresAt,
       t.maxRetries, t.retryDelay, t.timeout, key.key, key.limit, t.parentId, t.rootId, t.workflowId ?? null, http, callback, t.createdAt,
-      t.headers ?? null, t.eta,
+      t.headers ?? null, t.eta, t.rateKey ?? null,
     );
     place(s, t.id, readyAt, key.key, t.expiresAt, 0);
   }
@@ -82,8 +91,8 @@ export function deliver(s: Step, specs: TaskSpec[]): number {
       s.sql.run(
         `WITH rows AS MATERIALIZED (SELECT value AS v FROM json_each(?))
          INSERT INTO tasks (id, task, args, kwargs, lane, priority, phase, state, ready_at, expires_at,
-           max_retries, retry_delay, timeout, parent_id, root_id, workflow_id, http, callback, created_at, headers, eta, version)
-         SELECT ${Array.from({ length: 21 }, (_, i) => v(i)).join(', ')}, 1 FROM rows`,
+           max_retries, retry_delay, timeout, parent_id, root_id, workflow_id, http, callback, created_at, headers, eta, rate_key, version)
+         SELECT ${Array.from({ length: 22 }, (_, i) => v(i)).join(', ')}, 1 FROM rows`,
         chunk,
       );
     }

@@ -3,7 +3,7 @@ import { backoffSeconds, MAX_BACKOFF_SECONDS } from '../../core/backoff.ts';
 import { taskOfLease } from '../../core/ids.ts';
 import type { TaskError } from '../../core/states.ts';
 import { jsonChunks } from '../../core/params.ts';
-import { type Step, readied, type Outcome, type LiveRow, ACK_BUCKETS, count, touch, touchAll, row, finish, ended } from './step.ts';
+import { type Step, readied, type Outcome, type LiveRow, ACK_BUCKETS, count, touch, touchAll, finish, leaseEnded } from './step.ts';
 import { appendedLog, logAttempt } from './attempts.ts';
 
 /** A call on a lease that is not live: ended, never given out, or of an object that holds nothing. */
@@ -81,7 +81,7 @@ export function ack(s: Step, leaseId: string, owner: string | null, result: stri
  */
 export function ackMany(s: Step, acks: { leaseId: string; result: string }[], owner: string | null): Outcome<{ state: string }>[] {
   const rows = s.sql.all<LiveRow>(
-    `SELECT id, lease_id, phase, lease_expires_at, lease_owner, revoke_requested, started_at, ordering_key, workflow_id, callback
+    `SELECT id, lane, lease_id, phase, lease_expires_at, lease_owner, revoke_requested, started_at, ordering_key, workflow_id, callback
      FROM tasks WHERE id IN (SELECT value FROM json_each(?))`,
     JSON.stringify(acks.map((a) => taskOfLease(a.leaseId))),
   );
@@ -99,6 +99,7 @@ export function ackMany(s: Step, acks: { leaseId: string; result: string }[], ow
       return;
     }
     countAck(s, r.started_at);
+    leaseEnded(s, r.lane);
     count(s, 'final:succeeded');
     s.finished.push(r.id);
     plain.push([r.id, a.result]);
@@ -136,6 +137,7 @@ export function release(s: Step, leaseId: string, owner: string | null): Outcome
     r.id,
   );
   touch(s, r.id);
+  leaseEnded(s, r.lane);
   readied(s, r.lane);
   return { ok: true, state: 'queued' };
 }
@@ -174,12 +176,47 @@ export function failAttempt(
       phase, state, readyAt, JSON.stringify(error), r.id,
     );
     touch(s, r.id);
+    leaseEnded(s, r.lane);
     count(s, 'retries');
     if (phase === 'ready') readied(s, r.lane);
     return { state, nextAttemptAt: readyAt };
   }
   finish(s, r.id, 'dead', 'failed', { error, attempt: { outcome: expired ? 'expired' : 'failed', error } }, r);
   return { state: 'failed' };
+}
+
+/** How long a rate-limited task waits when its report names no delay (the site sent no Retry-After). */
+export const RATE_LIMITED_DEFAULT_SECONDS = 1;
+
+/**
+ * failRateLimited: the site or API said to slow down. The attempt does not count (attempts go
+ * back to what they were before its claim, so maxRetries is not used up; `retry` does not apply),
+ * and the task waits `delaySeconds` (default 1 s). Answers the task's rate key and until when it
+ * waits: the caller pauses the key in the same transaction (keys.ts).
+ * A task that is rate-limited on every attempt waits again every time. Its attempts stay as
+ * they were, so one with no counted attempt still ends `expired` at its `expires` (expiry is
+ * for tasks that never started); any other only a revoke ends.
+ */
+export function failRateLimited(
+  s: Step, leaseId: string, owner: string | null, error: TaskError, delaySeconds: number | null,
+): Outcome<{ state: string; nextAttemptAt?: number; rateKey: string | null }> {
+  const r = endingLease(s, leaseId, owner);
+  // Lost, not the caller's, or revoked meanwhile (it ends revoked): no key to pause.
+  if ('ok' in r) return r.ok ? { ...r, rateKey: null } : r;
+  const asked = delaySeconds === null || !Number.isFinite(delaySeconds) ? RATE_LIMITED_DEFAULT_SECONDS : delaySeconds;
+  const readyAt = s.now + Math.round(Math.min(Math.max(asked, 0), MAX_BACKOFF_SECONDS) * 1000);
+  logAttempt(s, r.id, 'rateLimited', error);
+  const [phase, state] = readyAt > s.now ? ['scheduled', 'delayed'] : ['ready', 'queued'];
+  const { rate_key } = s.sql.one<{ rate_key: string | null }>(
+    `UPDATE tasks SET phase = ?, state = ?, ready_at = ?, attempts = MAX(0, attempts - 1), error = ?, lease_id = NULL,
+       lease_expires_at = NULL, version = version + 1 WHERE id = ? RETURNING rate_key`,
+    phase, state, readyAt, JSON.stringify(error), r.id,
+  )!;
+  touch(s, r.id);
+  leaseEnded(s, r.lane);
+  count(s, 'rate_limited');
+  if (phase === 'ready') readied(s, r.lane);
+  return { ok: true, state, nextAttemptAt: readyAt, rateKey: rate_key };
 }
 
 export function expireLease(s: Step, r: LiveRow): void {

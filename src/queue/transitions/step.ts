@@ -1,6 +1,6 @@
 // The Step every transition runs in (an injected clock, what it leaves for after commit), and the
 // moves transitions share: placing a task, passing an ordering or group key on, ending a task.
-import type { TaskError, TaskSpec } from '../../core/states.ts';
+import { keyOfLane, type TaskError, type TaskSpec } from '../../core/states.ts';
 import type { Sql } from '../../db/sql.ts';
 import { logChanges } from '../sync.ts';
 import { appendedLog, loggedError, type AttemptOutcome } from './attempts.ts';
@@ -22,10 +22,20 @@ export interface Step {
   counters: Map<string, number>;
   /** Tasks this step changed (each `touch`): event subscribers hear of each. */
   touched: Set<string>;
+  /** Rate keys one of whose leases ended: a concurrency slot of the key freed. */
+  freedKeys: Set<string>;
+  /** Lanes of rate keys a claim read to the end: the object forgets them until a task is ready there. */
+  drainedKeys: [key: string, lanes: string[]][];
 }
 
 export function newStep(sql: Sql, now = Date.now(), random: () => number = Math.random): Step {
-  return { sql, now, random, readyLanes: new Set(), readyCount: 0, finished: [], limitedTasks: new Set(), counters: new Map(), touched: new Set() };
+  return { sql, now, random, readyLanes: new Set(), readyCount: 0, finished: [], limitedTasks: new Set(), counters: new Map(), touched: new Set(), freedKeys: new Set(), drainedKeys: [] };
+}
+
+/** A lease of a task in `lane` ended: its rate key, if it has one, has a slot free. */
+export function leaseEnded(s: Step, lane: string): void {
+  const key = keyOfLane(lane);
+  if (key !== null) s.freedKeys.add(key);
 }
 
 /** A task in `lane` became claimable. */
@@ -209,6 +219,7 @@ export function finish(
     id,
   );
   touch(s, id);
+  if (before?.phase === 'leased') leaseEnded(s, before.lane);
   ended(s, id, state, true, before);
   if (before && before.phase !== 'blocked') passKey(s, before.ordering_key);
 }
