@@ -1,11 +1,12 @@
 // Rate keys from the TypeScript side, against a stand-in hub that records what it is sent: a handler
 // that throws RateLimitedError reports a rate-limited fail, a task's rateKey (a string or a function of
 // its args) reaches the enqueue body with the call's own winning, and `drover keys` prints a queue's keys.
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, inject, it } from 'vitest';
 import { createClient, defineTask, link, RateLimitedError, sig } from '../../src/sdk/index.ts';
 import { PullWorker } from '../../src/sdk/pull.ts';
 import { runDrover } from './drover-cli.ts';
 import { fakeHub, fakeJob, type FakeHub } from './fake-hub.ts';
+import { Api, TOKENS, uniqueQueue } from './system.ts';
 import { waitFor } from './workers.ts';
 
 const hubs: FakeHub[] = [];
@@ -126,5 +127,28 @@ describe('drover keys', () => {
     const none = await runDrover(h.url, ['keys']);
     expect(none.code).toBe(2);
     expect(none.stderr).toMatch(/usage: drover keys/);
+  });
+});
+
+// Needs the hub's side of rate keys (rateKey on tasks, rateLimited fails): run with DROVER_KEYS_ROUTE=1.
+describe.skipIf(!process.env.DROVER_KEYS_ROUTE)('against the real hub', () => {
+  it('keeps the enqueued rateKey on the task, and a RateLimitedError puts it back to wait without using an attempt', async () => {
+    const url = inject('hubUrl');
+    const api = new Api(url);
+    const queue = uniqueQueue('keys');
+    const site = defineTask('keys.site', { queue, maxRetries: 0, rateKey: (host: string) => host }, async ([host]: [string]) => {
+      throw new RateLimitedError(`429 from ${host}`, 30);
+    });
+    const drover = createClient({ url, token: TOKENS.admin });
+    const handle = await drover.enqueue(site, ['api.example.com']);
+    expect((await api.get(`/v1/tasks/${handle.id}`)).body.rateKey).toBe('api.example.com');
+    const worker = new PullWorker({ url, token: TOKENS.consume, queues: [queue], name: `${queue}-w`, tasks: [site], concurrency: 1, socket: false, waitSeconds: 0.1, log: () => {} });
+    const running = worker.run();
+    await waitFor('the rate-limited fail', async () => worker.counts.failed === 1, 15_000);
+    await worker.stop();
+    await running;
+    const task = (await api.get(`/v1/tasks/${handle.id}`)).body;
+    // maxRetries 0: a counted attempt would have made it a dead letter.
+    expect(task).toMatchObject({ state: 'delayed', attempts: 0, rateKey: 'api.example.com' });
   });
 });
