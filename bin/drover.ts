@@ -15,6 +15,7 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   queues: async () => (await import('./queues.ts')).queuesCommand,
   queue: async () => (await import('./queues.ts')).queueCommand,
   dead: async () => (await import('./queues.ts')).deadCommand,
+  keys: async () => (await import('./keys.ts')).keysCommand,
   schedules: async () => (await import('./schedules.ts')).schedulesCommand,
   events: async () => (await import('./events.ts')).eventsCommand,
   top: async () => (await import('./events.ts')).topCommand,

@@ -151,6 +151,7 @@ class Drover:
         retry_backoff_max: float = 600.0,
         retry_jitter: bool = True,
         rate_limit: str | None = None,
+        rate_key: str | Callable[..., str | None] | None = None,
     ) -> Any:
         """Registers a function as a task, with or without arguments: `@app.task` or `@app.task(queue=...)`.
 
@@ -161,13 +162,18 @@ class Drover:
         `retry_backoff` x 2^retries seconds (True: 1), at most `retry_backoff_max`, with full
         jitter unless `retry_jitter=False`; `time_limit` is the most one attempt may run;
         `rate_limit` ("10/s", "100/m", "1000/h") is the most of it each worker starts, as Celery's.
+        `rate_key` is the key the queue's per-key limits count it under, across every worker: a
+        string, or a callable of the task's args and kwargs (`rate_key=lambda url, **kw:
+        urlparse(url).netloc`); apply_async(rate_key=...) wins over it.
         """
+        if rate_key is not None and not isinstance(rate_key, str) and not callable(rate_key):
+            raise TypeError(f"rate_key must be a string or a callable of the task's args and kwargs; got {rate_key!r}")
         if rate_limit is not None and parse_rate(rate_limit) is None:
             raise ValueError(f"rate_limit {rate_limit!r} is not N/s, N/m or N/h")
         backoff = 1.0 if retry_backoff is True else (float(retry_backoff) if retry_backoff else None)
         options = {
             k: v
-            for k, v in dict(queue=queue, region=region, priority=priority, max_retries=max_retries, retry_backoff=backoff, time_limit=time_limit).items()
+            for k, v in dict(queue=queue, region=region, priority=priority, max_retries=max_retries, retry_backoff=backoff, time_limit=time_limit, rate_key=rate_key).items()
             if v is not None
         }
         retrying = dict(autoretry_for=tuple(autoretry_for), retry_backoff=backoff, retry_backoff_max=retry_backoff_max, retry_jitter=retry_jitter)

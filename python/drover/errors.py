@@ -46,7 +46,37 @@ class PayloadTooLarge(DroverError):
 
 
 class RateLimited(DroverError):
+    """Two uses under one name. The hub's 429 answer (`rate_limited`), raised by a call to it; and
+    what a task raises when the site it called said "too many requests":
+
+        if resp.status == 429:
+            raise RateLimited(retry_after=float(resp.headers.get("Retry-After", 1)))
+
+    Raised by a task, the attempt does not count against its retries: it runs again after
+    `retry_after` seconds (the hub's 1 s when None), and the hub pauses the task's rate key until
+    then, in every region, and lowers that key's rate. A message may come first:
+    `RateLimited("429 from api.example.com", retry_after=2)`.
+    """
+
     code = "rate_limited"
+
+    def __init__(self, *args: Any, retry_after: float | None = None) -> None:
+        if len(args) >= 3:  # the hub's answer: status, code, message[, details]
+            super().__init__(*args)
+            self.retry_after: float | None = None
+            self.raised_by_task = False
+            return
+        if len(args) > 1:
+            raise TypeError("RateLimited takes at most a message; retry_after is keyword-only: RateLimited(retry_after=2)")
+        if retry_after is not None and (isinstance(retry_after, bool) or not isinstance(retry_after, (int, float)) or not 0 <= retry_after < float("inf")):
+            raise ValueError(f"retry_after must be seconds, 0 or more; got {retry_after!r}")
+        message = str(args[0]) if args else "rate limited" + (f"; retry after {retry_after:g}s" if retry_after is not None else "")
+        Exception.__init__(self, message)
+        self.status = 429
+        self.message = message
+        self.details = None
+        self.retry_after = retry_after
+        self.raised_by_task = True
 
 
 class Internal(DroverError):

@@ -2,8 +2,9 @@
 
 No HTTP here: the worker reports the outcome. An outcome is one of
   {"kind": "ok", "result": JSON}
-  {"kind": "fail", "error": {"type", "message", "stack"}, "retry": bool, "delay": seconds or None, "retried": bool}
-`retried` marks a retry the task asked for (`self.retry()`), as opposed to an error.
+  {"kind": "fail", "error": {"type", "message", "stack"}, "retry": bool, "delay": seconds or None, "retried": bool, "rate_limited": bool}
+`retried` marks a retry the task asked for (`self.retry()`), as opposed to an error; `rate_limited`
+an attempt that does not count, since the site it called said "too many requests" (`raise RateLimited(...)`).
 """
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ import random
 import traceback
 from typing import TYPE_CHECKING, Any
 
-from .errors import Retry
+from .errors import RateLimited, Retry
 from .request import Request
 
 if TYPE_CHECKING:
@@ -32,8 +33,8 @@ def error_of(exc: BaseException, stack: str | None = None) -> dict[str, str]:
     return {"type": type(exc).__name__[:200] or "Exception", "message": str(exc)[:MESSAGE_LIMIT], "stack": text[-STACK_LIMIT:]}
 
 
-def fail(error: dict[str, str], retry: bool, delay: float | None = None, retried: bool = False) -> Outcome:
-    return {"kind": "fail", "error": error, "retry": retry, "delay": delay, "retried": retried}
+def fail(error: dict[str, str], retry: bool, delay: float | None = None, retried: bool = False, rate_limited: bool = False) -> Outcome:
+    return {"kind": "fail", "error": error, "retry": retry, "delay": delay, "retried": retried, "rate_limited": rate_limited}
 
 
 def backoff(task: Task[Any], retries: int) -> float | None:
@@ -59,6 +60,9 @@ def execute(task: Task[Any] | None, request: Request) -> Outcome:
         return fail(error, retry=True, delay=signal.countdown, retried=True)
     except Exception as exc:  # noqa: BLE001 - any error of the task is its outcome
         error = error_of(exc, traceback.format_exc())
+        if isinstance(exc, RateLimited) and exc.raised_by_task:
+            # Not the hub's 429 to a call the task made: the site's, which the hub answers by pausing the key.
+            return fail(error, retry=True, delay=exc.retry_after, rate_limited=True)
         if request.given_up or getattr(exc, "retryable", True) is False:
             return fail(error, retry=False)
         if task.autoretry_for:

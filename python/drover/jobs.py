@@ -82,10 +82,15 @@ class Reporter:
                 state = self.fail(active, error, retry=True)
                 self.event("failed", active, "error", error=error, retrying=state in ("queued", "delayed"))
             return
-        state = self.fail(active, outcome["error"], outcome["retry"], outcome["delay"])
+        rate_limited = bool(outcome.get("rate_limited"))
+        state = self.fail(active, outcome["error"], outcome["retry"], outcome["delay"], rate_limited)
         retrying = state in ("queued", "delayed")
         if state == "revoked" or stopped == "revoked":
             self.event("revoked", active, "warning", how="it was revoked while it ran; it failed meanwhile", error=outcome["error"])
+        elif rate_limited and retrying:
+            # The hub waits 1 s when the task gave no retry_after (docs/protocol.md).
+            delay = outcome["delay"] if outcome["delay"] is not None else 1.0
+            self.event("retried", active, "info", error=outcome["error"], delay=delay, rate_limited=True)
         elif outcome["retried"] and retrying:
             self.event("retried", active, "info", error=outcome["error"], delay=outcome["delay"])
         else:
@@ -98,9 +103,12 @@ class Reporter:
             self.event("revoked", active, "warning", how="it was revoked while it ran; its result is not kept")
         # None: the batcher has said why the ack did not go through.
 
-    def fail(self, active: Active, error: dict[str, str], retry: bool, delay: float | None = None) -> str | None:
-        """POST /fail, tried again while the hub is away; answers the task's state then (None: not reported)."""
+    def fail(self, active: Active, error: dict[str, str], retry: bool, delay: float | None = None, rate_limited: bool = False) -> str | None:
+        """POST /fail, tried again while the hub is away; answers the task's state then (None: not reported).
+        `rate_limited`: the attempt does not count and the task's rate key pauses for `delay` (1 s if None)."""
         body: dict[str, Any] = {"error": error, "retry": retry}
+        if rate_limited:
+            body["rateLimited"] = True
         if delay is not None:
             # The protocol takes 0, or 0.001 to 86,400 seconds.
             body["delaySeconds"] = 0 if delay <= 0 else min(86_400.0, max(0.001, delay))

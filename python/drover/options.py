@@ -21,6 +21,7 @@ FIELDS = {
     "ordering_key": "orderingKey",
     "group_key": "groupKey",
     "group_limit": "groupLimit",
+    "rate_key": "rateKey",
 }
 
 
@@ -34,13 +35,17 @@ def _time(value: Any) -> Any:
 
 
 def enqueue_body(name: str, args: Any, kwargs: Any, options: dict[str, Any]) -> dict[str, Any]:
-    """The body of POST /v1/tasks. Unknown options raise TypeError; the hub checks values and ranges."""
+    """The body of POST /v1/tasks. Unknown options raise TypeError; the hub checks values and ranges.
+    A callable `rate_key` is called with the task's args and kwargs (a chain step's: those it was
+    given, not the result it will be passed); None from it sends no key."""
     unknown = sorted(set(options) - set(FIELDS))
     if unknown:
         raise TypeError(f"unknown option(s) for drover: {', '.join(unknown)} (known: {', '.join(sorted(FIELDS))})")
     if options.get("countdown") is not None and options.get("eta") is not None:
         raise TypeError("give countdown or eta, not both")
     body: dict[str, Any] = {"task": name, "args": list(args or ()), "kwargs": dict(kwargs or {})}
+    if callable(options.get("rate_key")):
+        options = {**options, "rate_key": options["rate_key"](*body["args"], **body["kwargs"])}
     for option, value in options.items():
         if value is None and option != "region":
             continue  # left to the task's defaults and the hub's routes

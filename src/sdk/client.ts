@@ -175,7 +175,8 @@ export function createClient(options: ClientOptions) {
         { acks },
       ).then((r) => r.results),
 
-    fail: (leaseId: string, error: { type: string; message: string; stack?: string }, opts: { retry?: boolean; delaySeconds?: number } = {}) =>
+    /** `rateLimited: true`: the site said "too many requests"; the task waits `delaySeconds` (1 s if absent) without using an attempt. */
+    fail: (leaseId: string, error: { type: string; message: string; stack?: string }, opts: { retry?: boolean; delaySeconds?: number; rateLimited?: boolean } = {}) =>
       call<{ state: string; nextAttemptAt?: string }>('POST', `/v1/leases/${leaseId}/fail`, { error, ...opts }),
 
     release: (leaseId: string) => call<{ state: string }>('POST', `/v1/leases/${leaseId}/release`, {}),

@@ -19,11 +19,23 @@ export interface EnqueueOptions {
   timeout?: number;
   idempotencyKey?: string;
   orderingKey?: string;
+  /** The key the queue's per-key limits count it under (wins over the task's `rateKey`); null: none. */
+  rateKey?: string | null;
 }
 
-export function enqueueBody(task: string, args: unknown[], options: EnqueueOptions, defaults: object): Record<string, unknown> {
+/**
+ * The body for `task(...args)`: the task's options as defaults, the call's over them. A task's
+ * `rateKey` function is called here with the args (a link's: the args it was given, not the
+ * result it will be passed); a null or absent answer sends no key.
+ */
+export function enqueueBody(task: string, args: unknown[], options: EnqueueOptions, defaults: { rateKey?: unknown }): Record<string, unknown> {
   const { eta, expires, ...rest } = options;
-  const body: Record<string, unknown> = { ...defaults, ...rest, task, args };
+  const { rateKey: keyOf, ...fixed } = defaults;
+  const body: Record<string, unknown> = { ...fixed, ...rest, task, args };
+  if (options.rateKey === undefined) {
+    const key = typeof keyOf === 'function' ? keyOf(...args) : keyOf;
+    if (key !== null && key !== undefined) body.rateKey = key;
+  }
   if (eta !== undefined) body.eta = eta instanceof Date ? eta.toISOString() : eta;
   if (expires !== undefined) body.expires = expires instanceof Date ? expires.toISOString() : expires;
   for (const key of Object.keys(body)) if (body[key] === undefined) delete body[key];

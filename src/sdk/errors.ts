@@ -30,6 +30,25 @@ export class RetryLaterError extends Error {
   }
 }
 
+/**
+ * Thrown by a handler when the site it called said "too many requests" (a 429, or a 503 with
+ * Retry-After). The attempt does not count against the task's retries: the task waits
+ * `retryAfterSeconds` (1 s when not given) and the hub pauses its rate key until then, and
+ * lowers that key's rate, for every worker in every region.
+ *
+ * @example
+ * if (res.status === 429) throw new RateLimitedError(`429 from ${host}`, Number(res.headers.get('retry-after')) || undefined);
+ */
+export class RateLimitedError extends Error {
+  readonly rateLimited = true;
+  readonly retryAfterSeconds: number | undefined;
+  constructor(message: string, retryAfterSeconds?: number) {
+    super(message);
+    this.name = 'RateLimited';
+    this.retryAfterSeconds = retryAfterSeconds;
+  }
+}
+
 /** An error answer from the hub, with the protocol's error code. */
 export class HubError extends Error {
   readonly status: number;

@@ -7,7 +7,8 @@ export interface JobTransport {
   /** Extends the lease; `lost` when the hub no longer knows it, `revoked` when the task was revoked. */
   heartbeat(job: Job, progress: unknown): Promise<{ revoked: boolean; lost: boolean }>;
   ack(job: Job, result: unknown): Promise<void>;
-  fail(job: Job, error: { type: string; message: string; stack?: string }, retry: boolean, delaySeconds?: number): Promise<void>;
+  /** `rateLimited`: the site said "too many requests"; the attempt does not count and the task's rate key pauses. */
+  fail(job: Job, error: { type: string; message: string; stack?: string }, retry: boolean, delaySeconds?: number, rateLimited?: boolean): Promise<void>;
 }
 
 export type JobOutcome = 'succeeded' | 'failed' | 'abandoned';
@@ -16,6 +17,16 @@ export type JobOutcome = 'succeeded' | 'failed' | 'abandoned';
 export function toTaskError(err: unknown): { type: string; message: string; stack?: string } {
   if (err instanceof Error) return { type: err.name || 'Error', message: err.message.slice(0, 10_000), stack: err.stack?.slice(0, 60_000) };
   return { type: 'Error', message: String(err).slice(0, 10_000) };
+}
+
+/**
+ * A retry delay a fail body takes (docs/protocol.md: 0, or 0.001 to 86,400 seconds), or undefined
+ * for the hub's own (1 s for a rate-limited attempt): a Retry-After that did not parse (NaN) or
+ * went negative is not the site's answer, so the hub's default stands.
+ */
+export function failDelay(seconds: number | undefined): number | undefined {
+  if (typeof seconds !== 'number' || !Number.isFinite(seconds) || seconds < 0) return undefined;
+  return seconds === 0 ? 0 : Math.min(86_400, Math.max(0.001, seconds));
 }
 
 /** Heartbeat a third of the way through each lease, and at least every 10 s so a revoke is noticed soon. */
@@ -68,9 +79,13 @@ export async function executeJob(job: Job, task: TaskDefinition | undefined, tra
   } catch (err) {
     clearInterval(timer);
     // NonRetryableError and RetryLaterError steer retries by name; any error may also carry
-    // `retryable: false` or `delaySeconds` (HTTP tasks do) and keep its own type.
+    // `retryable: false`, `delaySeconds` or `rateLimited: true` (HTTP tasks do) and keep its own type.
     const name = err instanceof Error ? err.name : '';
-    const steer = (err ?? {}) as { retryable?: boolean; delaySeconds?: number };
+    const steer = (err ?? {}) as { retryable?: boolean; delaySeconds?: number; rateLimited?: boolean; retryAfterSeconds?: number };
+    if (steer.rateLimited === true) {
+      await transport.fail(job, toTaskError(err), true, failDelay(steer.retryAfterSeconds ?? steer.delaySeconds), true);
+      return controller.signal.aborted ? 'abandoned' : 'failed';
+    }
     const retry = name !== 'NonRetryableError' && steer.retryable !== false;
     const delay = typeof steer.delaySeconds === 'number' ? steer.delaySeconds : undefined;
     await transport.fail(job, toTaskError(err), retry, delay);

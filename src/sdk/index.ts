@@ -5,5 +5,5 @@ export {
   createClient, type Client, type ClientOptions, type EnqueueOptions, type Job, type TaskHandle, type TaskRecord, type WorkflowHandle, type WorkflowRecord,
 } from './client.ts';
 export { chain, chord, group, link, sig, type Group, type Link, type Signature, type Workflow } from './canvas.ts';
-export { HubError, NonRetryableError, RetryLaterError, TaskFailedError } from './errors.ts';
+export { HubError, NonRetryableError, RateLimitedError, RetryLaterError, TaskFailedError } from './errors.ts';
 export { verifyWebhook, signatureHeaders } from '../core/signing.ts';

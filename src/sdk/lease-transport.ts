@@ -54,12 +54,12 @@ export function leaseTransport(r: LeaseReports): JobTransport & { outcome(o: Job
       r.ran(job);
       return r.ack(job, result);
     },
-    fail: async (job, error, retry, delaySeconds) => {
+    fail: async (job, error, retry, delaySeconds, rateLimited) => {
       r.ran(job);
       const f: Failure = (failure = { error: { type: error.type, message: error.message }, retrying: retry && job.attempt <= job.maxRetries });
       for (let attempt = 1; ; attempt++) {
         try {
-          const answer = await r.client.fail(job.leaseId, error, { retry, delaySeconds });
+          const answer = await r.client.fail(job.leaseId, error, rateLimited ? { retry, delaySeconds, rateLimited } : { retry, delaySeconds });
           f.retrying = answer.state === 'delayed' || answer.state === 'queued';
           if (f.retrying) f.nextAttemptAt = answer.nextAttemptAt ?? new Date().toISOString();
           return;

@@ -1,7 +1,7 @@
 // defineTask: a task's name, options and typed handler, shared by producers (for types) and workers (to run it).
 
 /** Where and how a task runs; each becomes the enqueue default for this task. */
-export interface TaskOptions {
+export interface TaskOptions<A extends unknown[] = any[]> {
   queue?: string;
   /** Run only in this region (a consumer of region R); null or absent: anywhere. */
   region?: string | null;
@@ -11,6 +11,14 @@ export interface TaskOptions {
   retryDelay?: number;
   /** Lease length of one attempt, seconds: heartbeats keep a longer run alive. */
   timeout?: number;
+  /**
+   * The key the queue's per-key limits (`keyLimits`) count this task under, e.g. the site it
+   * calls: a string, or a function of the task's args (null: no key). An enqueue's own `rateKey` wins.
+   *
+   * @example
+   * defineTask('scrape.page', { queue: 'scrape', rateKey: (url: string) => new URL(url).host }, async ([url]: [string]) => ...)
+   */
+  rateKey?: string | ((...args: A) => string | null);
 }
 
 /** What a handler gets besides its arguments. */
@@ -40,7 +48,7 @@ export type TaskHandler<A extends unknown[], R> = (args: A, ctx: TaskContext) =>
 
 export interface TaskDefinition<A extends unknown[] = any[], R = unknown> {
   readonly name: string;
-  readonly options: TaskOptions;
+  readonly options: TaskOptions<A>;
   readonly run: TaskHandler<A, R>;
 }
 
@@ -63,17 +71,20 @@ const NAME = /^[A-Za-z0-9_.:/-]{1,200}$/;
  *     return { status: res.status, bytes: (await res.text()).length };
  *   });
  */
-export function defineTask<A extends unknown[], R>(name: string, options: TaskOptions, run: TaskHandler<A, R>): TaskDefinition<A, Awaited<R>>;
+export function defineTask<A extends unknown[], R>(name: string, options: TaskOptions<NoInfer<A>>, run: TaskHandler<A, R>): TaskDefinition<A, Awaited<R>>;
 export function defineTask<A extends unknown[], R>(name: string, run: TaskHandler<A, R>): TaskDefinition<A, Awaited<R>>;
 export function defineTask<A extends unknown[], R>(
   name: string,
-  optionsOrRun: TaskOptions | TaskHandler<A, R>,
+  optionsOrRun: TaskOptions<A> | TaskHandler<A, R>,
   maybeRun?: TaskHandler<A, R>,
 ): TaskDefinition<A, Awaited<R>> {
   if (!NAME.test(name)) throw new TypeError(`task name "${name}" must be 1-200 characters of letters, digits and _ . : / -`);
   const run = typeof optionsOrRun === 'function' ? optionsOrRun : maybeRun;
   const options = typeof optionsOrRun === 'function' ? {} : optionsOrRun;
   if (typeof run !== 'function') throw new TypeError(`task "${name}" needs a handler function`);
+  const key = options.rateKey;
+  // The hub checks a key's length and characters at each enqueue; here only what it cannot see.
+  if (key !== undefined && typeof key !== 'function' && typeof key !== 'string') throw new TypeError(`task "${name}": rateKey must be a string or a function of the args`);
   return Object.freeze({ name, options: Object.freeze({ ...options }), run: run as TaskHandler<A, Awaited<R>> });
 }
 

@@ -20,6 +20,15 @@ describe('the typed client', () => {
     void (() => client.enqueue(add, [1, 2], { priority: 'high' }));
   });
 
+  it('types a rateKey function by the task\'s args', () => {
+    defineTask('key.typed', { rateKey: (url, depth) => (depth > 0 ? new URL(url).host : null) }, async ([url, depth]: [string, number]) => `${url}${depth}`);
+    // @ts-expect-error the task's first argument is a string, not a number
+    defineTask('key.wrong', { rateKey: (n: number) => String(n) }, async ([url]: [string]) => url);
+    void (() => client.enqueue(add, [1, 2], { rateKey: 'api.example.com' }));
+    // @ts-expect-error a call's rateKey is a string (or null), not a function
+    void (() => client.enqueue(add, [1, 2], { rateKey: () => 'x' }));
+  });
+
   it('gives the handler its context', () => {
     defineTask('ctx.check', async (_args: [], ctx) => {
       expectTypeOf(ctx.attempt).toEqualTypeOf<number>();

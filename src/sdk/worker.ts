@@ -2,4 +2,4 @@
 export { PullWorker, type JobEvent, type PullWorkerOptions } from './pull.ts';
 export { executeJob, type JobTransport } from './execute.ts';
 export { defineTask, tasksOf, type AnyTask, type TaskContext, type TaskDefinition, type TaskHandler, type TaskOptions } from './task.ts';
-export { HubError, NonRetryableError, RetryLaterError, TaskFailedError } from './errors.ts';
+export { HubError, NonRetryableError, RateLimitedError, RetryLaterError, TaskFailedError } from './errors.ts';

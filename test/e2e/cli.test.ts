@@ -16,7 +16,7 @@ async function json(args: string[], env: Record<string, string | undefined> = {}
   return JSON.parse(run.stdout);
 }
 
-const COMMANDS = ['worker', 'init', 'deploy', 'enqueue', 'task', 'tasks', 'revoke', 'queues', 'queue', 'dead', 'schedules', 'events', 'top', 'workers', 'control', 'broadcast'];
+const COMMANDS = ['worker', 'init', 'deploy', 'enqueue', 'task', 'tasks', 'revoke', 'queues', 'queue', 'dead', 'keys', 'schedules', 'events', 'top', 'workers', 'control', 'broadcast'];
 
 describe('help', () => {
   it('lists every command, and each command answers --help with its usage and exit 0', async () => {

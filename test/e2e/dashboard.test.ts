@@ -218,6 +218,66 @@ describe('the dashboard in use', () => {
     await page.close();
   }, 60_000);
 
+  it('shows a queue\'s rate keys in a Keys card with a countdown while one is paused, and says so when the hub has no keys route', async () => {
+    const { page, errors, violations } = await watched(1440);
+    const keysOf = `${url}/v1/queues/${seed.queue}/keys?limit=100`;
+    // A hub without the route (404), whatever this hub has: the card says keys are not available.
+    await page.route(keysOf, (r) => r.fulfill({ status: 404, contentType: 'application/json', body: JSON.stringify({ error: { code: 'not_found', message: 'no such route' } }) }));
+    await page.goto(`${url}/#/queues/${seed.queue}`);
+    await page.waitForSelector('dl.facts');
+    const card = page.locator('section.card', { has: page.locator('h2', { hasText: 'Keys' }) });
+    await expect.poll(() => card.textContent(), { timeout: 10_000 }).toContain('Keys are not available: this hub does not list rate keys.');
+    await page.unroute(keysOf);
+
+    // An answer as the route gives it (docs/protocol.md): each key's row, and the pause counting down in the page.
+    const pausedUntil = Date.now() + 45_000;
+    await page.route(keysOf, (r) => r.fulfill({ status: 200, contentType: 'application/json', body: JSON.stringify({ keys: [
+      { key: 'api.example.com', rate: '2/s', concurrency: null, currentRate: 1, pausedUntil, running: 0, waiting: 12, rateLimited: 3 },
+      { key: 'shop.example.com', rate: '10/m', concurrency: 4, currentRate: 0.1, pausedUntil: null, running: 4, waiting: 250, rateLimited: 0 },
+    ], nextCursor: null }) }));
+    await page.goto(`${url}/#/overview`);
+    await page.goto(`${url}/#/queues/${seed.queue}`);
+    const apiRow = 'tr[data-key="api.example.com"]';
+    await page.waitForSelector(apiRow, { timeout: 10_000 });
+    const cells = (row: string) => page.$$eval(`${row} td`, (tds) => tds.map((td) => td.textContent));
+    expect((await cells(apiRow)).slice(0, 5)).toEqual(['api.example.com', '1/s of 2/s', '-', '0', '12']);
+    expect(await cells('tr[data-key="shop.example.com"]')).toEqual(['shop.example.com', '6/m of 10/m', '4', '4', '250', '']);
+    const left = async () => Number(/^for (\d+) s$/.exec((await cells(apiRow))[5] ?? '')?.[1]);
+    const first = await left();
+    expect(first).toBeGreaterThan(35);
+    expect(first).toBeLessThanOrEqual(45);
+    await expect.poll(left, { timeout: 5_000 }).toBeLessThan(first);
+    expect(await axeFindings(page)).toEqual([]);
+    expect(errors).toEqual([]);
+    expect(await violations()).toEqual([]);
+    await page.close();
+  }, 60_000);
+
+  // Needs the hub's keys route (GET /v1/queues/:queue/keys, keyLimits, rateLimited fails): run with DROVER_KEYS_ROUTE=1.
+  it.skipIf(!process.env.DROVER_KEYS_ROUTE)('shows the keys the hub reports: a key paused by a rate-limited fail, and a key under its concurrency limit', async () => {
+    const { page, errors } = await watched(1440);
+    const queue = uniqueQueue('keys');
+    expect((await api.request('PUT', `/v1/queues/${queue}/config`, { keyLimits: [{ match: 'api.example.com', rate: '2/s' }, { match: '*.example.com', rate: '10/s', concurrency: 4 }] })).status).toBe(200);
+    const tasks = [...Array.from({ length: 3 }, (_, i) => ({ task: 'to.api', args: [i], queue, rateKey: 'api.example.com' })), ...Array.from({ length: 2 }, (_, i) => ({ task: 'to.shop', args: [i], queue, rateKey: 'shop.example.com' }))];
+    expect((await api.post('/v1/tasks/batch', { tasks })).status).toBe(202);
+    const worker = api.as(TOKENS.consume);
+    const [job] = await claimAll(worker, queue, 1, { max: 1, tasks: ['to.api'] });
+    const failed = await worker.post(`/v1/leases/${job.leaseId}/fail`, { error: { type: 'RateLimited', message: '429 from api.example.com' }, rateLimited: true, delaySeconds: 60 });
+    expect(failed.body.state).toBe('delayed');
+    await page.goto(`${url}/#/queues/${queue}`);
+    const row = 'tr[data-key="api.example.com"]';
+    await page.waitForSelector(row, { timeout: 10_000 });
+    const cells = (r: string) => page.$$eval(`${r} td`, (tds) => tds.map((td) => td.textContent));
+    const apiCells = await cells(row);
+    expect(apiCells[0]).toBe('api.example.com');
+    expect(apiCells[1]).toMatch(/^[\d.]+\/s of 2\/s$/);
+    expect(apiCells.slice(2, 5)).toEqual(['-', '0', '3']);
+    expect(apiCells[5]).toMatch(/^for (5\d|60) s$/);
+    expect(await cells('tr[data-key="shop.example.com"]')).toEqual(['shop.example.com', '10/s of 10/s', '4', '0', '2', '']);
+    expect(errors).toEqual([]);
+    await page.close();
+  }, 60_000);
+
   it('searches tasks by name and state, and an exact id opens the task', async () => {
     const { page } = await watched(1440);
     await page.goto(`${url}/#/tasks`);

@@ -22,6 +22,12 @@ export interface FakeHub {
   replies: any[];
   /** Jobs the next claims of a queue hand out. */
   jobs(queue: string, jobs: any[]): void;
+  /** Every fail body, by lease, in order. */
+  fails: { leaseId: string; body: any }[];
+  /** Every enqueue body (POST /v1/tasks, and each task of a batch), in order. */
+  enqueued: any[];
+  /** What GET /v1/queues/:queue/keys answers for a queue (query included); a queue with none: 404, as a hub without the route. */
+  keys(queue: string, answer: (query: URLSearchParams) => unknown): void;
   close(): Promise<void>;
 }
 
@@ -34,13 +40,16 @@ export async function fakeHub(options: { heartbeat?: 'ok' | 404 | 401 } = {}): P
   let refusedHeartbeats = 0;
   const pending: { id: string; command: string; args: Record<string, unknown>; extra: number; replied: boolean }[] = [];
   const ready = new Map<string, any[]>();
+  const fails: { leaseId: string; body: any }[] = [];
+  const enqueued: any[] = [];
+  const keyAnswers = new Map<string, (query: URLSearchParams) => unknown>();
   const arrived: (() => void)[] = [];
   const server = createServer(async (req: IncomingMessage, res: ServerResponse) => {
     let text = '';
     for await (const chunk of req) text += chunk;
     const body = text ? JSON.parse(text) : {};
     const answer = (status: number, value: unknown) => res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(value));
-    const path = req.url ?? '';
+    const [path, search = ''] = (req.url ?? '').split('?');
     let m = /^\/v1\/workers\/([^/]+)\/heartbeat$/.exec(path);
     if (m) {
       if (options.heartbeat === 404 || options.heartbeat === 401) refusedHeartbeats++;
@@ -77,6 +86,20 @@ export async function fakeHub(options: { heartbeat?: 'ok' | 404 | 401 } = {}): P
       releases.push(m[1]);
       return answer(200, { state: 'queued' });
     }
+    m = /^\/v1\/leases\/([^/]+)\/fail$/.exec(path);
+    if (m) {
+      fails.push({ leaseId: decodeURIComponent(m[1]), body });
+      return answer(200, body.rateLimited ? { state: 'delayed', nextAttemptAt: new Date(Date.now() + (body.delaySeconds ?? 1) * 1000).toISOString() } : { state: 'failed' });
+    }
+    if (path === '/v1/tasks' || path === '/v1/tasks/batch') {
+      const bodies = path === '/v1/tasks' ? [body] : body.tasks;
+      enqueued.push(...bodies);
+      const made = bodies.map((_: unknown, i: number) => ({ id: `task-${enqueued.length - bodies.length + i}`, state: 'queued' }));
+      return answer(202, path === '/v1/tasks' ? made[0] : { tasks: made });
+    }
+    m = /^\/v1\/queues\/([^/]+)\/keys$/.exec(path);
+    const keysOf = m && keyAnswers.get(decodeURIComponent(m[1]));
+    if (keysOf) return answer(200, keysOf(new URLSearchParams(search)));
     if (path === '/v1/leases/ack') return answer(200, { results: body.acks.map((a: any) => ({ leaseId: a.leaseId, state: 'succeeded' })) });
     if (/^\/v1\/leases\/[^/]+\/heartbeat$/.test(path)) return answer(200, { leaseExpiresAt: new Date(Date.now() + 60_000).toISOString(), revoked: false });
     answer(404, { error: { code: 'not_found', message: `no route ${path}` } });
@@ -92,6 +115,11 @@ export async function fakeHub(options: { heartbeat?: 'ok' | 404 | 401 } = {}): P
     command(id, command, args = {}, times = 0) {
       pending.push({ id, command, args, extra: times, replied: false });
       for (const go of arrived.splice(0)) go();
+    },
+    fails,
+    enqueued,
+    keys(queue, answerOf) {
+      keyAnswers.set(queue, answerOf);
     },
     jobs(queue, jobs) {
       ready.set(queue, [...(ready.get(queue) ?? []), ...jobs]);

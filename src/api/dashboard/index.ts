@@ -3,6 +3,7 @@
 import { chart } from './chart.ts';
 import { core } from './core.ts';
 import { dead } from './dead.ts';
+import { keys } from './keys.ts';
 import { live } from './live.ts';
 import { overview } from './overview.ts';
 import { queues } from './queues.ts';
@@ -18,4 +19,4 @@ export const dashboardPage = dashboardHtml;
 /** GET /dashboard.css. */
 export const dashboardCss = dashboardStyle;
 /** GET /dashboard.js: one function scope, so the parts share their names and leak none onto window. */
-export const dashboardJs = `(function () {\n${[core, live, chart, overview, queues, tasks, dead, workers, schedules, workflows, boot].join('\n')}\n})();\n`;
+export const dashboardJs = `(function () {\n${[core, live, chart, overview, queues, keys, tasks, dead, workers, schedules, workflows, boot].join('\n')}\n})();\n`;

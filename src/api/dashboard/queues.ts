@@ -1,5 +1,5 @@
 // The dashboard's queue pages: every queue's waiting, delayed, active and dead counts per region, and one queue's
-// page with pause, resume and purge (purge asks to be confirmed first).
+// page with pause, resume and purge (purge asks to be confirmed first), and its rate keys (keys.ts).
 
 export const queues = String.raw`
 function queueActions(q, done) {
@@ -60,6 +60,7 @@ function queuePage(main, name) {
         card('Waiting for a worker', table('Waiting for a worker', ['task', 'region', '#ready'], (q.unserved || []).map(function (u) {
           return { cells: [u.task, u.region || 'any', u.ready] };
         }), 'Every waiting task has a worker that runs it.')),
+        keysCard(name),
         card('Config', pre('Config', q.config || {}))));
     });
   }
