@@ -1,8 +1,8 @@
 // Queue routes: stats, pause and resume, purge of waiting tasks, dead letters and their replay.
 import { Hono, type Context } from 'hono';
-import { queueNames } from '../db/records.ts';
+import { everyDb, queueNamesEverywhere } from '../db/stores.ts';
 import { everyShard, queueObject, queueStats } from '../queue/stubs.ts';
-import { shardCount, shardNames } from '../core/shards.ts';
+import { objectNames, shardCount } from '../core/shards.ts';
 import { parseRate } from '../core/limits.ts';
 import { DroverError } from '../protocol/errors.ts';
 import type { z } from 'zod';
@@ -46,7 +46,7 @@ async function describe(env: Env, name: string) {
 }
 
 queues.get('/', async (c) => {
-  const names = await queueNames(c.env.DB);
+  const names = await queueNamesEverywhere(c.env);
   return c.json({ queues: await Promise.all(names.map((n) => describe(c.env, n))) } satisfies Answer<typeof queueList>);
 });
 
@@ -157,14 +157,16 @@ queues.put('/:queue/config', async (c) => {
   };
   checkShardedLimits(c.env, name, body);
   // Shard 0 first; the others then take its whole result, so every shard has the same settings.
-  const [first, ...rest] = shardNames(c.env, name);
+  const [first, ...rest] = objectNames(c.env, name);
   const config = await queueObject(c.env, first).configure(patch);
   await Promise.all(rest.map((shard) => queueObject(c.env, shard).configure(config)));
-  await c.env.DB.prepare(
-    `INSERT INTO queues (name, created_at, retention_ms) VALUES (?, ?, ?) ON CONFLICT (name) DO UPDATE SET retention_ms = excluded.retention_ms`,
-  )
-    .bind(name, Date.now(), config.retentionMs)
-    .run();
+  // Each D1 (the hub's, each jurisdiction's) sweeps its own records by the queue's retention.
+  for (const db of everyDb(c.env)) {
+    await db
+      .prepare(`INSERT INTO queues (name, created_at, retention_ms) VALUES (?, ?, ?) ON CONFLICT (name) DO UPDATE SET retention_ms = excluded.retention_ms`)
+      .bind(name, Date.now(), config.retentionMs)
+      .run();
+  }
   await audit(c, 'queue.config', name, body);
   return c.json({ name, config: presentConfig(config) } satisfies Answer<typeof configured>);
 });

@@ -72,8 +72,9 @@ describe('the shard table', () => {
   it('names shard 0 as the queue, so adding shards moves no task that was there', () => {
     expect(shardNames(env, 'sharded-x')).toEqual(['sharded-x', 'sharded-x~1', 'sharded-x~2']);
     expect(shardNames(env, 'plain')).toEqual(['plain']);
-    expect(parseShardName('sharded-x~2')).toEqual({ queue: 'sharded-x', shard: 2 });
-    expect(parseShardName('plain')).toEqual({ queue: 'plain', shard: 0 });
+    expect(parseShardName('sharded-x~2')).toEqual({ queue: 'sharded-x', shard: 2, jurisdiction: null });
+    expect(parseShardName('eu:sharded-x~2')).toEqual({ queue: 'sharded-x', shard: 2, jurisdiction: 'eu' });
+    expect(parseShardName('plain')).toEqual({ queue: 'plain', shard: 0, jurisdiction: null });
     expect(parseShardName('plain~0')).toBeNull();
   });
 
