@@ -9,6 +9,7 @@ import { rootCertificates } from 'node:tls';
 import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { compileShards } from '../src/core/shards.ts';
+import { jurisdictions } from '../src/core/jurisdictions.ts';
 import { allowList } from '../src/http-tasks/call.ts';
 import { canonicalHost, inCidr, NAT64, notGlobalCidrs, parseCidr } from '../src/http-tasks/hosts.ts';
 import { isStopping, own, ownGroup, ownRuntime, stopWithParents } from './lifetime.ts';
@@ -29,9 +30,14 @@ function log(message: string): void {
 // Before anything starts: a signal or a dead parent from here on stops all that this process started.
 stopWithParents(log);
 
-// A shard table that could never be applied stops the start, not every enqueue after it.
+// A shard or jurisdiction table that could never be applied stops the start, not every enqueue after it.
 try {
   compileShards(process.env.DROVER_SHARDS);
+  // The jurisdictions: the environment's table, else wrangler.toml's, against the D1 bindings wrangler.toml declares.
+  const toml = readFileSync(join(root, 'wrangler.toml'), 'utf8');
+  const table = process.env.DROVER_JURISDICTIONS ?? /^DROVER_JURISDICTIONS\s*=\s*'([^']*)'/m.exec(toml)?.[1];
+  const bound = Object.fromEntries([...toml.matchAll(/^binding\s*=\s*"(DB_[A-Z]+)"/gm)].map((m) => [m[1], true]));
+  jurisdictions({ DROVER_JURISDICTIONS: table, ...bound });
 } catch (err) {
   log((err as Error).message);
   process.exit(1);
