@@ -127,6 +127,21 @@ describe('a region bound to a jurisdiction', () => {
     expect(history).toEqual({ succeeded: 2, failed: 1 });
   });
 
+  it('wakes a waiting weur claim for work on either side', async () => {
+    const queue = uniqueQueue('juris');
+    for (const region of [null, 'weur']) {
+      const started = Date.now();
+      const waiting = api.post(`/v1/queues/${queue}/claim`, { worker: 'e2e-weur', region: 'weur', max: 1, waitSeconds: 20 });
+      await new Promise((r) => setTimeout(r, 300));
+      const made = await api.post('/v1/tasks', { task: 'juris.echo', queue, region, args: [] });
+      const got = await waiting;
+      expect(got.status).toBe(200);
+      expect(got.body.jobs.map((j: any) => j.id)).toEqual([made.body.id]);
+      // Woken by the work, not by the end of its 20 s wait.
+      expect(Date.now() - started).toBeLessThan(15_000);
+    }
+  });
+
   it('refuses a workflow step or a schedule of a bound region, and changes nothing', async () => {
     const queue = uniqueQueue('juris');
     const wf = await api.post('/v1/workflows', { chain: [{ task: 'juris.a', queue, region: 'weur' }] });
