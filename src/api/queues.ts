@@ -99,9 +99,11 @@ queues.delete('/:queue/dead', async (c) => {
  */
 const PURGE_BATCH = 1000;
 /**
- * Calls on the queue's objects one purge request makes at most, shared among its shards (one
- * each at least), well under a Worker request's subrequest limit (1,000 on the paid plan). So one
- * request purges up to 64,000 tasks of an unsharded queue; beyond, it answers `more: true`.
+ * Calls on the queue's objects one purge request makes at most, well under a Worker request's
+ * subrequest limit (1,000 on the paid plan): rounds of one call to each object that still has
+ * waiting tasks, while the calls left cover a round. An object with none (a queue's objects in a
+ * jurisdiction often have none) costs one call, so one request purges up to 63,000 tasks of an
+ * unsharded queue; beyond, it answers `more: true`.
  */
 const PURGE_CALLS = 64;
 
@@ -109,16 +111,19 @@ const PURGE_CALLS = 64;
 queues.post('/:queue/purge', async (c) => {
   requireAdmin(c.var.principal);
   const name = queueOf(c);
-  const calls = Math.max(1, Math.floor(PURGE_CALLS / shardCount(c.env, name)));
-  const shards = await everyShard(c.env, name, async (o) => {
-    let purged = 0;
-    for (let i = 0; i < calls; i++) {
-      const out = await o.purge(PURGE_BATCH);
-      purged += out.purged;
-      if (!out.more) return { purged, more: false };
-    }
-    return { purged, more: true };
-  });
+  const shards = objectNames(c.env, name).map((object) => ({ object, purged: 0, more: true }));
+  for (let left = PURGE_CALLS; ; ) {
+    const open = shards.filter((s) => s.more);
+    if (open.length === 0 || open.length > left) break;
+    left -= open.length;
+    await Promise.all(
+      open.map(async (s) => {
+        const out = await queueObject(c.env, s.object).purge(PURGE_BATCH);
+        s.purged += out.purged;
+        s.more = out.more;
+      }),
+    );
+  }
   const purged = sum(shards.map((s) => s.purged));
   const more = shards.some((s) => s.more);
   if (purged > 0) await audit(c, 'queue.purge', name, { purged, more });

@@ -142,6 +142,19 @@ describe('a region bound to a jurisdiction', () => {
     }
   });
 
+  it('pauses and purges the waiting tasks on both sides, and counts both in the stats', async () => {
+    const queue = uniqueQueue('juris');
+    const made = await api.post('/v1/tasks/batch', { tasks: [{ task: 'juris.echo', queue, region: 'weur' }, { task: 'juris.echo', queue }] });
+    expect(made.status).toBe(202);
+    const stats = (await api.get(`/v1/queues/${queue}`)).body;
+    expect(stats.ready).toBe(2);
+    expect(stats.regions.weur.ready).toBe(1);
+    expect((await api.post(`/v1/queues/${queue}/pause`)).status).toBe(200);
+    expect((await api.post(`/v1/queues/${queue}/claim`, { worker: 'e2e-weur', region: 'weur', max: 2, waitSeconds: 0 })).body.jobs).toEqual([]);
+    expect((await api.post(`/v1/queues/${queue}/purge`)).body).toEqual({ name: queue, purged: 2, more: false });
+    for (const t of made.body.tasks) expect((await api.get(`/v1/tasks/${t.id}`)).body.state).toBe('revoked');
+  });
+
   it('refuses a workflow step or a schedule of a bound region, and changes nothing', async () => {
     const queue = uniqueQueue('juris');
     const wf = await api.post('/v1/workflows', { chain: [{ task: 'juris.a', queue, region: 'weur' }] });
