@@ -30,6 +30,17 @@ const compiled = new Map<string, JurisdictionTable | Error>();
  * outside because the table was misread. Read once per text.
  */
 export function jurisdictions(env: JurisdictionEnv): JurisdictionTable {
+  // Every task placed asks: a Worker's env is one object for its isolate, so it is looked up once.
+  const seen = byEnv.get(env);
+  if (seen) return seen;
+  const table = readTable(env);
+  byEnv.set(env, table);
+  return table;
+}
+
+const byEnv = new WeakMap<object, JurisdictionTable>();
+
+function readTable(env: JurisdictionEnv): JurisdictionTable {
   const text = env.DROVER_JURISDICTIONS ?? '';
   if (text.trim() === '' || text.trim() === '{}') return NONE;
   const bound = JURISDICTIONS.filter((j) => env[JURISDICTION_DB[j]] !== undefined && env[JURISDICTION_DB[j]] !== null);
