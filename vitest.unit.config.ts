@@ -24,6 +24,8 @@ export default defineProject({
           DROVER_TOKENS: 'unit-admin:admin',
           // Queues named sharded-* have three shards (src/queue/shards.test.ts).
           DROVER_SHARDS: JSON.stringify({ 'sharded-*': 3 }),
+          // workerd has no jurisdictions: weur's objects are kept apart by name (src/queue/stubs.ts).
+          DROVER_LOCAL_JURISDICTIONS: 'true',
         },
       },
     })),

@@ -73,13 +73,16 @@ export function deploy(options: DeployOptions): void {
   const steps: { say: string; run: () => void }[] = [];
   for (const db of hub.d1_databases ?? []) {
     const dbName = db.database_name!;
+    // A jurisdiction's database (DB_EU, DB_FEDRAMP: see DROVER_JURISDICTIONS) is made inside it.
+    const jurisdiction = jurisdictionOfBinding(db.binding);
+    const within = jurisdiction ? ` in the ${jurisdiction} jurisdiction` : '';
     steps.push({
-      say: `D1 database "${dbName}" (binding ${db.binding}): create it if the account has none by that name, and write its id into ${name(hubConfig)}`,
+      say: `D1 database "${dbName}" (binding ${db.binding})${within}: create it if the account has none by that name, and write its id into ${name(hubConfig)}`,
       run: () => {
         const list = () => JSON.parse(wrangler(['d1', 'list', '--json'])) as { name: string; uuid: string }[];
         let found = list().find((d) => d.name === dbName);
         if (!found) {
-          wrangler(['d1', 'create', dbName]);
+          wrangler(['d1', 'create', dbName, ...(jurisdiction ? ['--jurisdiction', jurisdiction] : [])]);
           found = list().find((d) => d.name === dbName);
           if (!found) throw new Error(`D1 database "${dbName}" was created but is not listed`);
           log(`created D1 database "${dbName}" (${found.uuid})`);
@@ -157,3 +160,8 @@ export const deployCommand: Command = {
     return 0;
   },
 };
+
+/** The jurisdiction a D1 binding's database is made in: DB_EU in eu, DB_FEDRAMP in fedramp (src/core/jurisdictions.ts), none for others. */
+export function jurisdictionOfBinding(binding: string): string | null {
+  return { DB_EU: 'eu', DB_FEDRAMP: 'fedramp' }[binding] ?? null;
+}

@@ -17,14 +17,18 @@ if (process.env.WRANGLER_COMMAND === 'dev') {
   const stamp = join(root, '.wrangler', 'drover-local-migrations');
   if (!existsSync(stamp) || readFileSync(stamp, 'utf8') !== migrations) {
     const wrangler = join(root, 'node_modules', 'wrangler', 'bin', 'wrangler.js');
-    const applied = spawnSync(process.execPath, [wrangler, 'd1', 'migrations', 'apply', 'DB', '--local'], { cwd: root, encoding: 'utf8', env: { ...process.env, CI: 'true' } });
-    if (applied.status !== 0) {
-      process.stderr.write(`drover: applying the local D1 migrations failed:\n${applied.stdout}${applied.stderr}`);
-      process.exit(1);
+    // Every D1 of the hub: DB, and each jurisdiction's (DB_EU, DB_FEDRAMP), with the same migrations.
+    const bindings = [...readFileSync(join(root, 'wrangler.toml'), 'utf8').matchAll(/^binding\s*=\s*"(DB(?:_[A-Z]+)?)"/gm)].map((m) => m[1]);
+    for (const binding of bindings) {
+      const applied = spawnSync(process.execPath, [wrangler, 'd1', 'migrations', 'apply', binding, '--local'], { cwd: root, encoding: 'utf8', env: { ...process.env, CI: 'true' } });
+      if (applied.status !== 0) {
+        process.stderr.write(`drover: applying the local D1 migrations to ${binding} failed:\n${applied.stdout}${applied.stderr}`);
+        process.exit(1);
+      }
     }
     mkdirSync(join(root, '.wrangler'), { recursive: true });
     writeFileSync(stamp, migrations);
-    say('applied the D1 migrations to the local database');
+    say(`applied the D1 migrations to the local databases (${bindings.join(', ')})`);
   }
 
   const devVars = join(root, '.dev.vars');
@@ -33,5 +37,10 @@ if (process.env.WRANGLER_COMMAND === 'dev') {
     const token = `dev-${randomBytes(12).toString('hex')}`;
     writeFileSync(devVars, `${vars}${vars && !vars.endsWith('\n') ? '\n' : ''}# A development token, made by the first wrangler dev. name:scope, comma-separated.\nDROVER_TOKENS=${token}:admin\n`);
     say(`wrote a development token to .dev.vars: ${token} (admin)`);
+  }
+  // workerd has no jurisdictions: the hub keeps a bound region's objects apart by name (docs/regions.md#jurisdictions).
+  const now = existsSync(devVars) ? readFileSync(devVars, 'utf8') : '';
+  if (!/^DROVER_LOCAL_JURISDICTIONS=/m.test(now)) {
+    writeFileSync(devVars, `${now}${now && !now.endsWith('\n') ? '\n' : ''}# workerd has no jurisdictions: objects of a region bound to one are kept apart by name.\nDROVER_LOCAL_JURISDICTIONS=true\n`);
   }
 }

@@ -9,6 +9,7 @@ import { rootCertificates } from 'node:tls';
 import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { compileShards } from '../src/core/shards.ts';
+import { jurisdictions } from '../src/core/jurisdictions.ts';
 import { allowList } from '../src/http-tasks/call.ts';
 import { canonicalHost, inCidr, NAT64, notGlobalCidrs, parseCidr } from '../src/http-tasks/hosts.ts';
 import { isStopping, own, ownGroup, ownRuntime, stopWithParents } from './lifetime.ts';
@@ -29,9 +30,14 @@ function log(message: string): void {
 // Before anything starts: a signal or a dead parent from here on stops all that this process started.
 stopWithParents(log);
 
-// A shard table that could never be applied stops the start, not every enqueue after it.
+// A shard or jurisdiction table that could never be applied stops the start, not every enqueue after it.
 try {
   compileShards(process.env.DROVER_SHARDS);
+  // The jurisdictions: the environment's table, else wrangler.toml's, against the D1 bindings wrangler.toml declares.
+  const toml = readFileSync(join(root, 'wrangler.toml'), 'utf8');
+  const table = process.env.DROVER_JURISDICTIONS ?? /^DROVER_JURISDICTIONS\s*=\s*'([^']*)'/m.exec(toml)?.[1];
+  const bound = Object.fromEntries([...toml.matchAll(/^binding\s*=\s*"(DB_[A-Z]+)"/gm)].map((m) => [m[1], true]));
+  jurisdictions({ DROVER_JURISDICTIONS: table, ...bound });
 } catch (err) {
   log((err as Error).message);
   process.exit(1);
@@ -160,7 +166,9 @@ async function bundle(config: string, out: string): Promise<void> {
 async function migrationsApplied(): Promise<boolean> {
   const dir = join(stateDir, 'v3', 'd1', 'miniflare-D1DatabaseObject');
   const files = existsSync(dir) ? readdirSync(dir).filter((f) => /^[0-9a-f]{64}\.sqlite$/.test(f)) : [];
-  if (files.length !== 1) return false;
+  // One local database per [[d1_databases]] of the hub's wrangler.toml (DB, and each jurisdiction's).
+  const databases = (readFileSync(join(root, 'wrangler.toml'), 'utf8').match(/^\[\[d1_databases\]\]/gm) ?? []).length;
+  if (files.length !== databases) return false;
   const wanted = readdirSync(join(root, 'migrations')).filter((f) => f.endsWith('.sql'));
   // node:sqlite warns once that it is experimental: not a line for npm start's output.
   const listeners = process.listeners('warning');
@@ -168,16 +176,19 @@ async function migrationsApplied(): Promise<boolean> {
   const { DatabaseSync } = await import('node:sqlite');
   await new Promise((r) => setImmediate(r));
   for (const l of listeners) process.on('warning', l);
-  let db;
-  try {
-    db = new DatabaseSync(join(dir, files[0]), { readOnly: true });
-    const applied = new Set((db.prepare('SELECT name FROM d1_migrations').all() as { name: string }[]).map((r) => r.name));
-    return wanted.every((name) => applied.has(name));
-  } catch {
-    return false;
-  } finally {
-    db?.close();
+  for (const file of files) {
+    let db;
+    try {
+      db = new DatabaseSync(join(dir, file), { readOnly: true });
+      const applied = new Set((db.prepare('SELECT name FROM d1_migrations').all() as { name: string }[]).map((r) => r.name));
+      if (!wanted.every((name) => applied.has(name))) return false;
+    } catch {
+      return false;
+    } finally {
+      db?.close();
+    }
   }
+  return true;
 }
 
 /**
@@ -238,8 +249,10 @@ const hubVars: Record<string, string> = {
   DROVER_LOG_REQUESTS: String(level >= LogLevel.INFO),
   // The hub's own port serves /cdn-cgi/handler/scheduled, as `wrangler dev --test-scheduled` does; only here (src/local-cron.ts).
   DROVER_LOCAL_CRON: 'true',
+  // workerd has no jurisdictions: objects in one are kept apart by name, records by their own local D1.
+  DROVER_LOCAL_JURISDICTIONS: 'true',
 };
-for (const name of ['DROVER_HTTP_ALLOW', 'DROVER_CORS_ORIGINS', 'DROVER_SOCKET_SECONDS', 'DROVER_SHARDS', 'DROVER_WORKER_INTERVAL_SECONDS', 'DROVER_WORKER_STALE_SECONDS']) {
+for (const name of ['DROVER_HTTP_ALLOW', 'DROVER_CORS_ORIGINS', 'DROVER_SOCKET_SECONDS', 'DROVER_SHARDS', 'DROVER_JURISDICTIONS', 'DROVER_WORKER_INTERVAL_SECONDS', 'DROVER_WORKER_STALE_SECONDS']) {
   if (process.env[name]) hubVars[name] = process.env[name]!;
 }
 
@@ -305,7 +318,7 @@ const workerList = workers.map(({ config, out }, i) => {
   const { modulesRules: _rules, rootPath: _root, ...options } = workerOptions as Record<string, unknown> & { bindings?: Record<string, unknown> };
   // Regional consumers ask the hub for the signing keys over RPC, so only the hub gets them; they
   // get the hub's tokens, to let in the hub's wakes (and an operator's token) and no one else.
-  const hub = i === 0 ? { bindings: { ...options.bindings, ...hubVars }, unsafeDirectSockets: [{ host: '127.0.0.1', port }] } : { bindings: { ...options.bindings, DROVER_TOKENS: tokenList } };
+  const hub = i === 0 ? { bindings: { ...options.bindings, ...hubVars }, unsafeDirectSockets: [{ host: '127.0.0.1', port }] } : { bindings: { ...options.bindings, DROVER_TOKENS: tokenList, DROVER_LOCAL_JURISDICTIONS: 'true' } };
   return { ...options, name: parsed.name, ...hub, modules: true, modulesRoot: out, scriptPath: join(out, `${basename(parsed.main!, '.ts')}.js`), outboundService: outbound.name };
 });
 
@@ -343,8 +356,12 @@ try {
   process.exit(1);
 }
 try {
-  const applied = migrationsDone ? [] : await applyMigrations((await mf.getD1Database('DB', workerList[0].name)) as unknown as D1Database);
-  if (applied.length) log(`applied ${applied.length} D1 migration(s): ${applied.join(', ')}`);
+  // Every D1 of the hub (DB, and each jurisdiction's) has the same tables.
+  const databases = migrationsDone ? [] : (readConfig({ config: workers[0].config }).d1_databases ?? []).map((d: { binding: string }) => d.binding);
+  for (const binding of databases) {
+    const applied = await applyMigrations((await mf.getD1Database(binding, workerList[0].name)) as unknown as D1Database);
+    if (applied.length) log(`applied ${applied.length} D1 migration(s) to ${binding}: ${applied.join(', ')}`);
+  }
 } catch (err) {
   if (isStopping()) await new Promise(() => {});
   process.stderr.write(`${(err as Error).stack ?? err}\n`);

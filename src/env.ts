@@ -8,6 +8,9 @@ import type { Envelope } from './bus/envelope.ts';
 
 export interface Env {
   DB: D1Database;
+  /** The D1 databases of jurisdictions (`wrangler d1 create --jurisdiction eu`): records of tasks whose region is bound to one (DROVER_JURISDICTIONS). */
+  DB_EU?: D1Database;
+  DB_FEDRAMP?: D1Database;
   BUS: Queue<Envelope>;
   QUEUES: DurableObjectNamespace<QueueObject>;
   BEAT: DurableObjectNamespace<BeatObject>;
@@ -30,6 +33,10 @@ export interface Env {
   DROVER_SOCKET_SECONDS?: string;
   /** Shards per queue, JSON: `{"scrape": 8, "bench-*": 4}` (src/core/shards.ts). Default: one each. */
   DROVER_SHARDS?: string;
+  /** Regions bound to a jurisdiction, JSON: `{"weur": "eu"}` (src/core/jurisdictions.ts). Their tasks are held by objects and a D1 database there. */
+  DROVER_JURISDICTIONS?: string;
+  /** "true": jurisdictions are kept apart by object name and local D1 alone (workerd has none). npm start sets it; never set it on a deployed hub. */
+  DROVER_LOCAL_JURISDICTIONS?: string;
   /** Seconds a worker may take between heartbeats (their answer's `intervalSeconds`); alive within three of them. Default 10. */
   DROVER_WORKER_INTERVAL_SECONDS?: string;
   /** Seconds after its last sign of life a worker is listed gone rather than stale. Default 300. */

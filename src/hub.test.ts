@@ -18,8 +18,10 @@ describe('createHub', () => {
     );
     expect(res.status).toBe(202);
     const { id } = (await res.json()) as { id: string };
-    const row = await env.DB.prepare('SELECT queue, region FROM tasks WHERE id = ?').bind(id).first();
+    // weur is bound to the EU jurisdiction (wrangler.toml): its record is in the EU's D1 alone.
+    const row = await env.DB_EU!.prepare('SELECT queue, region FROM tasks WHERE id = ?').bind(id).first();
     expect(row).toEqual({ queue: 'routed-queue', region: 'weur' });
+    expect(await env.DB.prepare('SELECT id FROM tasks WHERE id = ?').bind(id).first()).toBeNull();
   });
 
   it('applies the schedules it was given on the cron trigger', async () => {

@@ -7,6 +7,7 @@ import { runBeat } from './beat/tick.ts';
 import { consume } from './bus/consumer.ts';
 import { redeliver } from './bus/redeliver.ts';
 import { sweepRetention } from './db/retention.ts';
+import { everyDb } from './db/stores.ts';
 import type { Env } from './env.ts';
 import { declareRoutes } from './intake/routes.ts';
 import { declareSchedules } from './beat/declare.ts';
@@ -29,7 +30,7 @@ async function scheduled(controller: ScheduledController, env: Env): Promise<voi
     runBeat(env, controller.scheduledTime),
     beatObject(env).arm(),
     redeliver(env, controller.scheduledTime),
-    sweepRetention(env.DB, controller.scheduledTime),
+    ...everyDb(env).map((db) => sweepRetention(db, controller.scheduledTime)),
   ]);
   for (const r of results) if (r.status === 'rejected') console.error('scheduled work failed', r.reason);
 }

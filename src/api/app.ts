@@ -22,6 +22,7 @@ import { stats } from './stats.ts';
 import { tasks } from './tasks.ts';
 import { workflows } from './workflows.ts';
 import { healthy, type Answer } from '../protocol/answers.ts';
+import { everyDb } from '../db/stores.ts';
 
 export const app = new Hono<AuthVars>();
 
@@ -59,9 +60,16 @@ app.use('*', async function readBodyToItsEnd(c, next) {
 app.notFound((c) => errorResponse(c, 'not_found', `no route ${c.req.method} ${c.req.path}`));
 
 app.get('/healthz', async (c) => {
+  // A jurisdiction table that cannot apply (DROVER_JURISDICTIONS) says what is wrong with it here.
+  let dbs: D1Database[];
   try {
-    // The task table exists once migrations ran: the hub can accept work.
-    await c.env.DB.prepare('SELECT 1 FROM tasks LIMIT 0').run();
+    dbs = everyDb(c.env);
+  } catch (err) {
+    throw new DroverError('unavailable', (err as Error).message);
+  }
+  try {
+    // The task table exists once migrations ran, in the hub's D1 and each jurisdiction's: the hub can accept work.
+    await Promise.all(dbs.map((db) => db.prepare('SELECT 1 FROM tasks LIMIT 0').run()));
   } catch {
     throw new DroverError('unavailable', 'the database is not ready (have the D1 migrations been applied?)');
   }

@@ -27,7 +27,7 @@ claims.post('/:queue/claim', async (c) => {
 });
 
 async function claimJobs(env: Env, principal: Principal, queue: string, body: z.output<typeof claimBody>): Promise<string> {
-  const rows = await anyShard(env, queue).claim(claimRequest(principal, queue, body), Math.round(body.waitSeconds * 1000));
+  const rows = await anyShard(env, queue, body.region).claim(claimRequest(principal, queue, body), Math.round(body.waitSeconds * 1000));
   return jobsJson(rows, queue);
 }
 

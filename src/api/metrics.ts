@@ -1,6 +1,6 @@
 // GET /metrics: Prometheus text format, gathered from every queue's object.
 import type { Context } from 'hono';
-import { queueNames } from '../db/records.ts';
+import { queueNamesEverywhere } from '../db/stores.ts';
 import { ACK_BUCKETS } from '../queue/transitions.ts';
 import { queueMetrics } from '../queue/stubs.ts';
 import type { AuthVars } from './auth.ts';
@@ -20,7 +20,7 @@ function family(name: string, type: 'counter' | 'gauge' | 'histogram', help: str
 /** Admin token needed, unless METRICS_PUBLIC is set (for a scraper inside your network). */
 export async function metrics(c: Context<AuthVars>): Promise<Response> {
   if (!c.env.METRICS_PUBLIC) requireAdmin(await principalOf(c.req.header('authorization'), c.env.DROVER_TOKENS));
-  const names = await queueNames(c.env.DB);
+  const names = await queueNamesEverywhere(c.env);
   const all = await Promise.all(names.map(async (queue) => ({ queue, m: await queueMetrics(c.env, queue) })));
   const finished: [string, Sample][] = [];
   const depth: [string, Sample][] = [];

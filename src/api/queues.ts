@@ -1,8 +1,8 @@
 // Queue routes: stats, pause and resume, purge of waiting tasks, dead letters and their replay.
 import { Hono, type Context } from 'hono';
-import { queueNames } from '../db/records.ts';
+import { everyDb, queueNamesEverywhere } from '../db/stores.ts';
 import { everyShard, queueObject, queueStats } from '../queue/stubs.ts';
-import { shardCount, shardNames } from '../core/shards.ts';
+import { objectNames, shardCount } from '../core/shards.ts';
 import { parseRate } from '../core/limits.ts';
 import { DroverError } from '../protocol/errors.ts';
 import type { z } from 'zod';
@@ -51,7 +51,7 @@ async function describe(env: Env, name: string) {
 }
 
 queues.get('/', async (c) => {
-  const names = await queueNames(c.env.DB);
+  const names = await queueNamesEverywhere(c.env);
   return c.json({ queues: await Promise.all(names.map((n) => describe(c.env, n))) } satisfies Answer<typeof queueList>);
 });
 
@@ -128,9 +128,11 @@ queues.delete('/:queue/dead', async (c) => {
  */
 const PURGE_BATCH = 1000;
 /**
- * Calls on the queue's objects one purge request makes at most, shared among its shards (one
- * each at least), well under a Worker request's subrequest limit (1,000 on the paid plan). So one
- * request purges up to 64,000 tasks of an unsharded queue; beyond, it answers `more: true`.
+ * Calls on the queue's objects one purge request makes at most, well under a Worker request's
+ * subrequest limit (1,000 on the paid plan): rounds of one call to each object that still has
+ * waiting tasks, while the calls left cover a round. An object with none (a queue's objects in a
+ * jurisdiction often have none) costs one call, so one request purges up to 63,000 tasks of an
+ * unsharded queue; beyond, it answers `more: true`.
  */
 const PURGE_CALLS = 64;
 
@@ -138,16 +140,19 @@ const PURGE_CALLS = 64;
 queues.post('/:queue/purge', async (c) => {
   requireAdmin(c.var.principal);
   const name = queueOf(c);
-  const calls = Math.max(1, Math.floor(PURGE_CALLS / shardCount(c.env, name)));
-  const shards = await everyShard(c.env, name, async (o) => {
-    let purged = 0;
-    for (let i = 0; i < calls; i++) {
-      const out = await o.purge(PURGE_BATCH);
-      purged += out.purged;
-      if (!out.more) return { purged, more: false };
-    }
-    return { purged, more: true };
-  });
+  const shards = objectNames(c.env, name).map((object) => ({ object, purged: 0, more: true }));
+  for (let left = PURGE_CALLS; ; ) {
+    const open = shards.filter((s) => s.more);
+    if (open.length === 0 || open.length > left) break;
+    left -= open.length;
+    await Promise.all(
+      open.map(async (s) => {
+        const out = await queueObject(c.env, s.object).purge(PURGE_BATCH);
+        s.purged += out.purged;
+        s.more = out.more;
+      }),
+    );
+  }
   const purged = sum(shards.map((s) => s.purged));
   const more = shards.some((s) => s.more);
   if (purged > 0) await audit(c, 'queue.purge', name, { purged, more });
@@ -187,14 +192,16 @@ queues.put('/:queue/config', async (c) => {
   };
   checkShardedLimits(c.env, name, body);
   // Shard 0 first; the others then take its whole result, so every shard has the same settings.
-  const [first, ...rest] = shardNames(c.env, name);
+  const [first, ...rest] = objectNames(c.env, name);
   const config = await queueObject(c.env, first).configure(patch);
   await Promise.all(rest.map((shard) => queueObject(c.env, shard).configure(config)));
-  await c.env.DB.prepare(
-    `INSERT INTO queues (name, created_at, retention_ms) VALUES (?, ?, ?) ON CONFLICT (name) DO UPDATE SET retention_ms = excluded.retention_ms`,
-  )
-    .bind(name, Date.now(), config.retentionMs)
-    .run();
+  // Each D1 (the hub's, each jurisdiction's) sweeps its own records by the queue's retention.
+  for (const db of everyDb(c.env)) {
+    await db
+      .prepare(`INSERT INTO queues (name, created_at, retention_ms) VALUES (?, ?, ?) ON CONFLICT (name) DO UPDATE SET retention_ms = excluded.retention_ms`)
+      .bind(name, Date.now(), config.retentionMs)
+      .run();
+  }
   await audit(c, 'queue.config', name, body);
   return c.json({ name, config: presentConfig(config) } satisfies Answer<typeof configured>);
 });

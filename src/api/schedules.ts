@@ -10,7 +10,7 @@ import type { AuthVars } from './auth.ts';
 import { requireAdmin } from '../protocol/principals.ts';
 import { readJson } from './body.ts';
 import { parseWith } from '../protocol/parse.ts';
-import { checkSize } from '../intake/spec.ts';
+import { checkSize, refuseJurisdiction } from '../intake/spec.ts';
 import { MAX_TASK_BYTES } from '../protocol/sizes.ts';
 import { DroverError } from '../protocol/errors.ts';
 import { iso } from '../protocol/times.ts';
@@ -67,6 +67,7 @@ schedules.post('/', async (c) => {
   // Each slot enqueues the schedule's task: it must fit a task's limit, as an enqueue's would.
   checkSize(raw);
   const def = parseWith(scheduleBody, raw, 'schedule');
+  refuseJurisdiction(c.env, def.region, 'a schedule', 'region');
   if (!(await createSchedule(c.env.DB, def, 'api', Date.now()))) throw new DroverError('conflict', `a schedule with the id "${def.id}" exists already`);
   await beatObject(c.env).arm();
   await audit(c, 'schedule.create', def.id, def);
@@ -84,6 +85,7 @@ schedules.put('/:id', async (c) => {
   checkSize(raw);
   const body = parseWith(scheduleUpdateBody, raw, 'schedule');
   if (body.id !== undefined && body.id !== row.id) throw new DroverError('invalid_request', 'the id in the body differs from the id in the path');
+  refuseJurisdiction(c.env, body.region, 'a schedule', 'region');
   await updateSchedule(c.env.DB, { ...body, id: row.id }, Date.now());
   await beatObject(c.env).arm();
   await audit(c, 'schedule.update', row.id, body);

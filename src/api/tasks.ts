@@ -3,7 +3,7 @@ import { Hono } from 'hono';
 import { holderOf } from '../queue/stubs.ts';
 import { isFinal } from '../core/states.ts';
 import { TASK_ID_PATTERN_ANY_CASE, taskId } from '../core/ids.ts';
-import { getTaskRow, listTaskRows } from '../db/records.ts';
+import { findTaskRow, listEverywhere } from '../db/stores.ts';
 import type { Env } from '../env.ts';
 import type { AuthVars } from './auth.ts';
 import { requireEnqueue } from '../protocol/principals.ts';
@@ -37,7 +37,7 @@ tasks.get('/', async (c) => {
   const since = q.since === undefined ? undefined : instant(q.since);
   const until = q.until === undefined ? undefined : instant(q.until);
   if (since !== undefined && until !== undefined && since > until) refuseField('query', 'since', 'must not be after until');
-  const { rows, cursor } = await listTaskRows(c.env.DB, { ...q, since, until });
+  const { rows, cursor } = await listEverywhere(c.env, { ...q, since, until });
   return c.json({ tasks: rows.map((r) => presentTask(r, null, false)), cursor } satisfies Answer<typeof taskPage>);
 });
 
@@ -51,7 +51,7 @@ function endedForGood(row: { state: string; version: number }): boolean {
 }
 
 async function findRow(env: Env, id: string) {
-  const row = TASK_ID_PATTERN_ANY_CASE.test(id) ? await getTaskRow(env.DB, taskId(id)) : undefined;
+  const row = TASK_ID_PATTERN_ANY_CASE.test(id) ? await findTaskRow(env, taskId(id)) : undefined;
   if (!row) throw new DroverError('not_found', `no task has the id "${id.slice(0, 64)}"`);
   return row;
 }

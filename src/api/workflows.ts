@@ -8,7 +8,7 @@ import { requireEnqueue } from '../protocol/principals.ts';
 import { readJson } from './body.ts';
 import { describeIssues } from '../protocol/parse.ts';
 import { routed } from '../core/routes.ts';
-import { checkSize, checkTargets } from '../intake/spec.ts';
+import { checkSize, checkTargets, refuseJurisdiction } from '../intake/spec.ts';
 import { route } from '../intake/routes.ts';
 import { MAX_BATCH_BYTES } from '../protocol/sizes.ts';
 import { DroverError } from '../protocol/errors.ts';
@@ -87,7 +87,12 @@ workflows.post('/', async (c) => {
   const raw = await readJson(c, MAX_BATCH_BYTES);
   const request = parseRequest(raw);
   const p = plan(request);
-  p.steps.forEach((step, i) => step.tasks.forEach((t, j) => checkTargets(c.env, t.sig, `steps[${i}][${j}]`)));
+  p.steps.forEach((step, i) =>
+    step.tasks.forEach((t, j) => {
+      checkTargets(c.env, t.sig, `steps[${i}][${j}]`);
+      refuseJurisdiction(c.env, t.sig.region, 'a workflow', `steps[${i}][${j}].region`);
+    }),
+  );
   const ids = taskIds(p);
   if (ids.length > MAX_TASKS) fail(`has ${ids.length} tasks; a workflow may have at most ${MAX_TASKS}`, '');
   await checkChosenIds(c.env, p);

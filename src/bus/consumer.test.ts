@@ -56,6 +56,27 @@ describe('the bus consumer', () => {
     );
     expect(job.args).toBe(big.args);
   });
+
+  it("hands a weur task over the bus as its id alone, read back from the EU's D1 into the queue's EU object", async () => {
+    // weur is bound to the EU in wrangler.toml: its args must not rest in the bus outside it.
+    const eu = taskSpec({ queue: 'bus-eu', region: 'weur', args: JSON.stringify(['eu-only']) });
+    const plain = taskSpec({ queue: 'bus-eu', args: JSON.stringify(['anywhere']) });
+    await recordTasks(env.DB_EU!, [eu]);
+    await recordTasks(env.DB, [plain]);
+    const messages = pack([eu, plain], true, (s) => s.region === 'weur').flat();
+    expect(messages).toEqual([{ v: 1, tasks: [plain], recorded: true }, { v: 1, refs: [eu.id] }]);
+    expect(JSON.stringify(messages)).not.toContain('eu-only');
+    const result = await run(messages);
+    expect(result.explicitAcks.sort()).toEqual(['m0', 'm1']);
+    expect(await env.QUEUES.getByName('eu:bus-eu').get(eu.id)).not.toBeNull();
+    expect(await env.QUEUES.getByName('bus-eu').get(eu.id)).toBeNull();
+    expect(await env.QUEUES.getByName('bus-eu').get(plain.id)).not.toBeNull();
+    // A weur claim through the EU object gets both, the EU task with its args read back from the EU's D1.
+    const req = { queue: 'bus-eu', worker: 'w', region: 'weur', tasks: null, max: 1, leaseSeconds: null, owner: null };
+    const jobs = [...(await env.QUEUES.getByName('eu:bus-eu').claim(req, 0)), ...(await env.QUEUES.getByName('eu:bus-eu').claim(req, 0))];
+    expect(jobs.find((j) => j.id === eu.id)?.args).toBe(eu.args);
+    expect(jobs.map((j) => j.id).sort()).toEqual([eu.id, plain.id].sort());
+  });
 });
 
 describe('packing', () => {

@@ -1,6 +1,7 @@
 // The bus consumer: hands each batch's tasks to the QueueObject of their queue, at least once.
 import type { TaskSpec } from '../core/states.ts';
-import { loadSpecs, recordTasks } from '../db/records.ts';
+import { loadSpecs } from '../db/records.ts';
+import { everyDb, recordEverywhere } from '../db/stores.ts';
 import type { Env } from '../env.ts';
 import { isEnvelope } from './envelope.ts';
 import { queueObject } from '../queue/stubs.ts';
@@ -21,8 +22,9 @@ export async function consume(batch: MessageBatch<unknown>, env: Env): Promise<v
     }
     let specs: TaskSpec[];
     try {
-      if ('refs' in body) specs = await loadSpecs(env.DB, body.refs);
-      else if (!body.recorded) specs = await recordTasks(env.DB, placeTasks(env, body.tasks)).then((r) => r.created);
+      // Ids are read back from whichever D1 holds them: the hub's, or a jurisdiction's.
+      if ('refs' in body) specs = (await Promise.all(everyDb(env).map((db) => loadSpecs(db, body.refs)))).flat();
+      else if (!body.recorded) specs = await recordEverywhere(env, placeTasks(env, body.tasks)).then((r) => r.created);
       else specs = body.tasks;
     } catch (err) {
       console.error('bus message could not be read back or recorded; retrying', err);

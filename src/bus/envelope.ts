@@ -25,8 +25,12 @@ function size(spec: TaskSpec): number {
   return utf8Bytes(JSON.stringify(spec)) + 16;
 }
 
-/** Packs tasks into as few messages as fit, and messages into sendBatch-sized groups. */
-export function pack(specs: TaskSpec[], recorded: boolean): Envelope[][] {
+/**
+ * Packs tasks into as few messages as fit, and messages into sendBatch-sized groups. Tasks
+ * `byRef` picks go as their ids alone (recorded ones only): a task of a region bound to a
+ * jurisdiction, whose args must not rest in the bus outside it.
+ */
+export function pack(specs: TaskSpec[], recorded: boolean, byRef: (spec: TaskSpec) => boolean = () => false): Envelope[][] {
   const messages: { body: Envelope; bytes: number }[] = [];
   let current: TaskSpec[] = [];
   let bytes = 0;
@@ -37,6 +41,10 @@ export function pack(specs: TaskSpec[], recorded: boolean): Envelope[][] {
     bytes = 0;
   };
   for (const spec of specs) {
+    if (recorded && byRef(spec)) {
+      refs.push(spec.id);
+      continue;
+    }
     const n = size(spec);
     if (n > MESSAGE_BYTES - 64) {
       if (!recorded) throw new Error(`task ${spec.id} is too large for the bus`);
@@ -70,9 +78,9 @@ export function pack(specs: TaskSpec[], recorded: boolean): Envelope[][] {
   return batches;
 }
 
-/** Sends tasks on the bus. */
-export async function send(bus: Queue<Envelope>, specs: TaskSpec[], recorded = true): Promise<void> {
-  for (const batch of pack(specs, recorded)) {
+/** Sends tasks on the bus (those `byRef` picks as ids, see pack). */
+export async function send(bus: Queue<Envelope>, specs: TaskSpec[], recorded = true, byRef?: (spec: TaskSpec) => boolean): Promise<void> {
+  for (const batch of pack(specs, recorded, byRef)) {
     await bus.sendBatch(batch.map((body) => ({ body, contentType: 'v8' as const })));
   }
 }

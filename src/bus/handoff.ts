@@ -3,6 +3,7 @@ import type { TaskSpec } from '../core/states.ts';
 import type { Env } from '../env.ts';
 import { byShard, queueObject } from '../queue/stubs.ts';
 import { send } from './envelope.ts';
+import { jurisdictionOf } from '../core/jurisdictions.ts';
 
 /**
  * The hub's own path for tasks it has recorded in D1: each queue's tasks go to their objects (their shards)
@@ -11,7 +12,7 @@ import { send } from './envelope.ts';
  * and if the bus fails too, the redelivery sweep carries them: D1 holds them either way.
  * Other Workers still enqueue through the bus (`env.BUS.send(envelope(...))`).
  */
-export async function handOff(env: Pick<Env, 'QUEUES' | 'BUS' | 'DROVER_SHARDS'>, specs: TaskSpec[]): Promise<void> {
+export async function handOff(env: Pick<Env, 'QUEUES' | 'BUS' | 'DROVER_SHARDS' | 'DROVER_JURISDICTIONS' | 'DROVER_LOCAL_JURISDICTIONS' | 'DB_EU' | 'DB_FEDRAMP'>, specs: TaskSpec[]): Promise<void> {
   const left: TaskSpec[] = [];
   await Promise.all(
     [...byShard(env, specs)].map(async ([shard, list]) => {
@@ -25,7 +26,8 @@ export async function handOff(env: Pick<Env, 'QUEUES' | 'BUS' | 'DROVER_SHARDS'>
   );
   if (left.length === 0) return;
   try {
-    await send(env.BUS, left);
+    // A task of a jurisdiction's region goes as its id alone: its args stay in that jurisdiction's D1.
+    await send(env.BUS, left, true, (s) => jurisdictionOf(env, s.region) !== null);
   } catch (err) {
     console.error('bus send failed; the redelivery sweep will carry these tasks', err);
   }

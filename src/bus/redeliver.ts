@@ -2,6 +2,7 @@
 import { undeliveredSpecs } from '../db/records.ts';
 import type { Env } from '../env.ts';
 import { send } from './envelope.ts';
+import { everyDb } from '../db/stores.ts';
 
 /**
  * A 2xx from enqueue means the task is in D1. The bus is at-least-once in production
@@ -9,18 +10,25 @@ import { send } from './envelope.ts';
  * Runs from the cron trigger. Returns how many tasks it sent again.
  */
 export async function redeliver(env: Env, now = Date.now(), maxPages = 20): Promise<number> {
+  let sent = 0;
+  // A jurisdiction's tasks go as ids alone: the consumer reads them back from that D1.
+  for (const [i, db] of everyDb(env).entries()) sent += await redeliverFrom(env, db, i > 0, now, maxPages);
+  if (sent) console.log(`redelivered ${sent} task(s) the bus had not carried`);
+  return sent;
+}
+
+async function redeliverFrom(env: Env, db: D1Database, byRef: boolean, now: number, maxPages: number): Promise<number> {
   const after = Number(env.DROVER_REDELIVER_AFTER ?? 120) * 1000;
   let sent = 0;
   let cursor = { createdAt: 0, id: '' };
   for (let page = 0; page < maxPages; page++) {
-    const specs = await undeliveredSpecs(env.DB, now - after, cursor, 500);
+    const specs = await undeliveredSpecs(db, now - after, cursor, 500);
     if (specs.length === 0) break;
-    await send(env.BUS, specs);
+    await send(env.BUS, specs, true, () => byRef);
     sent += specs.length;
     const last = specs[specs.length - 1];
     cursor = { createdAt: last.createdAt, id: last.id };
     if (specs.length < 500) break;
   }
-  if (sent) console.log(`redelivered ${sent} task(s) the bus had not carried`);
   return sent;
 }

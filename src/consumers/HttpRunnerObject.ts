@@ -4,6 +4,7 @@ import type { Env } from '../env.ts';
 import { drainQueue, WakeDrainer } from './drain.ts';
 import { allowList } from '../http-tasks/call.ts';
 import { queueOfObject } from '../core/shards.ts';
+import { queueObject } from '../queue/stubs.ts';
 
 /** HTTP requests run at once per queue: they wait on the network, not on CPU. */
 const CONCURRENCY = 16;
@@ -20,7 +21,7 @@ export class HttpRunnerObject extends DurableObject<Env> {
   private async drain(object: string): Promise<void> {
     const keys = allowList(this.env.DROVER_SIGNING_KEYS);
     if (keys.length === 0) throw new Error('DROVER_SIGNING_KEYS is empty: HTTP tasks cannot be signed');
-    await drainQueue(this.env.QUEUES.get(this.env.QUEUES.idFromName(object)), {
+    await drainQueue(queueObject(this.env, object), {
       queue: queueOfObject(object),
       worker: 'hub-http',
       region: null,

@@ -4,6 +4,7 @@ import type { QueueObject } from '../queue/QueueObject.ts';
 import { drainQueue, WakeDrainer } from './drain.ts';
 import type { AnyTask } from '../sdk/task.ts';
 import { queueOfObject } from '../core/shards.ts';
+import { queueObject } from '../queue/stubs.ts';
 import { principalOf, requireClaim } from '../protocol/principals.ts';
 import { DroverError, errorOf, STATUS } from '../protocol/errors.ts';
 
@@ -17,6 +18,8 @@ export interface RegionalEnv {
    * consume or consume@<region>. The hub wakes it with one of its own; unset, every call is refused.
    */
   DROVER_TOKENS?: string;
+  /** "true" under npm start: the hub's objects in a jurisdiction are found by name alone (workerd has none). */
+  DROVER_LOCAL_JURISDICTIONS?: string;
 }
 
 export interface RegionalOptions {
@@ -89,7 +92,8 @@ export function regionalConsumer(options: RegionalOptions): RegionalWorker {
 
     /** `object`: the queue's object that woke it (a shard's name for a sharded queue). */
     private async drain(object: string): Promise<void> {
-      const hub = this.env.QUEUES.get(this.env.QUEUES.idFromName(object));
+      // An object in a jurisdiction (`eu:scrape`) is reached through that jurisdiction's namespace.
+      const hub = queueObject(this.env, object);
       const common = { queue: queueOfObject(object), worker: workerName, region: options.region, concurrency, counts: this.counts };
       await drainQueue(hub, { ...common, tasks: registry, http: null });
       // The region's HTTP tasks, signed with the hub's keys (asked for, never copied here).

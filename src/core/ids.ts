@@ -69,10 +69,10 @@ export function newTaskId(now: number = Date.now()): string {
 }
 
 /**
- * A lease id is object.taskId.nonce: the object's name (its queue's, with `~i` for shard i > 0)
+ * A lease id is object.taskId.nonce: the object's name (its queue's, with `~i` for shard i > 0, `eu:` in front in a jurisdiction)
  * routes a call to it, the task id finds the row.
  */
-export const LEASE_ID = new RegExp(`^([a-z0-9_-]{1,64}(?:~[1-9][0-9]?)?)\\.([0-9A-HJKMNP-TV-Z]{26}|${UUID})\\.([0-9a-f]{24})$`);
+export const LEASE_ID = new RegExp(`^((?:(?:eu|fedramp):)?[a-z0-9_-]{1,64}(?:~[1-9][0-9]?)?)\\.([0-9A-HJKMNP-TV-Z]{26}|${UUID})\\.([0-9a-f]{24})$`);
 
 /** The task a lease id names (its row is found by primary key), or '' for a malformed id. */
 export function taskOfLease(leaseId: string): string {

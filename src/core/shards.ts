@@ -1,11 +1,18 @@
 // Shards: a busy queue spread over several QueueObjects, declared in DROVER_SHARDS.
 import { glob, QUEUE } from './routes.ts';
+import { jurisdictionOf, jurisdictions, type Jurisdiction, type JurisdictionEnv } from './jurisdictions.ts';
+
+/** The settings objects are placed by: the shard table, and which regions are bound to a jurisdiction. */
+export type PlaceEnv = { DROVER_SHARDS?: string } & JurisdictionEnv;
 
 /** A queue has at most this many shards. */
 export const MAX_SHARDS = 64;
 
-/** A QueueObject's name: its queue's, with `~i` for shard i > 0 (shard 0 keeps the plain name, so adding shards moves nothing). */
-const OBJECT = /^([a-z0-9_-]{1,64})(?:~([1-9][0-9]?))?$/;
+/**
+ * A QueueObject's name: its queue's, with `~i` for shard i > 0 (shard 0 keeps the plain name, so
+ * adding shards moves nothing); an object in a jurisdiction has it in front, `eu:scrape~3`.
+ */
+const OBJECT = /^(?:(eu|fedramp):)?([a-z0-9_-]{1,64})(?:~([1-9][0-9]?))?$/;
 
 export type ShardTable = (queue: string) => number;
 
@@ -58,20 +65,40 @@ export function shardCount(env: { DROVER_SHARDS?: string }, queue: string): numb
   return compileShards(env.DROVER_SHARDS)(queue);
 }
 
-/** The QueueObject name of shard `i` of a queue. */
-export function shardName(queue: string, i: number): string {
-  return i === 0 ? queue : `${queue}~${i}`;
+/** The QueueObject name of shard `i` of a queue (in a jurisdiction: the queue's objects there). */
+export function shardName(queue: string, i: number, jurisdiction: Jurisdiction | null = null): string {
+  const name = i === 0 ? queue : `${queue}~${i}`;
+  return jurisdiction ? `${jurisdiction}:${name}` : name;
 }
 
-/** Every shard's object name, shard 0 first. */
-export function shardNames(env: { DROVER_SHARDS?: string }, queue: string): string[] {
-  return Array.from({ length: shardCount(env, queue) }, (_, i) => shardName(queue, i));
+/** Every shard's object name, shard 0 first: outside any jurisdiction, or the queue's objects in one. */
+export function shardNames(env: { DROVER_SHARDS?: string }, queue: string, jurisdiction: Jurisdiction | null = null): string[] {
+  return Array.from({ length: shardCount(env, queue) }, (_, i) => shardName(queue, i, jurisdiction));
 }
 
-/** The queue and shard of a QueueObject name, or null for a name that is neither. */
-export function parseShardName(name: string): { queue: string; shard: number } | null {
+/** Every object of a queue: its shards outside, then its shards in each jurisdiction a region is bound to. */
+export function objectNames(env: PlaceEnv, queue: string): string[] {
+  return [null, ...jurisdictions(env).used].flatMap((j) => shardNames(env, queue, j));
+}
+
+/**
+ * The objects a claim of `region` takes from: the queue's shards outside (the untagged lane, and
+ * regions bound to no jurisdiction), and for a region bound to one, the shards there (its lane).
+ */
+export function claimNames(env: PlaceEnv, queue: string, region: string | null): string[] {
+  const j = jurisdictionOf(env, region);
+  return j ? [...shardNames(env, queue, j), ...shardNames(env, queue)] : shardNames(env, queue);
+}
+
+/** The queue, shard and jurisdiction of a QueueObject name, or null for a name that is none. */
+export function parseShardName(name: string): { queue: string; shard: number; jurisdiction: Jurisdiction | null } | null {
   const m = OBJECT.exec(name);
-  return m ? { queue: m[1], shard: m[2] ? Number(m[2]) : 0 } : null;
+  return m ? { queue: m[2], shard: m[3] ? Number(m[3]) : 0, jurisdiction: (m[1] as Jurisdiction | undefined) ?? null } : null;
+}
+
+/** The jurisdiction an object is in (its name says), or null. */
+export function jurisdictionOfObject(name: string | null | undefined): Jurisdiction | null {
+  return name ? (parseShardName(name)?.jurisdiction ?? null) : null;
 }
 
 /** The queue a QueueObject name belongs to (the name itself if it is no shard's). */
@@ -99,8 +126,8 @@ export function shardOf(task: { id: string; groupKey?: string | null; orderingKe
   return fnv1a(task.groupKey ?? task.orderingKey ?? (task.rateKey ? `\u001f${task.rateKey}` : task.id)) % shards;
 }
 
-/** A task, as far as its shard goes. */
-export type Placeable = { id: string; queue: string; groupKey?: string | null; orderingKey: string | null; rateKey?: string | null; shard?: number | null };
+/** A task, as far as its shard goes (its region says which jurisdiction, if any, holds it). */
+export type Placeable = { id: string; queue: string; region?: string | null; groupKey?: string | null; orderingKey: string | null; rateKey?: string | null; shard?: number | null };
 
 /**
  * The shard a task goes to: the one it was placed on at enqueue, so that a redelivery after the
@@ -112,9 +139,9 @@ function shardFor(env: { DROVER_SHARDS?: string }, task: Placeable): number {
   return typeof task.shard === 'number' && task.shard >= 0 && task.shard < count ? task.shard : shardOf(task, count);
 }
 
-/** The object name that holds a task of `queue`. */
-export function taskShardName(env: { DROVER_SHARDS?: string }, task: Placeable): string {
-  return shardName(task.queue, shardFor(env, task));
+/** The object name that holds a task of `queue`: in its region's jurisdiction, if it is bound to one. */
+export function taskShardName(env: PlaceEnv, task: Placeable): string {
+  return shardName(task.queue, shardFor(env, task), jurisdictionOf(env, task.region));
 }
 
 /** Places new tasks on their shards (in place), before they are recorded or handed over. */

@@ -1,5 +1,5 @@
 // The history of task ends in D1: counted per queue and minute as queue objects write their ends, read back for GET /v1/stats.
-import { bucketSql, edgeOf, percentileSql, type Percentiles } from '../core/histogram.ts';
+import { bucketSql, edgeOf, mergeInto, percentileSql, percentiles, type Percentiles } from '../core/histogram.ts';
 import { HISTORY_MS } from '../core/limits.ts';
 
 const MINUTE_MS = 60_000;
@@ -93,4 +93,56 @@ export async function sweepHistory(db: D1Database, now: number, limit: number): 
     db.prepare(`DELETE FROM task_latency WHERE rowid IN (SELECT rowid FROM task_latency WHERE minute < ? LIMIT ?)`).bind(cutoff, limit),
   ]);
   return out.reduce((sum, r) => sum + r.meta.changes, 0);
+}
+
+/**
+ * readHistory over several D1 databases (the hub's and its jurisdictions'; each counts the ends
+ * of the tasks it records): the minutes' counts added, and their percentiles from the buckets
+ * added together, worked out here since no one database has them all.
+ */
+export async function readHistoryOf(dbs: D1Database[], since: number, until: number, queue: string | null): Promise<MinuteStats[]> {
+  if (dbs.length === 1) return readHistory(dbs[0], since, until, queue);
+  const from = Math.floor(since / MINUTE_MS) * MINUTE_MS;
+  const only = queue === null ? '' : ' AND queue = ?3';
+  const params = queue === null ? [from, until] : [from, until, queue];
+  const range = `minute >= ?1 AND minute <= ?2${only}`;
+  type Count = { minute: number; queue: string; succeeded: number; failed: number };
+  type Bucket = { minute: number; queue: string; bucket: number; n: number };
+  const reads = await Promise.all(
+    dbs.map((db) =>
+      db.batch<Count | Bucket>([
+        db.prepare(`SELECT minute, queue, succeeded, failed FROM task_minutes WHERE ${range}`).bind(...params),
+        db.prepare(`SELECT minute, queue, bucket, n FROM task_latency WHERE ${range}`).bind(...params),
+      ]),
+    ),
+  );
+  // Keyed by minute and queue, '' for a minute's totals (no queue has that name).
+  const counts = new Map<string, { minute: number; queue: string | null; succeeded: number; failed: number; buckets: Map<number, number> }>();
+  const entry = (minute: number, q: string | null) => {
+    const key = `${minute}/${q ?? ''}`;
+    let e = counts.get(key);
+    if (!e) counts.set(key, (e = { minute, queue: q, succeeded: 0, failed: 0, buckets: new Map() }));
+    return e;
+  };
+  for (const [c, b] of reads) {
+    for (const r of c.results as Count[]) {
+      for (const e of queue === null ? [entry(r.minute, r.queue), entry(r.minute, null)] : [entry(r.minute, r.queue)]) {
+        e.succeeded += r.succeeded;
+        e.failed += r.failed;
+      }
+    }
+    for (const r of b.results as Bucket[]) {
+      for (const e of queue === null ? [entry(r.minute, r.queue), entry(r.minute, null)] : [entry(r.minute, r.queue)]) mergeInto(e.buckets, r.bucket, r.n);
+    }
+  }
+  // Oldest first, each minute's queues by name, then its totals: as readHistory answers.
+  const order = (e: { minute: number; queue: string | null }) => [e.minute, e.queue === null ? 1 : 0, e.queue ?? ''] as const;
+  return [...counts.values()]
+    .filter((e) => e.succeeded + e.failed > 0)
+    .sort((a, b) => {
+      const [am, at, aq] = order(a);
+      const [bm, bt, bq] = order(b);
+      return am - bm || at - bt || (aq < bq ? -1 : aq > bq ? 1 : 0);
+    })
+    .map((e) => ({ at: new Date(e.minute).toISOString(), queue: e.queue, succeeded: e.succeeded, failed: e.failed, latencyMs: percentiles(e.buckets) }));
 }

@@ -2,6 +2,7 @@
 import { DurableObject } from 'cloudflare:workers';
 import type { Env } from '../env.ts';
 import { queueOfObject, shardName } from '../core/shards.ts';
+import type { Jurisdiction } from '../core/jurisdictions.ts';
 import { Sql } from '../db/sql.ts';
 import { livenessOf } from '../core/worker-states.ts';
 import type { BroadcastBody, ControlBody, WorkerHeartbeat } from '../protocol/control.ts';
@@ -29,6 +30,8 @@ export interface WorkerSeen {
   queue: string;
   /** The shard of a sharded queue that saw it (each counts the jobs it handed out); 0 otherwise. */
   shard?: number;
+  /** The jurisdiction of the object that saw it (its `eu:` objects count apart from those outside); none outside. */
+  jurisdiction?: Jurisdiction;
   lastSeen: string;
   inHand: number;
 }
@@ -145,7 +148,7 @@ export class EventsObject extends DurableObject<Env> {
         `INSERT INTO workers (name, queue, region, last_seen, in_hand) VALUES (?, ?, ?, ?, ?)
          ON CONFLICT (name, queue) DO UPDATE SET region = excluded.region, last_seen = excluded.last_seen, in_hand = excluded.in_hand`,
         // A row per queue it claimed from, and per shard of a sharded one: the shard's object name.
-        w.name, shardName(w.queue, w.shard ?? 0), w.region, Date.parse(w.lastSeen), w.inHand,
+        w.name, shardName(w.queue, w.shard ?? 0, w.jurisdiction ?? null), w.region, Date.parse(w.lastSeen), w.inHand,
       );
     }
     const now = Date.now();

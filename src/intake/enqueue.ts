@@ -3,11 +3,12 @@
 // itself (beat, workflow steps) go record-first, the path handIn falls back to.
 import { handOff } from '../bus/handoff.ts';
 import { byShard, queueObject } from '../queue/stubs.ts';
-import { placeTasks } from '../core/shards.ts';
 import { routed } from '../core/routes.ts';
 import { route } from './routes.ts';
 import type { TaskSpec } from '../core/states.ts';
 import { enqueuedState, recordTasks, type Recorded } from '../db/records.ts';
+import { dbOf, recordEverywhere } from '../db/stores.ts';
+import { jurisdictionOfObject, placeTasks } from '../core/shards.ts';
 import type { Env } from '../env.ts';
 import { describeIssues, parseWith } from '../protocol/parse.ts';
 import { checkSize, checkTargets, toSpec } from './spec.ts';
@@ -20,7 +21,8 @@ import { batchBody, enqueueBody } from '../protocol/schemas.ts';
  * and for an HTTP enqueue whose queue cannot take its tasks at once. Answers what D1 recorded.
  */
 export async function recordFirst(env: Env, specs: TaskSpec[], now = Date.now()): Promise<Recorded> {
-  const recorded = await recordTasks(env.DB, placeTasks(env, specs), now);
+  // Each task's record goes to its region's jurisdiction's D1, if it is bound to one.
+  const recorded = await recordEverywhere(env, placeTasks(env, specs), now);
   if (recorded.created.length) await handOff(env, recorded.created);
   return recorded;
 }
@@ -66,7 +68,7 @@ async function handIn(env: Env, specs: TaskSpec[]): Promise<() => Promise<Record
         // The object holds them durably and writes D1 when it can; a write here now gives read
         // your writes meanwhile. If D1 fails here too they are still enqueued: the answer is 2xx.
         console.error(`queue ${t.queue} has not recorded its tasks in D1 yet (${out.message}); recording them here`);
-        await recordTasks(env.DB, t.list).catch((err: unknown) => console.error('D1 failed; the queue records the tasks when it can', err));
+        await recordTasks(dbOf(env, jurisdictionOfObject(t.queue)), t.list).catch((err: unknown) => console.error('D1 failed; the queue records the tasks when it can', err));
       }),
     );
     return results;

@@ -2,6 +2,7 @@
 import { newTaskId } from '../core/ids.ts';
 import { utf8Bytes } from '../core/params.ts';
 import { rateKeyOf, type TaskSpec } from '../core/states.ts';
+import { jurisdictionOf, type JurisdictionEnv } from '../core/jurisdictions.ts';
 import { allowList, refusal } from '../http-tasks/call.ts';
 import { DroverError } from '../protocol/errors.ts';
 import { MAX_TASK_BYTES } from '../protocol/sizes.ts';
@@ -63,6 +64,15 @@ export function checkTargets(env: { DROVER_SIGNING_KEYS?: string; DROVER_HTTP_AL
     const refused = url === undefined ? null : refusal(url, allow);
     if (refused) throw new DroverError('invalid_request', `${at}${field} ${refused}`, { field: `${at}${field}` });
   }
+}
+
+/**
+ * Refuses a region bound to a jurisdiction where the task's spec would rest outside it: a
+ * workflow's steps wait in their WorkflowObject, a schedule's task in the hub's D1 and BeatObject.
+ */
+export function refuseJurisdiction(env: JurisdictionEnv, region: string | null | undefined, what: string, field: string): void {
+  const j = jurisdictionOf(env, region);
+  if (j) throw new DroverError('invalid_request', `${field}: region "${region}" keeps its tasks in the ${j} jurisdiction, and ${what} would store this task's args outside it; enqueue such tasks directly (POST /v1/tasks)`, { field });
 }
 
 /**

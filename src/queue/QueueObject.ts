@@ -52,7 +52,8 @@ export class QueueObject extends DurableObject<Env> {
     this.regions = new RegionWaker(env, ctx, () => this.store.objectName);
     ctx.blockConcurrencyWhile(async () => {
       const named = this.store.open(ctx.id.name);
-      await this.queueSettings.load(named && named.shard > 0 ? named.queue : null);
+      // Shards past 0, and the queue's objects in a jurisdiction, take the settings of shard 0 outside.
+      await this.queueSettings.load(named && (named.shard > 0 || named.jurisdiction) ? named.queue : null);
       if (this.store.stored) this.queueSettings.keys.load();
       await this.nextAlarm.load();
       // Overdue work survives a restart in the tables, not in memory: look again now.

@@ -60,7 +60,7 @@ export class Claims {
     // names takes any name, as the claim itself reads it.
     if (!req.http) this.claimants.claimed(req.worker, req.region, req.tasks?.length ? req.tasks : null);
     const deadline = Date.now() + waitMs;
-    const { names, index } = this.store.shardPlace();
+    const { names, index } = this.store.claimPlace(req.region);
     const shards = Math.max(1, names.length);
     // The wake this claim holds and has found nothing for yet.
     let baton: number | null = null;

@@ -200,8 +200,10 @@ export class Outbox {
       this.store.rows<{ worker: string; n: number }>(`SELECT worker, COUNT(*) AS n FROM tasks WHERE phase = 'leased' GROUP BY worker`).map((r) => [r.worker, r.n]),
     );
     const tasks = this.events.splice(0);
-    const shard = this.store.objectName ? (parseShardName(this.store.objectName)?.shard ?? 0) : 0;
-    const workers = due.map(([name, w]) => ({ name, region: w.region, queue: this.store.name ?? '', shard, lastSeen: new Date(w.at).toISOString(), inHand: inHand.get(name) ?? 0 }));
+    const place = this.store.objectName ? parseShardName(this.store.objectName) : null;
+    const shard = place?.shard ?? 0;
+    const within = place?.jurisdiction ? { jurisdiction: place.jurisdiction } : {};
+    const workers = due.map(([name, w]) => ({ name, region: w.region, queue: this.store.name ?? '', shard, ...within, lastSeen: new Date(w.at).toISOString(), inHand: inHand.get(name) ?? 0 }));
     try {
       const subscribers = await eventsObject(this.env).publish(tasks, workers);
       for (const [, w] of due) w.reported = now;

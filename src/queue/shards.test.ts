@@ -72,8 +72,9 @@ describe('the shard table', () => {
   it('names shard 0 as the queue, so adding shards moves no task that was there', () => {
     expect(shardNames(env, 'sharded-x')).toEqual(['sharded-x', 'sharded-x~1', 'sharded-x~2']);
     expect(shardNames(env, 'plain')).toEqual(['plain']);
-    expect(parseShardName('sharded-x~2')).toEqual({ queue: 'sharded-x', shard: 2 });
-    expect(parseShardName('plain')).toEqual({ queue: 'plain', shard: 0 });
+    expect(parseShardName('sharded-x~2')).toEqual({ queue: 'sharded-x', shard: 2, jurisdiction: null });
+    expect(parseShardName('eu:sharded-x~2')).toEqual({ queue: 'sharded-x', shard: 2, jurisdiction: 'eu' });
+    expect(parseShardName('plain')).toEqual({ queue: 'plain', shard: 0, jurisdiction: null });
     expect(parseShardName('plain~0')).toBeNull();
   });
 
@@ -95,8 +96,9 @@ describe('a sharded queue', () => {
     const queue = sharded();
     const specs = spread(queue, 5);
     await handOff(env, specs);
+    // The shards outside, then the queue's shards in the EU (weur's jurisdiction), which hold none of these.
     const per = await everyShard(env, queue, (o) => o.stats());
-    expect(per.map((s) => s.ready)).toEqual([0, 1, 2].map((i) => specs.filter((s) => shardOf(s, 3) === i).length));
+    expect(per.map((s) => s.ready)).toEqual([...[0, 1, 2].map((i) => specs.filter((s) => shardOf(s, 3) === i).length), 0, 0, 0]);
     expect((await queueStats(env, queue)).ready).toBe(specs.length);
 
     const home = queueObject(env, queue);

@@ -1,7 +1,7 @@
 // A queue object's storage and name: its tables, made at its first write, and the queue and shard it serves.
 import type { Env } from '../env.ts';
 import { Sql, type SqlValue } from '../db/sql.ts';
-import { parseShardName, shardNames } from '../core/shards.ts';
+import { claimNames, jurisdictionOfObject, parseShardName, shardNames } from '../core/shards.ts';
 import { migrate } from './tables.ts';
 
 export class Store {
@@ -21,6 +21,9 @@ export class Store {
   private namedById = false;
   /** `shardPlace()`, for the object name it was worked out for. */
   private place: { of: string; names: string[]; index: number } | null = null;
+  /** `claimPlace()` by region, for the object name they were worked out for. */
+  private claimPlaces = new Map<string, { names: string[]; index: number }>();
+  private claimPlacesOf: string | null = null;
 
   constructor(
     storage: DurableObjectStorage,
@@ -31,7 +34,7 @@ export class Store {
   }
 
   /** At start: brings the tables up to date and reads the name. Answers what the object's id names, if it names anything. */
-  open(idName: string | undefined): { queue: string; shard: number } | null {
+  open(idName: string | undefined): ReturnType<typeof parseShardName> {
     if (this.stored) migrate(this.sql);
     this.name = this.meta('name') ?? null;
     this.objectName = this.meta('object') ?? this.name;
@@ -79,11 +82,34 @@ export class Store {
   shardPlace(): { names: string[]; index: number } {
     if (this.name === null || this.objectName === null) return { names: [], index: 0 };
     if (this.place?.of !== this.objectName) {
-      const names = shardNames(this.env, this.name);
+      // The shards of its own jurisdiction (or outside any): a queue's limits are split among them.
+      const names = shardNames(this.env, this.name, jurisdictionOfObject(this.objectName));
       const index = names.indexOf(this.objectName);
       // A shard no longer declared still hands out its own work (and takes turns with no one).
       this.place = index < 0 ? { of: this.objectName, names: [this.objectName], index: 0 } : { of: this.objectName, names, index };
     }
     return this.place;
+  }
+
+  /**
+   * The objects a claim of `region` made here takes from, and this one's place among them: its
+   * shards, and for a region bound to a jurisdiction the shards there and outside (its lane lives
+   * in the one, the untagged lane in the other).
+   */
+  claimPlace(region: string | null): { names: string[]; index: number } {
+    if (this.name === null || this.objectName === null) return { names: [], index: 0 };
+    if (this.claimPlacesOf !== this.objectName) {
+      this.claimPlaces.clear();
+      this.claimPlacesOf = this.objectName;
+    }
+    const key = region ?? '';
+    let place = this.claimPlaces.get(key);
+    if (!place) {
+      const names = claimNames(this.env, this.name, region);
+      const index = names.indexOf(this.objectName);
+      place = index < 0 ? { names: [this.objectName], index: 0 } : { names, index };
+      this.claimPlaces.set(key, place);
+    }
+    return place;
   }
 }

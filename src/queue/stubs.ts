@@ -1,15 +1,24 @@
 // Reaching a queue's objects: the shard that holds a task, any shard, or all of them.
 import type { TaskSpec } from '../core/states.ts';
-import { shardNames, taskShardName, type Placeable } from '../core/shards.ts';
+import { jurisdictionOfObject, objectNames, shardNames, taskShardName, type Placeable } from '../core/shards.ts';
+import { jurisdictionOf } from '../core/jurisdictions.ts';
 import type { Env } from '../env.ts';
 import type { QueueStats } from './types.ts';
 import { unserved, type ReadyGroup } from '../core/unserved.ts';
 
-type Queues = Pick<Env, 'QUEUES' | 'DROVER_SHARDS'>;
+type Found = Pick<Env, 'QUEUES' | 'DROVER_LOCAL_JURISDICTIONS'>;
+type Queues = Found & Pick<Env, 'DROVER_SHARDS' | 'DROVER_JURISDICTIONS' | 'DB_EU' | 'DB_FEDRAMP'>;
 
-/** The QueueObject of this name (a queue's name is its shard 0). */
-export function queueObject(env: Pick<Env, 'QUEUES'>, name: string) {
-  return env.QUEUES.get(env.QUEUES.idFromName(name));
+/**
+ * The QueueObject of this name (a queue's name is its shard 0). A name with a jurisdiction in
+ * front (`eu:scrape`) is an object made in that jurisdiction, so what it stores stays there.
+ * workerd has no jurisdictions (`.jurisdiction()` throws): under npm start
+ * (DROVER_LOCAL_JURISDICTIONS=true) the prefixed name alone keeps it apart, in the same namespace.
+ */
+export function queueObject(env: Found, name: string) {
+  const j = jurisdictionOfObject(name);
+  const ns = j && env.DROVER_LOCAL_JURISDICTIONS !== 'true' ? env.QUEUES.jurisdiction(j) : env.QUEUES;
+  return ns.get(ns.idFromName(name));
 }
 
 /** Tasks by the object that takes them, each object's in the order given. */
@@ -24,15 +33,19 @@ export function byShard(env: Queues, specs: TaskSpec[]): Map<string, TaskSpec[]>
   return out;
 }
 
-/** A shard of the queue picked at random: where a claim or a worker's socket lands (it takes from the others too). */
-export function anyShard(env: Queues, queue: string) {
-  const names = shardNames(env, queue);
+/**
+ * A shard of the queue picked at random: where a claim or a worker's socket lands (it takes from
+ * the others too). A claim of a region bound to a jurisdiction lands on a shard there, whose
+ * siblings include the shards outside (claimNames).
+ */
+export function anyShard(env: Queues, queue: string, region: string | null = null) {
+  const names = shardNames(env, queue, jurisdictionOf(env, region));
   return queueObject(env, names[Math.floor(Math.random() * names.length)]);
 }
 
-/** Each shard's answer to `call`, shard 0 first. */
+/** Each object's answer to `call`, shard 0 first, then the shards in each jurisdiction in use. */
 export function everyShard<T>(env: Queues, queue: string, call: (object: ReturnType<typeof queueObject>) => Promise<T>): Promise<T[]> {
-  return Promise.all(shardNames(env, queue).map((name) => call(queueObject(env, name))));
+  return Promise.all(objectNames(env, queue).map((name) => call(queueObject(env, name))));
 }
 
 /**
@@ -41,7 +54,7 @@ export function everyShard<T>(env: Queues, queue: string, call: (object: ReturnT
  */
 export async function holderOf(env: Queues, task: Placeable) {
   const home = taskShardName(env, task);
-  const names = shardNames(env, task.queue);
+  const names = shardNames(env, task.queue, jurisdictionOf(env, task.region));
   const first = queueObject(env, home);
   if (names.length === 1 || (await first.get(task.id))) return first;
   for (const name of names) {
@@ -75,7 +88,7 @@ export function mergeStats(all: QueueStats[]): QueueStats {
  */
 export async function queueStats(env: Queues, queue: string): Promise<QueueStats> {
   const stats = mergeStats(await everyShard(env, queue, (o) => o.stats()));
-  if (stats.unserved.length === 0 || shardNames(env, queue).length === 1) return stats;
+  if (stats.unserved.length === 0 || objectNames(env, queue).length === 1) return stats;
   const left = await everyShard(env, queue, (o) => o.unservedOf(stats.unserved));
   const key = (g: ReadyGroup) => JSON.stringify([g.task, g.region]);
   const everywhere = left.map((groups) => new Set(groups.map(key)));

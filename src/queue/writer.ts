@@ -3,6 +3,8 @@ import type { Env } from '../env.ts';
 import type { Outbox } from './outbox.ts';
 import type { Store } from './store.ts';
 import { flushToD1, insertedBefore } from './sync.ts';
+import { dbOf } from '../db/stores.ts';
+import { jurisdictionOfObject } from '../core/shards.ts';
 
 /** A D1 write waits this long for more changes to join it. */
 const FLUSH_GAP_MS = 25;
@@ -52,7 +54,9 @@ export class D1Writer {
         this.flushAgain = false;
         // An object without tables owes D1 nothing; it still reports the workers that claimed here.
         for (; this.store.stored; ) {
-          const written = await flushToD1(this.store.sql, this.env.DB, 500, Date.now(), this.store.name);
+          // An object in a jurisdiction writes its tasks' records to that jurisdiction's D1 alone.
+          const db = dbOf(this.env, jurisdictionOfObject(this.store.objectName));
+          const written = await flushToD1(this.store.sql, db, 500, Date.now(), this.store.name);
           this.answerRecorded();
           if (written < 500) break;
         }

@@ -54,14 +54,16 @@ describe('npm run deploy', () => {
     expect(run.stdout).toMatch(/dry run: nothing is created, changed or deployed/);
     expect(steps).toEqual([
       '1. D1 database "drover" (binding DB): create it if the account has none by that name, and write its id into wrangler.toml',
-      '2. Queue "drover-bus": create it if the account lacks it',
-      '3. D1 migrations of "drover" (migrations): apply those the remote database lacks',
-      '4. Secret DROVER_TOKENS of "drover": set to the 4 token(s) given',
-      '5. Secret DROVER_TOKENS of regional consumer "drover-apac" (region apac): the 2 given token(s) that may consume from apac',
-      '6. Deploy regional consumer "drover-apac" (examples/scrape/workers/apac/wrangler.toml), woken by the hub as region apac',
-      '7. Secret DROVER_TOKENS of regional consumer "drover-weur" (region weur): the 2 given token(s) that may consume from weur',
-      '8. Deploy regional consumer "drover-weur" (examples/scrape/workers/weur/wrangler.toml), woken by the hub as region weur',
-      '9. Deploy the hub "drover" (wrangler.toml)',
+      '2. D1 database "drover-eu" (binding DB_EU) in the eu jurisdiction: create it if the account has none by that name, and write its id into wrangler.toml',
+      '3. Queue "drover-bus": create it if the account lacks it',
+      '4. D1 migrations of "drover" (migrations): apply those the remote database lacks',
+      '5. D1 migrations of "drover-eu" (migrations): apply those the remote database lacks',
+      '6. Secret DROVER_TOKENS of "drover": set to the 4 token(s) given',
+      '7. Secret DROVER_TOKENS of regional consumer "drover-apac" (region apac): the 2 given token(s) that may consume from apac',
+      '8. Deploy regional consumer "drover-apac" (examples/scrape/workers/apac/wrangler.toml), woken by the hub as region apac',
+      '9. Secret DROVER_TOKENS of regional consumer "drover-weur" (region weur): the 2 given token(s) that may consume from weur',
+      '10. Deploy regional consumer "drover-weur" (examples/scrape/workers/weur/wrangler.toml), woken by the hub as region weur',
+      '11. Deploy the hub "drover" (wrangler.toml)',
     ]);
     expect(readFileSync(join(root, 'wrangler.toml'), 'utf8')).toBe(before);
   });
@@ -88,15 +90,17 @@ describe('npm run deploy', () => {
 const args = process.argv.slice(2);
 const input = args[0] === 'secret' ? fs.readFileSync(0, 'utf8') : '';
 fs.appendFileSync('calls.log', JSON.stringify({ args, input }) + '\\n');
-const created = fs.existsSync('created');
-if (args[0] === 'd1' && args[1] === 'list') console.log(JSON.stringify(created ? [{ name: 'my-hub', uuid: '11111111-2222-4333-8444-555555555555' }] : []));
-if (args[0] === 'd1' && args[1] === 'create') fs.writeFileSync('created', '');
+const created = fs.existsSync('created') ? fs.readFileSync('created', 'utf8').split('\\n').filter(Boolean) : [];
+const uuids = { 'my-hub': '11111111-2222-4333-8444-555555555555', 'my-hub-eu': '22222222-2222-4333-8444-555555555555' };
+if (args[0] === 'd1' && args[1] === 'list') console.log(JSON.stringify(created.map((name) => ({ name, uuid: uuids[name] }))));
+if (args[0] === 'd1' && args[1] === 'create') fs.appendFileSync('created', args[2] + '\\n');
 `,
     );
     writeFileSync(join(project, 'package.json'), JSON.stringify({ name: 'my-hub', private: true }));
     writeFileSync(
       join(project, 'wrangler.toml'),
       `name = "my-hub"\nmain = "hub.ts"\ncompatibility_date = "2026-10-01"\n[[d1_databases]]\nbinding = "DB"\ndatabase_name = "my-hub"\ndatabase_id = "00000000-0000-4000-8000-000000000000"\n` +
+        `[[d1_databases]]\nbinding = "DB_EU"\ndatabase_name = "my-hub-eu"\ndatabase_id = "00000000-0000-4000-8000-000000000001"\n` +
         `[[queues.producers]]\nbinding = "BUS"\nqueue = "my-bus"\n[[services]]\nbinding = "REGION_WEUR"\nservice = "my-weur"\n`,
     );
     mkdirSync(join(project, 'workers', 'weur'), { recursive: true });
@@ -111,16 +115,21 @@ if (args[0] === 'd1' && args[1] === 'create') fs.writeFileSync('created', '');
       'd1 list --json',
       'd1 create my-hub',
       'd1 list --json',
+      'd1 list --json',
+      'd1 create my-hub-eu --jurisdiction eu',
+      'd1 list --json',
       'queues list',
       'queues create my-bus',
       `d1 migrations apply DB --remote -c ${hub}`,
+      `d1 migrations apply DB_EU --remote -c ${hub}`,
       `secret put DROVER_TOKENS -c ${hub}`,
       `secret put DROVER_TOKENS -c ${weur}`,
       `deploy -c ${weur}`,
       `deploy -c ${hub}`,
     ]);
-    expect(calls[6].input).toBe('p:enqueue,w:consume@weur,x:consume@apac');
-    expect(calls[7].input).toBe('w:consume@weur');
+    expect(calls[10].input).toBe('p:enqueue,w:consume@weur,x:consume@apac');
+    expect(calls[11].input).toBe('w:consume@weur');
     expect(readFileSync(hub, 'utf8')).toContain('database_id = "11111111-2222-4333-8444-555555555555"');
+    expect(readFileSync(hub, 'utf8')).toContain('database_id = "22222222-2222-4333-8444-555555555555"');
   });
 });

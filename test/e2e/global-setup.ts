@@ -9,6 +9,7 @@ export async function setup(project: TestProject) {
   system = await startSystem({ env: { DROVER_SHARDS: JSON.stringify({ 'sharded-*': 3 }) } });
   project.provide('hubUrl', system.url);
   project.provide('triggersUrl', system.triggers);
+  project.provide('stateDir', system.stateDir);
 }
 
 export async function teardown() {
@@ -19,5 +20,7 @@ declare module 'vitest' {
   export interface ProvidedContext {
     hubUrl: string;
     triggersUrl: string;
+    /** The shared system's state directory: its local D1 and Durable Object files (test/e2e/jurisdictions.test.ts reads them). */
+    stateDir: string;
   }
 }

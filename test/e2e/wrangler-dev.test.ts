@@ -50,6 +50,17 @@ it('starts a hub that takes a task with the token it wrote, on a clone with no .
     const read = await fetch(`http://127.0.0.1:${port}/v1/tasks/${id}`, { headers: { authorization: `Bearer ${token}` } });
     expect(await read.json()).toMatchObject({ id, task: 'dev.hello', args: ['world'], state: 'queued' });
     expect((await fetch(`http://127.0.0.1:${port}/v1/tasks/${id}`)).status).toBe(401);
+
+    // weur is bound to the EU (wrangler.toml): under wrangler dev too its task goes to the local EU stand-ins.
+    const eu = await fetch(`http://127.0.0.1:${port}/v1/tasks`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ task: 'dev.hello', args: ['eu'], region: 'weur' }),
+    });
+    expect(eu.status).toBe(202);
+    const euId = ((await eu.json()) as { id: string }).id;
+    const euRead = await fetch(`http://127.0.0.1:${port}/v1/tasks/${euId}`, { headers: { authorization: `Bearer ${token}` } });
+    expect(await euRead.json()).toMatchObject({ id: euId, region: 'weur', args: ['eu'], state: 'queued' });
   } finally {
     try {
       process.kill(-dev.pid!, 'SIGKILL');
