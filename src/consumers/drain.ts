@@ -40,11 +40,7 @@ export function storedError(error: { type: string; message: string }): { type: s
   return { type: error.type, message: error.message.replace(SCRIPT_PLACE, '<script>') };
 }
 
-/**
- * `rateLimited`: leases whose HTTP task the site answered "slow down" (429): their fail is
- * reported as rate-limited, so the attempt does not count and the task's key pauses.
- */
-function rpcTransport(hub: DurableObjectStub<QueueObject>, rateLimited: Set<string>): JobTransport {
+function rpcTransport(hub: DurableObjectStub<QueueObject>): JobTransport {
   return {
     async heartbeat(job, progress) {
       const out = await hub.heartbeat(job.leaseId, null, null, progress === undefined ? null : JSON.stringify(progress));
@@ -53,15 +49,15 @@ function rpcTransport(hub: DurableObjectStub<QueueObject>, rateLimited: Set<stri
     async ack(job, result) {
       await hub.ack(job.leaseId, null, JSON.stringify(result));
     },
-    async fail(job, error, retry, delaySeconds) {
-      const limited = rateLimited.delete(job.leaseId);
-      await hub.fail(job.leaseId, null, storedError(error), retry, delaySeconds ?? null, limited);
+    // A rate-limited fail (a task's RateLimitedError, an HTTP task's 429) does not count the attempt and pauses the task's key.
+    async fail(job, error, retry, delaySeconds, rateLimited) {
+      await hub.fail(job.leaseId, null, storedError(error), retry, delaySeconds ?? null, rateLimited === true);
     },
   };
 }
 
-/** An HTTP task as a task definition: its run is the signed request, its errors steer retries; a 429 calls `onRateLimited`. */
-export function httpTask(row: ClaimedRow, keys: string[], allow: string[], onRateLimited: () => void = () => {}): TaskDefinition {
+/** An HTTP task as a task definition: its run is the signed request, its errors steer retries (a 429 is rate-limited). */
+export function httpTask(row: ClaimedRow, keys: string[], allow: string[]): TaskDefinition {
   const target = JSON.parse(row.http!) as HttpTarget;
   return {
     name: row.task,
@@ -74,8 +70,7 @@ export function httpTask(row: ClaimedRow, keys: string[], allow: string[], onRat
         signal: ctx.signal,
       });
       if (out.ok) return out.result;
-      if (out.rateLimited) onRateLimited();
-      throw Object.assign(new Error(out.error.message), { name: out.error.type, retryable: out.retry, delaySeconds: out.delaySeconds });
+      throw Object.assign(new Error(out.error.message), { name: out.error.type, retryable: out.retry, delaySeconds: out.delaySeconds, rateLimited: out.rateLimited === true });
     },
   };
 }
@@ -93,8 +88,7 @@ export interface DrainOptions {
 
 /** Claims and runs jobs until the lane is empty. */
 export async function drainQueue(hub: DurableObjectStub<QueueObject>, o: DrainOptions): Promise<void> {
-  const rateLimited = new Set<string>();
-  const transport = rpcTransport(hub, rateLimited);
+  const transport = rpcTransport(hub);
   for (;;) {
     o.counts.claims++;
     const rows = await hub.claim(
@@ -113,7 +107,7 @@ export async function drainQueue(hub: DurableObjectStub<QueueObject>, o: DrainOp
     if (rows.length === 0) return;
     await Promise.all(
       rows.map(async (row) => {
-        const task = o.tasks ? o.tasks.get(row.task) : httpTask(row, o.http!.keys, o.http!.allow, () => rateLimited.add(row.lease_id));
+        const task = o.tasks ? o.tasks.get(row.task) : httpTask(row, o.http!.keys, o.http!.allow);
         o.counts[await executeJob(toJob(row, o.queue), task, transport, o.worker)]++;
       }),
     );

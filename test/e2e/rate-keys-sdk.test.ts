@@ -130,8 +130,7 @@ describe('drover keys', () => {
   });
 });
 
-// Needs the hub's side of rate keys (rateKey on tasks, rateLimited fails): run with DROVER_KEYS_ROUTE=1.
-describe.skipIf(!process.env.DROVER_KEYS_ROUTE)('against the real hub', () => {
+describe('against the real hub', () => {
   it('keeps the enqueued rateKey on the task, and a RateLimitedError puts it back to wait without using an attempt', async () => {
     const url = inject('hubUrl');
     const api = new Api(url);
