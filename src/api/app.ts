@@ -12,7 +12,7 @@ import { DroverError, errorResponse, onError } from '../protocol/errors.ts';
 import { pageFile, securityHeaders, shellPage } from './headers.ts';
 import { claims, leases } from './leases.ts';
 import { queues } from './queues.ts';
-import { dashboardCss, dashboardJs, dashboardPage } from './dashboard/index.ts';
+import { dashboardCss, dashboardJs, dashboardPage, favicon } from './dashboard/index.ts';
 import { metrics } from './metrics.ts';
 import { openapi } from './openapi.ts';
 import { docs } from './docs.ts';
@@ -79,6 +79,7 @@ app.get('/healthz', async (c) => {
 app.get('/', (c) => shellPage(c, dashboardPage));
 app.get('/dashboard.js', (c) => pageFile(c, dashboardJs, 'text/javascript'));
 app.get('/dashboard.css', (c) => pageFile(c, dashboardCss, 'text/css'));
+app.get('/favicon.svg', (c) => pageFile(c, favicon, 'image/svg+xml'));
 app.get('/metrics', metrics);
 app.get('/openapi.json', (c) => c.json(openapi()));
 app.route('/', docs);

@@ -45,7 +45,7 @@ export function shellPage(c: Context, html: string): Response {
 }
 
 /** Answers with one of a page's files; `no-cache` so a new hub's page never runs an old script. */
-export function pageFile(c: Context, body: string, type: 'text/javascript' | 'text/css'): Response {
+export function pageFile(c: Context, body: string, type: 'text/javascript' | 'text/css' | 'image/svg+xml'): Response {
   c.header('content-type', `${type}; charset=utf-8`);
   c.header('cache-control', 'no-cache');
   return c.body(body);

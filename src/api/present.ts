@@ -25,7 +25,7 @@ function attemptsOf(log: string | null, running: { state: string; attempts: numb
  * The public task: D1's record, overlaid with the QueueObject's live fields when it has them.
  * Lists leave the attempt log out (`attempts: false`): a page of 500 tasks would carry 500 logs.
  */
-export function presentTask(row: TaskRow, live: LiveTask | null, attempts = true): TaskRecord {
+export function presentTask(row: TaskRow & { jurisdiction?: TaskRecord['jurisdiction'] }, live: LiveTask | null, attempts = true): TaskRecord {
   const l = live;
   const state = l?.state ?? row.state;
   const worker = l ? l.worker : row.worker;
@@ -57,6 +57,7 @@ export function presentTask(row: TaskRow, live: LiveTask | null, attempts = true
     groupKey: row.groupKey,
     groupLimit: row.groupLimit,
     rateKey: row.rateKey ?? null,
+    jurisdiction: row.jurisdiction ?? null,
     progress: l ? parsed(l.progress) : null,
     revokeRequested: l?.revokeRequested ?? false,
     attemptLog: attempts

@@ -100,7 +100,9 @@ export type TaskRow = typeof tasks.$inferSelect;
 type LiveOnly = 'progress' | 'revokeRequested';
 /** Known only while a task is enqueued: the producer chose its id. */
 type IntakeOnly = 'chosenId';
-type WithoutColumn = Exclude<keyof TaskRecord | keyof TaskSpec, LiveOnly | IntakeOnly | keyof TaskRow>;
+/** Which database holds the row, not a column of it (src/db/stores.ts). */
+type StoreOnly = 'jurisdiction';
+type WithoutColumn = Exclude<keyof TaskRecord | keyof TaskSpec, LiveOnly | IntakeOnly | StoreOnly | keyof TaskRow>;
 const everyRecordFieldHasAColumn: [WithoutColumn] extends [never] ? true : { missing: WithoutColumn } = true;
 void everyRecordFieldHasAColumn;
 

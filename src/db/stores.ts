@@ -17,8 +17,16 @@ export function dbOf(env: Stores, j: Jurisdiction | null): D1Database {
 
 /** Every D1 database tasks are recorded in: the hub's first, then each jurisdiction's in use. */
 export function everyDb(env: Stores): D1Database[] {
-  return [env.DB, ...jurisdictions(env).used.map((j) => dbOf(env, j))];
+  return everyStore(env).map((s) => s.db);
 }
+
+/** Every D1 database tasks are recorded in, with its jurisdiction (null: the hub's own). */
+export function everyStore(env: Stores): { db: D1Database; jurisdiction: Jurisdiction | null }[] {
+  return [{ db: env.DB, jurisdiction: null }, ...jurisdictions(env).used.map((j) => ({ db: dbOf(env, j), jurisdiction: j }))];
+}
+
+/** A task's D1 row, with the jurisdiction of the database that holds it (null: the hub's own). */
+export type StoredRow = TaskRow & { jurisdiction: Jurisdiction | null };
 
 /** Tasks by the D1 database that records them (their region's jurisdiction), each group in the order given. */
 export function byStore<T extends { region?: string | null }>(env: Stores, specs: T[]): { db: D1Database; specs: T[]; at: number[] }[] {
@@ -31,12 +39,6 @@ export function byStore<T extends { region?: string | null }>(env: Stores, specs
     g.at.push(i);
   });
   return [...groups.values()];
-}
-
-/** The first of the databases' answers that is not undefined, asking all at once. */
-export async function firstFound<T>(env: Stores, read: (db: D1Database) => Promise<T | undefined>): Promise<T | undefined> {
-  const all = await Promise.all(everyDb(env).map(read));
-  return all.find((r) => r !== undefined);
 }
 
 /**
@@ -58,18 +60,25 @@ export async function recordEverywhere(env: Stores, specs: TaskSpec[], now = Dat
 }
 
 /** A task's D1 row, from whichever database holds it. */
-export async function findTaskRow(env: Stores, id: string): Promise<TaskRow | undefined> {
-  return firstFound(env, (db) => getTaskRow(db, id));
+export async function findTaskRow(env: Stores, id: string): Promise<StoredRow | undefined> {
+  const all = await Promise.all(everyStore(env).map(async ({ db, jurisdiction }) => {
+    const row = await getTaskRow(db, id);
+    return row && { ...row, jurisdiction };
+  }));
+  return all.find((r) => r !== undefined);
 }
 
 /**
  * listTaskRows over every database: each gives its newest page, and the page is the newest of
  * them all. The cursor (creation time and id of the page's last task) means the same in each.
  */
-export async function listEverywhere(env: Stores, f: TaskFilter): Promise<{ rows: TaskRow[]; cursor: string | null }> {
-  const dbs = everyDb(env);
-  if (dbs.length === 1) return listTaskRows(dbs[0], f);
-  const pages = await Promise.all(dbs.map((db) => listTaskRows(db, f)));
+export async function listEverywhere(env: Stores, f: TaskFilter): Promise<{ rows: StoredRow[]; cursor: string | null }> {
+  const stores = everyStore(env);
+  const pages = await Promise.all(stores.map(async ({ db, jurisdiction }) => {
+    const page = await listTaskRows(db, f);
+    return { rows: page.rows.map((r) => ({ ...r, jurisdiction })), cursor: page.cursor };
+  }));
+  if (pages.length === 1) return pages[0];
   const all = pages.flatMap((p) => p.rows).sort((a, b) => b.createdAt - a.createdAt || (a.id < b.id ? 1 : a.id > b.id ? -1 : 0));
   const rows = all.slice(0, f.limit);
   const more = all.length > f.limit || pages.some((p) => p.cursor !== null);

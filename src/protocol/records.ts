@@ -84,6 +84,9 @@ export const taskRecord = z
     groupKey: z.string().nullable(),
     groupLimit: int.nullable(),
     rateKey: z.string().nullable().meta({ description: 'The key whose limits (the queue\'s "keyLimits") the task counts against; an HTTP task\'s default is its URL\'s host.' }),
+    jurisdiction: z.enum(['eu', 'fedramp']).nullable().meta({
+      description: "The jurisdiction whose Durable Objects and D1 database hold the task's data (its region is bound to it: DROVER_JURISDICTIONS); null: the hub's own.",
+    }),
     progress: json.meta({ description: 'What the running attempt last reported with a heartbeat; null when none runs.' }),
     revokeRequested: z.boolean(),
     attemptLog: z

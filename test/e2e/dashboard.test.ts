@@ -39,7 +39,7 @@ async function watched(width: number, height = 900, options: { token?: boolean; 
   page.on('console', (m) => {
     if (/Content Security Policy|Refused to/i.test(m.text())) policyLines.push(m.text());
     // A keys route answering 404 (a hub without it, as one test makes it) is the card's "not available", not an error of the page.
-    else if (m.type() === 'error' && !(/status of 404/.test(m.text()) && /\/keys(\?|$)/.test(m.location().url))) errors.push(m.text());
+    else if (m.type() === 'error' && !(/status of 404/.test(m.text()) && /\/keys(\?|$)/.test(m.location().url))) errors.push(`${m.text()} ${m.location().url}`);
   });
   // Runs in the page before its own script (injected by the browser's debugger, so no policy applies to it).
   await page.addInitScript(`window.__violations = [];

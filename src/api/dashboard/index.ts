@@ -8,7 +8,7 @@ import { live } from './live.ts';
 import { overview } from './overview.ts';
 import { queues } from './queues.ts';
 import { schedules } from './schedules.ts';
-import { boot, dashboardHtml } from './shell.ts';
+import { boot, dashboardHtml, faviconSvg } from './shell.ts';
 import { dashboardStyle } from './style.ts';
 import { tasks } from './tasks.ts';
 import { workers } from './workers.ts';
@@ -16,6 +16,8 @@ import { workflows } from './workflows.ts';
 
 /** The page at GET /. */
 export const dashboardPage = dashboardHtml;
+/** GET /favicon.svg. */
+export const favicon = faviconSvg;
 /** GET /dashboard.css. */
 export const dashboardCss = dashboardStyle;
 /** GET /dashboard.js: one function scope, so the parts share their names and leak none onto window. */

@@ -12,7 +12,7 @@ const NAV: [string, string][] = [
 ];
 
 export const dashboardHtml = `<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
-<title>drover</title><link rel="stylesheet" href="/dashboard.css"></head><body>
+<title>drover</title><link rel="icon" href="/favicon.svg" type="image/svg+xml"><link rel="stylesheet" href="/dashboard.css"></head><body>
 <a class="skip" href="#main">Skip to content</a>
 <form id="login" class="card" hidden><h1>drover</h1><p class="muted">Paste an access token: admin to act, enqueue to watch. It stays in this browser.</p>
 <label for="token">Access token</label><input id="token" type="password" autocomplete="off" required><button type="submit">Open the dashboard</button></form>
@@ -44,3 +44,6 @@ if (!token) {
   setInterval(function () { if (document.visibilityState === 'visible') refreshSoon(); }, 10000);
 }
 `;
+
+/** The tab's icon: without one, browsers ask for /favicon.ico and log its 404 on every page. */
+export const faviconSvg = `<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 32 32"><rect width="32" height="32" rx="7" fill="#2b5fd9"/><path d="M9 8h7a8 8 0 0 1 0 16H9z" fill="none" stroke="#fff" stroke-width="3.5"/></svg>`;
