@@ -1,5 +1,5 @@
 // The scraping example's task: fetch a page and report its title, size, and which worker of which region fetched it.
-import { defineTask, NonRetryableError, RateLimitedError, type TaskContext } from '../../src/sdk/index.ts';
+import { defineTask, NonRetryableError, RateLimitedError } from '../../src/sdk/index.ts';
 
 /** Retry-After as seconds: a number of seconds or an HTTP date; absent or unreadable: undefined (the hub waits 1 s). */
 function retryAfter(value: string | null): number | undefined {
@@ -15,7 +15,7 @@ function retryAfter(value: string | null): number | undefined {
  * who came. Its rate key is the page's host, so a queue's `keyLimits` hold each site to its
  * limit across every region; a site that answers 429 pauses its host for its Retry-After.
  */
-export const fetchPage = defineTask('scrape.page', { queue: 'scrape', timeout: 30, maxRetries: 3, rateKey: (url: string) => new URL(url).host }, async ([url]: [string], ctx: TaskContext) => {
+export const fetchPage = defineTask('scrape.page', { queue: 'scrape', timeout: 30, maxRetries: 3, rateKey: (url: string) => new URL(url).host }, async ([url]: [string], ctx) => {
   const started = Date.now();
   const res = await fetch(url, { signal: ctx.signal, headers: { 'x-drover-worker': ctx.worker, 'x-drover-region': ctx.region ?? '' } });
   const body = await res.text();

@@ -71,7 +71,7 @@ const NAME = /^[A-Za-z0-9_.:/-]{1,200}$/;
  *     return { status: res.status, bytes: (await res.text()).length };
  *   });
  */
-export function defineTask<A extends unknown[], R>(name: string, options: TaskOptions<NoInfer<A>>, run: TaskHandler<A, R>): TaskDefinition<A, Awaited<R>>;
+export function defineTask<A extends unknown[], R>(name: string, options: TaskOptions<A>, run: TaskHandler<A, R>): TaskDefinition<A, Awaited<R>>;
 export function defineTask<A extends unknown[], R>(name: string, run: TaskHandler<A, R>): TaskDefinition<A, Awaited<R>>;
 export function defineTask<A extends unknown[], R>(
   name: string,
