@@ -18,9 +18,31 @@ export interface KeyLimit {
 /** The lowest a key's rate falls to after rate-limited reports: one task a minute. */
 export const MIN_RATE_PER_SECOND = 1 / 60;
 
-/** A glob of `keyLimits` as a regular expression: `*` is any characters, everything else itself. */
-function globRegex(glob: string): RegExp {
-  return new RegExp(`^${glob.split('*').map((part) => part.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')).join('[\\s\\S]*')}$`);
+/**
+ * Whether `key` matches a glob of `keyLimits` (`*` is any characters, everything else itself), in
+ * time linear in their lengths: a client chooses the key, and a backtracking regular expression
+ * of a glob with many stars would let one key hold the queue's object for seconds.
+ */
+export function globMatch(glob: string, key: string): boolean {
+  let g = 0;
+  let k = 0;
+  // The last star seen, and where in the key its match now ends: a mismatch widens that star by one.
+  let star = -1;
+  let resume = 0;
+  while (k < key.length) {
+    if (g < glob.length && glob[g] === '*') {
+      star = g++;
+      resume = k;
+    } else if (g < glob.length && glob[g] === key[k]) {
+      g++;
+      k++;
+    } else if (star >= 0) {
+      g = star + 1;
+      k = ++resume;
+    } else return false;
+  }
+  while (g < glob.length && glob[g] === '*') g++;
+  return g === glob.length;
 }
 
 /** Rates per second of "N/s", "N/m", "N/h". */
@@ -35,14 +57,14 @@ export function perSecond(rate: string): number | null {
  */
 export function matcher(entries: KeyLimitEntry[] | null): (key: string) => KeyLimit | null {
   const exact = new Map<string, KeyLimitEntry>();
-  const globs: [RegExp, KeyLimitEntry][] = [];
+  const globs: KeyLimitEntry[] = [];
   for (const e of entries ?? []) {
     if (!e.match.includes('*')) {
       if (!exact.has(e.match)) exact.set(e.match, e);
-    } else globs.push([globRegex(e.match), e]);
+    } else globs.push(e);
   }
   return (key) => {
-    const e = exact.get(key) ?? globs.find(([re]) => re.test(key))?.[1];
+    const e = exact.get(key) ?? globs.find((g) => globMatch(g.match, key));
     if (!e) return null;
     const rate = e.rate ?? null;
     return { rate, perSecond: rate ? perSecond(rate) : null, concurrency: e.concurrency ?? null };
