@@ -1,7 +1,7 @@
 // Queue routes: stats, pause and resume, purge of waiting tasks, dead letters and their replay.
 import { Hono, type Context } from 'hono';
 import { everyDb, queueNamesEverywhere } from '../db/stores.ts';
-import { everyShard, queueObject, queueStats } from '../queue/stubs.ts';
+import { everyShard, mergeKeys, queueObject, queueStats } from '../queue/stubs.ts';
 import { objectNames, shardCount } from '../core/shards.ts';
 import { parseRate } from '../core/limits.ts';
 import { DroverError } from '../protocol/errors.ts';
@@ -18,7 +18,6 @@ import { queueName } from '../protocol/fields.ts';
 import { configured, keyList, deadList, deadPurged, paused as pausedAnswer, purged as purgedAnswer, queueList, replayed as replayedAnswer, type Answer } from '../protocol/answers.ts';
 import type { QueueRecord } from '../protocol/records.ts';
 import type { QueueConfig } from '../queue/types.ts';
-import type { KeyView } from '../queue/keys.ts';
 
 export const queues = new Hono<AuthVars>();
 
@@ -60,26 +59,11 @@ queues.get('/:queue', async (c) => {
   return c.json((await describe(c.env, name)) satisfies QueueRecord);
 });
 
-/**
- * A queue's rate keys, ascending: those with tasks waiting or running, paused, or below their
- * configured rate. A key's tasks sit on one shard (its rateKey places them), unless a group or
- * ordering key placed some elsewhere: then its entries are added together.
- */
+/** A queue's rate keys, ascending: those with tasks waiting or running, paused, or below their configured rate. */
 queues.get('/:queue/keys', async (c) => {
   const name = queueOf(c);
   const { limit, cursor } = parseWith(keysQuery, c.req.query(), 'query');
-  const merged = new Map<string, KeyView>();
-  for (const view of (await everyShard(c.env, name, (o) => o.keys(cursor ?? null, limit))).flat()) {
-    const was = merged.get(view.key);
-    merged.set(view.key, was ? {
-      ...was,
-      running: was.running + view.running,
-      waiting: was.waiting + view.waiting,
-      rateLimited: was.rateLimited + view.rateLimited,
-      pausedUntil: Math.max(was.pausedUntil ?? 0, view.pausedUntil ?? 0) || null,
-    } : view);
-  }
-  const keys = [...merged.values()].sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+  const keys = mergeKeys((await everyShard(c.env, name, (o) => o.keys(cursor ?? null, limit))).flat());
   const page = keys.slice(0, limit);
   return c.json({ keys: page, nextCursor: keys.length > limit ? page[page.length - 1].key : null } satisfies Answer<typeof keyList>);
 });

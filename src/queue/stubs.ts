@@ -4,6 +4,7 @@ import { jurisdictionOfObject, objectNames, shardNames, taskShardName, type Plac
 import { jurisdictionOf } from '../core/jurisdictions.ts';
 import type { Env } from '../env.ts';
 import type { QueueStats } from './types.ts';
+import type { KeyView } from './keys.ts';
 import { unserved, type ReadyGroup } from '../core/unserved.ts';
 
 type Found = Pick<Env, 'QUEUES' | 'DROVER_LOCAL_JURISDICTIONS'>;
@@ -54,7 +55,10 @@ export function everyShard<T>(env: Queues, queue: string, call: (object: ReturnT
  */
 export async function holderOf(env: Queues, task: Placeable) {
   const home = taskShardName(env, task);
-  const names = shardNames(env, task.queue, jurisdictionOf(env, task.region));
+  const j = jurisdictionOf(env, task.region);
+  const names = shardNames(env, task.queue, j);
+  // A task of a region bound to a jurisdiction after it was enqueued is still held outside.
+  if (j !== null) names.push(...shardNames(env, task.queue, null));
   const first = queueObject(env, home);
   if (names.length === 1 || (await first.get(task.id))) return first;
   for (const name of names) {
@@ -106,7 +110,29 @@ export async function queueMetrics(env: Queues, queue: string) {
     stats: mergeStats(all.map((m) => m.stats)),
     oldestReadyMs: ages.length ? Math.max(...ages) : null,
     dead: all.reduce((sum, m) => sum + m.dead, 0),
-    // A key's tasks sit on one shard (unless a group or ordering key placed some elsewhere): each shard's top keys, the 100 with most waiting.
-    keys: all.flatMap((m) => m.keys).sort((a, b) => b.waiting - a.waiting).slice(0, 100),
+    // Each object's top keys, a key's entries from several objects added together (one series per key), the 100 with most waiting.
+    keys: mergeKeys(all.flatMap((m) => m.keys)).sort((a, b) => b.waiting - a.waiting).slice(0, 100),
   };
+}
+
+/**
+ * Rate keys as several objects report them, one entry per key, ascending. A key's tasks sit on one
+ * shard (its rateKey places them), unless a group or ordering key placed some elsewhere or its
+ * tasks are both in a jurisdiction and outside: then its entries are added together, with the
+ * lower rate now and the later pause.
+ */
+export function mergeKeys(views: KeyView[]): KeyView[] {
+  const merged = new Map<string, KeyView>();
+  for (const view of views) {
+    const was = merged.get(view.key);
+    merged.set(view.key, was ? {
+      ...was,
+      currentRate: was.currentRate === null ? view.currentRate : view.currentRate === null ? was.currentRate : Math.min(was.currentRate, view.currentRate),
+      running: was.running + view.running,
+      waiting: was.waiting + view.waiting,
+      rateLimited: was.rateLimited + view.rateLimited,
+      pausedUntil: Math.max(was.pausedUntil ?? 0, view.pausedUntil ?? 0) || null,
+    } : view);
+  }
+  return [...merged.values()].sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
 }
