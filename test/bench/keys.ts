@@ -19,6 +19,8 @@ const KEYS = 1000;
 const THROTTLED = 900;
 /** Tasks waiting behind each throttled key while the others are claimed. */
 const WAITING_PER_THROTTLED = 10;
+/** Tasks waiting on each key with budget, so that every key of the queue has ready tasks throughout. */
+const WAITING_PER_OPEN = 5;
 
 async function ok(res: Promise<{ status: number; text: string; body: any }>, what: string, status = 202) {
   const r = await res;
@@ -50,8 +52,10 @@ async function spend(worker: Api, queue: string, n: number): Promise<void> {
 
 /**
  * Three queues, measured in turn, one claim+ack of each per round: no keys; 1,000 keys with
- * budget; 1,000 keys of which 900 have spent their only token of the hour and hold 10 tasks
- * each. A claim that read the throttled keys' tasks would cost more with them than without.
+ * budget, 5 tasks waiting on each; 1,000 keys of which 900 have spent their only token of the
+ * hour and hold 9 tasks each, the other 100 with 5 each. Each round puts one task in for each
+ * it takes out, so the keys keep their tasks. A claim that visited the throttled keys, or every
+ * key, would cost more with them than without.
  */
 export async function keysCost(api: Api, samples: number, log: (m: string) => void): Promise<KeysPoint[]> {
   const stamp = Date.now().toString(36);
@@ -69,9 +73,12 @@ export async function keysCost(api: Api, samples: number, log: (m: string) => vo
   const stats = await ok(api.get(`/v1/queues/${held.queue}`), 'stats', 200);
   if (stats.ready !== THROTTLED * (WAITING_PER_THROTTLED - 1)) throw new Error(`${held.queue}: ${stats.ready} ready, expected ${THROTTLED * (WAITING_PER_THROTTLED - 1)} behind throttled keys`);
   await ok(api.request('PUT', `/v1/queues/${queues[1].queue}/config`, { keyLimits: [{ match: 'fast-*', rate: '100000/s' }] }), 'config', 200);
-  log(`    ${THROTTLED} keys throttled in ${held.queue}, ${stats.ready.toLocaleString('en')} of their tasks waiting`);
-
   const fast = KEYS - THROTTLED;
+  await enqueue(api, held.queue, (i) => `fast-${i % fast}`, fast * WAITING_PER_OPEN);
+  await enqueue(api, queues[1].queue, (i) => `fast-${i % KEYS}`, KEYS * WAITING_PER_OPEN);
+  await enqueue(api, queues[0].queue, () => null, KEYS * WAITING_PER_OPEN);
+  log(`    ${THROTTLED} keys throttled in ${held.queue} with ${stats.ready.toLocaleString('en')} tasks waiting, ${fast} open with ${fast * WAITING_PER_OPEN}; ${KEYS} open keys in ${queues[1].queue} with ${KEYS * WAITING_PER_OPEN}`);
+
   const times = queues.map(() => [] as number[]);
   const warmup = 20;
   let next = 0;
