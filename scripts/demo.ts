@@ -87,14 +87,14 @@ for (const s of SITES) {
 }
 say(`enqueued ${handles.length} pages: ${SITES.map((s) => `${s.pages} of ${s.name}`).join(', ')}\n`);
 
-// While it runs: each site's requests in the last second, drawn as a line per site.
+// While it runs: each site's requests (answered 429 or not) in each second, drawn as a line per site.
 const started = Date.now();
 const BARS = ' ▁▂▃▄▅▆▇█';
 const draw = () => {
   const lines = SITES.map((s) => {
     const log = seen.get(s.name)!;
     const seconds = Math.max(1, Math.ceil((Date.now() - started) / 1000));
-    const counts = Array.from({ length: seconds }, (_, k) => log.filter((r) => r.status === 200 && r.at >= started + k * 1000 && r.at < started + (k + 1) * 1000).length);
+    const counts = Array.from({ length: seconds }, (_, k) => log.filter((r) => r.at >= started + k * 1000 && r.at < started + (k + 1) * 1000).length);
     const spark = counts.slice(-40).map((n) => BARS[Math.min(BARS.length - 1, Math.round((n / s.limit) * (BARS.length - 1)))]).join('');
     return `  ${s.name.padEnd(10)} ${String(counts.at(-1) ?? 0).padStart(3)}/s of ${String(s.limit).padStart(2)}/s ${spark}`;
   });
@@ -117,7 +117,7 @@ if (timer) clearInterval(timer);
 // The whole run's chart stays on screen (and is the one printed where there is no terminal).
 process.stdout.write(`${tty ? `\x1b[${SITES.length}A\r` : ''}${draw()}\n\n`);
 
-// Per site: its mean rate while it was fetched against its limit, its busiest second, the 429s it
+// Per site: its mean rate of requests while it was fetched against its limit, its busiest second, the 429s it
 // answered, and its rate now as the hub has it (lowered by each 429, climbing back since).
 const keys = (await (await fetch(`${system.url}/v1/queues/scrape/keys`, { headers: { authorization: `Bearer ${tokens.admin}` } })).json()) as {
   keys: { key: string; currentRate: number | null }[];
@@ -125,16 +125,16 @@ const keys = (await (await fetch(`${system.url}/v1/queues/scrape/keys`, { header
 say('site        limit  mean rate  busiest second  429s  rate now  fetched from');
 let over = 0;
 for (const s of SITES) {
+  // Every request the site saw counts, the ones it answered 429 too.
   const log = seen.get(s.name)!;
-  const ok = log.filter((r) => r.status === 200);
-  const first = ok[0]?.at ?? started;
-  const last = ok.at(-1)?.at ?? started;
+  const first = log[0]?.at ?? started;
+  const last = log.at(-1)?.at ?? started;
   let busiest = 0;
-  for (const r of ok) busiest = Math.max(busiest, ok.filter((o) => o.at >= r.at && o.at < r.at + 1000).length);
-  const mean = ok.length > 1 ? (ok.length - 1) / ((last - first) / 1000) : ok.length;
+  for (const r of log) busiest = Math.max(busiest, log.filter((o) => o.at >= r.at && o.at < r.at + 1000).length);
+  const mean = log.length > 1 ? (log.length - 1) / ((last - first) / 1000) : log.length;
   if (mean > s.limit * 1.1) over++;
-  const regions = [...new Set(ok.map((r) => r.region))].join(', ');
-  const refused = log.length - ok.length;
+  const regions = [...new Set(log.map((r) => r.region))].join(', ');
+  const refused = log.filter((r) => r.status === 429).length;
   const now = keys.keys.find((k) => k.key === hostOf.get(s.name))?.currentRate;
   const rateNow = now === undefined || now === null ? `${s.limit}/s` : `${Number(now.toFixed(1))}/s`;
   say(`${s.name.padEnd(10)} ${`${s.limit}/s`.padStart(6)}  ${`${mean.toFixed(1)}/s`.padStart(9)}  ${String(busiest).padStart(14)}  ${String(refused).padStart(4)}  ${rateNow.padStart(8)}  ${regions}`);
