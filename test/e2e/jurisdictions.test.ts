@@ -131,8 +131,10 @@ describe('a region bound to a jurisdiction', () => {
     const queue = uniqueQueue('juris');
     for (const region of [null, 'weur']) {
       const started = Date.now();
+      const calls = (await api.get(`/v1/queues/${queue}`)).body.claimCalls as number;
       const waiting = api.post(`/v1/queues/${queue}/claim`, { worker: 'e2e-weur', region: 'weur', max: 1, waitSeconds: 20 });
-      await new Promise((r) => setTimeout(r, 300));
+      // The claim has reached the queue (and found nothing) before the work comes.
+      await waitFor('the claim to wait', async () => ((await api.get(`/v1/queues/${queue}`)).body.claimCalls > calls ? true : null));
       const made = await api.post('/v1/tasks', { task: 'juris.echo', queue, region, args: [] });
       const got = await waiting;
       expect(got.status).toBe(200);
