@@ -167,6 +167,36 @@ describe('claims across rate keys', () => {
       expect(lanesRead.every((lane) => all.slice(0, 100).includes(keyOfLane(lane)!))).toBe(true);
     }));
 
+  it('look at none of 900 keys out of budget: a claim touches the keys it takes from, and the throttled ones come back when due', () =>
+    withKeys([{ match: 'slow*', rate: '1/m' }, { match: 'capped*', concurrency: 1 }], ({ keys, at, claim, deliver }) => {
+      const slow = Array.from({ length: 850 }, (_, i) => `slow${i}`);
+      const capped = Array.from({ length: 50 }, (_, i) => `capped${i}`);
+      const open = Array.from({ length: 100 }, (_, i) => `open${i}`);
+      // In batches the harness makes ready at once (it spreads a batch's enqueue times over the second before).
+      [slow, slow, [...capped, ...capped, ...open, ...open, ...open]].forEach((batch) => deliver(T0, batch));
+      // The first claim takes a task of each key: the slow keys spend their token, the capped ones their slot.
+      const first = claim(T0, 1000);
+      expect(first.jobs).toHaveLength(1000);
+      const before = keys.visited;
+      const next = claim(T0 + 10, 50);
+      expect(next.jobs).toHaveLength(50);
+      expect(next.keysOf.every((k) => k!.startsWith('open'))).toBe(true);
+      // Fifty keys looked at for fifty tasks, whatever the 900 others.
+      expect(keys.visited - before).toBeLessThanOrEqual(51);
+      expect(claim(T0 + 20, 1000).jobs).toHaveLength(150);
+      const none = claim(T0 + 30, 1000);
+      expect(none.jobs).toEqual([]);
+      expect(none.retryMs).toBeGreaterThan(59_000);
+      expect(none.retryMs).toBeLessThanOrEqual(60_000);
+      // A lease of a capped key ends: that key, and no other, may run again.
+      const lease = first.jobs.find((j) => keyOfLane(j.lane) === 'capped7')!;
+      at(T0 + 40, (s) => t.ack(s, lease.lease_id, null, 'null'));
+      expect(claim(T0 + 50, 1000).keysOf).toEqual(['capped7']);
+      // A minute on, the slow keys have a token each again.
+      const later = claim(T0 + 60_000, 1000);
+      expect(count(later.keysOf.map((k) => k!.replace(/\d+$/, '')))).toEqual({ slow: 850 });
+    }));
+
   it('place a task with a rate key on its key\'s shard, after a group or ordering key', () => {
     const shards = new Set(Array.from({ length: 20 }, (_, i) => shardOf({ id: `id-${i}`, orderingKey: null, rateKey: 'site.test' }, 7)));
     expect(shards.size).toBe(1);
