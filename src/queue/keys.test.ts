@@ -119,6 +119,15 @@ describe('claims across rate keys', () => {
       expect(new Set(one).size).toBe(4);
     }));
 
+  it('go round the keys in order, one task a claim, passing over a key out of budget until it has some', () =>
+    withKeys([{ match: 'b', rate: '1/m' }], ({ claim, deliver }) => {
+      deliver(T0, ['a', 'a', 'a', 'a', 'b', 'b', 'b', 'c', 'c', 'c', 'c']);
+      const order = (now: number, n: number) => Array.from({ length: n }, () => claim(now, 1).keysOf[0]);
+      expect(order(T0, 7)).toEqual(['a', 'b', 'c', 'a', 'c', 'a', 'c']);
+      // A minute on, b has a token again and takes its turn at the ring's tail.
+      expect(order(T0 + 60_000, 3)).toEqual(['a', 'c', 'b']);
+    }));
+
   it('hold each key to its rate; a throttled key is skipped and the claim says when it may run again', () =>
     withKeys([{ match: 'slow', rate: '2/s' }], ({ claim, deliver }) => {
       deliver(T0, [...Array(10).fill('slow'), ...Array(10).fill('fast')]);
