@@ -71,6 +71,23 @@ describe('the ring of open keys', () => {
     expect(ring.nextDue()).toBeNull();
   });
 
+  it('tells a claim when its own lanes\' keys are due, not other lanes\'', () => {
+    const ring = new KeyRing();
+    ring.readied([keyedLane('weur', 'w'), keyedLane('', 'x'), keyedLane('enam', 'e')]);
+    ring.park('e', 100);
+    ring.park('x', 300);
+    ring.park('w', 200);
+    expect(ring.nextDue(['weur', ''])).toBe(200);
+    expect(ring.nextDue([''])).toBe(300);
+    expect(ring.nextDue()).toBe(100);
+    // A parked key that gains a lane elsewhere is due there too.
+    ring.readied([keyedLane('', 'e')]);
+    expect(ring.nextDue([''])).toBe(100);
+    expect(ring.reopenDue(100)).toEqual(new Set(['enam', '']));
+    expect(ring.nextDue([''])).toBe(300);
+    expect(walk(ring, ['weur', ''])).toEqual(['e']);
+  });
+
   it('keeps the latest time a key is parked to (a longer pause), and forgets drained keys', () => {
     const ring = ringOf(['a', 'b']);
     ring.park('a', 100);

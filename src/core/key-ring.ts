@@ -1,4 +1,4 @@
-// Which rate keys a claim may look at: a ring of open keys per lane, a heap of keys waiting for budget, a set of keys at their concurrency.
+// Which rate keys a claim may look at: a ring of open keys per lane, heaps of keys waiting for budget, a set of keys at their concurrency.
 import { baseLane, keyOfLane } from './states.ts';
 
 /** One entry of a ring: rings are linked lists, so moving a key to the tail or taking it out is O(1). */
@@ -93,10 +93,6 @@ class Heap {
     }
     return top;
   }
-
-  clear(): void {
-    this.items.length = 0;
-  }
 }
 
 /**
@@ -110,9 +106,12 @@ export class KeyRing {
   /** Keys with ready tasks, each with the lanes that hold them. */
   private readonly lanes = new Map<string, Set<string>>();
   private readonly rings = new Map<string, Ring>();
-  /** Parked keys and when they have budget again; the heap may hold older times of a key (skipped). */
+  /**
+   * Parked keys and when they have budget again, with a heap per base lane (so a claim hears of
+   * its own lanes' keys only); a heap may hold a key's older times, or a key another heap woke: skipped.
+   */
   private readonly parked = new Map<string, number>();
-  private readonly heap = new Heap();
+  private readonly heaps = new Map<string, Heap>();
   private readonly full = new Set<string>();
   /** Keys walks have handed out since the ring was made: a test sees what a claim touched. */
   visited = 0;
@@ -124,8 +123,11 @@ export class KeyRing {
       if (key === null) continue;
       let set = this.lanes.get(key);
       if (!set) this.lanes.set(key, (set = new Set()));
+      const base = baseLane(lane);
+      const newBase = ![...set].some((l) => baseLane(l) === base);
       set.add(lane);
-      if (this.isOpen(key)) this.ring(baseLane(lane)).push(key);
+      if (this.isOpen(key)) this.ring(base).push(key);
+      else if (newBase && this.parked.has(key)) this.heap(base).push([this.parked.get(key)!, key]);
     }
   }
 
@@ -153,7 +155,7 @@ export class KeyRing {
     this.close(key);
     this.full.delete(key);
     this.parked.set(key, until);
-    this.heap.push([until, key]);
+    for (const base of this.basesOf(key)) this.heap(base).push([until, key]);
   }
 
   /** `key` is at its concurrency: out of the rings until `freed`. */
@@ -172,30 +174,41 @@ export class KeyRing {
   /** Parked keys whose time has come are open again; answers the base lanes that regained keys. */
   reopenDue(now: number): Set<string> {
     const bases = new Set<string>();
-    for (let top = this.heap.peek(); top && top[0] <= now; top = this.heap.peek()) {
-      this.heap.pop();
-      const [at, key] = top;
-      if (this.parked.get(key) !== at) continue;
-      this.parked.delete(key);
-      for (const base of this.open(key)) bases.add(base);
+    for (const [base, heap] of this.heaps) {
+      for (let top = heap.peek(); top && top[0] <= now; top = heap.peek()) {
+        heap.pop();
+        const [at, key] = top;
+        if (this.parked.get(key) !== at) continue;
+        this.parked.delete(key);
+        for (const b of this.open(key)) bases.add(b);
+      }
+      if (heap.size === 0) this.heaps.delete(base);
     }
     return bases;
   }
 
-  /** When the first parked key has budget again (ms), or null when none is parked. */
-  nextDue(): number | null {
-    for (let top = this.heap.peek(); top; top = this.heap.peek()) {
-      if (this.parked.get(top[1]) === top[0]) return top[0];
-      this.heap.pop();
+  /** When the first key parked in the base lanes `bases` (all: omitted) has budget again (ms), or null when none is parked. */
+  nextDue(bases?: string[]): number | null {
+    let due: number | null = null;
+    for (const base of bases ? new Set(bases) : this.heaps.keys()) {
+      const heap = this.heaps.get(base);
+      if (!heap) continue;
+      for (let top = heap.peek(); top; top = heap.peek()) {
+        if (this.parked.get(top[1]) === top[0]) {
+          if (due === null || top[0] < due) due = top[0];
+          break;
+        }
+        heap.pop();
+      }
     }
-    return null;
+    return due;
   }
 
   /** Every parked and full key is open again: their limits changed. */
   reopenAll(): void {
     const keys = [...this.parked.keys(), ...this.full];
     this.parked.clear();
-    this.heap.clear();
+    this.heaps.clear();
     this.full.clear();
     for (const key of keys) this.open(key);
   }
@@ -247,6 +260,16 @@ export class KeyRing {
     return !this.parked.has(key) && !this.full.has(key);
   }
 
+  private heap(base: string): Heap {
+    let heap = this.heaps.get(base);
+    if (!heap) this.heaps.set(base, (heap = new Heap()));
+    return heap;
+  }
+
+  private basesOf(key: string): Set<string> {
+    return new Set([...(this.lanes.get(key) ?? [])].map(baseLane));
+  }
+
   private ring(base: string): Ring {
     let ring = this.rings.get(base);
     if (!ring) this.rings.set(base, (ring = new Ring()));
@@ -255,13 +278,13 @@ export class KeyRing {
 
   /** Into the rings of its lanes; answers those base lanes. */
   private open(key: string): Set<string> {
-    const bases = new Set([...(this.lanes.get(key) ?? [])].map(baseLane));
+    const bases = this.basesOf(key);
     for (const base of bases) this.ring(base).push(key);
     return bases;
   }
 
   private close(key: string): void {
-    for (const base of new Set([...this.lanes.get(key)!].map(baseLane))) {
+    for (const base of this.basesOf(key)) {
       const ring = this.rings.get(base);
       ring?.remove(key);
       if (ring && ring.size === 0) this.rings.delete(base);

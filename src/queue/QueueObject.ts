@@ -190,7 +190,7 @@ export class QueueObject extends DurableObject<Env> {
         })
       : [];
     keys.claimed(jobs, drained, now);
-    const keyRetryMs = keys.retryMs(now);
+    const keyRetryMs = keys.retryMs(lanes, now);
     const wait = Math.min(this.queueSettings.spend(jobs, now, retryMs), keyRetryMs);
     if (jobs.length === 0 && Number.isFinite(keyRetryMs)) this.wakeConsumersIn(keyRetryMs);
     return { jobs, retryMs: wait };

@@ -90,7 +90,7 @@ async function withKeys(limits: Parameters<Keys['configure']>[0], fn: (h: Harnes
         return out;
       });
       keys.claimed(jobs, drained, now);
-      return { jobs, keysOf: jobs.map((j) => keyOfLane(j.lane)), retryMs: keys.retryMs(now) };
+      return { jobs, keysOf: jobs.map((j) => keyOfLane(j.lane)), retryMs: keys.retryMs([''], now) };
     };
     const deliver = (now: number, rateKeys: (string | null)[]) =>
       at(now, (s) => t.deliver(s, rateKeys.map((rateKey, i) => taskSpec({ createdAt: now - 1000 + i, rateKey }))));
@@ -249,7 +249,7 @@ describe('claims across rate keys', () => {
       const turns = [...after.turns([''], T0 + 200)].map((x) => x.key);
       expect(turns).not.toContain('site');
       expect(turns).toContain('other');
-      expect(after.retryMs(T0 + 200)).toBe(1900);
+      expect(after.retryMs([''], T0 + 200)).toBe(1900);
       expect([...after.turns([''], T0 + 2100)].map((x) => x.key)).toContain('site');
     }));
 });

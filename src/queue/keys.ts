@@ -167,10 +167,13 @@ export class Keys {
     if (given <= nullAt) yield { key: null, lanes, max: Infinity };
   }
 
-  /** After a claim: how long until a parked key has budget again (Infinity: none is parked, or a freed slot wakes claims). */
-  retryMs(now: number): number {
+  /**
+   * After a claim: how long until a key parked in `lanes` (the claim's base lanes) has budget
+   * again (Infinity: none is parked, or a freed slot wakes claims).
+   */
+  retryMs(lanes: string[], now: number): number {
     this.ring.reopenDue(now);
-    const due = this.ring.nextDue();
+    const due = this.ring.nextDue(lanes);
     return due === null ? Infinity : Math.max(1, due - now);
   }
 
