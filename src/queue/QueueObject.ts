@@ -2,6 +2,7 @@
 // Its parts, each a file here: store, settings, claims, leases, writer (to D1), outbox, alarm and reads.
 import { DurableObject } from 'cloudflare:workers';
 import { baseLane, isFinal, laneOf, type TaskError, type TaskSpec } from '../core/states.ts';
+import { listKeys, topKeys } from './key-views.ts';
 import type { KeyView } from './keys.ts';
 import type { Env } from '../env.ts';
 import type { DeadTask, LiveTask, QueueConfig, QueueStats } from './types.ts';
@@ -22,7 +23,7 @@ import { unserved, type ReadyGroup } from '../core/unserved.ts';
 
 /** The D1 writes a purge waits for, at most, for its dead letters to reach D1. */
 const PURGE_WAIT_WRITES = 3;
-/** Rate keys GET /metrics reports per queue: those with the most waiting tasks (keys.ts `top`). */
+/** Rate keys GET /metrics reports per queue: those with the most waiting tasks (key-views.ts `topKeys`). */
 const METRIC_KEYS = 100;
 /** Work the alarm does per wake; the rest waits for the next (immediate) wake. */
 const ALARM_BATCH = 1000;
@@ -175,10 +176,10 @@ export class QueueObject extends DurableObject<Env> {
     // No tables, no tasks: a task's arrival wakes the claim.
     if (!this.store.stored) return { jobs: [], retryMs: Infinity };
     const { max, named, now, retryMs } = this.queueSettings.claimable(req.max);
-    // Keys the claim may take from now, round-robin; throttled keys are not read at all.
+    // Keys the claim may take from now, round-robin, pulled as it needs them; throttled keys are not looked at.
     const keys = this.queueSettings.keys;
     const lanes = (req.region ? [req.region, null] : [null]).map((r) => laneOf(r, !!req.http));
-    const { turns, retryMs: keyRetryMs } = keys.turns(lanes, now);
+    const turns = keys.turns(lanes, now);
     let drained: [string, string[]][] = [];
     // Leases carry this object's name, so that their calls find it.
     const jobs = max > 0
@@ -189,6 +190,7 @@ export class QueueObject extends DurableObject<Env> {
         })
       : [];
     keys.claimed(jobs, drained, now);
+    const keyRetryMs = keys.retryMs(lanes, now);
     const wait = Math.min(this.queueSettings.spend(jobs, now, retryMs), keyRetryMs);
     if (jobs.length === 0 && Number.isFinite(keyRetryMs)) this.wakeConsumersIn(keyRetryMs);
     return { jobs, retryMs: wait };
@@ -200,7 +202,7 @@ export class QueueObject extends DurableObject<Env> {
     this.keyWakeAt = at;
     setTimeout(() => {
       this.keyWakeAt = null;
-      this.regions.wake(this.queueSettings.keys.readyBaseLanes());
+      this.regions.wake(this.queueSettings.keys.wakeDue(Date.now()));
       this.claims.nudge();
     }, ms);
   }
@@ -211,7 +213,7 @@ export class QueueObject extends DurableObject<Env> {
    */
   async keys(after: string | null, limit: number): Promise<KeyView[]> {
     if (!this.store.stored) return [];
-    return this.queueSettings.keys.list(this.store.sql, Date.now(), after, limit);
+    return listKeys(this.queueSettings.keys, this.store.sql, Date.now(), after, limit);
   }
 
   /**
@@ -322,7 +324,7 @@ export class QueueObject extends DurableObject<Env> {
   async metrics(): Promise<{ counters: Record<string, number>; stats: QueueStats; oldestReadyMs: number | null; dead: number; keys: KeyView[] }> {
     if (!this.store.stored) return { counters: {}, stats: await this.stats(), oldestReadyMs: null, dead: 0, keys: [] };
     const { counters, oldest, dead } = metricRows(this.store.sql);
-    const keys = this.queueSettings.keys.top(this.store.sql, Date.now(), METRIC_KEYS);
+    const keys = topKeys(this.queueSettings.keys, this.store.sql, Date.now(), METRIC_KEYS);
     return { counters, stats: await this.stats(), oldestReadyMs: oldest === null ? null : Math.max(0, Date.now() - oldest), dead, keys };
   }
 

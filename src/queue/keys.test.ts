@@ -6,6 +6,7 @@ import { currentRate, KeyBucket, matcher, MIN_RATE_PER_SECOND, reported } from '
 import { shardOf } from '../core/shards.ts';
 import { keyOfLane } from '../core/states.ts';
 import { Sql } from '../db/sql.ts';
+import { listKeys } from './key-views.ts';
 import { Keys } from './keys.ts';
 import { migrate } from './tables.ts';
 import * as t from './transitions.ts';
@@ -81,7 +82,7 @@ async function withKeys(limits: Parameters<Keys['configure']>[0], fn: (h: Harnes
       return out;
     };
     const claim = (now: number, max: number) => {
-      const { turns, retryMs } = keys.turns([''], now);
+      const turns = keys.turns([''], now);
       let drained: [string, string[]][] = [];
       const jobs = at(now, (s) => {
         const out = t.claim(s, { queue: 'unit', worker: 'w', region: null, tasks: null, max, leaseSeconds: null, owner: null, keyTurns: turns });
@@ -89,7 +90,7 @@ async function withKeys(limits: Parameters<Keys['configure']>[0], fn: (h: Harnes
         return out;
       });
       keys.claimed(jobs, drained, now);
-      return { jobs, keysOf: jobs.map((j) => keyOfLane(j.lane)), retryMs };
+      return { jobs, keysOf: jobs.map((j) => keyOfLane(j.lane)), retryMs: keys.retryMs([''], now) };
     };
     const deliver = (now: number, rateKeys: (string | null)[]) =>
       at(now, (s) => t.deliver(s, rateKeys.map((rateKey, i) => taskSpec({ createdAt: now - 1000 + i, rateKey }))));
@@ -116,6 +117,15 @@ describe('claims across rate keys', () => {
       // One task per claim: each key in turn.
       const one = [claim(T0, 1), claim(T0, 1), claim(T0, 1), claim(T0, 1)].map((c) => c.keysOf[0]);
       expect(new Set(one).size).toBe(4);
+    }));
+
+  it('go round the keys in order, one task a claim, passing over a key out of budget until it has some', () =>
+    withKeys([{ match: 'b', rate: '1/m' }], ({ claim, deliver }) => {
+      deliver(T0, ['a', 'a', 'a', 'a', 'b', 'b', 'b', 'c', 'c', 'c', 'c']);
+      const order = (now: number, n: number) => Array.from({ length: n }, () => claim(now, 1).keysOf[0]);
+      expect(order(T0, 7)).toEqual(['a', 'b', 'c', 'a', 'c', 'a', 'c']);
+      // A minute on, b has a token again and takes its turn at the ring's tail.
+      expect(order(T0 + 60_000, 3)).toEqual(['a', 'c', 'b']);
     }));
 
   it('hold each key to its rate; a throttled key is skipped and the claim says when it may run again', () =>
@@ -166,6 +176,36 @@ describe('claims across rate keys', () => {
       expect(lanesRead.every((lane) => all.slice(0, 100).includes(keyOfLane(lane)!))).toBe(true);
     }));
 
+  it('look at none of 900 keys out of budget: a claim touches the keys it takes from, and the throttled ones come back when due', () =>
+    withKeys([{ match: 'slow*', rate: '1/m' }, { match: 'capped*', concurrency: 1 }], ({ keys, at, claim, deliver }) => {
+      const slow = Array.from({ length: 850 }, (_, i) => `slow${i}`);
+      const capped = Array.from({ length: 50 }, (_, i) => `capped${i}`);
+      const open = Array.from({ length: 100 }, (_, i) => `open${i}`);
+      // In batches the harness makes ready at once (it spreads a batch's enqueue times over the second before).
+      [slow, slow, [...capped, ...capped, ...open, ...open, ...open]].forEach((batch) => deliver(T0, batch));
+      // The first claim takes a task of each key: the slow keys spend their token, the capped ones their slot.
+      const first = claim(T0, 1000);
+      expect(first.jobs).toHaveLength(1000);
+      const before = keys.visited;
+      const next = claim(T0 + 10, 50);
+      expect(next.jobs).toHaveLength(50);
+      expect(next.keysOf.every((k) => k!.startsWith('open'))).toBe(true);
+      // Fifty keys looked at for fifty tasks, whatever the 900 others.
+      expect(keys.visited - before).toBeLessThanOrEqual(51);
+      expect(claim(T0 + 20, 1000).jobs).toHaveLength(150);
+      const none = claim(T0 + 30, 1000);
+      expect(none.jobs).toEqual([]);
+      expect(none.retryMs).toBeGreaterThan(59_000);
+      expect(none.retryMs).toBeLessThanOrEqual(60_000);
+      // A lease of a capped key ends: that key, and no other, may run again.
+      const lease = first.jobs.find((j) => keyOfLane(j.lane) === 'capped7')!;
+      at(T0 + 40, (s) => t.ack(s, lease.lease_id, null, 'null'));
+      expect(claim(T0 + 50, 1000).keysOf).toEqual(['capped7']);
+      // A minute on, the slow keys have a token each again.
+      const later = claim(T0 + 60_000, 1000);
+      expect(count(later.keysOf.map((k) => k!.replace(/\d+$/, '')))).toEqual({ slow: 850 });
+    }));
+
   it('place a task with a rate key on its key\'s shard, after a group or ordering key', () => {
     const shards = new Set(Array.from({ length: 20 }, (_, i) => shardOf({ id: `id-${i}`, orderingKey: null, rateKey: 'site.test' }, 7)));
     expect(shards.size).toBe(1);
@@ -184,8 +224,8 @@ describe('claims across rate keys', () => {
       const after = new Keys(sql);
       after.configure([{ match: 'c*', concurrency: 1 }]);
       after.load();
-      expect(after.turns([''], T0 + 500).turns.map((x) => x.key)).toEqual([null]);
-      expect(after.turns([''], T0 + 1000).turns.map((x) => x.key).sort()).toEqual(['free', null].sort());
+      expect([...after.turns([''], T0 + 500)].map((x) => x.key)).toEqual([null]);
+      expect([...after.turns([''], T0 + 1000)].map((x) => x.key).sort()).toEqual(['free', null].sort());
     }));
 
   it('a rate-limited fail does not count the attempt, and pauses its key only, across a restart', () =>
@@ -204,12 +244,12 @@ describe('claims across rate keys', () => {
       const after = new Keys(sql);
       after.configure([{ match: '*', rate: '10/s' }]);
       after.load();
-      const view = after.list(sql, T0 + 200, null, 10).find((k) => k.key === 'site')!;
+      const view = listKeys(after, sql, T0 + 200, null, 10).find((k) => k.key === 'site')!;
       expect(view).toMatchObject({ pausedUntil: T0 + 2100, currentRate: 5, waiting: 2, rate: '10/s' });
-      const turns = after.turns([''], T0 + 200);
-      expect(turns.turns.map((x) => x.key)).not.toContain('site');
-      expect(turns.turns.map((x) => x.key)).toContain('other');
-      expect(turns.retryMs).toBe(1900);
-      expect(after.turns([''], T0 + 2100).turns.map((x) => x.key)).toContain('site');
+      const turns = [...after.turns([''], T0 + 200)].map((x) => x.key);
+      expect(turns).not.toContain('site');
+      expect(turns).toContain('other');
+      expect(after.retryMs([''], T0 + 200)).toBe(1900);
+      expect([...after.turns([''], T0 + 2100)].map((x) => x.key)).toContain('site');
     }));
 });

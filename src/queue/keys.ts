@@ -2,10 +2,10 @@
 import {
   type Backoff, currentRate, KeyBucket, type KeyLimit, type KeyLimitEntry, matcher, recovered, reported,
 } from '../core/key-limits.ts';
-import { baseLane, keyOfLane } from '../core/states.ts';
+import { KeyRing } from '../core/key-ring.ts';
+import { keyOfLane } from '../core/states.ts';
 import type { Sql } from '../db/sql.ts';
 import type { KeyTurn } from './transitions.ts';
-
 
 /** What the keys route and metrics show of one key. */
 export interface KeyView {
@@ -20,22 +20,23 @@ export interface KeyView {
 }
 
 /**
- * A claim visits only keys it may take from: this keeps, in memory, the keys with ready tasks
- * (their lanes) and what each may take now, so 900 throttled keys cost a claim no read of
- * SQLite. Rebuilt from the tables when the object starts (`load`).
+ * A claim visits only keys it may take from: this keeps, in memory, the keys with ready tasks and
+ * which of them have budget (a ring of open keys per lane; keys without budget parked until they
+ * have some, or until a lease of theirs ends: src/core/key-ring.ts), so a claim's cost does not
+ * grow with the keys it may not take from. Rebuilt from the tables when the object starts (`load`).
  */
 export class Keys {
   private limitOf: (key: string) => KeyLimit | null = matcher(null);
   private readonly limits = new Map<string, KeyLimit | null>();
-  /** Keys with ready tasks, each with the lanes that hold them. A lane a claim finds empty is forgotten. */
-  private readonly ready = new Map<string, Set<string>>();
+  /** Keys with ready tasks: open ones in round-robin order, the others parked. */
+  private ring = new KeyRing();
   /** Leased tasks of each key with a concurrency limit. */
   private readonly running = new Map<string, number>();
   private readonly buckets = new Map<string, KeyBucket>();
   private readonly backoffs = new Map<string, Backoff>();
   /** Rate-limited reports per key since the object started. */
   private readonly reports = new Map<string, number>();
-  /** Whose turn comes first in the next claim's round-robin. */
+  /** Where the tasks of no key take their turn in the next claim's round-robin. */
   private turn = 0;
   private entries: KeyLimitEntry[] | null = null;
 
@@ -50,6 +51,13 @@ export class Keys {
     this.buckets.clear();
     // Counted again when next needed: only keys with a concurrency limit keep a count.
     this.running.clear();
+    // Parked for limits that may be gone: each key's next turn looks at its budget again.
+    this.ring.reopenAll();
+  }
+
+  /** Keys claims have looked at since the object started: what a test counts. */
+  get visited(): number {
+    return this.ring.visited;
   }
 
   get configured(): KeyLimitEntry[] | null {
@@ -69,7 +77,7 @@ export class Keys {
   /** At start (the tables exist): keys with ready tasks and back-offs, from the tables; running counts are read when needed. */
   load(): void {
     const sql = this.sql;
-    this.ready.clear();
+    this.ring = new KeyRing();
     this.running.clear();
     this.backoffs.clear();
     // The ready index skipped lane by lane: one seek per lane, whatever the backlog.
@@ -83,34 +91,28 @@ export class Keys {
     this.readied(lanes.map((l) => l.lane));
     for (const r of sql.all<{ key: string; rate_after: number | null; at: number; paused_until: number | null }>(`SELECT * FROM key_backoff`)) {
       this.backoffs.set(r.key, { rateAfter: r.rate_after, at: r.at, pausedUntil: r.paused_until });
+      // A pause that is over by the first claim is undone by it (reopenDue).
+      if (r.paused_until !== null) this.ring.park(r.key, r.paused_until);
     }
   }
 
   /** Lanes that gained ready tasks (a transaction's `readyLanes`): their keys may be claimed from. */
   readied(lanes: Iterable<string>): void {
-    for (const lane of lanes) {
-      const key = keyOfLane(lane);
-      if (key === null) continue;
-      let set = this.ready.get(key);
-      if (!set) this.ready.set(key, (set = new Set()));
-      set.add(lane);
-    }
+    this.ring.readied(lanes);
   }
 
-  /** The lanes (without their keys) where keyed tasks are ready: the consumers to wake when a key may run again. */
-  readyBaseLanes(): Set<string> {
-    const lanes = new Set<string>();
-    for (const set of this.ready.values()) for (const lane of set) lanes.add(baseLane(lane));
-    return lanes;
+  /**
+   * Parked keys whose time has come are open again (the wake timer's work); answers the lanes
+   * (without their keys) that have keys open: the consumers to wake.
+   */
+  wakeDue(now: number): Set<string> {
+    this.ring.reopenDue(now);
+    return this.ring.openBaseLanes();
   }
 
   /** A claim read every ready task of these lanes of `key`: forgotten until a task is ready there again. */
   drained(key: string, lanes: string[]): void {
-    const set = this.ready.get(key);
-    if (!set) return;
-    for (const lane of lanes) set.delete(lane);
-    if (set.size !== 0) return;
-    this.ready.delete(key);
+    if (!this.ring.drained(key, lanes)) return;
     // What memory a key holds goes with its last ready task, but a bucket still short of tokens
     // (a new one would hand out a token at once) and a running count.
     const rate = currentRate(this.limit(key)?.perSecond ?? null, this.backoffs.get(key), Date.now());
@@ -125,6 +127,7 @@ export class Keys {
       const n = this.countRunning(key);
       if (n > 0) this.running.set(key, n);
       else this.running.delete(key);
+      this.ring.freed(key);
     }
   }
 
@@ -143,24 +146,41 @@ export class Keys {
   }
 
   /**
-   * The claim's round-robin: keys with ready tasks in `lanes` (the claim's base lanes) and budget
-   * now, each with what it may take, from the one whose turn it is; the tasks of no key (`key`
-   * null) take a turn like a key. `retryMs`: when none may take, how long until one may.
+   * The claim's round-robin, pulled a turn at a time inside its transaction: open keys with ready
+   * tasks in `lanes` (the claim's base lanes), each with what it may take, from the ring's head;
+   * the tasks of no key (`key` null) take a turn like a key. A key found without budget is parked
+   * and not looked at again until it has some, so keys a claim does not take from cost it nothing.
    */
-  turns(lanes: string[], now: number): { turns: KeyTurn[]; retryMs: number } {
-    const wanted = new Set(lanes);
-    const turns: KeyTurn[] = [];
-    let retryMs = Infinity;
-    for (const [key, set] of this.ready) {
-      const mine = [...set].filter((l) => wanted.has(baseLane(l)));
-      if (mine.length === 0) continue;
+  *turns(lanes: string[], now: number): Generator<KeyTurn> {
+    this.ring.reopenDue(now);
+    const nullAt = this.turn++ % (this.ring.openIn(lanes) + 1);
+    let given = 0;
+    for (const { key, lanes: mine } of this.ring.walk(lanes)) {
       const { max, waitMs } = this.budget(key, now);
-      if (max > 0) turns.push({ key, lanes: mine, max });
-      else retryMs = Math.min(retryMs, waitMs);
+      if (max <= 0) {
+        this.shut(key, waitMs, now);
+        continue;
+      }
+      if (given++ === nullAt) yield { key: null, lanes, max: Infinity };
+      yield { key, lanes: mine, max };
     }
-    turns.push({ key: null, lanes, max: Infinity });
-    const first = this.turn++ % turns.length;
-    return { turns: [...turns.slice(first), ...turns.slice(0, first)], retryMs };
+    if (given <= nullAt) yield { key: null, lanes, max: Infinity };
+  }
+
+  /**
+   * After a claim: how long until a key parked in `lanes` (the claim's base lanes) has budget
+   * again (Infinity: none is parked, or a freed slot wakes claims).
+   */
+  retryMs(lanes: string[], now: number): number {
+    this.ring.reopenDue(now);
+    const due = this.ring.nextDue(lanes);
+    return due === null ? Infinity : Math.max(1, due - now);
+  }
+
+  /** `key` has no budget now: parked until it has (`waitMs`), or until a lease of it ends (Infinity). */
+  private shut(key: string, waitMs: number, now: number): void {
+    if (Number.isFinite(waitMs)) this.ring.park(key, now + waitMs);
+    else this.ring.fill(key);
   }
 
   /** What `key` may take now, and if nothing, how long until it may (Infinity: a freed slot wakes claims). */
@@ -209,6 +229,9 @@ export class Keys {
     if (limit.concurrency !== null) this.running.set(key, this.runningOf(key) + n);
     const rate = currentRate(limit.perSecond, this.backoffs.get(key), now);
     if (rate !== null) this.bucketOf(key, now).take(n, rate, now);
+    // Spent: parked now, so the next claims do not look at it until it has budget again.
+    const { max, waitMs } = this.budget(key, now);
+    if (max <= 0) this.shut(key, waitMs, now);
   }
 
   /**
@@ -220,6 +243,7 @@ export class Keys {
     const b = reported(this.limit(key)?.perSecond ?? null, this.backoffs.get(key), now, until);
     this.backoffs.set(key, b);
     this.reports.set(key, (this.reports.get(key) ?? 0) + 1);
+    if (b.pausedUntil !== null && b.pausedUntil > now) this.ring.park(key, b.pausedUntil);
     sql.run(
       `INSERT INTO key_backoff (key, rate_after, at, paused_until) VALUES (?, ?, ?, ?)
        ON CONFLICT (key) DO UPDATE SET rate_after = excluded.rate_after, at = excluded.at, paused_until = excluded.paused_until`,
@@ -236,45 +260,13 @@ export class Keys {
     }
   }
 
-  /**
-   * The keys route's list, ascending by key after `after`: keys with tasks waiting or running, or
-   * paused, or below their configured rate. `limit` + 1 are read, so the caller knows of more.
-   */
-  list(sql: Sql, now: number, after: string | null, limit: number): KeyView[] {
-    this.forgetRecovered(sql, now);
-    const counted = sql.all<{ key: string; running: number; waiting: number }>(
-      `SELECT rate_key AS key, SUM(phase = 'leased') AS running, SUM(phase != 'leased') AS waiting FROM tasks
-       WHERE rate_key IS NOT NULL AND phase IN ('ready', 'scheduled', 'blocked', 'leased') AND rate_key > ?
-       GROUP BY rate_key ORDER BY rate_key LIMIT ?`,
-      after ?? '', limit + 1,
-    );
-    const byKey = new Map(counted.map((r) => [r.key, r]));
-    for (const key of this.backoffs.keys()) if ((after === null || key > after) && !byKey.has(key)) byKey.set(key, { key, running: 0, waiting: 0 });
-    return [...byKey.keys()]
-      .sort()
-      .slice(0, limit + 1)
-      .map((key) => this.view(key, byKey.get(key)!, now));
+  /** Keys backing off (paused, or below their configured rate): the keys route lists them with nothing waiting too. */
+  backingOff(): IterableIterator<string> {
+    return this.backoffs.keys();
   }
 
-  /**
-   * The keys with the most waiting tasks, at most `limit` (GET /metrics): a label per key would
-   * let a queue of a million keys make a scrape of a million series, which no Prometheus keeps.
-   * Keys backing off with nothing waiting come after.
-   */
-  top(sql: Sql, now: number, limit: number): KeyView[] {
-    this.forgetRecovered(sql, now);
-    const counted = sql.all<{ key: string; running: number; waiting: number }>(
-      `SELECT rate_key AS key, SUM(phase = 'leased') AS running, SUM(phase != 'leased') AS waiting FROM tasks
-       WHERE rate_key IS NOT NULL AND phase IN ('ready', 'scheduled', 'blocked', 'leased')
-       GROUP BY rate_key ORDER BY waiting DESC, rate_key LIMIT ?`,
-      limit,
-    );
-    const seen = new Set(counted.map((r) => r.key));
-    const idle = [...this.backoffs.keys()].filter((k) => !seen.has(k)).sort().map((key) => ({ key, running: 0, waiting: 0 }));
-    return [...counted, ...idle].slice(0, limit).map((r) => this.view(r.key, r, now));
-  }
-
-  private view(key: string, counts: { running: number; waiting: number }, now: number): KeyView {
+  /** What the keys route and metrics show of `key`, given its tasks' counts. */
+  view(key: string, counts: { running: number; waiting: number }, now: number): KeyView {
     const limit = this.limit(key);
     const b = this.backoffs.get(key);
     return {

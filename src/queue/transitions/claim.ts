@@ -20,8 +20,11 @@ export interface ClaimRequest {
   named?: { task: string; max: number }[];
   /** The worker socket that sent the claim: a waiting claim ends empty once cancelClaims names it. */
   socket?: string;
-  /** Rate keys with budget and ready tasks, in round-robin order (src/queue/keys.ts); absent: no keyed work. */
-  keyTurns?: KeyTurn[];
+  /**
+   * Rate keys with budget and ready tasks, in round-robin order, pulled one at a time as the claim
+   * needs them (src/queue/keys.ts `turns`): keys past those it takes from are not looked at. Absent: no keyed work.
+   */
+  keyTurns?: Iterator<KeyTurn>;
 }
 
 export type { KeyTurn };
@@ -54,13 +57,21 @@ export interface ClaimedRow {
  * Guarantee: a task tagged R goes only to a claim of region R; order is priority,
  * then ready time, then enqueue order; each lane is read by an index walk of at most
  * `max` rows, so the cost does not grow with the backlog. Tasks with a rate key are taken
- * round-robin across the keys in `keyTurns` (the tasks of no key take one turn), each key
- * at most its budget, reading only those keys' lanes.
+ * round-robin across the keys `keyTurns` gives (the tasks of no key take one turn), each key
+ * at most its budget; turns are pulled only while the claim wants more, so it reads the
+ * lanes of the keys it takes from and no others.
  */
 export function claim(s: Step, req: ClaimRequest): ClaimedRow[] {
   promoteDue(s, 1000);
-  const turns = req.keyTurns;
-  if (!turns || (turns.length === 1 && turns[0].key === null)) return claimPlain(s, req, req.max, new Map());
+  const source = req.keyTurns;
+  if (!source) return claimPlain(s, req, req.max, new Map());
+  const pull = (): KeyTurn | null => {
+    const next = source.next();
+    return next.done ? null : next.value;
+  };
+  // A turn per task wanted, at most: each turn pulled gets a share of the claim.
+  const turns: KeyTurn[] = [];
+  for (let turn = pull(); turn; turn = turns.length < req.max ? pull() : null) turns.push(turn);
   // Each turn gets one task of the claim's `max` at a time, up to its budget.
   const shares = turns.map(() => 0);
   for (let left = req.max, more = true; left > 0 && more; ) {
@@ -77,7 +88,7 @@ export function claim(s: Step, req: ClaimRequest): ClaimedRow[] {
   const out: ClaimedRow[] = [];
   const got = turns.map(() => 0);
   const take = (i: number, n: number) => {
-    const rows = turns[i].key === null ? claimPlain(s, req, n, takenByName) : leaseIds(s, req, claimKey(s, req, turns[i] as KeyTurn & { key: string }, n, takenByName));
+    const rows = claimTurn(s, req, turns[i], n, takenByName);
     got[i] += rows.length;
     out.push(...rows);
     return rows.length;
@@ -88,7 +99,22 @@ export function claim(s: Step, req: ClaimRequest): ClaimedRow[] {
     const n = Math.min(req.max - out.length, turn.max - got[i]);
     if (n > 0 && !short[i]) take(i, n);
   });
+  // Still short: the keys after those pulled, until the claim is full or every key had its turn.
+  if (out.length < req.max) out.push(...claimRest(s, req, pull, req.max - out.length, takenByName));
   return out;
+}
+
+/** Up to `n` tasks from the turns `pull` gives, each turn what its budget allows. */
+function claimRest(s: Step, req: ClaimRequest, pull: () => KeyTurn | null, n: number, takenByName: Map<string, number>): ClaimedRow[] {
+  const out: ClaimedRow[] = [];
+  for (let turn = pull(); turn && out.length < n; turn = out.length < n ? pull() : null) {
+    out.push(...claimTurn(s, req, turn, Math.min(n - out.length, turn.max), takenByName));
+  }
+  return out;
+}
+
+function claimTurn(s: Step, req: ClaimRequest, turn: KeyTurn, n: number, takenByName: Map<string, number>): ClaimedRow[] {
+  return turn.key === null ? claimPlain(s, req, n, takenByName) : leaseIds(s, req, claimKey(s, req, turn as KeyTurn & { key: string }, n, takenByName));
 }
 
 function claimPlain(s: Step, req: ClaimRequest, max: number, takenByName: Map<string, number>): ClaimedRow[] {
