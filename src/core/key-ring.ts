@@ -166,9 +166,9 @@ export class KeyRing {
     this.full.add(key);
   }
 
-  /** A lease of `key` ended: if it was full, it is open again (its next turn looks at its budget). */
-  freed(key: string): void {
-    if (this.full.delete(key)) this.open(key);
+  /** A lease of `key` ended: if it was full, it is open again (its next turn looks at its budget); answers the base lanes it opened in. */
+  freed(key: string): Set<string> {
+    return this.full.delete(key) ? this.open(key) : new Set();
   }
 
   /** Parked keys whose time has come are open again; answers the base lanes that regained keys. */

@@ -85,8 +85,12 @@ export class QueueObject extends DurableObject<Env> {
       // A keyed lane wakes the consumer of the lane it is part of.
       this.regions.wake(new Set([...step.readyLanes].map(baseLane)));
     }
-    // Waiting claims hear of the freed slot from the lease call (leases.ts `freeingSlot`).
-    if (step.freedKeys.size) keys.freed(step.freedKeys);
+    // Waiting claims hear of the freed slot from the lease call (leases.ts `freeingSlot`); consumers
+    // on Cloudflare that drained and left while a key was full, from here.
+    if (step.freedKeys.size) {
+      const opened = keys.freed(step.freedKeys);
+      if (opened.size) this.regions.wake(opened);
+    }
     this.ends.ended(step.finished);
     this.outbox.noteEvents(step.touched);
     this.d1.flushSoon();
@@ -124,6 +128,13 @@ export class QueueObject extends DurableObject<Env> {
       t.promoteDue(s, ALARM_BATCH);
       t.purgeFinished(s, this.queueSettings.retentionMs(), ALARM_BATCH);
     }));
+    // Rate keys whose budget came back: consumers that drained and left come back for them (the
+    // claim's timer does this sooner; the alarm outlives the object's eviction).
+    const due = this.queueSettings.keys.wakeDue(Date.now());
+    if (due.size) {
+      this.regions.wake(due);
+      this.claims.nudge();
+    }
     // The alarm is also the retry of D1 writes and callbacks that failed, whatever it found due.
     this.d1.flushSoon();
     if (this.d1.running) await this.d1.running;

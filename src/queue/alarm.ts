@@ -52,6 +52,9 @@ export class Alarm {
       const due = Math.max(owed.callback, Date.now() + FLUSH_RETRY_MS);
       at = at === null ? due : Math.min(at, due);
     }
+    // A rate key's budget coming back wakes the consumers that left it (QueueObject.alarm).
+    const key = this.settings.keys.nextDue();
+    if (key !== null) at = at === null ? key : Math.min(at, key);
     if (at === null) {
       if (force && this.at !== null) {
         this.at = null;

@@ -120,15 +120,26 @@ export class Keys {
     if (!this.running.has(key)) this.limits.delete(key);
   }
 
-  /** Leases of these keys ended: the running counts of those with a concurrency limit are read again (an index count each). */
-  freed(keys: Iterable<string>): void {
+  /**
+   * Leases of these keys ended: the running counts of those with a concurrency limit are read again
+   * (an index count each). Answers the base lanes where a key at its concurrency opened again: the
+   * consumers to wake, which may have drained and left while it was full.
+   */
+  freed(keys: Iterable<string>): Set<string> {
+    const opened = new Set<string>();
     for (const key of keys) {
       if (!this.running.has(key)) continue;
       const n = this.countRunning(key);
       if (n > 0) this.running.set(key, n);
       else this.running.delete(key);
-      this.ring.freed(key);
+      for (const base of this.ring.freed(key)) opened.add(base);
     }
+    return opened;
+  }
+
+  /** When the next parked key has budget again (null: none parked): the object's alarm wakes consumers then. */
+  nextDue(): number | null {
+    return this.ring.nextDue();
   }
 
   /** A key's leased tasks, counted by the index of its live tasks; kept while it has any. */
@@ -226,7 +237,11 @@ export class Keys {
   took(key: string, n: number, now: number): void {
     const limit = this.limit(key);
     if (!limit || n === 0) return;
-    if (limit.concurrency !== null) this.running.set(key, this.runningOf(key) + n);
+    if (limit.concurrency !== null) {
+      // Read after the claim committed, a count not kept yet already holds the tasks it took.
+      const known = this.running.get(key);
+      this.running.set(key, known === undefined ? this.countRunning(key) : known + n);
+    }
     const rate = currentRate(limit.perSecond, this.backoffs.get(key), now);
     if (rate !== null) this.bucketOf(key, now).take(n, rate, now);
     // Spent: parked now, so the next claims do not look at it until it has budget again.

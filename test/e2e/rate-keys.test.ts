@@ -91,6 +91,21 @@ describe('a rate per key', () => {
   }, 30_000);
 });
 
+describe('a concurrency per key, one task a claim', () => {
+  it('hands out as many of a key as its concurrency, counted right from its first lease', async () => {
+    const queue = uniqueQueue('keys-one');
+    expect((await configure(queue, { keyLimits: [{ match: 'one.test', concurrency: 3 }] })).status).toBe(200);
+    await enqueue(Array.from({ length: 5 }, () => ({ task: 'scrape', queue, rateKey: 'one.test' })));
+    const jobs: { leaseId: string }[] = [];
+    for (let i = 0; i < 4; i++) jobs.push(...(await api.post(`/v1/queues/${queue}/claim`, { worker: 'w', max: 1 })).body.jobs);
+    expect(jobs).toHaveLength(3);
+    expect((await api.get(`/v1/queues/${queue}/keys`)).body.keys).toMatchObject([{ key: 'one.test', running: 3, waiting: 2 }]);
+    expect((await api.post(`/v1/leases/${jobs[0].leaseId}/ack`, { result: null })).status).toBe(200);
+    expect((await api.post(`/v1/queues/${queue}/claim`, { worker: 'w', max: 1, waitSeconds: 5 })).body.jobs).toHaveLength(1);
+    expect((await api.post(`/v1/queues/${queue}/claim`, { worker: 'w', max: 1 })).body.jobs).toHaveLength(0);
+  }, 30_000);
+});
+
 describe('a site that answers 429', () => {
   const hits: { host: string; path: string; at: number; status: number }[] = [];
   const servers: Server[] = [];

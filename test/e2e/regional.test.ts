@@ -84,3 +84,35 @@ describe('regional consumers', () => {
     expect(await stats.json()).toMatchObject({ region: 'weur', worker: 'weur-regional' });
   });
 });
+
+describe('regional consumers and rate keys', () => {
+  it('come back for a key whose concurrency slot another worker held when they last looked', async () => {
+    const queue = uniqueQueue('scrape');
+    const key = `held-${queue}`;
+    expect((await api.request('PUT', `/v1/queues/${queue}/config`, { keyLimits: [{ match: key, concurrency: 1 }] })).status).toBe(200);
+    // A pull worker of a region no consumer serves takes the key's one slot.
+    const first = await api.post('/v1/tasks', { task: 'scrape.page', args: [`${siteUrl}/keys-held/${queue}/0`], queue, region: 'keys-held', rateKey: key });
+    expect(first.status).toBe(202);
+    const held = await waitFor('the pull worker\'s claim', async () => {
+      const jobs = (await api.as(TOKENS.consume).post(`/v1/queues/${queue}/claim`, { worker: 'holder', region: 'keys-held', max: 1 })).body.jobs;
+      return jobs.length ? jobs[0] : null;
+    });
+    // apac's consumer is woken for the key's next tasks, finds the key full, and goes back to sleep.
+    const calls = (await api.get(`/v1/queues/${queue}`)).body.claimCalls as number;
+    const made = await api.post('/v1/tasks/batch', {
+      tasks: [1, 2].map((i) => ({ task: 'scrape.page', args: [`${siteUrl}/apac/${queue}/page-${i}`], queue, region: 'apac', rateKey: key })),
+    });
+    expect(made.status).toBe(202);
+    await waitFor('apac\'s consumer to look', async () => ((await api.get(`/v1/queues/${queue}`)).body.claimCalls > calls ? true : null));
+    for (const t of made.body.tasks) expect((await api.get(`/v1/tasks/${t.id}`)).body.state).toBe('queued');
+    // The slot frees: the consumer is told, and runs both, one at a time.
+    expect((await api.as(TOKENS.consume).post(`/v1/leases/${held.leaseId}/ack`, { result: null })).status).toBe(200);
+    for (const t of made.body.tasks) {
+      const done = await waitFor(`task ${t.id}`, async () => {
+        const r = (await api.get(`/v1/tasks/${t.id}`)).body;
+        return r.state === 'succeeded' ? r : null;
+      });
+      expect(done.worker).toBe('apac-regional');
+    }
+  }, 60_000);
+});
