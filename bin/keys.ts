@@ -3,6 +3,7 @@
 import { parseArgs } from 'node:util';
 import { UsageError, type Command } from './command.ts';
 import { HUB_FLAGS, hubOf, show, table } from './hub.ts';
+import type { KeyRecord } from '../src/protocol/answers.ts';
 
 const usage = `usage: drover keys QUEUE [--url URL] [--token TOKEN] [--json]
 Lists the rate keys of a queue that have tasks waiting or running, a pause, or a rate lowered
@@ -11,17 +12,6 @@ by "rate limited" reports: the rate it may start tasks at now and the configured
 long it stays paused. --json prints the hub's keys as they are (every page of them).
   --url URL, --token TOKEN   the hub and a token (default $DROVER_URL, $DROVER_TOKEN)`;
 
-/** One key as GET /v1/queues/:queue/keys answers it (docs/protocol.md). */
-export interface KeyRecord {
-  key: string;
-  rate: string | null;
-  concurrency: number | null;
-  currentRate: number | null;
-  pausedUntil: number | null;
-  running: number;
-  waiting: number;
-  rateLimited: number;
-}
 
 const PER: Record<string, number> = { s: 1, m: 60, h: 3600 };
 

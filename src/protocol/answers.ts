@@ -78,6 +78,9 @@ export const keyRecord = z.object({
   rateLimited: z.number().int().meta({ description: 'Rate-limited reports since the queue\'s object started.' }),
 });
 
+/** A rate key as the keys route, metrics and `drover keys` show it. */
+export type KeyRecord = z.output<typeof keyRecord>;
+
 export const keyList = z.object({
   keys: z.array(keyRecord),
   nextCursor: z.string().nullable().meta({ description: 'Pass as ?cursor= for the next page; null on the last.' }),

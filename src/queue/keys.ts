@@ -6,18 +6,10 @@ import { KeyRing } from '../core/key-ring.ts';
 import { keyOfLane } from '../core/states.ts';
 import type { Sql } from '../db/sql.ts';
 import type { KeyTurn } from './transitions.ts';
+import type { KeyRecord } from '../protocol/answers.ts';
 
-/** What the keys route and metrics show of one key. */
-export interface KeyView {
-  key: string;
-  rate: string | null;
-  concurrency: number | null;
-  currentRate: number | null;
-  pausedUntil: number | null;
-  running: number;
-  waiting: number;
-  rateLimited: number;
-}
+/** What the keys route and metrics show of one key (its answer's schema, src/protocol/answers.ts). */
+export type KeyView = KeyRecord;
 
 /**
  * A claim visits only keys it may take from: this keeps, in memory, the keys with ready tasks and
