@@ -89,10 +89,11 @@ class Unavailable(DroverError):
     code = "unavailable"
 
 
-_BY_CODE: dict[str, type[DroverError]] = {
-    cls.code: cls
-    for cls in (InvalidRequest, Unauthorized, Forbidden, NotFound, LeaseLost, Conflict, PayloadTooLarge, RateLimited, Internal, Unavailable)
-}
+# Typed as DroverError classes: RateLimited's own __init__ (its task form) would make the tuple's join plain `type`.
+_CLASSES: tuple[type[DroverError], ...] = (
+    InvalidRequest, Unauthorized, Forbidden, NotFound, LeaseLost, Conflict, PayloadTooLarge, RateLimited, Internal, Unavailable,
+)
+_BY_CODE: dict[str, type[DroverError]] = {cls.code: cls for cls in _CLASSES}
 
 
 def error_for(status: int, code: str, message: str, details: Any = None) -> DroverError:
