@@ -61,13 +61,13 @@ function sizes(stateDir: string): { bytes: Record<string, number>; objects: Reco
   return { bytes, objects };
 }
 
-function d1File(stateDir: string): string | null {
+/** Every local D1 database's file: the hub's and each jurisdiction's (DB_EU), which hold tasks alike. */
+function d1Files(stateDir: string): string[] {
   const dir = join(stateDir, 'v3', 'd1', 'miniflare-D1DatabaseObject');
   try {
-    const file = readdirSync(dir).find((f) => /^[0-9a-f]{64}\.sqlite$/.test(f));
-    return file ? join(dir, file) : null;
+    return readdirSync(dir).filter((f) => /^[0-9a-f]{64}\.sqlite$/.test(f)).map((f) => join(dir, f));
   } catch {
-    return null;
+    return [];
   }
 }
 
@@ -85,8 +85,25 @@ async function loadSqlite(): Promise<Sqlite> {
 }
 
 async function d1Rows(stateDir: string, slackMs: number): Promise<StorageSample['d1']> {
-  const file = d1File(stateDir);
-  if (!file) return null;
+  const files = d1Files(stateDir);
+  if (files.length === 0) return null;
+  let sum: NonNullable<StorageSample['d1']> | null = null;
+  for (const file of files) {
+    const one = await d1RowsOf(file, slackMs);
+    if (!one) return null;
+    if (!sum) sum = one;
+    else {
+      for (const [state, n] of Object.entries(one.byState)) sum.byState[state] = (sum.byState[state] ?? 0) + n;
+      sum.tasks += one.tasks;
+      sum.pastRetention += one.pastRetention;
+      sum.undelivered += one.undelivered;
+      sum.idempotencyKeys += one.idempotencyKeys;
+    }
+  }
+  return sum;
+}
+
+async function d1RowsOf(file: string, slackMs: number): Promise<StorageSample['d1']> {
   const { DatabaseSync } = await loadSqlite();
   let db;
   try {
@@ -209,33 +226,40 @@ export async function sampleStorage(stateDir: string, t: number, retentionMs: nu
 
 /** The D1 record of some tasks, for the report on a task that did not end: its state, version (0: never reached its object), shard. */
 export async function d1Records(stateDir: string, ids: string[]): Promise<Record<string, unknown>[]> {
-  const file = d1File(stateDir);
-  if (!file || ids.length === 0) return [];
+  const files = d1Files(stateDir);
+  if (files.length === 0 || ids.length === 0) return [];
   const { DatabaseSync } = await loadSqlite();
-  const db = new DatabaseSync(file, { readOnly: true });
-  try {
-    const get = db.prepare(`SELECT id, task, queue, state, attempts, version, shard, workflow_id AS workflowId, created_at AS createdAt, started_at AS startedAt, finished_at AS finishedAt, error FROM tasks WHERE id = ?`);
-    return ids.map((id) => (get.get(id) as Record<string, unknown> | undefined) ?? { id, missing: true });
-  } finally {
-    db.close();
+  const found = new Map<string, Record<string, unknown>>();
+  for (const file of files) {
+    const db = new DatabaseSync(file, { readOnly: true });
+    try {
+      const get = db.prepare(`SELECT id, task, queue, state, attempts, version, shard, workflow_id AS workflowId, created_at AS createdAt, started_at AS startedAt, finished_at AS finishedAt, error FROM tasks WHERE id = ?`);
+      for (const id of ids) {
+        const row = get.get(id) as Record<string, unknown> | undefined;
+        if (row) found.set(id, row);
+      }
+    } finally {
+      db.close();
+    }
   }
+  return ids.map((id) => found.get(id) ?? { id, missing: true });
 }
 
 /** Each task's D1 record as it stands, state and attempts; absent: no record (gone with retention, or never written). */
 export async function d1States(stateDir: string, ids: string[]): Promise<Map<string, { state: string; attempts: number }>> {
   const out = new Map<string, { state: string; attempts: number }>();
-  const file = d1File(stateDir);
-  if (!file) return out;
   const { DatabaseSync } = await loadSqlite();
-  const db = new DatabaseSync(file, { readOnly: true });
-  try {
-    const get = db.prepare(`SELECT state, attempts FROM tasks WHERE id = ?`);
-    for (const id of ids) {
-      const row = get.get(id) as { state: string; attempts: number } | undefined;
-      if (row) out.set(id, { state: row.state, attempts: Number(row.attempts) });
+  for (const file of d1Files(stateDir)) {
+    const db = new DatabaseSync(file, { readOnly: true });
+    try {
+      const get = db.prepare(`SELECT state, attempts FROM tasks WHERE id = ?`);
+      for (const id of ids) {
+        const row = get.get(id) as { state: string; attempts: number } | undefined;
+        if (row) out.set(id, { state: row.state, attempts: Number(row.attempts) });
+      }
+    } finally {
+      db.close();
     }
-  } finally {
-    db.close();
   }
   return out;
 }
@@ -252,8 +276,8 @@ export interface Census {
    * that never wrote anything has no storage.
    */
   empty: number;
-  /** D1's rows, table by table. */
-  d1: Record<string, number>;
+  /** Each D1 database's rows (the hub's and each jurisdiction's, by `d1/<file>`), table by table. */
+  d1: Record<string, Record<string, number>>;
 }
 
 /** Rows of each of a database's own tables (not SQLite's, not the runtime's `_cf_` ones). */
@@ -299,11 +323,12 @@ export async function census(stateDir: string): Promise<Census> {
       out.bytes[name] = bytes;
     }
   }
-  const d1 = d1File(stateDir);
-  if (d1) {
-    const { rows, bytes } = read(d1);
-    out.d1 = rows;
-    out.bytes.d1 = bytes;
+  // Each D1 database (the hub's, each jurisdiction's) as an entry of its own.
+  for (const file of d1Files(stateDir)) {
+    const { rows, bytes } = read(file);
+    const name = `d1/${file.slice(file.lastIndexOf('/') + 1, file.lastIndexOf('/') + 13)}`;
+    out.d1[name] = rows;
+    out.bytes[name] = bytes;
   }
   return out;
 }
