@@ -209,6 +209,27 @@ def test_a_chord_is_counted_by_the_hub_and_its_body_runs_once(pool: str, shared:
     assert isinstance(failing.result, ChordError) and "ended failed" in str(failing.result)
 
 
+def test_a_chord_body_that_fails_inside_one_wait_raises_its_members_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The hub fails a chord's body milliseconds after its member: both can happen inside one held
+    # read. get() then raises the member's error, as Celery reads the header before the body.
+    backend = celeryapp.app.backend
+    reads: list[str] = []
+
+    def body_failed(task_id: str, wait: float | None = None) -> dict[str, Any]:
+        reads.append(task_id)
+        return {"task_id": task_id, "status": "FAILURE", "result": ChordError("the workflow failed"), "traceback": None}
+
+    def header_failed() -> None:
+        raise Boom("no")
+
+    monkeypatch.setattr(backend, "_get_task_meta_for", body_failed)
+    with pytest.raises(Boom):
+        backend.wait_for("body-id", timeout=5, on_interval=header_failed)
+    assert reads == ["body-id"]
+    # Without a join to ask (a plain task's get), the failure is the body's own.
+    assert backend.wait_for("body-id", timeout=5)["status"] == "FAILURE"
+
+
 @pytest.mark.parametrize("pool", POOLS)
 def test_a_chord_whose_member_worker_is_killed_runs_its_body_once(pool: str, workers: Workers, hub: Hub, env: dict[str, str]) -> None:
     q = f"cel-chord-{key()[:6]}"

@@ -121,6 +121,11 @@ class DroverBackend(BaseBackend):  # type: ignore[misc]
             wait = min(left, 60.0 if on_interval is None else max(interval, 1.0))
             meta = self._get_task_meta_for(task_id, wait=max(0.0, wait))
             if meta["status"] in states.READY_STATES:
+                # A failure is the parents' first when one of them failed (the join raises it), as
+                # Celery's get looks at a chord's header before its body: the hub fails a chord's
+                # body within milliseconds of its member, inside the same wait.
+                if on_interval and meta["status"] in states.PROPAGATE_STATES:
+                    on_interval()
                 return meta
             if on_interval:
                 on_interval()
