@@ -110,6 +110,10 @@ export function groupEnqueuer(env: Env): (raw: unknown) => Promise<Enqueued> {
   const write = async () => {
     writing = true;
     while (waiting.length) {
+      // One turn of the event loop first: the socket's messages that already came in (a burst of
+      // answers lets the producer send as many at once) join this group, rather than each going
+      // alone while the first is handed over. 3-4 tasks a group became ~20 at 50 in flight.
+      await scheduler.wait(0);
       const group = waiting.splice(0, GROUP_MAX);
       try {
         // The next group goes once this one is handed over; its answers wait for D1 meanwhile.

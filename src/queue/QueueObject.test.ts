@@ -412,6 +412,39 @@ describe('taking tasks D1 has no record of', () => {
     }
   });
 
+  it('shares one write among the enqueues that come while a write is in flight (group commit)', async () => {
+    const stub = env.QUEUES.getByName('take-group-commit');
+    const [a, b, c] = [taskSpec(), taskSpec(), taskSpec()];
+    let release = () => {};
+    const held = new Promise<void>((r) => (release = r));
+    const carrying = new Map<D1PreparedStatement, string[]>();
+    const writes: string[][] = [];
+    const restore = await patchD1(stub, {
+      bound: (values, statement) => {
+        const ids = [a, b, c].filter((t) => values.some((v) => typeof v === 'string' && v.includes(t.id))).map((t) => t.id);
+        if (ids.length) carrying.set(statement, ids);
+      },
+      batch: async (statements, send) => {
+        const ids = statements.flatMap((st) => carrying.get(st) ?? []);
+        if (ids.length) writes.push([...new Set(ids)].sort());
+        if (ids.includes(a.id)) await held; // a's write, held in flight
+        return send(statements);
+      },
+    });
+    try {
+      const first = stub.recorded((await take(stub, [a])).upTo);
+      await until(async () => writes.length, (n) => n === 1);
+      const later = [stub.recorded((await take(stub, [b])).upTo), stub.recorded((await take(stub, [c])).upTo)];
+      release();
+      expect(await Promise.all([first, ...later])).toEqual([{ ok: true }, { ok: true }, { ok: true }]);
+      // b and c went together in the write after a's, each answered by it.
+      expect(writes).toEqual([[a.id], [b.id, c.id].sort()]);
+    } finally {
+      release();
+      restore();
+    }
+  });
+
   it('says when D1 failed to take them, keeps them, takes no more until a write succeeds, and records them later', async () => {
     const stub = env.QUEUES.getByName('take-failing');
     const [a, b] = [taskSpec(), taskSpec()];

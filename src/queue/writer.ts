@@ -6,7 +6,12 @@ import { flushToD1, insertedBefore } from './sync.ts';
 import { dbOf } from '../db/stores.ts';
 import { jurisdictionOfObject } from '../core/shards.ts';
 
-/** A D1 write waits this long for more changes to join it. */
+/**
+ * A D1 write of changes nobody waits on (acks, fails, state changes) waits this long for more to
+ * join it. A write an enqueue's answer waits on starts at once instead (group commit): enqueues
+ * that come while a write runs share the next one, so concurrent producers still share writes
+ * without each paying the gap.
+ */
 const FLUSH_GAP_MS = 25;
 
 export class D1Writer {
@@ -16,6 +21,8 @@ export class D1Writer {
   private d1Failing = false;
   /** Enqueues waiting for D1 to hold their tasks: each until the insert log's place `upTo` is written. */
   private recordWaiters: { upTo: number; ok: () => void; fail: (err: unknown) => void }[] = [];
+  /** Ends the gap of a write that has not started yet: an enqueue now waits on it. */
+  private hurry: (() => void) | null = null;
 
   constructor(
     private readonly store: Store,
@@ -48,9 +55,15 @@ export class D1Writer {
     this.flushing = (async () => {
       let synced = false;
       try {
-        // Changes that come within the gap join the write, enqueues waiting for their record too:
-        // single enqueues at a steady rate share writes with each other and their acks.
-        await scheduler.wait(FLUSH_GAP_MS);
+        // Changes that come within the gap join the write; an enqueue waiting for its record ends
+        // the gap (or skips it), since its producer waits for the answer.
+        if (this.recordWaiters.length === 0) {
+          await new Promise<void>((go) => {
+            this.hurry = go;
+            void scheduler.wait(FLUSH_GAP_MS).then(go);
+          });
+        }
+        this.hurry = null;
         this.flushAgain = false;
         // An object without tables owes D1 nothing; it still reports the workers that claimed here.
         for (; this.store.stored; ) {
@@ -80,8 +93,8 @@ export class D1Writer {
 
   /**
    * Answers once D1 holds the tasks taken up to the insert log's place `upTo`: an enqueue's 2xx
-   * waits for this, and its write waits for company like any other. If the write fails the
-   * answer says so; the tasks stay all the same (they are durable here), and reach D1 with a
+   * waits for this; its write starts at once, or right after the one running. If the write fails
+   * the answer says so; the tasks stay all the same (they are durable here), and reach D1 with a
    * later write.
    */
   async recorded(upTo: number): Promise<{ ok: true } | { ok: false; message: string }> {
@@ -89,6 +102,7 @@ export class D1Writer {
     const failed = await new Promise<unknown>((ok) => {
       this.recordWaiters.push({ upTo, ok: () => ok(null), fail: ok });
       if (!this.flushing) this.flushSoon();
+      else this.hurry?.();
     });
     return failed === null ? { ok: true } : { ok: false, message: `D1 did not take the tasks: ${String(failed)}` };
   }
