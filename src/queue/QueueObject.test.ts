@@ -412,6 +412,16 @@ describe('taking tasks D1 has no record of', () => {
     }
   });
 
+  it('answers a take that asks for it once D1 holds the tasks, in the same call', async () => {
+    const stub = env.QUEUES.getByName('take-recorded');
+    const a = taskSpec({ args: '[2]' });
+    const out = await stub.take([a], true);
+    expect(out).toMatchObject({ added: 1, recorded: { ok: true } });
+    expect(await getTaskRow(env.DB, a.id)).toMatchObject({ queue: 'unit', args: '[2]' });
+    // A repeat is taken once: nothing added, D1 has it already.
+    expect(await stub.take([a], true)).toMatchObject({ added: 0, recorded: { ok: true } });
+  });
+
   it('shares one write among the enqueues that come while a write is in flight (group commit)', async () => {
     const stub = env.QUEUES.getByName('take-group-commit');
     const [a, b, c] = [taskSpec(), taskSpec(), taskSpec()];

@@ -15,7 +15,7 @@ import { Store } from './store.ts';
 import { Settings } from './settings.ts';
 import { Alarm } from './alarm.ts';
 import { Outbox } from './outbox.ts';
-import { D1Writer } from './writer.ts';
+import { D1Writer, type Recorded } from './writer.ts';
 import { Claims, type Look } from './claims.ts';
 import { Leases } from './leases.ts';
 import { deadTasks, EndWaits, liveTask, metricRows, taskCounts } from './reads.ts';
@@ -153,9 +153,10 @@ export class QueueObject extends DurableObject<Env> {
    * at once, so a task's start waits for no D1 write, and the object writes their records to D1
    * itself, with its next write. Answers with their place in the insert log, for `recorded`.
    * While its D1 writes are failing it refuses them (and stores nothing): the caller writes D1
-   * first then, so that a failed enqueue changes nothing.
+   * first then, so that a failed enqueue changes nothing. With `recorded`, answers once D1 holds
+   * them too, with what `recorded` would say: one call for a caller that waits for D1 anyway.
    */
-  async take(specs: TaskSpec[]): Promise<{ added: number; upTo: number } | { refused: string }> {
+  async take(specs: TaskSpec[], recorded = false): Promise<{ added: number; upTo: number; recorded?: Recorded } | { refused: string }> {
     if (this.d1.failing) return { refused: 'the queue cannot write D1 at the moment' };
     if (specs.length === 0) return { added: 0, upTo: 0 };
     this.store.learnName(specs[0].queue);
@@ -165,11 +166,11 @@ export class QueueObject extends DurableObject<Env> {
       upTo = logInserts(s.sql, specs);
       return t.deliver(s, specs);
     });
-    return { added, upTo };
+    return recorded ? { added, upTo, recorded: await this.d1.recorded(upTo) } : { added, upTo };
   }
 
   /** Answers once D1 holds the tasks taken up to the insert log's place `upTo` (see `D1Writer.recorded`). */
-  async recorded(upTo: number): Promise<{ ok: true } | { ok: false; message: string }> {
+  async recorded(upTo: number): Promise<Recorded> {
     return this.d1.recorded(upTo);
   }
 

@@ -14,6 +14,9 @@ import { jurisdictionOfObject } from '../core/shards.ts';
  */
 const FLUSH_GAP_MS = 25;
 
+/** Whether D1 holds an enqueue's tasks: a failed write says why (the tasks stay, durable in the object). */
+export type Recorded = { ok: true } | { ok: false; message: string };
+
 export class D1Writer {
   private flushing: Promise<void> | null = null;
   private flushAgain = false;
@@ -97,7 +100,7 @@ export class D1Writer {
    * the answer says so; the tasks stay all the same (they are durable here), and reach D1 with a
    * later write.
    */
-  async recorded(upTo: number): Promise<{ ok: true } | { ok: false; message: string }> {
+  async recorded(upTo: number): Promise<Recorded> {
     if (!this.store.stored || upTo < insertedBefore(this.store.sql)) return { ok: true };
     const failed = await new Promise<unknown>((ok) => {
       this.recordWaiters.push({ upTo, ok: () => ok(null), fail: ok });
