@@ -13,18 +13,37 @@ const RUNS = new Set<PropertyKey>(['first', 'run', 'all', 'raw']);
 /** The runtime's own statement behind each counted one: its batch() takes only its own. */
 const inner = new WeakMap<object, D1PreparedStatement>();
 
-function countedStatement(statement: D1PreparedStatement, count: D1Count): D1PreparedStatement {
-  const counted = new Proxy(statement, {
-    get(target, prop) {
-      if (prop === 'bind') return (...values: unknown[]) => countedStatement(target.bind(...values), count);
-      const value = Reflect.get(target, prop, target);
-      if (typeof value !== 'function') return value;
-      if (!RUNS.has(prop)) return value.bind(target);
-      return (...args: unknown[]) => {
-        count.d1++;
-        return value.apply(target, args);
-      };
+/**
+ * `target` with some of its methods replaced (`replaced` answers undefined for the rest, which
+ * keep `target` as `this`). What is assigned to the wrapper stays on it: a test that patches a
+ * method and calls the one it read before gets the counting one, not itself.
+ */
+function wrapped<T extends object>(target: T, replaced: (prop: PropertyKey) => unknown): T {
+  const own = new Map<PropertyKey, unknown>();
+  return new Proxy(target, {
+    get(t, prop) {
+      if (own.has(prop)) return own.get(prop);
+      const mine = replaced(prop);
+      if (mine !== undefined) return mine;
+      const value = Reflect.get(t, prop, t);
+      return typeof value === 'function' ? value.bind(t) : value;
     },
+    set(_, prop, value) {
+      own.set(prop, value);
+      return true;
+    },
+  });
+}
+
+function countedStatement(statement: D1PreparedStatement, count: D1Count): D1PreparedStatement {
+  const counted = wrapped(statement, (prop) => {
+    if (prop === 'bind') return (...values: unknown[]) => countedStatement(statement.bind(...values), count);
+    if (!RUNS.has(prop)) return undefined;
+    const run = Reflect.get(statement, prop, statement) as (...args: unknown[]) => unknown;
+    return (...args: unknown[]) => {
+      count.d1++;
+      return run.apply(statement, args);
+    };
   });
   inner.set(counted, statement);
   return counted;
@@ -32,18 +51,15 @@ function countedStatement(statement: D1PreparedStatement, count: D1Count): D1Pre
 
 /** `db`, counting into `count` each statement it runs. Costs an increment and a proxy per statement: nothing beside a D1 round trip. */
 export function countedD1(db: D1Database, count: D1Count): D1Database {
-  return new Proxy(db, {
-    get(target, prop) {
-      if (prop === 'prepare') return (query: string) => countedStatement(target.prepare(query), count);
-      if (prop === 'batch') {
-        return (statements: D1PreparedStatement[]) => {
-          count.d1 += statements.length;
-          return target.batch(statements.map((s) => inner.get(s) ?? s));
-        };
-      }
-      const value = Reflect.get(target, prop, target);
-      return typeof value === 'function' ? value.bind(target) : value;
-    },
+  return wrapped(db, (prop) => {
+    if (prop === 'prepare') return (query: string) => countedStatement(db.prepare(query), count);
+    if (prop === 'batch') {
+      return (statements: D1PreparedStatement[]) => {
+        count.d1 += statements.length;
+        return db.batch(statements.map((s) => inner.get(s) ?? s));
+      };
+    }
+    return undefined;
   });
 }
 
