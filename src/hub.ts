@@ -8,6 +8,7 @@ import { consume } from './bus/consumer.ts';
 import { redeliver } from './bus/redeliver.ts';
 import { sweepRetention } from './db/retention.ts';
 import { everyDb } from './db/stores.ts';
+import { hubD1, withCountedD1 } from './db/counted.ts';
 import type { Env } from './env.ts';
 import { declareRoutes } from './intake/routes.ts';
 import { declareSchedules } from './beat/declare.ts';
@@ -35,11 +36,15 @@ async function scheduled(controller: ScheduledController, env: Env): Promise<voi
   for (const r of results) if (r.status === 'rejected') console.error('scheduled work failed', r.reason);
 }
 
+// Under npm start only, /cdn-cgi/handler/scheduled runs the cron trigger too (local-cron.ts).
+const fetchHandler = withLocalCron(app.fetch, scheduled);
+/** The env the handlers see: its D1 bindings count the hub's statements (GET /metrics). */
+const counted = (env: Env) => withCountedD1(env, hubD1);
+
 const handlers = {
-  // Under npm start only, /cdn-cgi/handler/scheduled runs the cron trigger too (local-cron.ts).
-  fetch: withLocalCron(app.fetch, scheduled),
-  queue: (batch, env) => consume(batch, env),
-  scheduled: (controller, env, ctx) => ctx.waitUntil(scheduled(controller, env)),
+  fetch: (request, env, ctx) => fetchHandler(request, counted(env), ctx),
+  queue: (batch, env) => consume(batch, counted(env)),
+  scheduled: (controller, env, ctx) => ctx.waitUntil(scheduled(controller, counted(env))),
 } satisfies ExportedHandler<Env>;
 
 export interface HubOptions {

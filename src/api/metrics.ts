@@ -3,6 +3,7 @@ import type { Context } from 'hono';
 import { queueNamesEverywhere } from '../db/stores.ts';
 import { ACK_BUCKETS } from '../queue/transitions.ts';
 import { queueMetrics } from '../queue/stubs.ts';
+import { hubD1 } from '../db/counted.ts';
 import type { AuthVars } from './auth.ts';
 import { principalOf, requireAdmin } from '../protocol/principals.ts';
 
@@ -20,6 +21,8 @@ function family(name: string, type: 'counter' | 'gauge' | 'histogram', help: str
 /** Admin token needed, unless METRICS_PUBLIC is set (for a scraper inside your network). */
 export async function metrics(c: Context<AuthVars>): Promise<Response> {
   if (!c.env.METRICS_PUBLIC) requireAdmin(await principalOf(c.req.header('authorization'), c.env.DROVER_TOKENS));
+  // Before this scrape's own D1 read, as each object reads its counts before its own reads.
+  const hubSent = hubD1.d1;
   const names = await queueNamesEverywhere(c.env);
   const all = await Promise.all(names.map(async (queue) => ({ queue, m: await queueMetrics(c.env, queue) })));
   const finished: [string, Sample][] = [];
@@ -57,6 +60,10 @@ export async function metrics(c: Context<AuthVars>): Promise<Response> {
     family('drover_task_retries_total', 'counter', 'Failed attempts that were retried, by queue.', retries),
     family('drover_dead_letters', 'gauge', 'Failed tasks kept as dead letters, by queue.', dead),
     family('drover_claim_to_ack_seconds', 'histogram', 'Time from claim to ack of succeeded attempts, by queue.', hist),
+    family('drover_sqlite_statements_total', 'counter', 'SQLite statements run since start: store="object" on the queue objects\' own storage, store="d1" sent to D1 by the queue objects and this hub isolate (a batch of k counts k).', [
+      ['', [{ store: 'object' }, all.reduce((sum, { m }) => sum + m.statements.object, 0)]],
+      ['', [{ store: 'd1' }, hubSent + all.reduce((sum, { m }) => sum + m.statements.d1, 0)]],
+    ]),
     family('drover_key_waiting', 'gauge', 'Tasks waiting (ready or delayed), by queue and rate key: the 100 keys with most waiting per queue.', keyFamilies.waiting),
     family('drover_key_running', 'gauge', 'Tasks running, by queue and rate key.', keyFamilies.running),
     family('drover_key_current_rate', 'gauge', 'Tasks per second a rate key may start now, after back-off (keys with a rate).', keyFamilies.rate),

@@ -23,6 +23,8 @@ function checkValues(params: SqlValue[]): void {
 export class Sql {
   /** Rows written through this wrapper so far: a transaction that adds none changed nothing. */
   writes = 0;
+  /** Statements run through this wrapper since the object started (GET /metrics). */
+  statements = 0;
 
   constructor(private readonly storage: SqlStorage) {}
 
@@ -32,6 +34,7 @@ export class Sql {
    */
   all<T>(query: string, ...params: SqlValue[]): T[] {
     checkValues(params);
+    this.statements++;
     const cursor = this.storage.exec(query, ...params);
     const names = cursor.columnNames;
     const rows: T[] = [];
@@ -61,6 +64,7 @@ export class Sql {
    */
   run(query: string, ...params: SqlValue[]): number {
     checkValues(params);
+    this.statements++;
     const cursor = this.storage.exec(query, ...params);
     // The cursor's own next(), not raw(): a raw iterator is one more runtime object per
     // statement, and the runtime's wrapper objects are what start its full collections.

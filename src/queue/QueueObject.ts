@@ -5,7 +5,7 @@ import { baseLane, isFinal, laneOf, type TaskError, type TaskSpec } from '../cor
 import { listKeys, topKeys } from './key-views.ts';
 import type { KeyView } from './keys.ts';
 import type { Env } from '../env.ts';
-import type { DeadTask, LiveTask, QueueConfig, QueueStats } from './types.ts';
+import type { DeadTask, LiveTask, QueueConfig, QueueStats, Statements } from './types.ts';
 import { logInserts, UNSYNCED_IDS } from './sync.ts';
 import * as t from './transitions.ts';
 import { RegionWaker } from './wake.ts';
@@ -20,6 +20,7 @@ import { Claims, type Look } from './claims.ts';
 import { Leases } from './leases.ts';
 import { deadTasks, EndWaits, liveTask, metricRows, taskCounts } from './reads.ts';
 import { unserved, type ReadyGroup } from '../core/unserved.ts';
+import { withCountedD1, type D1Count } from '../db/counted.ts';
 
 /** The D1 writes a purge waits for, at most, for its dead letters to reach D1. */
 const PURGE_WAIT_WRITES = 3;
@@ -41,8 +42,12 @@ export class QueueObject extends DurableObject<Env> {
   /** When the next throttled rate key may run again: consumers that drained and left (the HTTP runner, regions') are woken then. */
   private keyWakeAt: number | null = null;
 
+  /** D1 statements this object has sent since it started (GET /metrics). */
+  private readonly sentToD1: D1Count = { d1: 0 };
+
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
+    this.env = env = withCountedD1(env, this.sentToD1);
     this.store = new Store(ctx.storage, env);
     this.queueSettings = new Settings(this.store, ctx.storage, env);
     this.nextAlarm = new Alarm(this.store, this.queueSettings, ctx.storage);
@@ -333,11 +338,13 @@ export class QueueObject extends DurableObject<Env> {
   }
 
   /** What GET /metrics reports of this queue: counters, depth by state and region, the oldest ready task's age. */
-  async metrics(): Promise<{ counters: Record<string, number>; stats: QueueStats; oldestReadyMs: number | null; dead: number; keys: KeyView[] }> {
-    if (!this.store.stored) return { counters: {}, stats: await this.stats(), oldestReadyMs: null, dead: 0, keys: [] };
+  async metrics(): Promise<{ counters: Record<string, number>; stats: QueueStats; oldestReadyMs: number | null; dead: number; keys: KeyView[]; statements: Statements }> {
+    // Read before this call's own reads run: a scrape counts the statements of the work between scrapes.
+    const statements = { object: this.store.sql.statements, d1: this.sentToD1.d1 };
+    if (!this.store.stored) return { counters: {}, stats: await this.stats(), oldestReadyMs: null, dead: 0, keys: [], statements };
     const { counters, oldest, dead } = metricRows(this.store.sql);
     const keys = topKeys(this.queueSettings.keys, this.store.sql, Date.now(), METRIC_KEYS);
-    return { counters, stats: await this.stats(), oldestReadyMs: oldest === null ? null : Math.max(0, Date.now() - oldest), dead, keys };
+    return { counters, stats: await this.stats(), oldestReadyMs: oldest === null ? null : Math.max(0, Date.now() - oldest), dead, keys, statements };
   }
 
   async dead(limit: number): Promise<DeadTask[]> {

@@ -110,6 +110,7 @@ export async function queueMetrics(env: Queues, queue: string) {
     stats: mergeStats(all.map((m) => m.stats)),
     oldestReadyMs: ages.length ? Math.max(...ages) : null,
     dead: all.reduce((sum, m) => sum + m.dead, 0),
+    statements: { object: all.reduce((sum, m) => sum + m.statements.object, 0), d1: all.reduce((sum, m) => sum + m.statements.d1, 0) },
     // Each object's top keys, a key's entries from several objects added together (one series per key), the 100 with most waiting.
     keys: mergeKeys(all.flatMap((m) => m.keys)).sort((a, b) => b.waiting - a.waiting).slice(0, 100),
   };

@@ -48,6 +48,12 @@ export interface QueueStats {
   config: QueueConfig;
 }
 
+/** SQLite statements a queue object has run since it started: on its own storage, and sent to D1 (a batch of k counts k). */
+export interface Statements {
+  object: number;
+  d1: number;
+}
+
 export interface DeadTask {
   id: string;
   task: string;

@@ -24,7 +24,7 @@ export function throughputChart(result: Result): string {
   parts.push(`<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="sans-serif" font-size="12">`);
   parts.push(`<rect width="${W}" height="${H}" fill="#fff"/>`);
   parts.push(`<text x="${left}" y="22" font-size="16" font-weight="bold">Throughput, no-op tasks (median of ${result.runs} run${result.runs > 1 ? 's' : ''}; whiskers: min and max)</text>`);
-  parts.push(`<text x="${left}" y="40" fill="#555">${esc(result.machine)} · ${esc(result.date)}${result.quick ? ' · quick mode (small N)' : ''}</text>`);
+  parts.push(`<text x="${left}" y="40" fill="#555">${esc(result.machine.summary)} · ${esc(result.date)}${result.quick ? ' · quick mode (small N)' : ''}</text>`);
   // Grid and axis.
   parts.push(...grid(5, max, y, left, W - 20));
   parts.push(`<text transform="translate(16 ${top + plotH / 2}) rotate(-90)" text-anchor="middle" fill="#555">tasks per second</text>`);

@@ -32,6 +32,21 @@ export interface DroverBench extends BenchSystem {
   keys(samples: number, log: (m: string) => void): Promise<KeysPoint[]>;
   /** CPU seconds the runtime (workerd) has used since start. */
   runtimeCpu(): number;
+  /** Enqueue `n` tasks singly over plain `POST /v1/tasks`, `inFlight` HTTP clients at once (keep-alive); tasks/s. */
+  enqueueHttp(n: number, inFlight: number): Promise<number>;
+  /** The runtime's CPU per task in the last one-shard drain, µs: every workerd process (hub, queue objects, local D1). */
+  readonly drainCpuUs: number | null;
+  /** The SQLite statements GET /metrics has counted so far (drover_sqlite_statements_total). */
+  statements(): Promise<StatementCount>;
+  /** `run`'s figure, and the statements per task of its `n` tasks, up to the last of them in D1. */
+  statementsPerTask<T>(n: number, run: () => Promise<T>): Promise<{ value: T; perTask: StatementCount }>;
+}
+
+export interface StatementCount {
+  /** On the queue objects' own storage. */
+  object: number;
+  /** Sent to D1 by the queue objects and the hub. */
+  d1: number;
 }
 
 /** Shard counts the bench's system declares (queues bench-s<N>-*). */
@@ -73,6 +88,7 @@ export function drover(stateOn: StateOn = defaultStateOn()): DroverBench {
   let system: System | null = null;
   let api: Api;
   let queues = 0;
+  let drainCpuUs: number | null = null;
   /** A fresh queue; `shards` > 1 names one that DROVER_SHARDS (below) spreads over that many objects. */
   const nextQueue = (shards = 1) => `bench-${shards > 1 ? `s${shards}-` : ''}${Date.now().toString(36)}-${++queues}`;
 
@@ -154,6 +170,60 @@ export function drover(stateOn: StateOn = defaultStateOn()): DroverBench {
     backlog: (sizes, samples, log) => backlog(api, sizes, samples, () => runtimeRss(system!.pgid), log),
     keys: (samples, log) => keysCost(api, samples, log),
     runtimeCpu: () => runtimeCpu(system!.pgid),
+    get drainCpuUs() {
+      return drainCpuUs;
+    },
+    async statements() {
+      const text = (await api.get('/metrics')).text as string;
+      const of = (store: string) => Number(new RegExp(`^drover_sqlite_statements_total\\{store="${store}"\\} (\\S+)$`, 'm').exec(text)?.[1] ?? NaN);
+      return { object: of('object'), d1: of('d1') };
+    },
+    async statementsPerTask(n, run) {
+      // Each read of /metrics costs statements of its own (the objects' reads, the hub's list of
+      // queues): two reads back to back say how many, and each read after the first is charged that.
+      const r0 = await this.statements();
+      const before = await this.statements();
+      const perRead = { object: before.object - r0.object, d1: before.d1 - r0.d1 };
+      const value = await run();
+      // The last acks reach D1 a write after the workers saw them: read until a pause adds no
+      // more than a read's own cost.
+      let reads = 0;
+      let last = before;
+      let now = before;
+      while (reads < 20) {
+        await new Promise((r) => setTimeout(r, 300));
+        now = await this.statements();
+        reads++;
+        if (now.d1 - last.d1 <= perRead.d1 && now.object - last.object <= 2 * perRead.object) break;
+        last = now;
+      }
+      const per = (store: keyof StatementCount) => Math.max(0, now[store] - before[store] - reads * perRead[store]) / n;
+      return { value, perTask: { object: per('object'), d1: per('d1') } };
+    },
+    async enqueueHttp(n, inFlight) {
+      const queue = nextQueue();
+      const url = `${system!.url}/v1/tasks`;
+      const headers = { authorization: `Bearer ${TOKENS.admin}`, 'content-type': 'application/json' };
+      const body = JSON.stringify({ task: 'noop', args: [], queue });
+      // Node's fetch keeps its connections alive: after the first round each client reuses its own.
+      const post = async () => {
+        const res = await fetch(url, { method: 'POST', headers, body });
+        if (res.status !== 202) throw new Error(`POST /v1/tasks answered ${res.status}: ${await res.text()}`);
+        await res.arrayBuffer();
+      };
+      await Promise.all(Array.from({ length: inFlight }, post)); // the connections are open before the clock starts
+      let sent = 0;
+      const t0 = performance.now();
+      await Promise.all(Array.from({ length: inFlight }, async () => {
+        while (sent < n) {
+          sent++;
+          await post();
+        }
+      }));
+      const rate = n / ((performance.now() - t0) / 1000);
+      await delivered(queue, n + inFlight);
+      return rate;
+    },
     async enqueueBatch(n, batch) {
       const queue = nextQueue();
       const t0 = performance.now();
@@ -217,11 +287,14 @@ export function drover(stateOn: StateOn = defaultStateOn()): DroverBench {
     await delivered(queue, n);
     const workers = await startWorkers(queue);
     try {
+      const cpu0 = runtimeCpu(system!.pgid);
       const t0 = performance.now();
       workers.run();
-      const cpu0 = runtimeCpu(system!.pgid);
       const t1 = await workers.until(n);
-      if (process.env.BENCH_VERBOSE) console.log(`  runtime CPU ${(((runtimeCpu(system!.pgid) - cpu0) * 1e6) / n).toFixed(0)} us/task`);
+      // /proc counts in ticks of 10 ms: over a drain of seconds that is within a percent or two.
+      const us = ((runtimeCpu(system!.pgid) - cpu0) * 1e6) / n;
+      if (shards === 1) drainCpuUs = us;
+      if (process.env.BENCH_VERBOSE) console.log(`  runtime CPU ${us.toFixed(0)} us/task`);
       return n / ((t1 - t0) / 1000);
     } finally {
       await workers.stop();

@@ -6,9 +6,10 @@
 // measured again with the state on disk (--no-disk skips that; BENCH_DROVER_STATE=disk puts it all there).
 // drover's start time to a healthy hub comes first (--no-start skips it). The claim cost under per-key
 // limits (1,000 rate keys, 900 of them throttled) is measured on the backlog's fresh start (--no-keys skips it).
-// Prints a table with drover/peer ratios, writes the figures as JSON and the throughput chart as SVG.
+// drover alone also enqueues singly over plain HTTP, and has its runtime's CPU per task in the drain and
+// its SQLite statements per task end to end counted. Prints a table with drover/peer ratios, then issue 32's
+// goals (met or short by), and writes the figures as JSON and the throughput chart as SVG.
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { cpus, totalmem } from 'node:os';
 import { dirname, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { BacklogPoint } from './backlog.ts';
@@ -22,6 +23,8 @@ import { celery } from './peers/celery.ts';
 import { findMissing } from './redis.ts';
 import { startTimes } from './start.ts';
 import { median } from './stats.ts';
+import { machine, type Machine } from './machine.ts';
+import { goalLine, goals, type Goal } from './goals.ts';
 import type { BenchSystem } from './types.ts';
 
 export interface Figure {
@@ -35,13 +38,15 @@ export interface Scenario {
   key: string;
   title: string;
   unit: 'tasks/s' | 'ms';
+  /** Measured for drover alone: the other systems show "-". */
+  droverOnly?: true;
   /** Per system name. */
   figures: Record<string, Figure>;
 }
 
 export interface Result {
   date: string;
-  machine: string;
+  machine: Machine;
   quick: boolean;
   runs: number;
   sizes: typeof FULL;
@@ -57,6 +62,12 @@ export interface Result {
   diskLatency: { p50: Figure; p95: Figure; p99: Figure } | null;
   /** Seconds from npm start to a healthy hub: on an empty state directory, and again on the same one. */
   start: { first: Figure; warm: Figure } | null;
+  /** µs of CPU the runtime (every workerd process: hub Worker, queue objects, local D1) used per task in the drain. */
+  hubCpuUsPerTask: Figure | null;
+  /** SQLite statements per task end to end (enqueue, claim, ack, the result in D1), from GET /metrics. */
+  statementsPerTask: { object: Figure; d1: Figure; total: Figure } | null;
+  /** Issue 32's goals, each met, short, or not measured in this run (met null). */
+  goals: Goal[];
 }
 
 export interface ShardPoint {
@@ -106,6 +117,7 @@ const systems: BenchSystem[] = [drover(), droverPython(), celeryDrover(), bullmq
 const scenarios: Scenario[] = [
   { key: 'enqueueBatch', title: `enqueue ${size.batch[0].toLocaleString('en')} in batches of ${size.batch[1]}`, unit: 'tasks/s', figures: {} },
   { key: 'enqueueSingle', title: `enqueue ${size.single[0].toLocaleString('en')} singly, ${size.single[1]} in flight`, unit: 'tasks/s', figures: {} },
+  { key: 'enqueueHttp', title: `enqueue ${size.single[0].toLocaleString('en')} singly over HTTP, ${size.single[1]} clients`, unit: 'tasks/s', droverOnly: true, figures: {} },
   { key: 'drain', title: `drain ${size.drain.toLocaleString('en')} waiting`, unit: 'tasks/s', figures: {} },
   { key: 'endToEnd', title: `end to end, ${size.endToEnd.toLocaleString('en')}`, unit: 'tasks/s', figures: {} },
   { key: 'latencyP50', title: `latency p50 at ${size.latency[0]}/s`, unit: 'ms', figures: {} },
@@ -122,6 +134,9 @@ const fmt = (v: number, unit: string) => (unit === 'ms' ? `${v.toFixed(1)} ms` :
 let backlogPoints: BacklogPoint[] | null = null;
 let keysPoints: KeysPoint[] | null = null;
 let diskLatency: Result['diskLatency'] = null;
+const measuresDrover = wanted.includes('drover');
+const hubCpuUsPerTask = measuresDrover ? newFigure() : null;
+const statementsPerTask = measuresDrover ? { object: newFigure(), d1: newFigure(), total: newFigure() } : null;
 /** One queue over 1, 2, 4 and 8 QueueObjects (quick: 1 and 2), same sizes as drain and end to end. */
 const shardCounts = quick ? [1, 2] : [1, ...SHARD_COUNTS];
 const shardPoints: ShardPoint[] | null = values['no-shards'] || !wanted.includes('drover') ? null : shardCounts.map((shards) => ({ shards, drain: newFigure(), endToEnd: newFigure() }));
@@ -159,15 +174,29 @@ for (const system of systems) {
       };
       await step('enqueueBatch', () => system.enqueueBatch(size.batch[0], size.batch[1]));
       await step('enqueueSingle', () => system.enqueueSingle(size.single[0], size.single[1]));
+      const d = system.name === 'drover' ? (system as DroverBench) : null;
+      if (d) await step('enqueueHttp', () => d.enqueueHttp(size.single[0], size.single[1]));
       await step('drain', () => system.drain(size.drain));
-      await step('endToEnd', () => system.endToEnd(size.endToEnd));
+      if (d && d.drainCpuUs !== null) {
+        add(hubCpuUsPerTask!, d.drainCpuUs);
+        log(`    ${'runtime CPU per task in the drain'.padEnd(40)} ${d.drainCpuUs.toFixed(1)} µs`);
+      }
+      if (d) {
+        await step('endToEnd', async () => {
+          const { value, perTask } = await d.statementsPerTask(size.endToEnd, () => d.endToEnd(size.endToEnd));
+          add(statementsPerTask!.object, perTask.object);
+          add(statementsPerTask!.d1, perTask.d1);
+          add(statementsPerTask!.total, perTask.object + perTask.d1);
+          log(`    ${'SQLite statements per task, end to end'.padEnd(40)} ${perTask.object.toFixed(2)} object + ${perTask.d1.toFixed(2)} D1`);
+          return value;
+        });
+      } else await step('endToEnd', () => system.endToEnd(size.endToEnd));
       const l = await system.latency(size.latency[0], size.latency[1]);
       for (const [key, v] of [['latencyP50', l.p50], ['latencyP95', l.p95], ['latencyP99', l.p99]] as const) {
         record(key, system.name, v);
         log(`    ${byKey.get(key)!.title.padEnd(40)} ${fmt(v, 'ms')}`);
       }
-      if (system.name === 'drover' && shardPoints) {
-        const d = system as DroverBench;
+      if (d && shardPoints) {
         for (const point of shardPoints) {
           const drain = await d.drainSharded(size.drain, point.shards);
           const e2e = await d.endToEndSharded(size.endToEnd, point.shards);
@@ -216,10 +245,9 @@ for (const system of systems) {
   }
 }
 
-const cpu = cpus();
 const result: Result = {
   date: new Date().toISOString().slice(0, 10),
-  machine: `${cpu.length} cores (${cpu[0]?.model.trim() ?? 'unknown'}), ${Math.round(totalmem() / 2 ** 30)} GiB, Node ${process.version}`,
+  machine: machine(),
   quick,
   runs,
   sizes: size as typeof FULL,
@@ -231,7 +259,11 @@ const result: Result = {
   shards: shardPoints,
   diskLatency,
   start,
+  hubCpuUsPerTask,
+  statementsPerTask,
+  goals: [],
 };
+result.goals = goals(result);
 
 // The table: median (min-max) per system, then the ratio of each of drover's rows to each peer
 // (throughput: drover/peer, higher is better; latency: drover/peer, lower is better). Celery over
@@ -248,7 +280,7 @@ const rows = scenarios.map((s) => [
   ...pairs.map(([d, p]) => (s.figures[d] && s.figures[p] ? `${(s.figures[d].median / s.figures[p].median).toFixed(2)}x` : '-')),
 ]);
 const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
-log(`\n${result.machine}, ${result.date}; median of ${runs} run(s), (min-max)`);
+log(`\n${result.machine.summary}, ${result.date}; median of ${runs} run(s), (min-max)`);
 log(header.map((h, i) => h.padEnd(widths[i])).join('  '));
 for (const r of rows) log(r.map((c, i) => c.padEnd(widths[i])).join('  '));
 if (backlogPoints) {
@@ -278,6 +310,17 @@ if (start) {
   const secs = (f: Figure) => `${f.median.toFixed(1)} s (${f.min.toFixed(1)}-${f.max.toFixed(1)})`;
   log(`\nstart (drover): a healthy hub ${secs(start.first)} after npm start on an empty state directory, ${secs(start.warm)} on the same one again`);
 }
+if (hubCpuUsPerTask?.runs.length) {
+  const f = hubCpuUsPerTask;
+  log(`\nruntime CPU per task in the drain (drover): ${f.median.toFixed(1)} µs (${f.min.toFixed(1)}-${f.max.toFixed(1)}), the whole runtime: hub Worker, queue objects, local D1`);
+}
+if (statementsPerTask?.total.runs.length) {
+  const p = statementsPerTask;
+  log(`SQLite statements per task end to end (drover): ${p.total.median.toFixed(2)} (object ${p.object.median.toFixed(2)}, D1 ${p.d1.median.toFixed(2)}), from GET /metrics`);
+}
+log(`\ngoals (issue 32), medians of this run; ratios to BullMQ's median in the same run:`);
+for (const g of result.goals) log(goalLine(g));
+log('');
 for (const s of systems) log(`  ${s.name}: ${s.setup}`);
 log(`\n(${((performance.now() - started) / 60_000).toFixed(1)} min)`);
 

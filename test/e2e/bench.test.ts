@@ -34,7 +34,7 @@ describe('npm run bench --quick', () => {
     const result = JSON.parse(readFileSync(out, 'utf8')) as Result;
     expect(result.systems.map((s) => s.name)).toEqual([...ours, ...peers]);
     for (const s of result.scenarios) {
-      for (const name of [...ours, ...peers]) {
+      for (const name of s.droverOnly ? ['drover'] : [...ours, ...peers]) {
         const f = s.figures[name];
         expect(f, `${s.key} of ${name}`).toBeDefined();
         expect(f.runs).toHaveLength(1);
@@ -43,6 +43,25 @@ describe('npm run bench --quick', () => {
         if (s.unit === 'tasks/s') expect(f.median).toBeLessThan(1_000_000);
       }
     }
+    // Singles over plain HTTP are drover's alone: the others' cells are "-".
+    expect(result.scenarios.find((s) => s.key === 'enqueueHttp')?.droverOnly).toBe(true);
+    expect(output).toMatch(/enqueue 300 singly over HTTP, 50 clients +[\d,]+\/s \([\d,]+-[\d,]+\) +-/);
+    // The machine, the runtime's CPU per task in the drain and the statements per task end to end.
+    expect(result.machine.cores).toBeGreaterThan(0);
+    expect(result.machine.workerd).toMatch(/^\d+\.\d+/);
+    expect(result.machine.commit).toMatch(/^[0-9a-f]{7,}(\+dirty)?$/);
+    expect(result.hubCpuUsPerTask?.runs).toHaveLength(1);
+    expect(result.hubCpuUsPerTask!.median).toBeGreaterThan(0);
+    expect(result.statementsPerTask?.total.median).toBeGreaterThan(0);
+    expect(result.statementsPerTask!.total.median).toBeCloseTo(result.statementsPerTask!.object.median + result.statementsPerTask!.d1.median);
+    expect(output).toMatch(/SQLite statements per task end to end \(drover\): [\d.]+ \(object [\d.]+, D1 [\d.]+\)/);
+    // Every goal is met, short, or said to be unmeasured; quick mode runs no 4 shards.
+    expect(result.goals.length).toBeGreaterThanOrEqual(12);
+    for (const g of result.goals) expect(output).toContain(g.goal);
+    expect(result.goals.find((g) => g.goal.startsWith('4 shards'))?.met).toBeNull();
+    const measured = result.goals.filter((g) => g.met !== null);
+    expect(measured.length).toBeGreaterThanOrEqual(packages ? 9 : 4);
+    for (const g of measured) expect(output).toMatch(new RegExp(`${g.goal.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} +\\S.* (met|short by)`));
     expect(result.backlog?.map((p) => p.waiting)).toEqual([1000, 10_000]);
     for (const p of result.backlog!) {
       expect(p.claimAckMs).toBeGreaterThan(0);
@@ -77,7 +96,7 @@ describe('npm run bench --quick', () => {
     expect(existsSync(chart)).toBe(true);
     const svg = readFileSync(chart, 'utf8');
     expect(svg.startsWith('<svg')).toBe(true);
-    expect(svg.match(/<rect class="bar"/g)?.length).toBe(4 * (ours.length + peers.length));
+    expect(svg.match(/<rect class="bar"/g)?.length).toBe(4 * (ours.length + peers.length) + 1);
     expect(svg.match(/<rect class="shard-bar"/g)?.length).toBe(2 * 2);
   }, 600_000);
 });

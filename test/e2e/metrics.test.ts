@@ -51,4 +51,23 @@ describe('metrics', () => {
     expect((await api.as(null).get('/metrics')).status).toBe(401);
     expect((await api.as(TOKENS.enqueue).get('/metrics')).status).toBe(403);
   });
+
+  it('count the SQLite statements the queue objects run and send to D1 as tasks run', async () => {
+    const statements = async () => {
+      const text = (await api.get('/metrics')).text;
+      return { object: value(text, 'drover_sqlite_statements_total', { store: 'object' })!, d1: value(text, 'drover_sqlite_statements_total', { store: 'd1' })! };
+    };
+    const before = await statements();
+    expect(before.object).toBeGreaterThanOrEqual(0);
+    expect(before.d1).toBeGreaterThanOrEqual(0);
+    const queue = uniqueQueue('statements');
+    const n = 5;
+    // One at a time: each answer waits for D1 to hold its task, so each is a D1 write of its own.
+    for (let i = 0; i < n; i++) expect((await api.post('/v1/tasks', { task: 'ok', queue })).status).toBe(202);
+    const worker = api.as(TOKENS.consume);
+    for (const job of await claimAll(worker, queue, n)) expect((await worker.post(`/v1/leases/${job.leaseId}/ack`, { result: 1 })).status).toBe(200);
+    const after = await statements();
+    expect(after.object - before.object).toBeGreaterThanOrEqual(n);
+    expect(after.d1 - before.d1).toBeGreaterThanOrEqual(n);
+  });
 });
