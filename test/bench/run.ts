@@ -66,6 +66,8 @@ export interface Result {
   hubCpuUsPerTask: Figure | null;
   /** SQLite statements per task end to end (enqueue, claim, ack, the result in D1), from GET /metrics. */
   statementsPerTask: { object: Figure; d1: Figure; total: Figure } | null;
+  /** The same, for the latency scenario's tasks: one at a time at its rate, so nothing shares a statement. */
+  statementsAtRate: { object: Figure; d1: Figure; total: Figure } | null;
   /** Issue 32's goals, each met, short, or not measured in this run (met null). */
   goals: Goal[];
 }
@@ -137,6 +139,7 @@ let diskLatency: Result['diskLatency'] = null;
 const measuresDrover = wanted.includes('drover');
 const hubCpuUsPerTask = measuresDrover ? newFigure() : null;
 const statementsPerTask = measuresDrover ? { object: newFigure(), d1: newFigure(), total: newFigure() } : null;
+const statementsAtRate = measuresDrover ? { object: newFigure(), d1: newFigure(), total: newFigure() } : null;
 /** One queue over 1, 2, 4 and 8 QueueObjects (quick: 1 and 2), same sizes as drain and end to end. */
 const shardCounts = quick ? [1, 2] : [1, ...SHARD_COUNTS];
 const shardPoints: ShardPoint[] | null = values['no-shards'] || !wanted.includes('drover') ? null : shardCounts.map((shards) => ({ shards, drain: newFigure(), endToEnd: newFigure() }));
@@ -191,10 +194,22 @@ for (const system of systems) {
           return value;
         });
       } else await step('endToEnd', () => system.endToEnd(size.endToEnd));
-      const l = await system.latency(size.latency[0], size.latency[1]);
+      const latency = () => system.latency(size.latency[0], size.latency[1]);
+      let l: Awaited<ReturnType<typeof latency>>;
+      if (d) {
+        const { value, perTask } = await d.statementsPerTask(size.latency[0] * size.latency[1], latency);
+        l = value;
+        add(statementsAtRate!.object, perTask.object);
+        add(statementsAtRate!.d1, perTask.d1);
+        add(statementsAtRate!.total, perTask.object + perTask.d1);
+      } else l = await latency();
       for (const [key, v] of [['latencyP50', l.p50], ['latencyP95', l.p95], ['latencyP99', l.p99]] as const) {
         record(key, system.name, v);
         log(`    ${byKey.get(key)!.title.padEnd(40)} ${fmt(v, 'ms')}`);
+      }
+      if (d) {
+        const p = statementsAtRate!;
+        log(`    ${`SQLite statements per task at ${size.latency[0]}/s`.padEnd(40)} ${p.object.runs.at(-1)!.toFixed(2)} object + ${p.d1.runs.at(-1)!.toFixed(2)} D1`);
       }
       if (d && shardPoints) {
         for (const point of shardPoints) {
@@ -261,6 +276,7 @@ const result: Result = {
   start,
   hubCpuUsPerTask,
   statementsPerTask,
+  statementsAtRate,
   goals: [],
 };
 result.goals = goals(result);
@@ -317,6 +333,10 @@ if (hubCpuUsPerTask?.runs.length) {
 if (statementsPerTask?.total.runs.length) {
   const p = statementsPerTask;
   log(`SQLite statements per task end to end (drover): ${p.total.median.toFixed(2)} (object ${p.object.median.toFixed(2)}, D1 ${p.d1.median.toFixed(2)}), from GET /metrics`);
+}
+if (statementsAtRate?.total.runs.length) {
+  const p = statementsAtRate;
+  log(`SQLite statements per task at ${size.latency[0]}/s, one at a time (drover): ${p.total.median.toFixed(2)} (object ${p.object.median.toFixed(2)}, D1 ${p.d1.median.toFixed(2)})`);
 }
 log(`\ngoals (issue 32), medians of this run; ratios to BullMQ's median in the same run:`);
 for (const g of result.goals) log(goalLine(g));
