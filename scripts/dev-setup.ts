@@ -17,8 +17,8 @@ if (process.env.WRANGLER_COMMAND === 'dev') {
   const stamp = join(root, '.wrangler', 'drover-local-migrations');
   if (!existsSync(stamp) || readFileSync(stamp, 'utf8') !== migrations) {
     const wrangler = join(root, 'node_modules', 'wrangler', 'bin', 'wrangler.js');
-    // Every D1 of the hub: DB, and each jurisdiction's (DB_EU, DB_FEDRAMP), with the same migrations.
-    const bindings = [...readFileSync(join(root, 'wrangler.toml'), 'utf8').matchAll(/^binding\s*=\s*"(DB(?:_[A-Z]+)?)"/gm)].map((m) => m[1]);
+    // Every D1 of the hub: DB, its partitions (DB_P1, ...) and each jurisdiction's (DB_EU, DB_FEDRAMP), with the same migrations.
+    const bindings = [...readFileSync(join(root, 'wrangler.toml'), 'utf8').matchAll(/^binding\s*=\s*"(DB(?:_[A-Z0-9]+)?)"/gm)].map((m) => m[1]);
     for (const binding of bindings) {
       const applied = spawnSync(process.execPath, [wrangler, 'd1', 'migrations', 'apply', binding, '--local'], { cwd: root, encoding: 'utf8', env: { ...process.env, CI: 'true' } });
       if (applied.status !== 0) {
