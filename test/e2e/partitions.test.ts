@@ -8,6 +8,7 @@ import { DatabaseSync } from 'node:sqlite';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { claimAll, startSystem, TOKENS, uniqueQueue, type Api, type System } from './system.ts';
 import { waitFor } from './workers.ts';
+import { partitionOf } from '../../src/db/partitions.ts';
 
 let system: System;
 let api: Api;
@@ -147,4 +148,35 @@ describe('task records over four D1 partitions', () => {
       return succeeded === byQueue.get(sharded)!.length ? true : null;
     });
   }, 180_000);
+
+  it('runs a chain over queues of different partitions, lists it whole, and sweeps each partition by retention', async () => {
+    const queues: string[] = [];
+    while (queues.length < 3) {
+      const q = uniqueQueue('wfp');
+      if (!queues.some((o) => partitionOf(o, 4) === partitionOf(q, 4))) queues.push(q);
+    }
+    for (const queue of queues) expect((await api.request('PUT', `/v1/queues/${queue}/config`, { retentionSeconds: 1 })).status).toBe(200);
+    const started = await api.post('/v1/workflows', { chain: queues.map((queue, i) => ({ task: `step${i}`, queue })) });
+    expect(started.status, started.text).toBe(202);
+    for (const [step, queue] of queues.entries()) {
+      const [job] = await claimAll(api.as(TOKENS.consume), queue, 1);
+      expect(job.task).toBe(`step${step}`);
+      expect((await api.as(TOKENS.consume).post(`/v1/leases/${job.leaseId}/ack`, { result: step })).status).toBe(200);
+    }
+    await waitFor('the chain to succeed', async () => (await api.get(`/v1/workflows/${started.body.id}`)).body.state === 'succeeded');
+    // The list counts the workflow's tasks in every partition.
+    const listed = await waitFor('the workflow list to count its three ends', async () => {
+      const page = await api.get('/v1/workflows?limit=50');
+      const w = page.body.workflows.find((x: { id: string }) => x.id === started.body.id);
+      return w?.states.succeeded === 3 ? w : null;
+    });
+    expect(listed).toMatchObject({ tasks: 3, states: { succeeded: 3 } });
+    // The cron trigger sweeps every partition by each queue's retention.
+    const ids: string[] = started.body.tasks;
+    await waitFor('the records past retention to be swept from every partition', async () => {
+      await fetch(`${system.triggers}/cdn-cgi/local/scheduled?cron=${encodeURIComponent('* * * * *')}&time=${Date.now()}`).then((r) => r.arrayBuffer());
+      const found = await Promise.all(ids.map(async (id) => (await api.get(`/v1/tasks/${id}`)).status));
+      return found.every((status) => status === 404);
+    });
+  }, 120_000);
 });
