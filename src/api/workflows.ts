@@ -75,8 +75,8 @@ async function checkChosenIds(env: Env, p: Plan): Promise<void> {
   if (chosen.length === 0) return;
   const twice = chosen.find((id, i) => chosen.indexOf(id) !== i);
   if (twice) fail(`the id "${twice}" is given to two members`, '');
-  const [found] = [...(await taskStates(env, chosen)).keys()].map((id) => ({ id }));
-  if (found) throw new DroverError('conflict', `a task has the id "${found.id}" already: a workflow member's id must be new`, { id: found.id });
+  const [found] = (await taskStates(env, chosen)).keys();
+  if (found) throw new DroverError('conflict', `a task has the id "${found}" already: a workflow member's id must be new`, { id: found });
 }
 
 function stub(env: Env, id: string) {

@@ -104,8 +104,14 @@ async function recordGrouped(env: Stores, specs: TaskSpec[], now: number): Promi
 }
 
 /** recordRefused over the databases of the placed tasks' objects, as recordEverywhere records them. */
-export async function recordRefusedEverywhere(env: Stores, specs: TaskSpec[], ...rest: Parameters<typeof recordRefused> extends [unknown, unknown, ...infer R] ? R : never): Promise<void> {
-  await Promise.all(byStore(env, specs).map((g) => recordRefused(g.db, g.specs, ...rest)));
+export async function recordRefusedEverywhere(
+  env: Stores,
+  specs: TaskSpec[],
+  error: { type: string; message: string },
+  now: number,
+  state: 'failed' | 'revoked' = 'failed',
+): Promise<void> {
+  await Promise.all(byStore(env, specs).map((g) => recordRefused(g.db, g.specs, error, now, state)));
 }
 
 /** A task's D1 row, from whichever database holds it. */
