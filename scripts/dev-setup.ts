@@ -11,14 +11,21 @@ if (process.env.WRANGLER_COMMAND === 'dev') {
   const root = join(import.meta.dirname, '..');
   const say = (line: string) => process.stdout.write(`drover: ${line}\n`);
 
-  // The migrations applied last time, by name: a rebuild (wrangler dev re-runs this on every change)
-  // spends no wrangler process when nothing new came.
-  const migrations = readdirSync(join(root, 'migrations')).filter((f) => f.endsWith('.sql')).sort().join('\n');
+  // Every D1 of the hub in use: DB, the partitions DROVER_D1_PARTITIONS uses (.dev.vars, else
+  // wrangler.toml) and each jurisdiction's (DB_EU, DB_FEDRAMP), with the same migrations. A
+  // wrangler process each costs seconds, so partitions declared but unused get none.
+  const toml = readFileSync(join(root, 'wrangler.toml'), 'utf8');
+  const devVarsText = existsSync(join(root, '.dev.vars')) ? readFileSync(join(root, '.dev.vars'), 'utf8') : '';
+  const partitions = Number(/^DROVER_D1_PARTITIONS\s*=\s*"?(\d+)/m.exec(devVarsText)?.[1] ?? /^DROVER_D1_PARTITIONS\s*=\s*"(\d+)"/m.exec(toml)?.[1] ?? 1);
+  const bindings = [...toml.matchAll(/^binding\s*=\s*"(DB(?:_[A-Z0-9]+)?)"/gm)]
+    .map((m) => m[1])
+    .filter((b) => !/^DB_P\d+$/.test(b) || Number(b.slice(4)) < partitions);
+  // The migrations applied last time, by name, and where: a rebuild (wrangler dev re-runs this on
+  // every change) spends no wrangler process when nothing new came.
+  const migrations = [...readdirSync(join(root, 'migrations')).filter((f) => f.endsWith('.sql')).sort(), bindings.join(',')].join('\n');
   const stamp = join(root, '.wrangler', 'drover-local-migrations');
   if (!existsSync(stamp) || readFileSync(stamp, 'utf8') !== migrations) {
     const wrangler = join(root, 'node_modules', 'wrangler', 'bin', 'wrangler.js');
-    // Every D1 of the hub: DB, and each jurisdiction's (DB_EU, DB_FEDRAMP), with the same migrations.
-    const bindings = [...readFileSync(join(root, 'wrangler.toml'), 'utf8').matchAll(/^binding\s*=\s*"(DB(?:_[A-Z]+)?)"/gm)].map((m) => m[1]);
     for (const binding of bindings) {
       const applied = spawnSync(process.execPath, [wrangler, 'd1', 'migrations', 'apply', binding, '--local'], { cwd: root, encoding: 'utf8', env: { ...process.env, CI: 'true' } });
       if (applied.status !== 0) {

@@ -10,6 +10,7 @@ import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { compileShards } from '../src/core/shards.ts';
 import { jurisdictions } from '../src/core/jurisdictions.ts';
+import { partitionBinding, partitionCount } from '../src/db/partitions.ts';
 import { allowList } from '../src/http-tasks/call.ts';
 import { canonicalHost, inCidr, NAT64, notGlobalCidrs, parseCidr } from '../src/http-tasks/hosts.ts';
 import { isStopping, own, ownGroup, ownRuntime, stopWithParents } from './lifetime.ts';
@@ -30,7 +31,7 @@ function log(message: string): void {
 // Before anything starts: a signal or a dead parent from here on stops all that this process started.
 stopWithParents(log);
 
-// A shard or jurisdiction table that could never be applied stops the start, not every enqueue after it.
+// A shard or jurisdiction table, or a D1 partition count, that could never be applied stops the start, not every enqueue after it.
 try {
   compileShards(process.env.DROVER_SHARDS);
   // The jurisdictions: the environment's table, else wrangler.toml's, against the D1 bindings wrangler.toml declares.
@@ -38,6 +39,10 @@ try {
   const table = process.env.DROVER_JURISDICTIONS ?? /^DROVER_JURISDICTIONS\s*=\s*'([^']*)'/m.exec(toml)?.[1];
   const bound = Object.fromEntries([...toml.matchAll(/^binding\s*=\s*"(DB_[A-Z]+)"/gm)].map((m) => [m[1], true]));
   jurisdictions({ DROVER_JURISDICTIONS: table, ...bound });
+  // The D1 partitions: as many as the environment (else wrangler.toml) says, each with its binding there.
+  const partitions = partitionCount({ DROVER_D1_PARTITIONS: process.env.DROVER_D1_PARTITIONS ?? /^DROVER_D1_PARTITIONS\s*=\s*"([^"]*)"/m.exec(toml)?.[1] });
+  const missing = Array.from({ length: partitions }, (_, i) => partitionBinding(i)).find((b) => !new RegExp(`^binding\\s*=\\s*"${b}"`, 'm').test(toml));
+  if (missing) throw new Error(`DROVER_D1_PARTITIONS is ${partitions}, but wrangler.toml has no D1 binding ${missing}`);
 } catch (err) {
   log((err as Error).message);
   process.exit(1);
@@ -252,7 +257,7 @@ const hubVars: Record<string, string> = {
   // workerd has no jurisdictions: objects in one are kept apart by name, records by their own local D1.
   DROVER_LOCAL_JURISDICTIONS: 'true',
 };
-for (const name of ['DROVER_HTTP_ALLOW', 'DROVER_CORS_ORIGINS', 'DROVER_SOCKET_SECONDS', 'DROVER_SHARDS', 'DROVER_JURISDICTIONS', 'DROVER_WORKER_INTERVAL_SECONDS', 'DROVER_WORKER_STALE_SECONDS']) {
+for (const name of ['DROVER_HTTP_ALLOW', 'DROVER_CORS_ORIGINS', 'DROVER_SOCKET_SECONDS', 'DROVER_SHARDS', 'DROVER_JURISDICTIONS', 'DROVER_D1_PARTITIONS', 'DROVER_WORKER_INTERVAL_SECONDS', 'DROVER_WORKER_STALE_SECONDS']) {
   if (process.env[name]) hubVars[name] = process.env[name]!;
 }
 

@@ -8,6 +8,8 @@ import type { Envelope } from './bus/envelope.ts';
 
 export interface Env {
   DB: D1Database;
+  /** The hub's other D1 partitions (DROVER_D1_PARTITIONS): DB_P1 .. DB_P{N-1}, DB being partition 0 (src/db/partitions.ts). */
+  [partition: `DB_P${number}`]: D1Database | undefined;
   /** The D1 databases of jurisdictions (`wrangler d1 create --jurisdiction eu`): records of tasks whose region is bound to one (DROVER_JURISDICTIONS). */
   DB_EU?: D1Database;
   DB_FEDRAMP?: D1Database;
@@ -33,6 +35,8 @@ export interface Env {
   DROVER_SOCKET_SECONDS?: string;
   /** Shards per queue, JSON: `{"scrape": 8, "bench-*": 4}` (src/core/shards.ts). Default: one each. */
   DROVER_SHARDS?: string;
+  /** How many D1 databases hold the hub's task records, 1-16 (src/db/partitions.ts). Default 1: DB alone. */
+  DROVER_D1_PARTITIONS?: string;
   /** Regions bound to a jurisdiction, JSON: `{"weur": "eu"}` (src/core/jurisdictions.ts). Their tasks are held by objects and a D1 database there. */
   DROVER_JURISDICTIONS?: string;
   /** "true": jurisdictions are kept apart by object name and local D1 alone (workerd has none). npm start sets it; never set it on a deployed hub. */

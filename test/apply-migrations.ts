@@ -1,5 +1,4 @@
-// Unit-test setup: the D1 schema as `npm start` has it, from the same migrations, in the hub's D1 and the EU jurisdiction's.
+// Unit-test setup: the D1 schema as `npm start` has it, from the same migrations, in every D1 of the hub (its partitions and the EU jurisdiction's).
 import { applyD1Migrations, env } from 'cloudflare:test';
 
-await applyD1Migrations(env.DB, env.TEST_MIGRATIONS);
-if (env.DB_EU) await applyD1Migrations(env.DB_EU, env.TEST_MIGRATIONS);
+for (const db of [env.DB, env.DB_P1, env.DB_P2, env.DB_P3, env.DB_EU]) if (db) await applyD1Migrations(db, env.TEST_MIGRATIONS);

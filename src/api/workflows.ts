@@ -16,6 +16,7 @@ import { presentWorkflow } from './present.ts';
 import { signatureBody, workflowListQuery, type Signature } from '../protocol/schemas.ts';
 import { parseWith } from '../protocol/parse.ts';
 import { listWorkflows } from '../db/workflow-list.ts';
+import { everyDb, taskStates } from '../db/stores.ts';
 import { holderOf } from '../queue/stubs.ts';
 import { workflowPage, workflowRevoked, workflowStarted, type Answer } from '../protocol/answers.ts';
 
@@ -74,8 +75,8 @@ async function checkChosenIds(env: Env, p: Plan): Promise<void> {
   if (chosen.length === 0) return;
   const twice = chosen.find((id, i) => chosen.indexOf(id) !== i);
   if (twice) fail(`the id "${twice}" is given to two members`, '');
-  const found = await env.DB.prepare(`SELECT id FROM tasks WHERE id IN (SELECT value FROM json_each(?)) LIMIT 1`).bind(JSON.stringify(chosen)).first<{ id: string }>();
-  if (found) throw new DroverError('conflict', `a task has the id "${found.id}" already: a workflow member's id must be new`, { id: found.id });
+  const [found] = (await taskStates(env, chosen)).keys();
+  if (found) throw new DroverError('conflict', `a task has the id "${found}" already: a workflow member's id must be new`, { id: found });
 }
 
 function stub(env: Env, id: string) {
@@ -104,7 +105,7 @@ workflows.post('/', async (c) => {
 workflows.get('/', async (c) => {
   requireEnqueue(c.var.principal);
   const q = parseWith(workflowListQuery, c.req.query(), 'query');
-  const page = await listWorkflows(c.env.DB, q.limit, q.cursor ?? null);
+  const page = await listWorkflows(everyDb(c.env), q.limit, q.cursor ?? null);
   return c.json({ workflows: page.workflows.map((w) => ({ ...w, createdAt: new Date(w.createdAt).toISOString() })), cursor: page.cursor } satisfies Answer<typeof workflowPage>);
 });
 
@@ -119,13 +120,7 @@ workflows.get('/:id', async (c) => {
   const w = await view(c.env, c.req.param('id'));
   // Tasks not ended yet: their live state is in the task record.
   const open = w.steps.flatMap((s) => s.tasks).filter((t) => t.state === null).map((t) => t.id);
-  const live = new Map<string, string>();
-  if (open.length) {
-    const rows = await c.env.DB.prepare(`SELECT id, state FROM tasks WHERE id IN (SELECT value FROM json_each(?))`)
-      .bind(JSON.stringify(open))
-      .all<{ id: string; state: string }>();
-    for (const r of rows.results) live.set(r.id, r.state);
-  }
+  const live = open.length ? await taskStates(c.env, open) : new Map<string, string>();
   return c.json(presentWorkflow(w, live));
 });
 

@@ -2,7 +2,7 @@
 import { undeliveredSpecs } from '../db/records.ts';
 import type { Env } from '../env.ts';
 import { send } from './envelope.ts';
-import { everyDb } from '../db/stores.ts';
+import { everyStore } from '../db/stores.ts';
 
 /**
  * A 2xx from enqueue means the task is in D1. The bus is at-least-once in production
@@ -12,7 +12,7 @@ import { everyDb } from '../db/stores.ts';
 export async function redeliver(env: Env, now = Date.now(), maxPages = 20): Promise<number> {
   let sent = 0;
   // A jurisdiction's tasks go as ids alone: the consumer reads them back from that D1.
-  for (const [i, db] of everyDb(env).entries()) sent += await redeliverFrom(env, db, i > 0, now, maxPages);
+  for (const { db, jurisdiction } of everyStore(env)) sent += await redeliverFrom(env, db, jurisdiction !== null, now, maxPages);
   if (sent) console.log(`redelivered ${sent} task(s) the bus had not carried`);
   return sent;
 }

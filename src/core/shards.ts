@@ -107,7 +107,7 @@ export function queueOfObject(name: string): string {
 }
 
 /** 32-bit FNV-1a of a string's UTF-16 code units: stable across runtimes and deploys. */
-function fnv1a(text: string): number {
+export function fnv1a(text: string): number {
   let h = 0x811c9dc5;
   for (let i = 0; i < text.length; i++) {
     h ^= text.charCodeAt(i);
@@ -119,15 +119,17 @@ function fnv1a(text: string): number {
 /**
  * Which shard holds a task: tasks of one group key share one (a group's limit is kept by one
  * object), then tasks of one ordering key (their order is kept by one object), then tasks of one
- * rate key (its limits are kept by one object); others spread by id.
+ * rate key (its limits are kept by one object), then tasks of one idempotency key (a repeat goes
+ * where its first went, and so to the D1 partition that recorded it); others spread by id.
  */
-export function shardOf(task: { id: string; groupKey?: string | null; orderingKey: string | null; rateKey?: string | null }, shards: number): number {
+export function shardOf(task: { id: string; groupKey?: string | null; orderingKey: string | null; rateKey?: string | null; idempotencyKey?: string | null }, shards: number): number {
   if (shards <= 1) return 0;
-  return fnv1a(task.groupKey ?? task.orderingKey ?? (task.rateKey ? `\u001f${task.rateKey}` : task.id)) % shards;
+  const by = task.groupKey ?? task.orderingKey ?? (task.rateKey ? `\u001f${task.rateKey}` : task.idempotencyKey ? `\u001e${task.idempotencyKey}` : task.id);
+  return fnv1a(by) % shards;
 }
 
 /** A task, as far as its shard goes (its region says which jurisdiction, if any, holds it). */
-export type Placeable = { id: string; queue: string; region?: string | null; groupKey?: string | null; orderingKey: string | null; rateKey?: string | null; shard?: number | null };
+export type Placeable = { id: string; queue: string; region?: string | null; groupKey?: string | null; orderingKey: string | null; rateKey?: string | null; idempotencyKey?: string | null; shard?: number | null };
 
 /**
  * The shard a task goes to: the one it was placed on at enqueue, so that a redelivery after the

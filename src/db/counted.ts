@@ -75,6 +75,9 @@ export function withCountedD1<E extends Pick<Env, 'DB' | 'DB_EU' | 'DB_FEDRAMP'>
   const out: E = { ...env, DB: countedD1(env.DB, count) };
   if (env.DB_EU) out.DB_EU = countedD1(env.DB_EU, count);
   if (env.DB_FEDRAMP) out.DB_FEDRAMP = countedD1(env.DB_FEDRAMP, count);
+  // The hub's other D1 partitions (DB_P1 ...), whichever are bound.
+  const partitions = out as unknown as Record<string, D1Database | undefined>;
+  for (const key of Object.keys(env)) if (/^DB_P\d+$/.test(key) && partitions[key]) partitions[key] = countedD1(partitions[key], count);
   byEnv.set(env, out);
   return out;
 }

@@ -12,9 +12,11 @@ export interface WorkflowSummary {
 /**
  * A page of workflows before the cursor (a workflow id: ids are ULIDs, so they sort by their
  * start), and the cursor of the next page. Both statements walk the tasks_workflow index alone.
+ * Over every database that holds task records: each gives its newest workflows and their counts
+ * there; a workflow among the newest of all is among the newest of each that holds its tasks.
  */
-export async function listWorkflows(db: D1Database, limit: number, cursor: string | null): Promise<{ workflows: WorkflowSummary[]; cursor: string | null }> {
-  const rows = await db
+export async function listWorkflows(dbs: D1Database[], limit: number, cursor: string | null): Promise<{ workflows: WorkflowSummary[]; cursor: string | null }> {
+  const pages = await Promise.all(dbs.map((db) => db
     .prepare(
       `WITH page AS (
          SELECT DISTINCT workflow_id AS id FROM tasks WHERE workflow_id IS NOT NULL AND workflow_id < ?1
@@ -25,13 +27,13 @@ export async function listWorkflows(db: D1Database, limit: number, cursor: strin
     )
     // Every id sorts before '~'.
     .bind(cursor ?? '~', limit + 1)
-    .all<{ id: string; state: string; n: number; created: number }>();
+    .all<{ id: string; state: string; n: number; created: number }>()));
   const byId = new Map<string, WorkflowSummary>();
-  for (const r of rows.results) {
+  for (const r of pages.flatMap((p) => p.results)) {
     const w = byId.get(r.id) ?? byId.set(r.id, { id: r.id, createdAt: r.created, tasks: 0, states: {} }).get(r.id)!;
     w.tasks += r.n;
     w.createdAt = Math.min(w.createdAt, r.created);
-    w.states[r.state] = r.n;
+    w.states[r.state] = (w.states[r.state] ?? 0) + r.n;
   }
   const all = [...byId.values()].sort((a, b) => (a.id < b.id ? 1 : -1));
   const more = all.length > limit;

@@ -7,8 +7,8 @@ import { routed } from '../core/routes.ts';
 import { route } from './routes.ts';
 import type { TaskSpec } from '../core/states.ts';
 import { enqueuedState, recordTasks, type Recorded } from '../db/records.ts';
-import { dbOf, recordEverywhere } from '../db/stores.ts';
-import { jurisdictionOfObject, placeTasks } from '../core/shards.ts';
+import { dbOfObject, recordEverywhere } from '../db/stores.ts';
+import { placeTasks } from '../core/shards.ts';
 import type { Env } from '../env.ts';
 import { describeIssues, parseWith } from '../protocol/parse.ts';
 import { checkSize, checkTargets, toSpec } from './spec.ts';
@@ -70,7 +70,7 @@ async function handIn(env: Env, specs: TaskSpec[], pipelined = false): Promise<(
         // The object holds them durably and writes D1 when it can; a write here now gives read
         // your writes meanwhile. If D1 fails here too they are still enqueued: the answer is 2xx.
         console.error(`queue ${t.queue} has not recorded its tasks in D1 yet (${out.message}); recording them here`);
-        await recordTasks(dbOf(env, jurisdictionOfObject(t.queue)), t.list).catch((err: unknown) => console.error('D1 failed; the queue records the tasks when it can', err));
+        await recordTasks(dbOfObject(env, t.queue), t.list).catch((err: unknown) => console.error('D1 failed; the queue records the tasks when it can', err));
       }),
     );
     return results;

@@ -83,6 +83,10 @@ describe('the shard table', () => {
     expect(new Set(byKey).size).toBe(1);
     const byGroup = Array.from({ length: 50 }, () => shardOf(taskSpec({ groupKey: 'tenant-3', groupLimit: 2 }), 8));
     expect(new Set(byGroup).size).toBe(1);
+    // A repeat of an idempotency key goes where its first went (and so to the D1 that recorded it).
+    const byIdempotency = Array.from({ length: 50 }, () => shardOf(taskSpec({ idempotencyKey: 'order-42' }), 8));
+    expect(new Set(byIdempotency).size).toBe(1);
+    expect(new Set(Array.from({ length: 50 }, (_, i) => shardOf(taskSpec({ idempotencyKey: `order-${i}` }), 8))).size).toBeGreaterThan(4);
     const counts = new Array(8).fill(0);
     for (let i = 0; i < 8000; i++) counts[shardOf(taskSpec(), 8)]++;
     // An even spread puts 1,000 on each; none is far off.

@@ -3,8 +3,7 @@ import type { Env } from '../env.ts';
 import type { Outbox } from './outbox.ts';
 import type { Store } from './store.ts';
 import { flushToD1, insertedBefore } from './sync.ts';
-import { dbOf } from '../db/stores.ts';
-import { jurisdictionOfObject } from '../core/shards.ts';
+import { dbOfObject } from '../db/stores.ts';
 
 /**
  * A D1 write of changes nobody waits on (acks, fails, state changes) waits this long for more to
@@ -71,7 +70,7 @@ export class D1Writer {
         // An object without tables owes D1 nothing; it still reports the workers that claimed here.
         for (; this.store.stored; ) {
           // An object in a jurisdiction writes its tasks' records to that jurisdiction's D1 alone.
-          const db = dbOf(this.env, jurisdictionOfObject(this.store.objectName));
+          const db = dbOfObject(this.env, this.store.objectName);
           const written = await flushToD1(this.store.sql, db, 500, Date.now(), this.store.name);
           this.answerRecorded();
           if (written < 500) break;

@@ -4,7 +4,7 @@ import { toSpec } from '../intake/spec.ts';
 import { MAX_TASK_BYTES } from '../protocol/sizes.ts';
 import { recordFirst } from '../intake/enqueue.ts';
 import { rateKeyOf, type TaskSpec } from '../core/states.ts';
-import { recordRefused } from '../db/records.ts';
+import { recordRefusedEverywhere } from '../db/stores.ts';
 import { utf8Bytes } from '../core/params.ts';
 import type { Env } from '../env.ts';
 import { Sql } from '../db/sql.ts';
@@ -159,11 +159,11 @@ export class WorkflowObject extends DurableObject<Env> {
     this.set('state', state);
     this.set('finishedAt', String(now));
     const queues = [...new Set(this.plan()!.steps.flatMap((step) => step.tasks.map((t) => t.sig.queue)))];
-    const kept = await this.env.DB.prepare(`SELECT MAX(retention_ms) AS ms, COUNT(retention_ms) = COUNT(*) AS all_set FROM queues WHERE name IN (SELECT value FROM json_each(?))`)
+    const kept = await this.env.DB.prepare(`SELECT MAX(q.retention_ms) AS ms, COUNT(q.retention_ms) = COUNT(*) AS all_set FROM json_each(?) j LEFT JOIN queues q ON q.name = j.value`)
       .bind(JSON.stringify(queues))
       .first<{ ms: number | null; all_set: number }>()
       .catch(() => null);
-    // A queue without a retention of its own keeps records for the default.
+    // A queue without a retention of its own keeps records for the default (one set is in every D1: the config route writes each).
     const ms = kept?.all_set ? (kept.ms ?? DEFAULT_RETENTION_MS) : Math.max(kept?.ms ?? 0, DEFAULT_RETENTION_MS);
     this.set('purgeAt', String(now + ms));
     await this.ctx.storage.setAlarm(now + ms);
@@ -191,7 +191,7 @@ export class WorkflowObject extends DurableObject<Env> {
     const error = state === 'failed'
       ? { type: 'WorkflowFailed', message: `the workflow ${id} failed${cause ? `: its task ${cause.id} ended ${cause.state}` : ''}; this task never ran` }
       : { type: 'WorkflowRevoked', message: `the workflow ${id} was revoked; this task never ran` };
-    await recordRefused(this.env.DB, placeTasks(this.env, specs), error, now, 'revoked');
+    await recordRefusedEverywhere(this.env, placeTasks(this.env, specs), error, now, 'revoked');
   }
 
   /** Moves the workflow on as far as its outcomes allow: fail, finish, or start the next step. */
@@ -245,7 +245,7 @@ export class WorkflowObject extends DurableObject<Env> {
         type: 'PayloadTooLarge',
         message: `with the results of the step before, its arguments are over ${MAX_TASK_BYTES / 1024} KiB, the most a task may carry; it was not queued`,
       };
-      await recordRefused(this.env.DB, placeTasks(this.env, refused), error, now);
+      await recordRefusedEverywhere(this.env, placeTasks(this.env, refused), error, now);
       for (const t of refused) {
         this.sql.run(`INSERT OR IGNORE INTO outcomes (task_id, state, result, error) VALUES (?, 'failed', NULL, ?)`, t.id, JSON.stringify(error));
       }

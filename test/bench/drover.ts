@@ -52,6 +52,11 @@ export interface StatementCount {
 /** Shard counts the bench's system declares (queues bench-s<N>-*). */
 export const SHARD_COUNTS = [2, 4, 8];
 const SHARDS = JSON.stringify(Object.fromEntries(SHARD_COUNTS.map((n) => [`bench-s${n}-*`, n])));
+/**
+ * The hub's D1 partitions (DROVER_D1_PARTITIONS): one, as npm start has by default; with
+ * BENCH_D1_PARTITIONS=4 a sharded queue's shards write to different databases.
+ */
+const PARTITIONS = process.env.BENCH_D1_PARTITIONS ?? '1';
 
 /**
  * Where the hub keeps its state under bench. 'memory': a tmpfs (/dev/shm), the footing of the
@@ -160,7 +165,7 @@ export function drover(stateOn: StateOn = defaultStateOn()): DroverBench {
     stateOn,
     setup: `state ${stateOn === 'memory' ? 'in /dev/shm (tmpfs; the peers run redis without persistence)' : 'on disk'}; ${WORKERS} pull worker processes (SDK PullWorker), ${CONCURRENCY} jobs each at once; producer: the SDK's ${HTTP ? 'client over HTTP' : 'producer over one socket'}; workers ${HTTP ? 'over HTTP' : 'over sockets'}; hub: npm start (workerd through Miniflare)`,
     async start() {
-      system = await startHub(stateOn, { DROVER_SHARDS: SHARDS });
+      system = await startHub(stateOn, { DROVER_SHARDS: SHARDS, DROVER_D1_PARTITIONS: PARTITIONS });
       api = new Api(system.url, TOKENS.admin);
     },
     async stop() {

@@ -54,16 +54,22 @@ describe('npm run deploy', () => {
     expect(run.stdout).toMatch(/dry run: nothing is created, changed or deployed/);
     expect(steps).toEqual([
       '1. D1 database "drover" (binding DB): create it if the account has none by that name, and write its id into wrangler.toml',
-      '2. D1 database "drover-eu" (binding DB_EU) in the eu jurisdiction: create it if the account has none by that name, and write its id into wrangler.toml',
-      '3. Queue "drover-bus": create it if the account lacks it',
-      '4. D1 migrations of "drover" (migrations): apply those the remote database lacks',
-      '5. D1 migrations of "drover-eu" (migrations): apply those the remote database lacks',
-      '6. Secret DROVER_TOKENS of "drover": set to the 4 token(s) given',
-      '7. Secret DROVER_TOKENS of regional consumer "drover-apac" (region apac): the 2 given token(s) that may consume from apac',
-      '8. Deploy regional consumer "drover-apac" (examples/scrape/workers/apac/wrangler.toml), woken by the hub as region apac',
-      '9. Secret DROVER_TOKENS of regional consumer "drover-weur" (region weur): the 2 given token(s) that may consume from weur',
-      '10. Deploy regional consumer "drover-weur" (examples/scrape/workers/weur/wrangler.toml), woken by the hub as region weur',
-      '11. Deploy the hub "drover" (wrangler.toml)',
+      '2. D1 database "drover-p1" (binding DB_P1): create it if the account has none by that name, and write its id into wrangler.toml',
+      '3. D1 database "drover-p2" (binding DB_P2): create it if the account has none by that name, and write its id into wrangler.toml',
+      '4. D1 database "drover-p3" (binding DB_P3): create it if the account has none by that name, and write its id into wrangler.toml',
+      '5. D1 database "drover-eu" (binding DB_EU) in the eu jurisdiction: create it if the account has none by that name, and write its id into wrangler.toml',
+      '6. Queue "drover-bus": create it if the account lacks it',
+      '7. D1 migrations of "drover" (migrations): apply those the remote database lacks',
+      '8. D1 migrations of "drover-p1" (migrations): apply those the remote database lacks',
+      '9. D1 migrations of "drover-p2" (migrations): apply those the remote database lacks',
+      '10. D1 migrations of "drover-p3" (migrations): apply those the remote database lacks',
+      '11. D1 migrations of "drover-eu" (migrations): apply those the remote database lacks',
+      '12. Secret DROVER_TOKENS of "drover": set to the 4 token(s) given',
+      '13. Secret DROVER_TOKENS of regional consumer "drover-apac" (region apac): the 2 given token(s) that may consume from apac',
+      '14. Deploy regional consumer "drover-apac" (examples/scrape/workers/apac/wrangler.toml), woken by the hub as region apac',
+      '15. Secret DROVER_TOKENS of regional consumer "drover-weur" (region weur): the 2 given token(s) that may consume from weur',
+      '16. Deploy regional consumer "drover-weur" (examples/scrape/workers/weur/wrangler.toml), woken by the hub as region weur',
+      '17. Deploy the hub "drover" (wrangler.toml)',
     ]);
     expect(readFileSync(join(root, 'wrangler.toml'), 'utf8')).toBe(before);
   });
