@@ -32,6 +32,7 @@ function log(message: string): void {
 stopWithParents(log);
 
 // A shard or jurisdiction table, or a D1 partition count, that could never be applied stops the start, not every enqueue after it.
+let partitions = 1;
 try {
   compileShards(process.env.DROVER_SHARDS);
   // The jurisdictions: the environment's table, else wrangler.toml's, against the D1 bindings wrangler.toml declares.
@@ -40,7 +41,7 @@ try {
   const bound = Object.fromEntries([...toml.matchAll(/^binding\s*=\s*"(DB_[A-Z]+)"/gm)].map((m) => [m[1], true]));
   jurisdictions({ DROVER_JURISDICTIONS: table, ...bound });
   // The D1 partitions: as many as the environment (else wrangler.toml) says, each with its binding there.
-  const partitions = partitionCount({ DROVER_D1_PARTITIONS: process.env.DROVER_D1_PARTITIONS ?? /^DROVER_D1_PARTITIONS\s*=\s*"([^"]*)"/m.exec(toml)?.[1] });
+  partitions = partitionCount({ DROVER_D1_PARTITIONS: process.env.DROVER_D1_PARTITIONS ?? /^DROVER_D1_PARTITIONS\s*=\s*"([^"]*)"/m.exec(toml)?.[1] });
   const missing = Array.from({ length: partitions }, (_, i) => partitionBinding(i)).find((b) => !new RegExp(`^binding\\s*=\\s*"${b}"`, 'm').test(toml));
   if (missing) throw new Error(`DROVER_D1_PARTITIONS is ${partitions}, but wrangler.toml has no D1 binding ${missing}`);
 } catch (err) {
@@ -163,6 +164,12 @@ async function bundle(config: string, out: string): Promise<void> {
   writeFileSync(stampFile, stamp);
 }
 
+/** A D1 binding npm start migrates: all but the partitions past DROVER_D1_PARTITIONS (each costs the start time). */
+function inUse(binding: string): boolean {
+  const partition = /^DB_P(\d+)$/.exec(binding);
+  return !partition || Number(partition[1]) < partitions;
+}
+
 /**
  * Whether the local D1 already has every migration in migrations/: then a restart asks the runtime
  * nothing about them. Read-only, before the runtime starts; anything unreadable means "apply
@@ -171,9 +178,9 @@ async function bundle(config: string, out: string): Promise<void> {
 async function migrationsApplied(): Promise<boolean> {
   const dir = join(stateDir, 'v3', 'd1', 'miniflare-D1DatabaseObject');
   const files = existsSync(dir) ? readdirSync(dir).filter((f) => /^[0-9a-f]{64}\.sqlite$/.test(f)) : [];
-  // One local database per [[d1_databases]] of the hub's wrangler.toml (DB, and each jurisdiction's).
-  const databases = (readFileSync(join(root, 'wrangler.toml'), 'utf8').match(/^\[\[d1_databases\]\]/gm) ?? []).length;
-  if (files.length !== databases) return false;
+  // One local database per D1 of the hub's wrangler.toml in use (DB, each jurisdiction's, the partitions counted).
+  const databases = [...readFileSync(join(root, 'wrangler.toml'), 'utf8').matchAll(/^binding\s*=\s*"(DB\w*)"/gm)].filter((m) => inUse(m[1])).length;
+  if (files.length < databases) return false;
   const wanted = readdirSync(join(root, 'migrations')).filter((f) => f.endsWith('.sql'));
   // node:sqlite warns once that it is experimental: not a line for npm start's output.
   const listeners = process.listeners('warning');
@@ -362,7 +369,7 @@ try {
 }
 try {
   // Every D1 of the hub (DB, and each jurisdiction's) has the same tables.
-  const databases = migrationsDone ? [] : (readConfig({ config: workers[0].config }).d1_databases ?? []).map((d: { binding: string }) => d.binding);
+  const databases = migrationsDone ? [] : (readConfig({ config: workers[0].config }).d1_databases ?? []).map((d: { binding: string }) => d.binding).filter(inUse);
   for (const binding of databases) {
     const applied = await applyMigrations((await mf.getD1Database(binding, workerList[0].name)) as unknown as D1Database);
     if (applied.length) log(`applied ${applied.length} D1 migration(s) to ${binding}: ${applied.join(', ')}`);
