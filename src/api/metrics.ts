@@ -60,9 +60,9 @@ export async function metrics(c: Context<AuthVars>): Promise<Response> {
     family('drover_task_retries_total', 'counter', 'Failed attempts that were retried, by queue.', retries),
     family('drover_dead_letters', 'gauge', 'Failed tasks kept as dead letters, by queue.', dead),
     family('drover_claim_to_ack_seconds', 'histogram', 'Time from claim to ack of succeeded attempts, by queue.', hist),
-    family('drover_sqlite_statements_total', 'counter', 'SQLite statements run since start: store="object" on the queue objects\' own storage, store="d1" sent to D1 by the queue objects and this hub isolate (a batch of k counts k).', [
-      ['', [{ store: 'object' }, all.reduce((sum, { m }) => sum + m.statements.object, 0)]],
-      ['', [{ store: 'd1' }, hubSent + all.reduce((sum, { m }) => sum + m.statements.d1, 0)]],
+    family('drover_sqlite_statements_total', 'counter', 'SQLite statements run since start, by queue: store="object" on its objects\' own storage, store="d1" sent to D1 by its objects (a batch of k counts k); queue="_hub": sent to D1 by this hub isolate.', [
+      ...all.flatMap(({ queue, m }): [string, Sample][] => [['', [{ queue, store: 'object' }, m.statements.object]], ['', [{ queue, store: 'd1' }, m.statements.d1]]]),
+      ['', [{ queue: '_hub', store: 'd1' }, hubSent]],
     ]),
     family('drover_key_waiting', 'gauge', 'Tasks waiting (ready or delayed), by queue and rate key: the 100 keys with most waiting per queue.', keyFamilies.waiting),
     family('drover_key_running', 'gauge', 'Tasks running, by queue and rate key.', keyFamilies.running),

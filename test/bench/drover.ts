@@ -36,9 +36,9 @@ export interface DroverBench extends BenchSystem {
   enqueueHttp(n: number, inFlight: number): Promise<number>;
   /** The runtime's CPU per task in the last one-shard drain, µs: every workerd process (hub, queue objects, local D1). */
   readonly drainCpuUs: number | null;
-  /** The SQLite statements GET /metrics has counted so far (drover_sqlite_statements_total). */
-  statements(): Promise<StatementCount>;
-  /** `run`'s figure, and the statements per task of its `n` tasks, up to the last of them in D1. */
+  /** The SQLite statements GET /metrics has counted so far (drover_sqlite_statements_total): by queue, and the hub's own D1 statements. */
+  statements(): Promise<{ queues: Map<string, StatementCount>; hub: number }>;
+  /** `run`'s figure, and the statements per task of its `n` tasks (those of the queues it made, and the hub's), up to the last of them in D1. */
   statementsPerTask<T>(n: number, run: () => Promise<T>): Promise<{ value: T; perTask: StatementCount }>;
 }
 
@@ -180,30 +180,51 @@ export function drover(stateOn: StateOn = defaultStateOn()): DroverBench {
     },
     async statements() {
       const text = (await api.get('/metrics')).text as string;
-      const of = (store: string) => Number(new RegExp(`^drover_sqlite_statements_total\\{store="${store}"\\} (\\S+)$`, 'm').exec(text)?.[1] ?? NaN);
-      return { object: of('object'), d1: of('d1') };
+      const queues = new Map<string, StatementCount>();
+      let hub = 0;
+      for (const m of text.matchAll(/^drover_sqlite_statements_total\{queue="([^"]*)",store="(object|d1)"\} (\S+)$/gm)) {
+        const [, queue, store, value] = m;
+        if (queue === '_hub') hub += Number(value);
+        else {
+          const c = queues.get(queue) ?? { object: 0, d1: 0 };
+          c[store as keyof StatementCount] += Number(value);
+          queues.set(queue, c);
+        }
+      }
+      return { queues, hub };
     },
     async statementsPerTask(n, run) {
-      // Each read of /metrics costs statements of its own (the objects' reads, the hub's list of
-      // queues): two reads back to back say how many, and each read after the first is charged that.
+      // The scenario's own queue is new: its series count its tasks' statements, and no other
+      // queue's. Each read of /metrics costs every object some statements of its own, counted in
+      // the next read: two reads back to back say how many an idle queue's objects spend a read,
+      // and the hub's own D1 statements a read; each later read is charged that.
       const r0 = await this.statements();
       const before = await this.statements();
-      const perRead = { object: before.object - r0.object, d1: before.d1 - r0.d1 };
+      const idle = [...before.queues].filter(([q]) => r0.queues.has(q)).map(([q, c]) => ({ object: c.object - r0.queues.get(q)!.object, d1: c.d1 - r0.queues.get(q)!.d1 }));
+      const perRead = { object: Math.max(0, ...idle.map((c) => c.object)), d1: Math.max(0, ...idle.map((c) => c.d1)), hub: before.hub - r0.hub };
       const value = await run();
+      const fresh = (now: Awaited<ReturnType<typeof this.statements>>) => {
+        const sum = { object: 0, d1: 0 };
+        for (const [q, c] of now.queues) if (!before.queues.has(q)) (sum.object += c.object), (sum.d1 += c.d1);
+        return sum;
+      };
       // The last acks reach D1 a write after the workers saw them: read until a pause adds no
       // more than a read's own cost.
       let reads = 0;
-      let last = before;
+      let last = fresh(before);
       let now = before;
       while (reads < 20) {
         await new Promise((r) => setTimeout(r, 300));
         now = await this.statements();
         reads++;
-        if (now.d1 - last.d1 <= perRead.d1 && now.object - last.object <= 2 * perRead.object) break;
-        last = now;
+        const f = fresh(now);
+        if (f.d1 - last.d1 <= perRead.d1 && f.object - last.object <= perRead.object) break;
+        last = f;
       }
-      const per = (store: keyof StatementCount) => Math.max(0, now[store] - before[store] - reads * perRead[store]) / n;
-      return { value, perTask: { object: per('object'), d1: per('d1') } };
+      const f = fresh(now);
+      const object = Math.max(0, f.object - reads * perRead.object) / n;
+      const d1 = (Math.max(0, f.d1 - reads * perRead.d1) + Math.max(0, now.hub - before.hub - reads * perRead.hub)) / n;
+      return { value, perTask: { object, d1 } };
     },
     async enqueueHttp(n, inFlight) {
       const queue = nextQueue();
