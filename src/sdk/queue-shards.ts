@@ -41,11 +41,16 @@ export class QueueShards {
   private readonly waiting = new Map<number, Promise<void>>();
   /** Which shard a claim tries first: shards take turns, so none waits behind another. */
   private turn = 0;
+  /** The hub said how many shards the queue has (a hub that predates the hello never does). */
+  private told = false;
+  /** Claims sent before the hello came (or on a hub that sends none). */
+  private claimed = 0;
+  private readonly queue: string;
+  private readonly o: QueueShardsOptions;
 
-  constructor(
-    private readonly queue: string,
-    private readonly o: QueueShardsOptions,
-  ) {
+  constructor(queue: string, options: QueueShardsOptions) {
+    this.queue = queue;
+    this.o = options;
     this.add(0);
   }
 
@@ -62,6 +67,7 @@ export class QueueShards {
 
   /** A shard's socket said how many shards the queue has: a socket for each not held yet. */
   private hello(hello: Hello): void {
+    this.told = true;
     for (let i = this.shards.length; i < Math.min(hello.shards, 64); i++) this.add(i);
   }
 
@@ -82,7 +88,9 @@ export class QueueShards {
    */
   async claim(body: ClaimBody): Promise<Job[]> {
     const n = this.shards.length;
-    if (n === 1) return this.claimOn(0, body);
+    // Until the hello came, the first socket may be one shard's of several: its claim does not wait
+    // there while others may have work. The hello comes before any answer, so one such claim suffices.
+    if (n === 1) return this.claimOn(0, this.told || this.claimed++ > 0 ? body : { ...body, waitSeconds: 0 });
     const first = this.turn++ % n;
     const open = Array.from({ length: n }, (_, k) => (first + k) % n).filter((i) => !this.waiting.has(i));
     if (open.length === 0) {
