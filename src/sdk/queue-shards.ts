@@ -79,12 +79,12 @@ export class QueueShards {
   }
 
   /**
-   * Claims up to `max` jobs. Unsharded: one claim, as ever. Sharded: first a pass that does not
-   * wait, the free slots all asked of one shard (the next in turn), what it lacks of the next, so a
-   * busy queue costs one claim per round as an unsharded one does. When every shard was empty, a
-   * claim waits on each (with a share of the slots, one at least), so work arriving on any shard
-   * starts at once: the first to bring work answers, the others go on waiting, and their jobs go to
-   * `late` when they come. No second claim waits on a shard that has one waiting.
+   * Claims up to `max` jobs. Unsharded: one claim, as ever. Sharded: a pass that does not wait, the
+   * free slots all asked of one shard (the next in turn), what it lacks of the next, so a busy queue
+   * costs one claim per round as an unsharded one does. A shard found empty is not asked again each
+   * round: a claim waits on it instead (for one job while others had work, for a share of the slots
+   * when none had), so work arriving there starts at once, and its jobs go to `late`. When no shard
+   * had work, the round ends when one of the waiting claims does. No second claim waits on a shard.
    */
   async claim(body: ClaimBody): Promise<Job[]> {
     const n = this.shards.length;
@@ -93,47 +93,30 @@ export class QueueShards {
     if (n === 1) return this.claimOn(0, this.told || this.claimed++ > 0 ? body : { ...body, waitSeconds: 0 });
     const first = this.turn++ % n;
     const open = Array.from({ length: n }, (_, k) => (first + k) % n).filter((i) => !this.waiting.has(i));
-    if (open.length === 0) {
-      await Promise.race(this.waiting.values());
-      return [];
-    }
     const jobs: Job[] = [];
+    const empty: number[] = [];
     for (const i of open) {
       if (jobs.length >= body.max) break;
-      jobs.push(...(await this.claimOn(i, { ...body, max: body.max - jobs.length, waitSeconds: 0 })));
+      const got = await this.claimOn(i, { ...body, max: body.max - jobs.length, waitSeconds: 0 });
+      if (got.length === 0) empty.push(i);
+      jobs.push(...got);
     }
-    if (jobs.length || body.waitSeconds <= 0) return jobs;
-    return this.wait(open, body);
+    if (body.waitSeconds <= 0) return jobs;
+    const share = jobs.length ? 1 : Math.max(1, Math.floor(body.max / Math.max(1, empty.length)));
+    for (const i of empty) this.waitOn(i, { ...body, max: share });
+    if (jobs.length === 0 && this.waiting.size) await Promise.race(this.waiting.values());
+    return jobs;
   }
 
-  private wait(open: number[], body: ClaimBody): Promise<Job[]> {
-    return new Promise<Job[]>((resolve, reject) => {
-      let answered = false;
-      let left = open.length;
-      open.forEach((i, k) => {
-        const max = Math.max(1, Math.floor(body.max / open.length) + (k < body.max % open.length ? 1 : 0));
-        const poll = this.claimOn(i, { ...body, max }).then(
-          (jobs) => {
-            left--;
-            if (answered) {
-              if (jobs.length) this.o.late(jobs);
-            } else if (jobs.length || left === 0) {
-              answered = true;
-              resolve(jobs);
-            }
-          },
-          (err: Error) => {
-            left--;
-            if (answered) this.o.log(`a claim waiting on shard ${i} of queue "${this.queue}" failed: ${err.message}`);
-            else {
-              answered = true;
-              reject(err);
-            }
-          },
-        ).finally(() => this.waiting.delete(i));
-        this.waiting.set(i, poll);
-      });
-    });
+  /** A claim that waits for work on shard `i`; its jobs go to `late`. */
+  private waitOn(i: number, body: ClaimBody): void {
+    const poll = this.claimOn(i, body).then(
+      (jobs) => {
+        if (jobs.length) this.o.late(jobs);
+      },
+      (err: Error) => this.o.log(`a claim waiting on shard ${i} of queue "${this.queue}" failed: ${err.message}`),
+    ).finally(() => this.waiting.delete(i));
+    this.waiting.set(i, poll);
   }
 
   /** Acks the job, with others of its shard, over the socket of the shard that gave its lease. */
