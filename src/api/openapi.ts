@@ -77,7 +77,7 @@ const OPERATIONS: Operation[] = [
   { method: 'get', path: '/v1/tasks/{id}', id: 'getTask', summary: 'Read a task (?wait holds until final)', scope: 'enqueue', query: waitQuery, answer: taskRecord },
   { method: 'post', path: '/v1/tasks/{id}/revoke', id: 'revokeTask', summary: 'Revoke a task', scope: 'enqueue', answer: A.taskState },
   { method: 'post', path: '/v1/queues/{queue}/claim', id: 'claim', summary: 'Claim jobs (long-poll with waitSeconds)', scope: 'consume', body: claimBody, answer: A.jobs },
-  { method: 'get', path: '/v1/queues/{queue}/connect', id: 'workerSocket', summary: 'WebSocket for claims and acks (messages: {id, op: "claim" | "ack", ...body}; see docs/protocol.md, "WebSockets")', scope: 'consume', status: 101 },
+  { method: 'get', path: '/v1/queues/{queue}/connect', id: 'workerSocket', summary: 'WebSocket for claims and acks (messages: {id, op: "claim" | "ack", ...body}; ?shard=i attaches it to one shard of a sharded queue; see docs/protocol.md, "WebSockets")', scope: 'consume', status: 101 },
   { method: 'get', path: '/v1/tasks/connect', id: 'producerSocket', summary: 'WebSocket for enqueues (messages: {id, op: "enqueue", task} or {id, op: "enqueueBatch", tasks}; see docs/protocol.md, "WebSockets")', scope: 'enqueue', status: 101 },
   { method: 'post', path: '/v1/leases/ack', id: 'ackMany', summary: 'Ack up to 100 leases', scope: 'consume', body: ackManyBody, answer: A.ackedMany },
   { method: 'post', path: '/v1/leases/{leaseId}/heartbeat', id: 'heartbeat', summary: 'Extend a lease, report progress', scope: 'consume', body: heartbeatBody, answer: A.extended },

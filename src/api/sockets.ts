@@ -5,7 +5,8 @@ import { requireConsumer, requireEnqueue } from '../protocol/principals.ts';
 import { MAX_TASK_BYTES } from '../protocol/sizes.ts';
 import { DroverError } from '../protocol/errors.ts';
 import { queueOf } from './queues.ts';
-import { anyShard } from '../queue/stubs.ts';
+import { anyShard, queueObject } from '../queue/stubs.ts';
+import { shardCount, shardName } from '../core/shards.ts';
 import { acceptSocket, PRINCIPAL_HEADER, principalText, socketLifetimeMs } from '../queue/session.ts';
 import { enqueueBatch, groupEnqueuer } from '../intake/enqueue.ts';
 import { MAX_BATCH_BYTES } from '../protocol/sizes.ts';
@@ -13,21 +14,38 @@ import { MAX_BATCH_BYTES } from '../protocol/sizes.ts';
 export const sockets = new Hono<AuthVars>();
 
 /**
- * `GET /v1/queues/:queue/connect` (consume scope): a pull worker's socket.
+ * `GET /v1/queues/:queue/connect[?shard=i]` (consume scope): a pull worker's socket.
  *   {"id": 1, "op": "claim", ...claim body}  ->  {"id": 1, "jobs": [...]}
  *   {"id": 2, "op": "ack", "acks": [...]}     ->  {"id": 2, "results": [...]}
+ * With `shard`, the socket is shard i's alone, and its first message says how many shards there are:
+ *   <-  {"op": "hello", "shards": 4, "shard": 1}
  */
 sockets.get('/queues/:queue/connect', (c) => {
   const queue = queueOf(c);
   requireConsumer(c.var.principal);
+  const shard = shardOf(c, queue);
   requireUpgrade(c);
   // The queue's object holds the socket: its claims wait there, and answer without a hop. A sharded
-  // queue's socket goes to any shard: its claims take from the others in turn.
-  const object = anyShard(c.env, queue);
-  return object.fetch(`https://drover.internal/connect?queue=${encodeURIComponent(queue)}`, {
+  // queue's socket goes to the shard asked for (a worker holding one per shard makes no hop between
+  // them), else to any shard: its claims take from the others in turn.
+  const object = shard === null ? anyShard(c.env, queue) : queueObject(c.env, shardName(queue, shard));
+  const attach = shard === null ? '' : `&shard=${shard}`;
+  return object.fetch(`https://drover.internal/connect?queue=${encodeURIComponent(queue)}${attach}`, {
     headers: { upgrade: 'websocket', [PRINCIPAL_HEADER]: principalText(c.var.principal) },
   });
 });
+
+/** The `shard` a worker's socket asks for: a whole number below the queue's shard count, or null when none is given. */
+function shardOf(c: Context<AuthVars>, queue: string): number | null {
+  const given = c.req.query('shard');
+  if (given === undefined) return null;
+  const count = shardCount(c.env, queue);
+  const shard = /^[0-9]{1,2}$/.test(given) ? Number(given) : NaN;
+  if (!(shard < count)) {
+    throw new DroverError('invalid_request', `"shard" must be a whole number from 0 to ${count - 1}: queue "${queue}" has ${count} shard${count === 1 ? '' : 's'}`);
+  }
+  return shard;
+}
 
 /**
  * `GET /v1/tasks/connect` (enqueue scope): a producer's socket.

@@ -21,6 +21,7 @@ import { Leases } from './leases.ts';
 import { deadTasks, EndWaits, liveTask, metricRows, taskCounts } from './reads.ts';
 import { unserved, type ReadyGroup } from '../core/unserved.ts';
 import { withCountedD1, type D1Count } from '../db/counted.ts';
+import { shardCount } from '../core/shards.ts';
 
 /** The D1 writes a purge waits for, at most, for its dead letters to reach D1. */
 const PURGE_WAIT_WRITES = 3;
@@ -259,16 +260,19 @@ export class QueueObject extends DurableObject<Env> {
       return new Response('not found', { status: 404 });
     }
     this.store.learnName(queue);
+    // A socket the worker attached to this shard (`?shard=i`): its claims take from this shard alone.
+    const shard = url.searchParams.get('shard');
     return acceptSocket(
       {
         queue,
         lifetimeMs: socketLifetimeMs(this.env),
+        greeting: shard === null ? undefined : JSON.stringify({ op: 'hello', shards: shardCount(this.env, queue), shard: Number(shard) }),
         // A closed socket's answers go nowhere: claims still waiting would lease jobs nobody receives.
         onEnd: (key, waiting) => {
           if (waiting > 0) void this.cancelClaims(key);
         },
       },
-      workerOps(this.env, principalFrom(principal), queue, this, this.store.objectName ?? queue),
+      workerOps(this.env, principalFrom(principal), queue, this, this.store.objectName ?? queue, shard !== null),
     );
   }
 

@@ -5,6 +5,7 @@ import type { Outbox } from './outbox.ts';
 import type { Settings } from './settings.ts';
 import type { Store } from './store.ts';
 import { queueObject } from './stubs.ts';
+import { jurisdictionOfObject } from '../core/shards.ts';
 import type * as t from './transitions.ts';
 import type { D1Writer } from './writer.ts';
 
@@ -61,7 +62,9 @@ export class Claims {
     if (!req.http) this.claimants.claimed(req.worker, req.region, req.tasks?.length ? req.tasks : null);
     const deadline = Date.now() + waitMs;
     const { names, index } = this.store.claimPlace(req.region);
-    const shards = Math.max(1, names.length);
+    // A socket attached to this shard takes only from it: its worker holds a socket on each sibling too.
+    // A region bound to a jurisdiction also takes from the shards there, which the worker holds no socket on.
+    const shards = req.shardOnly && names.every((n) => jurisdictionOfObject(n) === null) ? 1 : Math.max(1, names.length);
     // The wake this claim holds and has found nothing for yet.
     let baton: number | null = null;
     try {

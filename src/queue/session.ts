@@ -50,6 +50,8 @@ export interface SessionOptions {
   /** For error messages: the queue, or null for a producer's socket. */
   queue: string | null;
   lifetimeMs: number;
+  /** Sent first, before any answer: a worker socket attached to one shard is told the queue's shard count. */
+  greeting?: string;
   /** Called once when the socket ends, with the number of claims still waiting on it. */
   onEnd?: (key: string, claimsWaiting: number) => void;
 }
@@ -58,13 +60,13 @@ export interface SessionOptions {
  * The ops of a pull worker's socket, run in its queue's object: claims wait there without a
  * hop, and acks of the queue's own leases are settled there too (others go to their queue).
  */
-export function workerOps(env: Env, principal: Principal, queue: string, object: QueueCalls, objectName = queue) {
+export function workerOps(env: Env, principal: Principal, queue: string, object: QueueCalls, objectName = queue, shardOnly = false) {
   return (session: Session): Record<string, Op> => ({
     claim: {
       maxBytes: 64 * 1024,
       async run(raw) {
         const body = parseWith(claimBody, raw, 'claim');
-        const request = claimRequest(principal, queue, body, session.key);
+        const request = { ...claimRequest(principal, queue, body, session.key), shardOnly };
         const rows: ClaimedRow[] = await session.claiming(() => object.claim(request, Math.round(body.waitSeconds * 1000)));
         // Jobs claimed for a socket that closed meanwhile go back at once, not when their leases expire.
         if (session.closed && rows.length) {
@@ -109,6 +111,7 @@ export class Session {
         this.timers.push(setTimeout(() => this.close(1012, 'reconnect'), DRAIN_MS));
       }, options.lifetimeMs),
     );
+    if (options.greeting) this.send(options.greeting);
   }
 
   /** Runs a claim, counted as waiting so that a close can end it. */

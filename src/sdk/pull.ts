@@ -76,7 +76,7 @@ export class PullWorker {
     this.client = createClient({ url: options.url, token: options.token, fetch: options.fetch });
     this.registry = new Map(options.tasks.map((t) => [t.name, t]));
     this.log = options.log ?? ((m, level = 'info') => level !== 'debug' && console.error(`[drover worker ${this.name}] ${m}`));
-    this.lines = new QueueLines({ url: options.url, token: options.token, socket: options.socket !== false, client: this.client, log: this.log });
+    this.lines = new QueueLines({ url: options.url, token: options.token, socket: options.socket !== false, client: this.client, log: this.log, late: (jobs) => this.deliver(jobs) });
     const a = options.autoscale;
     this.slots = a ? new Slots({ min: a.min, max: a.max, idleMs: (a.idleSeconds ?? 30) * 1000 }) : Slots.fixed(options.concurrency ?? 4);
     this.left = options.maxTasks ?? Infinity;
@@ -273,6 +273,7 @@ export class PullWorker {
     }
     await this.loop;
     await this.claims.settled();
+    await this.lines.settled();
     await this.flush();
     await this.lines.close();
     await this.control?.stop(!this.recycled);

@@ -12,6 +12,12 @@ const STATUS: Record<string, number> = {
 /** An answer slower than its own wait plus this means the connection is gone. */
 const ANSWER_GRACE_MS = 30_000;
 
+/** A worker socket attached to one shard (`?shard=i`) is told first how many shards its queue has. */
+export interface Hello {
+  shards: number;
+  shard: number;
+}
+
 interface Waiting {
   ok: (value: any) => void;
   fail: (err: Error) => void;
@@ -28,15 +34,18 @@ export class HubSocket {
   /** The hub asked for a new socket: this one takes no new requests and closes once answered. */
   retiring = false;
 
-  private constructor(ws: WebSocket) {
+  private readonly onHello: ((hello: Hello) => void) | undefined;
+
+  private constructor(ws: WebSocket, onHello?: (hello: Hello) => void) {
     this.ws = ws;
+    this.onHello = onHello;
     ws.addEventListener('message', (e) => this.onMessage(String(e.data)));
     ws.addEventListener('close', () => this.end(new Error('the socket to the hub closed')));
     ws.addEventListener('error', () => this.end(new Error('the socket to the hub failed')));
   }
 
   /** Opens a socket; rejects when the hub (or a proxy) refuses it, so the caller can use HTTP. */
-  static open(url: string, token: string, path: string, timeoutMs = 10_000): Promise<HubSocket> {
+  static open(url: string, token: string, path: string, timeoutMs = 10_000, onHello?: (hello: Hello) => void): Promise<HubSocket> {
     const target = `${url.replace(/\/+$/, '').replace(/^http/, 'ws')}${path}`;
     return new Promise((resolve, reject) => {
       let ws: WebSocket;
@@ -55,7 +64,7 @@ export class HubSocket {
       ws.addEventListener('open', () => {
         settled = true;
         clearTimeout(timer);
-        resolve(new HubSocket(ws));
+        resolve(new HubSocket(ws, onHello));
       });
       const refused = () => {
         if (settled) return;
@@ -110,6 +119,11 @@ export class HubSocket {
     } catch {
       return;
     }
+    if (message.op === 'hello') {
+      const hello = message as Partial<Hello>;
+      if (Number.isSafeInteger(hello.shards) && Number.isSafeInteger(hello.shard)) this.onHello?.(hello as Hello);
+      return;
+    }
     if (message.op === 'reconnect') {
       this.retiring = true;
       if (this.waiting.size === 0) this.close();
@@ -153,12 +167,14 @@ export class SocketLine {
   private readonly token: string;
   private readonly path: string;
   private readonly log: (message: string) => void;
+  private readonly onHello: ((hello: Hello) => void) | undefined;
 
-  constructor(url: string, token: string, path: string, log: (message: string) => void) {
+  constructor(url: string, token: string, path: string, log: (message: string) => void, onHello?: (hello: Hello) => void) {
     this.url = url;
     this.token = token;
     this.path = path;
     this.log = log;
+    this.onHello = onHello;
   }
 
   async get(): Promise<HubSocket | null> {
@@ -168,7 +184,7 @@ export class SocketLine {
     if (Date.now() < this.retryAt) return null;
     // Another call may have started a new socket while this one waited.
     if (this.socket !== pending) return this.get();
-    this.socket = HubSocket.open(this.url, this.token, this.path).catch((err: Error) => {
+    this.socket = HubSocket.open(this.url, this.token, this.path, undefined, this.onHello).catch((err: Error) => {
       this.retryAt = Date.now() + SOCKET_RETRY_MS;
       this.log(`${err.message}; using HTTP, trying the socket again in ${SOCKET_RETRY_MS / 1000}s`);
       return null;

@@ -20,6 +20,8 @@ export interface ClaimRequest {
   named?: { task: string; max: number }[];
   /** The worker socket that sent the claim: a waiting claim ends empty once cancelClaims names it. */
   socket?: string;
+  /** From a worker socket attached to one shard (it holds one per shard): take from this shard only, no sibling's. */
+  shardOnly?: boolean;
   /**
    * Rate keys with budget and ready tasks, in round-robin order, pulled one at a time as the claim
    * needs them (src/queue/keys.ts `turns`): keys past those it takes from are not looked at. Absent: no keyed work.
