@@ -52,13 +52,13 @@ function counting(options: { takeFails?: boolean; recordedFails?: boolean } = {}
 }
 
 describe('groupEnqueuer', () => {
-  it('hands tasks that arrive during a call to their object together, and answers each as alone, once D1 has it', async () => {
+  it('hands tasks that arrive together to their object in one call, and answers each as alone, once D1 has it', async () => {
     const { env: counted, writes, takes } = counting();
     const enqueue = groupEnqueuer(counted);
     const queue = `group-${Date.now()}`;
     const results = await Promise.all(Array.from({ length: 40 }, (_, i) => enqueue({ task: 't', queue, args: [i] })));
-    // The first went alone; the other 39 waited for it and went in one call. The object wrote D1.
-    expect(takes()).toBe(2);
+    // The grouper waits a turn of the event loop before a call: all 40 went in one. The object wrote D1.
+    expect(takes()).toBe(1);
     expect(writes()).toBe(0);
     expect(new Set(results.map((r) => r.id)).size).toBe(40);
     for (const [i, r] of results.entries()) {
@@ -77,8 +77,8 @@ describe('groupEnqueuer', () => {
       enqueue({ task: 't', queue, args: [i], ...(i === 5 || i === 6 ? { idempotencyKey: key } : {}) }),
     );
     const results = await Promise.all(calls);
-    // The first (no key) went to its object alone; the other 39 went in one D1 write, then to the object.
-    expect(takes()).toBe(1);
+    // All 40 went in one group: with keys in it, one D1 write first, then to the object (no take).
+    expect(takes()).toBe(0);
     expect(writes()).toBe(1);
     expect(results[6]).toEqual({ id: results[5].id, state: 'queued', duplicate: true });
     const ids = results.filter((_, i) => i !== 6).map((r) => r.id);
