@@ -83,8 +83,7 @@ async function chosenElsewhere(env: Stores, specs: TaskSpec[]): Promise<Map<stri
     partitionDbs(env).map(async (db) => {
       const ids = chosen.filter((_, i) => targets[i] !== db).map((s) => s.id);
       if (ids.length === 0) return;
-      const rows = await db.prepare(`SELECT id, state FROM tasks WHERE id IN (SELECT value FROM json_each(?))`).bind(JSON.stringify(ids)).all<{ id: string; state: string }>();
-      for (const r of rows.results) found.set(r.id, r.state);
+      for (const r of await statesIn(db, ids)) found.set(r.id, r.state);
     }),
   );
   return found;
@@ -151,8 +150,12 @@ export async function queueNamesEverywhere(env: Stores): Promise<string[]> {
 export async function taskStates(env: Stores, ids: string[]): Promise<Map<string, string>> {
   const states = new Map<string, string>();
   await Promise.all(everyDb(env).map(async (db) => {
-    const rows = await db.prepare(`SELECT id, state FROM tasks WHERE id IN (SELECT value FROM json_each(?))`).bind(JSON.stringify(ids)).all<{ id: string; state: string }>();
-    for (const r of rows.results) states.set(r.id, r.state);
+    for (const r of await statesIn(db, ids)) states.set(r.id, r.state);
   }));
   return states;
+}
+
+/** The ids of `ids` one database holds, with their states. */
+async function statesIn(db: D1Database, ids: string[]): Promise<{ id: string; state: string }[]> {
+  return (await db.prepare(`SELECT id, state FROM tasks WHERE id IN (SELECT value FROM json_each(?))`).bind(JSON.stringify(ids)).all<{ id: string; state: string }>()).results;
 }
