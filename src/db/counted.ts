@@ -72,12 +72,10 @@ export function withCountedD1<E extends Pick<Env, 'DB' | 'DB_EU' | 'DB_FEDRAMP'>
   if (!byEnv) made.set(count, (byEnv = new WeakMap()));
   const known = byEnv.get(env) as E | undefined;
   if (known) return known;
-  const out: E = { ...env, DB: countedD1(env.DB, count) };
-  if (env.DB_EU) out.DB_EU = countedD1(env.DB_EU, count);
-  if (env.DB_FEDRAMP) out.DB_FEDRAMP = countedD1(env.DB_FEDRAMP, count);
-  // The hub's other D1 partitions (DB_P1 ...), whichever are bound.
-  const partitions = out as unknown as Record<string, D1Database | undefined>;
-  for (const key of Object.keys(env)) if (/^DB_P\d+$/.test(key) && partitions[key]) partitions[key] = countedD1(partitions[key], count);
+  const out: E = { ...env };
+  // Every D1 binding bound: DB, the jurisdictions' (DB_EU, DB_FEDRAMP) and the partitions' (DB_P1 ...).
+  const bindings = out as unknown as Record<string, D1Database | undefined>;
+  for (const key of Object.keys(env)) if (/^DB(_[A-Z0-9]+)?$/.test(key) && bindings[key]) bindings[key] = countedD1(bindings[key], count);
   byEnv.set(env, out);
   return out;
 }
