@@ -6,6 +6,7 @@ import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { bindingInUse } from '../src/db/partitions.ts';
 
 if (process.env.WRANGLER_COMMAND === 'dev') {
   const root = join(import.meta.dirname, '..');
@@ -19,7 +20,7 @@ if (process.env.WRANGLER_COMMAND === 'dev') {
   const partitions = Number(/^DROVER_D1_PARTITIONS\s*=\s*"?(\d+)/m.exec(devVarsText)?.[1] ?? /^DROVER_D1_PARTITIONS\s*=\s*"(\d+)"/m.exec(toml)?.[1] ?? 1);
   const bindings = [...toml.matchAll(/^binding\s*=\s*"(DB(?:_[A-Z0-9]+)?)"/gm)]
     .map((m) => m[1])
-    .filter((b) => !/^DB_P\d+$/.test(b) || Number(b.slice(4)) < partitions);
+    .filter((b) => bindingInUse(b, partitions));
   // The migrations applied last time, by name, and where: a rebuild (wrangler dev re-runs this on
   // every change) spends no wrangler process when nothing new came.
   const migrations = [...readdirSync(join(root, 'migrations')).filter((f) => f.endsWith('.sql')).sort(), bindings.join(',')].join('\n');

@@ -10,7 +10,7 @@ import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { compileShards } from '../src/core/shards.ts';
 import { jurisdictions } from '../src/core/jurisdictions.ts';
-import { partitionBinding, partitionCount } from '../src/db/partitions.ts';
+import { bindingInUse, partitionBinding, partitionCount } from '../src/db/partitions.ts';
 import { allowList } from '../src/http-tasks/call.ts';
 import { canonicalHost, inCidr, NAT64, notGlobalCidrs, parseCidr } from '../src/http-tasks/hosts.ts';
 import { isStopping, own, ownGroup, ownRuntime, stopWithParents } from './lifetime.ts';
@@ -166,8 +166,7 @@ async function bundle(config: string, out: string): Promise<void> {
 
 /** A D1 binding npm start migrates: all but the partitions past DROVER_D1_PARTITIONS (each costs the start time). */
 function inUse(binding: string): boolean {
-  const partition = /^DB_P(\d+)$/.exec(binding);
-  return !partition || Number(partition[1]) < partitions;
+  return bindingInUse(binding, partitions);
 }
 
 /**

@@ -24,6 +24,12 @@ export function partitionBinding(i: number): string {
   return i === 0 ? 'DB' : `DB_P${i}`;
 }
 
+/** Whether a D1 binding is in use with `count` partitions: every binding but the partitions past the count. */
+export function bindingInUse(binding: string, count: number): boolean {
+  const partition = /^DB_P(\d+)$/.exec(binding);
+  return !partition || Number(partition[1]) < count;
+}
+
 /** The D1 database of partition i; throws if wrangler.toml lacks its binding. */
 export function partitionDb(env: PartitionEnv, i: number): D1Database {
   const db = i === 0 ? env.DB : env[`DB_P${i}`];
