@@ -30,6 +30,22 @@ describe('idempotency keys', () => {
   });
 });
 
+describe('an id the producer chose', () => {
+  it('is made by one of several calls in the same millisecond, to one queue and task; the others are repeats', async () => {
+    const now = Date.now();
+    const id = crypto.randomUUID();
+    const calls = [1, 2, 3].map((n) => taskSpec({ id, chosenId: true, queue: 'chosen', task: 'same', createdAt: now, args: `[${n}]` }));
+    const answers = await Promise.all(calls.map((spec) => recordTasks(env.DB, [spec], now)));
+    expect(answers.map((a) => a.created.length).sort()).toEqual([0, 0, 1]);
+    expect(answers.flatMap((a) => a.results).filter((r) => 'duplicate' in r)).toHaveLength(2);
+    const made = answers.find((a) => a.created.length)!.created[0];
+    const [row] = await loadSpecs(env.DB, [id]);
+    expect(row.args).toBe(made.args);
+    // The maker's own call again (a retry) is a repeat too: the sweep delivers it if the first did not.
+    expect((await recordTasks(env.DB, [made], now)).results).toEqual([{ id, state: 'queued', duplicate: true }]);
+  });
+});
+
 describe('the undelivered', () => {
   it('are the tasks no QueueObject confirmed, oldest first, past the cut-off', async () => {
     const old = taskSpec({ queue: 'undelivered', createdAt: 1000 });

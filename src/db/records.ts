@@ -74,7 +74,9 @@ export function enqueuedState(spec: Pick<TaskSpec, 'eta'>, now: number): 'delaye
 /**
  * Records new tasks in one D1 batch (one transaction): all or nothing. A task whose
  * idempotency key is held by another task within 24 h is not created; its result
- * names the first task instead. Safe to repeat with the same ids.
+ * names the first task instead. Safe to repeat with the same ids; a repeat of a spec whose id
+ * the producer chose answers a duplicate, and the redelivery sweep hands its task to its queue if
+ * the first call did not (undeliveredSpecs).
  */
 export async function recordTasks(db: D1Database, specs: TaskSpec[], now = Date.now()): Promise<Recorded> {
   // A chosen id repeated within the call: its later entries are repeats of its first.
@@ -95,7 +97,14 @@ async function recordNew(db: D1Database, specs: TaskSpec[], now: number): Promis
   for (const c of jsonChunks(keyed.map((s) => JSON.stringify({ id: s.id, idempotencyKey: s.idempotencyKey })))) {
     statements.push(db.prepare(CLAIM_KEYS).bind(now + IDEMPOTENCY_MS, c, now));
   }
-  for (const c of jsonChunks(json)) statements.push(db.prepare(INSERT_TASKS).bind(now, c));
+  // With ids the producer chose, the insert names the rows it made (RETURNING gives only rows
+  // OR IGNORE did not skip): a chosen id is this call's task only if this transaction made its
+  // row. Comparing the row to the spec could not tell two calls of one queue and task in the same
+  // millisecond apart (workerd's clock stands still between I/O), and both would make the task.
+  const chosen = specs.filter((s) => s.chosenId);
+  const inserts = jsonChunks(json).map((c) => db.prepare(chosen.length ? `${INSERT_TASKS} RETURNING id` : INSERT_TASKS).bind(now, c));
+  const firstInsert = statements.length;
+  statements.push(...inserts);
   statements.push(
     db
       .prepare(`INSERT OR IGNORE INTO queues (name, created_at) SELECT DISTINCT value, ? FROM json_each(?)`)
@@ -111,21 +120,22 @@ async function recordNew(db: D1Database, specs: TaskSpec[], now: number): Promis
         .bind(JSON.stringify(keyed.map((s) => s.idempotencyKey))),
     );
   }
-  // An id the producer chose that a task had already: the insert left that task's row alone, so
-  // the row read back after it (in the same transaction) is not this spec's. Two calls racing with
-  // one new id: one row wins, and the other call reads it back as a repeat.
-  const chosen = specs.filter((s) => s.chosenId);
+  // An id the producer chose that a task had already: the insert left that task's row alone; its
+  // state is read back in the same transaction for the repeat's answer. Two calls racing with one
+  // new id: one insert makes the row, and the other call answers a repeat.
   if (chosen.length) {
     statements.push(
       db
-        .prepare(`SELECT id, state, queue, task, created_at AS createdAt FROM tasks WHERE id IN (SELECT value FROM json_each(?))`)
+        .prepare(`SELECT id, state FROM tasks WHERE id IN (SELECT value FROM json_each(?))`)
         .bind(JSON.stringify(chosen.map((s) => s.id))),
     );
   }
-  type Read = { key: string; id: string; state: string | null; queue: string; task: string; createdAt: number };
+  type Read = { key: string; id: string; state: string | null };
   const out = await db.batch<Read>(statements);
   const rows = new Map<string, Read>();
   if (chosen.length) for (const r of out.pop()!.results) rows.set(r.id, r);
+  const made = new Set<string>();
+  if (chosen.length) for (const r of out.slice(firstInsert, firstInsert + inserts.length).flatMap((o) => o.results)) made.add(r.id);
   const holders = new Map<string, { id: string; state: string | null }>();
   if (keyed.length) for (const r of out[out.length - 1].results) holders.set(r.key, r);
   const results: Recorded['results'] = [];
@@ -136,8 +146,8 @@ async function recordNew(db: D1Database, specs: TaskSpec[], now: number): Promis
       results.push({ id: holder.id, state: holder.state ?? 'queued', duplicate: true });
       continue;
     }
-    const row = s.chosenId ? rows.get(s.id) : undefined;
-    if (row && (row.createdAt !== s.createdAt || row.queue !== s.queue || row.task !== s.task)) {
+    const row = s.chosenId && !made.has(s.id) ? rows.get(s.id) : undefined;
+    if (row) {
       results.push({ id: s.id, state: row.state ?? 'queued', duplicate: true });
       continue;
     }
