@@ -10,6 +10,15 @@ const FLUSH_RETRY_MS = 2000;
 export class Alarm {
   /** When the alarm is set for, as far as this object knows (null: none). */
   private at: number | null = null;
+  /**
+   * What the outboxes held at the last rearm, which follows every transaction that writes (and
+   * so every one that adds to them): reports owed to workflows, and when the first callback is
+   * due (null: none). The outbox reads its tables only when these say there is something: two
+   * statements fewer for each D1 write of a queue without workflows or callbacks. Until the
+   * first rearm, both say "look".
+   */
+  workflowsOwed = true;
+  firstCallbackAt: number | null = 0;
 
   constructor(
     private readonly store: Store,
@@ -38,6 +47,8 @@ export class Alarm {
       `SELECT ${t.NEXT_WAKE_COLUMNS}, ${SYNC_OWED_COLUMNS},
          EXISTS (SELECT 1 FROM workflow_outbox) AS workflow, (SELECT MIN(next_at) FROM callback_outbox) AS callback`,
     )!;
+    this.workflowsOwed = owed.workflow === 1;
+    this.firstCallbackAt = owed.callback;
     let at = t.nextWakeOf(owed, this.settings.retentionMs());
     // Changes due now (a waiting one overdue among them) are retried after an interval, so a
     // failing D1 never makes the alarm spin; a waiting change is written when it falls due.

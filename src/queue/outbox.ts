@@ -102,6 +102,7 @@ export class Outbox {
    * leaves the outbox only once its workflow has taken it; a failure leaves it for the alarm.
    */
   async reportToWorkflows(): Promise<number> {
+    if (!this.alarm.workflowsOwed) return 0;
     const rows = this.store.sql.all<{ task_id: string; workflow_id: string; state: string; result: string | null; error: string | null }>(
       `SELECT * FROM workflow_outbox LIMIT 200`,
     );
@@ -137,7 +138,8 @@ export class Outbox {
    * other answer, a refused URL or no answer tries again later, backing off to an hour.
    */
   private async deliverCallbacks(): Promise<number> {
-    if (!this.store.stored) return 0;
+    const first = this.alarm.firstCallbackAt;
+    if (!this.store.stored || first === null || first > Date.now()) return 0;
     const sql = this.store.sql;
     const due = sql.all<{ task_id: string; url: string; attempts: number }>(
       `SELECT task_id, url, attempts FROM callback_outbox WHERE next_at <= ? ORDER BY next_at LIMIT 20`,
