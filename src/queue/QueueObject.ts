@@ -172,7 +172,7 @@ export class QueueObject extends DurableObject<Env> {
       upTo = logInserts(s.sql, specs);
       return t.deliver(s, specs);
     });
-    return recorded ? { added, upTo, recorded: await this.d1.recorded(upTo) } : { added, upTo };
+    return recorded ? { added, upTo, recorded: await this.d1.recorded(upTo, true) } : { added, upTo };
   }
 
   /** Answers once D1 holds the tasks taken up to the insert log's place `upTo` (see `D1Writer.recorded`). */

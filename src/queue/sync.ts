@@ -41,9 +41,13 @@ export function logChanges(sql: Sql, ids: string[], now: number, dueAt: number):
 
 /** Queues tasks D1 has no record of yet for insertion; returns the last one's place in that log. */
 export function logInserts(sql: Sql, specs: TaskSpec[]): number {
-  // In chunks under SQLite's 2 MB a value: a batch of large tasks is many times that.
-  for (const chunk of jsonChunks(specs.map(recordJson))) sql.run(`INSERT INTO sync_insert (spec) SELECT value FROM json_each(?)`, chunk);
-  return sql.one<{ seq: number }>(`SELECT MAX(seq) AS seq FROM sync_insert`)!.seq;
+  // In chunks under SQLite's 2 MB a value: a batch of large tasks is many times that. Each insert
+  // names the places it took; the last chunk's last is the last of all (places only grow).
+  let last = 0;
+  for (const chunk of jsonChunks(specs.map(recordJson))) {
+    for (const r of sql.all<{ seq: number }>(`INSERT INTO sync_insert (spec) SELECT value FROM json_each(?) RETURNING seq`, chunk)) last = Math.max(last, r.seq);
+  }
+  return last;
 }
 
 /** The place in the insert log before which D1 has every task (all of them: Infinity). */
@@ -71,12 +75,14 @@ export function syncOwedOf(r: SyncOwedRow): { due: boolean; later: number | null
  * index to find and forget it after every write.
  */
 function promoteLater(sql: Sql, now: number): void {
-  // The first change not yet due, or past the last: the ones before it fell due.
-  const bound = sql.one<{ seq: number }>(
-    `SELECT COALESCE((SELECT seq FROM sync_later WHERE due_at > ? ORDER BY seq LIMIT 1), (SELECT MAX(seq) + 1 FROM sync_later), 0) AS seq`,
+  // The first change not yet due, or past the last: the ones before it fell due. None fell due
+  // (the log is empty, or its first is still to come): nothing to move or forget.
+  const { first, bound } = sql.one<{ first: number | null; bound: number }>(
+    `SELECT (SELECT MIN(seq) FROM sync_later) AS first,
+       COALESCE((SELECT seq FROM sync_later WHERE due_at > ? ORDER BY seq LIMIT 1), (SELECT MAX(seq) + 1 FROM sync_later), 0) AS bound`,
     now,
-  )!.seq;
-  if (bound === 0) return;
+  )!;
+  if (first === null || bound <= first) return;
   sql.run(
     `INSERT INTO sync_log (id) SELECT l.id FROM sync_later l JOIN tasks t ON t.id = l.id AND t.version = l.version
      WHERE l.seq < ? ORDER BY l.seq`,
@@ -133,44 +139,58 @@ const INSERT_ROWS = 1000;
 const INSERT_BYTES = 4 * 1024 * 1024;
 
 /**
- * The D1 statements that insert the oldest logged enqueues (the queue's name with them), and
- * the last place in the insert log they cover, or null when there are none.
+ * The oldest logged enqueues, up to INSERT_ROWS and INSERT_BYTES (the first always), and the
+ * insert log's last place. One statement: the running size is summed over the places and sizes
+ * alone (the LIMIT keeps that subquery apart), so only the tasks taken are read whole.
  */
-function insertsDue(sql: Sql, queue: string | null, now: number): { statements: [string, ...unknown[]][]; last: number } | null {
-  const sizes = sql.all<{ seq: number; bytes: number }>(`SELECT seq, length(spec) AS bytes FROM sync_insert ORDER BY seq LIMIT ?`, INSERT_ROWS);
-  if (sizes.length === 0) return null;
-  let last = sizes[0].seq;
-  let bytes = 0;
-  for (const r of sizes) {
-    if (bytes > 0 && bytes + r.bytes > INSERT_BYTES) break;
-    bytes += r.bytes;
-    last = r.seq;
-  }
-  const specs = sql.all<{ spec: string }>(`SELECT spec FROM sync_insert WHERE seq <= ? ORDER BY seq`, last).map((r) => recordRow(r.spec));
-  const statements: [string, ...unknown[]][] = jsonChunks(specs).map((chunk) => [INSERT_TASKS, now, chunk]);
+const INSERTS_DUE = `SELECT i.seq AS seq, i.spec AS spec, (SELECT MAX(seq) FROM sync_insert) AS tail
+  FROM (SELECT seq, ROW_NUMBER() OVER (ORDER BY seq) AS n, SUM(bytes) OVER (ORDER BY seq ROWS UNBOUNDED PRECEDING) AS upto
+        FROM (SELECT seq, length(spec) AS bytes FROM sync_insert ORDER BY seq LIMIT ?1)) w
+  JOIN sync_insert i ON i.seq = w.seq
+  WHERE w.n = 1 OR w.upto <= ?2
+  ORDER BY i.seq`;
+
+/**
+ * The D1 statements that insert the oldest logged enqueues (the queue's name with them), the
+ * last place in the insert log they cover, and whether the log holds more after them; null when
+ * there are none.
+ */
+function insertsDue(sql: Sql, queue: string | null, now: number): { statements: [string, ...unknown[]][]; last: number; more: boolean } | null {
+  const rows = sql.all<{ seq: number; spec: string; tail: number }>(INSERTS_DUE, INSERT_ROWS, INSERT_BYTES);
+  if (rows.length === 0) return null;
+  const last = rows[rows.length - 1].seq;
+  const statements: [string, ...unknown[]][] = jsonChunks(rows.map((r) => recordRow(r.spec))).map((chunk) => [INSERT_TASKS, now, chunk]);
   if (queue !== null) statements.push([`INSERT OR IGNORE INTO queues (name, created_at) VALUES (?, ?)`, queue, now]);
-  return { statements, last };
+  return { statements, last, more: rows[0].tail > last };
 }
 
 /**
  * Flushes up to `limit` logged changes (and the waiting ones due by `now`) in one D1 batch, then
  * forgets the log up to the last change read: a change made while the write was in flight is
- * logged after it and stays. Returns how many log entries were written; throws if D1 failed
- * (the log keeps all). SQLite writes the rows' JSON itself: no row becomes a JavaScript object.
+ * logged after it and stays. Returns how many log entries were written (`limit` when the insert
+ * log holds more) and the last place of the insert log D1 now has, or null when it had none to
+ * take; throws if D1 failed (the logs keep all). SQLite writes the rows' JSON itself: no row
+ * becomes a JavaScript object.
  */
-export async function flushToD1(sql: Sql, db: D1Database, limit = 500, now = Date.now(), queue: string | null = null): Promise<number> {
+export async function flushToD1(
+  sql: Sql,
+  db: D1Database,
+  limit = 500,
+  now = Date.now(),
+  queue: string | null = null,
+): Promise<{ written: number; insertedThrough: number | null }> {
   // Enqueues D1 has no record of go first, in the same batch as the changes after them when they
   // all fit; when they do not, this write is inserts only and the changes wait for the next.
   const inserts = insertsDue(sql, queue, now);
   const first = (inserts?.statements ?? []).map(([text, ...params]) => db.prepare(text).bind(...params));
-  if (inserts && sql.one(`SELECT 1 FROM sync_insert WHERE seq > ?`, inserts.last)) {
+  if (inserts?.more) {
     await db.batch(first);
     sql.run(`DELETE FROM sync_insert WHERE seq <= ?`, inserts.last);
-    return limit;
+    return { written: limit, insertedThrough: inserts.last };
   }
   const written = await flushLog(sql, db, limit, now, first);
   if (inserts) sql.run(`DELETE FROM sync_insert WHERE seq <= ?`, inserts.last);
-  return written;
+  return { written, insertedThrough: inserts?.last ?? null };
 }
 
 /** The ends among the pending rows, as one JSON array of END_JSON (null when none). */

@@ -71,8 +71,8 @@ export class D1Writer {
         for (; this.store.stored; ) {
           // An object in a jurisdiction writes its tasks' records to that jurisdiction's D1 alone.
           const db = dbOfObject(this.env, this.store.objectName);
-          const written = await flushToD1(this.store.sql, db, 500, Date.now(), this.store.name);
-          this.answerRecorded();
+          const { written, insertedThrough } = await flushToD1(this.store.sql, db, 500, Date.now(), this.store.name);
+          if (insertedThrough !== null) this.answerRecorded(insertedThrough);
           if (written < 500) break;
         }
         while (this.store.stored && (await this.outbox.reportToWorkflows()) === 200);
@@ -97,10 +97,10 @@ export class D1Writer {
    * Answers once D1 holds the tasks taken up to the insert log's place `upTo`: an enqueue's 2xx
    * waits for this; its write starts at once, or right after the one running. If the write fails
    * the answer says so; the tasks stay all the same (they are durable here), and reach D1 with a
-   * later write.
+   * later write. `fresh`: the caller logged them just now, so no write can have taken them yet.
    */
-  async recorded(upTo: number): Promise<Recorded> {
-    if (!this.store.stored || upTo < insertedBefore(this.store.sql)) return { ok: true };
+  async recorded(upTo: number, fresh = false): Promise<Recorded> {
+    if (!fresh && (!this.store.stored || upTo < insertedBefore(this.store.sql))) return { ok: true };
     const failed = await new Promise<unknown>((ok) => {
       this.recordWaiters.push({ upTo, ok: () => ok(null), fail: ok });
       if (!this.flushing) this.flushSoon();
@@ -109,12 +109,11 @@ export class D1Writer {
     return failed === null ? { ok: true } : { ok: false, message: `D1 did not take the tasks: ${String(failed)}` };
   }
 
-  /** Answers the enqueues whose tasks D1 now holds. */
-  private answerRecorded(): void {
+  /** Answers the enqueues whose tasks D1 now holds: the insert log's places up to `through`, and the places before them. */
+  private answerRecorded(through: number): void {
     if (this.recordWaiters.length === 0) return;
-    const before = insertedBefore(this.store.sql);
-    const still = this.recordWaiters.filter((w) => w.upTo >= before);
-    for (const w of this.recordWaiters) if (w.upTo < before) w.ok();
+    const still = this.recordWaiters.filter((w) => w.upTo > through);
+    for (const w of this.recordWaiters) if (w.upTo <= through) w.ok();
     this.recordWaiters = still;
   }
 }
