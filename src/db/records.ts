@@ -36,8 +36,10 @@ const at = (field: (typeof RECORD_FIELDS)[number], json = false) => `v->${json ?
 
 // Each row's JSON is read once (MATERIALIZED), into SQLite's binary form (jsonb): `j.value->>0`
 // straight off json_each turns the row back into text for every field, which was most of a
-// batch's SQLite time. The rows come as recordJson makes them.
-export const INSERT_TASKS = `WITH rows AS MATERIALIZED (SELECT jsonb(value) AS v FROM json_each(?2))
+// batch's SQLite time. The rows come as recordJson makes them. Rows are made at `version`: 0 by
+// the hub (the redelivery sweep's mark of a task no queue object has confirmed), 1 by the object
+// that holds the task (INSERT_TAKEN_TASKS).
+const insertTasks = (version: 0 | 1) => `WITH rows AS MATERIALIZED (SELECT jsonb(value) AS v FROM json_each(?2))
   INSERT OR IGNORE INTO tasks (id, task, queue, region, priority, state, args, kwargs,
     max_retries, retry_delay, timeout, eta, expires_at, idempotency_key, ordering_key, parent_id, root_id,
     workflow_id, http, callback, group_key, group_limit, created_at, version, shard, headers, rate_key)
@@ -46,10 +48,15 @@ export const INSERT_TASKS = `WITH rows AS MATERIALIZED (SELECT jsonb(value) AS v
     ${at('args')}, ${at('kwargs')}, ${at('maxRetries')}, ${at('retryDelay')}, ${at('timeout')},
     ${at('eta')}, ${at('expiresAt')}, ${at('idempotencyKey')}, ${at('orderingKey')},
     ${at('parentId')}, ${at('rootId')}, ${at('workflowId')}, ${at('http', true)}, ${at('callback', true)},
-    ${at('groupKey')}, ${at('groupLimit')}, ${at('createdAt')}, 0, ${at('shard')}, ${at('headers')}, ${at('rateKey')}
+    ${at('groupKey')}, ${at('groupLimit')}, ${at('createdAt')}, ${version}, ${at('shard')}, ${at('headers')}, ${at('rateKey')}
   FROM rows
   WHERE ${at('idempotencyKey')} IS NULL
      OR (SELECT task_id FROM idempotency_keys WHERE key = ${at('idempotencyKey')}) = ${at('id')}`;
+
+/** Inserts the tasks of a JSON array of rows (?2) the hub records: delayed while their eta is after ?1 (now). */
+export const INSERT_TASKS = insertTasks(0);
+/** INSERT_TASKS for the object that holds the tasks: their rows are made confirmed (version 1). */
+export const INSERT_TAKEN_TASKS = insertTasks(1);
 
 /** A task's row for INSERT_TASKS: a JSON array of its RECORD_FIELDS, null where unset. */
 export function recordJson(spec: Partial<TaskSpec>): string {

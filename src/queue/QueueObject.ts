@@ -170,7 +170,7 @@ export class QueueObject extends DurableObject<Env> {
     let upTo = 0;
     const added = this.transact((s) => {
       upTo = logInserts(s.sql, specs);
-      return t.deliver(s, specs);
+      return t.deliver(s, specs, true);
     });
     return recorded ? { added, upTo, recorded: await this.d1.recorded(upTo, true) } : { added, upTo };
   }

@@ -27,8 +27,11 @@ function laneFor(s: Step, t: TaskSpec): string {
  * deliver: tasks carried by the bus enter the queue.
  * Guarantee: idempotent by task id (the bus delivers at least once); a task revoked
  * before it arrived keeps its revocation and gains its data.
+ *
+ * `taken`: tasks the object records in D1 itself (`take`, sync.ts's logInserts), whose rows it
+ * makes confirmed there: a plain one's arrival owes D1 no write of its own.
  */
-export function deliver(s: Step, specs: TaskSpec[]): number {
+export function deliver(s: Step, specs: TaskSpec[], taken = false): number {
   let added = 0;
   const known = new Map(
     s.sql
@@ -96,7 +99,9 @@ export function deliver(s: Step, specs: TaskSpec[]): number {
         chunk,
       );
     }
-    touchAll(s, plain.map((r) => r[0] as string));
+    const ids = plain.map((r) => r[0] as string);
+    if (taken) for (const id of ids) s.touched.add(id);
+    else touchAll(s, ids);
   }
   return added;
 }
