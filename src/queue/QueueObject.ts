@@ -53,7 +53,7 @@ export class QueueObject extends DurableObject<Env> {
     this.queueSettings = new Settings(this.store, ctx.storage, env);
     this.nextAlarm = new Alarm(this.store, this.queueSettings, ctx.storage);
     this.outbox = new Outbox(this.store, env, ctx, this.nextAlarm);
-    this.d1 = new D1Writer(this.store, env, ctx, this.outbox);
+    this.d1 = new D1Writer(this.store, env, ctx, this.outbox, this.nextAlarm);
     this.claims = new Claims(this.store, this.queueSettings, env, ctx, this.outbox, this.d1, (req) => this.claimHere(req));
     this.leases = new Leases(this.store, this.queueSettings, env, this.claims, this.outbox, (fn) => this.transact(fn));
     this.regions = new RegionWaker(env, ctx, () => this.store.objectName);
@@ -99,8 +99,9 @@ export class QueueObject extends DurableObject<Env> {
     }
     this.ends.ended(step.finished);
     this.outbox.noteEvents(step.touched);
-    this.d1.flushSoon();
+    // The rearm first: it reads what the logs hold, and a write that starts at once reads only those (D1Writer).
     this.nextAlarm.rearm(false);
+    this.d1.flushSoon();
     return out;
   }
 

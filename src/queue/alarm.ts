@@ -1,7 +1,7 @@
 // A queue object's one alarm, set for the earliest work its tables hold: a timer, a D1 write owed, a report, a callback.
 import type { Settings } from './settings.ts';
 import type { Store } from './store.ts';
-import { SYNC_OWED_COLUMNS, syncOwedOf, type SyncOwedRow } from './sync.ts';
+import { LOOK_EVERYWHERE, SYNC_OWED_COLUMNS, syncOwedOf, type SyncOwed, type SyncOwedRow } from './sync.ts';
 import * as t from './transitions.ts';
 
 /** While D1 has not taken every change, the alarm tries again this often. */
@@ -19,6 +19,8 @@ export class Alarm {
    */
   workflowsOwed = true;
   firstCallbackAt: number | null = 0;
+  /** What D1 was owed at the last rearm, in the same way: a D1 write reads only the logs this says hold something. */
+  syncOwed: SyncOwed = LOOK_EVERYWHERE;
 
   constructor(
     private readonly store: Store,
@@ -53,9 +55,9 @@ export class Alarm {
     // Changes due now (a waiting one overdue among them) are retried after an interval, so a
     // failing D1 never makes the alarm spin; a waiting change is written when it falls due.
     const now = Date.now();
-    const sync = syncOwedOf(owed);
+    const sync = (this.syncOwed = syncOwedOf(owed));
     const overdue = sync.later !== null && sync.later <= now;
-    const times = [owed.workflow || sync.due || overdue ? now + FLUSH_RETRY_MS : null, overdue ? null : sync.later];
+    const times = [owed.workflow || sync.changes || sync.inserts || overdue ? now + FLUSH_RETRY_MS : null, overdue ? null : sync.later];
     for (const time of times) if (time !== null) at = at === null ? time : Math.min(at, time);
     // Outbox work is retried by the flush; a due callback waits at least a retry interval, so a
     // flush that keeps failing never makes the alarm fire again at once.

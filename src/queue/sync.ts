@@ -56,16 +56,21 @@ export function insertedBefore(sql: Sql): number {
 }
 
 /** What D1 is owed, as a SELECT list (QueueObject's rearm reads it with others in one statement). */
-export const SYNC_OWED_COLUMNS = `EXISTS (SELECT 1 FROM sync_log) OR EXISTS (SELECT 1 FROM sync_insert) AS due,
+export const SYNC_OWED_COLUMNS = `EXISTS (SELECT 1 FROM sync_log) AS changes, EXISTS (SELECT 1 FROM sync_insert) AS inserts,
   (SELECT due_at FROM sync_later ORDER BY seq LIMIT 1) AS later`;
-export type SyncOwedRow = { due: number; later: number | null };
+export type SyncOwedRow = { changes: number; inserts: number; later: number | null };
 
 /**
- * What D1 is owed, from a row of SYNC_OWED_COLUMNS: whether changes are due now, and when the
- * first waiting change falls due (they wait in the order they were made), or null.
+ * What D1 is owed: whether the change log and the insert log hold anything, and when the first
+ * waiting change falls due (they wait in the order they were made), or null. A write reads only
+ * the logs this says hold something (`flushToD1`); LOOK_EVERYWHERE, when nothing is known.
  */
-export function syncOwedOf(r: SyncOwedRow): { due: boolean; later: number | null } {
-  return { due: r.due === 1, later: r.later };
+export type SyncOwed = { changes: boolean; inserts: boolean; later: number | null };
+export const LOOK_EVERYWHERE: SyncOwed = { changes: true, inserts: true, later: 0 };
+
+/** SyncOwed from a row of SYNC_OWED_COLUMNS. */
+export function syncOwedOf(r: SyncOwedRow): SyncOwed {
+  return { changes: r.changes === 1, inserts: r.inserts === 1, later: r.later };
 }
 
 /**
@@ -74,7 +79,7 @@ export function syncOwedOf(r: SyncOwedRow): { due: boolean; later: number | null
  * has not changed since) goes again: D1's version check makes that a no-op, cheaper than an
  * index to find and forget it after every write.
  */
-function promoteLater(sql: Sql, now: number): void {
+function promoteLater(sql: Sql, now: number): boolean {
   // The first change not yet due, or past the last: the ones before it fell due. None fell due
   // (the log is empty, or its first is still to come): nothing to move or forget.
   const { first, bound } = sql.one<{ first: number | null; bound: number }>(
@@ -82,13 +87,14 @@ function promoteLater(sql: Sql, now: number): void {
        COALESCE((SELECT seq FROM sync_later WHERE due_at > ? ORDER BY seq LIMIT 1), (SELECT MAX(seq) + 1 FROM sync_later), 0) AS bound`,
     now,
   )!;
-  if (first === null || bound <= first) return;
+  if (first === null || bound <= first) return false;
   sql.run(
     `INSERT INTO sync_log (id) SELECT l.id FROM sync_later l JOIN tasks t ON t.id = l.id AND t.version = l.version
      WHERE l.seq < ? ORDER BY l.seq`,
     bound,
   );
   sql.run(`DELETE FROM sync_later WHERE seq < ?`, bound);
+  return true;
 }
 
 /** Each row's JSON is read once (MATERIALIZED), not once per field. Exported for the history's tests. */
@@ -173,7 +179,8 @@ function insertsDue(sql: Sql, queue: string | null, now: number): { statements: 
  * logged after it and stays. Returns how many log entries were written (`limit` when the insert
  * log holds more) and the last place of the insert log D1 now has, or null when it had none to
  * take; throws if D1 failed (the logs keep all). SQLite writes the rows' JSON itself: no row
- * becomes a JavaScript object.
+ * becomes a JavaScript object. `owed` says which logs may hold something: never less than they
+ * hold (the alarm's rearm reads it after every transaction that writes, and a write only empties them).
  */
 export async function flushToD1(
   sql: Sql,
@@ -181,17 +188,18 @@ export async function flushToD1(
   limit = 500,
   now = Date.now(),
   queue: string | null = null,
+  owed: SyncOwed = LOOK_EVERYWHERE,
 ): Promise<{ written: number; insertedThrough: number | null }> {
   // Enqueues D1 has no record of go first, in the same batch as the changes after them when they
   // all fit; when they do not, this write is inserts only and the changes wait for the next.
-  const inserts = insertsDue(sql, queue, now);
+  const inserts = owed.inserts ? insertsDue(sql, queue, now) : null;
   const first = (inserts?.statements ?? []).map(([text, ...params]) => db.prepare(text).bind(...params));
   if (inserts?.more) {
     await db.batch(first);
     sql.run(`DELETE FROM sync_insert WHERE seq <= ?`, inserts.last);
     return { written: limit, insertedThrough: inserts.last };
   }
-  const written = await flushLog(sql, db, limit, now, first);
+  const written = await flushLog(sql, db, limit, now, first, owed);
   if (inserts) sql.run(`DELETE FROM sync_insert WHERE seq <= ?`, inserts.last);
   return { written, insertedThrough: inserts?.last ?? null };
 }
@@ -221,12 +229,13 @@ function readPending(sql: Sql, last: number): { rows: string | null; arrived: st
   }
 }
 
-async function flushLog(sql: Sql, db: D1Database, limit: number, now: number, first: D1PreparedStatement[]): Promise<number> {
-  promoteLater(sql, now);
-  const head = sql.one<{ last: number | null; n: number }>(
-    `SELECT MAX(seq) AS last, COUNT(*) AS n FROM (SELECT seq FROM sync_log ORDER BY seq LIMIT ?)`,
-    limit,
-  )!;
+async function flushLog(sql: Sql, db: D1Database, limit: number, now: number, first: D1PreparedStatement[], owed: SyncOwed): Promise<number> {
+  // Waiting changes move to the log only when the first of them fell due (they fall due in order).
+  const promoted = owed.later !== null && owed.later <= now && promoteLater(sql, now);
+  const head =
+    owed.changes || promoted
+      ? sql.one<{ last: number | null; n: number }>(`SELECT MAX(seq) AS last, COUNT(*) AS n FROM (SELECT seq FROM sync_log ORDER BY seq LIMIT ?)`, limit)!
+      : { last: null, n: 0 };
   if (head.last === null) {
     if (first.length) await db.batch(first);
     return 0;

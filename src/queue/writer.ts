@@ -1,5 +1,6 @@
 // A queue object's writes to D1: one at a time, changes that come meanwhile joining the next, and enqueues waiting for theirs.
 import type { Env } from '../env.ts';
+import type { Alarm } from './alarm.ts';
 import type { Outbox } from './outbox.ts';
 import type { Store } from './store.ts';
 import { flushToD1, insertedBefore } from './sync.ts';
@@ -31,6 +32,7 @@ export class D1Writer {
     private readonly env: Env,
     private readonly ctx: DurableObjectState,
     private readonly outbox: Outbox,
+    private readonly alarm: Alarm,
   ) {}
 
   /** The D1 write going on, if one is. */
@@ -71,7 +73,9 @@ export class D1Writer {
         for (; this.store.stored; ) {
           // An object in a jurisdiction writes its tasks' records to that jurisdiction's D1 alone.
           const db = dbOfObject(this.env, this.store.objectName);
-          const { written, insertedThrough } = await flushToD1(this.store.sql, db, 500, Date.now(), this.store.name);
+          // The logs the last rearm saw holding something (it follows every transaction that writes).
+          const owed = this.alarm.syncOwed;
+          const { written, insertedThrough } = await flushToD1(this.store.sql, db, 500, Date.now(), this.store.name, owed);
           if (insertedThrough !== null) this.answerRecorded(insertedThrough);
           if (written < 500) break;
         }
