@@ -38,9 +38,9 @@ const at = (field: (typeof RECORD_FIELDS)[number], json = false) => `v->${json ?
 // straight off json_each turns the row back into text for every field, which was most of a
 // batch's SQLite time. The rows come as recordJson makes them. Rows are made at `version`: 0 by
 // the hub (the redelivery sweep's mark of a task no queue object has confirmed), 1 by the object
-// that holds the task (INSERT_TAKEN_TASKS).
+// that holds the task (INSERT_TAKEN_TASKS), which also confirms a row the hub made first.
 const insertTasks = (version: 0 | 1) => `WITH rows AS MATERIALIZED (SELECT jsonb(value) AS v FROM json_each(?2))
-  INSERT OR IGNORE INTO tasks (id, task, queue, region, priority, state, args, kwargs,
+  INSERT ${version === 0 ? 'OR IGNORE ' : ''}INTO tasks (id, task, queue, region, priority, state, args, kwargs,
     max_retries, retry_delay, timeout, eta, expires_at, idempotency_key, ordering_key, parent_id, root_id,
     workflow_id, http, callback, group_key, group_limit, created_at, version, shard, headers, rate_key)
   SELECT ${at('id')}, ${at('task')}, ${at('queue')}, ${at('region')}, ${at('priority')},
@@ -51,11 +51,17 @@ const insertTasks = (version: 0 | 1) => `WITH rows AS MATERIALIZED (SELECT jsonb
     ${at('groupKey')}, ${at('groupLimit')}, ${at('createdAt')}, ${version}, ${at('shard')}, ${at('headers')}, ${at('rateKey')}
   FROM rows
   WHERE ${at('idempotencyKey')} IS NULL
-     OR (SELECT task_id FROM idempotency_keys WHERE key = ${at('idempotencyKey')}) = ${at('id')}`;
+     OR (SELECT task_id FROM idempotency_keys WHERE key = ${at('idempotencyKey')}) = ${at('id')}
+  ${version === 0 ? '' : 'ON CONFLICT (id) DO UPDATE SET version = 1 WHERE tasks.version = 0'}`;
 
 /** Inserts the tasks of a JSON array of rows (?2) the hub records: delayed while their eta is after ?1 (now). */
 export const INSERT_TASKS = insertTasks(0);
-/** INSERT_TASKS for the object that holds the tasks: their rows are made confirmed (version 1). */
+/**
+ * INSERT_TASKS for the object that holds the tasks: their rows are made confirmed (version 1), and
+ * a row of one the hub recorded first (its `take` did not answer, so the hub wrote D1 itself) is
+ * confirmed, or the redelivery sweep would send it again. The primary key is the only conflict
+ * (the object takes no task with an idempotency key), and the one the upsert names.
+ */
 export const INSERT_TAKEN_TASKS = insertTasks(1);
 
 /** A task's row for INSERT_TASKS: a JSON array of its RECORD_FIELDS, null where unset. */

@@ -149,7 +149,7 @@ const INSERT_BYTES = 4 * 1024 * 1024;
  * insert log's last place. One statement: the running size is summed over the places and sizes
  * alone (the LIMIT keeps that subquery apart), so only the tasks taken are read whole.
  */
-const INSERTS_DUE = `SELECT i.seq AS seq, i.spec AS spec, COALESCE(i.spec->>'$[0]', i.spec->>'$.id') AS id, (SELECT MAX(seq) FROM sync_insert) AS tail
+const INSERTS_DUE = `SELECT i.seq AS seq, i.spec AS spec, (SELECT MAX(seq) FROM sync_insert) AS tail
   FROM (SELECT seq, ROW_NUMBER() OVER (ORDER BY seq) AS n, SUM(bytes) OVER (ORDER BY seq ROWS UNBOUNDED PRECEDING) AS upto
         FROM (SELECT seq, length(spec) AS bytes FROM sync_insert ORDER BY seq LIMIT ?1)) w
   JOIN sync_insert i ON i.seq = w.seq
@@ -159,16 +159,14 @@ const INSERTS_DUE = `SELECT i.seq AS seq, i.spec AS spec, COALESCE(i.spec->>'$[0
 /**
  * The D1 statements that insert the oldest logged enqueues (the queue's name with them), the
  * last place in the insert log they cover, and whether the log holds more after them; null when
- * there are none. Their rows are made confirmed (version 1): this object holds them, so their
- * arrival needs no write of its own. One the hub recorded first (its `take` failed to answer, so
- * the hub wrote D1 itself) is confirmed by CONFIRM, or the redelivery sweep would send it again.
+ * there are none. Their rows are made confirmed (INSERT_TAKEN_TASKS): this object holds them, so
+ * their arrival needs no write of its own.
  */
 function insertsDue(sql: Sql, queue: string | null, now: number): { statements: [string, ...unknown[]][]; last: number; more: boolean } | null {
-  const rows = sql.all<{ seq: number; spec: string; id: string; tail: number }>(INSERTS_DUE, INSERT_ROWS, INSERT_BYTES);
+  const rows = sql.all<{ seq: number; spec: string; tail: number }>(INSERTS_DUE, INSERT_ROWS, INSERT_BYTES);
   if (rows.length === 0) return null;
   const last = rows[rows.length - 1].seq;
   const statements: [string, ...unknown[]][] = jsonChunks(rows.map((r) => recordRow(r.spec))).map((chunk) => [INSERT_TAKEN_TASKS, now, chunk]);
-  statements.push([CONFIRM, JSON.stringify(rows.map((r) => r.id))]);
   if (queue !== null) statements.push([`INSERT OR IGNORE INTO queues (name, created_at) VALUES (?, ?)`, queue, now]);
   return { statements, last, more: rows[0].tail > last };
 }
