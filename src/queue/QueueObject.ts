@@ -203,6 +203,7 @@ export class QueueObject extends DurableObject<Env> {
     // Leases carry this object's name, so that their calls find it.
     const jobs = max > 0
       ? this.transact((s) => {
+          s.scheduledFrom = this.nextAlarm.scheduledFrom;
           const out = t.claim(s, { ...req, queue: this.store.objectName ?? req.queue, max, named, keyTurns: turns });
           drained = s.drainedKeys;
           return out;

@@ -21,6 +21,8 @@ export class Alarm {
   firstCallbackAt: number | null = 0;
   /** What D1 was owed at the last rearm, in the same way: a D1 write reads only the logs this says hold something. */
   syncOwed: SyncOwed = LOOK_EVERYWHERE;
+  /** When the first scheduled task falls due, at the last rearm (null: none; undefined: not read yet). A claim looks only from then on. */
+  scheduledFrom: number | null | undefined = undefined;
 
   constructor(
     private readonly store: Store,
@@ -50,6 +52,7 @@ export class Alarm {
          EXISTS (SELECT 1 FROM workflow_outbox) AS workflow, (SELECT MIN(next_at) FROM callback_outbox) AS callback`,
     )!;
     this.workflowsOwed = owed.workflow === 1;
+    this.scheduledFrom = owed.scheduled;
     this.firstCallbackAt = owed.callback;
     let at = t.nextWakeOf(owed, this.settings.retentionMs());
     // Changes due now (a waiting one overdue among them) are retried after an interval, so a

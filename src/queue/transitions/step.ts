@@ -26,6 +26,12 @@ export interface Step {
   freedKeys: Set<string>;
   /** Lanes of rate keys a claim read to the end: the object forgets them until a task is ready there. */
   drainedKeys: [key: string, lanes: string[]][];
+  /**
+   * The earliest time a scheduled task falls due, as the object's last rearm read it (it follows
+   * every transaction that writes, so no scheduled task is due sooner), or null when none is
+   * scheduled; undefined when not known. `promoteDue` looks only when this says one may be due.
+   */
+  scheduledFrom?: number | null;
 }
 
 export function newStep(sql: Sql, now = Date.now(), random: () => number = Math.random): Step {
