@@ -34,14 +34,19 @@ describe('lease expiry', () => {
   it('keeps a lease alive with heartbeats past its first expiry', async () => {
     const queue = uniqueQueue();
     await api.post('/v1/tasks', { task: 't', queue });
-    const [job] = await claimAll(worker, queue, 1, { leaseSeconds: 1 });
-    for (let i = 0; i < 3; i++) {
-      await sleep(600);
-      const hb = await worker.post(`/v1/leases/${job.leaseId}/heartbeat`, { extendSeconds: 1, progress: { step: i } });
-      expect(hb.status).toBe(200);
+    const [job] = await claimAll(worker, queue, 1, { leaseSeconds: 3 });
+    const firstExpiry = Date.parse(job.leaseExpiresAt);
+    // A heartbeat every half second, each extending the lease by 3 s, until past the first
+    // expiry: a busy machine has 2.5 s to deliver each one.
+    let step = 0;
+    for (; Date.now() <= firstExpiry + 500; step++) {
+      await sleep(500);
+      const hb = await worker.post(`/v1/leases/${job.leaseId}/heartbeat`, { extendSeconds: 3, progress: { step } });
+      expect(hb.status, hb.text).toBe(200);
       expect(Date.parse(hb.body.leaseExpiresAt)).toBeGreaterThan(Date.now());
     }
-    expect((await api.get(`/v1/tasks/${job.id}`)).body.progress).toEqual({ step: 2 });
+    expect(step).toBeGreaterThan(1);
+    expect((await api.get(`/v1/tasks/${job.id}`)).body.progress).toEqual({ step: step - 1 });
     expect((await worker.post(`/v1/leases/${job.leaseId}/ack`, { result: 'ok' })).body.state).toBe('succeeded');
   });
 });
