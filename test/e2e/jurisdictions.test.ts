@@ -1,6 +1,6 @@
 // Jurisdictions (docs/regions.md): weur is bound to the EU (wrangler.toml), so a weur task's args and
 // result rest only in the EU's objects and D1. Read straight from npm start's local store files.
-import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { describe, expect, inject, it } from 'vitest';
@@ -14,9 +14,10 @@ const v3 = join(inject('stateDir'), 'v3');
 function storeFiles(): { store: string; path: string }[] {
   const out: { store: string; path: string }[] = [];
   const walk = (dir: string) => {
-    for (const name of readdirSync(dir)) {
-      const path = join(dir, name);
-      if (statSync(path).isDirectory()) walk(path);
+    // The type comes with the listing: a -shm or -journal file SQLite removes between a listing and a stat is no error.
+    for (const entry of readdirSync(dir, { withFileTypes: true })) {
+      const path = join(dir, entry.name);
+      if (entry.isDirectory()) walk(path);
       else out.push({ store: path.replace(/-(wal|shm|journal)$/, ''), path });
     }
   };
@@ -24,13 +25,22 @@ function storeFiles(): { store: string; path: string }[] {
   return out;
 }
 
+/** A file's bytes, or null if SQLite removed it since it was listed. */
+function bytesOf(path: string): Buffer | null {
+  try {
+    return readFileSync(path);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    throw err;
+  }
+}
+
 /** The stores (a store: one SQLite database with its WAL) whose bytes hold `marker`. */
 function storesHolding(marker: string): string[] {
   const needle = Buffer.from(marker);
   const found = new Set<string>();
   for (const f of storeFiles()) {
-    if (!existsSync(f.path)) continue;
-    if (readFileSync(f.path).includes(needle)) found.add(f.store);
+    if (bytesOf(f.path)?.includes(needle)) found.add(f.store);
   }
   return [...found].sort();
 }
