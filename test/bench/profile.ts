@@ -1,5 +1,5 @@
 // Profiles the hub (workerd's DevTools inspector, on DROVER_INSPECTOR_PORT) while one bench scenario runs.
-//   node test/bench/profile.ts drain [n]     (also: batch, single, e2e, latency)
+//   node test/bench/profile.ts drain [n]     (also: batch, single, http, e2e, latency)
 // Writes test-results/hub.cpuprofile (open it in Chrome DevTools) and prints the hottest functions.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
@@ -43,6 +43,7 @@ try {
   const out = await ({
     batch: () => system.enqueueBatch(n, 1000),
     single: () => system.enqueueSingle(n, 50),
+    http: () => system.enqueueHttp(n, 50),
     drain: () => system.drain(n),
     e2e: () => system.endToEnd(n),
     latency: () => system.latency(Number(process.env.BENCH_RATE ?? 100), n / Number(process.env.BENCH_RATE ?? 100)),
