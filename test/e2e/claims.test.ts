@@ -90,7 +90,7 @@ describe('long-poll', () => {
     const enq = await api.post('/v1/tasks', { task: 'b', queue, region: 'eu' });
     const res = await taker;
     expect(res.body.jobs.map((j: any) => j.id)).toEqual([enq.body.id]);
-    expect(Date.now() - started).toBeLessThan(3000); // well inside the other claims' 6 s
+    expect(Date.now() - started).toBeLessThan(5000); // inside the other claims' 6 s, which began before it
     expect((await others).body.jobs).toEqual([]);
     expect((await elsewhere).body.jobs).toEqual([]);
   });
@@ -104,7 +104,7 @@ describe('long-poll', () => {
     const answers = await Promise.all(claims.map(async (p) => ({ res: await p, at: Date.now() - started })));
     const got = answers.filter((a) => a.res.body.jobs.length === 1);
     expect(got.map((a) => a.res.body.jobs[0].id).sort()).toEqual(enq.body.tasks.map((t: any) => t.id).sort());
-    for (const a of got) expect(a.at).toBeLessThan(2000);
+    for (const a of got) expect(a.at).toBeLessThan(3000); // before the empty one's wait ends, 3.5 s or more after `started`
     const empty = answers.filter((a) => a.res.body.jobs.length === 0);
     expect(empty).toHaveLength(1);
     expect(empty[0].at).toBeGreaterThanOrEqual(2500); // it waited out its wait

@@ -90,19 +90,27 @@ describe.each<{ what: string; env: Record<string, string> }>([
       if (res.body.jobs.length === 0 && stats.ready + stats.delayed + stats.running === 0) break;
     }
     mark('worked off');
-    await sleep(1000); // the QueueObject's last D1 writes
-
-    const recorded = new Map<string, any>();
-    let cursor: string | null = null;
-    do {
-      const page: any = await api.get(`/v1/tasks?queue=${queue}&limit=500${cursor ? `&cursor=${cursor}` : ''}`);
-      for (const t of page.body.tasks) recorded.set(t.id, t);
-      cursor = page.body.cursor;
-    } while (cursor);
+    // D1's records, once the QueueObjects' last writes reached it (or 30 s passed: then the checks below say what is missing).
+    const readRecorded = async () => {
+      const rows = new Map<string, any>();
+      let cursor: string | null = null;
+      do {
+        const page: any = await api.get(`/v1/tasks?queue=${queue}&limit=500${cursor ? `&cursor=${cursor}` : ''}`);
+        for (const t of page.body.tasks) rows.set(t.id, t);
+        cursor = page.body.cursor;
+      } while (cursor);
+      return rows;
+    };
+    const ended = (t: any) => ['succeeded', 'failed', 'revoked', 'expired'].includes(t.state);
+    let recorded = await readRecorded();
+    for (const until = Date.now() + 30_000; Date.now() < until; recorded = await readRecorded()) {
+      if ([...accepted].every((id) => recorded.get(id)?.state === 'succeeded') && [...recorded.values()].every(ended)) break;
+      await sleep(250);
+    }
     const lost = [...accepted].filter((id) => recorded.get(id)?.state !== 'succeeded');
     const wrong = [...accepted].filter((id) => recorded.get(id)?.state === 'succeeded' && recorded.get(id).result?.id !== id);
     const twice = [...acked].filter(([, n]) => n > 1).map(([id]) => id);
-    const stuck = [...recorded.values()].filter((t) => !['succeeded', 'failed', 'revoked', 'expired'].includes(t.state)).map((t) => t.id);
+    const stuck = [...recorded.values()].filter((t) => !ended(t)).map((t) => t.id);
     const slots = [...recorded.values()].map((t) => t.idempotencyKey).filter((k) => k?.startsWith('schedule:crash-tick:'));
     const workflow = (await api.get(`/v1/workflows/${chord.body.id}`)).body;
     const body = workflow.tasks.filter((t: any) => t.step === 1);

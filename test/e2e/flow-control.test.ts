@@ -1,6 +1,6 @@
 // Flow control against npm start: a queue's rate and concurrency limits hold for all workers together; retention.
 import { describe, expect, inject, it } from 'vitest';
-import { Api, TOKENS, claimAll, sleep, uniqueQueue } from './system.ts';
+import { Api, TOKENS, claimAll, uniqueQueue } from './system.ts';
 import { spawnWorker, waitFor, type WorkerProcess } from './workers.ts';
 
 const url = inject('hubUrl');
@@ -18,12 +18,11 @@ function mostAtOnce(tasks: any[]): number {
 /** Lets the workers run until the queue is empty (checking each tick), stops them, and returns the tasks. */
 async function drainWith(queue: string, workers: WorkerProcess[], eachTick: (stats: any) => void = () => {}): Promise<any[]> {
   try {
-    for (let i = 0; i < 100; i++) {
+    await waitFor('the queue to empty', async () => {
       const stats = (await api.get(`/v1/queues/${queue}`)).body;
       eachTick(stats);
-      if (stats.ready + stats.running === 0) break;
-      await sleep(100);
-    }
+      return stats.ready + stats.running === 0;
+    }, 60_000);
   } finally {
     for (const w of workers) w.signal('SIGTERM');
     await Promise.all(workers.map((w) => w.exited));
@@ -41,10 +40,18 @@ describe('a rate limit', () => {
     expect((await api.request('PUT', `/v1/queues/${queue}/config`, { rateLimit: '5/s' })).body.config).toMatchObject({ rateLimit: '5/s' });
     await api.post('/v1/tasks/batch', { tasks: Array.from({ length: 150 }, (_, i) => ({ task: 'test.echo', args: [i], queue })) });
     const workers = Array.from({ length: 4 }, (_, i) => spawnWorker({ url, token: TOKENS.consume, queue, name: `rate-${i}`, concurrency: 8 }));
-    await sleep(13_000);
-    for (const w of workers) w.signal('SIGTERM');
-    await Promise.all(workers.map((w) => w.exited));
-    const starts = (await tasksOf(queue)).filter((t) => t.startedAt).map((t) => Date.parse(t.startedAt)).sort((a, b) => a - b);
+    const startsOf = async () => (await tasksOf(queue)).filter((t) => t.startedAt).map((t) => Date.parse(t.startedAt)).sort((a, b) => a - b);
+    try {
+      // The window runs from the first start, however long the workers took to come up.
+      await waitFor('a start 10 s after the first', async () => {
+        const s = await startsOf();
+        return s.length > 0 && s[s.length - 1] >= s[0] + 10_000;
+      }, 60_000);
+    } finally {
+      for (const w of workers) w.signal('SIGTERM');
+      await Promise.all(workers.map((w) => w.exited));
+    }
+    const starts = await startsOf();
     const first = starts[0];
     const inTen = starts.filter((s) => s < first + 10_000).length;
     console.log(`rate limit 5/s: ${inTen} tasks started in the first 10 s, ${starts.length} in all`);
@@ -62,11 +69,20 @@ describe('a task-name rate limit', () => {
     expect(set.body.config.taskRateLimits).toEqual({ 'test.echo': '5/s' });
     await api.post('/v1/tasks/batch', { tasks: [...Array.from({ length: 30 }, (_, i) => ({ task: 'test.echo', args: [i], queue })), ...Array.from({ length: 30 }, (_, i) => ({ task: 'test.add', args: [i], queue }))] });
     const workers = [0, 1, 2].map((i) => spawnWorker({ url, token: TOKENS.consume, queue, name: `named-${i}`, concurrency: 8 }));
-    await sleep(5000);
-    for (const w of workers) w.signal('SIGTERM');
-    await Promise.all(workers.map((w) => w.exited));
-    const all = await tasksOf(queue);
+    let all: any[] = [];
     const started = (name: string) => all.filter((t) => t.task === name && t.startedAt).map((t) => Date.parse(t.startedAt)).sort((a, b) => a - b);
+    try {
+      // The window runs from the first test.echo's start, however long the workers took to come up.
+      await waitFor('a test.echo start 4 s after the first, and every test.add started', async () => {
+        all = await tasksOf(queue);
+        const echo = started('test.echo');
+        return echo.length > 0 && echo[echo.length - 1] >= echo[0] + 4000 && started('test.add').length === 30;
+      }, 60_000);
+    } finally {
+      for (const w of workers) w.signal('SIGTERM');
+      await Promise.all(workers.map((w) => w.exited));
+    }
+    all = await tasksOf(queue);
     const echo = started('test.echo');
     const inFour = echo.filter((s) => s < echo[0] + 4000).length;
     console.log(`task rate limit 5/s: ${inFour} test.echo started in the first 4 s, ${echo.length} in all; test.add ${started('test.add').length}/30`);

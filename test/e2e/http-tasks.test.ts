@@ -3,6 +3,7 @@ import { createServer, type Server } from 'node:http';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { verifyWebhook } from '../../src/core/signing.ts';
 import { Api, SIGNING_KEY, sleep, uniqueQueue } from './system.ts';
+import { waitFor } from './workers.ts';
 
 const api = new Api(inject('hubUrl'));
 interface Hit {
@@ -168,7 +169,8 @@ describe('callbacks', () => {
     const queue = uniqueQueue('cb');
     const { body } = await api.post('/v1/tasks', { task: 'hook.ok', args: [7], queue, http: { url: `${base}/ok/cb-${queue}` }, callback: { url: `${base}/callback/${queue}` } });
     await wait(body.id);
-    await sleep(2500);
+    await waitFor('the callback', async () => hits.some((h) => h.path === `/callback/${queue}`));
+    await sleep(2500); // and no second one
     const calls = hits.filter((h) => h.path === `/callback/${queue}`);
     expect(calls).toHaveLength(1);
     expect(calls[0].signed).toBe(true);

@@ -54,7 +54,7 @@ describe('lease expiry', () => {
 describe('failures and retries', () => {
   it('retries with backoff, then fails for good and lands in the dead letters', async () => {
     const queue = uniqueQueue();
-    const { body } = await api.post('/v1/tasks', { task: 'flaky', queue, maxRetries: 2, retryDelay: 0.2 });
+    const { body } = await api.post('/v1/tasks', { task: 'flaky', queue, maxRetries: 2, retryDelay: 2 });
     for (let attempt = 1; attempt <= 3; attempt++) {
       const [job] = await claimAll(worker, queue, 1, {}, 10_000);
       expect(job.attempt).toBe(attempt);

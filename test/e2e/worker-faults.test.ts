@@ -23,12 +23,13 @@ describe('a worker killed mid-task', () => {
     const { url } = await sharedSystem();
     const api = new Api(url);
     const queue = uniqueQueue('kill');
-    const { body } = await api.post('/v1/tasks', { task: 'test.stall', queue, region: 'cn', timeout: 2 });
+    const { body } = await api.post('/v1/tasks', { task: 'test.stall', queue, region: 'cn', timeout: 4 });
     // One slot: while it runs the task, cn-a has no claim waiting at the hub. (A claim left
     // waiting by a killed worker can take one more attempt: see docs/operations.md, "Known limits".)
     const a = spawnWorker({ url, token: TOKENS.cn, queue, region: 'cn', name: 'cn-a', concurrency: 1 });
     await waitFor('cn-a to start the task', async () => (await api.get(`/v1/tasks/${body.id}`)).body.worker === 'cn-a');
-    await sleep(2500); // past the first lease: only cn-a's heartbeats keep the task
+    // Past the first lease: only cn-a's heartbeats (a third of the lease apart) keep the task, with 2.7 s of slack each.
+    await sleep(4500);
     expect((await api.get(`/v1/tasks/${body.id}`)).body).toMatchObject({ state: 'running', attempts: 1 });
     a.signal('SIGKILL');
     const b = spawnWorker({ url, token: TOKENS.cn, queue, region: 'cn', name: 'cn-b' });
@@ -54,7 +55,7 @@ describe('SIGTERM', () => {
     await waitFor('both naps to run', async () => (await api.get(`/v1/queues/${queue}`)).body.running === 2);
     await sleep(300); // the third slot is now waiting in a long-poll claim
     w.signal('SIGTERM');
-    await sleep(200);
+    await waitFor('the warm shutdown line', async () => /warm shutdown/.test(w.output()));
     // Arrives while the worker drains: its waiting claim gets it and must hand it back.
     const late = await api.post('/v1/tasks', { task: 'test.echo', args: ['late'], queue });
     expect(await w.exited).toBe(0);
