@@ -5,6 +5,7 @@ import { iso } from '../protocol/times.ts';
 import type { AttemptRecord, DeadLetter, TaskRecord, WorkflowRecord } from '../protocol/records.ts';
 import type { WorkflowView } from '../workflow/types.ts';
 import type { TaskState } from '../core/states.ts';
+import { ATTEMPT_LOG_LENGTH } from '../queue/transitions/attempts.ts';
 
 /** JSON text as the value it holds; null stays null. */
 export function parsed<T = unknown>(text: string | null): T | null {
@@ -14,11 +15,22 @@ export function parsed<T = unknown>(text: string | null): T | null {
 /** An attempt as the queue object logs it: times in epoch ms. */
 type LoggedAttempt = Omit<AttemptRecord, 'startedAt' | 'finishedAt'> & { startedAt: number | null; finishedAt: number };
 
-/** A task's ended attempts, then the running one (from the task's own fields) while it runs. */
-function attemptsOf(log: string | null, running: { state: string; attempts: number; worker: string | null; startedAt: number | null }): AttemptRecord[] {
+/**
+ * A task's ended attempts, then the running one (from the task's own fields) while it runs. The
+ * attempt that succeeded is not stored (src/queue/transitions/lease.ts): it is the task's own
+ * fields, made into its entry here, as the object would have logged it.
+ */
+export function attemptsOf(
+  log: string | null,
+  task: { state: string; attempts: number; worker: string | null; startedAt: number | null; finishedAt: number | null },
+): AttemptRecord[] {
   const ended = (parsed<LoggedAttempt[]>(log) ?? []).map((a) => ({ ...a, startedAt: iso(a.startedAt), finishedAt: iso(a.finishedAt) }));
-  if (running.state !== 'running') return ended;
-  return [...ended, { attempt: running.attempts, worker: running.worker, startedAt: iso(running.startedAt), finishedAt: null, outcome: null, error: null }];
+  if (task.state === 'succeeded' && ended[ended.length - 1]?.outcome !== 'succeeded') {
+    ended.push({ attempt: task.attempts, worker: task.worker, startedAt: iso(task.startedAt), finishedAt: iso(task.finishedAt), outcome: 'succeeded', error: null });
+    if (ended.length > ATTEMPT_LOG_LENGTH) ended.shift();
+  }
+  if (task.state !== 'running') return ended;
+  return [...ended, { attempt: task.attempts, worker: task.worker, startedAt: iso(task.startedAt), finishedAt: null, outcome: null, error: null }];
 }
 
 /**
@@ -61,7 +73,7 @@ export function presentTask(row: TaskRow & { jurisdiction?: TaskRecord['jurisdic
     progress: l ? parsed(l.progress) : null,
     revokeRequested: l?.revokeRequested ?? false,
     attemptLog: attempts
-      ? attemptsOf(l ? l.attemptLog : row.attemptLog, { state, attempts: l?.attempts ?? row.attempts, worker, startedAt: l ? l.startedAt : row.startedAt })
+      ? attemptsOf(l ? l.attemptLog : row.attemptLog, { state, attempts: l?.attempts ?? row.attempts, worker, startedAt: l ? l.startedAt : row.startedAt, finishedAt: l ? l.finishedAt : row.finishedAt })
       : [],
   };
 }

@@ -1,4 +1,5 @@
 // Each task's attempt log: how its last attempts ended, appended in the transaction that ends each one.
+// A plain ack's success is the exception: the task's own fields are its entry (attemptsOf, src/api/present.ts).
 import type { TaskError } from '../../core/states.ts';
 import type { Sql } from '../../db/sql.ts';
 
