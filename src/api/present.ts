@@ -25,12 +25,15 @@ export function attemptsOf(
   task: { state: string; attempts: number; worker: string | null; startedAt: number | null; finishedAt: number | null },
 ): AttemptRecord[] {
   const ended = (parsed<LoggedAttempt[]>(log) ?? []).map((a) => ({ ...a, startedAt: iso(a.startedAt), finishedAt: iso(a.finishedAt) }));
+  /** The task's current (or last) attempt, from its own fields. */
+  const current = (finishedAt: string | null, outcome: 'succeeded' | null): AttemptRecord =>
+    ({ attempt: task.attempts, worker: task.worker, startedAt: iso(task.startedAt), finishedAt, outcome, error: null });
   if (task.state === 'succeeded' && ended[ended.length - 1]?.outcome !== 'succeeded') {
-    ended.push({ attempt: task.attempts, worker: task.worker, startedAt: iso(task.startedAt), finishedAt: iso(task.finishedAt), outcome: 'succeeded', error: null });
+    ended.push(current(iso(task.finishedAt), 'succeeded'));
     if (ended.length > ATTEMPT_LOG_LENGTH) ended.shift();
   }
   if (task.state !== 'running') return ended;
-  return [...ended, { attempt: task.attempts, worker: task.worker, startedAt: iso(task.startedAt), finishedAt: null, outcome: null, error: null }];
+  return [...ended, current(null, null)];
 }
 
 /**
