@@ -72,7 +72,8 @@ def test_a_typescript_producer_and_a_python_worker(hub_url: str, app: Drover, st
     answer = json.loads(out.stdout.strip().splitlines()[-1])
     assert answer["result"] == 42
     assert app.AsyncResult(answer["id"]).info()["worker"] == "py-for-ts"
-    assert f"Task py.add[{answer['id']}] succeeded in " in worker.output()
+    # The worker logs the success once the hub answered its ack, which may be after the producer saw the result.
+    wait_for(lambda: f"Task py.add[{answer['id']}] succeeded in " in worker.output(), 10, "the worker's success line")
 
 
 def test_a_chord_with_python_members_and_a_typescript_body(app: Drover, start_worker: StartWorker, ts_worker: Process) -> None:
@@ -104,6 +105,8 @@ def test_a_worker_killed_mid_task_leaves_it_to_another_exactly_once(app: Drover,
     record = r.info()
     assert record["attempts"] == 2 and record["worker"] == "py-second" and record["state"] == "succeeded"
     assert "succeeded" not in first.output()
+    # Logged once the hub answered the ack, which may be after r.get() saw the result.
+    wait_for(lambda: f"Task py.mark[{r.id}] succeeded" in second.output(), 10, "the second worker's success line")
     assert second.output().count(f"Task py.mark[{r.id}] succeeded") == 1
 
 
