@@ -2,7 +2,7 @@
 import { Hono } from 'hono';
 import { holderOf } from '../queue/stubs.ts';
 import { isFinal } from '../core/states.ts';
-import { TASK_ID_PATTERN_ANY_CASE, taskId } from '../core/ids.ts';
+import { TASK_ID_PATTERN_ANY_CASE, taskId, ulidTime } from '../core/ids.ts';
 import { findTaskRow, listEverywhere } from '../db/stores.ts';
 import type { Env } from '../env.ts';
 import type { AuthVars } from './auth.ts';
@@ -50,10 +50,33 @@ function endedForGood(row: { state: string; version: number }): boolean {
   return isFinal(row.state) && row.state !== 'failed' && row.version > 0;
 }
 
+/**
+ * How long after a hub-made id's time its D1 record may still be on its way: the enqueue was
+ * answered once the queue's object held the task, and the object writes D1 at once, or right after
+ * the write it is running (src/queue/writer.ts). Generous, for a busy object's writes.
+ */
+const RECORD_ON_ITS_WAY_MS = 10_000;
+/** Reads of D1 while waiting for a record: the first after a few ms, then further apart, up to this. */
+const LONGEST_PAUSE_MS = 250;
+
+/**
+ * The task's D1 record. A task answered moments ago may be held by its queue's object alone for
+ * a few ms: a ULID made less than RECORD_ON_ITS_WAY_MS ago that D1 does not hold yet is read
+ * again until it does, so a read right after an enqueue's 2xx finds the task. Other ids D1 does
+ * not hold are 404 at once.
+ */
 async function findRow(env: Env, id: string) {
-  const row = TASK_ID_PATTERN_ANY_CASE.test(id) ? await findTaskRow(env, taskId(id)) : undefined;
-  if (!row) throw new DroverError('not_found', `no task has the id "${id.slice(0, 64)}"`);
-  return row;
+  const key = TASK_ID_PATTERN_ANY_CASE.test(id) ? taskId(id) : null;
+  const made = key === null ? null : ulidTime(key);
+  for (let pause = 4; key !== null; pause = Math.min(pause * 2, LONGEST_PAUSE_MS)) {
+    const row = await findTaskRow(env, key);
+    if (row) return row;
+    const now = Date.now();
+    // A time ahead of the clock is no id this hub made just now.
+    if (made === null || made > now + 1000 || now + pause > made + RECORD_ON_ITS_WAY_MS) break;
+    await scheduler.wait(pause);
+  }
+  throw new DroverError('not_found', `no task has the id "${id.slice(0, 64)}"`);
 }
 
 tasks.get('/:id', async (c) => {

@@ -48,6 +48,14 @@ function encodeRandom(bytes: Uint8Array): string {
   return out;
 }
 
+/** When a ULID says it was made (its first 10 characters, ms since the epoch); null for a UUID or a malformed id. */
+export function ulidTime(id: string): number | null {
+  if (!ULID_PATTERN.test(id)) return null;
+  let ms = 0;
+  for (let i = 0; i < 10; i++) ms = ms * 32 + ALPHABET.indexOf(id[i]);
+  return ms;
+}
+
 /** A new id; ids made in the same millisecond by one isolate sort in creation order. */
 export function newTaskId(now: number = Date.now()): string {
   if (now <= lastTime) {

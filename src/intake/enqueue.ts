@@ -1,13 +1,13 @@
 // The one way tasks come in: checked, given their spec and route, recorded and handed to their
-// queues. HTTP (single, batch, the producer socket) takes the fast path, handIn; tasks the hub makes
-// itself (beat, workflow steps) go record-first, the path handIn falls back to.
+// queues. HTTP (single, batch, the producer socket) takes the fast path, enqueue; tasks the hub makes
+// itself (beat, workflow steps) go record-first, the path enqueue falls back to.
 import { handOff } from '../bus/handoff.ts';
 import { byShard, queueObject } from '../queue/stubs.ts';
 import { routed } from '../core/routes.ts';
 import { route } from './routes.ts';
 import type { TaskSpec } from '../core/states.ts';
-import { enqueuedState, recordTasks, type Recorded } from '../db/records.ts';
-import { dbOfObject, recordEverywhere } from '../db/stores.ts';
+import { enqueuedState, type Recorded } from '../db/records.ts';
+import { recordEverywhere } from '../db/stores.ts';
 import { placeTasks } from '../core/shards.ts';
 import type { Env } from '../env.ts';
 import { describeIssues, parseWith } from '../protocol/parse.ts';
@@ -31,54 +31,31 @@ export async function recordFirst(env: Env, specs: TaskSpec[], now = Date.now())
 const LARGE_ENQUEUE = 50;
 
 /**
- * A 2xx means durable and in D1. Tasks with an idempotency key or an id the producer chose are
- * recorded in D1 first (it decides which are repeats), then handed to their queues. Tasks without one go straight to
- * their queue's object, which records them in D1 itself with its next write: they are claimable
- * before that write, so a start waits for no D1 write of its enqueue. Large enqueues go D1 first.
- * A queue whose object cannot take them (unreachable, or its D1 writes failing) has them
- * recorded here first and sent the old way, so a failure then changes nothing.
- *
- * In two steps: the first hands the tasks over; the answer (its promise) waits for D1. A caller
- * that waits for the answer at once (`pipelined` false) has the object wait for D1 within the
- * same call: one call to the object a shard, not two.
+ * A 2xx means durable. Tasks with an idempotency key or an id the producer chose are recorded in
+ * D1 first (it decides which are repeats), then handed to their queues. Tasks without one go
+ * straight to their queue's object, answered once its own SQLite holds them: they are claimable
+ * at once, and the object writes their records to D1 with a write it starts at once, which a read
+ * by id waits for (`findRow`, src/api/tasks.ts). Large enqueues go D1 first. A queue whose object
+ * cannot take them (unreachable, or its D1 writes failing) has them recorded here first and sent
+ * the old way, so a failure then changes nothing.
  */
-async function handIn(env: Env, specs: TaskSpec[], pipelined = false): Promise<() => Promise<Recorded['results']>> {
+async function enqueue(env: Env, specs: TaskSpec[]): Promise<Recorded['results']> {
   placeTasks(env, specs);
   // A large enqueue gains little from starting before D1 has it, and its object would store it
   // twice (the task and its D1 insert): it goes D1 first too.
   if (specs.length >= LARGE_ENQUEUE || specs.some((s) => s.idempotencyKey !== null || s.chosenId)) {
-    const { results } = await recordFirst(env, specs);
-    return async () => results;
+    return (await recordFirst(env, specs)).results;
   }
   const now = Date.now();
-  const results = specs.map((s) => ({ id: s.id, state: enqueuedState(s, now) }));
-  const taken = await Promise.all(
+  await Promise.all(
     [...byShard(env, specs)].map(async ([queue, list]) => {
-      const out = await queueObject(env, queue).take(list, !pipelined).catch((err: unknown) => ({ refused: String(err) }));
-      if ('upTo' in out) return { queue, list, upTo: out.upTo, recorded: out.recorded };
+      const out = await queueObject(env, queue).take(list).catch((err: unknown) => ({ refused: String(err) }));
+      if ('upTo' in out) return;
       console.error(`queue ${queue} did not take its tasks (${out.refused}); recording them here first`);
       await recordFirst(env, list);
-      return null;
     }),
   );
-  return async () => {
-    await Promise.all(
-      taken.map(async (t) => {
-        if (!t) return;
-        const out = t.recorded ?? await queueObject(env, t.queue).recorded(t.upTo).catch((err: unknown) => ({ ok: false as const, message: String(err) }));
-        if (out.ok) return;
-        // The object holds them durably and writes D1 when it can; a write here now gives read
-        // your writes meanwhile. If D1 fails here too they are still enqueued: the answer is 2xx.
-        console.error(`queue ${t.queue} has not recorded its tasks in D1 yet (${out.message}); recording them here`);
-        await recordTasks(dbOfObject(env, t.queue), t.list).catch((err: unknown) => console.error('D1 failed; the queue records the tasks when it can', err));
-      }),
-    );
-    return results;
-  };
-}
-
-async function enqueue(env: Env, specs: TaskSpec[]): Promise<Recorded['results']> {
-  return (await handIn(env, specs))();
+  return specs.map((s) => ({ id: s.id, state: enqueuedState(s, now) }));
 }
 
 /** Checks one POST /v1/tasks body (already read as JSON) and makes its task. */
@@ -118,12 +95,8 @@ export function groupEnqueuer(env: Env): (raw: unknown) => Promise<Enqueued> {
       await scheduler.wait(0);
       const group = waiting.splice(0, GROUP_MAX);
       try {
-        // The next group goes once this one is handed over; its answers wait for D1 meanwhile.
-        const answer = await handIn(env, group.map((g) => g.spec), true);
-        answer().then(
-          (results) => group.forEach((g, i) => g.ok(results[i])),
-          (err: unknown) => group.forEach((g) => g.fail(err)),
-        );
+        const results = await enqueue(env, group.map((g) => g.spec));
+        group.forEach((g, i) => g.ok(results[i]));
       } catch (err) {
         for (const g of group) g.fail(err);
       }

@@ -2,6 +2,7 @@
 import { env, runDurableObjectAlarm, runInDurableObject } from 'cloudflare:test';
 import { describe, expect, it } from 'vitest';
 import { taskSpec } from '../../test/specs.ts';
+import { patchD1 } from '../../test/object-d1.ts';
 import { getTaskRow, recordTasks, undeliveredSpecs } from '../db/records.ts';
 import type { QueueObject } from './QueueObject.ts';
 import { Sql } from '../db/sql.ts';
@@ -21,44 +22,11 @@ async function until<T>(fn: () => Promise<T>, ok: (v: T) => boolean, ms = 3000):
   }
 }
 
-type Batch = (statements: D1PreparedStatement[]) => Promise<D1Result[]>;
-
 /** `take`, which must not refuse. */
 async function take(stub: DurableObjectStub<QueueObject>, specs: ReturnType<typeof taskSpec>[]) {
   const out = await stub.take(specs);
   if (!('upTo' in out)) throw new Error(`take refused: ${out.refused}`);
   return out;
-}
-
-/**
- * Wraps the object's D1 binding: `bound` sees each statement's values, `batch` each batch (with
- * the real one to send it). The binding is shared with other objects: call the restore returned.
- */
-async function patchD1(
-  stub: DurableObjectStub<QueueObject>,
-  hooks: { bound?: (values: unknown[], statement: D1PreparedStatement) => void; batch?: (statements: D1PreparedStatement[], send: Batch) => Promise<D1Result[]> },
-): Promise<() => void> {
-  let restore = () => {};
-  await runInDurableObject(stub, (instance) => {
-    const db = (instance as unknown as { env: { DB: D1Database } }).env.DB;
-    const [prepare, batch] = [db.prepare, db.batch];
-    restore = () => void Object.assign(db, { prepare, batch });
-    const { bound, batch: onBatch } = hooks;
-    if (bound) {
-      db.prepare = (query: string) => {
-        const statement = prepare.call(db, query);
-        const bind = statement.bind.bind(statement);
-        statement.bind = (...values: unknown[]) => {
-          const out = bind(...values);
-          bound(values, out);
-          return out;
-        };
-        return statement;
-      };
-    }
-    if (onBatch) db.batch = ((statements: D1PreparedStatement[]) => onBatch(statements, (st) => batch.call(db, st))) as D1Database['batch'];
-  });
-  return restore;
 }
 
 /** Runs `fn` while recording the UTF-8 size of every string bound to a D1 statement. */
@@ -396,7 +364,7 @@ describe('taking tasks D1 has no record of', () => {
       const recorded = stub.recorded(taken.upTo).then((out) => ((answered = true), out));
       const [job] = await claim(stub);
       expect(job.id).toBe(a.id);
-      await new Promise((r) => setTimeout(r, 100)); // past the 25 ms a write waits for company
+      await new Promise((r) => setTimeout(r, 100)); // the write, held in flight, has not answered
       expect(answered).toBe(false);
       expect(await getTaskRow(env.DB, a.id)).toBeUndefined();
       release();
@@ -412,14 +380,13 @@ describe('taking tasks D1 has no record of', () => {
     }
   });
 
-  it('answers a take that asks for it once D1 holds the tasks, in the same call', async () => {
+  it('writes a take to D1 on its own, with no caller waiting for the write', async () => {
     const stub = env.QUEUES.getByName('take-recorded');
     const a = taskSpec({ args: '[2]' });
-    const out = await stub.take([a], true);
-    expect(out).toMatchObject({ added: 1, recorded: { ok: true } });
-    expect(await getTaskRow(env.DB, a.id)).toMatchObject({ queue: 'unit', args: '[2]' });
+    expect(await stub.take([a])).toMatchObject({ added: 1 });
+    expect(await until(() => getTaskRow(env.DB, a.id), (r) => r !== undefined)).toMatchObject({ queue: 'unit', args: '[2]', version: 1 });
     // A repeat is taken once: nothing added, D1 has it already.
-    expect(await stub.take([a], true)).toMatchObject({ added: 0, recorded: { ok: true } });
+    expect(await stub.take([a])).toMatchObject({ added: 0 });
   });
 
   it('records its tasks in D1 as delivered, so the redelivery sweep leaves them, one the hub recorded first too', async () => {
@@ -427,7 +394,9 @@ describe('taking tasks D1 has no record of', () => {
     const [a, b] = [taskSpec(), taskSpec()];
     await recordTasks(env.DB, [b]); // the hub's own write, as when a take did not answer
     expect((await getTaskRow(env.DB, b.id))?.version).toBe(0);
-    expect(await stub.take([a, b], true)).toMatchObject({ added: 2, recorded: { ok: true } });
+    const taken = await take(stub, [a, b]);
+    expect(taken.added).toBe(2);
+    expect(await stub.recorded(taken.upTo)).toEqual({ ok: true });
     for (const t of [a, b]) expect(await getTaskRow(env.DB, t.id)).toMatchObject({ version: 1, state: 'queued', attempts: 0 });
     const undelivered = await undeliveredSpecs(env.DB, Date.now() + 1, { createdAt: 0, id: '' }, 10_000);
     expect(undelivered.map((t) => t.id)).not.toContain(a.id);
@@ -470,9 +439,11 @@ describe('taking tasks D1 has no record of', () => {
   it('says when D1 failed to take them, keeps them, takes no more until a write succeeds, and records them later', async () => {
     const stub = env.QUEUES.getByName('take-failing');
     const [a, b] = [taskSpec(), taskSpec()];
-    const d1 = await failingD1(stub, a.id, 1);
+    const d1 = await failingD1(stub, a.id, 2);
     try {
-      const { upTo } = await take(stub, [a]);
+      const { upTo } = await take(stub, [a]); // its D1 write starts at once, and fails
+      await until(async () => await stub.take([]) as object, (out) => 'refused' in out);
+      // A caller that waits for D1 hears why (this second write fails too).
       expect(await stub.recorded(upTo)).toEqual({ ok: false, message: expect.stringMatching(/unavailable/) });
       expect(await getTaskRow(env.DB, a.id)).toBeUndefined();
       // While its D1 writes fail it stores nothing more: the hub writes D1 first, and a failure there changes nothing.
@@ -484,7 +455,7 @@ describe('taking tasks D1 has no record of', () => {
       await runDurableObjectAlarm(stub); // the retry, unless it has fired on its own already
       const row = await until(() => getTaskRow(env.DB, a.id), (r) => r?.state === 'succeeded');
       expect(row).toMatchObject({ state: 'succeeded', queue: 'unit' });
-      expect(d1.calls).toBe(2);
+      expect(d1.calls).toBe(3);
       // Its writes work again: it takes tasks again, and b was never stored.
       expect((await take(stub, [b])).added).toBe(1);
     } finally {
@@ -672,12 +643,12 @@ describe('statements a task', () => {
     }
   }
 
-  /** One task taken (its answer waiting for D1), claimed and acked, until D1 has its end: the object's statements for it. */
+  /** One task taken (as a single enqueue), recorded in D1, claimed and acked, until D1 has its end: the object's statements for it. */
   async function loneTask(stub: DurableObjectStub<QueueObject>): Promise<number> {
     const before = await settledStatements(stub);
     const a = taskSpec();
-    const taken = await stub.take([a], true); // as a single HTTP enqueue: answered once D1 has the task
-    expect(taken).toMatchObject({ recorded: { ok: true } });
+    expect(await stub.take([a])).toMatchObject({ added: 1 });
+    await until(() => getTaskRow(env.DB, a.id), (r) => r !== undefined);
     const [job] = await claim(stub);
     await stub.ack(job.lease_id, null, 'null');
     await until(() => getTaskRow(env.DB, a.id), (r) => r?.state === 'succeeded');

@@ -157,13 +157,14 @@ export class QueueObject extends DurableObject<Env> {
 
   /**
    * Takes new tasks D1 has no record of (no idempotency key to check there): they are claimable
-   * at once, so a task's start waits for no D1 write, and the object writes their records to D1
-   * itself, with its next write. Answers with their place in the insert log, for `recorded`.
-   * While its D1 writes are failing it refuses them (and stores nothing): the caller writes D1
-   * first then, so that a failed enqueue changes nothing. With `recorded`, answers once D1 holds
-   * them too, with what `recorded` would say: one call for a caller that waits for D1 anyway.
+   * at once, so a task's start waits for no D1 write. Its own SQLite holds them durably when this
+   * answers (the hub's 2xx); their records go to D1 with a write that starts at once, or right
+   * after the one running (so a read by id finds them moments later: `findRow`, src/api/tasks.ts).
+   * Answers with their place in the insert log, for `recorded`. While its D1 writes are failing it
+   * refuses them (and stores nothing): the caller writes D1 first then, so that a failed enqueue
+   * changes nothing.
    */
-  async take(specs: TaskSpec[], recorded = false): Promise<{ added: number; upTo: number; recorded?: Recorded } | { refused: string }> {
+  async take(specs: TaskSpec[]): Promise<{ added: number; upTo: number } | { refused: string }> {
     if (this.d1.failing) return { refused: 'the queue cannot write D1 at the moment' };
     if (specs.length === 0) return { added: 0, upTo: 0 };
     this.store.learnName(specs[0].queue);
@@ -173,7 +174,9 @@ export class QueueObject extends DurableObject<Env> {
       upTo = logInserts(s.sql, specs);
       return t.deliver(s, specs, true);
     });
-    return recorded ? { added, upTo, recorded: await this.d1.recorded(upTo, true) } : { added, upTo };
+    // A failed write leaves them for the alarm's retry; nobody waits on this answer.
+    void this.d1.recorded(upTo, true);
+    return { added, upTo };
   }
 
   /** Answers once D1 holds the tasks taken up to the insert log's place `upTo` (see `D1Writer.recorded`). */

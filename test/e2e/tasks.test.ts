@@ -1,6 +1,8 @@
 // Tasks over HTTP: the tour, read-your-writes, ?wait, delay/eta/expires, idempotency, revoke, list (by region too).
 import { describe, expect, inject, it } from 'vitest';
 import { Api, TOKENS, claimAll, sleep, uniqueQueue } from './system.ts';
+import { createClient } from '../../src/sdk/index.ts';
+import { newTaskId } from '../../src/core/ids.ts';
 
 const api = new Api(inject('hubUrl'));
 
@@ -54,6 +56,31 @@ describe('a task from enqueue to result', () => {
   it('answers 404 for an unknown id', async () => {
     expect((await api.get('/v1/tasks/01ARZ3NDEKTSV4RRFFQ69G5FAV')).body.error.code).toBe('not_found');
     expect((await api.get('/v1/tasks/not-an-id')).status).toBe(404);
+    expect((await api.get('/v1/tasks/0b6a5c3e-8f1d-4a7b-9c2e-1f3a5b7c9d0e')).status).toBe(404);
+    // A ULID of a moment ago that no task has: 404 once its record could no longer be on its way
+    // (docs/protocol.md); one made ahead of the clock, at once.
+    expect((await api.get(`/v1/tasks/${newTaskId(Date.now() - 8_000)}`)).body.error.code).toBe('not_found');
+    expect((await api.get(`/v1/tasks/${newTaskId(Date.now() + 3_600_000)}`)).body.error.code).toBe('not_found');
+  });
+
+  it('finds each task by id as soon as its enqueue is answered, 50 in flight over the producer socket and over HTTP', async () => {
+    const queue = uniqueQueue();
+    const client = createClient({ url: inject('hubUrl'), token: TOKENS.enqueue });
+    const producer = client.producer();
+    const read: string[] = [];
+    try {
+      await Promise.all(Array.from({ length: 50 }, async (_, lane) => {
+        for (let i = 0; i < 8; i++) {
+          const { id } = await (lane % 2 ? producer : client).enqueue('readback', [lane, i], { queue });
+          const got = await api.get(`/v1/tasks/${id}`);
+          read.push(got.status === 200 ? `${got.body.queue} ${got.body.args.join(',')}` : `${id}: ${got.status}`);
+        }
+      }));
+    } finally {
+      await producer.close();
+    }
+    const want = Array.from({ length: 400 }, (_, k) => `${queue} ${Math.floor(k / 8)},${k % 8}`);
+    expect(read.sort()).toEqual(want.sort());
   });
 });
 
@@ -196,6 +223,8 @@ describe('listing by region', () => {
     const single = await api.post('/v1/tasks', { task: 'regional', queue, region, kwargs: { k: 1 }, delay: 60 });
     expect(single.status).toBe(202);
     const want = [...made.body.tasks.filter((_: unknown, i: number) => i % 3 === 0).map((t: any) => t.id), single.body.id].reverse();
+    // The single's record reaches D1, which the list reads, with its queue's next write: moments later.
+    await expect.poll(async () => (await api.get(`/v1/tasks?region=${region}&limit=1`)).body.tasks[0]?.id, { timeout: 15_000 }).toBe(single.body.id);
     const page1 = await api.get(`/v1/tasks?region=${region}&limit=15`);
     const page2 = await api.get(`/v1/tasks?region=${region}&limit=15&cursor=${page1.body.cursor}`);
     expect([...page1.body.tasks, ...page2.body.tasks].map((t: any) => t.id)).toEqual(want);
