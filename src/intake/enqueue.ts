@@ -34,8 +34,8 @@ const LARGE_ENQUEUE = 50;
  * A 2xx means durable. Tasks with an idempotency key or an id the producer chose are recorded in
  * D1 first (it decides which are repeats), then handed to their queues. Tasks without one go
  * straight to their queue's object, answered once its own SQLite holds them: they are claimable
- * at once, and the object writes their records to D1 with a write it starts at once, which a read
- * by id waits for (`findRow`, src/api/tasks.ts). Large enqueues go D1 first. A queue whose object
+ * at once, and the object writes their records to D1 with its next write, which a read by id
+ * waits for (`findRow`, src/api/tasks.ts). Large enqueues go D1 first. A queue whose object
  * cannot take them (unreachable, or its D1 writes failing) has them recorded here first and sent
  * the old way, so a failure then changes nothing.
  */

@@ -158,11 +158,11 @@ export class QueueObject extends DurableObject<Env> {
   /**
    * Takes new tasks D1 has no record of (no idempotency key to check there): they are claimable
    * at once, so a task's start waits for no D1 write. Its own SQLite holds them durably when this
-   * answers (the hub's 2xx); their records go to D1 with a write that starts at once, or right
-   * after the one running (so a read by id finds them moments later: `findRow`, src/api/tasks.ts).
-   * Answers with their place in the insert log, for `recorded`. While its D1 writes are failing it
-   * refuses them (and stores nothing): the caller writes D1 first then, so that a failed enqueue
-   * changes nothing.
+   * answers (the hub's 2xx); their records go to D1 with the object's next write, which waits its
+   * gap for company like any other (D1Writer), so concurrent enqueues share it. A read by id waits
+   * for that write (`findRow`, src/api/tasks.ts). Answers with their place in the insert log, for
+   * `recorded`. While its D1 writes are failing it refuses them (and stores nothing): the caller
+   * writes D1 first then, so that a failed enqueue changes nothing.
    */
   async take(specs: TaskSpec[]): Promise<{ added: number; upTo: number } | { refused: string }> {
     if (this.d1.failing) return { refused: 'the queue cannot write D1 at the moment' };
@@ -174,8 +174,6 @@ export class QueueObject extends DurableObject<Env> {
       upTo = logInserts(s.sql, specs);
       return t.deliver(s, specs, true);
     });
-    // A failed write leaves them for the alarm's retry; nobody waits on this answer.
-    void this.d1.recorded(upTo, true);
     return { added, upTo };
   }
 
