@@ -50,7 +50,7 @@ async function enqueue(env: Env, specs: TaskSpec[]): Promise<Recorded['results']
   await Promise.all(
     [...byShard(env, specs)].map(async ([queue, list]) => {
       const out = await queueObject(env, queue).take(list).catch((err: unknown) => ({ refused: String(err) }));
-      if ('upTo' in out) return;
+      if ('added' in out) return;
       console.error(`queue ${queue} did not take its tasks (${out.refused}); recording them here first`);
       await recordFirst(env, list);
     }),

@@ -25,7 +25,7 @@ async function until<T>(fn: () => Promise<T>, ok: (v: T) => boolean, ms = 3000):
 /** `take`, which must not refuse. */
 async function take(stub: DurableObjectStub<QueueObject>, specs: ReturnType<typeof taskSpec>[]) {
   const out = await stub.take(specs);
-  if (!('upTo' in out)) throw new Error(`take refused: ${out.refused}`);
+  if ('refused' in out) throw new Error(`take refused: ${out.refused}`);
   return out;
 }
 
@@ -341,7 +341,7 @@ describe('D1 sync', () => {
 });
 
 describe('taking tasks D1 has no record of', () => {
-  it('hands them out at once, and says when D1 holds them', async () => {
+  it('hands them out at once, before D1 holds them, and writes D1 on their own', async () => {
     const stub = env.QUEUES.getByName('take-claimable');
     const a = taskSpec({ args: '[1,"x"]' });
     // D1's writes for this task are held until the claim below has it.
@@ -360,17 +360,13 @@ describe('taking tasks D1 has no record of', () => {
     try {
       const taken = await take(stub, [a]);
       expect(taken.added).toBe(1);
-      let answered = false;
-      const recorded = stub.recorded(taken.upTo).then((out) => ((answered = true), out));
       const [job] = await claim(stub);
       expect(job.id).toBe(a.id);
-      await new Promise((r) => setTimeout(r, 100)); // the write, held in flight, has not answered
-      expect(answered).toBe(false);
       expect(await getTaskRow(env.DB, a.id)).toBeUndefined();
       release();
-      expect(await recorded).toEqual({ ok: true });
       // D1 has the whole task, and the claim that came before the write.
-      expect(await getTaskRow(env.DB, a.id)).toMatchObject({ queue: 'unit', task: 'job', args: '[1,"x"]', maxRetries: 3 });
+      const recorded = await until(() => getTaskRow(env.DB, a.id), (r) => r !== undefined);
+      expect(recorded).toMatchObject({ queue: 'unit', task: 'job', args: '[1,"x"]', maxRetries: 3 });
       await stub.ack(job.lease_id, null, '"done"');
       const row = await until(() => getTaskRow(env.DB, a.id), (r) => r?.state === 'succeeded');
       expect(row).toMatchObject({ state: 'succeeded', result: '"done"' });
@@ -394,10 +390,8 @@ describe('taking tasks D1 has no record of', () => {
     const [a, b] = [taskSpec(), taskSpec()];
     await recordTasks(env.DB, [b]); // the hub's own write, as when a take did not answer
     expect((await getTaskRow(env.DB, b.id))?.version).toBe(0);
-    const taken = await take(stub, [a, b]);
-    expect(taken.added).toBe(2);
-    expect(await stub.recorded(taken.upTo)).toEqual({ ok: true });
-    for (const t of [a, b]) expect(await getTaskRow(env.DB, t.id)).toMatchObject({ version: 1, state: 'queued', attempts: 0 });
+    expect((await take(stub, [a, b])).added).toBe(2);
+    for (const t of [a, b]) expect(await until(() => getTaskRow(env.DB, t.id), (r) => r?.version === 1)).toMatchObject({ version: 1, state: 'queued', attempts: 0 });
     const undelivered = await undeliveredSpecs(env.DB, Date.now() + 1, { createdAt: 0, id: '' }, 10_000);
     expect(undelivered.map((t) => t.id)).not.toContain(a.id);
     expect(undelivered.map((t) => t.id)).not.toContain(b.id);
@@ -423,28 +417,28 @@ describe('taking tasks D1 has no record of', () => {
       },
     });
     try {
-      const first = stub.recorded((await take(stub, [a])).upTo);
+      await take(stub, [a]);
       await until(async () => writes.length, (n) => n === 1);
-      const later = [stub.recorded((await take(stub, [b])).upTo), stub.recorded((await take(stub, [c])).upTo)];
+      await take(stub, [b]);
+      await take(stub, [c]);
       release();
-      expect(await Promise.all([first, ...later])).toEqual([{ ok: true }, { ok: true }, { ok: true }]);
-      // b and c went together in the write after a's, each answered by it.
+      await until(async () => writes.length, (n) => n === 2);
+      // b and c went together in the write after a's.
       expect(writes).toEqual([[a.id], [b.id, c.id].sort()]);
+      for (const t of [a, b, c]) expect(await getTaskRow(env.DB, t.id)).toMatchObject({ queue: 'unit' });
     } finally {
       release();
       restore();
     }
   });
 
-  it('says when D1 failed to take them, keeps them, takes no more until a write succeeds, and records them later', async () => {
+  it('keeps them when D1 failed to take them, takes no more until a write succeeds, and records them later', async () => {
     const stub = env.QUEUES.getByName('take-failing');
     const [a, b] = [taskSpec(), taskSpec()];
-    const d1 = await failingD1(stub, a.id, 2);
+    const d1 = await failingD1(stub, a.id, 1);
     try {
-      const { upTo } = await take(stub, [a]); // its D1 write starts at once, and fails
-      await until(async () => await stub.take([]) as object, (out) => 'refused' in out);
-      // A caller that waits for D1 hears why (this second write fails too).
-      expect(await stub.recorded(upTo)).toEqual({ ok: false, message: expect.stringMatching(/unavailable/) });
+      await take(stub, [a]); // its D1 write fails
+      await until(async () => (await stub.take([])) as object, (out) => 'refused' in out);
       expect(await getTaskRow(env.DB, a.id)).toBeUndefined();
       // While its D1 writes fail it stores nothing more: the hub writes D1 first, and a failure there changes nothing.
       expect(await stub.take([b])).toEqual({ refused: expect.stringMatching(/D1/) });
@@ -455,7 +449,7 @@ describe('taking tasks D1 has no record of', () => {
       await runDurableObjectAlarm(stub); // the retry, unless it has fired on its own already
       const row = await until(() => getTaskRow(env.DB, a.id), (r) => r?.state === 'succeeded');
       expect(row).toMatchObject({ state: 'succeeded', queue: 'unit' });
-      expect(d1.calls).toBe(3);
+      expect(d1.calls).toBe(2);
       // Its writes work again: it takes tasks again, and b was never stored.
       expect((await take(stub, [b])).added).toBe(1);
     } finally {
@@ -463,7 +457,7 @@ describe('taking tasks D1 has no record of', () => {
     }
   });
 
-  it('inserts more tasks than one write takes over several writes, all before it says so', async () => {
+  it('inserts more tasks than one write takes over several writes', async () => {
     const stub = env.QUEUES.getByName('take-many');
     // Over the 1,000 tasks one write inserts.
     const specs = Array.from({ length: 1500 }, () => taskSpec());
@@ -474,8 +468,7 @@ describe('taking tasks D1 has no record of', () => {
         .then((r) => r!.n);
     const taken = await take(stub, specs);
     expect(taken.added).toBe(1500);
-    expect(await stub.recorded(taken.upTo)).toEqual({ ok: true });
-    expect(await count('')).toBe(1500);
+    expect(await until(() => count(''), (n) => n === 1500)).toBe(1500);
     // Their arrivals follow (the redelivery sweep leaves a task alone once its version is past 0).
     expect(await until(() => count(' AND version > 0'), (n) => n === 1500)).toBe(1500);
   });

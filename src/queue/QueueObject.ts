@@ -15,7 +15,7 @@ import { Store } from './store.ts';
 import { Settings } from './settings.ts';
 import { Alarm } from './alarm.ts';
 import { Outbox } from './outbox.ts';
-import { D1Writer, type Recorded } from './writer.ts';
+import { D1Writer } from './writer.ts';
 import { Claims, type Look } from './claims.ts';
 import { Leases } from './leases.ts';
 import { deadTasks, EndWaits, liveTask, metricRows, taskCounts } from './reads.ts';
@@ -160,26 +160,19 @@ export class QueueObject extends DurableObject<Env> {
    * at once, so a task's start waits for no D1 write. Its own SQLite holds them durably when this
    * answers (the hub's 2xx); their records go to D1 with the object's next write, which waits its
    * gap for company like any other (D1Writer), so concurrent enqueues share it. A read by id waits
-   * for that write (`findRow`, src/api/tasks.ts). Answers with their place in the insert log, for
-   * `recorded`. While its D1 writes are failing it refuses them (and stores nothing): the caller
-   * writes D1 first then, so that a failed enqueue changes nothing.
+   * for that write (`findRow`, src/api/tasks.ts). While its D1 writes are failing it refuses them
+   * (and stores nothing): the caller writes D1 first then, so that a failed enqueue changes nothing.
    */
-  async take(specs: TaskSpec[]): Promise<{ added: number; upTo: number } | { refused: string }> {
+  async take(specs: TaskSpec[]): Promise<{ added: number } | { refused: string }> {
     if (this.d1.failing) return { refused: 'the queue cannot write D1 at the moment' };
-    if (specs.length === 0) return { added: 0, upTo: 0 };
+    if (specs.length === 0) return { added: 0 };
     this.store.learnName(specs[0].queue);
     this.makeTables();
-    let upTo = 0;
     const added = this.transact((s) => {
-      upTo = logInserts(s.sql, specs);
+      logInserts(s.sql, specs);
       return t.deliver(s, specs, true);
     });
-    return { added, upTo };
-  }
-
-  /** Answers once D1 holds the tasks taken up to the insert log's place `upTo` (see `D1Writer.recorded`). */
-  async recorded(upTo: number): Promise<Recorded> {
-    return this.d1.recorded(upTo);
+    return { added };
   }
 
   /** Claims jobs; with `waitMs`, holds the call until work arrives or the wait ends (see `Claims.claim`). */
