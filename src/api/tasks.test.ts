@@ -4,6 +4,8 @@ import { describe, expect, it } from 'vitest';
 import hub from '../hub.ts';
 import { getTaskRow } from '../db/records.ts';
 import { patchD1 } from '../../test/object-d1.ts';
+import { groupEnqueuer } from '../intake/enqueue.ts';
+import type { Env } from '../env.ts';
 
 const call = async (method: string, path: string, body?: unknown): Promise<Response> =>
   hub.fetch!(
@@ -17,7 +19,7 @@ const call = async (method: string, path: string, body?: unknown): Promise<Respo
   );
 
 describe('GET /v1/tasks/:id', () => {
-  it('answers an enqueue once its object holds the task, and a read waits for the record D1 has not got yet', async () => {
+  it('answers a producer socket\'s enqueue once its object holds the task, and a read waits for the record D1 has not got yet', async () => {
     const queue = `locate-${Date.now()}`;
     let release = () => {};
     const held = new Promise<void>((r) => (release = r));
@@ -29,9 +31,9 @@ describe('GET /v1/tasks/:id', () => {
       },
     });
     try {
-      const res = await call('POST', '/v1/tasks', { task: 'located', queue, args: [7] });
-      expect(res.status).toBe(202);
-      const { id } = (await res.json()) as { id: string };
+      // The socket's way in (GET /v1/tasks/connect).
+      const { id, state } = await groupEnqueuer(env as unknown as Env)({ task: 'located', queue, args: [7] });
+      expect(state).toBe('queued');
       expect(await getTaskRow(env.DB, id)).toBeUndefined();
       let answered = false;
       const read = call('GET', `/v1/tasks/${id}`).then((r) => ((answered = true), r));

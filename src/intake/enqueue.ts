@@ -6,8 +6,8 @@ import { byShard, queueObject } from '../queue/stubs.ts';
 import { routed } from '../core/routes.ts';
 import { route } from './routes.ts';
 import type { TaskSpec } from '../core/states.ts';
-import { enqueuedState, type Recorded } from '../db/records.ts';
-import { recordEverywhere } from '../db/stores.ts';
+import { enqueuedState, recordTasks, type Recorded } from '../db/records.ts';
+import { dbOfObject, recordEverywhere } from '../db/stores.ts';
 import { placeTasks } from '../core/shards.ts';
 import type { Env } from '../env.ts';
 import { describeIssues, parseWith } from '../protocol/parse.ts';
@@ -31,15 +31,17 @@ export async function recordFirst(env: Env, specs: TaskSpec[], now = Date.now())
 const LARGE_ENQUEUE = 50;
 
 /**
- * A 2xx means durable. Tasks with an idempotency key or an id the producer chose are recorded in
- * D1 first (it decides which are repeats), then handed to their queues. Tasks without one go
- * straight to their queue's object, answered once its own SQLite holds them: they are claimable
- * at once, and the object writes their records to D1 with its next write, which a read by id
+ * A 2xx means durable and found by id. Tasks with an idempotency key or an id the producer chose
+ * are recorded in D1 first (it decides which are repeats), then handed to their queues. Tasks
+ * without one go straight to their queue's object: they are claimable at once, so a start waits
+ * for no D1 write, and the object records them in D1 itself. Over HTTP (`inD1`) the answer waits
+ * for that record, so a list right after shows them. Over a producer's socket it comes once the
+ * object holds them, and the record follows with the object's next write, which a read by id
  * waits for (`findRow`, src/api/tasks.ts). Large enqueues go D1 first. A queue whose object
- * cannot take them (unreachable, or its D1 writes failing) has them recorded here first and sent
- * the old way, so a failure then changes nothing.
+ * cannot take them (unreachable, or its D1 writes failing) has them recorded here first and
+ * sent the old way, so a failure then changes nothing.
  */
-async function enqueue(env: Env, specs: TaskSpec[]): Promise<Recorded['results']> {
+async function enqueue(env: Env, specs: TaskSpec[], inD1 = true): Promise<Recorded['results']> {
   placeTasks(env, specs);
   // A large enqueue gains little from starting before D1 has it, and its object would store it
   // twice (the task and its D1 insert): it goes D1 first too.
@@ -49,10 +51,16 @@ async function enqueue(env: Env, specs: TaskSpec[]): Promise<Recorded['results']
   const now = Date.now();
   await Promise.all(
     [...byShard(env, specs)].map(async ([queue, list]) => {
-      const out = await queueObject(env, queue).take(list).catch((err: unknown) => ({ refused: String(err) }));
-      if ('added' in out) return;
-      console.error(`queue ${queue} did not take its tasks (${out.refused}); recording them here first`);
-      await recordFirst(env, list);
+      const out = await queueObject(env, queue).take(list, inD1).catch((err: unknown) => ({ refused: String(err) }));
+      if ('refused' in out) {
+        console.error(`queue ${queue} did not take its tasks (${out.refused}); recording them here first`);
+        await recordFirst(env, list);
+      } else if (out.recorded?.ok === false) {
+        // The object holds them durably and writes D1 when it can; a write here now gives a list
+        // right after them. If D1 fails here too they are still enqueued: the answer is 2xx.
+        console.error(`queue ${queue} has not recorded its tasks in D1 yet (${out.recorded.message}); recording them here`);
+        await recordTasks(dbOfObject(env, queue), list).catch((err: unknown) => console.error('D1 failed; the queue records the tasks when it can', err));
+      }
     }),
   );
   return specs.map((s) => ({ id: s.id, state: enqueuedState(s, now) }));
@@ -78,10 +86,11 @@ const GROUP_MAX = 100;
 
 /**
  * Single enqueues for a caller with many in flight (a producer's socket): each is checked
- * on its own, and those that arrive while a write is under way are written together in the
- * next one (group commit), each with its own answer. The first of a quiet spell goes at once.
- * The outcome is what one call each in arrival order gives, duplicates of an idempotency key
- * included; a failed write fails every task of its group, as it would each call.
+ * on its own, and those that arrive while a group is handed over go together in the next one,
+ * each with its own answer, given once the queue's object holds it (D1's record follows). The
+ * first of a quiet spell goes at once. The outcome is what one call each in arrival order gives,
+ * duplicates of an idempotency key included; a failed hand-over or D1 write (a group with keys
+ * goes to D1 first) fails every task of its group, as it would each call.
  */
 export function groupEnqueuer(env: Env): (raw: unknown) => Promise<Enqueued> {
   const waiting: { spec: TaskSpec; ok: (r: Enqueued) => void; fail: (err: unknown) => void }[] = [];
@@ -95,7 +104,7 @@ export function groupEnqueuer(env: Env): (raw: unknown) => Promise<Enqueued> {
       await scheduler.wait(0);
       const group = waiting.splice(0, GROUP_MAX);
       try {
-        const results = await enqueue(env, group.map((g) => g.spec));
+        const results = await enqueue(env, group.map((g) => g.spec), false);
         group.forEach((g, i) => g.ok(results[i]));
       } catch (err) {
         for (const g of group) g.fail(err);

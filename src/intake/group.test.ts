@@ -3,7 +3,7 @@ import { env } from 'cloudflare:test';
 import { describe, expect, it } from 'vitest';
 import type { Env } from '../env.ts';
 import { getTaskRow } from '../db/records.ts';
-import { groupEnqueuer } from './enqueue.ts';
+import { enqueueOne, groupEnqueuer } from './enqueue.ts';
 import type { TaskSpec } from '../core/states.ts';
 
 /** The test env with D1's batch (the write an enqueue makes) replaced by `batch`, which may call the real one. */
@@ -19,7 +19,7 @@ function withBatch(batch: (real: D1Database['batch'], statements: D1PreparedStat
 }
 
 /** The test env with D1 writes made here counted, and the calls that hand tasks to an object to record (`take`). */
-function counting(options: { takeFails?: boolean } = {}): { env: Env; writes: () => number; takes: () => number } {
+function counting(options: { takeFails?: boolean; recordedFails?: boolean } = {}): { env: Env; writes: () => number; takes: () => number } {
   let writes = 0;
   let takes = 0;
   const counted = withBatch((real, statements) => {
@@ -35,7 +35,13 @@ function counting(options: { takeFails?: boolean } = {}): { env: Env; writes: ()
           return new Proxy(stub, {
             get(s, p) {
               if (p === 'take') {
-                return (specs: TaskSpec[]) => (takes++, options.takeFails ? Promise.reject(new Error('the object is unavailable (test)')) : s.take(specs));
+                return (specs: TaskSpec[], inD1?: boolean) => {
+                  takes++;
+                  if (options.takeFails) return Promise.reject(new Error('the object is unavailable (test)'));
+                  // Taken, and its D1 write (which a caller may wait for) failed.
+                  if (options.recordedFails) return s.take(specs).then((out) => ({ ...out, recorded: { ok: false, message: 'D1 is unavailable (test)' } }));
+                  return s.take(specs, inD1);
+                };
               }
               // An RPC stub's methods are remote: call them on the stub, never `bind` them.
               return (...args: unknown[]) => (s as unknown as Record<string | symbol, (...a: unknown[]) => unknown>)[p](...args);
@@ -107,6 +113,15 @@ describe('groupEnqueuer', () => {
     const stub = env.QUEUES.getByName(queue);
     const jobs = await stub.claim({ queue, worker: 'w', region: null, tasks: null, max: 10, leaseSeconds: null, owner: null }, 0);
     expect(jobs.map((j) => j.id)).toEqual([result.id]);
+  });
+
+  it('writes D1 itself for an HTTP enqueue whose object took the task but could not record it, and answers 2xx', async () => {
+    const { env: counted, writes } = counting({ recordedFails: true });
+    const queue = `http-late-${Date.now()}`;
+    const result = await enqueueOne(counted, { task: 't', queue, args: ['y'] });
+    expect(result.state).toBe('queued');
+    expect(writes()).toBe(1);
+    expect(await getTaskRow(env.DB, result.id)).toMatchObject({ queue, args: '["y"]' });
   });
 
   it('refuses a bad task on its own, before any write', async () => {

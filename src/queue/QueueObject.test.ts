@@ -385,6 +385,13 @@ describe('taking tasks D1 has no record of', () => {
     expect(await stub.take([a])).toMatchObject({ added: 0 });
   });
 
+  it('answers a take that asks for it once D1 holds the tasks, in the same call', async () => {
+    const stub = env.QUEUES.getByName('take-recorded-call');
+    const a = taskSpec({ args: '[3]' });
+    expect(await stub.take([a], true)).toMatchObject({ added: 1, recorded: { ok: true } });
+    expect(await getTaskRow(env.DB, a.id)).toMatchObject({ queue: 'unit', args: '[3]' });
+  });
+
   it('records its tasks in D1 as delivered, so the redelivery sweep leaves them, one the hub recorded first too', async () => {
     const stub = env.QUEUES.getByName('take-confirmed');
     const [a, b] = [taskSpec(), taskSpec()];
@@ -432,13 +439,13 @@ describe('taking tasks D1 has no record of', () => {
     }
   });
 
-  it('keeps them when D1 failed to take them, takes no more until a write succeeds, and records them later', async () => {
+  it('says when D1 failed to take them, keeps them, takes no more until a write succeeds, and records them later', async () => {
     const stub = env.QUEUES.getByName('take-failing');
     const [a, b] = [taskSpec(), taskSpec()];
     const d1 = await failingD1(stub, a.id, 1);
     try {
-      await take(stub, [a]); // its D1 write fails
-      await until(async () => (await stub.take([])) as object, (out) => 'refused' in out);
+      // A caller that waits for D1 hears why.
+      expect(await stub.take([a], true)).toEqual({ added: 1, recorded: { ok: false, message: expect.stringMatching(/unavailable/) } });
       expect(await getTaskRow(env.DB, a.id)).toBeUndefined();
       // While its D1 writes fail it stores nothing more: the hub writes D1 first, and a failure there changes nothing.
       expect(await stub.take([b])).toEqual({ refused: expect.stringMatching(/D1/) });
@@ -636,12 +643,11 @@ describe('statements a task', () => {
     }
   }
 
-  /** One task taken (as a single enqueue), recorded in D1, claimed and acked, until D1 has its end: the object's statements for it. */
+  /** One task taken (its answer waiting for D1), claimed and acked, until D1 has its end: the object's statements for it. */
   async function loneTask(stub: DurableObjectStub<QueueObject>): Promise<number> {
     const before = await settledStatements(stub);
     const a = taskSpec();
-    expect(await stub.take([a])).toMatchObject({ added: 1 });
-    await until(() => getTaskRow(env.DB, a.id), (r) => r !== undefined);
+    expect(await stub.take([a], true)).toMatchObject({ recorded: { ok: true } }); // as a single HTTP enqueue: answered once D1 has the task
     const [job] = await claim(stub);
     await stub.ack(job.lease_id, null, 'null');
     await until(() => getTaskRow(env.DB, a.id), (r) => r?.state === 'succeeded');

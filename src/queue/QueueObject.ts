@@ -15,7 +15,7 @@ import { Store } from './store.ts';
 import { Settings } from './settings.ts';
 import { Alarm } from './alarm.ts';
 import { Outbox } from './outbox.ts';
-import { D1Writer } from './writer.ts';
+import { D1Writer, type Recorded } from './writer.ts';
 import { Claims, type Look } from './claims.ts';
 import { Leases } from './leases.ts';
 import { deadTasks, EndWaits, liveTask, metricRows, taskCounts } from './reads.ts';
@@ -157,22 +157,25 @@ export class QueueObject extends DurableObject<Env> {
 
   /**
    * Takes new tasks D1 has no record of (no idempotency key to check there): they are claimable
-   * at once, so a task's start waits for no D1 write. Its own SQLite holds them durably when this
-   * answers (the hub's 2xx); their records go to D1 with the object's next write, which waits its
-   * gap for company like any other (D1Writer), so concurrent enqueues share it. A read by id waits
-   * for that write (`findRow`, src/api/tasks.ts). While its D1 writes are failing it refuses them
-   * (and stores nothing): the caller writes D1 first then, so that a failed enqueue changes nothing.
+   * at once, so a task's start waits for no D1 write, and their own SQLite holds them durably when
+   * this answers. Their records go to D1 with the object's next write. With `recorded`, answers
+   * once D1 holds them too (an HTTP enqueue: a list right after its 2xx shows them), and that
+   * write starts at once; without, the write waits its gap for company (a producer's socket: a
+   * read by id waits for the record, `findRow` in src/api/tasks.ts). While its D1 writes are
+   * failing it refuses them (and stores nothing): the caller writes D1 first then, so that a
+   * failed enqueue changes nothing.
    */
-  async take(specs: TaskSpec[]): Promise<{ added: number } | { refused: string }> {
+  async take(specs: TaskSpec[], recorded = false): Promise<{ added: number; recorded?: Recorded } | { refused: string }> {
     if (this.d1.failing) return { refused: 'the queue cannot write D1 at the moment' };
     if (specs.length === 0) return { added: 0 };
     this.store.learnName(specs[0].queue);
     this.makeTables();
+    let upTo = 0;
     const added = this.transact((s) => {
-      logInserts(s.sql, specs);
+      upTo = logInserts(s.sql, specs);
       return t.deliver(s, specs, true);
     });
-    return { added };
+    return recorded ? { added, recorded: await this.d1.recorded(upTo) } : { added };
   }
 
   /** Claims jobs; with `waitMs`, holds the call until work arrives or the wait ends (see `Claims.claim`). */

@@ -39,10 +39,15 @@ export function logChanges(sql: Sql, ids: string[], now: number, dueAt: number):
   else sql.run(LOG, JSON.stringify(ids));
 }
 
-/** Queues tasks D1 has no record of yet for insertion. */
-export function logInserts(sql: Sql, specs: TaskSpec[]): void {
-  // In chunks under SQLite's 2 MB a value: a batch of large tasks is many times that.
-  for (const chunk of jsonChunks(specs.map(recordJson))) sql.run(`INSERT INTO sync_insert (spec) SELECT value FROM json_each(?)`, chunk);
+/** Queues tasks D1 has no record of yet for insertion; returns the last one's place in that log. */
+export function logInserts(sql: Sql, specs: TaskSpec[]): number {
+  // In chunks under SQLite's 2 MB a value: a batch of large tasks is many times that. Each insert
+  // names the places it took; the last chunk's last is the last of all (places only grow).
+  let last = 0;
+  for (const chunk of jsonChunks(specs.map(recordJson))) {
+    for (const r of sql.all<{ seq: number }>(`INSERT INTO sync_insert (spec) SELECT value FROM json_each(?) RETURNING seq`, chunk)) last = Math.max(last, r.seq);
+  }
+  return last;
 }
 
 /** What D1 is owed, as a SELECT list (QueueObject's rearm reads it with others in one statement). */
@@ -177,7 +182,7 @@ export async function flushToD1(
   now = Date.now(),
   queue: string | null = null,
   owed: SyncOwed = LOOK_EVERYWHERE,
-): Promise<number> {
+): Promise<{ written: number; insertedThrough: number | null }> {
   // Enqueues D1 has no record of go first, in the same batch as the changes after them when they
   // all fit; when they do not, this write is inserts only and the changes wait for the next.
   const inserts = owed.inserts ? insertsDue(sql, queue, now) : null;
@@ -185,11 +190,11 @@ export async function flushToD1(
   if (inserts?.more) {
     await db.batch(first);
     sql.run(`DELETE FROM sync_insert WHERE seq <= ?`, inserts.last);
-    return limit;
+    return { written: limit, insertedThrough: inserts.last };
   }
   const written = await flushLog(sql, db, limit, now, first, owed);
   if (inserts) sql.run(`DELETE FROM sync_insert WHERE seq <= ?`, inserts.last);
-  return written;
+  return { written, insertedThrough: inserts?.last ?? null };
 }
 
 /** The ends among the pending rows, as one JSON array of END_JSON (null when none). */

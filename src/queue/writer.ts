@@ -1,4 +1,4 @@
-// A queue object's writes to D1: one at a time, changes that come meanwhile joining the next.
+// A queue object's writes to D1: one at a time, changes that come meanwhile joining the next, and enqueues waiting for theirs.
 import type { Env } from '../env.ts';
 import type { Alarm } from './alarm.ts';
 import type { Outbox } from './outbox.ts';
@@ -7,17 +7,25 @@ import { flushToD1 } from './sync.ts';
 import { dbOfObject } from '../db/stores.ts';
 
 /**
- * A D1 write waits this long for more changes to join it: enqueues, acks, fails, state changes.
- * Nobody's answer waits on it (an enqueue is answered once the object holds its tasks, and a read
- * by id waits for the record), so concurrent enqueues share a write instead of each making one.
+ * A D1 write of changes nobody waits on (acks, fails, state changes, enqueues over a producer's
+ * socket) waits this long for more to join it. A write an HTTP enqueue's answer waits on starts
+ * at once instead (group commit): enqueues that come while a write runs share the next one, so
+ * concurrent producers still share writes without each paying the gap.
  */
 const FLUSH_GAP_MS = 25;
+
+/** Whether D1 holds an enqueue's tasks: a failed write says why (the tasks stay, durable in the object). */
+export type Recorded = { ok: true } | { ok: false; message: string };
 
 export class D1Writer {
   private flushing: Promise<void> | null = null;
   private flushAgain = false;
   /** The last D1 write failed: new enqueues are refused (`take`), so the hub writes D1 first and a failure changes nothing. */
   private d1Failing = false;
+  /** Enqueues waiting for D1 to hold their tasks: each until the insert log's place `upTo` is written. */
+  private recordWaiters: { upTo: number; ok: () => void; fail: (err: unknown) => void }[] = [];
+  /** Ends the gap of a write that has not started yet: an enqueue now waits on it. */
+  private hurry: (() => void) | null = null;
 
   constructor(
     private readonly store: Store,
@@ -51,8 +59,15 @@ export class D1Writer {
     this.flushing = (async () => {
       let synced = false;
       try {
-        // Changes that come within the gap join the write.
-        await scheduler.wait(FLUSH_GAP_MS);
+        // Changes that come within the gap join the write; an enqueue waiting for its record ends
+        // the gap (or skips it), since its producer waits for the answer.
+        if (this.recordWaiters.length === 0) {
+          await new Promise<void>((go) => {
+            this.hurry = go;
+            void scheduler.wait(FLUSH_GAP_MS).then(go);
+          });
+        }
+        this.hurry = null;
         this.flushAgain = false;
         // An object without tables owes D1 nothing; it still reports the workers that claimed here.
         for (; this.store.stored; ) {
@@ -60,7 +75,8 @@ export class D1Writer {
           const db = dbOfObject(this.env, this.store.objectName);
           // The logs the last rearm saw holding something (it follows every transaction that writes).
           const owed = this.alarm.syncOwed;
-          const written = await flushToD1(this.store.sql, db, 500, Date.now(), this.store.name, owed);
+          const { written, insertedThrough } = await flushToD1(this.store.sql, db, 500, Date.now(), this.store.name, owed);
+          if (insertedThrough !== null) this.answerRecorded(insertedThrough);
           if (written < 500) break;
         }
         while (this.store.stored && (await this.outbox.reportToWorkflows()) === 200);
@@ -68,6 +84,7 @@ export class D1Writer {
       } catch (err) {
         console.error('D1 sync failed; the alarm retries', err);
         // Their tasks stay in the insert log, and reach D1 when a later write succeeds.
+        for (const w of this.recordWaiters.splice(0)) w.fail(err);
       } finally {
         this.d1Failing = !synced;
         this.flushing = null;
@@ -78,5 +95,28 @@ export class D1Writer {
       if (synced && this.flushAgain) this.flushSoon();
     })();
     this.ctx.waitUntil(this.flushing);
+  }
+
+  /**
+   * Answers once D1 holds the tasks just taken up to the insert log's place `upTo`: an HTTP
+   * enqueue's 2xx waits for this; its write starts at once, or right after the one running. If
+   * the write fails the answer says so; the tasks stay all the same (they are durable here), and
+   * reach D1 with a later write.
+   */
+  async recorded(upTo: number): Promise<Recorded> {
+    const failed = await new Promise<unknown>((ok) => {
+      this.recordWaiters.push({ upTo, ok: () => ok(null), fail: ok });
+      if (!this.flushing) this.flushSoon();
+      else this.hurry?.();
+    });
+    return failed === null ? { ok: true } : { ok: false, message: `D1 did not take the tasks: ${String(failed)}` };
+  }
+
+  /** Answers the enqueues whose tasks D1 now holds: the insert log's places up to `through`, and the places before them. */
+  private answerRecorded(through: number): void {
+    if (this.recordWaiters.length === 0) return;
+    const still = this.recordWaiters.filter((w) => w.upTo > through);
+    for (const w of this.recordWaiters) if (w.upTo <= through) w.ok();
+    this.recordWaiters = still;
   }
 }

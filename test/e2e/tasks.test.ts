@@ -223,8 +223,6 @@ describe('listing by region', () => {
     const single = await api.post('/v1/tasks', { task: 'regional', queue, region, kwargs: { k: 1 }, delay: 60 });
     expect(single.status).toBe(202);
     const want = [...made.body.tasks.filter((_: unknown, i: number) => i % 3 === 0).map((t: any) => t.id), single.body.id].reverse();
-    // The single's record reaches D1, which the list reads, with its queue's next write: moments later.
-    await expect.poll(async () => (await api.get(`/v1/tasks?region=${region}&limit=1`)).body.tasks[0]?.id, { timeout: 15_000 }).toBe(single.body.id);
     const page1 = await api.get(`/v1/tasks?region=${region}&limit=15`);
     const page2 = await api.get(`/v1/tasks?region=${region}&limit=15&cursor=${page1.body.cursor}`);
     expect([...page1.body.tasks, ...page2.body.tasks].map((t: any) => t.id)).toEqual(want);
