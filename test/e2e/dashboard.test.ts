@@ -483,7 +483,8 @@ describe('the dashboard in use', () => {
     expect(resumed.length).toBeGreaterThan(0);
     expect(resumed[0]).toMatch(/\/v1\/events\?ticket=[^&]+&lastEventId=[0-9a-f]+-\d+$/);
     for (const u of urls) expect(u).not.toContain(TOKENS.admin);
-    expect(errors).toEqual([]);
+    // A refresh the page made while it was offline fails in the browser's log; nothing else may.
+    expect(errors.filter((e) => !/net::ERR_INTERNET_DISCONNECTED/.test(e))).toEqual([]);
     await page.close();
   }, 60_000);
 });
