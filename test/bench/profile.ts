@@ -5,6 +5,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { freePort } from '../e2e/system.ts';
 import { drover } from './drover.ts';
+import { runScenario } from './scenarios.ts';
 
 const [scenario = 'drain', count = '20000'] = process.argv.slice(2);
 const n = Number(count);
@@ -40,14 +41,7 @@ try {
   await call('Profiler.setSamplingInterval', { interval: 200 });
   await call('Profiler.start');
   const t0 = performance.now();
-  const out = await ({
-    batch: () => system.enqueueBatch(n, 1000),
-    single: () => system.enqueueSingle(n, 50),
-    http: () => system.enqueueHttp(n, 50),
-    drain: () => system.drain(n),
-    e2e: () => system.endToEnd(n),
-    latency: () => system.latency(Number(process.env.BENCH_RATE ?? 100), n / Number(process.env.BENCH_RATE ?? 100)),
-  } as Record<string, () => Promise<unknown>>)[scenario]();
+  const out = await runScenario(system, scenario, n);
   console.log(scenario, out, `${((performance.now() - t0) / 1000).toFixed(1)} s`);
   const { profile } = await call('Profiler.stop');
   const dir = resolve(import.meta.dirname, '..', '..', 'test-results');
