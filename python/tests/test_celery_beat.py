@@ -93,7 +93,8 @@ def test_entries_become_hub_schedules_and_every_slots_become_tasks(hub: Hub, sta
         "every": None, "cron": "0,15,30,45 8-17 * * 1-5", "timezone": "Europe/Paris", "task": "tests.beat.report", "args": [], "kwargs": {}, "queue": q, "region": None,
     }
     # Celery's own entry, added as PersistentScheduler adds it (results here are not expired by a backend).
-    cleanup = schedule(hub, f"{prefix}.celery.backend_cleanup")
+    # The beat sends its entries one after another: this one may land after the two above.
+    cleanup = wait_for(lambda: schedule(hub, f"{prefix}.celery.backend_cleanup"), 10, "beat makes Celery's cleanup schedule")
     assert cleanup is not None and (cleanup["cron"], cleanup["task"], cleanup["queue"]) == ("0 4 * * *", "celery.backend_cleanup", "celery")
     tasks = wait_for(lambda: len(t := slot_tasks(hub, f"{prefix}.every")) >= 2 and t, 30, "the hub fires two slots")
     assert {(t["task"], t["queue"], t["region"], tuple(t["args"]), tuple(t["kwargs"].items())) for t in tasks} == {("tests.beat.tick", q, "cn", (1, 2), (("x", "y"),))}
