@@ -72,7 +72,8 @@ beforeAll(async () => {
   });
   expect(made.status).toBe(202);
   const worker = api.as(TOKENS.consume);
-  const jobs = await claimAll(worker, queue, 5, { max: 5, region: 'eu', worker: seed.worker, tasks: ['report.build'] });
+  // A lease of an hour: the running task must still be running when the last test looks at it, however slow the machine.
+  const jobs = await claimAll(worker, queue, 5, { max: 5, region: 'eu', worker: seed.worker, tasks: ['report.build'], leaseSeconds: 3600 });
   for (const [i, job] of jobs.entries()) {
     if (i < 3) await worker.post(`/v1/leases/${job.leaseId}/ack`, { result: { rows: i * 10 } });
     else if (i === 3) await worker.post(`/v1/leases/${job.leaseId}/fail`, { error: { type: 'Broken', message: 'for the dashboard', stack: 'Traceback:\n  at build (report.ts:12)' } });
