@@ -5,6 +5,7 @@ import type { Env } from '../env.ts';
 import { getTaskRow } from '../db/records.ts';
 import { enqueueOne, groupEnqueuer } from './enqueue.ts';
 import type { TaskSpec } from '../core/states.ts';
+import { until } from '../../test/until.ts';
 
 /** The test env with D1's batch (the write an enqueue makes) replaced by `batch`, which may call the real one. */
 function withBatch(batch: (real: D1Database['batch'], statements: D1PreparedStatement[]) => Promise<unknown>): Env {
@@ -56,14 +57,6 @@ function counting(options: { takeFails?: boolean; recordedFails?: boolean } = {}
   return { env: { ...counted, QUEUES }, writes: () => writes, takes: () => takes };
 }
 
-/** What `read` gives once it gives something, within 3 s: the object writes D1 just after its answer. */
-async function until<T>(read: () => Promise<T | undefined>): Promise<T | undefined> {
-  for (const deadline = Date.now() + 3000; ; await new Promise((r) => setTimeout(r, 10))) {
-    const v = await read();
-    if (v !== undefined || Date.now() > deadline) return v;
-  }
-}
-
 describe('groupEnqueuer', () => {
   it('hands tasks that arrive together to their object in one call, and answers each as alone; the object writes D1', async () => {
     const { env: counted, writes, takes } = counting();
@@ -76,7 +69,8 @@ describe('groupEnqueuer', () => {
     expect(new Set(results.map((r) => r.id)).size).toBe(40);
     for (const [i, r] of results.entries()) {
       expect(r).toEqual({ id: r.id, state: 'queued' });
-      expect(await until(() => getTaskRow(env.DB, r.id))).toMatchObject({ queue, args: JSON.stringify([i]), state: 'queued' });
+      // The object writes D1 just after its answer.
+      expect(await until(() => getTaskRow(env.DB, r.id), (row) => row !== undefined)).toMatchObject({ queue, args: JSON.stringify([i]), state: 'queued' });
     }
   });
 

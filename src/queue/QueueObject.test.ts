@@ -3,6 +3,7 @@ import { env, runDurableObjectAlarm, runInDurableObject } from 'cloudflare:test'
 import { describe, expect, it } from 'vitest';
 import { taskSpec } from '../../test/specs.ts';
 import { patchD1 } from '../../test/object-d1.ts';
+import { until } from '../../test/until.ts';
 import { getTaskRow, recordTasks, undeliveredSpecs } from '../db/records.ts';
 import type { QueueObject } from './QueueObject.ts';
 import { Sql } from '../db/sql.ts';
@@ -13,14 +14,6 @@ import { LAZY_RUNNING_MS } from './transitions.ts';
 const claim = (stub: DurableObjectStub<QueueObject>, over = {}) =>
   stub.claim({ queue: 'unit', worker: 'w', region: null, tasks: null, max: 10, leaseSeconds: null, owner: null, ...over }, 0);
 
-async function until<T>(fn: () => Promise<T>, ok: (v: T) => boolean, ms = 3000): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const v = await fn();
-    if (ok(v) || Date.now() > deadline) return v;
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
 
 /** `take`, which must not refuse. */
 async function take(stub: DurableObjectStub<QueueObject>, specs: ReturnType<typeof taskSpec>[]) {
