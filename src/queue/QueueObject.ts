@@ -6,7 +6,7 @@ import { listKeys, topKeys } from './key-views.ts';
 import type { KeyView } from './keys.ts';
 import type { Env } from '../env.ts';
 import type { DeadTask, LiveTask, QueueConfig, QueueStats, Statements } from './types.ts';
-import { logInserts, UNSYNCED_IDS } from './sync.ts';
+import { UNSYNCED_IDS } from './sync.ts';
 import * as t from './transitions.ts';
 import { RegionWaker } from './wake.ts';
 import { allowList } from '../http-tasks/call.ts';
@@ -72,6 +72,7 @@ export class QueueObject extends DurableObject<Env> {
   private makeTables(): void {
     if (this.store.stored) return;
     this.store.make();
+    this.nextAlarm.madeTables();
     if (this.queueSettings.copied) this.queueSettings.save();
   }
 
@@ -99,8 +100,8 @@ export class QueueObject extends DurableObject<Env> {
     }
     this.ends.ended(step.finished);
     this.outbox.noteEvents(step.touched);
-    // The rearm first: it reads what the logs hold, and a write that starts at once reads only those (D1Writer).
-    this.nextAlarm.rearm(false);
+    // The rearm first: it learns what the logs hold, and a write that starts at once reads only those (D1Writer).
+    this.nextAlarm.rearm(false, sql.writes - writes === step.wake.described ? step.wake : undefined);
     this.d1.flushSoon();
     return out;
   }
@@ -172,7 +173,7 @@ export class QueueObject extends DurableObject<Env> {
     this.makeTables();
     let upTo = 0;
     const added = this.transact((s) => {
-      upTo = logInserts(s.sql, specs);
+      upTo = t.logTaken(s, specs);
       return t.deliver(s, specs, true);
     });
     return recorded ? { added, recorded: await this.d1.recorded(upTo) } : { added };
@@ -201,6 +202,7 @@ export class QueueObject extends DurableObject<Env> {
     const jobs = max > 0
       ? this.transact((s) => {
           s.scheduledFrom = this.nextAlarm.scheduledFrom;
+          s.expiresFrom = this.nextAlarm.expiresFrom;
           const out = t.claim(s, { ...req, queue: this.store.objectName ?? req.queue, max, named, keyTurns: turns });
           drained = s.drainedKeys;
           return out;

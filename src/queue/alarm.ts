@@ -20,9 +20,11 @@ export class Alarm {
   workflowsOwed = true;
   firstCallbackAt: number | null = 0;
   /** What D1 was owed at the last rearm, in the same way: a D1 write reads only the logs this says hold something. */
-  syncOwed: SyncOwed = LOOK_EVERYWHERE;
+  syncOwed: SyncOwed = { ...LOOK_EVERYWHERE };
   /** When the first scheduled task falls due, at the last rearm (null: none; undefined: not read yet). A claim looks only from then on. */
   scheduledFrom: number | null | undefined = undefined;
+  /** When the first task never started may expire, in the same way. A claim that may meet none picks and leases in one statement. */
+  expiresFrom: number | null | undefined = undefined;
 
   constructor(
     private readonly store: Store,
@@ -35,6 +37,15 @@ export class Alarm {
     this.at = await this.storage.getAlarm();
   }
 
+  /** The object just made its tables: they hold nothing, so nothing is owed or scheduled. */
+  madeTables(): void {
+    this.workflowsOwed = false;
+    this.firstCallbackAt = null;
+    this.syncOwed = { changes: false, inserts: false, later: null };
+    this.scheduledFrom = null;
+    this.expiresFrom = null;
+  }
+
   /** The alarm fired: none is set until the next `rearm`. */
   rang(): void {
     this.at = null;
@@ -43,9 +54,13 @@ export class Alarm {
   /**
    * Keeps ONE alarm, computed from the tables. An alarm that fires early is
    * harmless (it recomputes), so it only ever moves earlier outside the alarm handler.
+   * With `wake` (what a transaction added, each of its writes described: step.ts `Wake`), the
+   * tables are not read: what was known moves by what was added, since the writes that say
+   * nothing of a timer or a log add none and a write to D1 only empties the logs.
    */
-  rearm(force: boolean): void {
+  rearm(force: boolean, wake?: t.Wake): void {
     if (!this.store.stored) return;
+    if (wake && !force) return this.add(wake);
     // One statement, as this runs after every transaction that writes.
     const owed = this.store.sql.one<t.NextWakeRow & SyncOwedRow & { workflow: number; callback: number | null }>(
       `SELECT ${t.NEXT_WAKE_COLUMNS}, ${SYNC_OWED_COLUMNS},
@@ -53,6 +68,7 @@ export class Alarm {
     )!;
     this.workflowsOwed = owed.workflow === 1;
     this.scheduledFrom = owed.scheduled;
+    this.expiresFrom = owed.expires;
     this.firstCallbackAt = owed.callback;
     let at = t.nextWakeOf(owed, this.settings.retentionMs());
     // Changes due now (a waiting one overdue among them) are retried after an interval, so a
@@ -79,6 +95,26 @@ export class Alarm {
       return;
     }
     if (force || this.at === null || at < this.at) {
+      this.at = at;
+      void this.storage.setAlarm(at);
+    }
+  }
+
+  /** `rearm` by what one transaction added: the alarm moves earlier if a new time comes first. */
+  private add(w: t.Wake): void {
+    if (w.scheduled !== null && this.scheduledFrom !== undefined) this.scheduledFrom = t.earlier(this.scheduledFrom, w.scheduled);
+    if (w.expires !== null && this.expiresFrom !== undefined) this.expiresFrom = t.earlier(this.expiresFrom, w.expires);
+    const owed = this.syncOwed;
+    owed.changes ||= w.changes;
+    owed.inserts ||= w.inserts;
+    owed.later = t.earlier(owed.later, w.later);
+    // As `rearm` reads them: owed writes are tried within a retry interval, a waiting change when it falls due.
+    const now = Date.now();
+    let at = t.earlier(w.at, w.done === null ? null : w.done + this.settings.retentionMs());
+    if (w.changes || w.inserts) at = t.earlier(at, now + FLUSH_RETRY_MS);
+    if (w.later !== null) at = t.earlier(at, w.later <= now ? now + FLUSH_RETRY_MS : w.later);
+    at = t.earlier(at, this.settings.keys.nextDue());
+    if (at !== null && (this.at === null || at < this.at)) {
       this.at = at;
       void this.storage.setAlarm(at);
     }

@@ -106,6 +106,8 @@ export class Outbox {
     const rows = this.store.sql.all<{ task_id: string; workflow_id: string; state: string; result: string | null; error: string | null }>(
       `SELECT * FROM workflow_outbox LIMIT 200`,
     );
+    // Empty now: the writes that add to it tell the alarm again.
+    if (rows.length === 0) this.alarm.workflowsOwed = false;
     const byWorkflow = new Map<string, typeof rows>();
     for (const r of rows) byWorkflow.set(r.workflow_id, [...(byWorkflow.get(r.workflow_id) ?? []), r]);
     const sent = await Promise.allSettled(

@@ -74,14 +74,17 @@ export function syncOwedOf(r: SyncOwedRow): SyncOwed {
  * has not changed since) goes again: D1's version check makes that a no-op, cheaper than an
  * index to find and forget it after every write.
  */
-function promoteLater(sql: Sql, now: number): boolean {
+function promoteLater(sql: Sql, now: number, owed: SyncOwed): boolean {
   // The first change not yet due, or past the last: the ones before it fell due. None fell due
   // (the log is empty, or its first is still to come): nothing to move or forget.
-  const { first, bound } = sql.one<{ first: number | null; bound: number }>(
+  const { first, bound, next } = sql.one<{ first: number | null; bound: number; next: number | null }>(
     `SELECT (SELECT MIN(seq) FROM sync_later) AS first,
-       COALESCE((SELECT seq FROM sync_later WHERE due_at > ? ORDER BY seq LIMIT 1), (SELECT MAX(seq) + 1 FROM sync_later), 0) AS bound`,
+       COALESCE((SELECT seq FROM sync_later WHERE due_at > ?1 ORDER BY seq LIMIT 1), (SELECT MAX(seq) + 1 FROM sync_later), 0) AS bound,
+       (SELECT due_at FROM sync_later WHERE due_at > ?1 ORDER BY seq LIMIT 1) AS next`,
     now,
   )!;
+  // What stays waiting after this: from the first not yet due on.
+  owed.later = next;
   if (first === null || bound <= first) return false;
   sql.run(
     `INSERT INTO sync_log (id) SELECT l.id FROM sync_later l JOIN tasks t ON t.id = l.id AND t.version = l.version
@@ -173,7 +176,9 @@ function insertsDue(sql: Sql, queue: string | null, now: number): { statements: 
  * log holds more) and the last place of the insert log D1 now has, or null when it had none to
  * take; throws if D1 failed (the logs keep all). SQLite writes the rows' JSON itself: no row
  * becomes a JavaScript object. `owed` says which logs may hold something: never less than they
- * hold (the alarm's rearm reads it after every transaction that writes, and a write only empties them).
+ * hold (the alarm keeps it after every transaction that writes, and a write only empties them).
+ * The write updates it as it reads, for the logs it will have emptied: a failed write must
+ * mark them all owed again (the writer does).
  */
 export async function flushToD1(
   sql: Sql,
@@ -181,11 +186,12 @@ export async function flushToD1(
   limit = 500,
   now = Date.now(),
   queue: string | null = null,
-  owed: SyncOwed = LOOK_EVERYWHERE,
+  owed: SyncOwed = { ...LOOK_EVERYWHERE },
 ): Promise<{ written: number; insertedThrough: number | null }> {
   // Enqueues D1 has no record of go first, in the same batch as the changes after them when they
   // all fit; when they do not, this write is inserts only and the changes wait for the next.
   const inserts = owed.inserts ? insertsDue(sql, queue, now) : null;
+  owed.inserts = inserts?.more ?? false;
   const first = (inserts?.statements ?? []).map(([text, ...params]) => db.prepare(text).bind(...params));
   if (inserts?.more) {
     await db.batch(first);
@@ -200,43 +206,50 @@ export async function flushToD1(
 /** The ends among the pending rows, as one JSON array of END_JSON (null when none). */
 const ENDED = `'[' || group_concat(ended, ',') || ']' AS ended`;
 
+/** The change log's first `?1` entries: the last place among them, and how many. */
+const HEAD = `SELECT MAX(seq) AS last, COUNT(*) AS n FROM (SELECT seq FROM sync_log ORDER BY seq LIMIT ?1)`;
+
+type Pending = { last: number | null; n: number; rows: string | null; arrived: string | null; ended: string | null };
+
 /**
- * The pending rows as one JSON array (null when over SQLite's string limit, or none), the
- * arrivals' ids, and the ends the history counts (null when none).
+ * The change log's first `limit` entries (the last place among them, and how many) and, up to
+ * there, the pending rows as one JSON array (null when over SQLite's string limit, or none),
+ * the arrivals' ids, and the ends the history counts (null when none). One statement, usually.
  */
-function readPending(sql: Sql, last: number): { rows: string | null; arrived: string | null; ended: string | null } {
+function readPending(sql: Sql, limit: number): Pending {
   try {
-    return sql.one<{ rows: string | null; arrived: string | null; ended: string | null }>(
-      `SELECT '[' || group_concat(j, ',') || ']' AS rows, json_group_array(arrived) FILTER (WHERE arrived IS NOT NULL) AS arrived, ${ENDED}
-       FROM (${PENDING})`,
-      last,
+    return sql.one<Pending>(
+      `WITH head AS MATERIALIZED (${HEAD})
+       SELECT head.last AS last, head.n AS n, '[' || group_concat(p.j, ',') || ']' AS rows,
+         json_group_array(p.arrived) FILTER (WHERE p.arrived IS NOT NULL) AS arrived, '[' || group_concat(p.ended, ',') || ']' AS ended
+       FROM head LEFT JOIN (${PENDING.replace('?1', '(SELECT last FROM head)')}) p`,
+      limit,
     )!;
   } catch (err) {
     if (!/SQLITE_TOOBIG|too big/i.test(String(err))) throw err;
+    const { last, n } = sql.one<{ last: number | null; n: number }>(HEAD, limit)!;
     const ids = sql.one<{ arrived: string | null; any: number; ended: string | null }>(
       `SELECT json_group_array(arrived) FILTER (WHERE arrived IS NOT NULL) AS arrived, COUNT(j) AS any, ${ENDED} FROM (${PENDING})`,
       last,
     )!;
     // Not null: the windows below read the rows.
-    return { rows: ids.any > 0 ? '' : null, arrived: ids.arrived, ended: ids.ended };
+    return { last, n, rows: ids.any > 0 ? '' : null, arrived: ids.arrived, ended: ids.ended };
   }
 }
 
 async function flushLog(sql: Sql, db: D1Database, limit: number, now: number, first: D1PreparedStatement[], owed: SyncOwed): Promise<number> {
   // Waiting changes move to the log only when the first of them fell due (they fall due in order).
-  const promoted = owed.later !== null && owed.later <= now && promoteLater(sql, now);
-  const head =
-    owed.changes || promoted
-      ? sql.one<{ last: number | null; n: number }>(`SELECT MAX(seq) AS last, COUNT(*) AS n FROM (SELECT seq FROM sync_log ORDER BY seq LIMIT ?)`, limit)!
-      : { last: null, n: 0 };
+  const promoted = owed.later !== null && owed.later <= now && promoteLater(sql, now, owed);
+  // Usually all of it fits one parameter: one aggregate, no windows. Large results make the
+  // aggregate itself too big for SQLite (2 MB a string on Cloudflare): then only the ids are read
+  // here, and the rows in windows below.
+  const read: Pending = owed.changes || promoted ? readPending(sql, limit) : { last: null, n: 0, rows: null, arrived: null, ended: null };
+  owed.changes = read.n >= limit;
+  const head = { last: read.last, n: read.n };
   if (head.last === null) {
     if (first.length) await db.batch(first);
     return 0;
   }
-  // Usually all of it fits one parameter: one aggregate, no windows. Large results make the
-  // aggregate itself too big for SQLite (2 MB a string on Cloudflare): then only the ids are read
-  // here, and the rows in windows below.
-  const read = readPending(sql, head.last);
   let chunks: string[] = [];
   if (read.rows && utf8Bytes(read.rows) <= CHUNK_BYTES) chunks = [read.rows];
   else if (read.rows !== null) {

@@ -143,6 +143,30 @@ describe('claim', () => {
       expect(sql.one(`SELECT state FROM tasks WHERE id = ?`, a.id)).toEqual({ state: 'expired' });
     }));
 
+  it('picks and leases in one statement when no task may have expired, in claim order', () =>
+    withTables((at, sql) => {
+      const specs = [spec({ priority: 1 }), spec({ priority: 9, eta: T0 - 1000 }), spec({ priority: 9 }), spec({ priority: 9, eta: T0 - 2000 })];
+      at(T0, (s) => t.deliver(s, specs));
+      const before = sql.statements;
+      const jobs = at(T0, (s) => {
+        s.scheduledFrom = s.expiresFrom = null; // as the object's alarm knows them: nothing scheduled, nothing expiring
+        return t.claim(s, claimReq({ max: 3 }));
+      });
+      expect(jobs.map((j) => j.id)).toEqual([specs[3].id, specs[1].id, specs[2].id]);
+      expect(sql.statements - before).toBe(2); // the lease, and its lazy `running` for D1
+    }));
+
+  it('reads first, and ends a task whose expiry passed, while the object knows one may have', () =>
+    withTables((at, sql) => {
+      const a = spec({ expiresAt: T0 + 1000 });
+      at(T0, (s) => t.deliver(s, [a]));
+      expect(at(T0 + 1000, (s) => {
+        s.expiresFrom = T0 + 1000;
+        return t.claim(s, claimReq());
+      })).toEqual([]);
+      expect(sql.one(`SELECT state FROM tasks WHERE id = ?`, a.id)).toEqual({ state: 'expired' });
+    }));
+
   it('reads the same few index rows with a large backlog', () =>
     withTables((at, sql) => {
       const many = Array.from({ length: 5000 }, () => spec());

@@ -3,7 +3,7 @@ import type { Env } from '../env.ts';
 import type { Alarm } from './alarm.ts';
 import type { Outbox } from './outbox.ts';
 import type { Store } from './store.ts';
-import { flushToD1 } from './sync.ts';
+import { flushToD1, LOOK_EVERYWHERE } from './sync.ts';
 import { dbOfObject } from '../db/stores.ts';
 
 /**
@@ -73,7 +73,7 @@ export class D1Writer {
         for (; this.store.stored; ) {
           // An object in a jurisdiction writes its tasks' records to that jurisdiction's D1 alone.
           const db = dbOfObject(this.env, this.store.objectName);
-          // The logs the last rearm saw holding something (it follows every transaction that writes).
+          // The logs that hold something, as the alarm knows after every transaction that writes.
           const owed = this.alarm.syncOwed;
           const { written, insertedThrough } = await flushToD1(this.store.sql, db, 500, Date.now(), this.store.name, owed);
           if (insertedThrough !== null) this.answerRecorded(insertedThrough);
@@ -83,6 +83,8 @@ export class D1Writer {
         synced = true;
       } catch (err) {
         console.error('D1 sync failed; the alarm retries', err);
+        // The write marked the logs it read as emptied: they are not, so the next looks at all.
+        this.alarm.syncOwed = { ...LOOK_EVERYWHERE };
         // Their tasks stay in the insert log, and reach D1 when a later write succeeds.
         for (const w of this.recordWaiters.splice(0)) w.fail(err);
       } finally {

@@ -1,7 +1,7 @@
 // A claim: the next tasks of the worker's lanes in claim order, leased to it.
 import { mergeLanes } from '../../core/claim-order.ts';
 import { laneOf } from '../../core/states.ts';
-import { type Step, LAZY_RUNNING_MS, touchAll, finish } from './step.ts';
+import { type Step, LAZY_RUNNING_MS, described, earlier, touchAll, finish } from './step.ts';
 import { type Candidate, claimKey, type KeyTurn } from './claim-keys.ts';
 import { promoteDue } from './timers.ts';
 
@@ -131,6 +131,7 @@ function claimPlain(s: Step, req: ClaimRequest, max: number, takenByName: Map<st
       for (const r of regions) lanes.push({ lane: laneOf(r, false, n.task), cap: n.max, name: n.task });
     }
   }
+  if (lanes.length === 1 && s.expiresFrom !== undefined && (s.expiresFrom === null || s.expiresFrom > s.now)) return leaseFirst(s, req, lanes[0].lane, filter);
   const out: ClaimedRow[] = [];
   for (let round = 0; round < 20 && out.length < req.max; round++) {
     const need = req.max - out.length;
@@ -186,22 +187,46 @@ function claimPlain(s: Step, req: ClaimRequest, max: number, takenByName: Map<st
   return out;
 }
 
+/** How a claim leases tasks: each lease id is queue.taskId.<24 random hex digits>. Its parameters: queue, now, lease seconds, owner, worker, now. */
+const LEASE = `UPDATE tasks SET phase = 'leased', state = 'running', attempts = attempts + 1,
+    lease_id = ? || '.' || id || '.' || lower(hex(randomblob(12))),
+    lease_expires_at = ? + CAST(COALESCE(?, timeout) * 1000 AS INTEGER), lease_owner = ?, worker = ?,
+    started_at = ?, progress = NULL, version = version + 1`;
+const LEASED = `id, task, args, kwargs, lane, priority, attempts, max_retries, parent_id, root_id, lease_id, lease_expires_at, http, timeout,
+    headers, eta, workflow_id`;
+
 /** Leases the tasks `ids` to the claim's worker, in one statement; answers them in the order given. */
 function leaseIds(s: Step, req: ClaimRequest, ids: string[]): ClaimedRow[] {
   if (ids.length === 0) return [];
-  // One statement leases them all; each lease id is queue.taskId.<24 random hex digits>.
-  const leased = s.sql.all<ClaimedRow>(
-    `UPDATE tasks SET phase = 'leased', state = 'running', attempts = attempts + 1,
-       lease_id = ? || '.' || id || '.' || lower(hex(randomblob(12))),
-       lease_expires_at = ? + CAST(COALESCE(?, timeout) * 1000 AS INTEGER), lease_owner = ?, worker = ?,
-       started_at = ?, progress = NULL, version = version + 1
-     WHERE id IN (SELECT value FROM json_each(?))
-     RETURNING id, task, args, kwargs, lane, priority, attempts, max_retries, parent_id, root_id, lease_id, lease_expires_at, http, timeout,
-       headers, eta, workflow_id`,
+  const leased = described(s, () => s.sql.all<ClaimedRow>(
+    `${LEASE} WHERE id IN (SELECT value FROM json_each(?)) RETURNING ${LEASED}`,
     req.queue, s.now, req.leaseSeconds, req.owner, req.worker, s.now, JSON.stringify(ids),
-  );
-  touchAll(s, ids, LAZY_RUNNING_MS);
+  ));
+  leasedNow(s, leased);
   // RETURNING comes in no promised order: hand them out in claim order.
   const byId = new Map(leased.map((r) => [r.id, r]));
   return ids.map((id) => byId.get(id)!);
+}
+
+/**
+ * Leases the first `req.max` ready tasks of one lane in claim order, picked by the same
+ * statement: no read before it. Only when no ready task may have expired (a claim ends those it
+ * meets, which takes a read first).
+ */
+function leaseFirst(s: Step, req: ClaimRequest, lane: string, filter: string): ClaimedRow[] {
+  const leased = described(s, () => s.sql.all<ClaimedRow & { ready_at: number }>(
+    `${LEASE} WHERE id IN (SELECT id FROM tasks WHERE phase = 'ready' AND lane = ?${filter} ORDER BY priority DESC, ready_at, id LIMIT ?)
+     RETURNING ${LEASED}, ready_at`,
+    req.queue, s.now, req.leaseSeconds, req.owner, req.worker, s.now, lane, ...(req.tasks ?? []), req.max,
+  ));
+  leasedNow(s, leased);
+  // RETURNING comes in no promised order: hand them out in claim order.
+  leased.sort((a, b) => b.priority - a.priority || a.ready_at - b.ready_at || (a.id < b.id ? -1 : 1));
+  return leased.map(({ ready_at: _, ...row }) => row);
+}
+
+/** What a lease owes after its UPDATE: the alarm's wake at its end, and D1's lazy `running`. */
+function leasedNow(s: Step, leased: ClaimedRow[]): void {
+  for (const r of leased) s.wake.at = earlier(s.wake.at, r.lease_expires_at);
+  touchAll(s, leased.map((r) => r.id), LAZY_RUNNING_MS);
 }

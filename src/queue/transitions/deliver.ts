@@ -1,7 +1,7 @@
 // Tasks arriving (deliver), moving lanes (relane), revoked by a user, and dead letters replayed.
 import { keyedLane, keyOf, laneOf, type TaskSpec } from '../../core/states.ts';
 import { jsonChunks } from '../../core/params.ts';
-import { type Step, readied, type Outcome, type LiveRow, touch, touchAll, row, place, finish, ended, limited } from './step.ts';
+import { type Step, described, earlier, readied, type Outcome, type LiveRow, touch, touchAll, row, place, finish, ended, limited } from './step.ts';
 
 /**
  * Moves a task name's waiting tasks (and dead letters, which may be replayed) into its
@@ -33,10 +33,16 @@ function laneFor(s: Step, t: TaskSpec): string {
  */
 export function deliver(s: Step, specs: TaskSpec[], taken = false): number {
   let added = 0;
+  // Tasks taken with ids the hub made for them (`take`) were never here and nobody could have
+  // revoked them yet: when they all go in the plain way, the INSERT itself skips a repeat
+  // (a call tried twice), and no read looks for one first.
+  const fresh = taken && specs.every((t) => keyOf(t).key === null && (t.expiresAt === null || t.expiresAt > s.now));
   const known = new Map(
-    s.sql
-      .all<{ id: string; task: string | null }>(`SELECT id, task FROM tasks WHERE id IN (SELECT value FROM json_each(?))`, JSON.stringify(specs.map((t) => t.id)))
-      .map((r) => [r.id, r.task]),
+    fresh
+      ? []
+      : s.sql
+          .all<{ id: string; task: string | null }>(`SELECT id, task FROM tasks WHERE id IN (SELECT value FROM json_each(?))`, JSON.stringify(specs.map((t) => t.id)))
+          .map((r) => [r.id, r.task]),
   );
   // Tasks with no key that have not expired go in as they are, all in one statement.
   const plain: unknown[][] = [];
@@ -90,15 +96,24 @@ export function deliver(s: Step, specs: TaskSpec[], taken = false): number {
     // Each row's JSON is read once (MATERIALIZED), not once per field.
     // In chunks under SQLite's 2 MB a value: a batch of large tasks is many times that.
     const v = (i: number) => `v->>'$[${i}]'`;
+    // Their timers, for the alarm: a scheduled one's time, an expiry.
+    for (const r of plain) {
+      if (r[6] === 'scheduled') s.wake.scheduled = earlier(s.wake.scheduled, r[8] as number);
+      s.wake.expires = earlier(s.wake.expires, r[9] as number | null);
+      s.wake.at = earlier(earlier(s.wake.at, r[6] === 'scheduled' ? (r[8] as number) : null), r[9] as number | null);
+    }
+    let inserted = 0;
     for (const chunk of jsonChunks(plain.map((row) => JSON.stringify(row)))) {
-      s.sql.run(
-        `WITH rows AS MATERIALIZED (SELECT value AS v FROM json_each(?))
+      // Unchecked (`fresh`), a repeat is skipped here and left out of what was added: the
+      // RETURNING names those inserted (a take is under LARGE_ENQUEUE tasks, src/intake/enqueue.ts).
+      const insert = `WITH rows AS MATERIALIZED (SELECT value AS v FROM json_each(?))
          INSERT INTO tasks (id, task, args, kwargs, lane, priority, phase, state, ready_at, expires_at,
            max_retries, retry_delay, timeout, parent_id, root_id, workflow_id, http, callback, created_at, headers, eta, rate_key, version)
-         SELECT ${Array.from({ length: 22 }, (_, i) => v(i)).join(', ')}, 1 FROM rows`,
-        chunk,
-      );
+         SELECT ${Array.from({ length: 22 }, (_, i) => v(i)).join(', ')}, 1 FROM rows WHERE true
+         ON CONFLICT (id) DO NOTHING`;
+      inserted += described(s, () => (fresh ? s.sql.all(`${insert} RETURNING 1`, chunk).length : s.sql.run(insert, chunk)));
     }
+    if (fresh) added -= plain.length - inserted;
     const ids = plain.map((r) => r[0] as string);
     if (taken) for (const id of ids) s.touched.add(id);
     else touchAll(s, ids);

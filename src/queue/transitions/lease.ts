@@ -3,7 +3,7 @@ import { backoffSeconds, MAX_BACKOFF_SECONDS } from '../../core/backoff.ts';
 import { taskOfLease } from '../../core/ids.ts';
 import type { TaskError } from '../../core/states.ts';
 import { jsonChunks } from '../../core/params.ts';
-import { type Step, readied, type Outcome, type LiveRow, ACK_BUCKETS, count, touch, touchAll, finish, leaseEnded } from './step.ts';
+import { type Step, described, readied, type Outcome, type LiveRow, ACK_BUCKETS, count, touch, touchAll, finish, leaseEnded } from './step.ts';
 import { logAttempt } from './attempts.ts';
 
 /** A call on a lease that is not live: ended, never given out, or of an object that holds nothing. */
@@ -66,6 +66,11 @@ export function countAck(s: Step, startedAt: number | null): void {
  * Guarantee: the result is recorded once; a task revoked while running ends revoked.
  */
 export function ack(s: Step, leaseId: string, owner: string | null, result: string): Outcome<{ state: string }> {
+  return ackMany(s, [{ leaseId, result }], owner)[0];
+}
+
+/** `ack` of one lease the long way: it reads the task, then ends it as its row says. */
+function ackOne(s: Step, leaseId: string, owner: string | null, result: string): Outcome<{ state: string }> {
   const r = endingLease(s, leaseId, owner);
   if ('ok' in r) return r;
   countAck(s, r.started_at);
@@ -74,55 +79,57 @@ export function ack(s: Step, leaseId: string, owner: string | null, result: stri
 }
 
 /**
+ * The common ack: a live lease of the caller's, its task neither revoked nor with an ordering
+ * key, workflow or callback waiting on its end. The UPDATE checks all that itself and names the
+ * tasks it ended: one statement ends them all, with no read before it.
+ */
+const ACK_PLAIN = `WITH rows AS MATERIALIZED (SELECT value->>'$[0]' AS id, value->>'$[1]' AS lease, value->>'$[2]' AS result FROM json_each(?2))
+  UPDATE tasks SET phase = 'done', state = 'succeeded', finished_at = ?1, lease_id = NULL, lease_expires_at = NULL,
+    result = rows.result, error = NULL, version = version + 1
+  FROM rows
+  WHERE tasks.id = rows.id AND tasks.lease_id = rows.lease AND tasks.phase = 'leased' AND tasks.lease_expires_at > ?1
+    AND (?3 IS NULL OR tasks.lease_owner = ?3) AND tasks.revoke_requested = 0
+    AND tasks.ordering_key IS NULL AND tasks.workflow_id IS NULL AND tasks.callback IS NULL
+  RETURNING id, lane, started_at`;
+
+/**
  * ackMany: `ack` for a batch of leases, each with its own outcome.
- * Guarantee: as `ack`, one by one. The common case (a live lease of the caller's, no
- * revoke, key, workflow or callback waiting on its end) is done in three statements for
- * the whole batch; every other lease, and a lease named twice, goes through `ack`.
+ * Guarantee: as `ack`, one by one. The common case (ACK_PLAIN) is done in two statements for
+ * the whole batch (the end and its change log); every other lease, and a lease named twice,
+ * goes the long way and finds out why.
  */
 export function ackMany(s: Step, acks: { leaseId: string; result: string }[], owner: string | null): Outcome<{ state: string }>[] {
-  const rows = s.sql.all<LiveRow>(
-    `SELECT id, lane, lease_id, phase, lease_expires_at, lease_owner, revoke_requested, started_at, ordering_key, workflow_id, callback
-     FROM tasks WHERE id IN (SELECT value FROM json_each(?))`,
-    JSON.stringify(acks.map((a) => taskOfLease(a.leaseId))),
-  );
-  const byLease = new Map(rows.map((r) => [r.lease_id, r]));
   const out: Outcome<{ state: string }>[] = new Array(acks.length);
-  const plain: [string, string][] = [];
-  const slow: number[] = [];
+  // Each task once (RETURNING names the task, not the lease): a lease named again, or a second
+  // lease of the same task, goes the long way after the first.
+  const first = new Map<string, number>();
   acks.forEach((a, i) => {
-    const r = byLease.get(a.leaseId);
-    byLease.delete(a.leaseId); // named twice: the second goes the slow way and finds the lease ended
-    const simple = r && r.phase === 'leased' && r.lease_expires_at! > s.now && (owner === null || r.lease_owner === owner) &&
-      !r.revoke_requested && r.ordering_key === null && r.workflow_id === null && r.callback === null;
-    if (!simple) {
-      slow.push(i);
-      return;
-    }
-    countAck(s, r.started_at);
-    leaseEnded(s, r.lane);
-    count(s, 'final:succeeded');
-    s.finished.push(r.id);
-    plain.push([r.id, a.result]);
-    out[i] = { ok: true, state: 'succeeded' };
+    const id = taskOfLease(a.leaseId);
+    if (!first.has(id)) first.set(id, i);
   });
   // In chunks under SQLite's 2 MB a value: a hundred acks of large results are many times that.
   // The attempt that succeeded goes in no log: it is the task's own fields (attempts, worker, its
   // start and finish), which the API makes into its entry (attemptsOf, src/api/present.ts). Logging
   // it cost a drain a fifth of its rate: a JSON rewrite per task here and a larger row to D1.
-  for (const chunk of jsonChunks(plain.map((p) => JSON.stringify(p)))) {
-    s.sql.run(
-      `WITH rows AS MATERIALIZED (SELECT value->>'$[0]' AS id, value->>'$[1]' AS result FROM json_each(?2))
-       UPDATE tasks SET phase = 'done', state = 'succeeded', finished_at = ?1, lease_id = NULL, lease_expires_at = NULL,
-         result = rows.result, error = NULL, version = version + 1
-       FROM rows WHERE tasks.id = rows.id`,
-      s.now,
-      chunk,
-    );
+  const ended: string[] = [];
+  for (const chunk of jsonChunks([...first.values()].map((i) => JSON.stringify([taskOfLease(acks[i].leaseId), acks[i].leaseId, acks[i].result])))) {
+    const rows = described(s, () => s.sql.all<{ id: string; lane: string; started_at: number | null }>(ACK_PLAIN, s.now, chunk, owner));
+    for (const r of rows) {
+      countAck(s, r.started_at);
+      leaseEnded(s, r.lane);
+      count(s, 'final:succeeded');
+      s.finished.push(r.id);
+      ended.push(r.id);
+      out[first.get(r.id)!] = { ok: true, state: 'succeeded' };
+    }
   }
-  if (plain.length) {
-    touchAll(s, plain.map((p) => p[0]));
+  if (ended.length) {
+    s.wake.done = s.now;
+    touchAll(s, ended);
   }
-  for (const i of slow) out[i] = ack(s, acks[i].leaseId, owner, acks[i].result);
+  acks.forEach((a, i) => {
+    if (out[i] === undefined) out[i] = ackOne(s, a.leaseId, owner, a.result);
+  });
   return out;
 }
 
