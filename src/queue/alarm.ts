@@ -37,11 +37,40 @@ export class Alarm {
     this.at = await this.storage.getAlarm();
   }
 
+  /**
+   * Leases given out, [task id, lease id], by when D1 is to learn of their `running` if they are
+   * still held then (LAZY_RUNNING_MS after their claim, so in that order). In memory only: at a
+   * restart the object logs every lease held (sync.ts `logAllHeld`).
+   */
+  private lazyRunning: { due: number; leases: [string, string][] }[] = [];
+
+  /** Leases a claim just gave out: their `running` is owed to D1 from `due` on, if still held. */
+  lazy(leases: [string, string][], due: number): void {
+    if (leases.length === 0) return;
+    this.lazyRunning.push({ due, leases });
+    if (this.store.stored && (this.at === null || due < this.at)) {
+      this.at = due;
+      void this.storage.setAlarm(due);
+    }
+  }
+
+  /** The leases whose `running` D1 is owed by `now`, which leave the list (the writer logs those still held). */
+  lazyDue(now: number): [string, string][] {
+    const out: [string, string][] = [];
+    while (this.lazyRunning.length && this.lazyRunning[0].due <= now) out.push(...this.lazyRunning.shift()!.leases);
+    return out;
+  }
+
+  /** When the first lazy `running` falls due (not before `now`), or null. */
+  private firstLazy(now: number): number | null {
+    return this.lazyRunning.length ? Math.max(now, this.lazyRunning[0].due) : null;
+  }
+
   /** The object just made its tables: they hold nothing, so nothing is owed or scheduled. */
   madeTables(): void {
     this.workflowsOwed = false;
     this.firstCallbackAt = null;
-    this.syncOwed = { changes: false, inserts: false, later: null };
+    this.syncOwed = { changes: false, inserts: false };
     this.scheduledFrom = null;
     this.expiresFrom = null;
   }
@@ -71,13 +100,12 @@ export class Alarm {
     this.expiresFrom = owed.expires;
     this.firstCallbackAt = owed.callback;
     let at = t.nextWakeOf(owed, this.settings.retentionMs());
-    // Changes due now (a waiting one overdue among them) are retried after an interval, so a
-    // failing D1 never makes the alarm spin; a waiting change is written when it falls due.
+    // Changes owed are retried after an interval, so a failing D1 never makes the alarm spin; a
+    // lease's lazy `running` is logged by the first write after it falls due.
     const now = Date.now();
     const sync = (this.syncOwed = syncOwedOf(owed));
-    const overdue = sync.later !== null && sync.later <= now;
-    const times = [owed.workflow || sync.changes || sync.inserts || overdue ? now + FLUSH_RETRY_MS : null, overdue ? null : sync.later];
-    for (const time of times) if (time !== null) at = at === null ? time : Math.min(at, time);
+    if (owed.workflow || sync.changes || sync.inserts) at = t.earlier(at, now + FLUSH_RETRY_MS);
+    at = t.earlier(at, this.firstLazy(now));
     // Outbox work is retried by the flush; a due callback waits at least a retry interval, so a
     // flush that keeps failing never makes the alarm fire again at once.
     if (owed.callback != null) {
@@ -107,12 +135,10 @@ export class Alarm {
     const owed = this.syncOwed;
     owed.changes ||= w.changes;
     owed.inserts ||= w.inserts;
-    owed.later = t.earlier(owed.later, w.later);
-    // As `rearm` reads them: owed writes are tried within a retry interval, a waiting change when it falls due.
+    // As `rearm` reads them: owed writes are tried within a retry interval.
     const now = Date.now();
     let at = t.earlier(w.at, w.done === null ? null : w.done + this.settings.retentionMs());
     if (w.changes || w.inserts) at = t.earlier(at, now + FLUSH_RETRY_MS);
-    if (w.later !== null) at = t.earlier(at, w.later <= now ? now + FLUSH_RETRY_MS : w.later);
     at = t.earlier(at, this.settings.keys.nextDue());
     if (at !== null && (this.at === null || at < this.at)) {
       this.at = at;

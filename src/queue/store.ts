@@ -3,6 +3,7 @@ import type { Env } from '../env.ts';
 import { Sql, type SqlValue } from '../db/sql.ts';
 import { claimNames, jurisdictionOfObject, parseShardName, shardNames } from '../core/shards.ts';
 import { migrate } from './tables.ts';
+import { logAllHeld } from './sync.ts';
 
 export class Store {
   readonly sql: Sql;
@@ -35,7 +36,11 @@ export class Store {
 
   /** At start: brings the tables up to date and reads the name. Answers what the object's id names, if it names anything. */
   open(idName: string | undefined): ReturnType<typeof parseShardName> {
-    if (this.stored) migrate(this.sql);
+    if (this.stored) {
+      migrate(this.sql);
+      // The lazy `running` of leases given out before a restart was in memory (Alarm `lazy`): D1 gets all held now.
+      logAllHeld(this.sql);
+    }
     this.name = this.meta('name') ?? null;
     this.objectName = this.meta('object') ?? this.name;
     // A named id says which queue and shard this is (an alarm may wake the object without it).

@@ -6,37 +6,44 @@ import { COUNT_ENDS, COUNT_LATENCIES } from '../db/history.ts';
 import type { Sql } from '../db/sql.ts';
 
 /**
- * Two append-only logs of changed task ids, so that queueing a change and forgetting it once
- * written are appends and prefix deletes, never index upkeep:
- *   sync_log    changes due now, in the order they were made
- *   sync_later  changes that may wait (a claim's `running`) until due_at, with the version they
- *               were made at: one the task has moved past by then is dropped, since whatever moved
- *               it queued a write of its own
- * A task changed twice before a write is written once, as it is at the write.
- * A third log, sync_insert, holds the whole task of an enqueue the object took before D1 had a
- * record of it: each write inserts those first, so the changes logged after them find their rows.
- * Its places are never reused (AUTOINCREMENT): an enqueue waits for D1 to pass its place.
+ * Two append-only logs, so that queueing a change and forgetting it once written are appends and
+ * prefix deletes, never index upkeep. sync_log holds the ids of changed tasks, in the order they
+ * changed; a task changed twice before a write is written once, as it is at the write. (A claim's
+ * `running` is not logged at once: it waits in the object's memory, Alarm `lazy`, and is logged
+ * only if the lease is still held then, so that a task acked soon after its claim costs D1 one
+ * write.) sync_insert holds the whole task of an enqueue the object took before D1 had a record
+ * of it: each write inserts those first, so the changes logged after them find their rows. Its
+ * places are never reused (AUTOINCREMENT): an enqueue waits for D1 to pass its place.
  */
 export const LOG_TABLES = [
   `CREATE TABLE IF NOT EXISTS sync_log (seq INTEGER PRIMARY KEY, id TEXT NOT NULL)`,
-  `CREATE TABLE IF NOT EXISTS sync_later (seq INTEGER PRIMARY KEY, id TEXT NOT NULL, version INTEGER NOT NULL, due_at INTEGER NOT NULL)`,
   `CREATE TABLE IF NOT EXISTS sync_insert (seq INTEGER PRIMARY KEY AUTOINCREMENT, spec TEXT NOT NULL)`,
 ];
 
+/** Task ids whose latest change D1 may not have yet (for `id NOT IN (...)`): such tasks must stay. */
+export const UNSYNCED_IDS = `SELECT id FROM sync_log`;
+
+/** Queues the tasks' current versions for the next D1 write. */
+export function logChanges(sql: Sql, ids: string[]): void {
+  sql.run(`INSERT INTO sync_log (id) SELECT value FROM json_each(?)`, JSON.stringify(ids));
+}
+
 /**
- * Task ids whose latest change D1 may not have yet (for `id NOT IN (...)`): such tasks must stay.
- * A waiting change the task has moved past does not count: whatever moved it logged its own.
+ * Queues for the next D1 write the `running` of the leases, [task id, lease id], that are still
+ * held: a lease that ended since logged its task's change then.
  */
-export const UNSYNCED_IDS = `SELECT id FROM sync_log
-  UNION ALL SELECT l.id FROM sync_later l JOIN tasks t ON t.id = l.id AND t.version = l.version`;
+export function logStillHeld(sql: Sql, leases: [string, string][]): void {
+  for (const chunk of jsonChunks(leases.map((l) => JSON.stringify(l)))) {
+    sql.run(
+      `INSERT INTO sync_log (id) SELECT t.id FROM json_each(?) j JOIN tasks t ON t.id = j.value->>'$[0]' AND t.lease_id = j.value->>'$[1]'`,
+      chunk,
+    );
+  }
+}
 
-const LOG = `INSERT INTO sync_log (id) SELECT value FROM json_each(?)`;
-const LATER = `INSERT INTO sync_later (id, version, due_at) SELECT id, version, ?2 FROM tasks WHERE id IN (SELECT value FROM json_each(?1))`;
-
-/** Queues the tasks' current versions for a D1 write: now, or from `dueAt` on if later than `now`. */
-export function logChanges(sql: Sql, ids: string[], now: number, dueAt: number): void {
-  if (dueAt > now) sql.run(LATER, JSON.stringify(ids), dueAt);
-  else sql.run(LOG, JSON.stringify(ids));
+/** At an object's start: the `running` of every lease held, which D1 may not have (the leases a claim keeps in memory were lost). */
+export function logAllHeld(sql: Sql): void {
+  sql.run(`INSERT INTO sync_log (id) SELECT id FROM tasks WHERE phase = 'leased'`);
 }
 
 /** Queues tasks D1 has no record of yet for insertion; returns the last one's place in that log. */
@@ -51,48 +58,19 @@ export function logInserts(sql: Sql, specs: TaskSpec[]): number {
 }
 
 /** What D1 is owed, as a SELECT list (QueueObject's rearm reads it with others in one statement). */
-export const SYNC_OWED_COLUMNS = `EXISTS (SELECT 1 FROM sync_log) AS changes, EXISTS (SELECT 1 FROM sync_insert) AS inserts,
-  (SELECT due_at FROM sync_later ORDER BY seq LIMIT 1) AS later`;
-export type SyncOwedRow = { changes: number; inserts: number; later: number | null };
+export const SYNC_OWED_COLUMNS = `EXISTS (SELECT 1 FROM sync_log) AS changes, EXISTS (SELECT 1 FROM sync_insert) AS inserts`;
+export type SyncOwedRow = { changes: number; inserts: number };
 
 /**
- * What D1 is owed: whether the change log and the insert log hold anything, and when the first
- * waiting change falls due (they wait in the order they were made), or null. A write reads only
+ * What D1 is owed: whether the change log and the insert log hold anything. A write reads only
  * the logs this says hold something (`flushToD1`); LOOK_EVERYWHERE, when nothing is known.
  */
-export type SyncOwed = { changes: boolean; inserts: boolean; later: number | null };
-export const LOOK_EVERYWHERE: SyncOwed = { changes: true, inserts: true, later: 0 };
+export type SyncOwed = { changes: boolean; inserts: boolean };
+export const LOOK_EVERYWHERE: SyncOwed = { changes: true, inserts: true };
 
 /** SyncOwed from a row of SYNC_OWED_COLUMNS. */
 export function syncOwedOf(r: SyncOwedRow): SyncOwed {
-  return { changes: r.changes === 1, inserts: r.inserts === 1, later: r.later };
-}
-
-/**
- * Moves waiting changes that fell due into the log, dropping those their task has moved past.
- * One that a write has already carried (the task was logged for another change meanwhile, and
- * has not changed since) goes again: D1's version check makes that a no-op, cheaper than an
- * index to find and forget it after every write.
- */
-function promoteLater(sql: Sql, now: number, owed: SyncOwed): boolean {
-  // The first change not yet due, or past the last: the ones before it fell due. None fell due
-  // (the log is empty, or its first is still to come): nothing to move or forget.
-  const { first, bound, next } = sql.one<{ first: number | null; bound: number; next: number | null }>(
-    `SELECT (SELECT MIN(seq) FROM sync_later) AS first,
-       COALESCE((SELECT seq FROM sync_later WHERE due_at > ?1 ORDER BY seq LIMIT 1), (SELECT MAX(seq) + 1 FROM sync_later), 0) AS bound,
-       (SELECT due_at FROM sync_later WHERE due_at > ?1 ORDER BY seq LIMIT 1) AS next`,
-    now,
-  )!;
-  // What stays waiting after this: from the first not yet due on.
-  owed.later = next;
-  if (first === null || bound <= first) return false;
-  sql.run(
-    `INSERT INTO sync_log (id) SELECT l.id FROM sync_later l JOIN tasks t ON t.id = l.id AND t.version = l.version
-     WHERE l.seq < ? ORDER BY l.seq`,
-    bound,
-  );
-  sql.run(`DELETE FROM sync_later WHERE seq < ?`, bound);
-  return true;
+  return { changes: r.changes === 1, inserts: r.inserts === 1 };
 }
 
 /** Each row's JSON is read once (MATERIALIZED), not once per field. Exported for the history's tests. */
@@ -170,7 +148,7 @@ function insertsDue(sql: Sql, queue: string | null, now: number): { statements: 
 }
 
 /**
- * Flushes up to `limit` logged changes (and the waiting ones due by `now`) in one D1 batch, then
+ * Flushes up to `limit` logged changes in one D1 batch (after the oldest enqueues), then
  * forgets the log up to the last change read: a change made while the write was in flight is
  * logged after it and stays. Returns how many log entries were written (`limit` when the insert
  * log holds more) and the last place of the insert log D1 now has, or null when it had none to
@@ -198,7 +176,7 @@ export async function flushToD1(
     sql.run(`DELETE FROM sync_insert WHERE seq <= ?`, inserts.last);
     return { written: limit, insertedThrough: inserts.last };
   }
-  const written = await flushLog(sql, db, limit, now, first, owed);
+  const written = await flushLog(sql, db, limit, first, owed);
   if (inserts) sql.run(`DELETE FROM sync_insert WHERE seq <= ?`, inserts.last);
   return { written, insertedThrough: inserts?.last ?? null };
 }
@@ -237,13 +215,11 @@ function readPending(sql: Sql, limit: number): Pending {
   }
 }
 
-async function flushLog(sql: Sql, db: D1Database, limit: number, now: number, first: D1PreparedStatement[], owed: SyncOwed): Promise<number> {
-  // Waiting changes move to the log only when the first of them fell due (they fall due in order).
-  const promoted = owed.later !== null && owed.later <= now && promoteLater(sql, now, owed);
+async function flushLog(sql: Sql, db: D1Database, limit: number, first: D1PreparedStatement[], owed: SyncOwed): Promise<number> {
   // Usually all of it fits one parameter: one aggregate, no windows. Large results make the
   // aggregate itself too big for SQLite (2 MB a string on Cloudflare): then only the ids are read
   // here, and the rows in windows below.
-  const read: Pending = owed.changes || promoted ? readPending(sql, limit) : { last: null, n: 0, rows: null, arrived: null, ended: null };
+  const read: Pending = owed.changes ? readPending(sql, limit) : { last: null, n: 0, rows: null, arrived: null, ended: null };
   owed.changes = read.n >= limit;
   const head = { last: read.last, n: read.n };
   if (head.last === null) {

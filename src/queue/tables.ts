@@ -103,9 +103,12 @@ export function migrate(sql: Sql): void {
     const has = sql.one(`SELECT 1 FROM pragma_table_info(?) WHERE name = ?`, table, column);
     if (!has) sql.run(`ALTER TABLE ${table} ADD COLUMN ${column} ${type}`);
   }
-  // Objects made before the change logs kept one row per changed task: their changes go to the log.
-  if (sql.one(`SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'sync_outbox'`)) {
-    sql.run(`INSERT INTO sync_log (id) SELECT id FROM sync_outbox`);
-    sql.run(`DROP TABLE sync_outbox`);
+  // Objects made before the change logs kept one row per changed task, and before a claim's
+  // `running` waited in memory, a table of waiting changes: their changes go to the log.
+  for (const table of ['sync_outbox', 'sync_later']) {
+    if (sql.one(`SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?`, table)) {
+      sql.run(`INSERT INTO sync_log (id) SELECT id FROM ${table}`);
+      sql.run(`DROP TABLE ${table}`);
+    }
   }
 }

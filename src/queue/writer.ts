@@ -3,7 +3,7 @@ import type { Env } from '../env.ts';
 import type { Alarm } from './alarm.ts';
 import type { Outbox } from './outbox.ts';
 import type { Store } from './store.ts';
-import { flushToD1, LOOK_EVERYWHERE } from './sync.ts';
+import { flushToD1, logStillHeld, LOOK_EVERYWHERE } from './sync.ts';
 import { dbOfObject } from '../db/stores.ts';
 
 /**
@@ -73,8 +73,14 @@ export class D1Writer {
         for (; this.store.stored; ) {
           // An object in a jurisdiction writes its tasks' records to that jurisdiction's D1 alone.
           const db = dbOfObject(this.env, this.store.objectName);
-          // The logs that hold something, as the alarm knows after every transaction that writes.
+          // The logs that hold something, as the alarm knows after every transaction that writes;
+          // and the claims' `running` that fell due, for leases still held.
           const owed = this.alarm.syncOwed;
+          const held = this.alarm.lazyDue(Date.now());
+          if (held.length) {
+            logStillHeld(this.store.sql, held);
+            owed.changes = true;
+          }
           const { written, insertedThrough } = await flushToD1(this.store.sql, db, 500, Date.now(), this.store.name, owed);
           if (insertedThrough !== null) this.answerRecorded(insertedThrough);
           if (written < 500) break;

@@ -15,7 +15,7 @@ try {
   for (let i = 0; i < Number(times); i++) {
     const counted = scenario === 'latency' ? await system.statementsPerTask(n, () => runScenario(system, scenario, n)) : null;
     const out = counted ? counted.value : await runScenario(system, scenario, n);
-    console.log(`${scenario} run ${i + 1}:`, typeof out === 'number' ? `${Math.round(out)}/s` : out);
+    console.log(`${scenario} run ${i + 1}:`, typeof out === 'number' ? `${Math.round(out)}/s` : JSON.stringify(out));
     if (counted) console.log(`  statements a task: ${counted.perTask.object.toFixed(2)} object + ${counted.perTask.d1.toFixed(2)} D1`);
     if (typeof out === 'number') rates.push(out);
   }

@@ -26,7 +26,7 @@ const ghost = () => `ghost-${hex(4)}`;
 
 /** Changes a queue object still owes D1 (its change logs): writes to come. */
 const owed = (c: Census) =>
-  Object.entries(c.objects).filter(([name]) => name.startsWith('QueueObject/')).reduce((n, [, rows]) => n + (rows.sync_insert ?? 0) + (rows.sync_log ?? 0) + (rows.sync_later ?? 0), 0);
+  Object.entries(c.objects).filter(([name]) => name.startsWith('QueueObject/')).reduce((n, [, rows]) => n + (rows.sync_insert ?? 0) + (rows.sync_log ?? 0), 0);
 
 /** Storage once it has stopped changing: D1 owed nothing, and the same census twice, a little apart. */
 async function settled(): Promise<Census> {

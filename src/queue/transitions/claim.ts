@@ -1,7 +1,7 @@
 // A claim: the next tasks of the worker's lanes in claim order, leased to it.
 import { mergeLanes } from '../../core/claim-order.ts';
 import { laneOf } from '../../core/states.ts';
-import { type Step, LAZY_RUNNING_MS, described, earlier, touchAll, finish } from './step.ts';
+import { type Step, described, earlier, finish } from './step.ts';
 import { type Candidate, claimKey, type KeyTurn } from './claim-keys.ts';
 import { promoteDue } from './timers.ts';
 
@@ -225,8 +225,11 @@ function leaseFirst(s: Step, req: ClaimRequest, lane: string, filter: string): C
   return leased.map(({ ready_at: _, ...row }) => row);
 }
 
-/** What a lease owes after its UPDATE: the alarm's wake at its end, and D1's lazy `running`. */
+/** What a lease owes after its UPDATE: the alarm's wake at its end, and D1's lazy `running` (no statement: `Step.lazy`). */
 function leasedNow(s: Step, leased: ClaimedRow[]): void {
-  for (const r of leased) s.wake.at = earlier(s.wake.at, r.lease_expires_at);
-  touchAll(s, leased.map((r) => r.id), LAZY_RUNNING_MS);
+  for (const r of leased) {
+    s.wake.at = earlier(s.wake.at, r.lease_expires_at);
+    s.touched.add(r.id);
+    s.lazy.push([r.id, r.lease_id]);
+  }
 }

@@ -36,6 +36,11 @@ export interface Step {
   expiresFrom?: number | null;
   /** What the step's writes mean for the object's alarm, for the writes that say so. */
   wake: Wake;
+  /**
+   * Leases given out, [task id, lease id]: D1 learns of their `running` only if they are still
+   * held LAZY_RUNNING_MS later (the object keeps them in memory till then: Alarm `lazy`).
+   */
+  lazy: [string, string][];
 }
 
 /**
@@ -54,16 +59,16 @@ export interface Wake {
   expires: number | null;
   /** When a task was made done (its retention runs from then), or null. */
   done: number | null;
-  /** Rows added to the change log, to the insert log; the first new waiting change's due time. */
+  /** Rows were added to the change log, to the insert log. */
   changes: boolean;
   inserts: boolean;
-  later: number | null;
 }
 
 export function newStep(sql: Sql, now = Date.now(), random: () => number = Math.random): Step {
   return {
     sql, now, random, readyLanes: new Set(), readyCount: 0, finished: [], limitedTasks: new Set(), counters: new Map(), touched: new Set(), freedKeys: new Set(), drainedKeys: [],
-    wake: { described: 0, at: null, scheduled: null, expires: null, done: null, changes: false, inserts: false, later: null },
+    wake: { described: 0, at: null, scheduled: null, expires: null, done: null, changes: false, inserts: false },
+    lazy: [],
   };
 }
 
@@ -170,22 +175,17 @@ export function count(s: Step, key: string, by = 1): void {
  */
 export const LAZY_RUNNING_MS = 1000;
 
-/**
- * Queues the row's current version for the next D1 write, due after `lazyMs`. Call after every
- * change. A lazy change never holds back one due now: D1 may hold a final state a replay has just
- * undone, and a read by id trusts D1's final states.
- */
-export function touch(s: Step, id: string, lazyMs = 0): void {
-  touchAll(s, [id], lazyMs);
+/** Queues the row's current version for the next D1 write. Call after every change (a claim's lazy `running` aside: `Step.lazy`). */
+export function touch(s: Step, id: string): void {
+  touchAll(s, [id]);
 }
 
 /** `touch` for many rows in one statement. */
-export function touchAll(s: Step, ids: string[], lazyMs = 0): void {
+export function touchAll(s: Step, ids: string[]): void {
   if (ids.length === 0) return;
   for (const id of ids) s.touched.add(id);
-  described(s, () => logChanges(s.sql, ids, s.now, s.now + lazyMs));
-  if (lazyMs > 0) s.wake.later = earlier(s.wake.later, s.now + lazyMs);
-  else s.wake.changes = true;
+  described(s, () => logChanges(s.sql, ids));
+  s.wake.changes = true;
 }
 
 export function row(s: Step, id: string): LiveRow | undefined {
