@@ -101,7 +101,7 @@ export class QueueObject extends DurableObject<Env> {
     this.ends.ended(step.finished);
     this.outbox.noteEvents(step.touched);
     // The rearm first: it learns what the logs hold, and a write that starts at once reads only those (D1Writer).
-    this.nextAlarm.lazy(step.lazy, step.now + t.LAZY_RUNNING_MS);
+    this.nextAlarm.lazy(step.touched, step.lazy, step.now + t.LAZY_RUNNING_MS);
     this.nextAlarm.rearm(false, sql.writes - writes === step.wake.described ? step.wake : undefined);
     this.d1.flushSoon();
     return out;

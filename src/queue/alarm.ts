@@ -6,6 +6,8 @@ import * as t from './transitions.ts';
 
 /** While D1 has not taken every change, the alarm tries again this often. */
 const FLUSH_RETRY_MS = 2000;
+/** The alarm comes for lazy `running`s at most this often (`firstLazy`). */
+const LAZY_SPACING_MS = 100;
 
 export class Alarm {
   /** When the alarm is set for, as far as this object knows (null: none). */
@@ -38,32 +40,47 @@ export class Alarm {
   }
 
   /**
-   * Leases given out, [task id, lease id], by when D1 is to learn of their `running` if they are
-   * still held then (LAZY_RUNNING_MS after their claim, so in that order). In memory only: at a
-   * restart the object logs every lease held (sync.ts `logAllHeld`).
+   * Leases given out, by task: the lease, and when D1 is to learn of its `running` if it is still
+   * held then (LAZY_RUNNING_MS after the claim; in that order, as a Map keeps what it was given).
+   * A task's entry goes when it changes again (an ack, mostly), whose own change D1 gets: so a
+   * queue whose tasks end within the second has nothing here when the alarm comes. In memory only:
+   * at a restart the object logs every lease held (sync.ts `logAllHeld`).
    */
-  private lazyRunning: { due: number; leases: [string, string][] }[] = [];
+  private lazyRunning = new Map<string, { lease: string; due: number }>();
 
-  /** Leases a claim just gave out: their `running` is owed to D1 from `due` on, if still held. */
-  lazy(leases: [string, string][], due: number): void {
+  /**
+   * After a transaction: the tasks it changed (`touched`) leave the list, and the leases it gave
+   * out (`leases`, [task id, lease id]) join it, owed from `due` on.
+   */
+  lazy(touched: Set<string>, leases: [string, string][], due: number): void {
+    if (this.lazyRunning.size) for (const id of touched) this.lazyRunning.delete(id);
     if (leases.length === 0) return;
-    this.lazyRunning.push({ due, leases });
+    for (const [id, lease] of leases) this.lazyRunning.set(id, { lease, due });
     if (this.store.stored && (this.at === null || due < this.at)) {
       this.at = due;
       void this.storage.setAlarm(due);
     }
   }
 
-  /** The leases whose `running` D1 is owed by `now`, which leave the list (the writer logs those still held). */
+  /** The leases whose `running` D1 is owed by `now`, [task id, lease id], which leave the list (the writer logs those still held). */
   lazyDue(now: number): [string, string][] {
     const out: [string, string][] = [];
-    while (this.lazyRunning.length && this.lazyRunning[0].due <= now) out.push(...this.lazyRunning.shift()!.leases);
+    for (const [id, { lease, due }] of this.lazyRunning) {
+      if (due > now) break;
+      out.push([id, lease]);
+      this.lazyRunning.delete(id);
+    }
     return out;
   }
 
-  /** When the first lazy `running` falls due (not before `now`), or null. */
+  /**
+   * When the alarm comes for the first lazy `running`, or null: when it falls due, but not within
+   * LAZY_SPACING_MS of `now`, so that long tasks claimed one by one wake the alarm a few times a
+   * second, each time for all that fell due meanwhile, not once a claim.
+   */
   private firstLazy(now: number): number | null {
-    return this.lazyRunning.length ? Math.max(now, this.lazyRunning[0].due) : null;
+    for (const { due } of this.lazyRunning.values()) return Math.max(now + LAZY_SPACING_MS, due);
+    return null;
   }
 
   /** The object just made its tables: they hold nothing, so nothing is owed or scheduled. */
