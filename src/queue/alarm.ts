@@ -56,10 +56,7 @@ export class Alarm {
     if (this.lazyRunning.size) for (const id of touched) this.lazyRunning.delete(id);
     if (leases.length === 0) return;
     for (const [id, lease] of leases) this.lazyRunning.set(id, { lease, due });
-    if (this.store.stored && (this.at === null || due < this.at)) {
-      this.at = due;
-      void this.storage.setAlarm(due);
-    }
+    if (this.store.stored) this.setFor(due, false);
   }
 
   /** The leases whose `running` D1 is owed by `now`, [task id, lease id], which leave the list (the writer logs those still held). */
@@ -139,10 +136,14 @@ export class Alarm {
       }
       return;
     }
-    if (force || this.at === null || at < this.at) {
-      this.at = at;
-      void this.storage.setAlarm(at);
-    }
+    this.setFor(at, force);
+  }
+
+  /** Sets the alarm for `at` if it comes sooner than the one set (or `force`: whatever is set). */
+  private setFor(at: number, force: boolean): void {
+    if (!force && this.at !== null && at >= this.at) return;
+    this.at = at;
+    void this.storage.setAlarm(at);
   }
 
   /** `rearm` by what one transaction added: the alarm moves earlier if a new time comes first. */
@@ -154,12 +155,9 @@ export class Alarm {
     owed.inserts ||= w.inserts;
     // As `rearm` reads them: owed writes are tried within a retry interval.
     const now = Date.now();
-    let at = t.earlier(w.at, w.done === null ? null : w.done + this.settings.retentionMs());
+    let at = t.earlier(t.earlier(w.at, w.scheduled), t.earlier(w.expires, w.done === null ? null : w.done + this.settings.retentionMs()));
     if (w.changes || w.inserts) at = t.earlier(at, now + FLUSH_RETRY_MS);
     at = t.earlier(at, this.settings.keys.nextDue());
-    if (at !== null && (this.at === null || at < this.at)) {
-      this.at = at;
-      void this.storage.setAlarm(at);
-    }
+    if (at !== null) this.setFor(at, false);
   }
 }

@@ -221,8 +221,8 @@ async function flushLog(sql: Sql, db: D1Database, limit: number, first: D1Prepar
   // here, and the rows in windows below.
   const read: Pending = owed.changes ? readPending(sql, limit) : { last: null, n: 0, rows: null, arrived: null, ended: null };
   owed.changes = read.n >= limit;
-  const head = { last: read.last, n: read.n };
-  if (head.last === null) {
+  const last = read.last;
+  if (last === null) {
     if (first.length) await db.batch(first);
     return 0;
   }
@@ -239,7 +239,7 @@ async function flushLog(sql: Sql, db: D1Database, limit: number, first: D1Prepar
            FROM sized)
          SELECT '[' || group_concat(j, ',') || ']' AS rows FROM placed
          GROUP BY CASE WHEN bytes > ?2 THEN -n ELSE CAST(at / ?2 AS INTEGER) END`,
-        head.last,
+        last,
         CHUNK_BYTES / 2,
       )
       .map((c) => c.rows);
@@ -251,6 +251,6 @@ async function flushLog(sql: Sql, db: D1Database, limit: number, first: D1Prepar
   const statements = [...first, ...counted, ...chunks.map((rows) => db.prepare(UPDATE).bind(rows))];
   if (read.arrived !== null && read.arrived !== '[]') statements.push(db.prepare(CONFIRM).bind(read.arrived));
   if (statements.length) await db.batch(statements);
-  sql.run(`DELETE FROM sync_log WHERE seq <= ?`, head.last);
-  return head.n;
+  sql.run(`DELETE FROM sync_log WHERE seq <= ?`, last);
+  return read.n;
 }

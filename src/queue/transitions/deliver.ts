@@ -100,7 +100,6 @@ export function deliver(s: Step, specs: TaskSpec[], taken = false): number {
     for (const r of plain) {
       if (r[6] === 'scheduled') s.wake.scheduled = earlier(s.wake.scheduled, r[8] as number);
       s.wake.expires = earlier(s.wake.expires, r[9] as number | null);
-      s.wake.at = earlier(earlier(s.wake.at, r[6] === 'scheduled' ? (r[8] as number) : null), r[9] as number | null);
     }
     let inserted = 0;
     for (const chunk of jsonChunks(plain.map((row) => JSON.stringify(row)))) {

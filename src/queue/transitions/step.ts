@@ -52,7 +52,7 @@ export interface Step {
  */
 export interface Wake {
   described: number;
-  /** The earliest new timer: a scheduled task's time, a lease's end, an expiry (null: none). */
+  /** The earliest end of a new lease (null: none). */
   at: number | null;
   /** The earliest time of a task newly scheduled, the earliest new expiry (null: none). */
   scheduled: number | null;
