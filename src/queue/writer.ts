@@ -26,6 +26,8 @@ export class D1Writer {
   private recordWaiters: { upTo: number; ok: () => void; fail: (err: unknown) => void }[] = [];
   /** Ends the gap of a write that has not started yet: an enqueue now waits on it. */
   private hurry: (() => void) | null = null;
+  /** D1 has the queue's row (an insert's batch made sure of it): later inserts need not say it again. */
+  private queueInD1 = false;
 
   constructor(
     private readonly store: Store,
@@ -81,8 +83,12 @@ export class D1Writer {
             logStillHeld(this.store.sql, held);
             owed.changes = true;
           }
-          const { written, insertedThrough } = await flushToD1(this.store.sql, db, 500, Date.now(), this.store.name, owed);
-          if (insertedThrough !== null) this.answerRecorded(insertedThrough);
+          const queue = this.queueInD1 ? null : this.store.name;
+          const { written, insertedThrough } = await flushToD1(this.store.sql, db, 500, Date.now(), queue, owed);
+          if (insertedThrough !== null) {
+            this.queueInD1 ||= queue !== null;
+            this.answerRecorded(insertedThrough);
+          }
           if (written < 500) break;
         }
         while (this.store.stored && (await this.outbox.reportToWorkflows()) === 200);
