@@ -722,9 +722,73 @@ describe('statements a task', () => {
   }
 
   // 10 here (docs/performance.md lists them): 2 for the take, 2 for the D1 write of the enqueue,
-  // 1 for the claim, 3 for the ack, 2 for the D1 write of the end. A claim's lazy `running`
+  // 1 for the claim, 2 for the ack (its counters ride in its log row), 3 for the D1 write of the
+  // end (which adds those counters to the object's as it forgets the log). A claim's lazy `running`
   // (LAZY_RUNNING_MS) is logged by the first write after it falls due, if the lease is still held:
   // up to four statements more (that log, and a write of its own) on a machine slow enough to pass that second.
+  /** `fn`'s answer and the object's statements while it ran (their SQL), in one turn of the object: no D1 write or alarm in between. */
+  async function counted<T>(stub: DurableObjectStub<QueueObject>, fn: (o: QueueObject) => Promise<T>): Promise<{ out: T; statements: string[] }> {
+    return runInDurableObject(stub, async (instance) => {
+      const sql = instance as unknown as { store: { sql: { storage: SqlStorage } } };
+      const storage = sql.store.sql.storage;
+      const statements: string[] = [];
+      sql.store.sql.storage = { exec: (query: string, ...params: SqlStorageValue[]) => (statements.push(query), storage.exec(query, ...params)) } as SqlStorage;
+      try {
+        return { out: await fn(instance), statements };
+      } finally {
+        sql.store.sql.storage = storage;
+      }
+    });
+  }
+  const req = (over = {}) => ({ queue: 'unit', worker: 'w', region: null, tasks: null, max: 10, leaseSeconds: null, owner: null, ...over });
+  const ids = (jobs: { id: string }[]) => jobs.map((j) => j.id);
+  const LEASING = `UPDATE tasks SET phase = 'leased'`;
+
+  it('runs none for a claim of a lane the last claim left empty, until a task is ready there again', async () => {
+    const stub = env.QUEUES.getByName('statements-empty-lane');
+    const a = taskSpec({ task: 'a' });
+    await take(stub, [a]);
+    const first = await counted(stub, async (o) => [await o.claim(req(), 0), await o.claim(req(), 0), await o.claim(req(), 0)]);
+    expect(first.out.map(ids)).toEqual([[a.id], [], []]);
+    // The lease, which took fewer than the claim asked for: the lane is empty, and the claims after it run none.
+    expect(first.statements.filter((q) => q.startsWith(LEASING))).toHaveLength(1);
+    // Another list of names looks once for itself.
+    const named = await counted(stub, async (o) => [await o.claim(req({ tasks: ['a'] }), 0), await o.claim(req({ tasks: ['a'] }), 0)]);
+    expect(named.out).toEqual([[], []]);
+    expect(named.statements.filter((q) => q.startsWith(LEASING))).toHaveLength(1);
+    // A task taken makes the lane ready: the next claim finds it, whatever names it had asked for.
+    const b = taskSpec({ task: 'b' });
+    await take(stub, [b]);
+    expect((await counted(stub, async (o) => [ids(await o.claim(req({ tasks: ['a'] }), 0)), ids(await o.claim(req(), 0))])).out).toEqual([[], [b.id]]);
+    // A lease released puts its task back in its lane, which is looked at again.
+    const [job] = first.out[0];
+    const back = await counted(stub, async (o) => [await o.claim(req(), 0), await o.release(job.lease_id, null), ids(await o.claim(req({ tasks: ['a'] }), 0))]);
+    expect(back.out).toEqual([[], { ok: true, state: 'queued' }, [a.id]]);
+  });
+
+  it('writes an ack\'s counters with its change log, and the D1 write that forgets the log adds them to the counters', async () => {
+    const stub = env.QUEUES.getByName('statements-counters');
+    const a = taskSpec();
+    await take(stub, [a]);
+    const [job] = await claim(stub);
+    // The ack's UPDATE, and its log row with its counters: no statement of their own.
+    const acked = await counted(stub, (o) => o.ack(job.lease_id, null, 'null'));
+    expect(acked.out).toEqual({ ok: true, state: 'succeeded' });
+    const writes = acked.statements.filter((q) => !q.trimStart().startsWith('SELECT'));
+    expect(writes).toHaveLength(2);
+    expect(writes[1]).toMatch(/^INSERT INTO sync_log \(id, counts\)/);
+    const succeeded = async () => (await stub.metrics()).counters;
+    expect(await succeeded()).toMatchObject({ 'final:succeeded': 1, ack_count: 1 }); // read from the log until the write
+    await until(() => getTaskRow(env.DB, a.id), (r) => r?.state === 'succeeded');
+    await settledStatements(stub);
+    const left = await runInDurableObject(stub, (instance) => {
+      const sql = (instance as unknown as { store: { sql: Sql } }).store.sql;
+      return { log: sql.one<{ n: number }>(`SELECT COUNT(*) AS n FROM sync_log`)!.n, kept: Number(sql.one<{ value: string }>(`SELECT value FROM meta WHERE key = 'm:final:succeeded'`)?.value) };
+    });
+    expect(left).toEqual({ log: 0, kept: 1 });
+    expect(await succeeded()).toMatchObject({ 'final:succeeded': 1, ack_count: 1 });
+  });
+
   it('stays within its budget from enqueue to the end in D1, for a lone task on a quiet queue', async () => {
     const stub = env.QUEUES.getByName('statements-lone');
     await loneTask(stub); // the first makes the object's tables

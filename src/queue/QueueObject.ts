@@ -40,6 +40,7 @@ export class QueueObject extends DurableObject<Env> {
   private readonly leases: Leases;
   private readonly regions: RegionWaker;
   private readonly ends = new EndWaits();
+  private readonly emptyLanes = new t.EmptyLanes();
   /** When the next throttled rate key may run again: consumers that drained and left (the HTTP runner, regions') are woken then. */
   private keyWakeAt: number | null = null;
 
@@ -82,7 +83,9 @@ export class QueueObject extends DurableObject<Env> {
     const step = t.newStep(sql);
     step.limitedTasks = this.queueSettings.nameBuckets;
     const writes = sql.writes;
+    step.emptyLanes = this.emptyLanes;
     const out = this.ctx.storage.transactionSync(() => t.commit(step, fn));
+    this.emptyLanes.settle(step, sql.writes - writes === step.wake.described);
     // Nothing written (a claim that found no work): nothing to wake, sync or re-arm.
     if (sql.writes === writes) return out;
     const keys = this.queueSettings.keys;
@@ -116,6 +119,7 @@ export class QueueObject extends DurableObject<Env> {
   async configure(patch: Partial<QueueConfig>): Promise<QueueConfig> {
     this.makeTables();
     const next = this.queueSettings.configure(patch);
+    this.emptyLanes.clear(); // tasks may have moved lanes
     this.claims.wake();
     this.nextAlarm.rearm(true);
     return next;

@@ -2,6 +2,7 @@
 import { regionOfLane } from '../core/states.ts';
 import type { Sql } from '../db/sql.ts';
 import type { Store } from './store.ts';
+import { LOGGED_COUNTS } from './sync.ts';
 import { unserved, type Claimant, type ReadyGroup } from '../core/unserved.ts';
 import * as t from './transitions.ts';
 import type { DeadTask, LiveTask, QueueStats } from './types.ts';
@@ -87,9 +88,11 @@ export function taskCounts(
 
 /** The counters the transitions keep, when the oldest ready task became ready, and how many dead letters wait. */
 export function metricRows(sql: Sql): { counters: Record<string, number>; oldest: number | null; dead: number } {
-  const counters = Object.fromEntries(
-    sql.all<{ key: string; value: string }>(`SELECT key, value FROM meta WHERE key LIKE 'm:%'`).map((r) => [r.key.slice(2), Number(r.value)]),
-  );
+  // The counters, and what the change log carries for them until the next D1 write adds it (sync.ts).
+  const counters: Record<string, number> = {};
+  for (const r of sql.all<{ key: string; value: string | number }>(
+    `SELECT substr(key, 3) AS key, value FROM meta WHERE key LIKE 'm:%' UNION ALL ${LOGGED_COUNTS} GROUP BY j.key`,
+  )) counters[r.key] = (counters[r.key] ?? 0) + Number(r.value);
   const oldest = t.oldestReady(t.newStep(sql));
   const dead = sql.one<{ n: number }>(`SELECT COUNT(*) AS n FROM tasks WHERE phase = 'dead'`)!.n;
   return { counters, oldest, dead };

@@ -74,9 +74,10 @@ export class Settings {
     this.storage.transactionSync(() => {
       this.store.sql.run(`INSERT INTO meta (key, value) VALUES ('config', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value`, JSON.stringify(next));
       // Waiting tasks of a name move to its own lanes when it gains a limit, and back when it loses it.
-      const step = t.newStep(this.store.sql);
-      for (const name of now) if (!was.has(name)) t.relane(step, name, true);
-      for (const name of was) if (!now.has(name)) t.relane(step, name, false);
+      t.commit(t.newStep(this.store.sql), (step) => {
+        for (const name of now) if (!was.has(name)) t.relane(step, name, true);
+        for (const name of was) if (!now.has(name)) t.relane(step, name, false);
+      });
     });
     this.apply(next);
     return next;

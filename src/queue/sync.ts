@@ -16,16 +16,35 @@ import type { Sql } from '../db/sql.ts';
  * places are never reused (AUTOINCREMENT): an enqueue waits for D1 to pass its place.
  */
 export const LOG_TABLES = [
-  `CREATE TABLE IF NOT EXISTS sync_log (seq INTEGER PRIMARY KEY, id TEXT NOT NULL)`,
+  `CREATE TABLE IF NOT EXISTS sync_log (seq INTEGER PRIMARY KEY, id TEXT NOT NULL, counts TEXT)`,
   `CREATE TABLE IF NOT EXISTS sync_insert (seq INTEGER PRIMARY KEY AUTOINCREMENT, spec TEXT NOT NULL)`,
 ];
 
 /** Task ids whose latest change D1 may not have yet (for `id NOT IN (...)`): such tasks must stay. */
 export const UNSYNCED_IDS = `SELECT id FROM sync_log`;
 
-/** Queues the tasks' current versions for the next D1 write. */
-export function logChanges(sql: Sql, ids: string[]): void {
-  sql.run(`INSERT INTO sync_log (id) SELECT value FROM json_each(?)`, JSON.stringify(ids));
+/**
+ * Queues the tasks' current versions for the next D1 write, and the counter increments of the
+ * same transaction (JSON, on the first row; a row of no task, '', when none changed): the write
+ * that forgets the log adds them to the object's counters (`foldCounts`), so a transaction's
+ * counters cost no statement of their own.
+ */
+export function logChanges(sql: Sql, ids: string[], counts: string | null = null): void {
+  // One chunk for any step but the largest (a purge of many thousands), under SQLite's 2 MB a value.
+  jsonChunks((ids.length ? ids : ['']).map((id) => JSON.stringify(id))).forEach((chunk, i) =>
+    sql.run(`INSERT INTO sync_log (id, counts) SELECT value, CASE WHEN key = 0 THEN ?2 END FROM json_each(?1)`, chunk, i === 0 ? counts : null));
+}
+
+/** Counter increments logged and not yet added to the object's counters, by key (SUM of them). */
+export const LOGGED_COUNTS = `SELECT j.key AS key, SUM(j.value) AS value FROM sync_log l, json_each(l.counts) j WHERE l.counts IS NOT NULL`;
+
+/** Adds the counter increments logged up to `last` to the object's counters; just before those log rows go. */
+function foldCounts(sql: Sql, last: number): void {
+  sql.run(
+    `INSERT INTO meta (key, value) SELECT 'm:' || key, value FROM (${LOGGED_COUNTS} AND l.seq <= ? GROUP BY j.key) WHERE true
+     ON CONFLICT (key) DO UPDATE SET value = CAST(value AS REAL) + excluded.value`,
+    last,
+  );
 }
 
 /**
@@ -185,9 +204,9 @@ export async function flushToD1(
 const ENDED = `'[' || group_concat(ended, ',') || ']' AS ended`;
 
 /** The change log's first `?1` entries: the last place among them, and how many. */
-const HEAD = `SELECT MAX(seq) AS last, COUNT(*) AS n FROM (SELECT seq FROM sync_log ORDER BY seq LIMIT ?1)`;
+const HEAD = `SELECT MAX(seq) AS last, COUNT(*) AS n, COUNT(counts) AS counted FROM (SELECT seq, counts FROM sync_log ORDER BY seq LIMIT ?1)`;
 
-type Pending = { last: number | null; n: number; rows: string | null; arrived: string | null; ended: string | null };
+type Pending = { last: number | null; n: number; counted: number; rows: string | null; arrived: string | null; ended: string | null };
 
 /**
  * The change log's first `limit` entries (the last place among them, and how many) and, up to
@@ -198,20 +217,20 @@ function readPending(sql: Sql, limit: number): Pending {
   try {
     return sql.one<Pending>(
       `WITH head AS MATERIALIZED (${HEAD})
-       SELECT head.last AS last, head.n AS n, '[' || group_concat(p.j, ',') || ']' AS rows,
+       SELECT head.last AS last, head.n AS n, head.counted AS counted, '[' || group_concat(p.j, ',') || ']' AS rows,
          json_group_array(p.arrived) FILTER (WHERE p.arrived IS NOT NULL) AS arrived, '[' || group_concat(p.ended, ',') || ']' AS ended
        FROM head LEFT JOIN (${PENDING.replace('?1', '(SELECT last FROM head)')}) p`,
       limit,
     )!;
   } catch (err) {
     if (!/SQLITE_TOOBIG|too big/i.test(String(err))) throw err;
-    const { last, n } = sql.one<{ last: number | null; n: number }>(HEAD, limit)!;
+    const { last, n, counted } = sql.one<{ last: number | null; n: number; counted: number }>(HEAD, limit)!;
     const ids = sql.one<{ arrived: string | null; any: number; ended: string | null }>(
       `SELECT json_group_array(arrived) FILTER (WHERE arrived IS NOT NULL) AS arrived, COUNT(j) AS any, ${ENDED} FROM (${PENDING})`,
       last,
     )!;
     // Not null: the windows below read the rows.
-    return { last, n, rows: ids.any > 0 ? '' : null, arrived: ids.arrived, ended: ids.ended };
+    return { last, n, counted, rows: ids.any > 0 ? '' : null, arrived: ids.arrived, ended: ids.ended };
   }
 }
 
@@ -219,7 +238,7 @@ async function flushLog(sql: Sql, db: D1Database, limit: number, first: D1Prepar
   // Usually all of it fits one parameter: one aggregate, no windows. Large results make the
   // aggregate itself too big for SQLite (2 MB a string on Cloudflare): then only the ids are read
   // here, and the rows in windows below.
-  const read: Pending = owed.changes ? readPending(sql, limit) : { last: null, n: 0, rows: null, arrived: null, ended: null };
+  const read: Pending = owed.changes ? readPending(sql, limit) : { last: null, n: 0, counted: 0, rows: null, arrived: null, ended: null };
   owed.changes = read.n >= limit;
   const last = read.last;
   if (last === null) {
@@ -251,6 +270,8 @@ async function flushLog(sql: Sql, db: D1Database, limit: number, first: D1Prepar
   const statements = [...first, ...counted, ...chunks.map((rows) => db.prepare(UPDATE).bind(rows))];
   if (read.arrived !== null && read.arrived !== '[]') statements.push(db.prepare(CONFIRM).bind(read.arrived));
   if (statements.length) await db.batch(statements);
+  // One transaction, no await between: the counters gain what the log rows carried as they go.
+  if (read.counted > 0) foldCounts(sql, last);
   sql.run(`DELETE FROM sync_log WHERE seq <= ?`, last);
   return read.n;
 }

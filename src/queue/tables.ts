@@ -95,6 +95,7 @@ const ADDED_COLUMNS: [table: string, column: string, type: string][] = [
   ['tasks', 'eta', 'INTEGER'],
   ['tasks', 'attempt_log', 'TEXT'],
   ['tasks', 'rate_key', 'TEXT'],
+  ['sync_log', 'counts', 'TEXT'],
 ];
 
 export function migrate(sql: Sql): void {

@@ -3,6 +3,7 @@ import { env, runInDurableObject } from 'cloudflare:test';
 import { describe, expect, it } from 'vitest';
 import { taskSpec } from '../../test/specs.ts';
 import { Sql } from '../db/sql.ts';
+import { metricRows } from './reads.ts';
 import { migrate } from './tables.ts';
 import * as t from './transitions.ts';
 
@@ -72,7 +73,7 @@ describe('ends that must happen once', () => {
       at(T0, (s) => t.deliver(s, [a]));
       expect(sql.all(`SELECT task_id, workflow_id, state FROM workflow_outbox`)).toEqual([{ task_id: a.id, workflow_id: 'wf-1', state: 'revoked' }]);
       expect(sql.all(`SELECT task_id FROM callback_outbox`)).toEqual([{ task_id: a.id }]);
-      expect(Number(sql.one<{ value: string }>(`SELECT value FROM meta WHERE key = 'm:final:revoked'`)!.value)).toBe(1);
+      expect(metricRows(sql).counters['final:revoked']).toBe(1);
     }));
 
   it('expire each of two tasks of one key once, when both are due together', () =>
@@ -84,7 +85,7 @@ describe('ends that must happen once', () => {
         return s.finished;
       });
       expect([...finished].sort()).toEqual([a.id, b.id].sort());
-      expect(Number(sql.one<{ value: string }>(`SELECT value FROM meta WHERE key = 'm:final:expired'`)!.value)).toBe(2);
+      expect(metricRows(sql).counters['final:expired']).toBe(2);
     }));
 
   it('never expire a task that already started: its retry runs', () =>
@@ -155,6 +156,27 @@ describe('claim', () => {
       expect(jobs.map((j) => j.id)).toEqual([specs[3].id, specs[1].id, specs[2].id]);
       expect(sql.statements - before).toBe(1); // the lease; its lazy `running` waits in memory (Step.lazy)
     }));
+
+  it('keeps a lane known empty until a task is ready there, or until a step writes rows its writes do not describe', () => {
+    const lanes = new t.EmptyLanes();
+    const after = (emptied: [string, string][], ready: string[], described: boolean) => {
+      const s = t.newStep({} as Sql, T0);
+      s.emptied.push(...emptied);
+      for (const lane of ready) t.readied(s, lane);
+      lanes.settle(s, described);
+    };
+    const known = () => [lanes.has('', ''), lanes.has('cn', 'a'), lanes.has('cn', '')];
+    after([['', ''], ['cn', 'a']], [], true);
+    expect(known()).toEqual([true, true, false]);
+    after([], ['cn'], true);
+    expect(known()).toEqual([true, false, false]);
+    after([['cn', 'a']], [], true);
+    after([], [], false);
+    expect(known()).toEqual([false, false, false]);
+    // A lane a step both found empty and made ready stays unknown.
+    after([['', '']], [''], true);
+    expect(known()).toEqual([false, false, false]);
+  });
 
   it('reads first, and ends a task whose expiry passed, while the object knows one may have', () =>
     withTables((at, sql) => {
@@ -296,7 +318,7 @@ describe('ackMany', () => {
       // The still running ones' claims wait in memory, by lease, and every claim's: a lease ended by then is skipped.
       expect(lazy).toHaveLength(jobs.length + 1);
       for (const j of [...jobs, foreign]) expect(lazy).toContainEqual([j.id, j.lease_id]);
-      const counter = (key: string) => Number(sql.one<{ value: string }>(`SELECT value FROM meta WHERE key = ?`, `m:${key}`)?.value ?? 0);
+      const counter = (key: string) => metricRows(sql).counters[key] ?? 0;
       expect(counter('final:succeeded')).toBe(4);
       expect(counter('ack_count')).toBe(4);
       expect(counter('ack_le:2.5')).toBe(4);

@@ -214,15 +214,51 @@ function leaseIds(s: Step, req: ClaimRequest, ids: string[]): ClaimedRow[] {
  * meets, which takes a read first).
  */
 function leaseFirst(s: Step, req: ClaimRequest, lane: string, filter: string): ClaimedRow[] {
+  // A worker claims again after each task: where the last claim left the lane empty, and no task
+  // has been ready there since, the statement would find nothing.
+  const names = req.tasks?.length ? req.tasks.join('\n') : '';
+  if (s.emptyLanes?.has(lane, names)) return [];
   const leased = described(s, () => s.sql.all<ClaimedRow & { ready_at: number }>(
     `${LEASE} WHERE id IN (SELECT id FROM tasks WHERE phase = 'ready' AND lane = ?${filter} ORDER BY priority DESC, ready_at, id LIMIT ?)
      RETURNING ${LEASED}, ready_at`,
     req.queue, s.now, req.leaseSeconds, req.owner, req.worker, s.now, lane, ...(req.tasks ?? []), req.max,
   ));
   leasedNow(s, leased);
+  if (leased.length < req.max) s.emptied.push([lane, names]);
   // RETURNING comes in no promised order: hand them out in claim order.
   leased.sort((a, b) => b.priority - a.priority || a.ready_at - b.ready_at || (a.id < b.id ? -1 : 1));
   return leased.map(({ ready_at: _, ...row }) => row);
+}
+
+/**
+ * Lanes a one-lane claim (leaseFirst) left without a ready task, by lane and the claim's task
+ * names ('' for any): a claim there runs no statement until the lane may have one again. The
+ * object keeps them across steps and, after each commit (`settle`), forgets a lane where its step
+ * made a task ready, or all of them when the step wrote anything its writes did not describe
+ * (step.ts `Wake`): every write that can make a task ready and is described says so (`readied`).
+ * A restart starts with none known.
+ */
+export class EmptyLanes {
+  private readonly lanes = new Map<string, Set<string>>();
+
+  has(lane: string, names: string): boolean {
+    return this.lanes.get(lane)?.has(names) ?? false;
+  }
+
+  clear(): void {
+    this.lanes.clear();
+  }
+
+  /** After a step committed; `described`: every row it wrote was written by a write that says what it did. */
+  settle(s: Step, described: boolean): void {
+    if (!described) this.lanes.clear();
+    for (const lane of s.readyLanes) this.lanes.delete(lane);
+    for (const [lane, names] of s.emptied) {
+      if (s.readyLanes.has(lane)) continue;
+      const known = this.lanes.get(lane) ?? new Set<string>();
+      this.lanes.set(lane, known.add(names));
+    }
+  }
 }
 
 /** What a lease owes after its UPDATE: the alarm's wake at its end, and D1's lazy `running` (no statement: `Step.lazy`). */

@@ -18,8 +18,10 @@ export interface Step {
   finished: string[];
   /** Task names with a rate limit: they go to lanes of their own. */
   limitedTasks: { has(task: string): boolean };
-  /** Counter increments, written once per transaction by `commit` (an ack touches ~16 of them). */
+  /** Counter increments, written with the change log once per transaction (`logNow`). */
   counters: Map<string, number>;
+  /** Tasks changed since the last `logNow`, for the change log. */
+  logged: string[];
   /** Tasks this step changed (each `touch`): event subscribers hear of each. */
   touched: Set<string>;
   /** Rate keys one of whose leases ended: a concurrency slot of the key freed. */
@@ -41,6 +43,10 @@ export interface Step {
    * held LAZY_RUNNING_MS later (the object keeps them in memory till then: Alarm `lazy`).
    */
   lazy: [string, string][];
+  /** Lanes with no ready task (by lane and a claim's task names, EmptyLanes in claim.ts), as the object knew them before this step. */
+  emptyLanes?: { has(lane: string, names: string): boolean };
+  /** Lanes a claim of this step found without a ready task: the object learns them after commit. */
+  emptied: [lane: string, names: string][];
 }
 
 /**
@@ -66,9 +72,9 @@ export interface Wake {
 
 export function newStep(sql: Sql, now = Date.now(), random: () => number = Math.random): Step {
   return {
-    sql, now, random, readyLanes: new Set(), readyCount: 0, finished: [], limitedTasks: new Set(), counters: new Map(), touched: new Set(), freedKeys: new Set(), drainedKeys: [],
+    sql, now, random, readyLanes: new Set(), readyCount: 0, finished: [], limitedTasks: new Set(), counters: new Map(), logged: [], touched: new Set(), freedKeys: new Set(), drainedKeys: [],
     wake: { described: 0, at: null, scheduled: null, expires: null, done: null, changes: false, inserts: false },
-    lazy: [],
+    lazy: [], emptied: [],
   };
 }
 
@@ -103,19 +109,26 @@ export function readied(s: Step, lane: string): void {
   s.readyCount++;
 }
 
-/** Runs a transition and writes what it counted; call inside the transaction. */
+/** Runs a transition and writes its change log and counters (`logNow`); call inside the transaction. */
 export function commit<T>(s: Step, fn: (s: Step) => T): T {
   const out = fn(s);
-  if (s.counters.size) {
-    // One statement for all of them: an ack alone moves ~16 (its histogram buckets). No timer.
-    described(s, () => s.sql.run(
-      `INSERT INTO meta (key, value) SELECT 'm:' || j.key, j.value FROM json_each(?) AS j WHERE true
-       ON CONFLICT (key) DO UPDATE SET value = CAST(value AS REAL) + excluded.value`,
-      JSON.stringify(Object.fromEntries(s.counters)),
-    ));
-  }
-  s.counters.clear();
+  logNow(s);
   return out;
+}
+
+/**
+ * Writes what the step has touched and counted so far, in one statement: the ids to the change
+ * log, the counter increments with them (an ack moves ~16, its histogram buckets), which the next
+ * D1 write adds to the object's counters as it forgets the log (sync.ts). `commit` calls it; so
+ * does anything that reads the change log inside a step (a purge keeps tasks D1 is owed).
+ */
+export function logNow(s: Step): void {
+  if (s.logged.length === 0 && s.counters.size === 0) return;
+  s.wake.changes = true;
+  const counts = s.counters.size ? JSON.stringify(Object.fromEntries(s.counters)) : null;
+  described(s, () => logChanges(s.sql, s.logged, counts));
+  s.logged = [];
+  s.counters.clear();
 }
 
 /** Expected outcomes travel as codes; the API maps each to one error. */
@@ -164,7 +177,7 @@ export const LIVE_ORDERED = `phase IN ('ready', 'scheduled', 'leased', 'blocked'
 /** Upper bounds of the claim-to-ack histogram, seconds (Prometheus `le`). */
 export const ACK_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300];
 
-/** Adds to one of the object's counters (metrics); `commit` writes them in the transition's own transaction. */
+/** Adds to one of the object's counters (metrics); `commit` writes them in the transition's own transaction (`logNow`). */
 export function count(s: Step, key: string, by = 1): void {
   s.counters.set(key, (s.counters.get(key) ?? 0) + by);
 }
@@ -180,12 +193,12 @@ export function touch(s: Step, id: string): void {
   touchAll(s, [id]);
 }
 
-/** `touch` for many rows in one statement. */
+/** `touch` for many rows: they are logged together at commit (`logNow`). */
 export function touchAll(s: Step, ids: string[]): void {
-  if (ids.length === 0) return;
-  for (const id of ids) s.touched.add(id);
-  described(s, () => logChanges(s.sql, ids));
-  s.wake.changes = true;
+  for (const id of ids) {
+    s.touched.add(id);
+    s.logged.push(id);
+  }
 }
 
 export function row(s: Step, id: string): LiveRow | undefined {

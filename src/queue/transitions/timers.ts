@@ -1,6 +1,6 @@
 // What the object's alarm does: scheduled tasks fall due, expiries and lease ends, retention; and when to wake next.
 import { UNSYNCED_IDS } from '../sync.ts';
-import { type Step, readied, type LiveRow, touch, finish } from './step.ts';
+import { type Step, logNow, readied, type LiveRow, touch, finish } from './step.ts';
 import { expireLease } from './lease.ts';
 
 /** Scheduled tasks whose time came become ready (eta reached, backoff over). */
@@ -84,6 +84,7 @@ export function nextWakeOf(at: NextWakeRow, retentionMs: number): number | null 
 
 /** Finished tasks past retention leave the object (D1 keeps their record); never one D1 has not seen. */
 export function purgeFinished(s: Step, retentionMs: number, limit: number): number {
+  logNow(s); // this step's changes are in the log it reads
   return s.sql.run(
     `DELETE FROM tasks WHERE id IN (
        SELECT id FROM tasks WHERE phase = 'done' AND finished_at <= ? AND id NOT IN (${UNSYNCED_IDS}) LIMIT ?)`,
