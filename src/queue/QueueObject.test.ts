@@ -766,6 +766,25 @@ describe('statements a task', () => {
     expect(back.out).toEqual([[], { ok: true, state: 'queued' }, [a.id]]);
   });
 
+  it('runs none for a region worker\'s claim while its region\'s lane and the untagged one are both known empty', async () => {
+    const stub = env.QUEUES.getByName('statements-empty-region');
+    const cn = taskSpec({ region: 'cn' });
+    await take(stub, [cn]);
+    const inCn = req({ region: 'cn' });
+    const first = await counted(stub, async (o) => [ids(await o.claim(inCn, 0)), ids(await o.claim(inCn, 0)), ids(await o.claim(req(), 0))]);
+    // The first reads both lanes and leases; the second nothing; an untagged worker's claim runs none either (its lane is known empty).
+    expect(first.out).toEqual([[cn.id], [], []]);
+    expect(first.statements.filter((q) => q.trimStart().startsWith('SELECT id, priority'))).toHaveLength(2);
+    expect(first.statements.filter((q) => q.startsWith(LEASING))).toHaveLength(1);
+    // An untagged task: the region's worker finds it.
+    const any = taskSpec();
+    await take(stub, [any]);
+    expect((await counted(stub, async (o) => ids(await o.claim(inCn, 0)))).out).toEqual([any.id]);
+    // A task of another region readies no lane of cn's: cn's claim still runs none.
+    await take(stub, [taskSpec({ region: 'weur' })]);
+    expect(await counted(stub, async (o) => ids(await o.claim(inCn, 0)))).toEqual({ out: [], statements: [] });
+  });
+
   it('writes an ack\'s counters with its change log, and the D1 write that forgets the log adds them to the counters', async () => {
     const stub = env.QUEUES.getByName('statements-counters');
     const a = taskSpec();

@@ -132,7 +132,12 @@ function claimPlain(s: Step, req: ClaimRequest, max: number, takenByName: Map<st
     }
   }
   if (lanes.length === 1 && s.expiresFrom !== undefined && (s.expiresFrom === null || s.expiresFrom > s.now)) return leaseFirst(s, req, lanes[0].lane, filter);
+  // A region's worker reads its region's lane and the untagged one: none when both are known empty.
+  const plain = lanes.every((l) => !l.name);
+  const names = namesOf(req);
+  if (plain && lanes.every(({ lane }) => s.emptyLanes?.has(lane, names))) return [];
   const out: ClaimedRow[] = [];
+  let drained = false;
   for (let round = 0; round < 20 && out.length < req.max; round++) {
     const need = req.max - out.length;
     // A lane that gave fewer rows than asked has none left; when every lane did and all were
@@ -166,7 +171,10 @@ function claimPlain(s: Step, req: ClaimRequest, max: number, takenByName: Map<st
       }
       picked.push(c);
     }
-    if (picked.length === 0) break;
+    if (picked.length === 0) {
+      drained = plain;
+      break;
+    }
     if (picked.length < candidates.reduce((n, c) => n + c.length, 0)) exhausted = false;
     // Expiry is for tasks never started; a retry of a started one runs whatever the clock says.
     const take: string[] = [];
@@ -178,13 +186,23 @@ function claimPlain(s: Step, req: ClaimRequest, max: number, takenByName: Map<st
       } else take.push(c.id);
     }
     if (take.length === 0) {
+      drained = exhausted;
       if (exhausted) break;
       continue;
     }
     out.push(...leaseIds(s, req, take));
+    drained = exhausted;
     if (exhausted) break;
   }
+  // Every lane gave fewer than asked and all it gave was taken: none has a ready task left. (The
+  // claim is its step's last write, so nothing after it in the step readies one unseen.)
+  if (plain && drained) for (const { lane } of lanes) s.emptied.push([lane, names]);
   return out;
+}
+
+/** The claim's task names, as EmptyLanes keys them ('' for any). */
+function namesOf(req: ClaimRequest): string {
+  return req.tasks?.length ? req.tasks.join('\n') : '';
 }
 
 /** How a claim leases tasks: each lease id is queue.taskId.<24 random hex digits>. Its parameters: queue, now, lease seconds, owner, worker, now. */
@@ -216,7 +234,7 @@ function leaseIds(s: Step, req: ClaimRequest, ids: string[]): ClaimedRow[] {
 function leaseFirst(s: Step, req: ClaimRequest, lane: string, filter: string): ClaimedRow[] {
   // A worker claims again after each task: where the last claim left the lane empty, and no task
   // has been ready there since, the statement would find nothing.
-  const names = req.tasks?.length ? req.tasks.join('\n') : '';
+  const names = namesOf(req);
   if (s.emptyLanes?.has(lane, names)) return [];
   const leased = described(s, () => s.sql.all<ClaimedRow & { ready_at: number }>(
     `${LEASE} WHERE id IN (SELECT id FROM tasks WHERE phase = 'ready' AND lane = ?${filter} ORDER BY priority DESC, ready_at, id LIMIT ?)
@@ -231,7 +249,7 @@ function leaseFirst(s: Step, req: ClaimRequest, lane: string, filter: string): C
 }
 
 /**
- * Lanes a one-lane claim (leaseFirst) left without a ready task, by lane and the claim's task
+ * Lanes a claim of plain lanes (leaseFirst, or a region's two) left without a ready task, by lane and the claim's task
  * names ('' for any): a claim there runs no statement until the lane may have one again. The
  * object keeps them across steps and, after each commit (`settle`), forgets a lane where its step
  * made a task ready, or all of them when the step wrote anything its writes did not describe
