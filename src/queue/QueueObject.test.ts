@@ -12,8 +12,9 @@ import { Store } from './store.ts';
 import { LAZY_RUNNING_MS } from './transitions.ts';
 
 
-const claim = (stub: DurableObjectStub<QueueObject>, over = {}) =>
-  stub.claim({ queue: 'unit', worker: 'w', region: null, tasks: null, max: 10, leaseSeconds: null, owner: null, ...over }, 0);
+/** A worker's claim request, as the tests here make it. */
+const claimReq = (over = {}) => ({ queue: 'unit', worker: 'w', region: null, tasks: null, max: 10, leaseSeconds: null, owner: null, ...over });
+const claim = (stub: DurableObjectStub<QueueObject>, over = {}) => stub.claim(claimReq(over), 0);
 
 
 /** `take`, which must not refuse. */
@@ -543,7 +544,7 @@ describe('waiting', () => {
   it('wakes a long-polling claim as soon as work is delivered', async () => {
     const stub = env.QUEUES.getByName('wait-a');
     const started = Date.now();
-    const pending = stub.claim({ queue: 'unit', worker: 'w', region: null, tasks: null, max: 1, leaseSeconds: null, owner: null }, 5000);
+    const pending = stub.claim(claimReq({ max: 1 }), 5000);
     await new Promise((r) => setTimeout(r, 50));
     const a = taskSpec();
     await stub.deliver([a]);
@@ -658,7 +659,7 @@ describe('the alarm after a take, a claim and an ack', () => {
     expect((await take(stub, [a])).added).toBe(1);
     expect(await alarmOf(stub)).toBeLessThanOrEqual(eta);
     expect(await claim(stub)).toEqual([]);
-    const [job] = await stub.claim({ queue: 'unit', worker: 'w', region: null, tasks: null, max: 1, leaseSeconds: null, owner: null }, 5000);
+    const [job] = await stub.claim(claimReq({ max: 1 }), 5000);
     expect(job.id).toBe(a.id);
     expect(Date.now()).toBeGreaterThanOrEqual(eta);
   });
@@ -740,7 +741,6 @@ describe('statements a task', () => {
       }
     });
   }
-  const req = (over = {}) => ({ queue: 'unit', worker: 'w', region: null, tasks: null, max: 10, leaseSeconds: null, owner: null, ...over });
   const ids = (jobs: { id: string }[]) => jobs.map((j) => j.id);
   const LEASING = `UPDATE tasks SET phase = 'leased'`;
 
@@ -748,21 +748,21 @@ describe('statements a task', () => {
     const stub = env.QUEUES.getByName('statements-empty-lane');
     const a = taskSpec({ task: 'a' });
     await take(stub, [a]);
-    const first = await counted(stub, async (o) => [await o.claim(req(), 0), await o.claim(req(), 0), await o.claim(req(), 0)]);
+    const first = await counted(stub, async (o) => [await o.claim(claimReq(), 0), await o.claim(claimReq(), 0), await o.claim(claimReq(), 0)]);
     expect(first.out.map(ids)).toEqual([[a.id], [], []]);
     // The lease, which took fewer than the claim asked for: the lane is empty, and the claims after it run none.
     expect(first.statements.filter((q) => q.startsWith(LEASING))).toHaveLength(1);
     // Another list of names looks once for itself.
-    const named = await counted(stub, async (o) => [await o.claim(req({ tasks: ['a'] }), 0), await o.claim(req({ tasks: ['a'] }), 0)]);
+    const named = await counted(stub, async (o) => [await o.claim(claimReq({ tasks: ['a'] }), 0), await o.claim(claimReq({ tasks: ['a'] }), 0)]);
     expect(named.out).toEqual([[], []]);
     expect(named.statements.filter((q) => q.startsWith(LEASING))).toHaveLength(1);
     // A task taken makes the lane ready: the next claim finds it, whatever names it had asked for.
     const b = taskSpec({ task: 'b' });
     await take(stub, [b]);
-    expect((await counted(stub, async (o) => [ids(await o.claim(req({ tasks: ['a'] }), 0)), ids(await o.claim(req(), 0))])).out).toEqual([[], [b.id]]);
+    expect((await counted(stub, async (o) => [ids(await o.claim(claimReq({ tasks: ['a'] }), 0)), ids(await o.claim(claimReq(), 0))])).out).toEqual([[], [b.id]]);
     // A lease released puts its task back in its lane, which is looked at again.
     const [job] = first.out[0];
-    const back = await counted(stub, async (o) => [await o.claim(req(), 0), await o.release(job.lease_id, null), ids(await o.claim(req({ tasks: ['a'] }), 0))]);
+    const back = await counted(stub, async (o) => [await o.claim(claimReq(), 0), await o.release(job.lease_id, null), ids(await o.claim(claimReq({ tasks: ['a'] }), 0))]);
     expect(back.out).toEqual([[], { ok: true, state: 'queued' }, [a.id]]);
   });
 
@@ -770,8 +770,8 @@ describe('statements a task', () => {
     const stub = env.QUEUES.getByName('statements-empty-region');
     const cn = taskSpec({ region: 'cn' });
     await take(stub, [cn]);
-    const inCn = req({ region: 'cn' });
-    const first = await counted(stub, async (o) => [ids(await o.claim(inCn, 0)), ids(await o.claim(inCn, 0)), ids(await o.claim(req(), 0))]);
+    const inCn = claimReq({ region: 'cn' });
+    const first = await counted(stub, async (o) => [ids(await o.claim(inCn, 0)), ids(await o.claim(inCn, 0)), ids(await o.claim(claimReq(), 0))]);
     // The first reads both lanes and leases; the second nothing; an untagged worker's claim runs none either (its lane is known empty).
     expect(first.out).toEqual([[cn.id], [], []]);
     expect(first.statements.filter((q) => q.trimStart().startsWith('SELECT id, priority'))).toHaveLength(2);

@@ -85,7 +85,9 @@ export class QueueObject extends DurableObject<Env> {
     const writes = sql.writes;
     step.emptyLanes = this.emptyLanes;
     const out = this.ctx.storage.transactionSync(() => t.commit(step, fn));
-    this.emptyLanes.settle(step, sql.writes - writes === step.wake.described);
+    // Every row written was by a write that says what it did (step.ts `Wake`).
+    const described = sql.writes - writes === step.wake.described;
+    this.emptyLanes.settle(step, described);
     // Nothing written (a claim that found no work): nothing to wake, sync or re-arm.
     if (sql.writes === writes) return out;
     const keys = this.queueSettings.keys;
@@ -105,7 +107,7 @@ export class QueueObject extends DurableObject<Env> {
     this.outbox.noteEvents(step.touched);
     // The rearm first: it learns what the logs hold, and a write that starts at once reads only those (D1Writer).
     this.nextAlarm.lazy(step.touched, step.lazy, step.now + t.LAZY_RUNNING_MS);
-    this.nextAlarm.rearm(false, sql.writes - writes === step.wake.described ? step.wake : undefined);
+    this.nextAlarm.rearm(false, described ? step.wake : undefined);
     this.d1.flushSoon();
     return out;
   }

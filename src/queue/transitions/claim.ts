@@ -172,7 +172,7 @@ function claimPlain(s: Step, req: ClaimRequest, max: number, takenByName: Map<st
       picked.push(c);
     }
     if (picked.length === 0) {
-      drained = plain;
+      drained = true;
       break;
     }
     if (picked.length < candidates.reduce((n, c) => n + c.length, 0)) exhausted = false;
