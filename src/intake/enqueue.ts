@@ -13,7 +13,7 @@ import type { Env } from '../env.ts';
 import { describeIssues, parseWith } from '../protocol/parse.ts';
 import { checkSize, checkTargets, toSpec } from './spec.ts';
 import { DroverError } from '../protocol/errors.ts';
-import { batchBody, enqueueBody } from '../protocol/schemas.ts';
+import { batchBody, enqueueBody, plainEnqueueBody } from '../protocol/schemas.ts';
 
 /**
  * Records tasks in D1 first (an idempotency key's repeat is found there), then hands the new ones
@@ -68,7 +68,7 @@ async function enqueue(env: Env, specs: TaskSpec[], inD1 = true): Promise<Record
 
 /** Checks one POST /v1/tasks body (already read as JSON) and makes its task. */
 function taskSpec(env: Env, raw: unknown): TaskSpec {
-  const body = routed(raw as object, parseWith(enqueueBody, raw, 'task'), route);
+  const body = routed(raw as object, plainEnqueueBody(raw) ?? parseWith(enqueueBody, raw, 'task'), route);
   checkTargets(env, body);
   return toSpec(body, Date.now());
 }
@@ -127,7 +127,8 @@ export async function enqueueBatch(env: Env, body: unknown) {
   const now = Date.now();
   const specs = raw.tasks.map((entry, index) => {
     checkSize(entry, index);
-    const parsed = enqueueBody.safeParse(entry);
+    const plain = plainEnqueueBody(entry);
+    const parsed = plain ? { success: true as const, data: plain } : enqueueBody.safeParse(entry);
     if (!parsed.success) {
       throw new DroverError('invalid_request', `invalid batch, nothing was enqueued: ${describeIssues(parsed.error, ['tasks', index])}`, {
         index,

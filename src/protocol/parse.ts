@@ -22,21 +22,23 @@ interface Visit {
  */
 export function checkJson(value: unknown): void {
   const stack: Visit[] = [];
-  const meet = (v: unknown, up: Visit | null, key: PropertyKey) => {
-    if (typeof v === 'number') {
-      if (!Number.isFinite(v)) tooLargeNumber(v, up, key);
-    } else if (typeof v === 'object' && v !== null) {
-      const depth = up ? up.depth + 1 : 1;
-      if (depth > MAX_DEPTH) throw new DroverError('invalid_request', `the JSON nests deeper than ${MAX_DEPTH} levels`);
-      stack.push({ value: v, depth, up, key });
-    }
-  };
-  meet(value, null, '');
+  meet(stack, value, null, '');
   while (stack.length) {
     const visit = stack.pop()!;
     const v = visit.value;
-    if (Array.isArray(v)) for (let i = 0; i < v.length; i++) meet(v[i], visit, i);
-    else for (const key in v) meet((v as Record<string, unknown>)[key], visit, key);
+    if (Array.isArray(v)) for (let i = 0; i < v.length; i++) meet(stack, v[i], visit, i);
+    else for (const key in v) meet(stack, (v as Record<string, unknown>)[key], visit, key);
+  }
+}
+
+/** checkJson's look at one value (a function of the module's: a closure would be made, and named, at every call). */
+function meet(stack: Visit[], v: unknown, up: Visit | null, key: PropertyKey): void {
+  if (typeof v === 'number') {
+    if (!Number.isFinite(v)) tooLargeNumber(v, up, key);
+  } else if (typeof v === 'object' && v !== null) {
+    const depth = up ? up.depth + 1 : 1;
+    if (depth > MAX_DEPTH) throw new DroverError('invalid_request', `the JSON nests deeper than ${MAX_DEPTH} levels`);
+    stack.push({ value: v, depth, up, key });
   }
 }
 

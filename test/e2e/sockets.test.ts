@@ -163,6 +163,8 @@ describe('a producer socket', () => {
       expect((await s.ask({ id: 6, op: 'enqueue', task: { task: 'x', queue }, extra: 1 })).error.message).toMatch(/unknown field "extra"/);
       expect((await s.ask({ id: 7, op: 'claim', worker: 'w' })).error.message).toMatch(/"enqueue" or "enqueueBatch"/);
       expect((await s.ask({ id: 8, op: 'enqueue', task: { task: 'x', queue, args: ['y'.repeat(200_000)] } })).error.code).toBe('payload_too_large');
+      // Counted in UTF-8: 50,000 characters of three bytes each are past a task's 128 KiB.
+      expect((await s.ask({ id: 9, op: 'enqueue', task: { task: 'x', queue, args: ['€'.repeat(50_000)] } })).error.code).toBe('payload_too_large');
       const stats = (await api.get(`/v1/queues/${queue}`)).body;
       expect(stats).toMatchObject({ ready: 2, delayed: 1 });
       expect((await api.get(`/v1/tasks/${one.task.id}`)).body).toMatchObject({ task: 'echo', args: [7], state: 'queued' });
