@@ -1,5 +1,5 @@
 // One of drover's bench figures, run several times on one fresh hub: for a quick before and after.
-//   node test/bench/figure.ts single [n] [runs]     (also: batch, http, drain, e2e, latency)
+//   node test/bench/figure.ts single [n] [runs]     (also: batch, http, drain, e2e, latency, drain4, e2e4)
 // A warm-up of a tenth of n first; prints each run and the median, with the runtime's CPU a task
 // over the run (every workerd process: steadier than a rate on a busy machine). Latency's runs
 // also print the SQLite statements a task (GET /metrics), as the full bench counts them at its rate.
