@@ -20,6 +20,19 @@ function checkValues(params: SqlValue[]): void {
   }
 }
 
+/**
+ * A LIMIT for SQL text, written in as a literal: SQLite marks a statement whose LIMIT is a bound
+ * parameter to be planned again whenever that parameter is bound (its value may change the plan),
+ * so `LIMIT ?` is compiled afresh at every run, where the same text with a literal comes from the
+ * runtime's statement cache. A claim's lease that found nothing measured about 170 µs with
+ * `LIMIT ?` and 28 µs with the number written in. Use it where the values are few (claim sizes of
+ * 1-100, fixed batch sizes), so the cache keeps them all.
+ */
+export function limitOf(n: number): string {
+  if (!Number.isSafeInteger(n) || n < 0) throw new Error(`a LIMIT is a whole number, not ${n}`);
+  return String(n);
+}
+
 export class Sql {
   /** Rows written through this wrapper so far: a transaction that adds none changed nothing. */
   writes = 0;

@@ -3,7 +3,7 @@ import type { TaskSpec } from '../core/states.ts';
 import { jsonChunks, utf8Bytes } from '../core/params.ts';
 import { INSERT_TAKEN_TASKS, recordJson, recordRow } from '../db/records.ts';
 import { COUNT_ENDS, COUNT_LATENCIES } from '../db/history.ts';
-import type { Sql } from '../db/sql.ts';
+import { limitOf, type Sql } from '../db/sql.ts';
 
 /**
  * Two append-only logs, so that queueing a change and forgetting it once written are appends and
@@ -146,9 +146,9 @@ const INSERT_BYTES = 4 * 1024 * 1024;
  */
 const INSERTS_DUE = `SELECT i.seq AS seq, i.spec AS spec, (SELECT MAX(seq) FROM sync_insert) AS tail
   FROM (SELECT seq, ROW_NUMBER() OVER (ORDER BY seq) AS n, SUM(bytes) OVER (ORDER BY seq ROWS UNBOUNDED PRECEDING) AS upto
-        FROM (SELECT seq, length(spec) AS bytes FROM sync_insert ORDER BY seq LIMIT ?1)) w
+        FROM (SELECT seq, length(spec) AS bytes FROM sync_insert ORDER BY seq LIMIT ${limitOf(INSERT_ROWS)})) w
   JOIN sync_insert i ON i.seq = w.seq
-  WHERE w.n = 1 OR w.upto <= ?2
+  WHERE w.n = 1 OR w.upto <= ?
   ORDER BY i.seq`;
 
 /**
@@ -158,7 +158,7 @@ const INSERTS_DUE = `SELECT i.seq AS seq, i.spec AS spec, (SELECT MAX(seq) FROM 
  * their arrival needs no write of its own.
  */
 function insertsDue(sql: Sql, queue: string | null, now: number): { statements: [string, ...unknown[]][]; last: number; more: boolean } | null {
-  const rows = sql.all<{ seq: number; spec: string; tail: number }>(INSERTS_DUE, INSERT_ROWS, INSERT_BYTES);
+  const rows = sql.all<{ seq: number; spec: string; tail: number }>(INSERTS_DUE, INSERT_BYTES);
   if (rows.length === 0) return null;
   const last = rows[rows.length - 1].seq;
   const statements: [string, ...unknown[]][] = jsonChunks(rows.map((r) => recordRow(r.spec))).map((chunk) => [INSERT_TAKEN_TASKS, now, chunk]);
@@ -203,8 +203,9 @@ export async function flushToD1(
 /** The ends among the pending rows, as one JSON array of END_JSON (null when none). */
 const ENDED = `'[' || group_concat(ended, ',') || ']' AS ended`;
 
-/** The change log's first `?1` entries: the last place among them, and how many. */
-const HEAD = `SELECT MAX(seq) AS last, COUNT(*) AS n, COUNT(counts) AS counted FROM (SELECT seq, counts FROM sync_log ORDER BY seq LIMIT ?1)`;
+/** The change log's first `limit` entries: the last place among them, and how many. */
+const head = (limit: number) =>
+  `SELECT MAX(seq) AS last, COUNT(*) AS n, COUNT(counts) AS counted FROM (SELECT seq, counts FROM sync_log ORDER BY seq LIMIT ${limitOf(limit)})`;
 
 type Pending = { last: number | null; n: number; counted: number; rows: string | null; arrived: string | null; ended: string | null };
 
@@ -216,15 +217,14 @@ type Pending = { last: number | null; n: number; counted: number; rows: string |
 function readPending(sql: Sql, limit: number): Pending {
   try {
     return sql.one<Pending>(
-      `WITH head AS MATERIALIZED (${HEAD})
+      `WITH head AS MATERIALIZED (${head(limit)})
        SELECT head.last AS last, head.n AS n, head.counted AS counted, '[' || group_concat(p.j, ',') || ']' AS rows,
          json_group_array(p.arrived) FILTER (WHERE p.arrived IS NOT NULL) AS arrived, '[' || group_concat(p.ended, ',') || ']' AS ended
        FROM head LEFT JOIN (${PENDING.replace('?1', '(SELECT last FROM head)')}) p`,
-      limit,
     )!;
   } catch (err) {
     if (!/SQLITE_TOOBIG|too big/i.test(String(err))) throw err;
-    const { last, n, counted } = sql.one<{ last: number | null; n: number; counted: number }>(HEAD, limit)!;
+    const { last, n, counted } = sql.one<{ last: number | null; n: number; counted: number }>(head(limit))!;
     const ids = sql.one<{ arrived: string | null; any: number; ended: string | null }>(
       `SELECT json_group_array(arrived) FILTER (WHERE arrived IS NOT NULL) AS arrived, COUNT(j) AS any, ${ENDED} FROM (${PENDING})`,
       last,

@@ -1,6 +1,7 @@
 // A claim's turn of one rate key: the key's ready lanes read by index walks, its tasks picked within its budget.
 import { mergeLanes } from '../../core/claim-order.ts';
 import { type Step, finish } from './step.ts';
+import { limitOf } from '../../db/sql.ts';
 
 /** A participant of a claim's round-robin: a key with budget and its ready lanes, or (key null) the tasks of no key. */
 export interface KeyTurn {
@@ -27,8 +28,8 @@ export function claimKey(s: Step, req: ClaimScope, turn: KeyTurn & { key: string
     const rows = s.sql
       .all<{ id: string; task: string; priority: number; ready_at: number; expires_at: number | null; attempts: number; http: number }>(
         `SELECT id, task, priority, ready_at, expires_at, attempts, http IS NOT NULL AS http FROM tasks WHERE phase = 'ready' AND lane = ?${filter}
-         ORDER BY priority DESC, ready_at, id LIMIT ?`,
-        lane, ...(req.tasks ?? []), n,
+         ORDER BY priority DESC, ready_at, id LIMIT ${limitOf(n)}`,
+        lane, ...(req.tasks ?? []),
       )
       .map((c) => ({ id: c.id, priority: c.priority, readyAt: c.ready_at, expires_at: c.expires_at, attempts: c.attempts, name: !c.http && s.limitedTasks.has(c.task) ? c.task : undefined }));
     // A claim for some task names saw only those: it asks whether any other task waits in the lane.

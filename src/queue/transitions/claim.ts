@@ -4,6 +4,7 @@ import { laneOf } from '../../core/states.ts';
 import { type Step, described, earlier, finish } from './step.ts';
 import { type Candidate, claimKey, type KeyTurn } from './claim-keys.ts';
 import { promoteDue } from './timers.ts';
+import { limitOf } from '../../db/sql.ts';
 
 export interface ClaimRequest {
   queue: string;
@@ -152,10 +153,9 @@ function claimPlain(s: Step, req: ClaimRequest, max: number, takenByName: Map<st
       const rows = s.sql
         .all<{ id: string; priority: number; ready_at: number; expires_at: number | null; lane: string; attempts: number }>(
           `SELECT id, priority, ready_at, expires_at, lane, attempts FROM tasks WHERE phase = 'ready' AND lane = ?${name ? '' : filter}
-           ORDER BY priority DESC, ready_at, id LIMIT ?`,
+           ORDER BY priority DESC, ready_at, id LIMIT ${limitOf(limit)}`,
           lane,
           ...(name ? [] : (req.tasks ?? [])),
-          limit,
         )
         .map((c) => ({ id: c.id, priority: c.priority, readyAt: c.ready_at, expires_at: c.expires_at, attempts: c.attempts, name }));
       if (rows.length >= limit) exhausted = false;
@@ -237,9 +237,9 @@ function leaseFirst(s: Step, req: ClaimRequest, lane: string, filter: string): C
   const names = namesOf(req);
   if (s.emptyLanes?.has(lane, names)) return [];
   const leased = described(s, () => s.sql.all<ClaimedRow & { ready_at: number }>(
-    `${LEASE} WHERE id IN (SELECT id FROM tasks WHERE phase = 'ready' AND lane = ?${filter} ORDER BY priority DESC, ready_at, id LIMIT ?)
+    `${LEASE} WHERE id IN (SELECT id FROM tasks WHERE phase = 'ready' AND lane = ?${filter} ORDER BY priority DESC, ready_at, id LIMIT ${limitOf(req.max)})
      RETURNING ${LEASED}, ready_at`,
-    req.queue, s.now, req.leaseSeconds, req.owner, req.worker, s.now, lane, ...(req.tasks ?? []), req.max,
+    req.queue, s.now, req.leaseSeconds, req.owner, req.worker, s.now, lane, ...(req.tasks ?? []),
   ));
   leasedNow(s, leased);
   if (leased.length < req.max) s.emptied.push([lane, names]);

@@ -2,6 +2,7 @@
 import { UNSYNCED_IDS } from '../sync.ts';
 import { type Step, logNow, readied, type LiveRow, touch, finish } from './step.ts';
 import { expireLease } from './lease.ts';
+import { limitOf } from '../../db/sql.ts';
 
 /** Scheduled tasks whose time came become ready (eta reached, backoff over). */
 export function promoteDue(s: Step, limit: number): number {
@@ -11,9 +12,9 @@ export function promoteDue(s: Step, limit: number): number {
   if (!s.sql.one(`SELECT 1 FROM tasks WHERE phase = 'scheduled' AND ready_at <= ? LIMIT 1`, s.now)) return 0;
   const due = s.sql.all<{ id: string; lane: string }>(
     `UPDATE tasks SET phase = 'ready', state = 'queued', version = version + 1
-     WHERE id IN (SELECT id FROM tasks WHERE phase = 'scheduled' AND ready_at <= ? ORDER BY ready_at LIMIT ?)
+     WHERE id IN (SELECT id FROM tasks WHERE phase = 'scheduled' AND ready_at <= ? ORDER BY ready_at LIMIT ${limitOf(limit)})
      RETURNING id, lane`,
-    s.now, limit,
+    s.now,
   );
   for (const { id, lane } of due) {
     touch(s, id);
@@ -26,8 +27,8 @@ export function promoteDue(s: Step, limit: number): number {
 export function expireDue(s: Step, limit: number): number {
   const due = s.sql.all<{ id: string }>(
     `SELECT id FROM tasks WHERE expires_at IS NOT NULL AND attempts = 0 AND phase IN ('ready', 'scheduled', 'blocked')
-       AND expires_at <= ? LIMIT ?`,
-    s.now, limit,
+       AND expires_at <= ? LIMIT ${limitOf(limit)}`,
+    s.now,
   );
   for (const { id } of due) finish(s, id, 'done', 'expired', { error: { type: 'Expired', message: 'the task expired before it started' } });
   return due.length;
@@ -36,8 +37,8 @@ export function expireDue(s: Step, limit: number): number {
 /** Leases whose time ran out count as failed attempts (`LeaseExpired`) and retry like any failure. */
 export function expireLeases(s: Step, limit: number): number {
   const due = s.sql.all<LiveRow>(
-    `SELECT * FROM tasks WHERE phase = 'leased' AND lease_expires_at <= ? ORDER BY lease_expires_at LIMIT ?`,
-    s.now, limit,
+    `SELECT * FROM tasks WHERE phase = 'leased' AND lease_expires_at <= ? ORDER BY lease_expires_at LIMIT ${limitOf(limit)}`,
+    s.now,
   );
   for (const r of due) expireLease(s, r);
   return due.length;
@@ -87,7 +88,7 @@ export function purgeFinished(s: Step, retentionMs: number, limit: number): numb
   logNow(s); // this step's changes are in the log it reads
   return s.sql.run(
     `DELETE FROM tasks WHERE id IN (
-       SELECT id FROM tasks WHERE phase = 'done' AND finished_at <= ? AND id NOT IN (${UNSYNCED_IDS}) LIMIT ?)`,
-    s.now - retentionMs, limit,
+       SELECT id FROM tasks WHERE phase = 'done' AND finished_at <= ? AND id NOT IN (${UNSYNCED_IDS}) LIMIT ${limitOf(limit)})`,
+    s.now - retentionMs,
   );
 }
