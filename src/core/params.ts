@@ -14,6 +14,14 @@ export function utf8Bytes(text: string): number {
   return /[^\x00-\x7f]/.test(text) ? encoder.encode(text).byteLength : text.length;
 }
 
+/**
+ * Whether a string is more than `max` bytes of UTF-8. A UTF-16 unit is at most 3 bytes, so a
+ * string of at most a third of that many units is not, and costs one comparison.
+ */
+export function overUtf8Bytes(text: string, max: number): boolean {
+  return text.length * 3 > max && utf8Bytes(text) > max;
+}
+
 /** JSON texts of rows, joined into JSON arrays of at most MAX_PARAM_BYTES each (one row may exceed it alone). */
 export function jsonChunks(items: string[]): string[] {
   const out: string[] = [];

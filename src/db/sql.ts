@@ -1,6 +1,6 @@
 // A small typed wrapper over a Durable Object's synchronous SQLite API.
 
-import { utf8Bytes } from '../core/params.ts';
+import { overUtf8Bytes, utf8Bytes } from '../core/params.ts';
 
 export type SqlValue = string | number | null;
 
@@ -13,8 +13,8 @@ export const MAX_VALUE_BYTES = 2_000_000;
 
 function checkValues(params: SqlValue[]): void {
   for (const p of params) {
-    // Three bytes a UTF-16 unit at most: most values are far below and cost one comparison.
-    if (typeof p === 'string' && p.length * 3 > MAX_VALUE_BYTES && utf8Bytes(p) > MAX_VALUE_BYTES) {
+    // Most values are far below and cost one comparison.
+    if (typeof p === 'string' && overUtf8Bytes(p, MAX_VALUE_BYTES)) {
       throw new Error(`a bound value of ${utf8Bytes(p)} bytes is over Durable Object SQLite's ${MAX_VALUE_BYTES} bytes: split it`);
     }
   }

@@ -8,7 +8,7 @@ import { DroverError, errorOf } from '../protocol/errors.ts';
 import { ackLeases, claimRequest, jobsJson, type QueueCalls } from './calls.ts';
 import { ackManyBody, claimBody } from '../protocol/schemas.ts';
 import { SOCKET_MAX_IN_FLIGHT } from '../core/limits.ts';
-import { utf8Bytes } from '../core/params.ts';
+import { overUtf8Bytes } from '../core/params.ts';
 
 /** After asking its client to reconnect, the hub waits this long for in-flight work before closing. */
 const DRAIN_MS = 60_000;
@@ -171,8 +171,7 @@ export class Session {
       id = given as number | string;
       const handler = typeof op === 'string' && Object.hasOwn(this.ops, op) ? this.ops[op] : undefined;
       if (!handler) throw new DroverError('invalid_request', `unknown "op": send ${Object.keys(this.ops).map((o) => `"${o}"`).join(' or ')}`);
-      // A UTF-16 unit is at most 3 bytes of UTF-8: a message that short is counted no further.
-      if (data.length * 3 > handler.maxBytes && utf8Bytes(data) > handler.maxBytes) {
+      if (overUtf8Bytes(data, handler.maxBytes)) {
         throw new DroverError('payload_too_large', `a "${op}" message is larger than ${Math.round(handler.maxBytes / 1024)} KiB`);
       }
       checkJson(message);
