@@ -95,6 +95,8 @@ export type EnqueueBody = z.output<typeof enqueueBody>;
 
 /** Fields that decide, with plain values, everything zod says of a body but its args and kwargs. Times (eta, expires) depend on now. */
 const PLAIN_FIELDS = new Set(['task', 'queue', 'region', 'priority', 'maxRetries', 'retryDelay', 'timeout']);
+/** The JSON types a plain option may have (and null). */
+const PLAIN_TYPES = new Set(['string', 'number', 'boolean']);
 const PLAIN_OPTIONS_MAX = 1000;
 const plainOptions = new Map<string, Omit<EnqueueBody, 'args' | 'kwargs'>>();
 
@@ -117,7 +119,7 @@ export function plainEnqueueBody(raw: unknown): EnqueueBody | null {
     } else if (field === 'kwargs') {
       if (typeof value !== 'object' || value === null || Array.isArray(value)) return null;
       kwargs = value as Record<string, unknown>;
-    } else if (PLAIN_FIELDS.has(field) && (value === null || ['string', 'number', 'boolean'].includes(typeof value))) {
+    } else if (PLAIN_FIELDS.has(field) && (value === null || PLAIN_TYPES.has(typeof value))) {
       key += `${field}=${JSON.stringify(value)}\n`;
     } else {
       return null;
