@@ -20,6 +20,15 @@ function checkValues(params: SqlValue[]): void {
   }
 }
 
+/*
+ * `= +?` where an ORDER BY follows an index: the SQLite of the runtime that `npm start` runs (source
+ * 2026-10-16) marks a statement to be planned again whenever a parameter compared `=` to a column
+ * of the index its ORDER BY follows is bound, as it does a bound LIMIT; the older one of the unit
+ * tests' runtime does not. The unary plus leaves the value and the plan as they are (EXPLAIN QUERY
+ * PLAN reads the same) and the statement is compiled once: a claim's lease measured 86-114 µs with
+ * `lane = ?` and 12-16 µs with `lane = +?`, its read of a lane 32-36 µs and 12-15 µs.
+ */
+
 /**
  * A LIMIT for SQL text, written in as a literal: SQLite marks a statement whose LIMIT is a bound
  * parameter to be planned again whenever that parameter is bound (its value may change the plan),

@@ -1,7 +1,7 @@
 // Commands for workers (remote control and broadcasts): stored until replied to or expired, handed out on heartbeats, and the waits on both sides.
 import { newTaskId } from '../core/ids.ts';
 import type { WorkerState } from '../core/worker-states.ts';
-import type { Sql } from '../db/sql.ts';
+import { limitOf, type Sql } from '../db/sql.ts';
 import { FORGET_MS } from './roster.ts';
 
 /** A command not replied to by then expires: a worker that misses it for ten minutes is not the one it was meant for. */
@@ -90,8 +90,8 @@ export class Commands {
   pendingFor(worker: string, now: number): Command[] {
     return this.sql
       .all<{ id: string; command: string; args: string }>(
-        `SELECT id, command, args FROM commands WHERE worker = ? AND replied_at IS NULL AND expired = 0 AND expires_at > ? ORDER BY created_at, id LIMIT ?`,
-        worker, now, MAX_PENDING,
+        `SELECT id, command, args FROM commands WHERE worker = +? AND replied_at IS NULL AND expired = 0 AND expires_at > ? ORDER BY created_at, id LIMIT ${limitOf(MAX_PENDING)}`,
+        worker, now,
       )
       .map((r) => ({ id: r.id, command: r.command, args: JSON.parse(r.args) }));
   }

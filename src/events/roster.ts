@@ -112,7 +112,7 @@ export class Roster {
   }
 
   private active(name: string): WorkerView['active'] {
-    const parts = this.sql.all<{ json: string }>(`SELECT json FROM roster_active WHERE name = ? ORDER BY part LIMIT 1`, name);
+    const parts = this.sql.all<{ json: string }>(`SELECT json FROM roster_active WHERE name = +? ORDER BY part LIMIT 1`, name);
     return parts.length ? (JSON.parse(parts[0].json) as NonNullable<WorkerView['active']>).slice(0, ACTIVE_SHOWN) : [];
   }
 

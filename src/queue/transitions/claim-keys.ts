@@ -27,7 +27,7 @@ export function claimKey(s: Step, req: ClaimScope, turn: KeyTurn & { key: string
   const lanes = turn.lanes.map((lane) => {
     const rows = s.sql
       .all<{ id: string; task: string; priority: number; ready_at: number; expires_at: number | null; attempts: number; http: number }>(
-        `SELECT id, task, priority, ready_at, expires_at, attempts, http IS NOT NULL AS http FROM tasks WHERE phase = 'ready' AND lane = ?${filter}
+        `SELECT id, task, priority, ready_at, expires_at, attempts, http IS NOT NULL AS http FROM tasks WHERE phase = 'ready' AND lane = +?${filter}
          ORDER BY priority DESC, ready_at, id LIMIT ${limitOf(n)}`,
         lane, ...(req.tasks ?? []),
       )

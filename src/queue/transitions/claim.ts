@@ -152,7 +152,7 @@ function claimPlain(s: Step, req: ClaimRequest, max: number, takenByName: Map<st
       }
       const rows = s.sql
         .all<{ id: string; priority: number; ready_at: number; expires_at: number | null; lane: string; attempts: number }>(
-          `SELECT id, priority, ready_at, expires_at, lane, attempts FROM tasks WHERE phase = 'ready' AND lane = ?${name ? '' : filter}
+          `SELECT id, priority, ready_at, expires_at, lane, attempts FROM tasks WHERE phase = 'ready' AND lane = +?${name ? '' : filter}
            ORDER BY priority DESC, ready_at, id LIMIT ${limitOf(limit)}`,
           lane,
           ...(name ? [] : (req.tasks ?? [])),
@@ -236,8 +236,9 @@ function leaseFirst(s: Step, req: ClaimRequest, lane: string, filter: string): C
   // has been ready there since, the statement would find nothing.
   const names = namesOf(req);
   if (s.emptyLanes?.has(lane, names)) return [];
+  // `lane = +?`, not `= ?`: the runtime's SQLite compiles the other form again at every run (src/db/sql.ts).
   const leased = described(s, () => s.sql.all<ClaimedRow & { ready_at: number }>(
-    `${LEASE} WHERE id IN (SELECT id FROM tasks WHERE phase = 'ready' AND lane = ?${filter} ORDER BY priority DESC, ready_at, id LIMIT ${limitOf(req.max)})
+    `${LEASE} WHERE id IN (SELECT id FROM tasks WHERE phase = 'ready' AND lane = +?${filter} ORDER BY priority DESC, ready_at, id LIMIT ${limitOf(req.max)})
      RETURNING ${LEASED}, ready_at`,
     req.queue, s.now, req.leaseSeconds, req.owner, req.worker, s.now, lane, ...(req.tasks ?? []),
   ));

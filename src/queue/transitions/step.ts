@@ -247,7 +247,7 @@ export function activeWithKey(s: Step, key: string, except = ''): number {
 export function passKey(s: Step, key: string | null): void {
   while (key !== null) {
     const next = s.sql.one<LiveRow>(
-      `SELECT id, ready_at, expires_at, attempts, key_limit FROM tasks WHERE ordering_key = ? AND ${LIVE_ORDERED} AND phase = 'blocked' ORDER BY id LIMIT 1`,
+      `SELECT id, ready_at, expires_at, attempts, key_limit FROM tasks WHERE ordering_key = +? AND ${LIVE_ORDERED} AND phase = 'blocked' ORDER BY id LIMIT 1`,
       key,
     );
     if (!next || activeWithKey(s, key) >= next.key_limit) return;

@@ -58,7 +58,7 @@ export function oldestReady(s: Step): number | null {
   while (group) {
     if (oldest === null || group.ready_at < oldest) oldest = group.ready_at;
     group =
-      s.sql.one<First>(`${from} AND lane = ? AND priority < ? ${order}`, group.lane, group.priority) ??
+      s.sql.one<First>(`${from} AND lane = +? AND priority < ? ${order}`, group.lane, group.priority) ??
       s.sql.one<First>(`${from} AND lane > ? ${order}`, group.lane);
   }
   return oldest;
