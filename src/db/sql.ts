@@ -21,12 +21,12 @@ function checkValues(params: SqlValue[]): void {
 }
 
 /*
- * `= +?` where an ORDER BY follows an index: the SQLite of the runtime that `npm start` runs (source
- * 2026-10-16) marks a statement to be planned again whenever a parameter compared `=` to a column
- * of the index its ORDER BY follows is bound, as it does a bound LIMIT; the older one of the unit
- * tests' runtime does not. The unary plus leaves the value and the plan as they are (EXPLAIN QUERY
- * PLAN reads the same) and the statement is compiled once: a claim's lease measured 86-114 µs with
- * `lane = ?` and 12-16 µs with `lane = +?`, its read of a lane 32-36 µs and 12-15 µs.
+ * `= +?` where an ORDER BY follows an index: the runtime's SQLite (workerd 1.20261117, SQLite source
+ * of 2026-10-16; older ones do not) marks a statement to be planned again whenever a parameter
+ * compared `=` to a column of the index its ORDER BY follows is bound, as it does a bound LIMIT.
+ * The unary plus leaves the value and the plan as they are (EXPLAIN QUERY PLAN reads the same) and
+ * the statement is compiled once: a claim's lease measured 86-114 µs with `lane = ?` and 12-16 µs
+ * with `lane = +?`, its read of a lane 32-36 µs and 12-15 µs.
  */
 
 /**
