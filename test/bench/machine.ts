@@ -1,6 +1,7 @@
 // What a bench run ran on: the machine, the runtimes and the commit, so figures from two runs can be told apart.
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { cpus, release, totalmem, type } from 'node:os';
 import { resolve } from 'node:path';
 
@@ -22,9 +23,11 @@ export interface Machine {
 
 const root = resolve(import.meta.dirname, '..', '..');
 
-function versionOf(pkg: string): string {
+/** The version of `pkg` as a package found from `from` resolves it (node_modules may hold several). */
+function versionOf(pkg: string, from = root): string {
   try {
-    return (JSON.parse(readFileSync(resolve(root, 'node_modules', pkg, 'package.json'), 'utf8')) as { version: string }).version;
+    const file = createRequire(resolve(from, 'package.json')).resolve(`${pkg}/package.json`);
+    return (JSON.parse(readFileSync(file, 'utf8')) as { version: string }).version;
   } catch {
     return 'unknown';
   }
@@ -58,7 +61,8 @@ export function machine(): Machine {
     os: distribution(),
     kernel: `${type()} ${release()}`,
     node: process.version,
-    workerd: versionOf('workerd'),
+    // The runtime npm start runs: wrangler's own workerd, which need not be the one at the top of node_modules.
+    workerd: versionOf('workerd', resolve(root, 'node_modules', 'wrangler')),
     wrangler: versionOf('wrangler'),
     commit: commit(),
   };
