@@ -1,6 +1,7 @@
 // drover under bench: a fresh `npm start`, pull workers of the SDK (PullWorker) in child processes.
 import { fork, type ChildProcess } from 'node:child_process';
 import { accessSync, constants, mkdtempSync, rmSync } from 'node:fs';
+import { Agent, request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { Api, startSystem, TOKENS, type System } from '../e2e/system.ts';
@@ -228,15 +229,22 @@ export function drover(stateOn: StateOn = defaultStateOn()): DroverBench {
     },
     async enqueueHttp(n, inFlight) {
       const queue = nextQueue();
-      const url = `${system!.url}/v1/tasks`;
-      const headers = { authorization: `Bearer ${TOKENS.admin}`, 'content-type': 'application/json' };
+      const url = new URL(`${system!.url}/v1/tasks`);
       const body = JSON.stringify({ task: 'noop', args: [], queue });
-      // Node's fetch keeps its connections alive: after the first round each client reuses its own.
-      const post = async () => {
-        const res = await fetch(url, { method: 'POST', headers, body });
-        if (res.status !== 202) throw new Error(`POST /v1/tasks answered ${res.status}: ${await res.text()}`);
-        await res.arrayBuffer();
-      };
+      const headers = { authorization: `Bearer ${TOKENS.admin}`, 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(body)) };
+      // node:http with a keep-alive agent of `inFlight` sockets: each client reuses its own
+      // connection. Node's fetch spent 400-700 µs of CPU a request here, beside the hub's on the
+      // same two cores; node:http about 120 µs (docs/performance.md, "Singles over HTTP").
+      const agent = new Agent({ keepAlive: true, maxSockets: inFlight });
+      const post = () => new Promise<void>((done, fail) => {
+        const req = request({ agent, host: url.hostname, port: url.port, path: url.pathname, method: 'POST', headers }, (res) => {
+          const chunks: Buffer[] = [];
+          res.on('data', (c: Buffer) => chunks.push(c));
+          res.on('end', () => (res.statusCode === 202 ? done() : fail(new Error(`POST /v1/tasks answered ${res.statusCode}: ${Buffer.concat(chunks)}`))));
+        });
+        req.on('error', fail);
+        req.end(body);
+      });
       await Promise.all(Array.from({ length: inFlight }, post)); // the connections are open before the clock starts
       let sent = 0;
       const t0 = performance.now();
@@ -247,6 +255,7 @@ export function drover(stateOn: StateOn = defaultStateOn()): DroverBench {
         }
       }));
       const rate = n / ((performance.now() - t0) / 1000);
+      agent.destroy();
       await delivered(queue, n + inFlight);
       return rate;
     },
