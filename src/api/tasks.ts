@@ -1,5 +1,5 @@
 // Task routes: enqueue one or a batch, read, list, revoke.
-import { Hono, type Context } from 'hono';
+import { Hono } from 'hono';
 import { holderOf } from '../queue/stubs.ts';
 import { isFinal } from '../core/states.ts';
 import { TASK_ID_PATTERN_ANY_CASE, taskId, ulidTime } from '../core/ids.ts';
@@ -21,7 +21,7 @@ export const tasks = new Hono<AuthVars>();
 
 tasks.post('/', async (c) => {
   requireEnqueue(c.var.principal);
-  const result = await enqueueOne(c.env, await readJson(c, MAX_TASK_BYTES), executionContext(c));
+  const result = await enqueueOne(c.env, await readJson(c, MAX_TASK_BYTES));
   return c.json({ ...result, state: asState(result.state) } satisfies Answer<typeof enqueued>, result.duplicate ? 200 : 202);
 });
 
@@ -30,15 +30,6 @@ tasks.post('/batch', async (c) => {
   return c.json({ tasks: (await enqueueBatch(c.env, await readJson(c, MAX_BATCH_BYTES))).map((r) => ({ ...r, state: asState(r.state) })) } satisfies Answer<typeof enqueuedBatch>, 202);
 });
 
-
-/** The request's ExecutionContext; none when the app is called without one (`app.request` in a test). */
-function executionContext(c: Context): ExecutionContext | undefined {
-  try {
-    return c.executionCtx as ExecutionContext;
-  } catch {
-    return undefined;
-  }
-}
 
 tasks.get('/', async (c) => {
   requireEnqueue(c.var.principal);

@@ -73,76 +73,13 @@ function taskSpec(env: Env, raw: unknown): TaskSpec {
   return toSpec(body, Date.now());
 }
 
+/** POST /v1/tasks for a body already read as JSON. */
+export async function enqueueOne(env: Env, raw: unknown) {
+  const [result] = await enqueue(env, [taskSpec(env, raw)]);
+  return result;
+}
+
 type Enqueued = Awaited<ReturnType<typeof enqueue>>[number];
-type Waiter = { spec: TaskSpec; ok: (r: Enqueued) => void; fail: (err: unknown) => void };
-
-/**
- * Hands the waiting tasks to `enqueue` a group at a time (at most `max`), each with its own
- * answer, until none wait; a failed group fails each of its tasks, and the next goes on.
- * `beforeGroup` runs before each group is taken.
- */
-async function handOver(env: Env, waiting: Waiter[], inD1: boolean, max: number, beforeGroup?: () => void): Promise<void> {
-  while (waiting.length) {
-    // One turn of the event loop first: the enqueues that already came in (a burst of answers
-    // lets producers send as many at once) join this group, rather than each going alone while
-    // the first is handed over. 3-4 tasks a group became ~20 at 50 in flight.
-    await scheduler.wait(0);
-    beforeGroup?.();
-    const group = waiting.splice(0, max);
-    try {
-      const results = await enqueue(env, group.map((g) => g.spec), inD1);
-      group.forEach((g, i) => g.ok(results[i]));
-    } catch (err) {
-      for (const g of group) g.fail(err);
-    }
-  }
-}
-
-/**
- * HTTP enqueues of one queue under way in this isolate: a spell of groups, handed over by the
- * request that began it (in its `waitUntil`, so a client that goes away leaves the others
- * answered). Past SPELL_MS a spell takes no one new, and the next request begins another, so
- * no request's `waitUntil` runs long (Cloudflare ends one 30 s after its answer).
- */
-interface Spell {
-  waiting: Waiter[];
-  open: boolean;
-  began: number;
-}
-const spells = new Map<string, Spell>();
-const SPELL_MS = 1_000;
-/** An HTTP group stays below LARGE_ENQUEUE, which would send it to D1 first. */
-const HTTP_GROUP_MAX = LARGE_ENQUEUE - 1;
-
-/**
- * POST /v1/tasks for a body already read as JSON. With the request's `ctx`, a task without an
- * idempotency key or a chosen id joins the other HTTP enqueues of its queue in flight in this
- * isolate: they share the object's call and transaction and the D1 write, and each answer still
- * waits for D1 to hold its task. Any other task goes alone.
- */
-export async function enqueueOne(env: Env, raw: unknown, ctx?: ExecutionContext): Promise<Enqueued> {
-  const spec = taskSpec(env, raw);
-  if (!ctx || spec.idempotencyKey !== null || spec.chosenId) return (await enqueue(env, [spec]))[0];
-  return new Promise((ok, fail) => {
-    // A ref'd timer is a pending event of this request: while the answer comes from another
-    // request's work, the runtime does not take this one for hung. It does nothing else.
-    const alive = setInterval(() => {}, 10_000);
-    const done = () => clearInterval(alive);
-    const waiter: Waiter = { spec, ok: (r) => (done(), ok(r)), fail: (err) => (done(), fail(err)) };
-    const open = spells.get(spec.queue);
-    if (open) {
-      open.waiting.push(waiter);
-      return;
-    }
-    const spell: Spell = { waiting: [waiter], open: true, began: Date.now() };
-    spells.set(spec.queue, spell);
-    const close = () => {
-      if (spell.open && spells.get(spec.queue) === spell) spells.delete(spec.queue);
-      spell.open = false;
-    };
-    ctx.waitUntil(handOver(env, spell.waiting, true, HTTP_GROUP_MAX, () => Date.now() - spell.began >= SPELL_MS && close()).finally(close));
-  });
-}
 
 /** Tasks that wait for a write under way go together in the next one, at most this many (a socket has 64 in flight at most). */
 const GROUP_MAX = 100;
@@ -156,15 +93,30 @@ const GROUP_MAX = 100;
  * goes to D1 first) fails every task of its group, as it would each call.
  */
 export function groupEnqueuer(env: Env): (raw: unknown) => Promise<Enqueued> {
-  const waiting: Waiter[] = [];
+  const waiting: { spec: TaskSpec; ok: (r: Enqueued) => void; fail: (err: unknown) => void }[] = [];
   let writing = false;
+  const write = async () => {
+    writing = true;
+    while (waiting.length) {
+      // One turn of the event loop first: the socket's messages that already came in (a burst of
+      // answers lets the producer send as many at once) join this group, rather than each going
+      // alone while the first is handed over. 3-4 tasks a group became ~20 at 50 in flight.
+      await scheduler.wait(0);
+      const group = waiting.splice(0, GROUP_MAX);
+      try {
+        const results = await enqueue(env, group.map((g) => g.spec), false);
+        group.forEach((g, i) => g.ok(results[i]));
+      } catch (err) {
+        for (const g of group) g.fail(err);
+      }
+    }
+    writing = false;
+  };
   return async (raw) => {
     const spec = taskSpec(env, raw);
     return new Promise((ok, fail) => {
       waiting.push({ spec, ok, fail });
-      if (writing) return;
-      writing = true;
-      void handOver(env, waiting, false, GROUP_MAX).finally(() => (writing = false));
+      if (!writing) void write();
     });
   };
 }

@@ -1,4 +1,4 @@
-// Group commit of single enqueues (a producer's socket, HTTP requests in flight together): fewer calls and D1 writes, the same answers.
+// Group commit of single enqueues (a producer's socket): fewer calls and D1 writes, the same answers.
 import { env } from 'cloudflare:test';
 import { describe, expect, it } from 'vitest';
 import type { Env } from '../env.ts';
@@ -138,64 +138,5 @@ describe('groupEnqueuer', () => {
     await expect(failed[1]).rejects.toThrow(/unavailable/);
     fail = false;
     expect(await enqueue(keyed(3))).toMatchObject({ state: 'queued' });
-  });
-});
-
-/** A request's ExecutionContext as the runtime gives one: the work handed to `waitUntil` is kept. */
-function requestContext(): { ctx: ExecutionContext; kept: Promise<unknown>[] } {
-  const kept: Promise<unknown>[] = [];
-  return { ctx: { waitUntil: (p: Promise<unknown>) => void kept.push(p), passThroughOnException: () => {}, props: {} } as unknown as ExecutionContext, kept };
-}
-
-describe('enqueueOne with a request context (POST /v1/tasks)', () => {
-  it('hands tasks of requests in flight together to their object in one call, each answered once D1 holds it', async () => {
-    const { env: counted, takes } = counting();
-    const queue = `http-group-${Date.now()}`;
-    const contexts = Array.from({ length: 30 }, () => requestContext());
-    const results = await Promise.all(contexts.map(({ ctx }, i) => enqueueOne(counted, { task: 't', queue, args: [i] }, ctx)));
-    expect(takes()).toBe(1);
-    // The first request led the group, in its waitUntil; the others only waited.
-    expect(contexts.map((c) => c.kept.length)).toEqual([1, ...Array(29).fill(0)]);
-    expect(new Set(results.map((r) => r.id)).size).toBe(30);
-    for (const [i, r] of results.entries()) {
-      expect(r).toEqual({ id: r.id, state: 'queued' });
-      // Over HTTP the answer waits for D1: the record is there at once.
-      expect(await getTaskRow(env.DB, r.id)).toMatchObject({ queue, args: JSON.stringify([i]), state: 'queued' });
-    }
-    // Done: the next request begins a group of its own.
-    const next = requestContext();
-    await enqueueOne(counted, { task: 't', queue, args: ['next'] }, next.ctx);
-    expect([takes(), next.kept.length]).toEqual([2, 1]);
-  });
-
-  it('groups by queue, and sends a task with an idempotency key or its own id alone, as before', async () => {
-    const { env: counted, takes, writes } = counting();
-    const stamp = Date.now();
-    const [a, b] = [`http-a-${stamp}`, `http-b-${stamp}`];
-    const plain = (queue: string, i: number) => enqueueOne(counted, { task: 't', queue, args: [i] }, requestContext().ctx);
-    const keyed = enqueueOne(counted, { task: 't', queue: a, idempotencyKey: `k-${stamp}` }, requestContext().ctx);
-    const results = await Promise.all([plain(a, 1), plain(b, 2), plain(a, 3), plain(b, 4), keyed]);
-    // One call to each queue's object; the keyed task was written to D1 first, then handed over.
-    expect(takes()).toBe(2);
-    expect(writes()).toBe(1);
-    expect(results[4]).toMatchObject({ state: 'queued' });
-    for (const [i, queue] of [a, b, a, b, a].entries()) expect(await getTaskRow(env.DB, results[i].id)).toMatchObject({ queue });
-  });
-
-  it('answers a group whose object could not take it once the tasks are recorded here', async () => {
-    const { env: counted, takes, writes } = counting({ takeFails: true });
-    const queue = `http-group-fallback-${Date.now()}`;
-    const results = await Promise.all([1, 2, 3].map((i) => enqueueOne(counted, { task: 't', queue, args: [i] }, requestContext().ctx)));
-    expect([takes(), writes()]).toEqual([1, 1]);
-    for (const r of results) expect(await getTaskRow(env.DB, r.id)).toMatchObject({ queue, state: 'queued' });
-  });
-
-  it('refuses a bad task on its own, and its group goes on', async () => {
-    const { env: counted, takes } = counting();
-    const queue = `http-group-bad-${Date.now()}`;
-    const calls = [enqueueOne(counted, { task: 't', queue }, requestContext().ctx), enqueueOne(counted, { task: 't', queue, priority: 'high' }, requestContext().ctx)];
-    await expect(calls[1]).rejects.toThrow(/priority/);
-    expect((await calls[0]).state).toBe('queued');
-    expect(takes()).toBe(1);
   });
 });

@@ -82,24 +82,6 @@ describe('a task from enqueue to result', () => {
     const want = Array.from({ length: 400 }, (_, k) => `${queue} ${Math.floor(k / 8)},${k % 8}`);
     expect(read.sort()).toEqual(want.sort());
   });
-
-  it('lists every task of HTTP enqueues in flight together as soon as each is answered, a client that left included', async () => {
-    const queue = uniqueQueue();
-    // One request's client goes away while the others are in flight: whichever request hands a
-    // group to the queue, every other one is answered, and its task is there.
-    const gone = new AbortController();
-    const leaving = api.request('POST', '/v1/tasks', { task: 'left', queue }, { signal: gone.signal }).catch(() => null);
-    const answers = Promise.all(Array.from({ length: 40 }, (_, i) => api.post('/v1/tasks', { task: 'together', args: [i], queue })));
-    gone.abort();
-    const results = await answers;
-    expect(results.map((r) => r.status)).toEqual(Array(40).fill(202));
-    const listed = await api.get(`/v1/tasks?queue=${queue}&task=together&limit=100`);
-    expect(listed.body.tasks.map((t: { id: string }) => t.id).sort()).toEqual(results.map((r) => r.body.id).sort());
-    await leaving;
-    // All 40 are claimable (and the one whose client left, if the hub had read it).
-    const jobs = await claimAll(api.as(TOKENS.consume), queue, 40);
-    expect(jobs.filter((j) => j.task === 'together').map((j) => j.args[0]).sort((a, b) => a - b)).toEqual([...Array(40).keys()]);
-  });
 });
 
 describe('timing', () => {
