@@ -8,8 +8,11 @@ export async function readJson(c: Context, maxBytes: number): Promise<unknown> {
   const declared = Number(c.req.header('content-length'));
   if (Number.isFinite(declared) && declared > maxBytes) throw tooLarge(maxBytes);
   if (!c.req.raw.body) throw new DroverError('invalid_request', 'the request needs a JSON body');
-  const bytes = await readUpTo(c.req.raw.body, maxBytes);
-  if (bytes === null) throw tooLarge(maxBytes);
+  // A body of declared length ends there (the runtime frames it), so it is read whole: one call,
+  // where a reader takes one a chunk. A body of no declared length is read chunk by chunk, up to the cap.
+  const whole = /^[0-9]+$/.test(c.req.header('content-length') ?? '');
+  const bytes = whole ? new Uint8Array(await c.req.raw.arrayBuffer()) : await readUpTo(c.req.raw.body, maxBytes);
+  if (bytes === null || bytes.byteLength > maxBytes) throw tooLarge(maxBytes);
   let text: string;
   try {
     text = new TextDecoder('utf-8', { fatal: true, ignoreBOM: false }).decode(bytes);
