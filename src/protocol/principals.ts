@@ -27,7 +27,12 @@ function hex(bytes: Uint8Array, n: number): string {
   return Array.from(bytes.slice(0, n), (b) => b.toString(16).padStart(2, '0')).join('');
 }
 
-let cache: { raw: string; entries: Promise<TokenEntry[]> } | null = null;
+/**
+ * DROVER_TOKENS parsed, and the tokens presented so far that matched an entry, with their
+ * principal: a known token is found without hashing it again. Only tokens of the entries are
+ * kept, so the map grows no larger than DROVER_TOKENS; a change of it starts both afresh.
+ */
+let cache: { raw: string; entries: Promise<TokenEntry[]>; known: Map<string, Principal> } | null = null;
 
 /** Parses `token:scope[+scope...]` entries, comma-separated; malformed entries are skipped with a warning. */
 export function parseTokens(raw: string): Promise<TokenEntry[]> {
@@ -55,7 +60,7 @@ export function parseTokens(raw: string): Promise<TokenEntry[]> {
         return { digest: d, principal };
       }),
   ).then((list) => list.filter((e): e is TokenEntry => e !== null));
-  cache = { raw, entries };
+  cache = { raw, entries, known: new Map() };
   return entries;
 }
 
@@ -71,13 +76,19 @@ function equal(a: Uint8Array, b: Uint8Array): boolean {
 export async function principalOf(header: string | undefined, tokens: string | undefined): Promise<Principal> {
   const match = /^Bearer\s+(\S+)\s*$/i.exec(header ?? '');
   if (!match) throw new DroverError('unauthorized', 'send an access token as "Authorization: Bearer <token>"');
+  const entries = parseTokens(tokens ?? '');
+  const known = cache!.known;
+  // A token that matched before: the answer (200 or 401) says as much as how soon it comes.
+  const seen = known.get(match[1]);
+  if (seen) return seen;
   const presented = await digest(match[1]);
   let found: Principal | null = null;
   // Compare against every entry, so the time taken does not depend on which matched.
-  for (const entry of await parseTokens(tokens ?? '')) {
+  for (const entry of await entries) {
     if (equal(entry.digest, presented)) found = entry.principal;
   }
   if (!found) throw new DroverError('unauthorized', 'this access token is not known to the hub');
+  known.set(match[1], found);
   return found;
 }
 
