@@ -5,13 +5,13 @@ import { DroverError } from '../protocol/errors.ts';
 import { checkJson } from '../protocol/parse.ts';
 
 export async function readJson(c: Context, maxBytes: number): Promise<unknown> {
-  const declared = Number(c.req.header('content-length'));
-  if (Number.isFinite(declared) && declared > maxBytes) throw tooLarge(maxBytes);
+  const length = c.req.header('content-length');
+  const declared = length !== undefined && /^[0-9]+$/.test(length) ? Number(length) : null;
+  if (declared !== null && declared > maxBytes) throw tooLarge(maxBytes);
   if (!c.req.raw.body) throw new DroverError('invalid_request', 'the request needs a JSON body');
   // A body of declared length ends there (the runtime frames it), so it is read whole: one call,
   // where a reader takes one a chunk. A body of no declared length is read chunk by chunk, up to the cap.
-  const whole = /^[0-9]+$/.test(c.req.header('content-length') ?? '');
-  const bytes = whole ? new Uint8Array(await c.req.raw.arrayBuffer()) : await readUpTo(c.req.raw.body, maxBytes);
+  const bytes = declared !== null ? new Uint8Array(await c.req.raw.arrayBuffer()) : await readUpTo(c.req.raw.body, maxBytes);
   if (bytes === null || bytes.byteLength > maxBytes) throw tooLarge(maxBytes);
   let text: string;
   try {
