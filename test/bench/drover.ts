@@ -1,7 +1,6 @@
 // drover under bench: a fresh `npm start`, pull workers of the SDK (PullWorker) in child processes.
 import { fork, type ChildProcess } from 'node:child_process';
 import { accessSync, constants, mkdtempSync, rmSync } from 'node:fs';
-import { Agent, request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { Api, startSystem, TOKENS, type System } from '../e2e/system.ts';
@@ -11,6 +10,7 @@ import { runtimeCpu, runtimeRss } from './procs.ts';
 import { backlog, type BacklogPoint } from './backlog.ts';
 import { keysCost, type KeysPoint } from './keys.ts';
 import { createClient } from '../../src/sdk/client.ts';
+import { poster, rateOf } from './posts.ts';
 
 const WORKERS = Number(process.env.BENCH_DROVER_WORKERS ?? 2);
 const CONCURRENCY = Number(process.env.BENCH_DROVER_CONCURRENCY ?? 100);
@@ -229,33 +229,11 @@ export function drover(stateOn: StateOn = defaultStateOn()): DroverBench {
     },
     async enqueueHttp(n, inFlight) {
       const queue = nextQueue();
-      const url = new URL(`${system!.url}/v1/tasks`);
       const body = JSON.stringify({ task: 'noop', args: [], queue });
-      const headers = { authorization: `Bearer ${TOKENS.admin}`, 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(body)) };
-      // node:http with a keep-alive agent of `inFlight` sockets: each client reuses its own
-      // connection. Node's fetch spent 400-700 µs of CPU a request here, beside the hub's on the
-      // same two cores; node:http about 120 µs (docs/performance.md, "Singles over HTTP").
-      const agent = new Agent({ keepAlive: true, maxSockets: inFlight });
-      const post = () => new Promise<void>((done, fail) => {
-        const req = request({ agent, host: url.hostname, port: url.port, path: url.pathname, method: 'POST', headers }, (res) => {
-          const chunks: Buffer[] = [];
-          res.on('data', (c: Buffer) => chunks.push(c));
-          res.on('end', () => (res.statusCode === 202 ? done() : fail(new Error(`POST /v1/tasks answered ${res.statusCode}: ${Buffer.concat(chunks)}`))));
-        });
-        req.on('error', fail);
-        req.end(body);
-      });
+      const { post, close } = poster(new URL(`${system!.url}/v1/tasks`), body, { authorization: `Bearer ${TOKENS.admin}` }, inFlight);
       await Promise.all(Array.from({ length: inFlight }, post)); // the connections are open before the clock starts
-      let sent = 0;
-      const t0 = performance.now();
-      await Promise.all(Array.from({ length: inFlight }, async () => {
-        while (sent < n) {
-          sent++;
-          await post();
-        }
-      }));
-      const rate = n / ((performance.now() - t0) / 1000);
-      agent.destroy();
+      const rate = await rateOf(n, inFlight, post);
+      close();
       await delivered(queue, n + inFlight);
       return rate;
     },

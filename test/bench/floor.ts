@@ -6,12 +6,12 @@
 // that does nothing (`call`); the object also commits the task in a transaction (`commit`); and
 // `answer` again to Node's fetch instead of node:http (`answer, fetch`). Prints each run's rate and
 // the CPU a request of the runtime (every workerd process) and of this client.
-import { Agent, request } from 'node:http';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { readFileSync } from 'node:fs';
 import { freePort } from '../e2e/system.ts';
 import { runtimeCpu } from './procs.ts';
+import { poster, rateOf } from './posts.ts';
 
 const [count = '10000', times = '3'] = process.argv.slice(2);
 const n = Number(count);
@@ -55,23 +55,9 @@ const mf = new Miniflare(
 await mf.ready;
 
 const body = JSON.stringify({ task: 'noop', args: [], queue: 'bench' });
-const headers = { 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(body)) };
-
-function httpClient(way: string): { post: () => Promise<void>; close: () => void } {
-  const agent = new Agent({ keepAlive: true, maxSockets: IN_FLIGHT });
-  const post = () =>
-    new Promise<void>((done, fail) => {
-      const req = request({ agent, host: '127.0.0.1', port, path: `/${way}`, method: 'POST', headers }, (res) => {
-        res.resume();
-        res.on('end', () => (res.statusCode === 202 ? done() : fail(new Error(`answered ${res.statusCode}`))));
-      });
-      req.on('error', fail);
-      req.end(body);
-    });
-  return { post, close: () => agent.destroy() };
-}
 
 function fetchClient(way: string): { post: () => Promise<void>; close: () => void } {
+  const headers = { 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(body)) };
   const post = async () => {
     const res = await fetch(`http://127.0.0.1:${port}/${way}`, { method: 'POST', headers, body });
     await res.arrayBuffer();
@@ -80,22 +66,16 @@ function fetchClient(way: string): { post: () => Promise<void>; close: () => voi
   return { post, close: () => {} };
 }
 
+const httpClient = (way: string) => poster(new URL(`http://127.0.0.1:${port}/${way}`), body, {}, IN_FLIGHT);
+
 try {
   for (const [label, way, client] of [['answer', 'answer', httpClient], ['call', 'call', httpClient], ['commit', 'commit', httpClient], ['answer, fetch', 'answer', fetchClient]] as const) {
     const { post, close } = client(way);
     await Promise.all(Array.from({ length: IN_FLIGHT }, post)); // connections open, the object made
     for (let run = 0; run < Number(times); run++) {
-      let sent = 0;
       const cpu0 = runtimeCpu(pgid);
       const mine0 = process.cpuUsage();
-      const t0 = performance.now();
-      await Promise.all(Array.from({ length: IN_FLIGHT }, async () => {
-        while (sent < n) {
-          sent++;
-          await post();
-        }
-      }));
-      const rate = n / ((performance.now() - t0) / 1000);
+      const rate = await rateOf(n, IN_FLIGHT, post);
       const mine = process.cpuUsage(mine0);
       const runtime = ((runtimeCpu(pgid) - cpu0) * 1e6) / n;
       console.log(`${label.padEnd(14)} ${Math.round(rate)}/s  runtime CPU ${runtime.toFixed(0)} us/request  client CPU ${((mine.user + mine.system) / n).toFixed(0)} us/request`);
