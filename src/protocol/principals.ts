@@ -36,7 +36,12 @@ let cache: { raw: string; entries: Promise<TokenEntry[]>; known: Map<string, Pri
 
 /** Parses `token:scope[+scope...]` entries, comma-separated; malformed entries are skipped with a warning. */
 export function parseTokens(raw: string): Promise<TokenEntry[]> {
-  if (cache?.raw === raw) return cache.entries;
+  return tokensOf(raw).entries;
+}
+
+/** DROVER_TOKENS as `raw` has it, parsed once, with the tokens matched since. */
+function tokensOf(raw: string): NonNullable<typeof cache> {
+  if (cache?.raw === raw) return cache;
   const entries = Promise.all(
     raw
       .split(',')
@@ -61,7 +66,7 @@ export function parseTokens(raw: string): Promise<TokenEntry[]> {
       }),
   ).then((list) => list.filter((e): e is TokenEntry => e !== null));
   cache = { raw, entries, known: new Map() };
-  return entries;
+  return cache;
 }
 
 function equal(a: Uint8Array, b: Uint8Array): boolean {
@@ -76,8 +81,7 @@ function equal(a: Uint8Array, b: Uint8Array): boolean {
 export async function principalOf(header: string | undefined, tokens: string | undefined): Promise<Principal> {
   const match = /^Bearer\s+(\S+)\s*$/i.exec(header ?? '');
   if (!match) throw new DroverError('unauthorized', 'send an access token as "Authorization: Bearer <token>"');
-  const entries = parseTokens(tokens ?? '');
-  const known = cache!.known;
+  const { entries, known } = tokensOf(tokens ?? '');
   // A token that matched before: the answer (200 or 401) says as much as how soon it comes.
   const seen = known.get(match[1]);
   if (seen) return seen;
