@@ -62,8 +62,10 @@ export const tasks = sqliteTable(
     // Partial on what their queries ask for (a region, a key, a finish time), so the many tasks
     // without one cost no entry in them: an enqueue of a plain task writes three indexes fewer.
     index('tasks_region_created').on(t.region, t.createdAt, t.id).where(sql`region IS NOT NULL`),
-    // Tasks the bus has not yet carried to their QueueObject: the redelivery sweep reads these.
-    index('tasks_undelivered').on(t.createdAt).where(sql`version = 0`),
+    // Tasks the bus has not yet carried to their QueueObject: the redelivery sweep pages through
+    // these by (created_at, id). With created_at alone the planner took tasks_created, which has
+    // the id, and read every task past the cut-off to find the few still at version 0.
+    index('tasks_undelivered').on(t.createdAt, t.id).where(sql`version = 0`),
     // A schedule's tasks carry the key schedule:<id>:<slot>, so they are found by key range.
     index('tasks_idempotency_key').on(t.idempotencyKey).where(sql`idempotency_key IS NOT NULL`),
     // Retention removes a queue's oldest finished records, a bounded batch at a time.

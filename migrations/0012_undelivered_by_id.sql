@@ -1,0 +1,2 @@
+DROP INDEX `tasks_undelivered`;--> statement-breakpoint
+CREATE INDEX `tasks_undelivered` ON `tasks` (`created_at`,`id`) WHERE version = 0;
