@@ -3,6 +3,7 @@ import { env } from 'cloudflare:test';
 import { describe, expect, it } from 'vitest';
 import type { TaskSpec } from '../core/states.ts';
 import { taskSpec } from '../../test/specs.ts';
+import { rowsReadOf, type Read } from '../../test/rows-read.ts';
 import { IDEMPOTENCY_MS, INSERT_TASKS, loadSpecs, recordRow, recordTasks, undeliveredSpecs } from './records.ts';
 import { jsonChunks, utf8Bytes } from '../core/params.ts';
 
@@ -65,22 +66,12 @@ describe('the undelivered', () => {
     await env.DB.prepare(`UPDATE tasks SET version = 1 WHERE id IN (SELECT value FROM json_each(?))`)
       .bind(JSON.stringify(delivered.map((s) => s.id)))
       .run();
-    const rowsRead: number[] = [];
-    const metered = {
-      prepare: (query: string) => ({
-        bind: (...values: unknown[]) => ({
-          all: async () => {
-            const out = await env.DB.prepare(query).bind(...values).all();
-            rowsRead.push(out.meta.rows_read);
-            return out;
-          },
-        }),
-      }),
-    } as unknown as D1Database;
+    const reads: Read[] = [];
+    const metered = rowsReadOf(env.DB, reads);
     const found = await undeliveredSpecs(metered, 6000, { createdAt: 4999, id: '' }, 100);
     expect(found.map((s) => s.id)).toEqual(stray.map((s) => s.id));
-    expect(rowsRead).toHaveLength(1);
-    expect(rowsRead[0]).toBeLessThan(20);
+    expect(reads).toHaveLength(1);
+    expect(reads[0].rowsRead).toBeLessThan(20);
   });
 });
 

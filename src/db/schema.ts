@@ -77,11 +77,17 @@ export const tasks = sqliteTable(
 );
 
 /** An idempotency key holds the id of the first task enqueued with it until it expires. */
-export const idempotencyKeys = sqliteTable('idempotency_keys', {
-  key: text('key').primaryKey(),
-  taskId: text('task_id').notNull(),
-  expiresAt: integer('expires_at').notNull(),
-});
+export const idempotencyKeys = sqliteTable(
+  'idempotency_keys',
+  {
+    key: text('key').primaryKey(),
+    taskId: text('task_id').notNull(),
+    expiresAt: integer('expires_at').notNull(),
+  },
+  // Retention removes expired keys each minute (src/db/retention.ts): without this it read every
+  // live key to find them. A row written per key, against reading all of them 1,440 times a day.
+  (t) => [index('idempotency_keys_expires').on(t.expiresAt)],
+);
 
 /** Every queue that has ever received a task, so the queue list needs no scan. */
 export const queues = sqliteTable('queues', {
