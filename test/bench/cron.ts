@@ -8,6 +8,7 @@ import { createClient } from '../../src/sdk/client.ts';
 import { Api, TOKENS } from '../e2e/system.ts';
 import { startHub } from './drover.ts';
 import { runtimeCpu } from './procs.ts';
+import { median } from './stats.ts';
 
 const [count = '100000', times = '5'] = process.argv.slice(2);
 const n = Number(count);
@@ -43,7 +44,7 @@ try {
     ms.push(run.ms);
     console.log(`cron trigger run ${i + 1}: ${run.ms.toFixed(1)} ms, runtime CPU ${run.cpuMs.toFixed(0)} ms${run.resent ? ' (it sent tasks again)' : ''}`);
   }
-  console.log(`cron trigger with ${n} tasks in D1: median ${[...ms].sort((a, b) => a - b)[Math.floor(ms.length / 2)].toFixed(1)} ms`);
+  console.log(`cron trigger with ${n} tasks in D1: median ${median(ms).toFixed(1)} ms`);
 } finally {
   await system.stop();
 }
