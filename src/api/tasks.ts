@@ -53,7 +53,8 @@ function endedForGood(row: { state: string; version: number }): boolean {
 /**
  * How long after a hub-made id's time its D1 record may still be on its way: the enqueue was
  * answered once the queue's object held the task, and the object writes D1 with its next write,
- * within about 25 ms when it is not busy (src/queue/writer.ts). Generous, for a busy object.
+ * within about 25 ms when it is not busy, up to 200 ms on a sharded queue (src/queue/writer.ts).
+ * Generous, for a busy object.
  */
 const RECORD_ON_ITS_WAY_MS = 10_000;
 /** Reads of D1 while waiting for a record: the first after a few ms, then further apart, up to this. */

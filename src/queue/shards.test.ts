@@ -8,6 +8,9 @@ import { compileShards, parseShardName, placeTasks, shardName, shardNames, shard
 import { getTaskRow, recordTasks, rowToSpec } from '../db/records.ts';
 import type { TaskSpec } from '../core/states.ts';
 import { everyShard, holderOf, queueObject, queueStats } from './stubs.ts';
+import { flushGap } from './writer.ts';
+import { until } from '../../test/until.ts';
+import { patchD1 } from '../../test/object-d1.ts';
 import { eventsObject } from '../events/EventsObject.ts';
 import type { ClaimRequest } from './transitions.ts';
 
@@ -183,6 +186,25 @@ describe('a sharded queue', () => {
     const more = await queueObject(env, shardName(queue, 1)).claim(req(queue), 1000);
     expect(more).toHaveLength(1);
     expect(more[0].lease_id.split('.')[0]).toBe(leased[0].lease_id.split('.')[0]);
+  });
+
+  it('writes D1 a gap for each of its shards after a change, so its shards together write about as often as one object', async () => {
+    // Three shards: a shard waits 3 × 25 ms for company before a write nobody waits on.
+    const queue = sharded();
+    const spec = onShard(queue, 1);
+    const stub = queueObject(env, shardName(queue, 1));
+    let written: number | null = null;
+    const restore = await patchD1(stub, { bound: (values) => void (written ??= values.some((v) => typeof v === 'string' && v.includes(spec.id)) ? Date.now() : null) });
+    try {
+      const t0 = Date.now();
+      expect(await stub.take([spec])).toMatchObject({ added: 1 });
+      expect(await until(() => getTaskRow(env.DB, spec.id), (r) => r !== undefined)).toMatchObject({ queue, version: 1 });
+      expect(written! - t0).toBeGreaterThanOrEqual(75);
+    } finally {
+      restore();
+    }
+    // Up to 200 ms however many shards; a write a workflow's report or a callback waits on keeps the one gap.
+    expect([flushGap(1, false), flushGap(3, false), flushGap(8, false), flushGap(64, false), flushGap(64, true)]).toEqual([25, 75, 200, 200, 25]);
   });
 
   it('gives a shard that starts later the settings and pause of shard 0', async () => {

@@ -5,6 +5,7 @@ import type { Outbox } from './outbox.ts';
 import type { Store } from './store.ts';
 import { flushToD1, logStillHeld, LOOK_EVERYWHERE } from './sync.ts';
 import { dbOfObject } from '../db/stores.ts';
+import { shardCount } from '../core/shards.ts';
 
 /**
  * A D1 write of changes nobody waits on (acks, fails, state changes, enqueues over a producer's
@@ -13,6 +14,19 @@ import { dbOfObject } from '../db/stores.ts';
  * concurrent producers still share writes without each paying the gap.
  */
 const FLUSH_GAP_MS = 25;
+/**
+ * A shard of a queue of k shards waits k gaps (up to this): the queue's objects together send D1
+ * about as many writes a second as one object would, so sharding a queue adds no statements to
+ * D1's one writer (docs/scaling.md), nor, locally, writes to the runtime's one thread. What waits
+ * longer is a sharded queue's list, its events, and a read by id of a task enqueued over a
+ * producer's socket; a write owed to a workflow or a callback keeps the one gap.
+ */
+const MAX_FLUSH_GAP_MS = 200;
+
+/** How long a D1 write of a shard of a queue of `shards` waits for company; `urgent`: a workflow or a callback waits on it. */
+export function flushGap(shards: number, urgent: boolean): number {
+  return urgent ? FLUSH_GAP_MS : Math.min(MAX_FLUSH_GAP_MS, FLUSH_GAP_MS * shards);
+}
 
 /** Whether D1 holds an enqueue's tasks: a failed write says why (the tasks stay, durable in the object). */
 export type Recorded = { ok: true } | { ok: false; message: string };
@@ -26,8 +40,12 @@ export class D1Writer {
   private recordWaiters: { upTo: number; ok: () => void; fail: (err: unknown) => void }[] = [];
   /** Ends the gap of a write that has not started yet: an enqueue now waits on it. */
   private hurry: (() => void) | null = null;
+  /** The gap going on ends within FLUSH_GAP_MS of its start or of the change that shortened it. */
+  private shortened = false;
   /** D1 has the queue's row (an insert's batch made sure of it): later inserts need not say it again. */
   private queueInD1 = false;
+  /** Its queue's shard count, read at the first write (the object knows its name by then). */
+  private shards: number | null = null;
 
   constructor(
     private readonly store: Store,
@@ -56,6 +74,12 @@ export class D1Writer {
   flushSoon(): void {
     if (this.flushing) {
       this.flushAgain = true;
+      // A workflow's report or a callback came during a longer gap: the write goes after the one gap.
+      const hurry = this.hurry;
+      if (hurry && !this.shortened && this.urgent()) {
+        this.shortened = true;
+        void scheduler.wait(FLUSH_GAP_MS).then(hurry);
+      }
       return;
     }
     this.flushing = (async () => {
@@ -66,7 +90,9 @@ export class D1Writer {
         if (this.recordWaiters.length === 0) {
           await new Promise<void>((go) => {
             this.hurry = go;
-            void scheduler.wait(FLUSH_GAP_MS).then(go);
+            const gap = this.gap();
+            this.shortened = gap === FLUSH_GAP_MS;
+            void scheduler.wait(gap).then(go);
           });
         }
         this.hurry = null;
@@ -109,6 +135,18 @@ export class D1Writer {
       if (synced && this.flushAgain) this.flushSoon();
     })();
     this.ctx.waitUntil(this.flushing);
+  }
+
+  /** The gap the next write waits for company (`flushGap`). */
+  private gap(): number {
+    if (this.shards === null && this.store.name !== null) this.shards = shardCount(this.env, this.store.name);
+    return flushGap(this.shards ?? 1, this.urgent());
+  }
+
+  /** A workflow waits for a report of its tasks' ends, or a callback is due: each goes out after the next write. */
+  private urgent(): boolean {
+    const callback = this.alarm.firstCallbackAt;
+    return this.alarm.workflowsOwed || (callback !== null && callback <= Date.now() + FLUSH_GAP_MS);
   }
 
   /**
