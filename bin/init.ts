@@ -203,10 +203,14 @@ export const initCommand: Command = {
     if (positionals.length !== 1) throw new UsageError('init needs one folder, e.g. drover init my-app');
     // The package's own package.json: its version, and the wrangler and TypeScript it is built and tested with.
     const own = createRequire(import.meta.url)('../package.json') as { version: string; devDependencies: Record<string, string> };
+    // The tools go in at those very versions, not as ranges: a range takes the newest wrangler the
+    // registry has, whose peer (a newer workers-types) the registry may not have yet, and then the
+    // project's first `npm install` fails.
+    const tested = (name: string) => own.devDependencies[name].replace(/^[\^~]/, '');
     const made = init({
       dir: positionals[0],
       drover: values.drover ? (/^[./~]|^[A-Za-z]:/.test(values.drover) ? `file:${resolve(values.drover)}` : values.drover) : `^${own.version}`,
-      versions: { wrangler: own.devDependencies.wrangler, workersTypes: own.devDependencies['@cloudflare/workers-types'], typescript: own.devDependencies.typescript },
+      versions: { wrangler: tested('wrangler'), workersTypes: tested('@cloudflare/workers-types'), typescript: tested('typescript') },
     });
     process.stdout.write(`made ${made.dir}: ${made.written.join(', ')}\nlocal admin token (in .dev.vars): ${made.token}\nnext: cd ${positionals[0]} && npm install && npm run dev\n`);
     return 0;

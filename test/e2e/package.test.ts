@@ -151,6 +151,9 @@ export const worker = new PullWorker({ url: 'http://127.0.0.1:8787', token: 'dev
     const project = join(app, 'my-app');
     const readme = readFileSync(join(project, 'README.md'), 'utf8');
     for (const command of ['npm install', 'npm run dev', 'npm run worker', 'npm run enqueue -- Ada']) expect(readme).toContain(command);
+    // The tools at the very versions drover is tested with: a range would take whatever the registry has newest.
+    const { devDependencies } = JSON.parse(readFileSync(join(project, 'package.json'), 'utf8')) as { devDependencies: Record<string, string> };
+    for (const tool of ['wrangler', '@cloudflare/workers-types', 'typescript']) expect(devDependencies[tool]).toBe(versionOf(tool));
     const token = /DROVER_TOKENS=(\S+):admin/.exec(readFileSync(join(project, '.dev.vars'), 'utf8'))![1];
     run('npm', ['install', '--prefer-offline'], project);
     run('npx', ['tsc', '--noEmit'], project);
