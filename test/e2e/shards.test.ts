@@ -3,6 +3,7 @@
 import { spawnSync } from 'node:child_process';
 import { resolve } from 'node:path';
 import { describe, expect, inject, it } from 'vitest';
+import { createClient } from '../../src/sdk/index.ts';
 import { Api, TOKENS, claimAll, uniqueQueue } from './system.ts';
 import { spawnWorker, waitFor } from './workers.ts';
 
@@ -34,6 +35,27 @@ describe('a sharded queue', () => {
     } finally {
       for (const w of workers) w.signal('SIGTERM');
       await Promise.all(workers.map((w) => w.exited));
+    }
+  });
+
+  it("finds a task enqueued on a producer socket by id right after the answer, and lists it once its shard's write lands", async () => {
+    // A shard of three waits 75 ms before it writes D1: a read by id before then waits for the record.
+    const queue = uniqueQueue('sharded');
+    const producer = createClient({ url, token: TOKENS.enqueue }).producer({ log: () => {} });
+    try {
+      const handles = await Promise.all([1, 2, 3, 4, 5, 6].map((n) => producer.enqueue('test.echo', [n], { queue })));
+      for (const h of handles) {
+        const res = await api.get(`/v1/tasks/${h.id}`);
+        expect(res.status).toBe(200);
+        expect(res.body).toMatchObject({ id: h.id, queue, state: 'queued' });
+      }
+      const listed = await waitFor('the six tasks listed', async () => {
+        const { body } = await api.get(`/v1/tasks?queue=${queue}`);
+        return body.tasks.length === 6 ? body.tasks : null;
+      }, 10_000);
+      expect(listed.map((t: any) => t.id).sort()).toEqual(handles.map((h) => h.id).sort());
+    } finally {
+      await producer.close();
     }
   });
 
