@@ -1,6 +1,7 @@
 // Profiles the hub (workerd's DevTools inspector, on DROVER_INSPECTOR_PORT) while one bench scenario runs.
 //   node test/bench/profile.ts drain [n]     (also: batch, single, http, e2e, latency)
-// Writes test-results/hub.cpuprofile (open it in Chrome DevTools) and prints the hottest functions.
+// Writes test-results/hub.cpuprofile (open it in Chrome DevTools) and prints the hottest functions: by
+// self time, and by inclusive time in µs a task (what a call and everything under it cost).
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { freePort } from '../e2e/system.ts';
@@ -15,6 +16,38 @@ const system = drover();
 await system.start();
 
 interface Node { id: number; callFrame: { functionName: string; url: string; lineNumber: number }; hitCount?: number; children?: number[] }
+interface Profile { nodes: Node[]; samples: number[]; timeDeltas: number[]; startTime: number; endTime: number }
+
+/** A sample followed by a gap longer than this was the last before the isolate stopped running (its time is not its own). */
+const GAP_US = 1500;
+
+const nameOf = (f: Node['callFrame']) => `${f.functionName || '(anonymous)'} ${f.url.split('/').slice(-2).join('/')}:${f.lineNumber + 1}`;
+
+/**
+ * Time in each function and everything it called, over the samples taken while the isolate ran
+ * (idle and the gaps while other isolates or the runtime's own code ran are left out): each
+ * sample counts the time to the next one toward every distinct function on its stack.
+ */
+function inclusive(profile: Profile): { ran: number; byFunction: Map<string, number> } {
+  const byId = new Map(profile.nodes.map((x) => [x.id, x]));
+  const parent = new Map<number, number>();
+  for (const x of profile.nodes) for (const c of x.children ?? []) parent.set(c, x.id);
+  const byFunction = new Map<string, number>();
+  let ran = 0;
+  profile.samples.forEach((sample, i) => {
+    const us = profile.timeDeltas[i + 1] ?? 0;
+    if (us > GAP_US || byId.get(sample)!.callFrame.functionName === '(idle)') return;
+    ran += us;
+    const seen = new Set<string>();
+    for (let id: number | undefined = sample; id !== undefined; id = parent.get(id)) {
+      const key = nameOf(byId.get(id)!.callFrame);
+      if (seen.has(key)) continue;
+      seen.add(key);
+      byFunction.set(key, (byFunction.get(key) ?? 0) + us);
+    }
+  });
+  return { ran, byFunction };
+}
 
 async function inspector(): Promise<(method: string, params?: object) => Promise<any>> {
   const targets = (await (await fetch(`http://127.0.0.1:${port}/json`)).json()) as { id: string; webSocketDebuggerUrl: string }[];
@@ -47,16 +80,20 @@ try {
   const dir = resolve(import.meta.dirname, '..', '..', 'test-results');
   mkdirSync(dir, { recursive: true });
   writeFileSync(resolve(dir, 'hub.cpuprofile'), JSON.stringify(profile));
-  const nodes = profile.nodes as Node[];
+  const nodes = (profile as Profile).nodes;
   const total = nodes.reduce((s, x) => s + (x.hitCount ?? 0), 0);
   const self = new Map<string, number>();
   for (const x of nodes) {
-    const f = x.callFrame;
-    const key = `${f.functionName || '(anonymous)'} ${f.url.split('/').slice(-2).join('/')}:${f.lineNumber + 1}`;
+    const key = nameOf(x.callFrame);
     self.set(key, (self.get(key) ?? 0) + (x.hitCount ?? 0));
   }
   console.log(`hottest functions by self time (${total} samples):`);
   for (const [k, v] of [...self].sort((a, b) => b[1] - a[1]).slice(0, 30)) console.log(`${((100 * v) / total).toFixed(1).padStart(5)}%  ${k}`);
+  const { ran, byFunction } = inclusive(profile as Profile);
+  const wall = (profile as Profile).endTime - (profile as Profile).startTime;
+  console.log(`\nthe hub's isolate ran ${(ran / 1000).toFixed(0)} ms of ${(wall / 1000).toFixed(0)} ms (${(ran / n).toFixed(1)} µs a task);`);
+  console.log('by inclusive time, µs a task (a function and everything it called):');
+  for (const [k, v] of [...byFunction].sort((a, b) => b[1] - a[1]).slice(0, 40)) console.log(`${(v / n).toFixed(1).padStart(8)}  ${k}`);
 } finally {
   await system.stop();
 }
