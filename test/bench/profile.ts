@@ -43,11 +43,11 @@ try {
   const t0 = performance.now();
   const out = await runScenario(system, scenario, n);
   console.log(scenario, out, `${((performance.now() - t0) / 1000).toFixed(1)} s`);
-  const { profile } = await call('Profiler.stop');
+  const profile = (await call('Profiler.stop')).profile as Profile;
   const dir = resolve(import.meta.dirname, '..', '..', 'test-results');
   mkdirSync(dir, { recursive: true });
   writeFileSync(resolve(dir, 'hub.cpuprofile'), JSON.stringify(profile));
-  const nodes = (profile as Profile).nodes;
+  const nodes = profile.nodes;
   const total = nodes.reduce((s, x) => s + (x.hitCount ?? 0), 0);
   const self = new Map<string, number>();
   for (const x of nodes) {
@@ -56,8 +56,8 @@ try {
   }
   console.log(`hottest functions by self time (${total} samples):`);
   for (const [k, v] of [...self].sort((a, b) => b[1] - a[1]).slice(0, 30)) console.log(`${((100 * v) / total).toFixed(1).padStart(5)}%  ${k}`);
-  const { ran, byFunction } = inclusive(profile as Profile);
-  const wall = (profile as Profile).endTime - (profile as Profile).startTime;
+  const { ran, byFunction } = inclusive(profile);
+  const wall = profile.endTime - profile.startTime;
   console.log(`\nthe hub's isolate ran ${(ran / 1000).toFixed(0)} ms of ${(wall / 1000).toFixed(0)} ms (${(ran / n).toFixed(1)} µs a task);`);
   console.log('by inclusive time, µs a task (a function and everything it called):');
   for (const [k, v] of [...byFunction].sort((a, b) => b[1] - a[1]).slice(0, 40)) console.log(`${(v / n).toFixed(1).padStart(8)}  ${k}`);
