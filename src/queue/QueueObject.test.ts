@@ -236,6 +236,89 @@ describe('D1 sync', () => {
     }
   });
 
+  /**
+   * Holds the object's first D1 write while `meanwhile` runs, then lets the writes go and returns
+   * the object's statements from then until D1 has `ready`: both logs hold something at once.
+   */
+  async function bothLogs(stub: DurableObjectStub<QueueObject>, first: ReturnType<typeof taskSpec>, meanwhile: () => Promise<void>, ready: () => Promise<boolean>) {
+    let open = () => {};
+    const gate = new Promise<void>((r) => (open = r));
+    let calls = 0;
+    const restore = await patchD1(stub, {
+      batch: async (statements, send) => {
+        if (calls++ === 0) await gate;
+        return send(statements);
+      },
+    });
+    const seen: string[] = [];
+    let unwatch = () => {};
+    try {
+      await take(stub, [first]);
+      await until(async () => calls, (n) => n === 1);
+      await meanwhile();
+      await runInDurableObject(stub, (instance) => {
+        const sql = (instance as unknown as { store: { sql: { storage: SqlStorage } } }).store.sql;
+        const storage = sql.storage;
+        sql.storage = { exec: (query: string, ...params: SqlStorageValue[]) => (seen.push(query), storage.exec(query, ...params)) } as SqlStorage;
+        unwatch = () => void (sql.storage = storage);
+      });
+      open();
+      await until(ready, (done) => done, 20_000);
+    } finally {
+      open();
+      unwatch();
+      restore();
+    }
+    return seen;
+  }
+
+  it('reads its two logs in one statement when both hold something, and writes what each holds', async () => {
+    const stub = env.QUEUES.getByName('sync-both');
+    const [a, b] = [taskSpec(), taskSpec({ args: '[7]' })];
+    const seen = await bothLogs(
+      stub,
+      a,
+      async () => {
+        // While the write of a's insert is in flight: a ends (the change log) and b comes (the insert log).
+        const [job] = await claim(stub);
+        await stub.ack(job.lease_id, null, '"a done"');
+        await take(stub, [b]);
+      },
+      async () => (await getTaskRow(env.DB, a.id))?.state === 'succeeded' && (await getTaskRow(env.DB, b.id)) !== undefined,
+    );
+    expect(await getTaskRow(env.DB, a.id)).toMatchObject({ state: 'succeeded', result: '"a done"' });
+    expect(await getTaskRow(env.DB, b.id)).toMatchObject({ state: 'queued', args: '[7]', version: 1 });
+    const reads = seen.filter((q) => /^\s*(WITH|SELECT)/.test(q) && /FROM sync_(insert|log)\b/.test(q));
+    expect(reads).toHaveLength(1);
+    expect(reads[0]).toMatch(/FROM sync_insert/);
+    expect(reads[0]).toMatch(/FROM sync_log/);
+  });
+
+  it('writes both logs when their changes together are too big for one SQLite string', async () => {
+    const stub = env.QUEUES.getByName('sync-both-toobig');
+    const [a, b] = [taskSpec(), taskSpec({ args: '[8]' })];
+    const many = Array.from({ length: 100 }, () => taskSpec());
+    // As in the test of a hundred large results: 12 MB of rows, past SQLite's string limit.
+    const results = many.map((_, i) => JSON.stringify(`${i}:${'r'.repeat(120 * 1024)}`));
+    const ids = new Map<string, string>();
+    await bothLogs(
+      stub,
+      a,
+      async () => {
+        await take(stub, many);
+        const jobs = await claim(stub, { max: 101 });
+        const acked = await stub.ackMany(jobs.map((j) => ({ leaseId: j.lease_id, result: j.id === a.id ? 'null' : results[many.findIndex((t) => t.id === j.id)] })), null);
+        expect(acked.every((r) => r.ok)).toBe(true);
+        for (const j of jobs) ids.set(j.id, j.lease_id);
+        await take(stub, [b]);
+      },
+      async () => (await getTaskRow(env.DB, b.id)) !== undefined && (await getTaskRow(env.DB, many[99].id))?.state === 'succeeded',
+    );
+    expect(ids.size).toBe(101);
+    for (const [i, t] of many.entries()) expect((await getTaskRow(env.DB, t.id))?.result).toBe(results[i]);
+    expect(await getTaskRow(env.DB, b.id)).toMatchObject({ state: 'queued', args: '[8]' });
+  }, 30_000);
+
   // Tables of waiting changes that objects made by earlier versions may still hold.
   it.each([
     ['sync_outbox', `CREATE TABLE sync_outbox (id TEXT PRIMARY KEY, version INTEGER NOT NULL, due_at INTEGER NOT NULL DEFAULT 0)`],

@@ -157,8 +157,13 @@ const INSERTS_DUE = `SELECT i.seq AS seq, i.spec AS spec, (SELECT MAX(seq) FROM 
  * there are none. Their rows are made confirmed (INSERT_TAKEN_TASKS): this object holds them, so
  * their arrival needs no write of its own.
  */
-function insertsDue(sql: Sql, queue: string | null, now: number): { statements: [string, ...unknown[]][]; last: number; more: boolean } | null {
-  const rows = sql.all<{ seq: number; spec: string; tail: number }>(INSERTS_DUE, INSERT_BYTES);
+function insertsDue(
+  sql: Sql,
+  queue: string | null,
+  now: number,
+  read?: InsertDue[],
+): { statements: [string, ...unknown[]][]; last: number; more: boolean } | null {
+  const rows = read ?? sql.all<InsertDue>(INSERTS_DUE, INSERT_BYTES);
   if (rows.length === 0) return null;
   const last = rows[rows.length - 1].seq;
   const statements: [string, ...unknown[]][] = jsonChunks(rows.map((r) => recordRow(r.spec))).map((chunk) => [INSERT_TAKEN_TASKS, now, chunk]);
@@ -187,7 +192,10 @@ export async function flushToD1(
 ): Promise<{ written: number; insertedThrough: number | null }> {
   // Enqueues D1 has no record of go first, in the same batch as the changes after them when they
   // all fit; when they do not, this write is inserts only and the changes wait for the next.
-  const inserts = owed.inserts ? insertsDue(sql, queue, now) : null;
+  // Both logs hold something at once when tasks come and go within one gap (a few tasks a
+  // second): then one statement reads both.
+  const both = owed.inserts && owed.changes ? readBoth(sql, limit) : null;
+  const inserts = owed.inserts ? insertsDue(sql, queue, now, both?.inserts) : null;
   owed.inserts = inserts?.more ?? false;
   const first = (inserts?.statements ?? []).map(([text, ...params]) => db.prepare(text).bind(...params));
   if (inserts?.more) {
@@ -195,9 +203,43 @@ export async function flushToD1(
     sql.run(`DELETE FROM sync_insert WHERE seq <= ?`, inserts.last);
     return { written: limit, insertedThrough: inserts.last };
   }
-  const written = await flushLog(sql, db, limit, first, owed);
+  const written = await flushLog(sql, db, limit, first, owed, both?.pending);
   if (inserts) sql.run(`DELETE FROM sync_insert WHERE seq <= ?`, inserts.last);
   return { written, insertedThrough: inserts?.last ?? null };
+}
+
+/** The pending rows up to the `head` of the change log, as one row of Pending (readPending). */
+const PENDING_AGGREGATE = `SELECT head.last AS last, head.n AS n, head.counted AS counted, '[' || group_concat(p.j, ',') || ']' AS rows,
+    json_group_array(p.arrived) FILTER (WHERE p.arrived IS NOT NULL) AS arrived, '[' || group_concat(p.ended, ',') || ']' AS ended
+  FROM head LEFT JOIN (${PENDING.replace('?1', '(SELECT last FROM head)')}) p`;
+
+/** SQLite refused a string or row over its limit (an aggregate of large results). */
+const tooBig = (err: unknown) => /SQLITE_TOOBIG|too big/i.test(String(err));
+
+type InsertDue = { seq: number; spec: string; tail: number };
+
+/**
+ * readPending and INSERTS_DUE in one statement: the pending aggregate first (its `seq` null),
+ * then the enqueues due in order. Null when the aggregate is too big for SQLite: each is then
+ * read on its own, the rows in windows.
+ */
+function readBoth(sql: Sql, limit: number): { pending: Pending; inserts: InsertDue[] } | null {
+  let rows: (Pending & InsertDue)[];
+  try {
+    rows = sql.all<Pending & InsertDue>(
+      `WITH head AS MATERIALIZED (${head(limit)})
+       SELECT last, n, counted, rows, arrived, ended, NULL AS seq, NULL AS spec, NULL AS tail FROM (${PENDING_AGGREGATE})
+       UNION ALL
+       SELECT NULL, NULL, NULL, NULL, NULL, NULL, seq, spec, tail FROM (${INSERTS_DUE})
+       ORDER BY seq`,
+      INSERT_BYTES,
+    );
+  } catch (err) {
+    if (!tooBig(err)) throw err;
+    return null;
+  }
+  const [p, ...inserts] = rows;
+  return { pending: { last: p.last, n: p.n, counted: p.counted, rows: p.rows, arrived: p.arrived, ended: p.ended }, inserts };
 }
 
 /** The ends among the pending rows, as one JSON array of END_JSON (null when none). */
@@ -216,14 +258,9 @@ type Pending = { last: number | null; n: number; counted: number; rows: string |
  */
 function readPending(sql: Sql, limit: number): Pending {
   try {
-    return sql.one<Pending>(
-      `WITH head AS MATERIALIZED (${head(limit)})
-       SELECT head.last AS last, head.n AS n, head.counted AS counted, '[' || group_concat(p.j, ',') || ']' AS rows,
-         json_group_array(p.arrived) FILTER (WHERE p.arrived IS NOT NULL) AS arrived, '[' || group_concat(p.ended, ',') || ']' AS ended
-       FROM head LEFT JOIN (${PENDING.replace('?1', '(SELECT last FROM head)')}) p`,
-    )!;
+    return sql.one<Pending>(`WITH head AS MATERIALIZED (${head(limit)}) ${PENDING_AGGREGATE}`)!;
   } catch (err) {
-    if (!/SQLITE_TOOBIG|too big/i.test(String(err))) throw err;
+    if (!tooBig(err)) throw err;
     const { last, n, counted } = sql.one<{ last: number | null; n: number; counted: number }>(head(limit))!;
     const ids = sql.one<{ arrived: string | null; any: number; ended: string | null }>(
       `SELECT json_group_array(arrived) FILTER (WHERE arrived IS NOT NULL) AS arrived, COUNT(j) AS any, ${ENDED} FROM (${PENDING})`,
@@ -234,11 +271,13 @@ function readPending(sql: Sql, limit: number): Pending {
   }
 }
 
-async function flushLog(sql: Sql, db: D1Database, limit: number, first: D1PreparedStatement[], owed: SyncOwed): Promise<number> {
+async function flushLog(sql: Sql, db: D1Database, limit: number, first: D1PreparedStatement[], owed: SyncOwed, pending?: Pending): Promise<number> {
   // Usually all of it fits one parameter: one aggregate, no windows. Large results make the
   // aggregate itself too big for SQLite (2 MB a string on Cloudflare): then only the ids are read
   // here, and the rows in windows below.
-  const read: Pending = owed.changes ? readPending(sql, limit) : { last: null, n: 0, counted: 0, rows: null, arrived: null, ended: null };
+  const read: Pending = !owed.changes
+    ? { last: null, n: 0, counted: 0, rows: null, arrived: null, ended: null }
+    : (pending ?? readPending(sql, limit));
   owed.changes = read.n >= limit;
   const last = read.last;
   if (last === null) {
