@@ -100,6 +100,8 @@ const runs = Number(values.runs ?? (quick ? 1 : 3));
 const size = quick ? QUICK : FULL;
 const wanted = values.only!.split(',');
 const log = (m: string) => console.log(m);
+/** Read before the first run: the commit measured is the one checked out then, whatever changes while it runs. */
+const measured = machine();
 
 const missing = findMissing();
 /** drover's own rows (the Node and the Python stacks, and Celery over drover): their ratios to the peers are printed. */
@@ -262,7 +264,7 @@ for (const system of systems) {
 
 const result: Result = {
   date: new Date().toISOString().slice(0, 10),
-  machine: machine(),
+  machine: measured,
   quick,
   runs,
   sizes: size as typeof FULL,
