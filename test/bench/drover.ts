@@ -35,6 +35,8 @@ export interface DroverBench extends BenchSystem {
   runtimeCpu(): number;
   /** Enqueue `n` tasks singly over plain `POST /v1/tasks`, `inFlight` HTTP clients at once (keep-alive); tasks/s. */
   enqueueHttp(n: number, inFlight: number): Promise<number>;
+  /** Awaited as a one-shard drain's workers start and once they have drained it: the profiler's window (profile.ts). */
+  drainWindow: { start?: () => Promise<void>; end?: () => Promise<void> };
   /** The runtime's CPU per task in the last one-shard drain, µs: every workerd process (hub, queue objects, local D1). */
   readonly drainCpuUs: number | null;
   /** The SQLite statements GET /metrics has counted so far (drover_sqlite_statements_total): by queue, and the hub's own D1 statements. */
@@ -161,9 +163,10 @@ export function drover(stateOn: StateOn = defaultStateOn()): DroverBench {
     };
   };
 
-  return {
+  const bench: DroverBench = {
     name: 'drover',
     stateOn,
+    drainWindow: {},
     setup: `state ${stateOn === 'memory' ? 'in /dev/shm (tmpfs; the peers run redis without persistence)' : 'on disk'}; ${WORKERS} pull worker processes (SDK PullWorker), ${CONCURRENCY} jobs each at once; producer: the SDK's ${HTTP ? 'client over HTTP' : 'producer over one socket'}; workers ${HTTP ? 'over HTTP' : 'over sockets'}; hub: npm start (workerd through Miniflare)`,
     async start() {
       system = await startHub(stateOn, { DROVER_SHARDS: SHARDS, DROVER_D1_PARTITIONS: PARTITIONS });
@@ -293,6 +296,7 @@ export function drover(stateOn: StateOn = defaultStateOn()): DroverBench {
       }
     },
   };
+  return bench;
 
   async function drain(n: number, shards: number) {
     const queue = nextQueue(shards);
@@ -300,13 +304,17 @@ export function drover(stateOn: StateOn = defaultStateOn()): DroverBench {
     await delivered(queue, n);
     const workers = await startWorkers(queue);
     try {
+      if (shards === 1) await bench.drainWindow.start?.();
       const cpu0 = runtimeCpu(system!.pgid);
       const t0 = performance.now();
       workers.run();
       const t1 = await workers.until(n);
       // /proc counts in ticks of 10 ms: over a drain of seconds that is within a percent or two.
       const us = ((runtimeCpu(system!.pgid) - cpu0) * 1e6) / n;
-      if (shards === 1) drainCpuUs = us;
+      if (shards === 1) {
+        drainCpuUs = us;
+        await bench.drainWindow.end?.();
+      }
       if (process.env.BENCH_VERBOSE) console.log(`  runtime CPU ${us.toFixed(0)} us/task`);
       return n / ((t1 - t0) / 1000);
     } finally {
