@@ -326,6 +326,28 @@ describe('ackMany', () => {
     }));
 });
 
+describe('the claim-to-ack histogram', () => {
+  it('counts a batch of acks into every bucket each falls within, as acks one by one would', () =>
+    withTables((at, sql) => {
+      const tasks = [spec(), spec(), spec()];
+      at(T0, (s) => t.deliver(s, tasks));
+      // Claimed 4 s, 200 ms and 3 ms before one batch acks them all.
+      const jobs = [T0, T0 + 3800, T0 + 3997].map((when) => at(when, (s) => t.claim(s, claimReq({ max: 1 })))[0]);
+      const out = at(T0 + 4000, (s) => t.ackMany(s, jobs.map((j) => ({ leaseId: j.lease_id, result: 'null' })), 'o'));
+      expect(out.every((o) => o.ok)).toBe(true);
+      const counters = metricRows(sql).counters;
+      const buckets = Object.fromEntries(Object.entries(counters).filter(([k]) => k.startsWith('ack_le:')));
+      expect(buckets).toEqual({
+        'ack_le:0.005': 1, 'ack_le:0.01': 1, 'ack_le:0.025': 1, 'ack_le:0.05': 1, 'ack_le:0.1': 1,
+        'ack_le:0.25': 2, 'ack_le:0.5': 2, 'ack_le:1': 2, 'ack_le:2.5': 2,
+        'ack_le:5': 3, 'ack_le:10': 3, 'ack_le:30': 3, 'ack_le:60': 3, 'ack_le:300': 3,
+      });
+      expect(counters.ack_count).toBe(3);
+      expect(counters.ack_sum).toBeCloseTo(4.203, 6);
+      expect(counters['final:succeeded']).toBe(3);
+    }));
+});
+
 describe('ordering keys', () => {
   it('passes the key on in enqueue order when the holder ends, whatever the priority', () =>
     withTables((at) => {
