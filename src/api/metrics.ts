@@ -1,7 +1,7 @@
 // GET /metrics: Prometheus text format, gathered from every queue's object.
 import type { Context } from 'hono';
 import { queueNamesEverywhere } from '../db/stores.ts';
-import { ACK_BUCKETS } from '../queue/transitions.ts';
+import { ACK_BUCKETS, ACK_LE_KEYS } from '../queue/transitions.ts';
 import { queueMetrics } from '../queue/stubs.ts';
 import { hubD1 } from '../db/counted.ts';
 import type { AuthVars } from './auth.ts';
@@ -50,7 +50,7 @@ export async function metrics(c: Context<AuthVars>): Promise<Response> {
     retries.push(['', [{ queue }, m.counters.retries ?? 0]]);
     dead.push(['', [{ queue }, m.dead]]);
     // An ack counts in every bucket at or above its duration, so the buckets are cumulative already.
-    for (const le of ACK_BUCKETS) hist.push(['_bucket', [{ queue, le: String(le) }, m.counters[`ack_le:${le}`] ?? 0]]);
+    ACK_BUCKETS.forEach((le, i) => hist.push(['_bucket', [{ queue, le: String(le) }, m.counters[ACK_LE_KEYS[i]] ?? 0]]));
     hist.push(['_bucket', [{ queue, le: '+Inf' }, m.counters.ack_count ?? 0]], ['_sum', [{ queue }, m.counters.ack_sum ?? 0]], ['_count', [{ queue }, m.counters.ack_count ?? 0]]);
   }
   const text = [

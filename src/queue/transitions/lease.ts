@@ -3,7 +3,7 @@ import { backoffSeconds, MAX_BACKOFF_SECONDS } from '../../core/backoff.ts';
 import { taskOfLease } from '../../core/ids.ts';
 import type { TaskError } from '../../core/states.ts';
 import { jsonChunks } from '../../core/params.ts';
-import { type Step, described, readied, type Outcome, type LiveRow, ACK_BUCKETS, count, touch, touchAll, finish, leaseEnded } from './step.ts';
+import { type Step, described, readied, type Outcome, type LiveRow, ACK_BUCKETS, ACK_LE_KEYS, count, touch, touchAll, finish, leaseEnded } from './step.ts';
 import { logAttempt } from './attempts.ts';
 
 /** A call on a lease that is not live: ended, never given out, or of an object that holds nothing. */
@@ -52,8 +52,6 @@ export function heartbeat(
   );
   return { ok: true, leaseExpiresAt: Math.max(leaseExpiresAt, r.lease_expires_at!), revoked: r.revoke_requested === 1, worker: r.worker };
 }
-
-const ACK_LE_KEYS = ACK_BUCKETS.map((le) => `ack_le:${le}`);
 
 /**
  * The claim-to-ack histogram's share of the acks of tasks started at `startedAt` (one each):

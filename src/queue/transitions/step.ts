@@ -176,6 +176,8 @@ export const LIVE_ORDERED = `phase IN ('ready', 'scheduled', 'leased', 'blocked'
 
 /** Upper bounds of the claim-to-ack histogram, seconds (Prometheus `le`). */
 export const ACK_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300];
+/** The object's counter of each of ACK_BUCKETS, in the same order: acks at most that many seconds after their claim. */
+export const ACK_LE_KEYS = ACK_BUCKETS.map((le) => `ack_le:${le}`);
 
 /** Adds to one of the object's counters (metrics); `commit` writes them in the transition's own transaction (`logNow`). */
 export function count(s: Step, key: string, by = 1): void {
