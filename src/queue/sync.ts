@@ -238,8 +238,8 @@ function readBoth(sql: Sql, limit: number): { pending: Pending; inserts: InsertD
     if (!tooBig(err)) throw err;
     return null;
   }
-  const [p, ...inserts] = rows;
-  return { pending: { last: p.last, n: p.n, counted: p.counted, rows: p.rows, arrived: p.arrived, ended: p.ended }, inserts };
+  const [pending, ...inserts] = rows;
+  return { pending, inserts };
 }
 
 /** The ends among the pending rows, as one JSON array of END_JSON (null when none). */
