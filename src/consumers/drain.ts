@@ -1,32 +1,11 @@
 // Draining a queue over RPC: how consumers on Cloudflare (regional ones, the hub's HTTP runner) work.
 import type { QueueObject } from '../queue/QueueObject.ts';
 import type { ClaimedRow } from '../queue/transitions.ts';
-import { regionOfLane, type HttpTarget } from '../core/states.ts';
-import type { Job } from '../protocol/records.ts';
+import type { HttpTarget } from '../core/states.ts';
+import { jobOf } from '../queue/calls.ts';
 import { executeJob, type JobOutcome, type JobTransport } from '../sdk/execute.ts';
 import { callHttpTask } from '../http-tasks/call.ts';
 import type { TaskDefinition } from '../sdk/task.ts';
-
-export function toJob(r: ClaimedRow, queue: string): Job {
-  return {
-    id: r.id,
-    leaseId: r.lease_id,
-    task: r.task,
-    args: JSON.parse(r.args),
-    kwargs: JSON.parse(r.kwargs),
-    queue,
-    region: regionOfLane(r.lane) || null,
-    priority: r.priority,
-    attempt: r.attempts,
-    maxRetries: r.max_retries,
-    leaseExpiresAt: new Date(r.lease_expires_at).toISOString(),
-    parentId: r.parent_id,
-    rootId: r.root_id,
-    workflowId: r.workflow_id,
-    eta: r.eta === null ? null : new Date(r.eta).toISOString(),
-    headers: r.headers ? JSON.parse(r.headers) : {},
-  };
-}
 
 /** A runtime's location in a message: a file URL or absolute path to a script, with its line (a bundle's, the runtime's). */
 const SCRIPT_PLACE = /(?:file:\/\/)?(?:\/[\w.@+-]+)+\.(?:[cm]?js|ts|wasm)(?::\d+){1,2}/g;
@@ -108,7 +87,7 @@ export async function drainQueue(hub: DurableObjectStub<QueueObject>, o: DrainOp
     await Promise.all(
       rows.map(async (row) => {
         const task = o.tasks ? o.tasks.get(row.task) : httpTask(row, o.http!.keys, o.http!.allow);
-        o.counts[await executeJob(toJob(row, o.queue), task, transport, o.worker)]++;
+        o.counts[await executeJob(jobOf(row, o.queue), task, transport, o.worker)]++;
       }),
     );
   }

@@ -7,6 +7,7 @@ import { DroverError } from '../protocol/errors.ts';
 import { leaseOwner, requireClaim, requireConsumer, type Principal } from '../protocol/principals.ts';
 import type { ackManyBody, claimBody } from '../protocol/schemas.ts';
 import { asState, type Answer, type ackedMany } from '../protocol/answers.ts';
+import type { Job } from '../protocol/records.ts';
 import { MAX_TASK_BYTES } from '../protocol/sizes.ts';
 import { iso } from '../protocol/times.ts';
 import { queueObject } from './stubs.ts';
@@ -51,13 +52,13 @@ function once<K, V>(make: (k: K) => V): (k: K) => V {
   };
 }
 
-/** One claimed job as JSON text: args and kwargs go out exactly as they came in. */
-function jobJson(
-  r: ClaimedRow,
-  queue: string,
-  of: { iso: (ms: number | null) => string | null; region: (lane: string) => string | null },
-): string {
-  const head = JSON.stringify({
+/** How a job's expiry, eta and region are worked out from its row: plainly, or once a claim (jobsJson). */
+type JobDerived = { iso: (ms: number | null) => string | null; region: (lane: string) => string | null };
+const DERIVED: JobDerived = { iso, region: (lane) => regionOfLane(lane) || null };
+
+/** A claimed job's fields but its args, kwargs and headers (which its row holds as JSON text). */
+function jobHead(r: ClaimedRow, queue: string, of: JobDerived = DERIVED) {
+  return {
     id: r.id,
     leaseId: r.lease_id,
     task: r.task,
@@ -66,13 +67,23 @@ function jobJson(
     priority: r.priority,
     attempt: r.attempts,
     maxRetries: r.max_retries,
-    leaseExpiresAt: of.iso(r.lease_expires_at),
+    leaseExpiresAt: of.iso(r.lease_expires_at)!,
     parentId: r.parent_id,
     rootId: r.root_id,
     workflowId: r.workflow_id,
     eta: of.iso(r.eta),
-  });
+  };
+}
+
+/** One claimed job as JSON text: args and kwargs go out exactly as they came in. */
+function jobJson(r: ClaimedRow, queue: string, of: JobDerived): string {
+  const head = JSON.stringify(jobHead(r, queue, of));
   return `${head.slice(0, -1)},"args":${r.args},"kwargs":${r.kwargs},"headers":${r.headers ?? '{}'}}`;
+}
+
+/** One claimed job as the object a task runs with, for consumers that drain over RPC (src/consumers/drain.ts). */
+export function jobOf(r: ClaimedRow, queue: string): Job {
+  return { ...jobHead(r, queue), args: JSON.parse(r.args), kwargs: JSON.parse(r.kwargs), headers: r.headers ? JSON.parse(r.headers) : {} };
 }
 
 /** Settles a checked batch of acks, object by object (a lease names its queue's shard); each lease gets its own outcome. */
