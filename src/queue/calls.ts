@@ -2,6 +2,7 @@
 import type { z } from 'zod';
 import type { Env } from '../env.ts';
 import { LEASE_ID } from '../core/ids.ts';
+import { overUtf8Bytes } from '../core/params.ts';
 import { regionOfLane } from '../core/states.ts';
 import { DroverError } from '../protocol/errors.ts';
 import { leaseOwner, requireClaim, requireConsumer, type Principal } from '../protocol/principals.ts';
@@ -104,7 +105,7 @@ export async function ackLeases(
       results[index] = { leaseId: a.leaseId, error: { code: 'not_found', message: 'this is not a lease id the hub gave out' } };
       return;
     }
-    if (new TextEncoder().encode(result).byteLength > MAX_TASK_BYTES) {
+    if (overUtf8Bytes(result, MAX_TASK_BYTES)) {
       throw new DroverError('payload_too_large', `acks[${index}].result is larger than 128 KiB`, { index });
     }
     const group = byQueue.get(m[1]) ?? [];

@@ -108,10 +108,21 @@ describe(`bodies at and past each size limit (seed ${SEED})`, () => {
     }
     const acks = await send('POST', '/v1/leases/ack', sized((f) => ({ acks: [{ leaseId: job.leaseId, result: f }] }), 4 * 1024 * 1024 + 1, 'a'));
     expect(acks.status).toBe(413);
+    // In a batch of acks the limit is each result's: its JSON, in UTF-8 bytes.
+    const result = (size: number) => JSON.parse(sized((f) => f, size, '页'));
+    const overOne = await api.post('/v1/leases/ack', { acks: [{ leaseId: job.leaseId, result: result(TASK + 1) }] });
+    expect(overOne.status).toBe(413);
+    expect(overOne.body.error.message).toBe('acks[0].result is larger than 128 KiB');
     expect((await api.get(`/v1/tasks/${made.body.id}`)).body.state).toBe('running');
     const atLimit = sized((f) => ({ result: f }), TASK, '页');
     expect((await send('POST', `/v1/leases/${job.leaseId}/ack`, atLimit)).status).toBe(200);
     expect((await api.get(`/v1/tasks/${made.body.id}?wait=5`)).body.state).toBe('succeeded');
+    const next = await api.post('/v1/tasks', { task: 'lim.l', queue, maxRetries: 0 });
+    owed.set(next.body.id, queue);
+    const [second] = await claimAll(api, queue, 1);
+    const inBatch = await api.post('/v1/leases/ack', { acks: [{ leaseId: second.leaseId, result: result(TASK) }] });
+    expect(inBatch.status).toBe(200);
+    expect((await api.get(`/v1/tasks/${next.body.id}?wait=5`)).body.result).toHaveLength(result(TASK).length);
   });
 });
 
