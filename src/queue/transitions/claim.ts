@@ -237,8 +237,9 @@ function leaseFirst(s: Step, req: ClaimRequest, lane: string, filter: string): C
   const names = namesOf(req);
   if (s.emptyLanes?.has(lane, names)) return [];
   // `lane = +?`, not `= ?`: the runtime's SQLite compiles the other form again at every run (src/db/sql.ts).
+  // By rowid, which the index holds beside each entry: by id, each row is found twice (id's own index, then the row).
   const leased = described(s, () => s.sql.all<ClaimedRow & { ready_at: number }>(
-    `${LEASE} WHERE id IN (SELECT id FROM tasks WHERE phase = 'ready' AND lane = +?${filter} ORDER BY priority DESC, ready_at, id LIMIT ${limitOf(req.max)})
+    `${LEASE} WHERE rowid IN (SELECT rowid FROM tasks WHERE phase = 'ready' AND lane = +?${filter} ORDER BY priority DESC, ready_at, id LIMIT ${limitOf(req.max)})
      RETURNING ${LEASED}, ready_at`,
     req.queue, s.now, req.leaseSeconds, req.owner, req.worker, s.now, lane, ...(req.tasks ?? []),
   ));

@@ -12,7 +12,7 @@ export function promoteDue(s: Step, limit: number): number {
   if (!s.sql.one(`SELECT 1 FROM tasks WHERE phase = 'scheduled' AND ready_at <= ? LIMIT 1`, s.now)) return 0;
   const due = s.sql.all<{ id: string; lane: string }>(
     `UPDATE tasks SET phase = 'ready', state = 'queued', version = version + 1
-     WHERE id IN (SELECT id FROM tasks WHERE phase = 'scheduled' AND ready_at <= ? ORDER BY ready_at LIMIT ${limitOf(limit)})
+     WHERE rowid IN (SELECT rowid FROM tasks WHERE phase = 'scheduled' AND ready_at <= ? ORDER BY ready_at LIMIT ${limitOf(limit)})
      RETURNING id, lane`,
     s.now,
   );
