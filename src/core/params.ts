@@ -24,6 +24,10 @@ export function overUtf8Bytes(text: string, max: number): boolean {
 
 /** JSON texts of rows, joined into JSON arrays of at most MAX_PARAM_BYTES each (one row may exceed it alone). */
 export function jsonChunks(items: string[]): string[] {
+  // Most calls are one chunk: when three bytes a UTF-16 unit (the most there can be) fit, no item is counted.
+  let units = items.length;
+  for (const item of items) units += item.length;
+  if (units * 3 <= MAX_PARAM_BYTES) return items.length ? [`[${items.join(',')}]`] : [];
   const out: string[] = [];
   let chunk: string[] = [];
   let bytes = 0;

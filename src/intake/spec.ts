@@ -1,6 +1,6 @@
 // From a validated enqueue body to a task spec: defaults applied, times resolved, size checked.
 import { newTaskId } from '../core/ids.ts';
-import { utf8Bytes } from '../core/params.ts';
+import { overUtf8Bytes, utf8Bytes } from '../core/params.ts';
 import { rateKeyOf, type TaskSpec } from '../core/states.ts';
 import { jurisdictionOf, type JurisdictionEnv } from '../core/jurisdictions.ts';
 import { allowList, refusal } from '../http-tasks/call.ts';
@@ -80,8 +80,9 @@ export function refuseJurisdiction(env: JurisdictionEnv, region: string | null |
  * it: an index within a batch, or a path within a workflow.
  */
 export function checkSize(raw: unknown, at?: number | string): void {
-  const bytes = utf8Bytes(JSON.stringify(raw));
-  if (bytes > MAX_TASK_BYTES) {
+  const text = JSON.stringify(raw);
+  if (overUtf8Bytes(text, MAX_TASK_BYTES)) {
+    const bytes = utf8Bytes(text);
     const where = at === undefined ? 'the task' : typeof at === 'number' ? `tasks[${at}]` : at;
     const details = at === undefined ? undefined : typeof at === 'number' ? { index: at } : { path: at };
     throw new DroverError('payload_too_large', `${where} is ${Math.ceil(bytes / 1024)} KiB of JSON; a task may be at most 128 KiB`, details);

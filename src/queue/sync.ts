@@ -1,6 +1,6 @@
 // Writes QueueObject changes to D1 in batches: the change logs make them durable, versions keep them in order.
 import type { TaskSpec } from '../core/states.ts';
-import { jsonChunks, utf8Bytes } from '../core/params.ts';
+import { jsonChunks, overUtf8Bytes } from '../core/params.ts';
 import { INSERT_TAKEN_TASKS, recordJson, recordRow } from '../db/records.ts';
 import { COUNT_ENDS, COUNT_LATENCIES } from '../db/history.ts';
 import { limitOf, type Sql } from '../db/sql.ts';
@@ -285,7 +285,7 @@ async function flushLog(sql: Sql, db: D1Database, limit: number, first: D1Prepar
     return 0;
   }
   let chunks: string[] = [];
-  if (read.rows && utf8Bytes(read.rows) <= CHUNK_BYTES) chunks = [read.rows];
+  if (read.rows && !overUtf8Bytes(read.rows, CHUNK_BYTES)) chunks = [read.rows];
   else if (read.rows !== null) {
     read.rows = null; // large results: not held twice while the chunks are built
     chunks = sql
