@@ -40,7 +40,7 @@ export function claimRequest(principal: Principal, queue: string, body: z.output
 export function jobsJson(rows: ClaimedRow[], queue: string): string {
   // The jobs of one claim share a few lanes and, leased together, one expiry: each is worked out
   // once (a Date and two regular expressions a job were a quarter of a drain's claim answers).
-  const job = { iso: once((ms: number | null) => iso(ms)), region: once((lane: string) => regionOfLane(lane) || null) };
+  const job = { iso: once(iso), region: once(regionOf) };
   return `{"jobs":[${rows.map((r) => jobJson(r, queue, job)).join(',')}]}`;
 }
 
@@ -55,7 +55,9 @@ function once<K, V>(make: (k: K) => V): (k: K) => V {
 
 /** How a job's expiry, eta and region are worked out from its row: plainly, or once a claim (jobsJson). */
 type JobDerived = { iso: (ms: number | null) => string | null; region: (lane: string) => string | null };
-const DERIVED: JobDerived = { iso, region: (lane) => regionOfLane(lane) || null };
+/** A job's region: its lane's, or null for the untagged lane. */
+const regionOf = (lane: string) => regionOfLane(lane) || null;
+const DERIVED: JobDerived = { iso, region: regionOf };
 
 /** A claimed job's fields but its args, kwargs and headers (which its row holds as JSON text). */
 function jobHead(r: ClaimedRow, queue: string, of: JobDerived = DERIVED) {
