@@ -7,6 +7,7 @@ import { eventsObject } from '../events/EventsObject.ts';
 import type { SendView } from '../events/commands.ts';
 import { broadcastBody, controlBody, workerHeartbeatBody, workerName } from '../protocol/control.ts';
 import { DroverError } from '../protocol/errors.ts';
+import { overUtf8Bytes } from '../core/params.ts';
 import { parseWith } from '../protocol/parse.ts';
 import { requireAdmin, requireClaim, requireConsumer, requireEnqueue } from '../protocol/principals.ts';
 import { MAX_BATCH_BYTES, MAX_TASK_BYTES } from '../protocol/sizes.ts';
@@ -21,8 +22,6 @@ export const broadcasts = new Hono<AuthVars>();
 const MAX_CONTROL_BYTES = 256 * 1024;
 /** Ids of sends are ULIDs; anything longer is no id the hub gave out. */
 const MAX_ID_LENGTH = 64;
-
-const bytes = (v: unknown) => new TextEncoder().encode(JSON.stringify(v ?? null)).byteLength;
 
 function fail(out: { code: 'not_found' | 'conflict' | 'forbidden'; message: string; details?: object }): never {
   throw new DroverError(out.code, out.message, out.details);
@@ -42,7 +41,7 @@ workers.post('/:name/heartbeat', async (c) => {
   const body = parseWith(workerHeartbeatBody, await readJson(c, MAX_BATCH_BYTES), 'heartbeat');
   requireClaim(c.var.principal, body.region);
   body.replies.forEach((r, index) => {
-    if (r.ok && bytes(r.reply) > MAX_TASK_BYTES) throw new DroverError('payload_too_large', `replies[${index}].reply is larger than 128 KiB`, { index });
+    if (r.ok && overUtf8Bytes(JSON.stringify(r.reply ?? null), MAX_TASK_BYTES)) throw new DroverError('payload_too_large', `replies[${index}].reply is larger than 128 KiB`, { index });
   });
   const out = await eventsObject(c.env).heartbeat(name, body, { id: c.var.principal.id, admin: c.var.principal.admin });
   if (!out.ok) fail(out);

@@ -86,6 +86,24 @@ describe('heartbeats', () => {
     expect(later.body).toMatchObject({ id: sent.body.id, command: 'grow', replies: [{ worker: name, ok: true, reply: { concurrency: 6 } }], pending: [] });
   });
 
+  it('refuse a reply past 128 KiB of JSON with 413 and keep the command pending; one at 128 KiB counts', async () => {
+    const name = uniqueWorker();
+    const queues = [uniqueQueue('big-reply')];
+    await heartbeat(name, { queues });
+    const sent = await api.post('/v1/control', { workers: [name], command: 'ping', waitSeconds: 0 });
+    const [{ id }] = (await heartbeat(name, { queues })).body.commands;
+    // A reply whose JSON is `bytes` of UTF-8, in three-byte characters: far fewer characters than bytes.
+    const reply = (bytes: number) => '页'.repeat(Math.floor((bytes - 2) / 3)) + 'a'.repeat((bytes - 2) % 3);
+    expect(new TextEncoder().encode(JSON.stringify(reply(128 * 1024 + 1))).byteLength).toBe(128 * 1024 + 1);
+    const over = await heartbeat(name, { queues, replies: [{ id, ok: true, reply: reply(128 * 1024 + 1) }] });
+    expect(over.status).toBe(413);
+    expect(over.body.error.message).toBe('replies[0].reply is larger than 128 KiB');
+    expect((await api.get(`/v1/control/${sent.body.id}`)).body).toMatchObject({ replies: [], pending: [name] });
+    const at = await heartbeat(name, { queues, replies: [{ id, ok: true, reply: reply(128 * 1024) }] });
+    expect(at.status).toBe(200);
+    expect((await api.get(`/v1/control/${sent.body.id}`)).body).toMatchObject({ replies: [{ worker: name, ok: true, reply: reply(128 * 1024) }], pending: [] });
+  });
+
   it('with leaving, list the worker gone at once, and its unanswered commands expire', async () => {
     const name = uniqueWorker();
     const queues = [uniqueQueue('leave')];
